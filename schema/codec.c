@@ -1,0 +1,354 @@
+/* The generic codec: one walk over a descriptor reads, one validates, one writes. Decoding reads
+ * the shape and then runs the same validation an encoder runs, so the rules live in one place. */
+#include <string.h>
+
+#include "schema/schema_int.h"
+
+#define AT(base, off, T) ((T *)(void *)((uint8_t *)(base) + (off)))
+#define CAT(base, off, T) ((const T *)(const void *)((const uint8_t *)(base) + (off)))
+
+static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b);
+
+static tally_status dec_elem(schema__r *r, const schema__desc *sub, void *elem, schema_body *b)
+{
+    if (sub->scalar) {
+        return dec_value(r, &sub->f[0], elem, b);
+    }
+    return schema__dec(r, sub, elem, b);
+}
+
+static tally_status dec_array(schema__r *r, const schema__field *f, void *base, schema_body *b)
+{
+    size_t n;
+    uint8_t *items;
+
+    if (schema__r_array(r, &n) != TALLY_OK) {
+        return TALLY_EFORMAT;
+    }
+    if (n < f->lo || n > f->hi) {
+        return TALLY_EFORMAT;
+    }
+    if (f->kind == SF_FIXED) {
+        items = AT(base, f->off, uint8_t);
+    } else {
+        items = n ? schema__alloc(b, n * f->sub->size) : NULL;
+        if (n && items == NULL) {
+            return TALLY_ENOMEM;
+        }
+        *AT(base, f->off, void *) = items;
+        *AT(base, f->aux, size_t) = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tally_status st = dec_elem(r, f->sub, items + i * f->sub->size, b);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
+static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b)
+{
+    const uint8_t *bp;
+    const char *sp;
+    size_t n;
+
+    if (f->flags & SF_NULL) {
+        if (schema__r_nil(r)) {
+            return TALLY_OK; /* presence flag stays false */
+        }
+        *AT(base, f->aux, bool) = true;
+    }
+    switch (f->kind) {
+    case SF_UINT:
+        return schema__r_uint(r, AT(base, f->off, uint64_t));
+    case SF_INT:
+        return schema__r_int(r, AT(base, f->off, int64_t));
+    case SF_BOOL:
+        return schema__r_bool(r, AT(base, f->off, bool));
+    case SF_BIN:
+        if (schema__r_bin(r, &bp, &n) != TALLY_OK || n != f->lo) {
+            return TALLY_EFORMAT;
+        }
+        memcpy(AT(base, f->off, uint8_t), bp, n);
+        return TALLY_OK;
+    case SF_STR:
+        if (schema__r_str(r, &sp, &n) != TALLY_OK) {
+            return TALLY_EFORMAT;
+        }
+        *AT(base, f->off, tally_str) = (tally_str){sp, n};
+        return TALLY_OK;
+    case SF_TUPLE:
+        return schema__dec(r, f->sub, AT(base, f->off, void), b);
+    case SF_PVALUE: {
+        schema_pvalue *pv = AT(base, f->off, schema_pvalue);
+        int k = schema__r_peek(r);
+        pv->kind = (uint8_t)(k < 0 ? 0 : k);
+        if (k == SCHEMA_PV_INT) {
+            return schema__r_int(r, &pv->i);
+        }
+        if (k == SCHEMA_PV_BOOL) {
+            return schema__r_bool(r, &pv->b);
+        }
+        if (k == SCHEMA_PV_TEXT && schema__r_str(r, &sp, &n) == TALLY_OK) {
+            pv->s = (tally_str){sp, n};
+            return TALLY_OK;
+        }
+        return TALLY_EFORMAT;
+    }
+    case SF_ARRAY:
+    case SF_FIXED:
+        return dec_array(r, f, base, b);
+    }
+    return TALLY_EFORMAT;
+}
+
+tally_status schema__dec(schema__r *r, const schema__desc *d, void *base, schema_body *b)
+{
+    size_t n;
+
+    if (schema__r_array(r, &n) != TALLY_OK || n != d->n) {
+        return TALLY_EFORMAT;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        tally_status st = dec_value(r, &d->f[i], base, b);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
+/* ---- validation ---- */
+
+/* -1, 0, 1 comparing the first field of two array elements (uint or string key). */
+static int cmp_first(const schema__desc *sub, const void *a, const void *b)
+{
+    const schema__field *k = &sub->f[0];
+
+    if (k->kind == SF_STR) {
+        const tally_str *x = CAT(a, k->off, tally_str), *y = CAT(b, k->off, tally_str);
+        size_t m = x->n < y->n ? x->n : y->n;
+        int c = m ? memcmp(x->p, y->p, m) : 0;
+        if (c != 0) {
+            return c < 0 ? -1 : 1;
+        }
+        return x->n < y->n ? -1 : x->n > y->n;
+    }
+    {
+        uint64_t x = *CAT(a, k->off, uint64_t), y = *CAT(b, k->off, uint64_t);
+        return x < y ? -1 : x > y;
+    }
+}
+
+static tally_status val_value(const schema__field *f, const void *base);
+
+static tally_status val_array(const schema__field *f, const void *base)
+{
+    const uint8_t *items;
+    size_t n;
+
+    if (f->kind == SF_FIXED) {
+        items = CAT(base, f->off, uint8_t);
+        n = f->lo;
+    } else {
+        items = *CAT(base, f->off, const uint8_t *);
+        n = *CAT(base, f->aux, size_t);
+        if (n < f->lo || n > f->hi || (n > 0 && items == NULL)) {
+            return TALLY_EFORMAT;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *e = items + i * f->sub->size;
+        tally_status st =
+            f->sub->scalar ? val_value(&f->sub->f[0], e) : schema__validate(f->sub, e);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        if ((f->flags & SF_ASC) && i > 0 && cmp_first(f->sub, e - f->sub->size, e) >= 0) {
+            return TALLY_EFORMAT;
+        }
+    }
+    return TALLY_OK;
+}
+
+static tally_status val_value(const schema__field *f, const void *base)
+{
+    if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
+        return TALLY_OK;
+    }
+    switch (f->kind) {
+    case SF_UINT: {
+        uint64_t v = *CAT(base, f->off, uint64_t);
+        return v >= f->lo && v <= f->hi ? TALLY_OK : TALLY_EFORMAT;
+    }
+    case SF_INT:
+    case SF_BOOL:
+    case SF_BIN:
+        return TALLY_OK;
+    case SF_STR: {
+        const tally_str *s = CAT(base, f->off, tally_str);
+        if (s->n < f->lo || s->n > f->hi || (s->n > 0 && s->p == NULL)) {
+            return TALLY_EFORMAT;
+        }
+        return schema__text_ok(f->sclass, s->p, s->n) ? TALLY_OK : TALLY_EFORMAT;
+    }
+    case SF_TUPLE:
+        return schema__validate(f->sub, CAT(base, f->off, void));
+    case SF_PVALUE: {
+        const schema_pvalue *pv = CAT(base, f->off, schema_pvalue);
+        if (pv->kind == SCHEMA_PV_INT || pv->kind == SCHEMA_PV_BOOL) {
+            return TALLY_OK;
+        }
+        if (pv->kind == SCHEMA_PV_TEXT && pv->s.n >= 1 && pv->s.n <= 256 &&
+            schema__text_ok(SC_TEXT, pv->s.p, pv->s.n)) {
+            return TALLY_OK;
+        }
+        return TALLY_EFORMAT;
+    }
+    case SF_ARRAY:
+    case SF_FIXED:
+        return val_array(f, base);
+    }
+    return TALLY_EFORMAT;
+}
+
+tally_status schema__validate(const schema__desc *d, const void *base)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        tally_status st = val_value(&d->f[i], base);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return d->check ? d->check(base) : TALLY_OK;
+}
+
+/* ---- encoding (of validated structs) ---- */
+
+static void enc_value(schema__w *w, const schema__field *f, const void *base)
+{
+    if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
+        schema__w_nil(w);
+        return;
+    }
+    switch (f->kind) {
+    case SF_UINT:
+        schema__w_uint(w, *CAT(base, f->off, uint64_t));
+        return;
+    case SF_INT:
+        schema__w_int(w, *CAT(base, f->off, int64_t));
+        return;
+    case SF_BOOL:
+        schema__w_bool(w, *CAT(base, f->off, bool));
+        return;
+    case SF_BIN:
+        schema__w_bin(w, CAT(base, f->off, uint8_t), f->lo);
+        return;
+    case SF_STR: {
+        const tally_str *s = CAT(base, f->off, tally_str);
+        schema__w_str(w, s->p, s->n);
+        return;
+    }
+    case SF_TUPLE:
+        schema__enc(w, f->sub, CAT(base, f->off, void));
+        return;
+    case SF_PVALUE: {
+        const schema_pvalue *pv = CAT(base, f->off, schema_pvalue);
+        if (pv->kind == SCHEMA_PV_INT) {
+            schema__w_int(w, pv->i);
+        } else if (pv->kind == SCHEMA_PV_BOOL) {
+            schema__w_bool(w, pv->b);
+        } else {
+            schema__w_str(w, pv->s.p, pv->s.n);
+        }
+        return;
+    }
+    case SF_ARRAY:
+    case SF_FIXED: {
+        const uint8_t *items =
+            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, const uint8_t *);
+        size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
+        schema__w_array(w, n);
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *e = items + i * f->sub->size;
+            if (f->sub->scalar) {
+                enc_value(w, &f->sub->f[0], e);
+            } else {
+                schema__enc(w, f->sub, e);
+            }
+        }
+        return;
+    }
+    }
+}
+
+void schema__enc(schema__w *w, const schema__desc *d, const void *base)
+{
+    schema__w_array(w, d->n);
+    for (size_t i = 0; i < d->n; i++) {
+        enc_value(w, &d->f[i], base);
+    }
+}
+
+/* ---- public body codec ---- */
+
+tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schema_body *out)
+{
+    const schema__desc *d = schema__body_desc(type);
+    schema__r r;
+    uint8_t *copy;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (d == NULL) {
+        return TALLY_EFORMAT;
+    }
+    if (n > SCHEMA_BODY_MAX) {
+        return TALLY_ELIMIT;
+    }
+    out->type = type;
+    /* The body keeps its own copy, so its strings outlive the caller's buffer. */
+    copy = schema__alloc(out, n ? n : 1);
+    if (copy == NULL) {
+        schema_body_release(out);
+        return TALLY_ENOMEM;
+    }
+    if (n) {
+        memcpy(copy, p, n);
+    }
+    r = (schema__r){copy, n};
+    st = schema__dec(&r, d, &out->u, out);
+    if (st == TALLY_OK && r.left != 0) {
+        st = TALLY_EFORMAT; /* bytes after the top-level value */
+    }
+    if (st == TALLY_OK) {
+        st = schema__validate(d, &out->u);
+    }
+    if (st != TALLY_OK) {
+        schema_body_release(out);
+        out->type = 0;
+    }
+    return st;
+}
+
+tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap, size_t *n_out)
+{
+    const schema__desc *d = schema__body_desc(b->type);
+    uint8_t tmp[SCHEMA_BODY_MAX + 1];
+    schema__w w;
+
+    *n_out = 0;
+    if (d == NULL || schema__validate(d, &b->u) != TALLY_OK) {
+        return TALLY_EINVAL;
+    }
+    /* Encode into scratch first so a too-small buffer receives nothing at all. */
+    schema__w_init(&w, tmp, sizeof(tmp));
+    schema__enc(&w, d, &b->u);
+    if (w.overflow || w.len > SCHEMA_BODY_MAX || w.len > cap) {
+        return TALLY_ELIMIT;
+    }
+    memcpy(buf, tmp, w.len);
+    *n_out = w.len;
+    return TALLY_OK;
+}

@@ -1,0 +1,480 @@
+/* JSON views of records (spec §3): named fields, hex binaries, SS58 hotkeys, lower-case
+ * enumeration names, stake as a decimal string. The same descriptors as the msgpack codec drive
+ * both directions, so a field cannot be named one way on the wire and another in JSON. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema/schema_int.h"
+
+#define AT(base, off, T) ((T *)(void *)((uint8_t *)(base) + (off)))
+#define CAT(base, off, T) ((const T *)(const void *)((const uint8_t *)(base) + (off)))
+
+/* ---- out ---- */
+
+static json_t *obj_out(const schema__desc *d, const void *base);
+
+static json_t *val_out(const schema__field *f, const void *base)
+{
+    char hex[129], ss[49], dec[24];
+
+    if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
+        return json_null();
+    }
+    switch (f->kind) {
+    case SF_UINT: {
+        uint64_t v = *CAT(base, f->off, uint64_t);
+        if (f->names != NULL && v < f->n_names && f->names[v][0] != '\0') {
+            return json_string(f->names[v]);
+        }
+        if (f->flags & SF_DECSTR) {
+            snprintf(dec, sizeof(dec), "%" PRIu64, v);
+            return json_string(dec);
+        }
+        return json_integer((json_int_t)v);
+    }
+    case SF_INT:
+        return json_integer((json_int_t)*CAT(base, f->off, int64_t));
+    case SF_BOOL:
+        return json_boolean(*CAT(base, f->off, bool));
+    case SF_BIN:
+        if (f->flags & SF_SS58) {
+            schema_ss58_encode(CAT(base, f->off, uint8_t), ss);
+            return json_string(ss);
+        }
+        schema_hex(CAT(base, f->off, uint8_t), f->lo, hex);
+        return json_string(hex);
+    case SF_STR: {
+        const tally_str *s = CAT(base, f->off, tally_str);
+        return json_stringn(s->p ? s->p : "", s->n);
+    }
+    case SF_TUPLE:
+        return obj_out(f->sub, CAT(base, f->off, void));
+    case SF_PVALUE: {
+        const schema_pvalue *pv = CAT(base, f->off, schema_pvalue);
+        if (pv->kind == SCHEMA_PV_INT) {
+            return json_integer((json_int_t)pv->i);
+        }
+        if (pv->kind == SCHEMA_PV_BOOL) {
+            return json_boolean(pv->b);
+        }
+        return json_stringn(pv->s.p ? pv->s.p : "", pv->s.n);
+    }
+    case SF_ARRAY:
+    case SF_FIXED: {
+        const uint8_t *items =
+            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, const uint8_t *);
+        size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
+        json_t *a = json_array();
+        for (size_t i = 0; a != NULL && i < n; i++) {
+            const uint8_t *e = items + i * f->sub->size;
+            json_t *x = f->sub->scalar ? val_out(&f->sub->f[0], e) : obj_out(f->sub, e);
+            if (x == NULL || json_array_append_new(a, x) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    }
+    return NULL;
+}
+
+static json_t *obj_out(const schema__desc *d, const void *base)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; o != NULL && i < d->n; i++) {
+        json_t *v = val_out(&d->f[i], base);
+        if (v == NULL || json_object_set_new(o, d->f[i].name, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static tally_status dump(json_t *o, char **out)
+{
+    *out = NULL;
+    if (o == NULL) {
+        return TALLY_ENOMEM;
+    }
+    *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return *out != NULL ? TALLY_OK : TALLY_ENOMEM;
+}
+
+tally_status schema_body_to_json(const schema_body *b, char **out)
+{
+    const schema__desc *d = schema__body_desc(b->type);
+
+    *out = NULL;
+    if (d == NULL) {
+        return TALLY_EINVAL;
+    }
+    return dump(obj_out(d, &b->u), out);
+}
+
+tally_status schema_record_to_json(uint64_t seq, const uint8_t leaf_hash[32],
+                                   const schema_header *h, const schema_body *b, char **out)
+{
+    json_t *o = json_object(), *hdr;
+    char hex[65];
+    const char *k;
+    json_t *v;
+
+    *out = NULL;
+    if (o == NULL) {
+        return TALLY_ENOMEM;
+    }
+    hdr = obj_out(&schema__header_desc, h);
+    if (hdr == NULL) {
+        json_decref(o);
+        return TALLY_ENOMEM;
+    }
+    json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+    schema_hex(leaf_hash, 32, hex);
+    json_object_set_new(o, "leaf_hash", json_string(hex));
+    json_object_foreach(hdr, k, v)
+    {
+        if (strcmp(k, "version") == 0) {
+            continue;
+        }
+        if (strcmp(k, "type") == 0) {
+            json_object_set_new(o, "type", json_string(schema_type_name((unsigned)h->type)));
+        } else {
+            json_object_set(o, k, v);
+        }
+    }
+    json_decref(hdr);
+    json_object_set_new(o, "body",
+                        b != NULL ? obj_out(schema__body_desc(b->type), &b->u) : json_null());
+    return dump(o, out);
+}
+
+/* ---- in ---- */
+
+typedef struct jin {
+    schema_body *b;
+    const uint8_t *salt_fill;
+    char *err;
+    size_t err_cap;
+} jin;
+
+static tally_status fail(jin *j, const char *field, const char *why)
+{
+    if (j->err_cap > 0) {
+        snprintf(j->err, j->err_cap, "field %s: %s", field, why);
+    }
+    return TALLY_EFORMAT;
+}
+
+static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base);
+
+static tally_status uint_in(jin *j, const schema__field *f, json_t *v, uint64_t *out)
+{
+    if (json_is_string(v) && f->names != NULL) {
+        for (uint8_t k = 0; k < f->n_names; k++) {
+            if (f->names[k][0] != '\0' && strcmp(f->names[k], json_string_value(v)) == 0) {
+                *out = k;
+                return TALLY_OK;
+            }
+        }
+        return fail(j, f->name, "unknown name");
+    }
+    if (json_is_string(v) && (f->flags & SF_DECSTR)) {
+        const char *s = json_string_value(v);
+        char *end;
+        if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0')) {
+            return fail(j, f->name, "not a decimal string");
+        }
+        *out = strtoull(s, &end, 10);
+        return *end == '\0' ? TALLY_OK : fail(j, f->name, "not a decimal string");
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return fail(j, f->name, "expected a non-negative integer");
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return TALLY_OK;
+}
+
+static tally_status str_copy(jin *j, json_t *v, tally_str *out)
+{
+    size_t n = json_string_length(v);
+    char *p = schema__alloc(j->b, n + 1);
+
+    if (p == NULL) {
+        return TALLY_ENOMEM;
+    }
+    memcpy(p, json_string_value(v), n);
+    *out = (tally_str){p, n};
+    return TALLY_OK;
+}
+
+static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *base);
+
+static tally_status val_in(jin *j, const schema__field *f, json_t *v, void *base)
+{
+    if (f->flags & SF_NULL) {
+        if (json_is_null(v)) {
+            return TALLY_OK;
+        }
+        *AT(base, f->aux, bool) = true;
+    }
+    switch (f->kind) {
+    case SF_UINT:
+        return uint_in(j, f, v, AT(base, f->off, uint64_t));
+    case SF_INT:
+        if (!json_is_integer(v)) {
+            return fail(j, f->name, "expected an integer");
+        }
+        *AT(base, f->off, int64_t) = (int64_t)json_integer_value(v);
+        return TALLY_OK;
+    case SF_BOOL:
+        if (!json_is_boolean(v)) {
+            return fail(j, f->name, "expected true or false");
+        }
+        *AT(base, f->off, bool) = json_is_true(v);
+        return TALLY_OK;
+    case SF_BIN:
+        if (!json_is_string(v)) {
+            return fail(j, f->name, "expected a string");
+        }
+        if (f->flags & SF_SS58) {
+            return schema_ss58_decode(json_string_value(v), AT(base, f->off, uint8_t)) == TALLY_OK
+                       ? TALLY_OK
+                       : fail(j, f->name, "not an SS58 address (prefix 42)");
+        }
+        return schema_unhex(json_string_value(v), json_string_length(v), AT(base, f->off, uint8_t),
+                            f->lo) == TALLY_OK
+                   ? TALLY_OK
+                   : fail(j, f->name, "expected lower-case hex of the right length");
+    case SF_STR:
+        if (!json_is_string(v)) {
+            return fail(j, f->name, "expected a string");
+        }
+        return str_copy(j, v, AT(base, f->off, tally_str));
+    case SF_TUPLE:
+        return obj_in(j, f->sub, v, AT(base, f->off, void));
+    case SF_PVALUE: {
+        schema_pvalue *pv = AT(base, f->off, schema_pvalue);
+        if (json_is_integer(v)) {
+            pv->kind = SCHEMA_PV_INT, pv->i = (int64_t)json_integer_value(v);
+            return TALLY_OK;
+        }
+        if (json_is_boolean(v)) {
+            pv->kind = SCHEMA_PV_BOOL, pv->b = json_is_true(v);
+            return TALLY_OK;
+        }
+        if (json_is_string(v)) {
+            pv->kind = SCHEMA_PV_TEXT;
+            return str_copy(j, v, &pv->s);
+        }
+        return fail(j, f->name, "expected an integer, text or boolean");
+    }
+    case SF_ARRAY:
+    case SF_FIXED:
+        return array_in(j, f, v, base);
+    }
+    return fail(j, f->name, "unsupported");
+}
+
+static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *base)
+{
+    size_t n;
+    uint8_t *items;
+
+    if (!json_is_array(v)) {
+        return fail(j, f->name, "expected an array");
+    }
+    n = json_array_size(v);
+    if (n < f->lo || n > f->hi) {
+        return fail(j, f->name, "wrong number of items");
+    }
+    if (f->kind == SF_FIXED) {
+        items = AT(base, f->off, uint8_t);
+    } else {
+        items = n ? schema__alloc(j->b, n * f->sub->size) : NULL;
+        if (n && items == NULL) {
+            return TALLY_ENOMEM;
+        }
+        *AT(base, f->off, void *) = items;
+        *AT(base, f->aux, size_t) = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *e = items + i * f->sub->size;
+        json_t *x = json_array_get(v, i);
+        tally_status st =
+            f->sub->scalar ? val_in(j, &f->sub->f[0], x, e) : obj_in(j, f->sub, x, e);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
+static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base)
+{
+    if (!json_is_object(o)) {
+        return fail(j, d->name, "expected an object");
+    }
+    if (json_object_size(o) > d->n) {
+        /* find the stray key for the message */
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+        {
+            bool known = false;
+            for (size_t i = 0; i < d->n; i++) {
+                known = known || strcmp(d->f[i].name, k) == 0;
+            }
+            if (!known) {
+                return fail(j, k, "unknown field");
+            }
+        }
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        const schema__field *f = &d->f[i];
+        json_t *v = json_object_get(o, f->name);
+        tally_status st;
+        if (v == NULL && strcmp(f->name, "salt") == 0 && j->salt_fill != NULL) {
+            if (f->flags & SF_NULL) {
+                continue; /* an optional salt the caller did not give stays nil */
+            }
+            memcpy(AT(base, f->off, uint8_t), j->salt_fill, 16);
+            continue;
+        }
+        if (v == NULL) {
+            return fail(j, f->name, "missing");
+        }
+        st = val_in(j, f, v, base);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
+tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
+                                   const uint8_t *salt_fill, schema_body *out, char *err,
+                                   size_t err_cap)
+{
+    const schema__desc *d = schema__body_desc(type);
+    jin j = {out, salt_fill, err, err_cap};
+    json_error_t je;
+    json_t *root;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (err_cap > 0) {
+        err[0] = '\0';
+    }
+    if (d == NULL) {
+        return fail(&j, "type", "unknown record type");
+    }
+    root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        if (err_cap > 0) {
+            snprintf(err, err_cap, "invalid JSON: %s", je.text);
+        }
+        return TALLY_EFORMAT;
+    }
+    out->type = type;
+    st = obj_in(&j, d, root, &out->u);
+    json_decref(root);
+    if (st == TALLY_OK && schema__validate(d, &out->u) != TALLY_OK) {
+        st = fail(&j, d->name, "breaks a rule of the record type (bounds, order, side set)");
+    }
+    if (st != TALLY_OK) {
+        schema_body_release(out);
+    }
+    return st;
+}
+
+/* ---- SS58 (prefix 42): base58(0x2a || acct || BLAKE2b-512("SS58PRE" || 0x2a || acct)[0..2]) */
+
+static const char b58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+static void ss58_checksum(const uint8_t pre[33], uint8_t out[2])
+{
+    crypto_generichash_state st;
+    uint8_t h[64];
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const uint8_t *)"SS58PRE", 7);
+    crypto_generichash_update(&st, pre, 33);
+    crypto_generichash_final(&st, h, sizeof(h));
+    out[0] = h[0], out[1] = h[1];
+}
+
+void schema_ss58_encode(const uint8_t acct[32], char out[49])
+{
+    uint8_t raw[35], digits[64];
+    size_t nd = 0, zeros = 0, k = 0;
+
+    raw[0] = 42;
+    memcpy(raw + 1, acct, 32);
+    ss58_checksum(raw, raw + 33);
+    while (zeros < sizeof(raw) && raw[zeros] == 0) {
+        zeros++;
+    }
+    /* Repeated division of the big-endian number by 58, digits least significant first. */
+    for (size_t i = zeros; i < sizeof(raw); i++) {
+        unsigned carry = raw[i];
+        for (size_t d = 0; d < nd; d++) {
+            carry += (unsigned)digits[d] << 8;
+            digits[d] = (uint8_t)(carry % 58);
+            carry /= 58;
+        }
+        while (carry) {
+            digits[nd++] = (uint8_t)(carry % 58);
+            carry /= 58;
+        }
+    }
+    for (size_t i = 0; i < zeros; i++) {
+        out[k++] = '1';
+    }
+    while (nd > 0) {
+        out[k++] = b58[digits[--nd]];
+    }
+    out[k] = '\0';
+}
+
+tally_status schema_ss58_decode(const char *s, uint8_t acct_out[32])
+{
+    uint8_t raw[35] = {0}, sum[2];
+    size_t len = strlen(s);
+
+    if (len == 0 || len > 48) {
+        return TALLY_EFORMAT;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const char *pos = strchr(b58, s[i]);
+        unsigned carry;
+        if (pos == NULL || s[i] == '\0') {
+            return TALLY_EFORMAT;
+        }
+        carry = (unsigned)(pos - b58);
+        for (size_t k = sizeof(raw); k-- > 0;) {
+            carry += 58u * raw[k];
+            raw[k] = (uint8_t)carry;
+            carry >>= 8;
+        }
+        if (carry) {
+            return TALLY_EFORMAT;
+        }
+    }
+    if (raw[0] != 42) {
+        return TALLY_EFORMAT;
+    }
+    ss58_checksum(raw, sum);
+    if (sum[0] != raw[33] || sum[1] != raw[34]) {
+        return TALLY_EFORMAT;
+    }
+    memcpy(acct_out, raw + 1, 32);
+    return TALLY_OK;
+}

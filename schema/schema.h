@@ -1,0 +1,371 @@
+/* schema: the record catalogue of spec/protocol.md §2, its canonical msgpack form, validation and
+ * JSON views. Every record is a header (the log entry and Merkle leaf) and a body (the type's
+ * fields). One logical record has exactly one byte form; decoders accept only that form. */
+#ifndef TALLY_SCHEMA_SCHEMA_H
+#define TALLY_SCHEMA_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema/status.h"
+
+#define SCHEMA_VERSION 1
+#define SCHEMA_BODY_MAX 65535u   /* bytes, spec §2.1 */
+#define SCHEMA_HEADER_MIN 141u   /* bytes */
+#define SCHEMA_HEADER_MAX 158u   /* bytes */
+#define SCHEMA_MSG_MAX 400u      /* bytes of a record message (origin ≤ 128) */
+#define SCHEMA_ORIGIN_MAX 128u
+#define SCHEMA_ID_MAX 9007199254740991ull /* 2^53 − 1: ids, nonces and times */
+
+enum schema_type {
+    SCHEMA_GENESIS = 1,
+    SCHEMA_CONFIG_SET = 2,
+    SCHEMA_CHAIN_PARAMS = 3,
+    SCHEMA_METAGRAPH = 4,
+    SCHEMA_EVENT = 5,
+    SCHEMA_MARKET = 6,
+    SCHEMA_PROVIDER_QUOTE = 7,
+    SCHEMA_MARKET_SNAPSHOT = 8,
+    SCHEMA_CLOSE = 9,
+    SCHEMA_ODDS_SUBMISSION = 10,
+    SCHEMA_OUTCOME = 11,
+    SCHEMA_RECOMPUTE = 12,
+    SCHEMA_ATTESTATION = 13,
+    SCHEMA_SCORING_CYCLE = 14,
+    SCHEMA_SUBMISSION_SCORE = 32,
+    SCHEMA_MINER_SCORE = 33,
+    SCHEMA_WEIGHTS = 34,
+    SCHEMA_STATE_HASH = 35,
+};
+
+enum schema_tier { SCHEMA_PUBLIC = 1, SCHEMA_GATED = 2, SCHEMA_EMBARGOED = 3, SCHEMA_PRIVATE = 4 };
+enum schema_kind { SCHEMA_MONEYLINE = 1, SCHEMA_SPREAD = 2, SCHEMA_TOTAL = 3, SCHEMA_DNB = 4 };
+enum schema_side { SCHEMA_HOME = 1, SCHEMA_AWAY = 2, SCHEMA_DRAW = 3, SCHEMA_OVER = 4, SCHEMA_UNDER = 5 };
+enum schema_status_code {
+    SCHEMA_SCHEDULED = 1, SCHEMA_IN_PLAY = 2, SCHEMA_FINISHED = 3, SCHEMA_POSTPONED = 4,
+    SCHEMA_VOID = 5
+};
+enum schema_result { SCHEMA_R_HOME = 1, SCHEMA_R_AWAY = 2, SCHEMA_R_DRAW = 3, SCHEMA_R_VOID = 7 };
+
+/* All unsigned fields are held as uint64_t and signed nanos as int64_t, whatever their wire
+ * bound; the wire bound is checked by encode and decode. `has_x` is false where x is nil. Arrays
+ * are a pointer and a count; fixed-length arrays (MINER_SCORE acc, stats, norms, dims) are inline.
+ */
+enum { SCHEMA_PV_INT = 1, SCHEMA_PV_TEXT = 2, SCHEMA_PV_BOOL = 3 };
+typedef struct schema_pvalue {
+    uint8_t kind; /* SCHEMA_PV_* */
+    int64_t i;
+    tally_str s;
+    bool b;
+} schema_pvalue;
+
+typedef struct schema_param {
+    tally_str key; /* code64; params strictly ascending by key bytes */
+    schema_pvalue value;
+} schema_param;
+
+typedef struct schema_chain_params {
+    uint64_t netuid, block, tempo, max_weight_limit, min_allowed_weights, max_allowed_uids;
+    bool has_owner_hotkey;
+    uint8_t owner_hotkey[32];
+} schema_chain_params;
+
+typedef struct schema_genesis {
+    tally_str origin; /* ascii128 without '+' */
+    uint64_t netuid;
+    uint8_t node_hotkey[32];
+    uint64_t created_ms;
+    tally_str code_version;
+    schema_param *params;
+    size_t n_params;
+    schema_chain_params chain;
+} schema_genesis;
+
+typedef struct schema_config_set {
+    schema_param *params;
+    size_t n_params;
+    bool has_reason;
+    tally_str reason;
+} schema_config_set;
+
+typedef struct schema_neuron {
+    uint64_t uid;
+    uint8_t hotkey[32];
+    uint64_t stake_rao;
+    bool validator_permit, active;
+    bool has_tally_key;
+    uint8_t tally_key[32];
+} schema_neuron;
+
+typedef struct schema_metagraph {
+    uint64_t netuid, block, part, parts;
+    schema_neuron *neurons;
+    size_t n_neurons;
+} schema_metagraph;
+
+typedef struct schema_event {
+    uint64_t event_id;
+    tally_str sport, league, home_team, away_team;
+    bool has_venue;
+    tally_str venue;
+    uint64_t start_ms, status;
+    bool has_ext_id;
+    tally_str ext_id;
+} schema_event;
+
+typedef struct schema_market {
+    uint64_t market_id, event_id, kind;
+    bool has_line_n;
+    int64_t line_n;
+    uint64_t *sides;
+    size_t n_sides;
+} schema_market;
+
+typedef struct schema_qprice {
+    uint64_t side, odds_n;
+} schema_qprice;
+
+typedef struct schema_provider_quote {
+    uint64_t market_id;
+    tally_str provider, book;
+    uint64_t ts_ms;
+    schema_qprice *prices;
+    size_t n_prices;
+    uint8_t salt[16];
+} schema_provider_quote;
+
+typedef struct schema_cprice {
+    uint64_t side, prob_n, odds_n, books;
+    bool has_std_dev_n;
+    uint64_t std_dev_n;
+} schema_cprice;
+
+/* MARKET_SNAPSHOT (ts_ms) and CLOSE (close_ms) share this layout. */
+typedef struct schema_snapshot {
+    uint64_t market_id, ts_ms;
+    schema_cprice *probs;
+    size_t n_probs;
+    uint8_t salt[16];
+} schema_snapshot;
+
+typedef struct schema_price {
+    uint64_t side, odds_n, imp_prob_n;
+} schema_price;
+
+typedef struct schema_entry {
+    uint64_t market_id, kind;
+    bool has_priced_at_ms;
+    uint64_t priced_at_ms;
+    schema_price *prices;
+    size_t n_prices;
+} schema_entry;
+
+typedef struct schema_odds {
+    uint64_t nonce, idx, event_id;
+    schema_entry *markets;
+    size_t n_markets;
+    uint8_t salt[16];
+} schema_odds;
+
+typedef struct schema_outcome {
+    uint64_t source, nonce, idx, event_id;
+    bool has_result, has_score_home, has_score_away, has_salt;
+    uint64_t result, score_home, score_away;
+    uint8_t salt[16];
+} schema_outcome;
+
+typedef struct schema_recompute {
+    uint64_t epoch, reason;
+    tally_str detail;
+    uint64_t *affected_events;
+    size_t n_affected_events;
+    uint64_t severity;
+    tally_str code_version;
+} schema_recompute;
+
+typedef struct schema_attestation {
+    uint64_t nonce, cycle, tree_size;
+    uint8_t root[32], state_hash[32], weights_hash[32];
+    uint64_t verdict, reason;
+    bool has_divergent_seq;
+    uint64_t divergent_seq;
+} schema_attestation;
+
+typedef struct schema_scoring_cycle {
+    uint64_t cycle, epoch, as_of_ms, covers_to;
+    tally_str code_version;
+} schema_scoring_cycle;
+
+typedef struct schema_close_metrics {
+    int64_t clv_odds, clv_prob, cle, mes;
+    uint64_t minutes_to_close;
+} schema_close_metrics;
+
+typedef struct schema_outcome_metrics {
+    int64_t brier, logloss, pss, time_factor, pss_adj;
+    bool hit;
+} schema_outcome_metrics;
+
+typedef struct schema_submission_score {
+    uint64_t cycle, sub_seq, uid, market_id, side, submitted_at_ms;
+    bool has_close, has_outcome;
+    schema_close_metrics close;
+    schema_outcome_metrics outcome;
+    uint8_t salt[16];
+} schema_submission_score;
+
+typedef struct schema_acc {
+    int64_t ws, wt;
+} schema_acc;
+
+typedef struct schema_opt_n {
+    bool has;
+    int64_t v;
+} schema_opt_n;
+
+typedef struct schema_miner_score {
+    uint64_t cycle, uid;
+    uint8_t hotkey[32];
+    uint64_t as_of_ms, n_rows;
+    int64_t n_eff;
+    schema_acc acc[5];       /* cle, mes, pss_adj, brier, fq */
+    schema_opt_n stats[14];  /* es_mean … lead; only sos (12) and lead (13) may be nil */
+    int64_t norms[7];        /* fq, cal, pss, es, mes, sos, lead */
+    int64_t dims[4];         /* forecast, skill, econ, info */
+    int64_t skill;
+} schema_miner_score;
+
+typedef struct schema_weights {
+    uint64_t cycle, netuid;
+    uint64_t *uids;
+    size_t n_uids;
+    uint64_t *weights;
+    size_t n_weights;
+    uint8_t inputs_hash[32];
+} schema_weights;
+
+typedef struct schema_state_hash {
+    uint64_t cycle;
+    uint8_t state_hash[32];
+    uint64_t state_len;
+} schema_state_hash;
+
+struct schema__arena;
+
+/* A decoded (or caller-built) body. After schema_body_decode() or schema_body_from_json() the
+ * strings and arrays it points to live in its own arena and stay valid until
+ * schema_body_release(). A caller building a body by hand sets type and u, leaves mem_ NULL,
+ * and keeps the memory it points to alive while it uses the body. */
+typedef struct schema_body {
+    unsigned type; /* enum schema_type */
+    union {
+        schema_genesis genesis;
+        schema_config_set config_set;
+        schema_chain_params chain_params;
+        schema_metagraph metagraph;
+        schema_event event;
+        schema_market market;
+        schema_provider_quote provider_quote;
+        schema_snapshot snapshot; /* MARKET_SNAPSHOT and CLOSE */
+        schema_odds odds;
+        schema_outcome outcome;
+        schema_recompute recompute;
+        schema_attestation attestation;
+        schema_scoring_cycle scoring_cycle;
+        schema_submission_score submission_score;
+        schema_miner_score miner_score;
+        schema_weights weights;
+        schema_state_hash state_hash;
+    } u;
+    struct schema__arena *mem_;
+} schema_body;
+
+/* `[version, type, time_ms, tier, event_id, rows, actor, body_hash, actor_sig]` (spec §2.1). */
+typedef struct schema_header {
+    uint64_t version, type, time_ms, tier;
+    bool has_event_id, has_rows;
+    uint64_t event_id, rows;
+    uint8_t actor[32];
+    uint8_t body_hash[32];
+    uint8_t actor_sig[64];
+} schema_header;
+
+/* Names. schema_type_name() returns "ODDS_SUBMISSION" etc., or NULL for an unknown code;
+ * schema_type_from_name() returns 0 for an unknown name. */
+const char *schema_type_name(unsigned type);
+unsigned schema_type_from_name(const char *name);
+bool schema_type_known(unsigned type);
+/* True for types a miner authors (ODDS_SUBMISSION; OUTCOME with source 2). */
+bool schema_type_miner(unsigned type);
+
+/* Decodes a body of the given type. Accepts only the canonical bytes of a valid body: on any
+ * other input returns TALLY_EFORMAT (also for an unknown type), or TALLY_ELIMIT (over 65,535
+ * bytes), or TALLY_ENOMEM. On TALLY_OK *out owns a copy of the input; release it with
+ * schema_body_release(). On failure *out is zeroed and needs no release. */
+TALLY_MUST_USE tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n,
+                                               schema_body *out);
+void schema_body_release(schema_body *b); /* NULL and zeroed bodies are no-ops */
+
+/* Checks b against every rule of its type and writes its canonical bytes. Returns TALLY_EINVAL
+ * if b breaks a rule (nothing written), TALLY_ELIMIT if cap is too small or the body exceeds
+ * 65,535 bytes (nothing written past cap). *n_out is the length on TALLY_OK, else 0. */
+TALLY_MUST_USE tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap,
+                                               size_t *n_out);
+
+/* Header fields that are a function of the body (spec §2.1): tier, event_id and rows. */
+TALLY_MUST_USE tally_status schema_body_derive(const schema_body *b, schema_header *h);
+
+/* Header codec. decode returns TALLY_EFORMAT for anything but the canonical bytes of a header
+ * with version 1, a known type and a tier, event_id and rows shaped right for that type. */
+TALLY_MUST_USE tally_status schema_header_encode(const schema_header *h, uint8_t *buf, size_t cap,
+                                                 size_t *n_out);
+TALLY_MUST_USE tally_status schema_header_decode(const uint8_t *p, size_t n, schema_header *out);
+
+/* Builds the header of a record with the given body: version, type, tier, event_id, rows,
+ * actor and body_hash from the body; time_ms 0 (the writer assigns it) and actor_sig zero. */
+TALLY_MUST_USE tally_status schema_header_init(const schema_body *b, const uint8_t *body_bytes,
+                                               size_t body_len, const uint8_t actor[32],
+                                               schema_header *out);
+
+/* The record message `["tally-record-v1", origin, type, actor, body_hash]` that actor_sig
+ * signs. Returns TALLY_EINVAL for an origin that is not ascii128 without '+'. */
+TALLY_MUST_USE tally_status schema_record_message(tally_str origin, const schema_header *h,
+                                                  uint8_t *buf, size_t cap, size_t *n_out);
+/* Signs h (sets actor_sig) with a 64-byte libsodium secret key whose public half is h->actor. */
+TALLY_MUST_USE tally_status schema_record_sign(schema_header *h, tally_str origin,
+                                               const uint8_t sk[64]);
+/* TALLY_OK if actor_sig verifies (libsodium strict), else TALLY_EAUTH. */
+TALLY_MUST_USE tally_status schema_record_verify(const schema_header *h, tally_str origin);
+
+/* Checks that body bytes belong to the header: SHA-256 matches body_hash, the body decodes
+ * canonically for the header's type, and tier, event_id and rows agree with it. Returns
+ * TALLY_EFORMAT on any mismatch; on TALLY_OK and out != NULL, *out holds the decoded body. */
+TALLY_MUST_USE tally_status schema_record_check(const schema_header *h, const uint8_t *body,
+                                                size_t body_len, schema_body *out);
+
+/* JSON views (jansson inside). Output strings are malloc'd, NUL-terminated, one line, and
+ * belong to the caller (free()). Hashes, keys and salts are hex, hotkeys SS58, enumerations
+ * lower-case names, stake a decimal string.
+ * schema_record_to_json: {"seq", "leaf_hash", "type", <header fields>, "body": {…}|null}. */
+TALLY_MUST_USE tally_status schema_record_to_json(uint64_t seq, const uint8_t leaf_hash[32],
+                                                  const schema_header *h, const schema_body *b,
+                                                  char **out);
+TALLY_MUST_USE tally_status schema_body_to_json(const schema_body *b, char **out);
+/* Parses a body of `type` from a JSON object with named fields (the form schema_body_to_json
+ * writes). A missing `salt` where the type needs one is filled from salt_fill when it is not
+ * NULL, else the parse fails. Returns TALLY_EFORMAT with a message in err (if err_cap > 0). */
+TALLY_MUST_USE tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
+                                                  const uint8_t *salt_fill, schema_body *out,
+                                                  char *err, size_t err_cap);
+
+/* SS58 (prefix 42) of a 32-byte account id; out holds at least 49 bytes with the NUL. */
+void schema_ss58_encode(const uint8_t acct[32], char out[49]);
+TALLY_MUST_USE tally_status schema_ss58_decode(const char *s, uint8_t acct_out[32]);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes with the NUL). */
+void schema_hex(const uint8_t *p, size_t n, char *out);
+/* Parses exactly 2n lower-case hex digits. TALLY_EFORMAT otherwise. */
+TALLY_MUST_USE tally_status schema_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
+
+#endif
