@@ -45,7 +45,6 @@ static tally_status header_check(const void *v)
     return TALLY_OK;
 }
 
-static const char *const no_names[1] = {""};
 static const schema__field header_f[] = {
     {.name = "version", .kind = SF_UINT, .off = SF_OFF(schema_header, version), .lo = 1, .hi = 1},
     {.name = "type", .kind = SF_UINT, .off = SF_OFF(schema_header, type), .lo = 1, .hi = 35},
@@ -73,7 +72,6 @@ tally_status schema_header_encode(const schema_header *h, uint8_t *buf, size_t c
     uint8_t tmp[SCHEMA_HEADER_MAX + 16];
     schema__w w;
 
-    (void)no_names;
     *n_out = 0;
     if (schema__validate(&schema__header_desc, h) != TALLY_OK) {
         return TALLY_EINVAL;

@@ -359,6 +359,28 @@ TALLY_MUST_USE tally_status schema_body_from_json(unsigned type, const char *jso
                                                   const uint8_t *salt_fill, schema_body *out,
                                                   char *err, size_t err_cap);
 
+/* A signed tree head (spec §6.2). Wire form: `["tally-sth-v1", origin, tree_size, root, time_ms,
+ * key, sig, note_sig]`; `sig` covers the canonical 5-array of the first five elements, and
+ * `note_sig` the C2SP checkpoint text. */
+typedef struct schema_sth {
+    char origin[SCHEMA_ORIGIN_MAX + 1]; /* NUL-terminated */
+    uint64_t tree_size;
+    uint8_t root[32];
+    uint64_t time_ms;
+    uint8_t key[32];
+    uint8_t sig[64];
+    uint8_t note_sig[64];
+} schema_sth;
+#define SCHEMA_STH_MAX 320u /* bytes of the wire form */
+
+/* The message `sig` signs: canonical `["tally-sth-v1", origin, tree_size, root, time_ms]`. */
+TALLY_MUST_USE tally_status schema_sth_message(const schema_sth *s, uint8_t *buf, size_t cap,
+                                               size_t *n_out);
+TALLY_MUST_USE tally_status schema_sth_encode(const schema_sth *s, uint8_t *buf, size_t cap,
+                                              size_t *n_out);
+/* TALLY_EFORMAT for anything but a canonical wire form with a valid origin. */
+TALLY_MUST_USE tally_status schema_sth_decode(const uint8_t *p, size_t n, schema_sth *out);
+
 /* SS58 (prefix 42) of a 32-byte account id; out holds at least 49 bytes with the NUL. */
 void schema_ss58_encode(const uint8_t acct[32], char out[49]);
 TALLY_MUST_USE tally_status schema_ss58_decode(const char *s, uint8_t acct_out[32]);

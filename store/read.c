@@ -1,0 +1,349 @@
+/* Readers: records, tiles, roots, proofs, tree heads and sizes, each over one read snapshot. */
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "store/store_int.h"
+
+tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32], uint8_t *buf,
+                             size_t cap, size_t *n_out)
+{
+    MDB_val k = {32, (void *)(uintptr_t)hash}, v;
+    const uint8_t *p;
+    int rc = mdb_get(txn, bodies, &k, &v);
+
+    *n_out = 0;
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
+    }
+    p = v.mv_data;
+    if (v.mv_size < 1) {
+        return TALLY_ECORRUPT;
+    }
+    if (p[0] == STORE__CODEC_RAW) {
+        if (v.mv_size - 1 > cap) {
+            return TALLY_ECORRUPT;
+        }
+        memcpy(buf, p + 1, v.mv_size - 1);
+        *n_out = v.mv_size - 1;
+        return TALLY_OK;
+    }
+    if (p[0] == STORE__CODEC_ZSTD) {
+        size_t n = ZSTD_decompress(buf, cap, p + 1, v.mv_size - 1);
+        if (ZSTD_isError(n)) {
+            return TALLY_ECORRUPT;
+        }
+        *n_out = n;
+        return TALLY_OK;
+    }
+    return TALLY_ECORRUPT;
+}
+
+struct store_iter {
+    store_log *log;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint64_t next, end;
+    bool started;
+    uint8_t body[SCHEMA_BODY_MAX];
+};
+
+tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out)
+{
+    store_iter *it = calloc(1, sizeof(*it));
+    tally_status st;
+
+    *out = NULL;
+    if (it == NULL) {
+        return TALLY_ENOMEM;
+    }
+    it->log = log;
+    it->next = from;
+    it->end = store_size(log);
+    st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &it->txn));
+    if (st == TALLY_OK) {
+        st = store__status(mdb_cursor_open(it->txn, log->log, &it->cur));
+    }
+    if (st != TALLY_OK) {
+        store_iter_close(it);
+        return st;
+    }
+    *out = it;
+    return TALLY_OK;
+}
+
+tally_status store_iter_next(store_iter *it, store_record *out)
+{
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    schema_header h;
+    int rc;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    /* Only records under a committed head are visible (the size read at open). */
+    if (it->next >= it->end) {
+        return TALLY_ENOTFOUND;
+    }
+    if (!it->started) {
+        store__be64(it->next, key);
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_KEY);
+        it->started = true;
+    } else {
+        rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 || k.mv_size != 8 || store__rd_be64(k.mv_data) != it->next) {
+        return rc == 0 || rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
+    }
+    out->seq = it->next++;
+    out->header = (tally_bytes){v.mv_data, v.mv_size};
+    store_leaf_hash(v.mv_data, v.mv_size, out->leaf_hash);
+    /* The body is looked up by the hash the header names; a header that does not decode has
+     * no body to find, and the caller's own checks will say why. */
+    if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
+        return TALLY_OK;
+    }
+    st = store__body_get(it->txn, it->log->bodies, h.body_hash, it->body, sizeof(it->body),
+                         &out->body.n);
+    if (st != TALLY_OK && st != TALLY_ECORRUPT) {
+        return st;
+    }
+    out->body.p = st == TALLY_OK ? it->body : NULL;
+    return TALLY_OK;
+}
+
+void store_iter_close(store_iter *it)
+{
+    if (it == NULL) {
+        return;
+    }
+    if (it->cur != NULL) {
+        mdb_cursor_close(it->cur);
+    }
+    if (it->txn != NULL) {
+        mdb_txn_abort(it->txn);
+    }
+    free(it);
+}
+
+tally_status store_tile_read(store_log *log, unsigned level, uint64_t index, unsigned width,
+                             uint8_t *out)
+{
+    MDB_txn *txn;
+    uint8_t key[9];
+    MDB_val k = {9, key}, v;
+    int rc;
+    tally_status st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+
+    if (st != TALLY_OK) {
+        return st;
+    }
+    store__tile_key(level, index, key);
+    rc = mdb_get(txn, log->tiles, &k, &v);
+    if (rc == 0 && v.mv_size >= 32u * width && width >= 1 && width <= 256) {
+        memcpy(out, v.mv_data, 32u * width);
+    } else {
+        st = rc == 0 || rc == MDB_NOTFOUND ? TALLY_ENOTFOUND : store__status(rc);
+    }
+    mdb_txn_abort(txn);
+    return st;
+}
+
+typedef enum { Q_ROOT, Q_INCLUSION, Q_CONSISTENCY } query;
+
+static tally_status tree_query(store_log *log, query q, uint64_t a, uint64_t size,
+                               uint8_t (*path)[32], size_t *n)
+{
+    store__txn_src src = {NULL, log->tiles};
+    tally_status st;
+
+    *n = 0;
+    if (size < 1 || size > store_size(log)) {
+        return TALLY_EINVAL;
+    }
+    st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &src.txn));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (q == Q_ROOT) {
+        st = store__mth(store__txn_hash_fn, &src, 0, size, path[0]);
+    } else if (q == Q_INCLUSION) {
+        st = store__inclusion(store__txn_hash_fn, &src, a, size, path, n);
+    } else {
+        st = store__consistency(store__txn_hash_fn, &src, a, size, path, n);
+    }
+    mdb_txn_abort(src.txn);
+    return st == TALLY_ENOTFOUND ? STORE__CORRUPT() : st;
+}
+
+tally_status store_root(store_log *log, uint64_t size, uint8_t out[32])
+{
+    size_t n;
+    return tree_query(log, Q_ROOT, 0, size, (uint8_t(*)[32])out, &n);
+}
+
+tally_status store_proof_inclusion(store_log *log, uint64_t index, uint64_t size,
+                                   uint8_t (*path)[32], size_t *n_out)
+{
+    if (index >= size) {
+        *n_out = 0;
+        return TALLY_EINVAL;
+    }
+    return tree_query(log, Q_INCLUSION, index, size, path, n_out);
+}
+
+tally_status store_proof_consistency(store_log *log, uint64_t old_size, uint64_t size,
+                                     uint8_t (*path)[32], size_t *n_out)
+{
+    if (old_size < 1 || old_size > size) {
+        *n_out = 0;
+        return TALLY_EINVAL;
+    }
+    return tree_query(log, Q_CONSISTENCY, old_size, size, path, n_out);
+}
+
+/* ---- tree heads ---- */
+
+static tally_status sth_lookup(store_log *log, bool latest, uint64_t size, schema_sth *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    int rc;
+    tally_status st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+
+    memset(out, 0, sizeof(*out));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    store__be64(size, key);
+    rc = mdb_cursor_open(txn, log->sth, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, latest ? MDB_LAST : MDB_SET_KEY);
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0) {
+        st = schema_sth_decode(v.mv_data, v.mv_size, out) == TALLY_OK ? TALLY_OK
+                                                                       : STORE__CORRUPT();
+    } else {
+        st = store__status(rc);
+    }
+    mdb_txn_abort(txn);
+    return st;
+}
+
+tally_status store_sth_latest(store_log *log, schema_sth *out)
+{
+    return sth_lookup(log, true, 0, out);
+}
+
+tally_status store_sth_get(store_log *log, uint64_t size, schema_sth *out)
+{
+    return sth_lookup(log, false, size, out);
+}
+
+tally_status store_sth_each(store_log *log, bool (*fn)(const schema_sth *, void *), void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+    schema_sth sth;
+    tally_status st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+
+    if (st != TALLY_OK) {
+        return st;
+    }
+    rc = mdb_cursor_open(txn, log->sth, &cur);
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc != 0) {
+            break;
+        }
+        if (schema_sth_decode(v.mv_data, v.mv_size, &sth) != TALLY_OK) {
+            st = TALLY_ECORRUPT;
+            break;
+        }
+        if (!fn(&sth, arg)) {
+            break;
+        }
+    }
+    if (st == TALLY_OK && rc != 0 && rc != MDB_NOTFOUND) {
+        st = store__status(rc);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return st;
+}
+
+/* ---- sizes ---- */
+
+static tally_status sum_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *count, uint64_t *bytes)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+
+    *count = *bytes = 0;
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc == 0) {
+            (*count)++;
+            *bytes += k.mv_size + v.mv_size;
+        }
+    }
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    mdb_cursor_close(cur);
+    return store__status(rc);
+}
+
+tally_status store_stats_get(store_log *log, store_stats *out)
+{
+    MDB_txn *txn;
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t n;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    out->size = store_size(log);
+    mdb_env_info(log->env, &info);
+    mdb_env_stat(log->env, &ms);
+    out->map_size = info.me_mapsize;
+    out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    st = sum_db(txn, log->log, &n, &out->log_bytes);
+    if (st == TALLY_OK) {
+        st = sum_db(txn, log->bodies, &out->bodies, &out->body_bytes);
+    }
+    if (st == TALLY_OK) {
+        st = sum_db(txn, log->tiles, &n, &out->tile_bytes);
+    }
+    if (st == TALLY_OK) {
+        st = sum_db(txn, log->sth, &out->sths, &out->sth_bytes);
+    }
+    mdb_txn_abort(txn);
+    if (st == TALLY_OK) {
+        /* raw body bytes and records per type, from the headers */
+        store_iter *it;
+        store_record r;
+        st = store_iter_open(log, 0, &it);
+        while (st == TALLY_OK && store_iter_next(it, &r) == TALLY_OK) {
+            schema_header h;
+            if (schema_header_decode(r.header.p, r.header.n, &h) == TALLY_OK && h.type < 36) {
+                out->by_type[h.type]++;
+            }
+            out->body_raw_bytes += r.body.n;
+        }
+        store_iter_close(it);
+    }
+    return st;
+}

@@ -1,0 +1,163 @@
+/* store: the append-only log in LMDB. Record headers keyed by big-endian sequence number,
+ * bodies content-addressed by body_hash, the RFC 9162 Merkle tree as C2SP tlog-tiles of height
+ * 8, and one signed tree head per committed batch. One writer thread does group commit: appends
+ * from any thread are gathered into one write transaction, committed durably, then acknowledged.
+ */
+#ifndef TALLY_STORE_STORE_H
+#define TALLY_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema/schema.h"
+
+#define STORE_MAP_DEFAULT (64ull << 30) /* bytes; also the log's largest size */
+#define STORE_COMMIT_MAX 4096u          /* records per write transaction, by default */
+#define STORE_KEY_FILE "node.key"       /* 32-byte Ed25519 seed, mode 0600, in the data dir */
+#define STORE_PROOF_MAX 64u             /* hashes in any proof of a tree below 2^64 */
+
+typedef struct store_log store_log; /* opaque; one per data directory */
+
+typedef struct store_cfg {
+    const char *dir;          /* the data directory; must exist */
+    size_t map_size;          /* bytes; 0 keeps the file's size, or STORE_MAP_DEFAULT if new */
+    bool create;              /* make a new log here (fails with TALLY_ECONFLICT if one exists) */
+    const char *origin;       /* with create: the log's origin (ascii, no '+', ≤ 128 bytes) */
+    const uint8_t *key_seed;  /* with create: the node key's 32-byte seed; NULL draws one */
+    bool read_only;           /* open without a writer thread; store_append is refused */
+    size_t commit_max;        /* records per write transaction; 0 picks STORE_COMMIT_MAX */
+    bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks only: the
+                                 ingest path verifies before appending) */
+} store_cfg;
+
+/* Opens (or with cfg->create, creates) the log in cfg->dir and starts the writer thread. On
+ * TALLY_OK *out belongs to the caller, who releases it with store_close(). Returns TALLY_EIO,
+ * TALLY_ENOMEM, TALLY_ENOTFOUND (no log in dir), TALLY_ECONFLICT (create over an existing log),
+ * TALLY_EINVAL (bad origin), TALLY_ECORRUPT (bad magic, version or tree state). */
+TALLY_MUST_USE tally_status store_open(const store_cfg *cfg, store_log **out);
+/* Stops the writer after the queued appends are committed, and closes LMDB. NULL is a no-op. */
+void store_close(store_log *log);
+
+/* One record to append. The header's actor_sig must already be valid; time_ms 0 means the node
+ * clock, any other value is used as the time (raised to the previous record's time if below). */
+typedef struct store_input {
+    schema_header header;
+    const uint8_t *body;
+    size_t body_len;
+} store_input;
+
+/* Appends n ≥ 1 records as one contiguous run and returns after the write transaction holding
+ * them, and its signed tree head, is durably committed. *first_seq_out is the first record's
+ * sequence number. Checks every record before queueing: body against header, actor_sig, the
+ * node key as author of node types, GENESIS only at seq 0. Thread-safe. Returns TALLY_EFORMAT
+ * (a body does not match its header), TALLY_EAUTH (signature or author), TALLY_ECONFLICT
+ * (GENESIS placement), TALLY_EFULL (LMDB map or disk full: nothing of the batch was written),
+ * TALLY_EIO, TALLY_EAGAIN (read-only or closing). On failure nothing of `in` is in the log. */
+TALLY_MUST_USE tally_status store_append(store_log *log, const store_input *in, size_t n,
+                                         uint64_t *first_seq_out);
+
+/* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig). */
+TALLY_MUST_USE tally_status store_node_sign(store_log *log, schema_header *h);
+void store_node_pubkey(const store_log *log, uint8_t pk[32]);
+const char *store_origin(const store_log *log); /* valid until store_close() */
+
+/* The size of the latest signed tree head (0 for an empty log). Thread-safe. */
+uint64_t store_size(store_log *log);
+/* The latest STH, or the STH stored for a given size. TALLY_ENOTFOUND if none. */
+TALLY_MUST_USE tally_status store_sth_latest(store_log *log, schema_sth *out);
+TALLY_MUST_USE tally_status store_sth_get(store_log *log, uint64_t size, schema_sth *out);
+/* Calls fn for every stored STH in size order; stops early when fn returns false. */
+TALLY_MUST_USE tally_status store_sth_each(store_log *log, bool (*fn)(const schema_sth *, void *),
+                                           void *arg);
+
+/* A record as stored. Views are borrowed from the iterator until the next call or close. */
+typedef struct store_record {
+    uint64_t seq;
+    tally_bytes header;
+    tally_bytes body;
+    uint8_t leaf_hash[32];
+} store_record;
+
+typedef struct store_iter store_iter;
+/* Iterates records from seq `from` in order, over one consistent snapshot of the log. */
+TALLY_MUST_USE tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out);
+/* TALLY_ENOTFOUND past the last record; TALLY_ECORRUPT if a body is missing or unreadable. */
+TALLY_MUST_USE tally_status store_iter_next(store_iter *it, store_record *out);
+void store_iter_close(store_iter *it);
+
+/* The first `width` hashes of hash tile (level, index) as of the current tree; out holds
+ * 256 × 32 bytes. TALLY_ENOTFOUND if the tile does not have that many hashes. */
+TALLY_MUST_USE tally_status store_tile_read(store_log *log, unsigned level, uint64_t index,
+                                            unsigned width, uint8_t *out);
+/* Root of the tree of the first `size` records (1 ≤ size ≤ store_size()). */
+TALLY_MUST_USE tally_status store_root(store_log *log, uint64_t size, uint8_t out[32]);
+/* RFC 9162 §2.1.3 inclusion proof of leaf `index` in the tree of `size`, and §2.1.4
+ * consistency proof from old_size to size. path holds STORE_PROOF_MAX hashes. TALLY_EINVAL
+ * when the sizes are out of range. */
+TALLY_MUST_USE tally_status store_proof_inclusion(store_log *log, uint64_t index, uint64_t size,
+                                                  uint8_t (*path)[32], size_t *n_out);
+TALLY_MUST_USE tally_status store_proof_consistency(store_log *log, uint64_t old_size,
+                                                    uint64_t size, uint8_t (*path)[32],
+                                                    size_t *n_out);
+
+/* ---- Merkle hashing and proof verification (RFC 9162 §2.1), pure functions ---- */
+void store_leaf_hash(const uint8_t *entry, size_t n, uint8_t out[32]);
+void store_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
+bool store_verify_inclusion(const uint8_t leaf[32], uint64_t index, uint64_t size,
+                            const uint8_t (*path)[32], size_t n, const uint8_t root[32]);
+bool store_verify_consistency(uint64_t old_size, uint64_t size, const uint8_t old_root[32],
+                              const uint8_t root[32], const uint8_t (*path)[32], size_t n);
+
+/* ---- C2SP signed notes ---- */
+/* The checkpoint note of sth (c2sp.org/tlog-checkpoint), byte for byte as served. */
+TALLY_MUST_USE tally_status store_note(const schema_sth *sth, char *buf, size_t cap, size_t *n_out);
+/* The verifier key `origin+hexkeyid+base64(0x01 || pk)` (c2sp.org/signed-note). */
+TALLY_MUST_USE tally_status store_vkey(const char *origin, const uint8_t pk[32], char *buf,
+                                       size_t cap);
+/* Verifies a checkpoint note against a verifier key, ignoring signature lines from other keys.
+ * On TALLY_OK fills size and root. TALLY_EFORMAT or TALLY_EAUTH otherwise. */
+TALLY_MUST_USE tally_status store_note_verify(const char *note, size_t n, const char *vkey,
+                                              uint64_t *size_out, uint8_t root_out[32]);
+/* The text the note signature covers: "origin\nsize\nbase64(root)\n". */
+TALLY_MUST_USE tally_status store_note_text(const char *origin, uint64_t size,
+                                            const uint8_t root[32], char *buf, size_t cap,
+                                            size_t *n_out);
+
+/* ---- integrity scan ---- */
+typedef struct store_verify_report {
+    uint64_t records, sths;
+    bool has_bad_seq;
+    uint64_t bad_seq;   /* the first sequence number the failed check concerns */
+    char what[256];     /* which check failed */
+} store_verify_report;
+typedef void (*store_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* Rehashes every record and checks its body, rebuilds every tile and compares it with the
+ * stored one, and checks every STH's root, signatures and order; with signatures, also every
+ * record's actor_sig. TALLY_OK, or TALLY_ECORRUPT with the report naming the first failure. */
+TALLY_MUST_USE tally_status store_verify(store_log *log, bool signatures, store_progress_fn progress,
+                                         void *arg, store_verify_report *out);
+
+/* ---- static export (c2sp.org/tlog-tiles layout, spec §6.3) ---- */
+typedef struct store_export_stats {
+    uint64_t size, files_written, files_kept, bytes_written;
+} store_export_stats;
+/* Writes checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>] and bodies/<N>[.p/<W>] for
+ * the latest STH under outdir. A full tile or bundle already present is kept; partial files
+ * superseded by a full one are removed. */
+TALLY_MUST_USE tally_status store_export(store_log *log, const char *outdir,
+                                         store_progress_fn progress, void *arg,
+                                         store_export_stats *out);
+/* The tlog-tiles path element of N: 1234067 → "x001/x234/067". out holds 32 bytes. */
+void store_tile_path(uint64_t n, char out[32]);
+
+/* ---- sizes ---- */
+typedef struct store_stats {
+    uint64_t size, sths, bodies;
+    uint64_t map_size, map_used;
+    uint64_t log_bytes, body_bytes, body_raw_bytes, tile_bytes, sth_bytes; /* payload bytes */
+    uint64_t by_type[36];
+} store_stats;
+TALLY_MUST_USE tally_status store_stats_get(store_log *log, store_stats *out);
+
+#endif

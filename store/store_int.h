@@ -1,0 +1,125 @@
+/* store internals.
+ *
+ * LMDB layout (one environment in the data directory, named databases):
+ * | db     | key                          | value                                         |
+ * |--------|------------------------------|-----------------------------------------------|
+ * | meta   | "format"                     | "TALLYLOG" ‖ u32 BE version (1)               |
+ * | meta   | "origin"                     | origin bytes                                  |
+ * | meta   | "node_pk"                    | 32-byte Ed25519 public key                    |
+ * | log    | u64 BE seq                   | header bytes (canonical msgpack, 141–158)     |
+ * | bodies | body_hash (32)               | u8 codec ‖ payload (codec 0: the raw body;    |
+ * |        |                              |   1: zstd frame with content size)            |
+ * | tiles  | u8 level ‖ u64 BE index      | W × 32-byte hashes, 1 ≤ W ≤ 256 (tlog-tiles)  |
+ * | sth    | u64 BE tree size             | STH wire form (schema_sth_encode)             |
+ * All five change only inside the writer's one transaction per batch, so they always agree.
+ */
+#ifndef TALLY_STORE_INT_H
+#define TALLY_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store/store.h"
+
+#define STORE__MAGIC "TALLYLOG"
+#define STORE__VERSION 1u
+#define STORE__LEVELS 8 /* tile levels: 8 × 8 tree levels cover 2^64 leaves */
+#define STORE__CODEC_RAW 0
+#define STORE__CODEC_ZSTD 1
+
+/* Returns the hash of the complete subtree at tree level `level` (height; leaves are 0) and
+ * index `index` among the nodes of that level. */
+typedef tally_status (*store__hash_fn)(void *arg, unsigned level, uint64_t index, uint8_t out[32]);
+
+/* RFC 9162 MTH of leaves [lo, hi), and proof generation, over any hash source. */
+TALLY_MUST_USE tally_status store__mth(store__hash_fn fn, void *arg, uint64_t lo, uint64_t hi,
+                                       uint8_t out[32]);
+TALLY_MUST_USE tally_status store__inclusion(store__hash_fn fn, void *arg, uint64_t index,
+                                             uint64_t size, uint8_t (*path)[32], size_t *n);
+TALLY_MUST_USE tally_status store__consistency(store__hash_fn fn, void *arg, uint64_t m,
+                                               uint64_t size, uint8_t (*path)[32], size_t *n);
+
+/* The growing right edge of the tree: the compact range (hashes of the perfect subtrees that
+ * make up [0, size)) and the partial tile at each tile level. Appending a leaf is O(1)
+ * amortised; each merge that reaches a tree level divisible by 8 feeds the next tile level. */
+typedef struct store__tree {
+    uint64_t size;
+    unsigned n;                    /* compact range entries */
+    uint8_t level[64];
+    uint8_t hash[64][32];
+    uint16_t width[STORE__LEVELS]; /* hashes in the partial tile of each level */
+    uint8_t edge[STORE__LEVELS][256 * 32];
+    uint8_t dirty;                 /* bit L: partial tile L changed since last flush */
+} store__tree;
+
+/* Called when a tile becomes full (width 256), with its level and index. */
+typedef tally_status (*store__tile_fn)(void *arg, unsigned level, uint64_t index,
+                                       const uint8_t *hashes);
+TALLY_MUST_USE tally_status store__tree_push(store__tree *t, const uint8_t leaf[32],
+                                             store__tile_fn full, void *arg);
+void store__tree_root(const store__tree *t, uint8_t out[32]);
+
+/* Tile keys and reads inside an LMDB transaction. */
+void store__tile_key(unsigned level, uint64_t index, uint8_t key[9]);
+/* Subtree hash at (level, index) from the tiles visible to txn. */
+TALLY_MUST_USE tally_status store__txn_hash(MDB_txn *txn, MDB_dbi tiles, unsigned level,
+                                            uint64_t index, uint8_t out[32]);
+typedef struct store__txn_src {
+    MDB_txn *txn;
+    MDB_dbi tiles;
+} store__txn_src;
+tally_status store__txn_hash_fn(void *arg, unsigned level, uint64_t index, uint8_t out[32]);
+
+typedef struct store__req store__req;
+
+struct store_log {
+    MDB_env *env;
+    MDB_dbi meta, log, bodies, tiles, sth;
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    uint8_t pk[32];
+    uint8_t *sk; /* 64 bytes in sodium_malloc memory; NULL when read-only without a key */
+    store_cfg cfg;
+    size_t commit_max;
+
+    pthread_t writer;
+    bool writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    store__req *head, *tail;
+    bool stop;
+
+    /* writer-owned */
+    store__tree tree, saved;
+    uint64_t last_time;
+    schema_sth last_sth;
+    bool has_sth;
+
+    _Atomic uint64_t published; /* size of the latest committed STH */
+};
+
+/* Foreign codes to tally_status: MDB_* and errno. */
+tally_status store__status(int rc);
+tally_status store__corrupt_at(const char *file, int line);
+#define STORE__CORRUPT() store__corrupt_at(__FILE__, __LINE__)
+
+void store__be64(uint64_t v, uint8_t out[8]);
+uint64_t store__rd_be64(const uint8_t *p);
+
+/* Writer thread (writer.c). */
+TALLY_MUST_USE tally_status store__writer_start(store_log *log);
+void store__writer_stop(store_log *log);
+/* Loads the tree edge, last STH and time from the log (at open). */
+TALLY_MUST_USE tally_status store__load_state(store_log *log);
+
+/* Body codec (body.c): stores and loads the value of the bodies table. */
+TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32],
+                                            uint8_t *buf, size_t cap, size_t *n_out);
+
+/* Signs an STH for (size, root, time) with the node key. */
+TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],
+                                            uint64_t time_ms, schema_sth *out);
+/* Checks an STH's two signatures against pk. */
+TALLY_MUST_USE tally_status store__sth_check(const schema_sth *sth, const uint8_t pk[32]);
+
+#endif

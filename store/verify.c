@@ -1,0 +1,254 @@
+/* The full integrity scan: every record rehashed and its body checked, every tile rebuilt and
+ * compared, every tree head's root, signatures and order checked. The first failure is named
+ * by the sequence number it concerns. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+typedef struct scan {
+    store_log *log;
+    MDB_txn *txn;
+    store_verify_report *rep;
+    store__tree *tree;
+    schema_sth *sths;
+    size_t n_sths, next_sth;
+    uint8_t tile0[256 * 32]; /* the stored level-0 tile of the records being scanned */
+    size_t tile0_w;
+    uint64_t tile0_index;
+} scan;
+
+static tally_status report(scan *s, bool has_seq, uint64_t seq, const char *fmt, ...)
+{
+    va_list ap;
+
+    s->rep->has_bad_seq = has_seq;
+    s->rep->bad_seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(s->rep->what, sizeof(s->rep->what), fmt, ap);
+    va_end(ap);
+    return TALLY_ECORRUPT;
+}
+
+static tally_status stored_tile(scan *s, unsigned level, uint64_t index, const uint8_t **p,
+                                size_t *w)
+{
+    uint8_t key[9];
+    MDB_val k = {9, key}, v;
+    int rc;
+
+    store__tile_key(level, index, key);
+    rc = mdb_get(s->txn, s->log->tiles, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *p = NULL, *w = 0;
+        return TALLY_OK;
+    }
+    if (rc != 0) {
+        return store__status(rc);
+    }
+    *p = v.mv_data;
+    *w = v.mv_size % 32 == 0 ? v.mv_size / 32 : 0;
+    return TALLY_OK;
+}
+
+/* Compares rebuilt hashes with a stored tile; names the first record under a differing hash. */
+static tally_status compare_tile(scan *s, unsigned level, uint64_t index, const uint8_t *hashes,
+                                 size_t w)
+{
+    const uint8_t *p;
+    size_t sw;
+    tally_status st = stored_tile(s, level, index, &p, &sw);
+
+    if (st != TALLY_OK) {
+        return st;
+    }
+    for (size_t j = 0; j < w; j++) {
+        if (j >= sw || memcmp(p + 32 * j, hashes + 32 * j, 32) != 0) {
+            uint64_t seq = (index * 256 + j) << (8 * level);
+            return report(s, true, seq, "hash tile %u/%" PRIu64 " entry %zu differs from the log",
+                          level, index, j);
+        }
+    }
+    return TALLY_OK;
+}
+
+static tally_status full_tile(void *arg, unsigned level, uint64_t index, const uint8_t *hashes)
+{
+    return compare_tile(arg, level, index, hashes, 256);
+}
+
+static bool collect(const schema_sth *sth, void *arg)
+{
+    scan *s = arg;
+    schema_sth *grown = realloc(s->sths, (s->n_sths + 1) * sizeof(*grown));
+
+    if (grown == NULL) {
+        return false;
+    }
+    s->sths = grown;
+    s->sths[s->n_sths++] = *sth;
+    return true;
+}
+
+/* Every head whose size the scan has reached: root, key, origin, signatures, order. */
+static tally_status check_heads(scan *s)
+{
+    while (s->next_sth < s->n_sths && s->sths[s->next_sth].tree_size == s->tree->size) {
+        const schema_sth *h = &s->sths[s->next_sth];
+        uint8_t root[32];
+        uint64_t seq = h->tree_size ? h->tree_size - 1 : 0;
+
+        store__tree_root(s->tree, root);
+        if (memcmp(root, h->root, 32) != 0) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": root differs from the log",
+                          h->tree_size);
+        }
+        if (strcmp(h->origin, s->log->origin) != 0 || store__sth_check(h, s->log->pk) != TALLY_OK) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": signature invalid",
+                          h->tree_size);
+        }
+        if (s->next_sth > 0 && h->time_ms < s->sths[s->next_sth - 1].time_ms) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": time went backwards",
+                          h->tree_size);
+        }
+        s->next_sth++;
+        s->rep->sths++;
+    }
+    return TALLY_OK;
+}
+
+static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64_t *last_time,
+                                 bool signatures)
+{
+    schema_header h;
+    uint8_t body[SCHEMA_BODY_MAX], leaf[32];
+    size_t bn;
+    tally_str origin = {s->log->origin, strlen(s->log->origin)};
+    tally_status st;
+
+    if (schema_header_decode(v->mv_data, v->mv_size, &h) != TALLY_OK) {
+        return report(s, true, seq, "record %" PRIu64 ": header is not a canonical header", seq);
+    }
+    if ((seq == 0) != (h.type == SCHEMA_GENESIS)) {
+        return report(s, true, seq, "record %" PRIu64 ": GENESIS must be exactly record 0", seq);
+    }
+    if (h.time_ms < *last_time) {
+        return report(s, true, seq, "record %" PRIu64 ": time_ms went backwards", seq);
+    }
+    *last_time = h.time_ms;
+    st = store__body_get(s->txn, s->log->bodies, h.body_hash, body, sizeof(body), &bn);
+    if (st == TALLY_ECORRUPT) {
+        return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
+    }
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (schema_record_check(&h, body, bn, NULL) != TALLY_OK) {
+        return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
+    }
+    if (signatures && schema_record_verify(&h, origin) != TALLY_OK) {
+        return report(s, true, seq, "record %" PRIu64 ": actor signature invalid", seq);
+    }
+    store_leaf_hash(v->mv_data, v->mv_size, leaf);
+    /* the stored level-0 tile is read once per 256 records and each leaf compared at once */
+    if (s->tile0_w == 0 || s->tile0_index != seq >> 8) {
+        const uint8_t *p;
+        st = stored_tile(s, 0, seq >> 8, &p, &s->tile0_w);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        s->tile0_index = seq >> 8;
+        if (p != NULL) {
+            memcpy(s->tile0, p, 32 * s->tile0_w);
+        }
+    }
+    if ((seq & 255) >= s->tile0_w || memcmp(s->tile0 + 32 * (seq & 255), leaf, 32) != 0) {
+        return report(s, true, seq, "record %" PRIu64 ": leaf hash differs from hash tile 0/%" PRIu64,
+                      seq, seq >> 8);
+    }
+    return store__tree_push(s->tree, leaf, full_tile, s);
+}
+
+static tally_status scan_records(scan *s, uint64_t size, bool signatures,
+                                 store_progress_fn progress, void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t seq = 0, last_time = 0;
+    int rc = mdb_cursor_open(s->txn, s->log->log, &cur);
+    tally_status st = store__status(rc);
+
+    for (int op = MDB_FIRST; st == TALLY_OK; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc == MDB_NOTFOUND) {
+            break;
+        }
+        if (rc != 0) {
+            st = store__status(rc);
+            break;
+        }
+        if (k.mv_size != 8 || store__rd_be64(k.mv_data) != seq) {
+            st = report(s, true, seq, "record %" PRIu64 " is missing from the log", seq);
+            break;
+        }
+        st = check_record(s, seq, &v, &last_time, signatures);
+        if (st == TALLY_OK) {
+            st = check_heads(s);
+        }
+        seq++;
+        s->rep->records = seq;
+        if (progress != NULL && (seq % 65536 == 0 || seq == size)) {
+            progress(arg, seq, size);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (st == TALLY_OK && seq != size) {
+        st = report(s, true, seq < size ? seq : size,
+                    "the log holds %" PRIu64 " records but its latest head covers %" PRIu64, seq,
+                    size);
+    }
+    return st;
+}
+
+tally_status store_verify(store_log *log, bool signatures, store_progress_fn progress, void *arg,
+                          store_verify_report *out)
+{
+    scan s = {.log = log, .rep = out};
+    uint64_t size;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    s.tree = calloc(1, sizeof(*s.tree));
+    if (s.tree == NULL) {
+        return TALLY_ENOMEM;
+    }
+    st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &s.txn));
+    if (st == TALLY_OK) {
+        st = store_sth_each(log, collect, &s);
+    }
+    size = s.n_sths ? s.sths[s.n_sths - 1].tree_size : 0;
+    if (st == TALLY_OK) {
+        st = scan_records(&s, size, signatures, progress, arg);
+    }
+    /* the partial tiles at the right edge */
+    for (unsigned tl = 0; st == TALLY_OK && tl < STORE__LEVELS; tl++) {
+        if (s.tree->width[tl] > 0) {
+            uint64_t count = s.tree->size >> (8 * tl);
+            st = compare_tile(&s, tl, count >> 8, s.tree->edge[tl], s.tree->width[tl]);
+        }
+    }
+    if (st == TALLY_OK && s.next_sth != s.n_sths) {
+        st = report(&s, true, s.sths[s.next_sth].tree_size,
+                    "tree head for size %" PRIu64 " does not match a size the log reached",
+                    s.sths[s.next_sth].tree_size);
+    }
+    if (s.txn != NULL) {
+        mdb_txn_abort(s.txn);
+    }
+    free(s.sths);
+    free(s.tree);
+    return st;
+}
