@@ -359,13 +359,43 @@ static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base)
     return TALLY_OK;
 }
 
+static tally_status body_from(unsigned type, json_t *root, const uint8_t *salt_fill,
+                              schema_body *out, char *err, size_t err_cap)
+{
+    const schema__desc *d = schema__body_desc(type);
+    jin j = {out, salt_fill, err, err_cap};
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (d == NULL) {
+        return fail(&j, "type", "unknown record type");
+    }
+    out->type = type;
+    st = obj_in(&j, d, root, &out->u);
+    if (st == TALLY_OK && schema__validate(d, &out->u) != TALLY_OK) {
+        st = fail(&j, d->name, "breaks a rule of the record type (bounds, order, side set)");
+    }
+    if (st != TALLY_OK) {
+        schema_body_release(out);
+    }
+    return st;
+}
+
+static json_t *load(const char *json, size_t n, char *err, size_t err_cap)
+{
+    json_error_t je;
+    json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
+
+    if (root == NULL && err_cap > 0) {
+        snprintf(err, err_cap, "invalid JSON: %s", je.text);
+    }
+    return root;
+}
+
 tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
                                    const uint8_t *salt_fill, schema_body *out, char *err,
                                    size_t err_cap)
 {
-    const schema__desc *d = schema__body_desc(type);
-    jin j = {out, salt_fill, err, err_cap};
-    json_error_t je;
     json_t *root;
     tally_status st;
 
@@ -373,25 +403,82 @@ tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
     if (err_cap > 0) {
         err[0] = '\0';
     }
-    if (d == NULL) {
-        return fail(&j, "type", "unknown record type");
-    }
-    root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
+    root = load(json, n, err, err_cap);
     if (root == NULL) {
-        if (err_cap > 0) {
-            snprintf(err, err_cap, "invalid JSON: %s", je.text);
-        }
         return TALLY_EFORMAT;
     }
-    out->type = type;
-    st = obj_in(&j, d, root, &out->u);
+    st = body_from(type, root, salt_fill, out, err, err_cap);
     json_decref(root);
-    if (st == TALLY_OK && schema__validate(d, &out->u) != TALLY_OK) {
-        st = fail(&j, d->name, "breaks a rule of the record type (bounds, order, side set)");
+    return st;
+}
+
+static tally_status hex_member(json_t *o, const char *k, uint8_t *out, size_t n, bool *has)
+{
+    json_t *v = json_object_get(o, k);
+
+    *has = v != NULL;
+    if (v == NULL) {
+        return TALLY_OK;
     }
-    if (st != TALLY_OK) {
-        schema_body_release(out);
+    if (!json_is_string(v)) {
+        return TALLY_EFORMAT;
     }
+    return schema_unhex(json_string_value(v), json_string_length(v), out, n);
+}
+
+tally_status schema_input_from_json(const char *line, size_t n, const uint8_t *salt_fill,
+                                    schema_json_input *out, char *err, size_t err_cap)
+{
+    json_t *root, *t, *v;
+    const char *k;
+    unsigned type;
+    tally_status st = TALLY_EFORMAT;
+
+    memset(out, 0, sizeof(*out));
+    if (err_cap > 0) {
+        err[0] = '\0';
+    }
+    root = load(line, n, err, err_cap);
+    if (root == NULL) {
+        return TALLY_EFORMAT;
+    }
+    t = json_object_get(root, "type");
+    type = json_is_string(t) ? schema_type_from_name(json_string_value(t)) : 0;
+    if (!json_is_object(root) || type == 0) {
+        snprintf(err, err_cap, "expected {\"type\": <record type name>, \"body\": {...}}");
+        goto done;
+    }
+    json_object_foreach(root, k, v)
+    {
+        if (strcmp(k, "type") && strcmp(k, "body") && strcmp(k, "actor") && strcmp(k, "sig") &&
+            strcmp(k, "time_ms")) {
+            snprintf(err, err_cap, "unknown member '%s'", k);
+            goto done;
+        }
+    }
+    if (hex_member(root, "actor", out->actor, 32, &out->has_actor) != TALLY_OK ||
+        hex_member(root, "sig", out->sig, 64, &out->has_sig) != TALLY_OK) {
+        snprintf(err, err_cap, "actor must be 64 and sig 128 lower-case hex digits");
+        goto done;
+    }
+    if (out->has_actor != out->has_sig) {
+        snprintf(err, err_cap, "actor and sig go together");
+        goto done;
+    }
+    v = json_object_get(root, "time_ms");
+    if (v != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            (uint64_t)json_integer_value(v) > SCHEMA_ID_MAX) {
+            snprintf(err, err_cap, "time_ms must be a positive integer of milliseconds");
+            goto done;
+        }
+        out->time_ms = (uint64_t)json_integer_value(v);
+    }
+    /* An author's signature covers the salt, so only the node may draw a missing one. */
+    st = body_from(type, json_object_get(root, "body"), out->has_actor ? NULL : salt_fill,
+                   &out->body, err, err_cap);
+done:
+    json_decref(root);
     return st;
 }
 

@@ -381,6 +381,20 @@ TALLY_MUST_USE tally_status schema_sth_encode(const schema_sth *s, uint8_t *buf,
 /* TALLY_EFORMAT for anything but a canonical wire form with a valid origin. */
 TALLY_MUST_USE tally_status schema_sth_decode(const uint8_t *p, size_t n, schema_sth *out);
 
+/* One line of `tally append`: {"type": NAME, "body": {…}} for a record the node signs, or with
+ * "actor" and "sig" (hex) for one its author signed; "time_ms" optional. The body owns its
+ * memory (schema_body_release). A missing salt is taken from salt_fill only without an actor. */
+typedef struct schema_json_input {
+    schema_body body;
+    bool has_actor, has_sig;
+    uint8_t actor[32], sig[64];
+    uint64_t time_ms; /* 0 when absent */
+} schema_json_input;
+TALLY_MUST_USE tally_status schema_input_from_json(const char *line, size_t n,
+                                                   const uint8_t *salt_fill,
+                                                   schema_json_input *out, char *err,
+                                                   size_t err_cap);
+
 /* SS58 (prefix 42) of a 32-byte account id; out holds at least 49 bytes with the NUL. */
 void schema_ss58_encode(const uint8_t acct[32], char out[49]);
 TALLY_MUST_USE tally_status schema_ss58_decode(const char *s, uint8_t acct_out[32]);

@@ -1,0 +1,99 @@
+/* cli: the `tally` binary. One file per subcommand, one dispatch table (main.c), one map from
+ * status to exit code. Only cli/ prints to the user or exits. */
+#ifndef TALLY_CLI_CLI_H
+#define TALLY_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "schema/schema.h"
+#include "store/store.h"
+
+/* Exit codes: 0 success, 1 a check failed (verify), 2 usage, then one per failure kind. */
+enum {
+    CLI_OK = 0,
+    CLI_CHECK_FAILED = 1,
+    CLI_USAGE = 2,
+    CLI_DATA = 3,      /* bad input data (EFORMAT, EINVAL) */
+    CLI_NOT_FOUND = 4, /* no log, no such record */
+    CLI_CORRUPT = 5,   /* stored data failed a check */
+    CLI_FULL = 6,      /* LMDB map or disk full */
+    CLI_AUTH = 7,      /* signature or author */
+    CLI_CONFLICT = 8,
+    CLI_IO = 9,
+    CLI_INTERNAL = 10,
+};
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_cmd;
+
+int cli_exit_code(tally_status st);
+/* Prints "tally <cmd>: <message>: <status>" to stderr and returns the exit code for st. */
+int cli_fail(const char *cmd, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The data directory: --dir, else $TALLY_DIR, else ./tally-data. */
+const char *cli_dir(const char *opt);
+/* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). */
+int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out);
+/* Progress on stderr: "what: done/total (pct%)", rewritten in place on a terminal. */
+void cli_progress(void *arg, uint64_t done, uint64_t total);
+/* Parses a decimal uint64 with no sign or leading zeros; false on junk or overflow. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Subcommands. */
+int cmd_init(int argc, char **argv);
+int cmd_append(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_proof(int argc, char **argv);
+int cmd_tiles(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* The simulator (sim.c), shared by simulate and demo. */
+typedef struct cli_sim_cfg {
+    uint64_t seed;
+    unsigned miners, days, markets_per_day;
+    bool quiet;
+} cli_sim_cfg;
+typedef struct cli_sim_result {
+    uint64_t records_before, records_after, days_from_ms, days_to_ms;
+    uint64_t submissions, quotes, outcomes, events, markets, cycles;
+    double seconds;
+} cli_sim_result;
+/* Writes cfg->days more days of subnet history into the log in dir, creating the log if dir
+ * holds none. Deterministic: the same seed and flags give identical bytes. */
+int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out);
+
+#endif
+
+/* A batch of records to append together (common.c). Bodies are copied into the batch. */
+typedef struct cli_batch {
+    store_input *in;
+    size_t n, cap;
+} cli_batch;
+#define CLI_BATCH_INIT {NULL, 0, 0}
+#define CLI_CODE_VERSION "tally-0.1.0"
+/* Adds a record authored by the node: encodes, builds and signs the header. */
+TALLY_MUST_USE tally_status cli_batch_node(cli_batch *b, store_log *log, const schema_body *body,
+                                           uint64_t time_ms);
+/* Adds a record signed by another key (sk: libsodium 64-byte secret key of pk). */
+TALLY_MUST_USE tally_status cli_batch_signed(cli_batch *b, store_log *log, const schema_body *body,
+                                             const uint8_t pk[32], const uint8_t sk[64],
+                                             uint64_t time_ms);
+/* Adds a record whose header (with signature) the caller built; the body bytes are copied. */
+TALLY_MUST_USE tally_status cli_batch_raw(cli_batch *b, const schema_header *h,
+                                          const uint8_t *body, size_t n);
+/* Appends everything in the batch as one run (all or nothing) and empties it. */
+TALLY_MUST_USE tally_status cli_batch_flush(cli_batch *b, store_log *log, uint64_t *first_out);
+void cli_batch_release(cli_batch *b);

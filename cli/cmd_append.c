@@ -1,0 +1,152 @@
+/* tally append: records as JSON lines on stdin, validated, appended all or nothing. */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define APPEND_MAX_RECORDS 10000u
+#define APPEND_MAX_LINE (4u << 20)
+
+static void help(void)
+{
+    printf("usage: tally append [--dir DIR] < records.jsonl\n\n"
+           "Reads one record a line as JSON and appends them all in one transaction, or none:\n"
+           "  {\"type\": \"EVENT\", \"body\": {...}}                         signed by the node\n"
+           "  {\"type\": \"ODDS_SUBMISSION\", \"actor\": HEX, \"sig\": HEX, \"body\": {...}}\n"
+           "                                          signed by its author (the miner)\n"
+           "An optional \"time_ms\" sets the record time (never below the previous record's);\n"
+           "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
+           "node draws the salt of records it signs when the body gives none. At most %u\n"
+           "records per call. Every line is checked first (canonical form, bounds, signatures,\n"
+           "authorship); on any error nothing is appended and the line is named.\n",
+           APPEND_MAX_RECORDS);
+}
+
+/* Reads a line of any length up to the cap; false at end of input. */
+static bool read_line(char **buf, size_t *cap, size_t *len, bool *too_long)
+{
+    ssize_t n = getline(buf, cap, stdin);
+
+    *too_long = false;
+    if (n < 0) {
+        return false;
+    }
+    while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r')) {
+        (*buf)[--n] = '\0';
+    }
+    *len = (size_t)n;
+    *too_long = (size_t)n > APPEND_MAX_LINE;
+    return true;
+}
+
+static tally_status add_line(cli_batch *b, store_log *log, const char *line, size_t n, char *err,
+                             size_t err_cap)
+{
+    uint8_t salt[16], body[SCHEMA_BODY_MAX];
+    schema_json_input in;
+    schema_header h;
+    size_t bn;
+    tally_status st;
+
+    randombytes_buf(salt, sizeof(salt));
+    st = schema_input_from_json(line, n, salt, &in, err, err_cap);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (!in.has_actor) {
+        st = cli_batch_node(b, log, &in.body, in.time_ms);
+        if (st != TALLY_OK) {
+            snprintf(err, err_cap, "cannot encode or sign the record");
+        }
+        schema_body_release(&in.body);
+        return st;
+    }
+    st = schema_body_encode(&in.body, body, sizeof(body), &bn);
+    if (st == TALLY_OK) {
+        st = schema_header_init(&in.body, body, bn, in.actor, &h);
+    }
+    schema_body_release(&in.body);
+    if (st != TALLY_OK) {
+        snprintf(err, err_cap, "cannot encode the record");
+        return st;
+    }
+    memcpy(h.actor_sig, in.sig, 64);
+    h.time_ms = in.time_ms;
+    if (schema_record_verify(&h, (tally_str){store_origin(log), strlen(store_origin(log))}) !=
+        TALLY_OK) {
+        snprintf(err, err_cap, "sig does not verify for this actor, origin and body");
+        return TALLY_EAUTH;
+    }
+    return cli_batch_raw(b, &h, body, bn);
+}
+
+int cmd_append(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL;
+    char *line = NULL, err[512];
+    size_t cap = 0, len, lineno = 0;
+    bool too_long;
+    cli_batch b = CLI_BATCH_INIT;
+    store_log *log;
+    uint64_t first;
+    tally_status st = TALLY_OK;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            dir = optarg;
+        } else if (c == 'h') {
+            help();
+            return CLI_OK;
+        } else {
+            return cli_usage_error("append", "unknown option");
+        }
+    }
+    if (optind != argc) {
+        return cli_usage_error("append", "unexpected argument '%s'", argv[optind]);
+    }
+    rc = cli_open("append", cli_dir(dir), false, &log);
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    while (st == TALLY_OK && read_line(&line, &cap, &len, &too_long)) {
+        lineno++;
+        if (len == 0) {
+            continue;
+        }
+        if (too_long || b.n >= APPEND_MAX_RECORDS) {
+            st = TALLY_ELIMIT;
+            snprintf(err, sizeof(err), too_long ? "line longer than 4 MiB"
+                                                : "more than 10000 records in one call");
+            break;
+        }
+        st = add_line(&b, log, line, len, err, sizeof(err));
+    }
+    free(line);
+    if (st != TALLY_OK) {
+        cli_batch_release(&b);
+        store_close(log);
+        return cli_fail("append", st, "line %zu: %s; nothing was appended", lineno, err);
+    }
+    if (b.n == 0) {
+        cli_batch_release(&b);
+        store_close(log);
+        return cli_usage_error("append", "no records on stdin");
+    }
+    len = b.n;
+    st = cli_batch_flush(&b, log, &first);
+    cli_batch_release(&b);
+    store_close(log);
+    if (st != TALLY_OK) {
+        return cli_fail("append", st, "nothing was appended");
+    }
+    printf("appended %zu records: seq %llu..%llu\n", len, (unsigned long long)first,
+           (unsigned long long)(first + len - 1));
+    return CLI_OK;
+}

@@ -1,0 +1,58 @@
+/* tally stats: record counts and bytes stored. */
+#include <getopt.h>
+
+#include "cli/cli.h"
+
+int cmd_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL;
+    store_stats s;
+    store_log *log;
+    tally_status st;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            dir = optarg;
+        } else if (c == 'h') {
+            printf("usage: tally stats [--dir DIR]\n\nPrints the tree size, records by type, "
+                   "and the bytes the log, bodies, tiles\nand tree heads take (payload bytes, "
+                   "keys included), and the LMDB map use.\n");
+            return CLI_OK;
+        } else {
+            return cli_usage_error("stats", "unknown option");
+        }
+    }
+    if (optind != argc) {
+        return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
+    }
+    rc = cli_open("stats", cli_dir(dir), true, &log);
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    st = store_stats_get(log, &s);
+    store_close(log);
+    if (st != TALLY_OK) {
+        return cli_fail("stats", st, "cannot read the log");
+    }
+    printf("tree size        %llu records\n", (unsigned long long)s.size);
+    for (unsigned t = 0; t < 36; t++) {
+        if (s.by_type[t] > 0) {
+            printf("  %-18s %llu\n", schema_type_name(t), (unsigned long long)s.by_type[t]);
+        }
+    }
+    printf("tree heads       %llu\n", (unsigned long long)s.sths);
+    printf("distinct bodies  %llu\n", (unsigned long long)s.bodies);
+    printf("headers          %llu bytes\n", (unsigned long long)s.log_bytes);
+    printf("bodies           %llu bytes stored (%llu bytes raw, all records)\n",
+           (unsigned long long)s.body_bytes, (unsigned long long)s.body_raw_bytes);
+    printf("tiles            %llu bytes\n", (unsigned long long)s.tile_bytes);
+    printf("tree heads       %llu bytes\n", (unsigned long long)s.sth_bytes);
+    printf("map              %llu of %llu bytes used\n", (unsigned long long)s.map_used,
+           (unsigned long long)s.map_size);
+    return CLI_OK;
+}
