@@ -40,10 +40,10 @@ static tally_status stored_tile(scan *s, unsigned level, uint64_t index, const u
     MDB_val k = {9, key}, v;
     int rc;
 
+    *p = NULL, *w = 0;
     store__tile_key(level, index, key);
     rc = mdb_get(s->txn, s->log->tiles, &k, &v);
     if (rc == MDB_NOTFOUND) {
-        *p = NULL, *w = 0;
         return TALLY_OK;
     }
     if (rc != 0) {
@@ -58,8 +58,8 @@ static tally_status stored_tile(scan *s, unsigned level, uint64_t index, const u
 static tally_status compare_tile(scan *s, unsigned level, uint64_t index, const uint8_t *hashes,
                                  size_t w)
 {
-    const uint8_t *p;
-    size_t sw;
+    const uint8_t *p = NULL;
+    size_t sw = 0;
     tally_status st = stored_tile(s, level, index, &p, &sw);
 
     if (st != TALLY_OK) {
@@ -155,7 +155,7 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
     store_leaf_hash(v->mv_data, v->mv_size, leaf);
     /* the stored level-0 tile is read once per 256 records and each leaf compared at once */
     if (s->tile0_w == 0 || s->tile0_index != seq >> 8) {
-        const uint8_t *p;
+        const uint8_t *p = NULL;
         st = stored_tile(s, 0, seq >> 8, &p, &s->tile0_w);
         if (st != TALLY_OK) {
             return st;
