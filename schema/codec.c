@@ -152,7 +152,7 @@ static tally_status val_array(const schema__field *f, const void *base)
         items = CAT(base, f->off, uint8_t);
         n = f->lo;
     } else {
-        items = *CAT(base, f->off, const uint8_t *);
+        items = *CAT(base, f->off, uint8_t *);
         n = *CAT(base, f->aux, size_t);
         if (n < f->lo || n > f->hi || (n > 0 && items == NULL)) {
             return TALLY_EFORMAT;
@@ -267,7 +267,7 @@ static void enc_value(schema__w *w, const schema__field *f, const void *base)
     case SF_ARRAY:
     case SF_FIXED: {
         const uint8_t *items =
-            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, const uint8_t *);
+            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, uint8_t *);
         size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
         schema__w_array(w, n);
         for (size_t i = 0; i < n; i++) {

@@ -66,7 +66,7 @@ static json_t *val_out(const schema__field *f, const void *base)
     case SF_ARRAY:
     case SF_FIXED: {
         const uint8_t *items =
-            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, const uint8_t *);
+            f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, uint8_t *);
         size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
         json_t *a = json_array();
         for (size_t i = 0; a != NULL && i < n; i++) {

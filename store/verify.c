@@ -22,6 +22,9 @@ typedef struct scan {
 } scan;
 
 static tally_status report(scan *s, bool has_seq, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static tally_status report(scan *s, bool has_seq, uint64_t seq, const char *fmt, ...)
 {
     va_list ap;
 
