@@ -16,42 +16,19 @@
 
 /* ---- naive reference, straight from the RFC's recursive definitions ---- */
 
-static uint64_t split(uint64_t n)
-{
-    uint64_t k = 1;
-    while (k << 1 < n) {
-        k <<= 1;
-    }
-    return k;
-}
-
-static void ref_mth(uint8_t (*leaves)[32], uint64_t n, uint8_t out[32])
-{
-    uint8_t l[32], r[32];
-    uint64_t k;
-    if (n == 1) {
-        memcpy(out, leaves[0], 32);
-        return;
-    }
-    k = split(n);
-    ref_mth(leaves, k, l);
-    ref_mth(leaves + k, n - k, r);
-    store_node_hash(l, r, out);
-}
-
 static void ref_path(uint8_t (*leaves)[32], uint64_t m, uint64_t n, uint8_t (*out)[32], size_t *len)
 {
     uint64_t k;
     if (n == 1) {
         return;
     }
-    k = split(n);
+    k = tu_split(n);
     if (m < k) {
         ref_path(leaves, m, k, out, len);
-        ref_mth(leaves + k, n - k, out[(*len)++]);
+        tu_mth(leaves + k, n - k, out[(*len)++]);
     } else {
         ref_path(leaves + k, m - k, n - k, out, len);
-        ref_mth(leaves, k, out[(*len)++]);
+        tu_mth(leaves, k, out[(*len)++]);
     }
 }
 
@@ -61,17 +38,17 @@ static void ref_sub(uint8_t (*leaves)[32], uint64_t m, uint64_t n, int b, uint8_
     uint64_t k;
     if (m == n) {
         if (!b) {
-            ref_mth(leaves, n, out[(*len)++]);
+            tu_mth(leaves, n, out[(*len)++]);
         }
         return;
     }
-    k = split(n);
+    k = tu_split(n);
     if (m <= k) {
         ref_sub(leaves, m, k, b, out, len);
-        ref_mth(leaves + k, n - k, out[(*len)++]);
+        tu_mth(leaves + k, n - k, out[(*len)++]);
     } else {
         ref_sub(leaves + k, m - k, n - k, 0, out, len);
-        ref_mth(leaves, k, out[(*len)++]);
+        tu_mth(leaves, k, out[(*len)++]);
     }
 }
 
@@ -105,7 +82,7 @@ static void test_ct_vectors(void **state)
     (void)state;
     ct_leaf_hashes(lh);
     for (uint64_t n = 1; n <= 8; n++) {
-        ref_mth(lh, n, root);
+        tu_mth(lh, n, root);
         tu_unhex(ct_roots[n - 1], want, 32);
         assert_memory_equal(root, want, 32);
     }
@@ -210,7 +187,7 @@ static void test_inclusion_all(void **state)
     size_t n, wn;
 
     for (uint64_t size = 1; size <= N; size++) {
-        ref_mth(f->leaves, size, root);
+        tu_mth(f->leaves, size, root);
         assert_int_equal(store_root(f->log, size, got[0]), TALLY_OK);
         assert_memory_equal(got[0], root, 32);
         for (uint64_t i = 0; i < size; i++) {
@@ -257,10 +234,10 @@ static void test_consistency_all(void **state)
     size_t n, wn;
 
     for (uint64_t size = 1; size <= N; size++) {
-        ref_mth(f->leaves, size, r2);
+        tu_mth(f->leaves, size, r2);
         for (uint64_t m = 1; m <= size; m++) {
             cctx c = {m, size, r1, r2};
-            ref_mth(f->leaves, m, r1);
+            tu_mth(f->leaves, m, r1);
             assert_int_equal(store_proof_consistency(f->log, m, size, got, &n), TALLY_OK);
             wn = 0;
             ref_sub(f->leaves, m, size, 1, want, &wn);

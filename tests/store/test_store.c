@@ -237,6 +237,7 @@ static void do_tamper(const char *dir, tamper what, uint64_t seq)
     MDB_dbi dbi;
     MDB_val k, v;
     uint8_t key[9], *copy;
+    schema_header h; /* its body_hash is the bodies key, used until the put below */
     const char *db = what == T_HEADER ? "log" : what == T_BODY ? "bodies" : what == T_TILE ? "tiles" : "sth";
 
     assert_int_equal(mdb_env_create(&env), 0);
@@ -246,7 +247,6 @@ static void do_tamper(const char *dir, tamper what, uint64_t seq)
     assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
     if (what == T_HEADER || what == T_BODY) {
         MDB_dbi logdb;
-        schema_header h;
         be64(seq, key);
         k = (MDB_val){8, key};
         assert_int_equal(mdb_dbi_open(txn, "log", 0, &logdb), 0);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 size_t tu_unhex(const char *hex, uint8_t *out, size_t cap)
 {
@@ -62,4 +63,30 @@ void tu_rmdir(const char *dir)
     if (system(cmd) != 0) {
         fprintf(stderr, "could not remove %s\n", dir);
     }
+    free((void *)(uintptr_t)dir);
+}
+
+uint64_t tu_split(uint64_t n)
+{
+    uint64_t k = 1;
+    while (k << 1 < n) {
+        k <<= 1;
+    }
+    return k;
+}
+
+void tu_mth(uint8_t (*leaves)[32], uint64_t n, uint8_t out[32])
+{
+    uint8_t in[65];
+    uint64_t k;
+
+    if (n == 1) {
+        memcpy(out, leaves[0], 32);
+        return;
+    }
+    k = tu_split(n);
+    in[0] = 1;
+    tu_mth(leaves, k, in + 1);
+    tu_mth(leaves + k, n - k, in + 33);
+    crypto_hash_sha256(out, in, sizeof(in));
 }
