@@ -657,9 +657,10 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
         return cli_fail(cmd, st, "cannot open or create a log in %s", dir);
     }
     if (strcmp(store_origin(s.log), SIM_ORIGIN) != 0) {
+        int rc = cli_fail(cmd, TALLY_ECONFLICT, "%s holds a log that 'tally simulate' did not "
+                                                "write (origin %s)", dir, store_origin(s.log));
         store_close(s.log);
-        return cli_fail(cmd, TALLY_ECONFLICT, "%s holds a log that 'tally simulate' did not "
-                                              "write (origin %s)", dir, store_origin(s.log));
+        return rc;
     }
     st = resume_point(s.log, &first_day, &cycles);
     s.miners = calloc(cfg->miners, sizeof(*s.miners));

@@ -1,6 +1,7 @@
 /* JSON views of records (spec §3): named fields, hex binaries, SS58 hotkeys, lower-case
  * enumeration names, stake as a decimal string. The same descriptors as the msgpack codec drive
  * both directions, so a field cannot be named one way on the wire and another in JSON. */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -30,14 +31,21 @@ static json_t *val_out(const schema__field *f, const void *base)
         if (f->names != NULL && v < f->n_names && f->names[v][0] != '\0') {
             return json_string(f->names[v]);
         }
-        if (f->flags & SF_DECSTR) {
+        /* JSON numbers are exact only to 2^53 − 1: beyond, and for stake always, a string */
+        if ((f->flags & SF_DECSTR) || v > SCHEMA_ID_MAX) {
             snprintf(dec, sizeof(dec), "%" PRIu64, v);
             return json_string(dec);
         }
         return json_integer((json_int_t)v);
     }
-    case SF_INT:
-        return json_integer((json_int_t)*CAT(base, f->off, int64_t));
+    case SF_INT: {
+        int64_t v = *CAT(base, f->off, int64_t);
+        if (v > (int64_t)SCHEMA_ID_MAX || v < -(int64_t)SCHEMA_ID_MAX) {
+            snprintf(dec, sizeof(dec), "%" PRId64, v);
+            return json_string(dec);
+        }
+        return json_integer((json_int_t)v);
+    }
     case SF_BOOL:
         return json_boolean(*CAT(base, f->off, bool));
     case SF_BIN:
@@ -186,14 +194,15 @@ static tally_status uint_in(jin *j, const schema__field *f, json_t *v, uint64_t 
         }
         return fail(j, f->name, "unknown name");
     }
-    if (json_is_string(v) && (f->flags & SF_DECSTR)) {
+    if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
         if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0')) {
             return fail(j, f->name, "not a decimal string");
         }
+        errno = 0;
         *out = strtoull(s, &end, 10);
-        return *end == '\0' ? TALLY_OK : fail(j, f->name, "not a decimal string");
+        return *end == '\0' && errno == 0 ? TALLY_OK : fail(j, f->name, "not a decimal string");
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         return fail(j, f->name, "expected a non-negative integer");
@@ -229,6 +238,15 @@ static tally_status val_in(jin *j, const schema__field *f, json_t *v, void *base
     case SF_UINT:
         return uint_in(j, f, v, AT(base, f->off, uint64_t));
     case SF_INT:
+        if (json_is_string(v)) {
+            const char *s = json_string_value(v);
+            char *end;
+            errno = 0;
+            *AT(base, f->off, int64_t) = strtoll(s, &end, 10);
+            return s[0] != '\0' && s[0] != '+' && s[0] != ' ' && *end == '\0' && errno == 0
+                       ? TALLY_OK
+                       : fail(j, f->name, "not a decimal string");
+        }
         if (!json_is_integer(v)) {
             return fail(j, f->name, "expected an integer");
         }

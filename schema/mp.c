@@ -192,6 +192,10 @@ static tally_status rd_len(schema__r *r, uint8_t fix_lo, uint8_t fix_n, uint8_t 
         return TALLY_EFORMAT;
     }
     if (fix_n && b >= fix_lo && b < fix_lo + fix_n) {
+        /* the fix forms too: a length is never more than the bytes left */
+        if ((size_t)(b - fix_lo) > r->left) {
+            return TALLY_EFORMAT;
+        }
         *n = (size_t)(b - fix_lo);
         return TALLY_OK;
     }

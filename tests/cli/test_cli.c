@@ -1,0 +1,243 @@
+/* The `tally` binary as a user runs it: output contracts (checkpoint note, key on the last line,
+ * proof files that verify), append all or nothing with clear errors, --help everywhere, and the
+ * simulator's determinism and continuation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "store/store.h"
+#include "util/testutil.h"
+
+static const char *bin;
+
+/* Runs a shell command line with the binary; returns the exit status and the output. */
+static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    FILE *p;
+    size_t n;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static char out[1 << 20];
+
+static void test_help_everywhere(void **state)
+{
+    const char *cmds[] = {"init", "simulate", "append", "log", "show", "checkpoint", "key",
+                          "proof", "tiles", "verify", "stats", "demo"};
+    (void)state;
+    assert_int_equal(run(out, sizeof(out), "%s --help", bin), 0);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_equal(run(out, sizeof(out), "%s %s --help", bin, cmds[i]), 0);
+        assert_non_null(strstr(out, "usage: tally"));
+    }
+    assert_int_equal(run(out, sizeof(out), "%s frobnicate 2>&1", bin), 2);
+    assert_int_equal(run(out, sizeof(out), "%s log --bogus 2>&1", bin), 2);
+    /* no log there: a clear message and a non-zero status */
+    assert_int_equal(run(out, sizeof(out), "%s --dir /nonexistent-tally log 2>&1", bin), 4);
+    assert_non_null(strstr(out, "no tally log"));
+}
+
+static void test_init_append_log(void **state)
+{
+    const char *dir = tu_tmpdir("cli");
+    char line[2048];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s --origin example.org/log --netuid 9",
+                         bin, dir), 0);
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s 2>&1", bin, dir), 8);
+    /* two good records */
+    assert_int_equal(
+        run(out, sizeof(out),
+            "printf '%%s\\n%%s\\n' '{\"type\":\"EVENT\",\"body\":{\"event_id\":7,\"sport\":\"soccer\","
+            "\"league\":\"EPL\",\"home_team\":\"A\",\"away_team\":\"B\",\"venue\":null,"
+            "\"start_ms\":1767300000000,\"status\":\"scheduled\",\"ext_id\":null}}' "
+            "'{\"type\":\"MARKET\",\"body\":{\"market_id\":70,\"event_id\":7,\"kind\":\"moneyline\","
+            "\"line_n\":null,\"sides\":[\"home\",\"away\"]}}' | %s append --dir %s",
+            bin, dir),
+        0);
+    assert_non_null(strstr(out, "appended 2 records: seq 1..2"));
+    /* a good line then a bad one: nothing appended, the line named */
+    assert_int_equal(
+        run(out, sizeof(out),
+            "printf '%%s\\n%%s\\n' '{\"type\":\"EVENT\",\"body\":{\"event_id\":8,\"sport\":\"soccer\","
+            "\"league\":\"EPL\",\"home_team\":\"A\",\"away_team\":\"B\",\"venue\":null,"
+            "\"start_ms\":1767300000000,\"status\":\"scheduled\",\"ext_id\":null}}' "
+            "'{\"type\":\"MARKET\",\"body\":{\"market_id\":71,\"event_id\":7,\"kind\":\"moneyline\","
+            "\"line_n\":null,\"sides\":[\"away\",\"home\"]}}' | %s append --dir %s 2>&1",
+            bin, dir),
+        3);
+    assert_non_null(strstr(out, "line 2"));
+    assert_non_null(strstr(out, "nothing was appended"));
+    assert_int_equal(run(out, sizeof(out), "echo 'not json' | %s append --dir %s 2>&1", bin, dir),
+                     3);
+    /* a private record: the node draws the salt */
+    assert_int_equal(run(out, sizeof(out),
+                         "echo '{\"type\":\"PROVIDER_QUOTE\",\"body\":{\"market_id\":70,"
+                         "\"provider\":\"p\",\"book\":\"b\",\"ts_ms\":1,\"prices\":[{\"side\":"
+                         "\"home\",\"odds_n\":1910000000}]}}' | %s append --dir %s",
+                         bin, dir),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s log --dir %s --type MARKET", bin, dir), 0);
+    assert_non_null(strstr(out, "\"seq\":2"));
+    assert_null(strstr(out, "\"type\":\"EVENT\""));
+    assert_int_equal(run(out, sizeof(out), "%s show --dir %s 3", bin, dir), 0);
+    assert_non_null(strstr(out, "\"tier\":\"private\""));
+    assert_non_null(strstr(out, "\"salt\":\""));
+    assert_int_equal(run(out, sizeof(out), "%s show --dir %s 4 2>&1", bin, dir), 4);
+    assert_int_equal(run(out, sizeof(out), "%s log --dir %s --headers --from 1 --to 2", bin, dir),
+                     0);
+    snprintf(line, sizeof(line), "%.2000s", out);
+    assert_non_null(strstr(line, "\"body\":null"));
+    assert_null(strstr(line, "\"seq\":2"));
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --signatures --quiet", bin, dir), 0);
+    tu_rmdir(dir);
+}
+
+/* checkpoint, key and proof outputs verify against each other, as an outside verifier would. */
+static void test_notes_and_proofs(void **state)
+{
+    const char *dir = tu_tmpdir("cli-proof");
+    char vkey[512], note[2048], *p, *last;
+    uint8_t root[32], leaf[32], path[STORE_PROOF_MAX][32], old_root[32];
+    uint64_t size, old_size;
+    size_t n = 0, bn;
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 8 --days 2 -q", bin, dir),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s key --dir %s", bin, dir), 0);
+    out[strlen(out) - 1] = '\0';
+    last = strrchr(out, '\n');
+    snprintf(vkey, sizeof(vkey), "%.500s", last ? last + 1 : out);
+    assert_int_equal(run(note, sizeof(note), "%s checkpoint --dir %s", bin, dir), 0);
+    assert_int_equal(store_note_verify(note, strlen(note), vkey, &size, root), TALLY_OK);
+    old_size = size;
+    memcpy(old_root, root, 32);
+
+    /* the leaf of record 5, from its header in the log view */
+    assert_int_equal(run(out, sizeof(out), "%s show --dir %s 5", bin, dir), 0);
+    p = strstr(out, "\"leaf_hash\":\"");
+    assert_non_null(p);
+    assert_int_equal(schema_unhex(p + 13, 64, leaf, 32), TALLY_OK);
+    assert_int_equal(run(out, sizeof(out), "%s proof --dir %s --index 5", bin, dir), 0);
+    assert_int_equal(strncmp(out, "c2sp.org/tlog-proof@v1\nindex 5\n", 31), 0);
+    p = out + 31;
+    while (*p != '\n') {
+        char *nl = strchr(p, '\n');
+        assert_int_equal(sodium_base642bin(path[n++], 32, p, (size_t)(nl - p), NULL, &bn, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL),
+                         0);
+        p = nl + 1;
+    }
+    p++;
+    assert_int_equal(store_note_verify(p, strlen(p), vkey, &size, root), TALLY_OK);
+    assert_true(store_verify_inclusion(leaf, 5, size, (const uint8_t(*)[32])path, n, root));
+
+    /* grow the log, then prove the new head extends the old one */
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 8 --days 1 -q", bin, dir),
+                     0);
+    assert_int_equal(run(note, sizeof(note), "%s checkpoint --dir %s", bin, dir), 0);
+    assert_int_equal(store_note_verify(note, strlen(note), vkey, &size, root), TALLY_OK);
+    assert_true(size > old_size);
+    assert_int_equal(run(out, sizeof(out), "%s proof --dir %s --consistency %llu", bin, dir,
+                         (unsigned long long)old_size),
+                     0);
+    n = 0;
+    for (p = out; *p; n++) {
+        char *nl = strchr(p, '\n');
+        assert_int_equal(sodium_base642bin(path[n], 32, p, (size_t)(nl - p), NULL, &bn, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL),
+                         0);
+        p = nl + 1;
+    }
+    assert_true(store_verify_consistency(old_size, size, old_root, root,
+                                         (const uint8_t(*)[32])path, n));
+    assert_int_equal(run(out, sizeof(out), "%s proof --dir %s --index 999999999 2>&1", bin, dir),
+                     3);
+    assert_int_equal(run(out, sizeof(out), "%s proof --dir %s 2>&1", bin, dir), 2);
+    tu_rmdir(dir);
+}
+
+static void test_simulate_deterministic(void **state)
+{
+    const char *a = tu_tmpdir("sim-a"), *b = tu_tmpdir("sim-b"), *c = tu_tmpdir("sim-c");
+    char na[1024], nb[1024], nc[1024];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 20 --days 4 --seed 5 -q",
+                         bin, a), 0);
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 20 --days 1 --seed 5 -q",
+                         bin, b), 0);
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 20 --days 3 --seed 5 -q",
+                         bin, b), 0);
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 20 --days 4 --seed 6 -q",
+                         bin, c), 0);
+    assert_int_equal(run(na, sizeof(na), "%s checkpoint --dir %s | head -3", bin, a), 0);
+    assert_int_equal(run(nb, sizeof(nb), "%s checkpoint --dir %s | head -3", bin, b), 0);
+    assert_int_equal(run(nc, sizeof(nc), "%s checkpoint --dir %s | head -3", bin, c), 0);
+    assert_string_equal(na, nb);
+    assert_string_not_equal(na, nc);
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --signatures --quiet", bin, b), 0);
+    /* simulate refuses a log it did not write */
+    tu_rmdir(c);
+    c = tu_tmpdir("sim-c");
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s", bin, c), 0);
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s -q 2>&1", bin, c), 8);
+    tu_rmdir(a);
+    tu_rmdir(b);
+    tu_rmdir(c);
+}
+
+static void test_tiles_export_cli(void **state)
+{
+    const char *dir = tu_tmpdir("cli-tiles"), *o = tu_tmpdir("cli-tiles-out");
+    char note[1024], exported[1024];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 8 --days 1 -q", bin, dir),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s tiles export --dir %s --quiet %s", bin, dir, o), 0);
+    assert_int_equal(run(note, sizeof(note), "%s checkpoint --dir %s", bin, dir), 0);
+    assert_int_equal(run(exported, sizeof(exported), "cat %s/checkpoint", o), 0);
+    assert_string_equal(note, exported);
+    assert_int_equal(run(out, sizeof(out), "%s tiles --dir %s 2>&1", bin, dir), 2);
+    tu_rmdir(dir);
+    tu_rmdir(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_everywhere),    cmocka_unit_test(test_init_append_log),
+        cmocka_unit_test(test_notes_and_proofs),   cmocka_unit_test(test_simulate_deterministic),
+        cmocka_unit_test(test_tiles_export_cli),
+    };
+    bin = getenv("TALLY_BIN");
+    if (bin == NULL || sodium_init() < 0) {
+        fprintf(stderr, "TALLY_BIN must name the tally binary (ctest sets it)\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
