@@ -279,7 +279,6 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
     log->commit_max = cfg->commit_max ? cfg->commit_max : STORE_COMMIT_MAX;
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->cv_work, NULL);
-    pthread_cond_init(&log->cv_done, NULL);
     st = env_open(log);
     if (st == TALLY_OK) {
         st = store__status(mdb_txn_begin(log->env, NULL, cfg->read_only ? MDB_RDONLY : 0, &txn));
@@ -334,7 +333,6 @@ void store_close(store_log *log)
     sodium_free(log->sk);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv_work);
-    pthread_cond_destroy(&log->cv_done);
     free(log);
 }
 

@@ -85,7 +85,7 @@ struct store_log {
     pthread_t writer;
     bool writer_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
+    pthread_cond_t cv_work;
     store__req *head, *tail;
     bool stop;
 

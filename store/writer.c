@@ -13,6 +13,7 @@ struct store__req {
     uint64_t first;
     tally_status st;
     bool done;
+    pthread_cond_t cv; /* its producer waits here: a commit wakes only its own producers */
     store__req *next;
 };
 
@@ -385,10 +386,11 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&log->mu);
         for (r = group; r != NULL;) {
             store__req *next = r->next;
-            r->done = true; /* r may be freed by its producer once done is seen */
+            /* r lives on its producer's stack: it cannot return before we drop the mutex */
+            r->done = true;
+            pthread_cond_signal(&r->cv);
             r = next;
         }
-        pthread_cond_broadcast(&log->cv_done);
     }
     pthread_mutex_unlock(&log->mu);
     return NULL;
@@ -447,7 +449,7 @@ static tally_status check_input(store_log *log, const store_input *in)
 
 tally_status store_append(store_log *log, const store_input *in, size_t n, uint64_t *first_seq_out)
 {
-    store__req req = {in, n, 0, TALLY_OK, false, NULL};
+    store__req req = {.in = in, .n = n, .st = TALLY_OK};
 
     *first_seq_out = 0;
     if (!log->writer_started) {
@@ -462,9 +464,11 @@ tally_status store_append(store_log *log, const store_input *in, size_t n, uint6
             return st;
         }
     }
+    pthread_cond_init(&req.cv, NULL);
     pthread_mutex_lock(&log->mu);
     if (log->stop) {
         pthread_mutex_unlock(&log->mu);
+        pthread_cond_destroy(&req.cv);
         return TALLY_EAGAIN;
     }
     if (log->tail != NULL) {
@@ -475,9 +479,10 @@ tally_status store_append(store_log *log, const store_input *in, size_t n, uint6
     log->tail = &req;
     pthread_cond_signal(&log->cv_work);
     while (!req.done) {
-        pthread_cond_wait(&log->cv_done, &log->mu);
+        pthread_cond_wait(&req.cv, &log->mu);
     }
     pthread_mutex_unlock(&log->mu);
+    pthread_cond_destroy(&req.cv);
     if (req.st == TALLY_OK) {
         *first_seq_out = req.first;
     }
