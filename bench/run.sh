@@ -1,0 +1,31 @@
+#!/bin/sh
+# Every benchmark, one command: builds a release tally, then prints each result table with the
+# machine, the median of N runs, and the baseline measured in the same run.
+#   bench/run.sh [runs]        (default 5; scratch data goes to ./bench-data, on disk)
+set -eu
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+scratch=$(pwd)/bench-data
+rm -rf "$scratch" && mkdir -p "$scratch"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTALLY_BENCH=ON >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+
+echo "## durable appends"
+./build-bench/bench/bench_append "$scratch" "$runs" 1.0
+
+echo
+echo "## simulate (256 miners, 30 days, 24 markets a day), $runs runs"
+rates=""
+for i in $(seq "$runs"); do
+    rm -rf "$scratch/sim"
+    r=$(./build-bench/tally --dir "$scratch/sim" simulate --miners 256 --days 30 -q |
+        sed -n 's/.*(\([0-9]*\) records\/s).*/\1/p')
+    rates="$rates $r"
+done
+echo "records/s per run:$rates"
+echo "median: $(printf '%s\n' $rates | sort -n | sed -n "$(( (runs + 1) / 2 ))p") records/s"
+echo "(simulate signs every odds submission with its miner's key, and the writer verifies it)"
+
+echo
+./build-bench/bench/bench_scan "$scratch/sim" "$scratch" "$runs"
+rm -rf "$scratch"
