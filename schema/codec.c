@@ -293,11 +293,14 @@ void schema__enc(schema__w *w, const schema__desc *d, const void *base)
 
 /* ---- public body codec ---- */
 
-tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schema_body *out)
+/* Decodes p into out. With own, out keeps a copy of the input (its strings point there);
+ * without, the strings point into p itself, for a caller that only checks the body. */
+tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool own,
+                                 schema_body *out)
 {
     const schema__desc *d = schema__body_desc(type);
     schema__r r;
-    uint8_t *copy;
+    const uint8_t *src = p;
     tally_status st;
 
     memset(out, 0, sizeof(*out));
@@ -308,16 +311,18 @@ tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schem
         return TALLY_ELIMIT;
     }
     out->type = type;
-    /* The body keeps its own copy, so its strings outlive the caller's buffer. */
-    copy = schema__alloc(out, n ? n : 1);
-    if (copy == NULL) {
-        schema_body_release(out);
-        return TALLY_ENOMEM;
+    if (own) {
+        uint8_t *copy = schema__alloc(out, n ? n : 1);
+        if (copy == NULL) {
+            schema_body_release(out);
+            return TALLY_ENOMEM;
+        }
+        if (n) {
+            memcpy(copy, p, n);
+        }
+        src = copy;
     }
-    if (n) {
-        memcpy(copy, p, n);
-    }
-    r = (schema__r){copy, n};
+    r = (schema__r){src, n};
     st = schema__dec(&r, d, &out->u, out);
     if (st == TALLY_OK && r.left != 0) {
         st = TALLY_EFORMAT; /* bytes after the top-level value */
@@ -330,6 +335,11 @@ tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schem
         out->type = 0;
     }
     return st;
+}
+
+tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schema_body *out)
+{
+    return schema__body_decode(type, p, n, true, out);
 }
 
 tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap, size_t *n_out)

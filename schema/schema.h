@@ -399,6 +399,11 @@ TALLY_MUST_USE tally_status schema_input_from_json(const char *line, size_t n,
 void schema_ss58_encode(const uint8_t acct[32], char out[49]);
 TALLY_MUST_USE tally_status schema_ss58_decode(const char *s, uint8_t acct_out[32]);
 
+/* SHA-256 of a ‖ b (either may be empty, with a NULL pointer). Uses the CPU's SHA extensions
+ * where it has them; schema_sha256_ref is libsodium's, the reference the tests compare with. */
+void schema_sha256_2(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+void schema_sha256_ref(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+
 /* Lower-case hex of n bytes into out (2n + 1 bytes with the NUL). */
 void schema_hex(const uint8_t *p, size_t n, char *out);
 /* Parses exactly 2n lower-case hex digits. TALLY_EFORMAT otherwise. */

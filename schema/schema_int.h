@@ -120,6 +120,9 @@ void schema__enc(schema__w *w, const schema__desc *d, const void *base);
 /* Shape check of a caller-built struct (bounds, lengths, classes, order) and d->check. */
 TALLY_MUST_USE tally_status schema__validate(const schema__desc *d, const void *base);
 
+TALLY_MUST_USE tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n,
+                                                bool own, schema_body *out);
+
 /* Shared enumeration names (index = wire value). */
 extern const char *const schema__side_names[6];
 extern const char *const schema__kind_names[5];

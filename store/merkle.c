@@ -7,13 +7,8 @@
 
 void store_leaf_hash(const uint8_t *entry, size_t n, uint8_t out[32])
 {
-    crypto_hash_sha256_state st;
-    const uint8_t zero = 0x00;
-
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &zero, 1);
-    crypto_hash_sha256_update(&st, entry, n);
-    crypto_hash_sha256_final(&st, out);
+    static const uint8_t zero = 0x00;
+    schema_sha256_2(out, &zero, 1, entry, n);
 }
 
 void store_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32])
@@ -23,7 +18,7 @@ void store_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t ou
     in[0] = 0x01;
     memcpy(in + 1, left, 32);
     memcpy(in + 33, right, 32);
-    crypto_hash_sha256(out, in, sizeof(in));
+    schema_sha256_2(out, in, sizeof(in), NULL, 0);
 }
 
 /* Largest power of two strictly below n (n ≥ 2). */

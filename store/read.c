@@ -6,19 +6,30 @@
 #include "store/store_int.h"
 
 tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32], uint8_t *buf,
-                             size_t cap, size_t *n_out)
+                             size_t cap, const uint8_t **view, size_t *n_out)
 {
     MDB_val k = {32, (void *)(uintptr_t)hash}, v;
     const uint8_t *p;
     int rc = mdb_get(txn, bodies, &k, &v);
 
     *n_out = 0;
+    if (view != NULL) {
+        *view = buf;
+    }
     if (rc != 0) {
         return rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
     }
     p = v.mv_data;
     if (v.mv_size < 1) {
         return TALLY_ECORRUPT;
+    }
+    if (buf == NULL) {
+        /* a view only of a raw body; any other codec leaves *view NULL for a second call */
+        if (p[0] == STORE__CODEC_RAW) {
+            *view = p + 1; /* LMDB's memory, valid while txn lives */
+            *n_out = v.mv_size - 1;
+        }
+        return TALLY_OK;
     }
     if (p[0] == STORE__CODEC_RAW) {
         if (v.mv_size - 1 > cap) {
@@ -103,7 +114,7 @@ tally_status store_iter_next(store_iter *it, store_record *out)
     if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
         return TALLY_OK;
     }
-    st = store__body_get(it->txn, it->log->bodies, h.body_hash, it->body, sizeof(it->body),
+    st = store__body_get(it->txn, it->log->bodies, h.body_hash, it->body, sizeof(it->body), NULL,
                          &out->body.n);
     if (st != TALLY_OK && st != TALLY_ECORRUPT) {
         return st;

@@ -112,9 +112,12 @@ void store__writer_stop(store_log *log);
 /* Loads the tree edge, last STH and time from the log (at open). */
 TALLY_MUST_USE tally_status store__load_state(store_log *log);
 
-/* Body codec (body.c): stores and loads the value of the bodies table. */
+/* Loads the body stored under hash into buf (cap bytes). With buf NULL, a raw body is not
+ * copied: *view points into LMDB's memory, valid while txn lives. TALLY_ECORRUPT when the body
+ * is missing or unreadable. */
 TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32],
-                                            uint8_t *buf, size_t cap, size_t *n_out);
+                                            uint8_t *buf, size_t cap, const uint8_t **view,
+                                            size_t *n_out);
 
 /* Signs an STH for (size, root, time) with the node key. */
 TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],

@@ -128,6 +128,7 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
 {
     schema_header h;
     uint8_t body[SCHEMA_BODY_MAX], leaf[32];
+    const uint8_t *bp = NULL;
     size_t bn;
     tally_str origin = {s->log->origin, strlen(s->log->origin)};
     tally_status st;
@@ -142,14 +143,17 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
         return report(s, true, seq, "record %" PRIu64 ": time_ms went backwards", seq);
     }
     *last_time = h.time_ms;
-    st = store__body_get(s->txn, s->log->bodies, h.body_hash, body, sizeof(body), &bn);
+    st = store__body_get(s->txn, s->log->bodies, h.body_hash, NULL, 0, &bp, &bn);
+    if (st == TALLY_OK && bp == NULL) {
+        st = store__body_get(s->txn, s->log->bodies, h.body_hash, body, sizeof(body), &bp, &bn);
+    }
     if (st == TALLY_ECORRUPT) {
         return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
     }
     if (st != TALLY_OK) {
         return st;
     }
-    if (schema_record_check(&h, body, bn, NULL) != TALLY_OK) {
+    if (schema_record_check(&h, bp, bn, NULL) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
     }
     if (signatures && schema_record_verify(&h, origin) != TALLY_OK) {
