@@ -46,7 +46,7 @@ int cmd_stats(int argc, char **argv)
         }
     }
     printf("tree heads       %llu\n", (unsigned long long)s.sths);
-    printf("distinct bodies  %llu\n", (unsigned long long)s.bodies);
+    printf("unpacked bodies  %llu (the tail not yet in a full 256-record pack)\n", (unsigned long long)s.bodies);
     printf("headers          %llu bytes\n", (unsigned long long)s.log_bytes);
     printf("bodies           %llu bytes stored (%llu bytes raw, all records)\n",
            (unsigned long long)s.body_bytes, (unsigned long long)s.body_raw_bytes);

@@ -158,6 +158,9 @@ static tally_status open_dbs(store_log *log, MDB_txn *txn, unsigned flags)
     if (rc == 0) {
         rc = mdb_dbi_open(txn, "sth", flags, &log->sth);
     }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "packs", flags, &log->packs);
+    }
     return store__status(rc);
 }
 
@@ -331,6 +334,7 @@ void store_close(store_log *log)
         mdb_env_close(log->env);
     }
     sodium_free(log->sk);
+    store__pack_free(log);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv_work);
     free(log);

@@ -56,7 +56,7 @@ struct store_iter {
     MDB_cursor *cur;
     uint64_t next, end;
     bool started;
-    uint8_t body[SCHEMA_BODY_MAX];
+    store__pack_cache packs;
 };
 
 tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out)
@@ -114,12 +114,14 @@ tally_status store_iter_next(store_iter *it, store_record *out)
     if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
         return TALLY_OK;
     }
-    st = store__body_get(it->txn, it->log->bodies, h.body_hash, it->body, sizeof(it->body), NULL,
-                         &out->body.n);
+    st = store__body_at(it->txn, it->log, &it->packs, out->seq, it->end / 256 * 256, h.body_hash,
+                        &out->body.p, &out->body.n);
     if (st != TALLY_OK && st != TALLY_ECORRUPT) {
         return st;
     }
-    out->body.p = st == TALLY_OK ? it->body : NULL;
+    if (st != TALLY_OK) {
+        out->body = (tally_bytes){NULL, 0};
+    }
     return TALLY_OK;
 }
 
@@ -134,6 +136,7 @@ void store_iter_close(store_iter *it)
     if (it->txn != NULL) {
         mdb_txn_abort(it->txn);
     }
+    store__pack_cache_release(&it->packs);
     free(it);
 }
 
@@ -292,6 +295,15 @@ tally_status store_sth_each(store_log *log, bool (*fn)(const schema_sth *, void 
 
 /* ---- sizes ---- */
 
+static uint64_t db_pages(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat s;
+    if (mdb_stat(txn, dbi, &s) != 0) {
+        return 0;
+    }
+    return ((uint64_t)s.ms_branch_pages + s.ms_leaf_pages + s.ms_overflow_pages) * s.ms_psize;
+}
+
 static tally_status sum_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *count, uint64_t *bytes)
 {
     MDB_cursor *cur;
@@ -340,6 +352,14 @@ tally_status store_stats_get(store_log *log, store_stats *out)
     }
     if (st == TALLY_OK) {
         st = sum_db(txn, log->sth, &out->sths, &out->sth_bytes);
+    }
+    out->pages_in_use = db_pages(txn, log->meta) + db_pages(txn, log->log) +
+                        db_pages(txn, log->bodies) + db_pages(txn, log->tiles) +
+                        db_pages(txn, log->sth) + db_pages(txn, log->packs);
+    if (st == TALLY_OK) {
+        uint64_t packs, pack_bytes;
+        st = sum_db(txn, log->packs, &packs, &pack_bytes);
+        out->body_bytes += pack_bytes;
     }
     mdb_txn_abort(txn);
     if (st == TALLY_OK) {

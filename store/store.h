@@ -154,7 +154,8 @@ void store_tile_path(uint64_t n, char out[32]);
 /* ---- sizes ---- */
 typedef struct store_stats {
     uint64_t size, sths, bodies;
-    uint64_t map_size, map_used;
+    uint64_t map_size, map_used; /* map_used: the file's high-water mark, free pages included */
+    uint64_t pages_in_use;       /* bytes of the pages the six tables hold, free pages excluded */
     uint64_t log_bytes, body_bytes, body_raw_bytes, tile_bytes, sth_bytes; /* payload bytes */
     uint64_t by_type[36];
 } store_stats;

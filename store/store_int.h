@@ -11,7 +11,10 @@
  * |        |                              |   1: zstd frame with content size)            |
  * | tiles  | u8 level ‖ u64 BE index      | W × 32-byte hashes, 1 ≤ W ≤ 256 (tlog-tiles)  |
  * | sth    | u64 BE tree size             | STH wire form (schema_sth_encode)             |
- * All five change only inside the writer's one transaction per batch, so they always agree.
+ * | packs  | u64 BE bundle index N        | u8 version (1) ‖ zstd frame of the bodies of  |
+ * |        |                              |   records 256N…256N+255: (u16 BE len ‖ body)* |
+ * Bodies of records in a full 256-record bundle are in packs (store/pack.c), the others in
+ * bodies. All six change only inside the writer's one transaction per batch, so they agree.
  */
 #ifndef TALLY_STORE_INT_H
 #define TALLY_STORE_INT_H
@@ -23,7 +26,7 @@
 #include "store/store.h"
 
 #define STORE__MAGIC "TALLYLOG"
-#define STORE__VERSION 1u
+#define STORE__VERSION 2u
 #define STORE__LEVELS 8 /* tile levels: 8 × 8 tree levels cover 2^64 leaves */
 #define STORE__CODEC_RAW 0
 #define STORE__CODEC_ZSTD 1
@@ -73,9 +76,19 @@ tally_status store__txn_hash_fn(void *arg, unsigned level, uint64_t index, uint8
 
 typedef struct store__req store__req;
 
+/* A decompressed pack and where each of its 256 bodies starts. */
+typedef struct store__pack_cache {
+    bool valid;
+    uint64_t bundle;
+    uint8_t *data;
+    size_t cap;
+    uint32_t off[256];
+    uint16_t len[256];
+} store__pack_cache;
+
 struct store_log {
     MDB_env *env;
-    MDB_dbi meta, log, bodies, tiles, sth;
+    MDB_dbi meta, log, bodies, tiles, sth, packs;
     char origin[SCHEMA_ORIGIN_MAX + 1];
     uint8_t pk[32];
     uint8_t *sk; /* 64 bytes in sodium_malloc memory; NULL when read-only without a key */
@@ -94,6 +107,10 @@ struct store_log {
     uint64_t last_time;
     schema_sth last_sth;
     bool has_sth;
+
+    uint8_t *pack_raw, *pack_buf; /* writer's scratch for packing a bundle */
+    size_t pack_buf_cap;
+    struct ZSTD_CCtx_s *pack_cctx;
 
     _Atomic uint64_t published; /* size of the latest committed STH */
 };
@@ -118,6 +135,18 @@ TALLY_MUST_USE tally_status store__load_state(store_log *log);
 TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32],
                                             uint8_t *buf, size_t cap, const uint8_t **view,
                                             size_t *n_out);
+
+/* Packs (pack.c). store__pack_bundle moves the bodies of full bundle `bundle` into a pack,
+ * inside the writer's transaction. store__body_at finds the body of record seq (whose header
+ * names hash): in the bodies table at or above packed_below, else in its pack, through the
+ * cache; the view is valid until the cache loads another pack or txn ends. */
+TALLY_MUST_USE tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle);
+void store__pack_free(store_log *log);
+TALLY_MUST_USE tally_status store__body_at(MDB_txn *txn, const store_log *log,
+                                           store__pack_cache *c, uint64_t seq,
+                                           uint64_t packed_below, const uint8_t hash[32],
+                                           const uint8_t **p, size_t *n);
+void store__pack_cache_release(store__pack_cache *c);
 
 /* Signs an STH for (size, root, time) with the node key. */
 TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],

@@ -19,6 +19,8 @@ typedef struct scan {
     uint8_t tile0[256 * 32]; /* the stored level-0 tile of the records being scanned */
     size_t tile0_w;
     uint64_t tile0_index;
+    uint64_t packed_below; /* records below this are in packs */
+    store__pack_cache packs;
 } scan;
 
 static tally_status report(scan *s, bool has_seq, uint64_t seq, const char *fmt, ...)
@@ -127,7 +129,7 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
                                  bool signatures)
 {
     schema_header h;
-    uint8_t body[SCHEMA_BODY_MAX], leaf[32];
+    uint8_t leaf[32];
     const uint8_t *bp = NULL;
     size_t bn;
     tally_str origin = {s->log->origin, strlen(s->log->origin)};
@@ -143,10 +145,7 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
         return report(s, true, seq, "record %" PRIu64 ": time_ms went backwards", seq);
     }
     *last_time = h.time_ms;
-    st = store__body_get(s->txn, s->log->bodies, h.body_hash, NULL, 0, &bp, &bn);
-    if (st == TALLY_OK && bp == NULL) {
-        st = store__body_get(s->txn, s->log->bodies, h.body_hash, body, sizeof(body), &bp, &bn);
-    }
+    st = store__body_at(s->txn, s->log, &s->packs, seq, s->packed_below, h.body_hash, &bp, &bn);
     if (st == TALLY_ECORRUPT) {
         return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
     }
@@ -237,6 +236,7 @@ tally_status store_verify(store_log *log, bool signatures, store_progress_fn pro
         st = store_sth_each(log, collect, &s);
     }
     size = s.n_sths ? s.sths[s.n_sths - 1].tree_size : 0;
+    s.packed_below = size / 256 * 256;
     if (st == TALLY_OK) {
         st = scan_records(&s, size, signatures, progress, arg);
     }
@@ -257,5 +257,6 @@ tally_status store_verify(store_log *log, bool signatures, store_progress_fn pro
     }
     free(s.sths);
     free(s.tree);
+    store__pack_cache_release(&s.packs);
     return st;
 }

@@ -237,6 +237,9 @@ static tally_status put_record(batch *b, const store_input *in)
         store_leaf_hash(hb, hn, leaf);
         st = store__tree_push(&log->tree, leaf, full_tile, b);
     }
+    if (st == TALLY_OK && log->tree.size % 256 == 0) {
+        st = store__pack_bundle(log, b->txn, log->tree.size / 256 - 1);
+    }
     return st;
 }
 

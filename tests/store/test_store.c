@@ -220,7 +220,7 @@ static void test_map_full(void **state)
 
 /* ---- tampering, straight in LMDB (layout in store/store_int.h) ---- */
 
-typedef enum { T_HEADER, T_BODY, T_TILE, T_STH } tamper;
+typedef enum { T_HEADER, T_BODY, T_TILE, T_STH, T_PACK } tamper;
 
 static void be64(uint64_t v, uint8_t out[8])
 {
@@ -238,7 +238,11 @@ static void do_tamper(const char *dir, tamper what, uint64_t seq)
     MDB_val k, v;
     uint8_t key[9], *copy;
     schema_header h; /* its body_hash is the bodies key, used until the put below */
-    const char *db = what == T_HEADER ? "log" : what == T_BODY ? "bodies" : what == T_TILE ? "tiles" : "sth";
+    const char *db = what == T_HEADER ? "log"
+                     : what == T_BODY ? "bodies"
+                     : what == T_TILE ? "tiles"
+                     : what == T_PACK ? "packs"
+                                      : "sth";
 
     assert_int_equal(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 8);
@@ -256,6 +260,10 @@ static void do_tamper(const char *dir, tamper what, uint64_t seq)
             k = (MDB_val){32, h.body_hash};
             assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
         }
+    } else if (what == T_PACK) {
+        be64(seq >> 8, key);
+        k = (MDB_val){8, key};
+        assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     } else if (what == T_TILE) {
         key[0] = 0;
         be64(seq >> 8, key + 1);
@@ -272,6 +280,8 @@ static void do_tamper(const char *dir, tamper what, uint64_t seq)
      * last byte of note_sig */
     if (what == T_HEADER) {
         copy[8] ^= 1;
+    } else if (what == T_PACK) {
+        copy[v.mv_size / 2] ^= 1;
     } else if (what == T_TILE) {
         copy[32 * (seq & 255) + 5] ^= 1;
     } else {
@@ -333,10 +343,19 @@ static void test_tamper_header(void **state)
     tamper_case(T_HEADER, 333, 333);
 }
 
+/* 600 records: bundles 0 and 1 are packed, records 512… are still in the bodies table. */
 static void test_tamper_body(void **state)
 {
     (void)state;
-    tamper_case(T_BODY, 417, 417);
+    tamper_case(T_BODY, 555, 555);
+}
+
+/* A damaged pack fails zstd's checksum: no body of its bundle can be trusted, and the scan
+ * names the bundle's first record. */
+static void test_tamper_pack(void **state)
+{
+    (void)state;
+    tamper_case(T_PACK, 300, 256);
 }
 
 static void test_tamper_tile(void **state)
@@ -359,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_group_commit),  cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_tamper_header), cmocka_unit_test(test_tamper_body),
         cmocka_unit_test(test_tamper_tile),   cmocka_unit_test(test_tamper_sth),
+        cmocka_unit_test(test_tamper_pack),
     };
     if (sodium_init() < 0) {
         return 1;

@@ -1,0 +1,199 @@
+/* Body packs: when a 256-record bundle fills, the writer stores its 256 bodies, in log order, as
+ * one zstd frame, and drops them from the bodies table, in the transaction that appends the
+ * 256th record. bench/RESULTS.md has the measurement behind this: one frame per bundle beats a
+ * trained dictionary per record type (ODDS_SUBMISSION bodies 158.8 → 89.0 bytes, against 125.2).
+ * The bodies table then holds only the tail that is not yet a full bundle, still one copy per
+ * body_hash; a body repeated in different bundles is in each of their frames.
+ *
+ * Pack value: u8 version (1) ‖ zstd frame (content size and checksum set) of 256 × (u16 BE
+ * length ‖ body). */
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "store/store_int.h"
+
+#define PACK_VERSION 1
+#define PACK_RAW_MAX (256u * (2u + SCHEMA_BODY_MAX))
+#define PACK_LEVEL 3
+
+static tally_status header_hash(MDB_txn *txn, MDB_dbi logdb, uint64_t seq, uint8_t hash[32])
+{
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    schema_header h;
+    int rc;
+
+    store__be64(seq, key);
+    rc = mdb_get(txn, logdb, &k, &v);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
+    }
+    if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
+        return STORE__CORRUPT();
+    }
+    memcpy(hash, h.body_hash, 32);
+    return TALLY_OK;
+}
+
+tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
+{
+    uint8_t hashes[256][32], key[8];
+    size_t len = 0, bound, z;
+    MDB_val k = {8, key}, v;
+    tally_status st = TALLY_OK;
+
+    if (log->pack_raw == NULL) {
+        log->pack_raw = malloc(PACK_RAW_MAX);
+        log->pack_cctx = ZSTD_createCCtx();
+        if (log->pack_raw == NULL || log->pack_cctx == NULL) {
+            return TALLY_ENOMEM;
+        }
+        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_compressionLevel, PACK_LEVEL);
+        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_checksumFlag, 1);
+    }
+    for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
+        const uint8_t *p;
+        size_t n;
+        st = header_hash(txn, log->log, bundle * 256 + i, hashes[i]);
+        if (st == TALLY_OK) {
+            st = store__body_get(txn, log->bodies, hashes[i], NULL, 0, &p, &n);
+        }
+        if (st == TALLY_OK && p == NULL) {
+            st = STORE__CORRUPT(); /* the tail holds raw bodies only */
+        }
+        if (st == TALLY_OK) {
+            log->pack_raw[len++] = (uint8_t)(n >> 8);
+            log->pack_raw[len++] = (uint8_t)n;
+            memcpy(log->pack_raw + len, p, n);
+            len += n;
+        }
+    }
+    if (st != TALLY_OK) {
+        return st;
+    }
+    bound = ZSTD_compressBound(len);
+    store__be64(bundle, key);
+    v.mv_size = bound + 1;
+    /* reserve the bound, compress in place, then shrink to what zstd wrote */
+    if (log->pack_buf_cap < bound + 1) {
+        uint8_t *grown = realloc(log->pack_buf, bound + 1);
+        if (grown == NULL) {
+            return TALLY_ENOMEM;
+        }
+        log->pack_buf = grown, log->pack_buf_cap = bound + 1;
+    }
+    log->pack_buf[0] = PACK_VERSION;
+    z = ZSTD_compress2(log->pack_cctx, log->pack_buf + 1, bound, log->pack_raw, len);
+    if (ZSTD_isError(z)) {
+        return TALLY_ENOMEM;
+    }
+    v.mv_data = log->pack_buf, v.mv_size = z + 1;
+    st = store__status(mdb_put(txn, log->packs, &k, &v, MDB_APPEND));
+    /* the bundle's bodies now live in the pack; a hash seen twice is deleted once */
+    for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
+        MDB_val bk = {32, hashes[i]};
+        int rc = mdb_del(txn, log->bodies, &bk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            st = store__status(rc);
+        }
+    }
+    return st;
+}
+
+void store__pack_free(store_log *log)
+{
+    free(log->pack_raw);
+    free(log->pack_buf);
+    ZSTD_freeCCtx(log->pack_cctx);
+    log->pack_raw = log->pack_buf = NULL;
+    log->pack_cctx = NULL;
+}
+
+/* Loads and indexes pack `bundle` into the cache; TALLY_ECORRUPT if it is missing, does not
+ * decompress (zstd's checksum included) or does not split into 256 bodies. */
+static tally_status load_pack(MDB_txn *txn, MDB_dbi packs, store__pack_cache *c, uint64_t bundle)
+{
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    unsigned long long want;
+    size_t got, pos = 0;
+    int rc;
+
+    c->valid = false;
+    store__be64(bundle, key);
+    rc = mdb_get(txn, packs, &k, &v);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
+    }
+    if (v.mv_size < 2 || ((const uint8_t *)v.mv_data)[0] != PACK_VERSION) {
+        return TALLY_ECORRUPT;
+    }
+    want = ZSTD_getFrameContentSize((const uint8_t *)v.mv_data + 1, v.mv_size - 1);
+    if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN || want > PACK_RAW_MAX) {
+        return TALLY_ECORRUPT;
+    }
+    if (c->cap < want) {
+        uint8_t *grown = realloc(c->data, (size_t)want);
+        if (grown == NULL) {
+            return TALLY_ENOMEM;
+        }
+        c->data = grown, c->cap = (size_t)want;
+    }
+    got = ZSTD_decompress(c->data, c->cap, (const uint8_t *)v.mv_data + 1, v.mv_size - 1);
+    if (ZSTD_isError(got) || got != want) {
+        return TALLY_ECORRUPT;
+    }
+    for (unsigned i = 0; i < 256; i++) {
+        size_t n;
+        if (got - pos < 2) {
+            return TALLY_ECORRUPT;
+        }
+        n = (size_t)c->data[pos] << 8 | c->data[pos + 1];
+        pos += 2;
+        if (got - pos < n) {
+            return TALLY_ECORRUPT;
+        }
+        c->off[i] = (uint32_t)pos;
+        c->len[i] = (uint16_t)n;
+        pos += n;
+    }
+    if (pos != got) {
+        return TALLY_ECORRUPT;
+    }
+    c->bundle = bundle;
+    c->valid = true;
+    return TALLY_OK;
+}
+
+tally_status store__body_at(MDB_txn *txn, const store_log *log, store__pack_cache *c, uint64_t seq,
+                            uint64_t packed_below, const uint8_t hash[32], const uint8_t **p,
+                            size_t *n)
+{
+    tally_status st;
+
+    *p = NULL, *n = 0;
+    /* records below a full bundle in this snapshot are in packs; the tail is in bodies, unless
+     * the snapshot is newer than the size the caller knew of */
+    if (seq >= packed_below) {
+        st = store__body_get(txn, log->bodies, hash, NULL, 0, p, n);
+        if (st != TALLY_ECORRUPT) {
+            return st == TALLY_OK && *p == NULL ? TALLY_ECORRUPT : st;
+        }
+    }
+    if (!c->valid || c->bundle != seq >> 8) {
+        st = load_pack(txn, log->packs, c, seq >> 8);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    *p = c->data + c->off[seq & 255];
+    *n = c->len[seq & 255];
+    return TALLY_OK;
+}
+
+void store__pack_cache_release(store__pack_cache *c)
+{
+    free(c->data);
+    memset(c, 0, sizeof(*c));
+}
