@@ -1,35 +1,37 @@
-/* Body packs: when a 256-record bundle fills, the writer stores its 256 bodies, in log order, as
- * one zstd frame, and drops them from the bodies table, in the transaction that appends the
- * 256th record. bench/RESULTS.md has the measurement behind this: one frame per bundle beats a
- * trained dictionary per record type (ODDS_SUBMISSION bodies 158.8 → 89.0 bytes, against 125.2).
- * The bodies table then holds only the tail that is not yet a full bundle, still one copy per
- * body_hash; a body repeated in different bundles is in each of their frames.
+/* Packs: when a 256-record bundle fills, the writer stores its 256 headers and bodies, in log
+ * order, as one zstd frame, and drops them from the log and bodies tables, in the transaction
+ * that appends the 256th record. bench/RESULTS.md has the measurement behind this: one frame per
+ * bundle beats a trained dictionary per record type (ODDS_SUBMISSION bodies 158.8 → 89.0
+ * bytes, against 125.2). The log and bodies tables then hold only the tail that is not yet a
+ * full bundle (bodies still one copy per body_hash there); a body repeated in different
+ * bundles is in each of their frames.
  *
- * Pack value: u8 version (1) ‖ zstd frame (content size and checksum set) of 256 × (u16 BE
- * length ‖ body). */
+ * Pack value: u8 version (2) ‖ zstd frame (content size and checksum set) of 256 ×
+ * (u16 BE header length ‖ header ‖ u16 BE body length ‖ body). */
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "store/store_int.h"
 
-#define PACK_VERSION 1
-#define PACK_RAW_MAX (256u * (2u + SCHEMA_BODY_MAX))
+#define PACK_VERSION 2
+#define PACK_RAW_MAX (256u * (4u + SCHEMA_HEADER_MAX + SCHEMA_BODY_MAX))
 #define PACK_LEVEL 3
 
-static tally_status header_hash(MDB_txn *txn, MDB_dbi logdb, uint64_t seq, uint8_t hash[32])
+static tally_status tail_header(MDB_txn *txn, MDB_dbi logdb, uint64_t seq, MDB_val *v,
+                                uint8_t hash[32])
 {
     uint8_t key[8];
-    MDB_val k = {8, key}, v;
+    MDB_val k = {8, key};
     schema_header h;
     int rc;
 
     store__be64(seq, key);
-    rc = mdb_get(txn, logdb, &k, &v);
+    rc = mdb_get(txn, logdb, &k, v);
     if (rc != 0) {
         return rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
     }
-    if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
+    if (schema_header_decode(v->mv_data, v->mv_size, &h) != TALLY_OK) {
         return STORE__CORRUPT();
     }
     memcpy(hash, h.body_hash, 32);
@@ -55,7 +57,14 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
     for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
         const uint8_t *p;
         size_t n;
-        st = header_hash(txn, log->log, bundle * 256 + i, hashes[i]);
+        MDB_val hv;
+        st = tail_header(txn, log->log, bundle * 256 + i, &hv, hashes[i]);
+        if (st == TALLY_OK) {
+            log->pack_raw[len++] = (uint8_t)(hv.mv_size >> 8);
+            log->pack_raw[len++] = (uint8_t)hv.mv_size;
+            memcpy(log->pack_raw + len, hv.mv_data, hv.mv_size);
+            len += hv.mv_size;
+        }
         if (st == TALLY_OK) {
             st = store__body_get(txn, log->bodies, hashes[i], NULL, 0, &p, &n);
         }
@@ -90,10 +99,15 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
     }
     v.mv_data = log->pack_buf, v.mv_size = z + 1;
     st = store__status(mdb_put(txn, log->packs, &k, &v, MDB_APPEND));
-    /* the bundle's bodies now live in the pack; a hash seen twice is deleted once */
+    /* the bundle's headers and bodies now live in the pack; a hash seen twice is deleted once */
     for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
-        MDB_val bk = {32, hashes[i]};
-        int rc = mdb_del(txn, log->bodies, &bk, NULL);
+        MDB_val bk = {32, hashes[i]}, lk = {8, key};
+        int rc;
+        store__be64(bundle * 256 + i, key);
+        rc = mdb_del(txn, log->log, &lk, NULL);
+        if (rc == 0) {
+            rc = mdb_del(txn, log->bodies, &bk, NULL);
+        }
         if (rc != 0 && rc != MDB_NOTFOUND) {
             st = store__status(rc);
         }
@@ -144,7 +158,7 @@ static tally_status load_pack(MDB_txn *txn, MDB_dbi packs, store__pack_cache *c,
     if (ZSTD_isError(got) || got != want) {
         return TALLY_ECORRUPT;
     }
-    for (unsigned i = 0; i < 256; i++) {
+    for (unsigned i = 0; i < 512; i++) {
         size_t n;
         if (got - pos < 2) {
             return TALLY_ECORRUPT;
@@ -154,7 +168,7 @@ static tally_status load_pack(MDB_txn *txn, MDB_dbi packs, store__pack_cache *c,
         if (got - pos < n) {
             return TALLY_ECORRUPT;
         }
-        c->off[i] = (uint32_t)pos;
+        c->off[i] = (uint32_t)pos; /* even: header of record i/2, odd: its body */
         c->len[i] = (uint16_t)n;
         pos += n;
     }
@@ -166,29 +180,43 @@ static tally_status load_pack(MDB_txn *txn, MDB_dbi packs, store__pack_cache *c,
     return TALLY_OK;
 }
 
-tally_status store__body_at(MDB_txn *txn, const store_log *log, store__pack_cache *c, uint64_t seq,
-                            uint64_t packed_below, const uint8_t hash[32], const uint8_t **p,
-                            size_t *n)
+tally_status store__record_at(MDB_txn *txn, const store_log *log, store__pack_cache *c,
+                              uint64_t seq, uint64_t packed_below, tally_bytes *header,
+                              tally_bytes *body)
 {
     tally_status st;
 
-    *p = NULL, *n = 0;
-    /* records below a full bundle in this snapshot are in packs; the tail is in bodies, unless
-     * the snapshot is newer than the size the caller knew of */
+    *header = (tally_bytes){NULL, 0};
+    *body = (tally_bytes){NULL, 0};
+    /* records below a full bundle in this snapshot are in packs; the tail is in the log and
+     * bodies tables, unless the snapshot is newer than the size the caller knew of */
     if (seq >= packed_below) {
-        st = store__body_get(txn, log->bodies, hash, NULL, 0, p, n);
-        if (st != TALLY_ECORRUPT) {
-            return st == TALLY_OK && *p == NULL ? TALLY_ECORRUPT : st;
+        uint8_t key[8];
+        MDB_val k = {8, key}, v;
+        schema_header h;
+        int rc;
+        store__be64(seq, key);
+        rc = mdb_get(txn, log->log, &k, &v);
+        if (rc == 0) {
+            *header = (tally_bytes){v.mv_data, v.mv_size};
+            if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
+                return TALLY_OK; /* no body to find: the caller's header check says why */
+            }
+            st = store__body_get(txn, log->bodies, h.body_hash, NULL, 0, &body->p, &body->n);
+            return st == TALLY_OK && body->p == NULL ? TALLY_ECORRUPT : st;
+        }
+        if (rc != MDB_NOTFOUND) {
+            return store__status(rc);
         }
     }
     if (!c->valid || c->bundle != seq >> 8) {
         st = load_pack(txn, log->packs, c, seq >> 8);
         if (st != TALLY_OK) {
-            return st;
+            return st == TALLY_ECORRUPT && seq >= packed_below ? TALLY_ENOTFOUND : st;
         }
     }
-    *p = c->data + c->off[seq & 255];
-    *n = c->len[seq & 255];
+    *header = (tally_bytes){c->data + c->off[2 * (seq & 255)], c->len[2 * (seq & 255)]};
+    *body = (tally_bytes){c->data + c->off[2 * (seq & 255) + 1], c->len[2 * (seq & 255) + 1]};
     return TALLY_OK;
 }
 

@@ -53,9 +53,7 @@ tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32
 struct store_iter {
     store_log *log;
     MDB_txn *txn;
-    MDB_cursor *cur;
     uint64_t next, end;
-    bool started;
     store__pack_cache packs;
 };
 
@@ -72,9 +70,6 @@ tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out)
     it->next = from;
     it->end = store_size(log);
     st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &it->txn));
-    if (st == TALLY_OK) {
-        st = store__status(mdb_cursor_open(it->txn, log->log, &it->cur));
-    }
     if (st != TALLY_OK) {
         store_iter_close(it);
         return st;
@@ -85,10 +80,6 @@ tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out)
 
 tally_status store_iter_next(store_iter *it, store_record *out)
 {
-    uint8_t key[8];
-    MDB_val k = {8, key}, v;
-    schema_header h;
-    int rc;
     tally_status st;
 
     memset(out, 0, sizeof(*out));
@@ -96,32 +87,18 @@ tally_status store_iter_next(store_iter *it, store_record *out)
     if (it->next >= it->end) {
         return TALLY_ENOTFOUND;
     }
-    if (!it->started) {
-        store__be64(it->next, key);
-        rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_KEY);
-        it->started = true;
-    } else {
-        rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    st = store__record_at(it->txn, it->log, &it->packs, it->next, it->end / 256 * 256,
+                          &out->header, &out->body);
+    if (st == TALLY_ENOTFOUND) {
+        return TALLY_ECORRUPT; /* a record the head covers is missing */
     }
-    if (rc != 0 || k.mv_size != 8 || store__rd_be64(k.mv_data) != it->next) {
-        return rc == 0 || rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
-    }
-    out->seq = it->next++;
-    out->header = (tally_bytes){v.mv_data, v.mv_size};
-    store_leaf_hash(v.mv_data, v.mv_size, out->leaf_hash);
-    /* The body is looked up by the hash the header names; a header that does not decode has
-     * no body to find, and the caller's own checks will say why. */
-    if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
-        return TALLY_OK;
-    }
-    st = store__body_at(it->txn, it->log, &it->packs, out->seq, it->end / 256 * 256, h.body_hash,
-                        &out->body.p, &out->body.n);
-    if (st != TALLY_OK && st != TALLY_ECORRUPT) {
+    if (st == TALLY_ECORRUPT && out->header.p != NULL) {
+        out->body = (tally_bytes){NULL, 0}; /* the header is there, its body is not */
+    } else if (st != TALLY_OK) {
         return st;
     }
-    if (st != TALLY_OK) {
-        out->body = (tally_bytes){NULL, 0};
-    }
+    out->seq = it->next++;
+    store_leaf_hash(out->header.p, out->header.n, out->leaf_hash);
     return TALLY_OK;
 }
 
@@ -129,9 +106,6 @@ void store_iter_close(store_iter *it)
 {
     if (it == NULL) {
         return;
-    }
-    if (it->cur != NULL) {
-        mdb_cursor_close(it->cur);
     }
     if (it->txn != NULL) {
         mdb_txn_abort(it->txn);

@@ -6,15 +6,17 @@
  * | meta   | "format"                     | "TALLYLOG" ‖ u32 BE version (1)               |
  * | meta   | "origin"                     | origin bytes                                  |
  * | meta   | "node_pk"                    | 32-byte Ed25519 public key                    |
- * | log    | u64 BE seq                   | header bytes (canonical msgpack, 141–158)     |
+ * | log    | u64 BE seq                   | header bytes (canonical msgpack, 141–158), of |
+ * |        |                              |   the tail not yet packed                     |
  * | bodies | body_hash (32)               | u8 codec ‖ payload (codec 0: the raw body;    |
  * |        |                              |   1: zstd frame with content size)            |
  * | tiles  | u8 level ‖ u64 BE index      | W × 32-byte hashes, 1 ≤ W ≤ 256 (tlog-tiles)  |
  * | sth    | u64 BE tree size             | STH wire form (schema_sth_encode)             |
- * | packs  | u64 BE bundle index N        | u8 version (1) ‖ zstd frame of the bodies of  |
- * |        |                              |   records 256N…256N+255: (u16 BE len ‖ body)* |
- * Bodies of records in a full 256-record bundle are in packs (store/pack.c), the others in
- * bodies. All six change only inside the writer's one transaction per batch, so they agree.
+ * | packs  | u64 BE bundle index N        | u8 version (2) ‖ zstd frame of records        |
+ * |        |                              |   256N…256N+255: (u16 len ‖ header ‖ u16 len  |
+ * |        |                              |   ‖ body)*, lengths big-endian                |
+ * Records of a full 256-record bundle are in packs (store/pack.c), the tail in log and bodies.
+ * All six change only inside the writer's one transaction per batch, so they always agree.
  */
 #ifndef TALLY_STORE_INT_H
 #define TALLY_STORE_INT_H
@@ -82,8 +84,8 @@ typedef struct store__pack_cache {
     uint64_t bundle;
     uint8_t *data;
     size_t cap;
-    uint32_t off[256];
-    uint16_t len[256];
+    uint32_t off[512]; /* header then body of each record */
+    uint16_t len[512];
 } store__pack_cache;
 
 struct store_log {
@@ -136,16 +138,18 @@ TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const 
                                             uint8_t *buf, size_t cap, const uint8_t **view,
                                             size_t *n_out);
 
-/* Packs (pack.c). store__pack_bundle moves the bodies of full bundle `bundle` into a pack,
- * inside the writer's transaction. store__body_at finds the body of record seq (whose header
- * names hash): in the bodies table at or above packed_below, else in its pack, through the
- * cache; the view is valid until the cache loads another pack or txn ends. */
+/* Packs (pack.c). store__pack_bundle moves the headers and bodies of full bundle `bundle` into
+ * a pack, inside the writer's transaction. store__record_at finds record seq: in the log and
+ * bodies tables at or above packed_below, else in its pack, through the cache; the views are
+ * valid until the cache loads another pack or txn ends. TALLY_ENOTFOUND if there is no such
+ * record; TALLY_ECORRUPT if its pack or its body cannot be read; a header that does not decode
+ * is returned with no body, for the caller's own check to name. */
 TALLY_MUST_USE tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle);
 void store__pack_free(store_log *log);
-TALLY_MUST_USE tally_status store__body_at(MDB_txn *txn, const store_log *log,
-                                           store__pack_cache *c, uint64_t seq,
-                                           uint64_t packed_below, const uint8_t hash[32],
-                                           const uint8_t **p, size_t *n);
+TALLY_MUST_USE tally_status store__record_at(MDB_txn *txn, const store_log *log,
+                                             store__pack_cache *c, uint64_t seq,
+                                             uint64_t packed_below, tally_bytes *header,
+                                             tally_bytes *body);
 void store__pack_cache_release(store__pack_cache *c);
 
 /* Signs an STH for (size, root, time) with the node key. */

@@ -125,17 +125,25 @@ static tally_status check_heads(scan *s)
     return TALLY_OK;
 }
 
-static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64_t *last_time,
-                                 bool signatures)
+static tally_status check_record(scan *s, uint64_t seq, uint64_t *last_time, bool signatures)
 {
     schema_header h;
+    tally_bytes hb, bb;
     uint8_t leaf[32];
-    const uint8_t *bp = NULL;
-    size_t bn;
     tally_str origin = {s->log->origin, strlen(s->log->origin)};
     tally_status st;
 
-    if (schema_header_decode(v->mv_data, v->mv_size, &h) != TALLY_OK) {
+    st = store__record_at(s->txn, s->log, &s->packs, seq, s->packed_below, &hb, &bb);
+    if (st == TALLY_ENOTFOUND) {
+        return report(s, true, seq, "record %" PRIu64 " is missing from the log", seq);
+    }
+    if (st == TALLY_ECORRUPT && hb.p == NULL) {
+        return report(s, true, seq, "record %" PRIu64 ": its pack is unreadable", seq);
+    }
+    if (st != TALLY_OK && st != TALLY_ECORRUPT) {
+        return st;
+    }
+    if (schema_header_decode(hb.p, hb.n, &h) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": header is not a canonical header", seq);
     }
     if ((seq == 0) != (h.type == SCHEMA_GENESIS)) {
@@ -145,20 +153,16 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
         return report(s, true, seq, "record %" PRIu64 ": time_ms went backwards", seq);
     }
     *last_time = h.time_ms;
-    st = store__body_at(s->txn, s->log, &s->packs, seq, s->packed_below, h.body_hash, &bp, &bn);
     if (st == TALLY_ECORRUPT) {
         return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
     }
-    if (st != TALLY_OK) {
-        return st;
-    }
-    if (schema_record_check(&h, bp, bn, NULL) != TALLY_OK) {
+    if (schema_record_check(&h, bb.p, bb.n, NULL) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
     }
     if (signatures && schema_record_verify(&h, origin) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": actor signature invalid", seq);
     }
-    store_leaf_hash(v->mv_data, v->mv_size, leaf);
+    store_leaf_hash(hb.p, hb.n, leaf);
     /* the stored level-0 tile is read once per 256 records and each leaf compared at once */
     if (s->tile0_w == 0 || s->tile0_index != seq >> 8) {
         const uint8_t *p = NULL;
@@ -181,39 +185,25 @@ static tally_status check_record(scan *s, uint64_t seq, const MDB_val *v, uint64
 static tally_status scan_records(scan *s, uint64_t size, bool signatures,
                                  store_progress_fn progress, void *arg)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    uint64_t seq = 0, last_time = 0;
-    int rc = mdb_cursor_open(s->txn, s->log->log, &cur);
-    tally_status st = store__status(rc);
+    uint64_t seq, last_time = 0;
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    tally_status st = TALLY_OK;
 
-    for (int op = MDB_FIRST; st == TALLY_OK; op = MDB_NEXT) {
-        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
-        if (rc == MDB_NOTFOUND) {
-            break;
-        }
-        if (rc != 0) {
-            st = store__status(rc);
-            break;
-        }
-        if (k.mv_size != 8 || store__rd_be64(k.mv_data) != seq) {
-            st = report(s, true, seq, "record %" PRIu64 " is missing from the log", seq);
-            break;
-        }
-        st = check_record(s, seq, &v, &last_time, signatures);
+    for (seq = 0; st == TALLY_OK && seq < size; seq++) {
+        st = check_record(s, seq, &last_time, signatures);
         if (st == TALLY_OK) {
             st = check_heads(s);
         }
-        seq++;
-        s->rep->records = seq;
-        if (progress != NULL && (seq % 65536 == 0 || seq == size)) {
-            progress(arg, seq, size);
+        s->rep->records = seq + 1;
+        if (progress != NULL && ((seq + 1) % 65536 == 0 || seq + 1 == size)) {
+            progress(arg, seq + 1, size);
         }
     }
-    mdb_cursor_close(cur);
-    if (st == TALLY_OK && seq != size) {
-        st = report(s, true, seq < size ? seq : size,
-                    "the log holds %" PRIu64 " records but its latest head covers %" PRIu64, seq,
+    /* nothing may lie beyond the latest head */
+    store__be64(size, key);
+    if (st == TALLY_OK && mdb_get(s->txn, s->log->log, &k, &v) == 0) {
+        st = report(s, true, size, "the log holds records beyond its latest head (size %" PRIu64 ")",
                     size);
     }
     return st;

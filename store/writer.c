@@ -144,22 +144,31 @@ tally_status store__load_state(store_log *log)
     }
     mdb_cursor_close(cur);
     cur = NULL;
-    /* The last record must be the last one the latest head covers. */
+    /* The tail in the log table is exactly the records after the last full bundle, and the
+     * last record is the last one the latest head covers. */
     rc = mdb_cursor_open(txn, log->log, &cur);
     if (rc == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     }
-    if (rc == 0) {
+    if (rc == 0 ? k.mv_size != 8 || store__rd_be64(k.mv_data) + 1 != size || size % 256 == 0
+                : rc != MDB_NOTFOUND || size % 256 != 0) {
+        st = rc == 0 || rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
+        goto done;
+    }
+    if (size > 0) {
+        store__pack_cache c = {0};
+        tally_bytes hb, bb;
         schema_header h;
-        if (k.mv_size != 8 || store__rd_be64(k.mv_data) + 1 != size ||
-            schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
+        st = store__record_at(txn, log, &c, size - 1, size / 256 * 256, &hb, &bb);
+        if (st == TALLY_OK && schema_header_decode(hb.p, hb.n, &h) == TALLY_OK) {
+            log->last_time = h.time_ms;
+        } else if (st == TALLY_OK || st == TALLY_ENOTFOUND) {
             st = STORE__CORRUPT();
+        }
+        store__pack_cache_release(&c);
+        if (st != TALLY_OK) {
             goto done;
         }
-        log->last_time = h.time_ms;
-    } else if (rc != MDB_NOTFOUND || size != 0) {
-        st = rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
-        goto done;
     }
     log->tree.size = size;
     st = load_edge(log, txn);

@@ -340,7 +340,7 @@ static void tamper_case(tamper what, uint64_t seq, uint64_t want_seq)
 static void test_tamper_header(void **state)
 {
     (void)state;
-    tamper_case(T_HEADER, 333, 333);
+    tamper_case(T_HEADER, 533, 533); /* in the tail: records 512… are not packed yet */
 }
 
 /* 600 records: bundles 0 and 1 are packed, records 512… are still in the bodies table. */
