@@ -46,10 +46,13 @@ int cmd_stats(int argc, char **argv)
         }
     }
     printf("tree heads       %llu\n", (unsigned long long)s.sths);
-    printf("unpacked bodies  %llu (the tail not yet in a full 256-record pack)\n", (unsigned long long)s.bodies);
-    printf("headers          %llu bytes\n", (unsigned long long)s.log_bytes);
-    printf("bodies           %llu bytes stored (%llu bytes raw, all records)\n",
-           (unsigned long long)s.body_bytes, (unsigned long long)s.body_raw_bytes);
+    printf("raw records      %llu bytes of headers, %llu bytes of bodies\n",
+           (unsigned long long)s.header_raw_bytes, (unsigned long long)s.body_raw_bytes);
+    printf("packs            %llu (256 records each, zstd), %llu bytes\n",
+           (unsigned long long)s.packs, (unsigned long long)s.pack_bytes);
+    printf("tail             %llu bytes of headers, %llu bodies in %llu bytes (not yet packed)\n",
+           (unsigned long long)s.log_bytes, (unsigned long long)s.bodies,
+           (unsigned long long)s.body_bytes);
     printf("tiles            %llu bytes\n", (unsigned long long)s.tile_bytes);
     printf("tree heads       %llu bytes\n", (unsigned long long)s.sth_bytes);
     printf("map              %llu of %llu bytes used\n", (unsigned long long)s.map_used,

@@ -83,6 +83,9 @@ static void sha256_ni(uint8_t out[32], const uint8_t *a, size_t an, const uint8_
     for (int k = 0; k < 2; k++) {
         const uint8_t *p = parts[k];
         size_t n = lens[k];
+        if (n == 0) {
+            continue; /* an empty part may come with a NULL pointer */
+        }
         if (fill > 0) {
             size_t take = 64 - fill < n ? 64 - fill : n;
             memcpy(buf + fill, p, take);

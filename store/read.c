@@ -331,9 +331,7 @@ tally_status store_stats_get(store_log *log, store_stats *out)
                         db_pages(txn, log->bodies) + db_pages(txn, log->tiles) +
                         db_pages(txn, log->sth) + db_pages(txn, log->packs);
     if (st == TALLY_OK) {
-        uint64_t packs, pack_bytes;
-        st = sum_db(txn, log->packs, &packs, &pack_bytes);
-        out->body_bytes += pack_bytes;
+        st = sum_db(txn, log->packs, &out->packs, &out->pack_bytes);
     }
     mdb_txn_abort(txn);
     if (st == TALLY_OK) {
@@ -346,6 +344,7 @@ tally_status store_stats_get(store_log *log, store_stats *out)
             if (schema_header_decode(r.header.p, r.header.n, &h) == TALLY_OK && h.type < 36) {
                 out->by_type[h.type]++;
             }
+            out->header_raw_bytes += r.header.n;
             out->body_raw_bytes += r.body.n;
         }
         store_iter_close(it);

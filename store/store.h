@@ -156,7 +156,10 @@ typedef struct store_stats {
     uint64_t size, sths, bodies;
     uint64_t map_size, map_used; /* map_used: the file's high-water mark, free pages included */
     uint64_t pages_in_use;       /* bytes of the pages the six tables hold, free pages excluded */
-    uint64_t log_bytes, body_bytes, body_raw_bytes, tile_bytes, sth_bytes; /* payload bytes */
+    uint64_t packs, pack_bytes; /* full 256-record bundles, headers and bodies, zstd */
+    uint64_t log_bytes, body_bytes; /* the tail's headers and bodies, not yet packed */
+    uint64_t header_raw_bytes, body_raw_bytes; /* every record's, uncompressed */
+    uint64_t tile_bytes, sth_bytes;  /* payload bytes (keys and values) */
     uint64_t by_type[36];
 } store_stats;
 TALLY_MUST_USE tally_status store_stats_get(store_log *log, store_stats *out);

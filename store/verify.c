@@ -85,17 +85,39 @@ static tally_status full_tile(void *arg, unsigned level, uint64_t index, const u
     return compare_tile(arg, level, index, hashes, 256);
 }
 
-static bool collect(const schema_sth *sth, void *arg)
+/* Every stored head, read in the scan's own snapshot so heads and records agree even while a
+ * writer appends. */
+static tally_status collect_heads(scan *s)
 {
-    scan *s = arg;
-    schema_sth *grown = realloc(s->sths, (s->n_sths + 1) * sizeof(*grown));
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(s->txn, s->log->sth, &cur);
+    tally_status st = store__status(rc);
 
-    if (grown == NULL) {
-        return false;
+    for (int op = MDB_FIRST; st == TALLY_OK; op = MDB_NEXT) {
+        schema_sth *grown;
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc == MDB_NOTFOUND) {
+            break;
+        }
+        if (rc != 0) {
+            st = store__status(rc);
+            break;
+        }
+        grown = realloc(s->sths, (s->n_sths + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            st = TALLY_ENOMEM;
+            break;
+        }
+        s->sths = grown;
+        if (schema_sth_decode(v.mv_data, v.mv_size, &s->sths[s->n_sths]) != TALLY_OK) {
+            st = report(s, false, 0, "a stored tree head does not decode");
+            break;
+        }
+        s->n_sths++;
     }
-    s->sths = grown;
-    s->sths[s->n_sths++] = *sth;
-    return true;
+    mdb_cursor_close(cur);
+    return st;
 }
 
 /* Every head whose size the scan has reached: root, key, origin, signatures, order. */
@@ -223,7 +245,7 @@ tally_status store_verify(store_log *log, bool signatures, store_progress_fn pro
     }
     st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &s.txn));
     if (st == TALLY_OK) {
-        st = store_sth_each(log, collect, &s);
+        st = collect_heads(&s);
     }
     size = s.n_sths ? s.sths[s.n_sths - 1].tree_size : 0;
     s.packed_below = size / 256 * 256;
