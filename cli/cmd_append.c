@@ -8,6 +8,7 @@
 
 #define APPEND_MAX_RECORDS 10000u
 #define APPEND_MAX_LINE (4u << 20)
+#define APPEND_MAX_TOTAL (64u << 20) /* bytes of input in one call */
 
 static void help(void)
 {
@@ -19,7 +20,7 @@ static void help(void)
            "An optional \"time_ms\" sets the record time (never below the previous record's);\n"
            "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
            "node draws the salt of records it signs when the body gives none. At most %u\n"
-           "records per call. Every line is checked first (canonical form, bounds, signatures,\n"
+           "records (64 MiB) per call. Every line is checked first (canonical form, bounds, signatures,\n"
            "authorship); on any error nothing is appended and the line is named.\n",
            APPEND_MAX_RECORDS);
 }
@@ -89,7 +90,7 @@ int cmd_append(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL;
     char *line = NULL, err[512];
-    size_t cap = 0, len, lineno = 0;
+    size_t cap = 0, len, lineno = 0, total = 0;
     bool too_long;
     cli_batch b = CLI_BATCH_INIT;
     store_log *log;
@@ -120,10 +121,13 @@ int cmd_append(int argc, char **argv)
         if (len == 0) {
             continue;
         }
-        if (too_long || b.n >= APPEND_MAX_RECORDS) {
+        total += len;
+        if (too_long || b.n >= APPEND_MAX_RECORDS || total > APPEND_MAX_TOTAL) {
             st = TALLY_ELIMIT;
-            snprintf(err, sizeof(err), too_long ? "line longer than 4 MiB"
-                                                : "more than 10000 records in one call");
+            snprintf(err, sizeof(err), "%s",
+                     too_long                        ? "line longer than 4 MiB"
+                     : b.n >= APPEND_MAX_RECORDS ? "more than 10000 records in one call"
+                                                 : "more than 64 MiB of input in one call");
             break;
         }
         st = add_line(&b, log, line, len, err, sizeof(err));

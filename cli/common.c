@@ -147,8 +147,7 @@ tally_status cli_batch_raw(cli_batch *b, const schema_header *h, const uint8_t *
 static tally_status batch_add(cli_batch *b, store_log *log, const schema_body *body,
                               const uint8_t *pk, const uint8_t *sk, uint64_t time_ms)
 {
-    static _Thread_local uint8_t buf[SCHEMA_BODY_MAX];
-    uint8_t node_pk[32];
+    uint8_t buf[SCHEMA_BODY_MAX], node_pk[32];
     schema_header h;
     size_t n;
     tally_status st = schema_body_encode(body, buf, sizeof(buf), &n);
