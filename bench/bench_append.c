@@ -2,7 +2,7 @@
  * writer, by records per call (1, 16, 256) and producer threads (1, 8, 64), against raw LMDB
  * MDB_APPEND of the same header and body bytes with the same durability (a synced commit per
  * batch of the size the writer achieved), measured in the same run.
- *   bench_append BASEDIR [runs] [seconds-per-run] */
+ *   bench_append BASEDIR [runs] [seconds-per-run] [commit_max] */
 #include <lmdb.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -16,6 +16,7 @@
 #define N_PRE 600000u
 
 static store_input *pre;
+static size_t commit_max; /* 0: the store's default */
 static uint8_t (*bodies)[256];
 
 /* ODDS_SUBMISSION-shaped records like the simulator's (3 markets, 7 prices), by miner keys that
@@ -108,7 +109,8 @@ static void store_run(const char *base, unsigned producers, unsigned k, double s
     char *dir = bench_dir(base, "append");
     uint8_t seed[32] = {9};
     store_cfg cfg = {.dir = dir, .create = true, .origin = "bench/1", .key_seed = seed,
-                     .trust_signatures = true, .map_size = 8ull << 30};
+                     .trust_signatures = true, .map_size = 8ull << 30,
+                     .commit_max = commit_max};
     run r = {.k = k, .lat_cap = 4000000};
     pthread_t *th = calloc(producers, sizeof(*th));
     uint64_t sths = 0, first;
@@ -214,14 +216,17 @@ int main(int argc, char **argv)
     int runs = argc > 2 ? atoi(argv[2]) : 5;
     double secs = argc > 3 ? atof(argv[3]) : 1.0;
 
+    commit_max = argc > 4 ? (size_t)atol(argv[4]) : 0;
+
     if (sodium_init() < 0 || runs < 1 || runs > 50) {
         return 1;
     }
     bench_machine(stdout);
     prebuild();
     printf("durable appends: median of %d runs of %.1f s each; ODDS_SUBMISSION-shaped records "
-           "(%zu-byte bodies); baseline = raw LMDB, same bytes, same batch, synced commits\n\n",
-           runs, secs, pre[0].body_len);
+           "(%zu-byte bodies); writer commit_max %zu; baseline = raw LMDB, same bytes, same "
+           "batch, synced commits\n\n",
+           runs, secs, pre[0].body_len, commit_max ? commit_max : (size_t)STORE_COMMIT_MAX);
     printf("| producers | records/call | appends/s | p50 ack ms | p99 ack ms | records/commit "
            "| raw LMDB appends/s | ratio |\n|---|---|---|---|---|---|---|---|\n");
     for (int pi = 0; pi < 3; pi++) {
