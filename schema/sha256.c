@@ -35,6 +35,12 @@ __attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t st[8], cons
     s1 = _mm_blend_epi16(s1, t, 0xf0);
     while (nblocks-- > 0) {
         __m128i w[4], save0 = s0, save1 = s1;
+        /* unrolled, so the four schedule words stay in registers */
+#if defined(__clang__)
+#pragma clang loop unroll(full)
+#else
+#pragma GCC unroll 16
+#endif
         for (int i = 0; i < 16; i++) {
             __m128i m;
             if (i < 4) {
