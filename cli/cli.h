@@ -39,6 +39,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* The data directory: --dir, else $TALLY_DIR, else ./tally-data. */
 const char *cli_dir(const char *opt);
+/* $TALLY_LMDB_MAP_SIZE in bytes (at least 1 MiB), or 0 to keep the file's map size. */
+size_t cli_map_size(void);
 /* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). */
 int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out);
 /* Progress on stderr: "what: done/total (pct%)", rewritten in place on a terminal. */

@@ -97,7 +97,7 @@ int cmd_init(int argc, char **argv)
         return cli_fail("init", TALLY_EIO, "cannot create %s", dir);
     }
     cfg = (store_cfg){.dir = dir, .create = true, .origin = origin,
-                      .key_seed = seed_hex ? seed : NULL, .map_size = map};
+                      .key_seed = seed_hex ? seed : NULL, .map_size = map ? map : cli_map_size()};
     st = store_open(&cfg, &log);
     if (st == TALLY_ECONFLICT) {
         return cli_fail("init", st, "%s already holds a tally log or a node key", dir);

@@ -46,8 +46,8 @@ int cli_fail(const char *cmd, tally_status st, const char *fmt, ...)
         fprintf(stderr, ": %s", tally_status_str(st));
     }
     if (st == TALLY_EFULL) {
-        fprintf(stderr, " (nothing of this write was stored; grow the map with --map-size or "
-                        "free disk space, then retry)");
+        fprintf(stderr, " (nothing of this write was stored; set TALLY_LMDB_MAP_SIZE to a larger "
+                        "byte count, or free disk space, then retry)");
     }
     fprintf(stderr, "\n");
     return st == TALLY_OK ? CLI_CHECK_FAILED : cli_exit_code(st);
@@ -75,9 +75,20 @@ const char *cli_dir(const char *opt)
     return env != NULL && env[0] != '\0' ? env : "./tally-data";
 }
 
+size_t cli_map_size(void)
+{
+    const char *env = getenv("TALLY_LMDB_MAP_SIZE");
+    uint64_t v;
+
+    if (env == NULL || !cli_parse_u64(env, &v) || v < (1u << 20)) {
+        return 0; /* keep the file's size (or the default for a new log) */
+    }
+    return (size_t)v;
+}
+
 int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out)
 {
-    store_cfg cfg = {.dir = dir, .read_only = read_only};
+    store_cfg cfg = {.dir = dir, .read_only = read_only, .map_size = cli_map_size()};
     tally_status st = store_open(&cfg, out);
 
     if (st == TALLY_ENOTFOUND) {

@@ -621,7 +621,7 @@ static tally_status resume_point(store_log *log, uint64_t *next_day, uint64_t *c
 
 static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log, bool *created)
 {
-    store_cfg cfg = {.dir = dir};
+    store_cfg cfg = {.dir = dir, .map_size = cli_map_size()};
     uint8_t ks[32];
     rng r;
     tally_status st = store_open(&cfg, log);
@@ -635,7 +635,8 @@ static tally_status open_or_create(const char *dir, uint64_t seed, store_log **l
         uint64_t x = rng_next(&r);
         memcpy(ks + 8 * j, &x, 8);
     }
-    cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks};
+    cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks,
+                      .map_size = cli_map_size()};
     st = store_open(&cfg, log);
     sodium_memzero(ks, sizeof(ks));
     *created = st == TALLY_OK;
@@ -692,7 +693,7 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (st != TALLY_OK) {
-        return cli_fail(cmd, st, "simulation stopped; records before the failing day are kept");
+        return cli_fail(cmd, st, "simulation stopped; every record committed before the failure is kept");
     }
     (void)created;
     return CLI_OK;
