@@ -39,6 +39,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* The data directory: --dir, else $TALLY_DIR, else ./tally-data. */
 const char *cli_dir(const char *opt);
+/* Options of a command that takes only --dir and --help, then exactly `positional` arguments
+ * (at argv[optind]). Returns CLI_OK with *dir resolved, -1 after printing usage for --help
+ * (the command then exits 0), or CLI_USAGE after an error message. */
+int cli_dir_opts(const char *cmd, int argc, char **argv, const char *usage, int positional,
+                 const char **dir);
 /* $TALLY_LMDB_MAP_SIZE in bytes (at least 1 MiB), or 0 to keep the file's map size. */
 size_t cli_map_size(void);
 /* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). */

@@ -1,5 +1,4 @@
 /* tally append: records as JSON lines on stdin, validated, appended all or nothing. */
-#include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +9,17 @@
 #define APPEND_MAX_LINE (4u << 20)
 #define APPEND_MAX_TOTAL (64u << 20) /* bytes of input in one call */
 
-static void help(void)
-{
-    printf("usage: tally append [--dir DIR] < records.jsonl\n\n"
-           "Reads one record a line as JSON and appends them all in one transaction, or none:\n"
-           "  {\"type\": \"EVENT\", \"body\": {...}}                         signed by the node\n"
-           "  {\"type\": \"ODDS_SUBMISSION\", \"actor\": HEX, \"sig\": HEX, \"body\": {...}}\n"
-           "                                          signed by its author (the miner)\n"
-           "An optional \"time_ms\" sets the record time (never below the previous record's);\n"
-           "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
-           "node draws the salt of records it signs when the body gives none. At most %u\n"
-           "records (64 MiB) per call. Every line is checked first (canonical form, bounds, signatures,\n"
-           "authorship); on any error nothing is appended and the line is named.\n",
-           APPEND_MAX_RECORDS);
-}
+static const char usage[] =
+    "usage: tally append [--dir DIR] < records.jsonl\n\n"
+    "Reads one record a line as JSON and appends them all in one transaction, or none:\n"
+    "  {\"type\": \"EVENT\", \"body\": {...}}                         signed by the node\n"
+    "  {\"type\": \"ODDS_SUBMISSION\", \"actor\": HEX, \"sig\": HEX, \"body\": {...}}\n"
+    "                                          signed by its author (the miner)\n"
+    "An optional \"time_ms\" sets the record time (never below the previous record's);\n"
+    "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
+    "node draws the salt of records it signs when the body gives none. At most 10000\n"
+    "records (64 MiB) per call. Every line is checked first (canonical form, bounds,\n"
+    "signatures, authorship); on any error nothing is appended and the line is named.\n";
 
 /* Reads a line of any length up to the cap; false at end of input. */
 static bool read_line(char **buf, size_t *cap, size_t *len, bool *too_long)
@@ -85,10 +81,7 @@ static tally_status add_line(cli_batch *b, store_log *log, const char *line, siz
 
 int cmd_append(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir = NULL;
+    const char *dir;
     char *line = NULL, err[512];
     size_t cap = 0, len, lineno = 0, total = 0;
     bool too_long;
@@ -96,23 +89,12 @@ int cmd_append(int argc, char **argv)
     store_log *log;
     uint64_t first;
     tally_status st = TALLY_OK;
-    int c, rc;
+    int rc = cli_dir_opts("append", argc, argv, usage, 0, &dir);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd') {
-            dir = optarg;
-        } else if (c == 'h') {
-            help();
-            return CLI_OK;
-        } else {
-            return cli_usage_error("append", "unknown option");
-        }
+    if (rc != CLI_OK) {
+        return rc < 0 ? CLI_OK : rc;
     }
-    if (optind != argc) {
-        return cli_usage_error("append", "unexpected argument '%s'", argv[optind]);
-    }
-    rc = cli_open("append", cli_dir(dir), false, &log);
+    rc = cli_open("append", dir, false, &log);
     if (rc != CLI_OK) {
         return rc;
     }

@@ -148,30 +148,20 @@ int cmd_log(int argc, char **argv)
 
 int cmd_show(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir = NULL;
+    const char *dir;
     uint64_t seq;
     store_log *log;
-    int c, rc;
+    int rc = cli_dir_opts("show", argc, argv,
+                          "usage: tally show [--dir DIR] SEQ\n\nPrints record SEQ as one JSON "
+                          "line (the format of 'tally log').\n",
+                          1, &dir);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd') {
-            dir = optarg;
-        } else if (c == 'h') {
-            printf("usage: tally show [--dir DIR] SEQ\n\nPrints record SEQ as one JSON line "
-                   "(the format of 'tally log').\n");
-            return CLI_OK;
-        } else {
-            return cli_usage_error("show", "unknown option");
-        }
+    if (rc != CLI_OK) {
+        return rc < 0 ? CLI_OK : rc;
     }
-    if (optind + 1 != argc || !cli_parse_u64(argv[optind], &seq)) {
+    if (!cli_parse_u64(argv[optind], &seq)) {
         return cli_usage_error("show", "give one sequence number");
     }
-    dir = cli_dir(dir);
     rc = cli_open("show", dir, true, &log);
     if (rc != CLI_OK) {
         return rc;

@@ -115,47 +115,30 @@ int cmd_simulate(int argc, char **argv)
     return CLI_OK;
 }
 
-static void help_demo(void)
-{
-    printf("usage: tally demo [--dir DIR]\n\n"
-           "Simulates a week of a 256-miner subnet into DIR (default ./tally-data; a simulated\n"
-           "log already there is continued by a week), runs the full integrity scan with every\n"
-           "actor signature, and prints a short summary with the signed checkpoint.\n");
-}
+static const char demo_usage[] =
+    "usage: tally demo [--dir DIR]\n\n"
+    "Simulates a week of a 256-miner subnet into DIR (default ./tally-data; a simulated\n"
+    "log already there is continued by a week), runs the full integrity scan with every\n"
+    "actor signature, and prints a short summary with the signed checkpoint.\n";
 
 int cmd_demo(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     cli_sim_cfg cfg = {.seed = 1, .miners = 256, .days = 7, .markets_per_day = 24};
     cli_sim_result res;
     store_verify_report rep;
     store_stats stats;
     schema_sth sth;
     store_log *log;
-    const char *dir = NULL;
+    const char *dir;
     char note[1024], vkey[256];
     uint8_t pk[32];
     size_t n;
     tally_status st;
-    int c, rc;
+    int rc = cli_dir_opts("demo", argc, argv, demo_usage, 0, &dir);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd') {
-            dir = optarg;
-        } else if (c == 'h') {
-            help_demo();
-            return CLI_OK;
-        } else {
-            return cli_usage_error("demo", "unknown option");
-        }
+    if (rc != CLI_OK) {
+        return rc < 0 ? CLI_OK : rc;
     }
-    if (optind != argc) {
-        return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-    }
-    dir = cli_dir(dir);
     printf("== tally demo: simulating 7 days of a 256-miner subnet into %s\n", dir);
     fflush(stdout);
     rc = make_dir("demo", dir);

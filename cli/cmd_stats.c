@@ -1,36 +1,23 @@
 /* tally stats: record counts and bytes stored. */
-#include <getopt.h>
-
 #include "cli/cli.h"
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir = NULL;
+    const char *dir;
     store_stats s;
     store_log *log;
     tally_status st;
-    int c, rc;
+    int rc = cli_dir_opts("stats", argc, argv,
+                          "usage: tally stats [--dir DIR]\n\nPrints the tree size, records by "
+                          "type, the raw bytes of headers and bodies, what packs and the unpacked "
+                          "tail take,\ntiles and tree heads (payload bytes, keys included), and "
+                          "the LMDB map use.\n",
+                          0, &dir);
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'd') {
-            dir = optarg;
-        } else if (c == 'h') {
-            printf("usage: tally stats [--dir DIR]\n\nPrints the tree size, records by type, "
-                   "and the bytes the log, bodies, tiles\nand tree heads take (payload bytes, "
-                   "keys included), and the LMDB map use.\n");
-            return CLI_OK;
-        } else {
-            return cli_usage_error("stats", "unknown option");
-        }
+    if (rc != CLI_OK) {
+        return rc < 0 ? CLI_OK : rc;
     }
-    if (optind != argc) {
-        return cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
-    }
-    rc = cli_open("stats", cli_dir(dir), true, &log);
+    rc = cli_open("stats", dir, true, &log);
     if (rc != CLI_OK) {
         return rc;
     }

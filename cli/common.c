@@ -1,4 +1,5 @@
 /* What every subcommand shares: exit codes, error messages, the data directory, progress. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,4 +220,33 @@ void cli_batch_release(cli_batch *b)
     free(b->in);
     b->in = NULL;
     b->cap = 0;
+}
+
+int cli_dir_opts(const char *cmd, int argc, char **argv, const char *usage, int positional,
+                 const char **dir)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+
+    *dir = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'd') {
+            *dir = optarg;
+        } else if (c == 'h') {
+            fputs(usage, stdout);
+            return -1;
+        } else {
+            return cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (argc - optind != positional) {
+        return argc - optind > positional
+                   ? cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + positional])
+                   : cli_usage_error(cmd, "missing argument");
+    }
+    *dir = cli_dir(*dir);
+    return CLI_OK;
 }
