@@ -7,7 +7,7 @@ tally=$1 src=$2 scratch=$3
 mkdir -p "$scratch"
 work=$(mktemp -d "$scratch/interop-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-export GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$work/gocache" GOFLAGS=
+export GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$work/gocache" GOFLAGS= GOENV=off
 go build -o "$work/tlogcheck" "$src"
 "$tally" --dir "$work/log" simulate --miners 12 --days 3 --seed 3 -q >/dev/null
 vkey=$("$tally" --dir "$work/log" key | tail -n 1)
