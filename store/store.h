@@ -1,6 +1,7 @@
 /* store: the append-only log in LMDB. Record headers keyed by big-endian sequence number,
- * bodies content-addressed by body_hash, the RFC 9162 Merkle tree as C2SP tlog-tiles of height
- * 8, and one signed tree head per committed batch. One writer thread does group commit: appends
+ * bodies content-addressed by body_hash, each full 256-record bundle packed into one zstd frame,
+ * the RFC 9162 Merkle tree as C2SP tlog-tiles of height 8, and one signed tree head per
+ * committed batch. One writer thread does group commit: appends
  * from any thread are gathered into one write transaction, committed durably, then acknowledged.
  */
 #ifndef TALLY_STORE_STORE_H
@@ -82,7 +83,8 @@ typedef struct store_record {
 typedef struct store_iter store_iter;
 /* Iterates records from seq `from` in order, over one consistent snapshot of the log. */
 TALLY_MUST_USE tally_status store_iter_open(store_log *log, uint64_t from, store_iter **out);
-/* TALLY_ENOTFOUND past the last record; TALLY_ECORRUPT if a body is missing or unreadable. */
+/* TALLY_ENOTFOUND past the last record; TALLY_ECORRUPT if a record the head covers, or its
+ * pack, cannot be read. A record whose body alone is missing comes with body.p NULL. */
 TALLY_MUST_USE tally_status store_iter_next(store_iter *it, store_record *out);
 void store_iter_close(store_iter *it);
 
