@@ -66,10 +66,7 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
             len += hv.mv_size;
         }
         if (st == TALLY_OK) {
-            st = store__body_get(txn, log->bodies, hashes[i], NULL, 0, &p, &n);
-        }
-        if (st == TALLY_OK && p == NULL) {
-            st = STORE__CORRUPT(); /* the tail holds raw bodies only */
+            st = store__body_get(txn, log->bodies, hashes[i], &p, &n);
         }
         if (st == TALLY_OK) {
             log->pack_raw[len++] = (uint8_t)(n >> 8);
@@ -202,8 +199,7 @@ tally_status store__record_at(MDB_txn *txn, const store_log *log, store__pack_ca
             if (schema_header_decode(v.mv_data, v.mv_size, &h) != TALLY_OK) {
                 return TALLY_OK; /* no body to find: the caller's header check says why */
             }
-            st = store__body_get(txn, log->bodies, h.body_hash, NULL, 0, &body->p, &body->n);
-            return st == TALLY_OK && body->p == NULL ? TALLY_ECORRUPT : st;
+            return store__body_get(txn, log->bodies, h.body_hash, &body->p, &body->n);
         }
         if (rc != MDB_NOTFOUND) {
             return store__status(rc);

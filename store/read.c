@@ -1,53 +1,25 @@
 /* Readers: records, tiles, roots, proofs, tree heads and sizes, each over one read snapshot. */
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 #include "store/store_int.h"
 
-tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32], uint8_t *buf,
-                             size_t cap, const uint8_t **view, size_t *n_out)
+tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32],
+                             const uint8_t **view, size_t *n_out)
 {
     MDB_val k = {32, (void *)(uintptr_t)hash}, v;
-    const uint8_t *p;
     int rc = mdb_get(txn, bodies, &k, &v);
 
-    *n_out = 0;
-    if (view != NULL) {
-        *view = buf;
-    }
+    *view = NULL, *n_out = 0;
     if (rc != 0) {
         return rc == MDB_NOTFOUND ? TALLY_ECORRUPT : store__status(rc);
     }
-    p = v.mv_data;
-    if (v.mv_size < 1) {
+    if (v.mv_size < 1 || ((const uint8_t *)v.mv_data)[0] != STORE__CODEC_RAW) {
         return TALLY_ECORRUPT;
     }
-    if (buf == NULL) {
-        /* a view only of a raw body; any other codec leaves *view NULL for a second call */
-        if (p[0] == STORE__CODEC_RAW) {
-            *view = p + 1; /* LMDB's memory, valid while txn lives */
-            *n_out = v.mv_size - 1;
-        }
-        return TALLY_OK;
-    }
-    if (p[0] == STORE__CODEC_RAW) {
-        if (v.mv_size - 1 > cap) {
-            return TALLY_ECORRUPT;
-        }
-        memcpy(buf, p + 1, v.mv_size - 1);
-        *n_out = v.mv_size - 1;
-        return TALLY_OK;
-    }
-    if (p[0] == STORE__CODEC_ZSTD) {
-        size_t n = ZSTD_decompress(buf, cap, p + 1, v.mv_size - 1);
-        if (ZSTD_isError(n)) {
-            return TALLY_ECORRUPT;
-        }
-        *n_out = n;
-        return TALLY_OK;
-    }
-    return TALLY_ECORRUPT;
+    *view = (const uint8_t *)v.mv_data + 1; /* LMDB's memory, valid while txn lives */
+    *n_out = v.mv_size - 1;
+    return TALLY_OK;
 }
 
 struct store_iter {

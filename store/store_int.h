@@ -8,8 +8,7 @@
  * | meta   | "node_pk"                    | 32-byte Ed25519 public key                    |
  * | log    | u64 BE seq                   | header bytes (canonical msgpack, 141–158), of |
  * |        |                              |   the tail not yet packed                     |
- * | bodies | body_hash (32)               | u8 codec ‖ payload (codec 0: the raw body;    |
- * |        |                              |   1: zstd frame with content size)            |
+ * | bodies | body_hash (32)               | u8 codec (0: raw) ‖ the body, of the tail     |
  * | tiles  | u8 level ‖ u64 BE index      | W × 32-byte hashes, 1 ≤ W ≤ 256 (tlog-tiles)  |
  * | sth    | u64 BE tree size             | STH wire form (schema_sth_encode)             |
  * | packs  | u64 BE bundle index N        | u8 version (2) ‖ zstd frame of records        |
@@ -31,7 +30,6 @@
 #define STORE__VERSION 2u
 #define STORE__LEVELS 8 /* tile levels: 8 × 8 tree levels cover 2^64 leaves */
 #define STORE__CODEC_RAW 0
-#define STORE__CODEC_ZSTD 1
 
 /* Returns the hash of the complete subtree at tree level `level` (height; leaves are 0) and
  * index `index` among the nodes of that level. */
@@ -131,12 +129,10 @@ void store__writer_stop(store_log *log);
 /* Loads the tree edge, last STH and time from the log (at open). */
 TALLY_MUST_USE tally_status store__load_state(store_log *log);
 
-/* Loads the body stored under hash into buf (cap bytes). With buf NULL, a raw body is not
- * copied: *view points into LMDB's memory, valid while txn lives. TALLY_ECORRUPT when the body
- * is missing or unreadable. */
+/* A view of the tail body stored under hash, in LMDB's memory, valid while txn lives.
+ * TALLY_ECORRUPT when it is missing or not a raw body. */
 TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const uint8_t hash[32],
-                                            uint8_t *buf, size_t cap, const uint8_t **view,
-                                            size_t *n_out);
+                                            const uint8_t **view, size_t *n_out);
 
 /* Packs (pack.c). store__pack_bundle moves the headers and bodies of full bundle `bundle` into
  * a pack, inside the writer's transaction. store__record_at finds record seq: in the log and
