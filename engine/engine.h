@@ -1,0 +1,164 @@
+/* engine: the scoring contract of spec/scoring.md as a fold over the log. Records go in, derived
+ * records come out; no I/O, no clock, no randomness, no floating point (engine/fx.h). Two runs
+ * over the same records give the same bytes on every machine.
+ *
+ * The fold: engine_apply() takes every input record in sequence order; at a SCORING_CYCLE whose
+ * inputs are exactly the records applied so far (its covers_to), engine_cycle() computes the
+ * cycle's derived block (SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS, STATE_HASH) and the
+ * checkpoint state. Records between covers_to and the cycle are applied after it. Derived
+ * records and SCORING_CYCLEs themselves are never applied. The pure metric functions below
+ * (one per formula of the spec) are public so tests and tools can check each rule alone. */
+#ifndef TALLY_ENGINE_ENGINE_H
+#define TALLY_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/fx.h"
+#include "schema/schema.h"
+
+#define ENGINE_STATE_MAGIC "tally-state-v1"
+#define ENGINE_MAX_UIDS 4096u
+
+/* ---- parameters (scoring §9); reals in nanos, the rest in the unit of their name ---- */
+typedef struct engine_params {
+    int64_t half_life_days, shrink_k, rolling_days, cal_days, min_cal, min_orig;
+    int64_t w_fq, w_cal, w_edge, w_mes, w_sos, w_lead;
+    int64_t w_forecast, w_skill, w_econ, w_info;
+    int64_t num_bins, min_per_bin, sharp_target;
+    int64_t bucket_min, move_threshold, lead_win_min, lag_win_min;
+    int64_t min_books, min_variance, min_bias, max_bias;
+    int64_t min_zscore, logistic_alpha;
+    int64_t tw_min, tw_max, tw_floor, tw_clip;
+    bool tw_enabled;
+    int64_t cle_min, cle_max, odds_bucket_s, burn_rate;
+} engine_params;
+
+void engine_params_default(engine_params *out);
+/* Sets one ledger parameter (protocol §2.6). Keys outside scoring (ingest.*, auth.*, …) are
+ * accepted and ignored. TALLY_EINVAL for an unknown key, a value of the wrong kind, or one
+ * outside the range the engine supports (docs/scoring.md lists them); p is then unchanged. */
+TALLY_MUST_USE tally_status engine_params_set(engine_params *p, tally_str key,
+                                              const schema_pvalue *v);
+
+/* ---- §3 consensus ---- */
+typedef struct engine_quote {
+    uint64_t side, book, ts_ms, seq, odds_n; /* book: any id naming the bookmaker */
+} engine_quote;
+/* The consensus at time T over quotes of one market whose sides (canonical order) are given.
+ * Writes one cprice per side with a consensus into out (ascending by side) and returns their
+ * count (0: the market yields no record). */
+size_t engine_consensus(const engine_params *p, const engine_quote *q, size_t n, uint64_t t,
+                        const uint64_t *sides, size_t n_sides, schema_cprice out[3]);
+
+/* ---- §4 per-submission metrics ---- */
+/* p := 1/O in nanos. */
+int64_t engine_implied(uint64_t odds_n);
+/* §4.2 for one row: odds O (nanos), close π and Ω (nanos), event start and submitted_at (ms). */
+void engine_close_metrics(const engine_params *p, uint64_t odds_n, int64_t pi, int64_t omega,
+                          int64_t start_ms, int64_t t_sub, schema_close_metrics *out);
+/* §4.3 for one group over S* (n ≥ 2 sides): x[k] the miner's p for side k or −1 if absent,
+ * pi[k] the close π, rho the index of the result. false when the group is unscored. */
+typedef struct engine_outcome {
+    int64_t brier, brier_close, logloss, logloss_close, pss_brier, pss_log, pss;
+} engine_outcome;
+bool engine_outcome_metrics(const int64_t *x, const int64_t *pi, size_t n, size_t rho,
+                            engine_outcome *out);
+/* §4.4 */
+int64_t engine_time_factor(const engine_params *p, uint64_t minutes);
+int64_t engine_pss_adj(const engine_params *p, int64_t pss, int64_t f);
+
+/* ---- §5 aggregation ---- */
+/* w := exp2(−age / half_life) for 0 < age (ms). */
+int64_t engine_decay(const engine_params *p, int64_t age_ms);
+/* §5.4 over n miners: out[i] = X_i'; *mu_out = μ_X. */
+void engine_shrink(const engine_params *p, const int64_t *x, const int64_t *n_eff, size_t n,
+                   int64_t *out, int64_t *mu_out);
+/* α_i of §5.4. */
+int64_t engine_shrink_alpha(const engine_params *p, int64_t n_eff);
+/* §5.5 over K pairs (probabilities in nanos, hits 0/1). Returns CAL; a and b when fitted. */
+int64_t engine_calibration(const engine_params *p, const int64_t *prob, const uint8_t *hit,
+                           size_t k, int64_t *a_out, int64_t *b_out);
+/* §5.6 */
+int64_t engine_sharpness(const engine_params *p, const int64_t *prob, size_t k);
+/* §5.7 for one (market, side): points (time ms, log seq, value nanos) in any order. */
+typedef struct engine_point {
+    int64_t t;
+    uint64_t seq;
+    int64_t v;
+} engine_point;
+typedef struct engine_pair {
+    bool has_lead, has_sos;
+    int64_t lead, sos;
+    uint64_t led, matched, aligned;
+} engine_pair;
+/* Sorts both arrays in place. */
+void engine_series_pair(const engine_params *p, engine_point *truth, size_t nt,
+                        engine_point *miner, size_t nm, engine_pair *out);
+
+/* ---- §6 normalisation and §7 weights ---- */
+/* pss_norm / es_norm of §6.2 for a vector over the population. */
+void engine_normalise(const engine_params *p, const int64_t *v, size_t n, int64_t *out);
+/* §7.4: y = maxweight(x, L) with L = l_num / l_den. */
+void engine_maxweight(const int64_t *x, size_t m, int64_t l_num, int64_t l_den, int64_t *y);
+/* §7.5: u16 values for y (0 where dropped). */
+void engine_u16(const int64_t *y, size_t m, uint64_t *w);
+
+/* ---- the fold ---- */
+typedef struct engine engine;
+
+TALLY_MUST_USE tally_status engine_new(engine **out);
+void engine_free(engine *e);
+
+/* Folds one input record. b is its decoded body (required). Derived types and SCORING_CYCLE are
+ * refused with TALLY_EINVAL (the caller routes them). Records the contract ignores (quotes,
+ * attestations, miner outcomes, …) are accepted and change only the latest time. Returns
+ * TALLY_ENOMEM, or TALLY_EINVAL for a record out of order (seq not above the last). */
+TALLY_MUST_USE tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h,
+                                         const schema_body *b);
+/* Sequence number the fold expects next (one past the last applied record, or the resume point
+ * of a loaded checkpoint). */
+uint64_t engine_next_seq(const engine *e);
+
+/* A cycle's output. bodies: SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS (if any), STATE_HASH, in
+ * append order; the WEIGHTS inputs_hash is zero until engine_block_set_inputs_hash(). state is
+ * the canonical uncompressed checkpoint named by the STATE_HASH. All owned by the block. */
+typedef struct engine_block {
+    schema_body *bodies;
+    size_t n;
+    size_t n_scores, n_miners; /* SUBMISSION_SCOREs, then MINER_SCOREs */
+    bool has_weights;
+    uint8_t *state;
+    size_t state_len;
+    uint8_t state_hash[32];
+    struct engine_block_mem *mem_;
+} engine_block;
+
+/* Computes the derived block of SCORING_CYCLE c (header h, at seq). Its covers_to must equal
+ * engine_next_seq() (else TALLY_EINVAL). Advances the fold's emitted-score state. On failure
+ * the engine is unusable (free it). */
+TALLY_MUST_USE tally_status engine_cycle(engine *e, uint64_t seq, const schema_header *h,
+                                         const schema_scoring_cycle *c, engine_block *out);
+/* WEIGHTS.inputs_hash = SHA-256 of the MINER_SCORE records' leaf hashes in order (n_miners). */
+void engine_block_set_inputs_hash(engine_block *b, const uint8_t (*leaf)[32]);
+void engine_block_release(engine_block *b);
+
+/* Restores the fold from a checkpoint state (uncompressed). Bodies of submissions that were
+ * not yet revealed at the checkpoint are read through fetch(seq, arg, body_out), which fills a
+ * decoded body the engine then releases. The restored engine is the one that produced the state,
+ * just before computing that cycle: the caller runs engine_cycle() for it next. Returns
+ * TALLY_EFORMAT for a malformed state, or what fetch returns. */
+typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *h_out,
+                                        schema_body *b_out);
+TALLY_MUST_USE tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch,
+                                        void *arg, engine **out);
+
+/* The last cycle's population, for display (weights and explain): valid until the next
+ * engine_cycle or engine_free. */
+typedef struct engine_miner_view {
+    uint64_t uid;
+    const schema_miner_score *score;
+} engine_miner_view;
+
+#endif

@@ -1,0 +1,147 @@
+/* engine internals: the fold's state. Everything here is in the checkpoint (state.c writes it
+ * field by field in this order), except lookups rebuilt on load (maps, sorted indexes) and
+ * prices of submissions not yet revealed (fetched again from the log on load).
+ *
+ * | part     | held per                         | pruned                                    |
+ * |----------|----------------------------------|-------------------------------------------|
+ * | params   | engine                           | –                                         |
+ * | chain    | engine (latest CHAIN_PARAMS)     | –                                         |
+ * | hotkeys  | hotkey ever seen in a METAGRAPH  | –                                         |
+ * | events   | EVENT id (+ latest provider OUTCOME) | –                                     |
+ * | markets  | MARKET id (+ latest CLOSE, snapshots) | snapshots older than the rolling window |
+ * | subs     | ODDS_SUBMISSION, rows = prices   | deregistered, or beyond the horizon       |
+ */
+#ifndef TALLY_ENGINE_ENGINE_INT_H
+#define TALLY_ENGINE_ENGINE_INT_H
+
+#include "engine/engine.h"
+
+#define ENG_NONE UINT32_MAX
+#define ENG_DAY_MS 86400000ll
+
+typedef struct eng_map { /* uint64 key → uint32 value, open addressing */
+    uint64_t *keys;
+    uint32_t *vals; /* ENG_NONE marks an empty slot */
+    size_t cap, n;
+} eng_map;
+
+typedef struct eng_hotkey {
+    uint8_t hotkey[32];
+    uint32_t uid; /* ENG_NONE when not in the latest METAGRAPH */
+    int64_t reg_start;
+} eng_hotkey;
+
+typedef struct eng_actor {
+    uint8_t key[32];
+    uint32_t hk;
+} eng_actor;
+
+typedef struct eng_hist { /* one EVENT record: what it does to reveals (protocol §2.3) */
+    uint64_t seq;
+    int64_t time, base; /* base: the start it names, or its own time when it voids */
+} eng_hist;
+
+typedef struct eng_event {
+    uint64_t id;
+    eng_hist *hist;
+    size_t n_hist, cap_hist;
+    int64_t start_ms;
+    uint64_t status;
+    bool has_out; /* latest provider OUTCOME */
+    bool out_has_result, out_has_scores;
+    uint64_t out_seq, out_result, out_home, out_away;
+    int64_t out_time;
+} eng_event;
+
+typedef struct eng_snap {
+    int64_t ts;
+    uint64_t seq;
+    uint8_t mask; /* bit i: side i of the market present */
+    int64_t pi[3];
+} eng_snap;
+
+typedef struct eng_market {
+    uint64_t id;
+    uint32_t ev;
+    uint8_t kind, n_sides;
+    bool has_line;
+    int64_t line;
+    uint64_t sides[3]; /* ascending = canonical order */
+    bool has_close;
+    uint64_t close_seq;
+    uint8_t close_mask;
+    int64_t pi[3], omega[3];
+    eng_snap *snaps;
+    size_t n_snaps, cap_snaps;
+} eng_market;
+
+typedef struct eng_row {
+    uint32_t market;
+    uint8_t side_idx;
+    uint64_t odds_n;
+    int64_t p;
+    /* the metrics last computed (and emitted), and the inputs they came from */
+    uint64_t ck_close, ck_out; /* CLOSE and OUTCOME seq + 1, 0 for none */
+    bool has_close, has_out, hit;
+    schema_close_metrics cm;
+    int64_t brier, logloss, pss, tf, pss_adj, settled;
+} eng_row;
+
+typedef struct eng_sub {
+    uint64_t seq;
+    int64_t time_ms, t_sub;
+    uint32_t ev, hk, n_rows; /* n_rows: the header's `rows` */
+    uint32_t n_prices;       /* rows parsed from the body (= n_rows in an accepted log) */
+    bool revealed;
+    uint8_t salt[16];
+    eng_row *rows; /* the prices (n_rows of them), NULL only while loading */
+} eng_sub;
+
+struct engine {
+    engine_params params;
+    bool params_dirty; /* a CONFIG_SET since the last cycle: recompute every cached metric */
+    uint64_t netuid, max_weight_limit, min_allowed;
+    bool has_owner;
+    uint8_t owner[32];
+    uint64_t next_seq;
+    int64_t last_time;
+
+    eng_hotkey *hks;
+    size_t n_hks, cap_hks;
+    uint32_t *uid_hk; /* uid → hotkey index of the latest METAGRAPH (ENG_NONE for empty slots) */
+    size_t n_uids;   /* 1 + largest uid */
+    eng_actor *actors; /* sorted by key */
+    size_t n_actors;
+    schema_neuron *mg_parts; /* parts of a METAGRAPH snapshot still being assembled */
+    size_t n_mg_parts, cap_mg_parts;
+    int64_t mg_time;
+
+    eng_event *events;
+    size_t n_events, cap_events;
+    eng_map event_ix;
+    eng_market *markets;
+    size_t n_markets, cap_markets;
+    eng_map market_ix;
+    eng_sub *subs;
+    size_t n_subs, cap_subs;
+
+    int64_t *decay_cache; /* w by age / gcd grid; 0 = not computed yet (w > 0 always) */
+    size_t n_decay;
+    int64_t decay_step, decay_half_life;
+};
+
+tally_status eng__map_put(eng_map *m, uint64_t key, uint32_t val);
+uint32_t eng__map_get(const eng_map *m, uint64_t key);
+void eng__map_free(eng_map *m);
+uint32_t eng__hotkey_intern(engine *e, const uint8_t hotkey[32]);
+/* Parses the prices of an ODDS_SUBMISSION body into s->rows (markets unknown to the fold are
+ * skipped). */
+tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);
+/* Makes the latest assembled METAGRAPH effective (hotkeys, uids, actor bindings). */
+tally_status eng__metagraph_commit(engine *e, int64_t t);
+/* Canonical state bytes (state.c). */
+tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, uint8_t **out,
+                              size_t *n_out);
+void *eng__grow(void *p, size_t *cap, size_t need, size_t elem);
+
+#endif
