@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/engine.h"
 #include "schema/schema.h"
 #include "store/store.h"
 
@@ -66,6 +67,9 @@ int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_weights(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* The simulator (sim.c), shared by simulate and demo. */
 typedef struct cli_sim_cfg {
@@ -75,14 +79,52 @@ typedef struct cli_sim_cfg {
 } cli_sim_cfg;
 typedef struct cli_sim_result {
     uint64_t records_before, records_after, days_from_ms, days_to_ms;
-    uint64_t submissions, quotes, outcomes, events, markets, cycles;
+    uint64_t submissions, quotes, outcomes, events, markets, cycles, derived;
     double seconds;
 } cli_sim_result;
 /* Writes cfg->days more days of subnet history into the log in dir, creating the log if dir
  * holds none. Deterministic: the same seed and flags give identical bytes. */
 int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out);
 
-#endif
+/* The projection (project.c): the engine fed from the log. */
+typedef struct cli_cycle_info {
+    uint64_t seq, records, scores, miners, state_len; /* seq: the SCORING_CYCLE's */
+    bool has_weights;
+    uint8_t state_hash[32];
+} cli_cycle_info;
+/* Node side: folds every record not yet in e, then appends SCORING_CYCLE `cycle` at time t
+ * (covers_to = the log's size) and its derived block in one transaction, after storing the
+ * checkpoint. */
+TALLY_MUST_USE tally_status cli_node_cycle(store_log *log, engine *e, uint64_t cycle,
+                                           uint64_t epoch, uint64_t t, cli_cycle_info *info);
+/* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
+ * record in it does not match. */
+TALLY_MUST_USE tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);
+
+typedef struct cli_replay_cfg {
+    uint64_t from_cycle; /* 0: from genesis; else resume from that cycle's checkpoint */
+    uint64_t to;         /* stop before this seq; 0: the whole log */
+    const char *progress; /* label for progress lines on stderr, or NULL */
+    bool quiet;
+} cli_replay_cfg;
+typedef struct cli_replay_result {
+    uint64_t records, cycles, derived_checked, last_cycle;
+    bool mismatch;
+    uint64_t bad_seq;
+    char what[768];
+    uint8_t state_hash[32];   /* of the last cycle replayed */
+    bool has_weights;
+    uint8_t weights_hash[32]; /* SHA-256 of the last WEIGHTS body checked */
+    double seconds;
+    engine *eng; /* the engine at the end; the caller frees it (also on failure) */
+} cli_replay_result;
+/* Auditor side: recomputes every cycle's derived block from the inputs and compares it byte for
+ * byte with the log. A difference is not an error: res->mismatch names the first differing
+ * record (seq, type, field). Returns a status for failures to read. */
+TALLY_MUST_USE tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg,
+                                       cli_replay_result *res);
+/* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
+int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);
 
 /* A batch of records to append together (common.c). Bodies are copied into the batch. */
 typedef struct cli_batch {
@@ -104,3 +146,5 @@ TALLY_MUST_USE tally_status cli_batch_raw(cli_batch *b, const schema_header *h,
 /* Appends everything in the batch as one run (all or nothing) and empties it. */
 TALLY_MUST_USE tally_status cli_batch_flush(cli_batch *b, store_log *log, uint64_t *first_out);
 void cli_batch_release(cli_batch *b);
+
+#endif

@@ -19,7 +19,10 @@ static const cli_cmd commands[] = {
     {"tiles", cmd_tiles, "export the log as static tlog-tiles files"},
     {"verify", cmd_verify, "full integrity scan of the log"},
     {"stats", cmd_stats, "sizes and record counts"},
-    {"demo", cmd_demo, "simulate a week of 256 miners, verify it, print a summary"},
+    {"replay", cmd_replay, "recompute every derived record and compare with the log"},
+    {"weights", cmd_weights, "the weight vector of a cycle, with each miner's dimensions"},
+    {"explain", cmd_explain, "how one miner's weight came about, down to each row"},
+    {"demo", cmd_demo, "simulate a week of 256 miners, score, replay, print the weights"},
     {"help", cmd_help, "show this help"},
 };
 

@@ -220,6 +220,8 @@ typedef struct sim {
     unsigned n_events;
     cli_sim_result *res;
     tally_status st;
+    engine_params cfg_params; /* defaults: consensus follows protocol version 1 */
+    engine *eng; /* the node's projection: scores every cycle */
 } sim;
 
 static bool in_window(const sim *s, uint64_t t)
@@ -275,12 +277,40 @@ static void emit_markets(sim *s, const sim_event *e)
     }
 }
 
-/* Bookmaker quotes every 6 h from listing, and 10 minutes before the start; private records. */
+/* A consensus record (scoring §3) of market m over the quotes of the last round, appended by
+ * the node: MARKET_SNAPSHOT at ts, or the CLOSE at the event start. */
+static void emit_consensus(sim *s, const sim_event *e, unsigned m, const engine_quote *q,
+                           size_t nq, uint64_t ts, uint64_t t, unsigned type)
+{
+    schema_body b = {.type = type};
+    schema_cprice cp[3];
+    double p[3];
+    uint64_t sides[3];
+    unsigned n = truth(e, m, p, sides);
+    size_t k = engine_consensus(&s->cfg_params, q, nq, ts, sides, n, cp);
+    rng r;
+
+    if (k == 0) {
+        return;
+    }
+    rng_init(&r, s->cfg->seed, type == SCHEMA_CLOSE ? "close" : "snapshot", e->id * 10 + m, ts);
+    b.u.snapshot = (schema_snapshot){.market_id = e->id * 10 + m + 1, .ts_ms = ts, .probs = cp,
+                                     .n_probs = k};
+    salt_of(&r, b.u.snapshot.salt);
+    emit_node(s, &b, t);
+}
+
+/* Bookmaker quotes every 6 h from listing, and 10 minutes before the start (private records);
+ * a MARKET_SNAPSHOT of each round a minute later, and the CLOSE just after the start. */
 static void emit_quotes(sim *s, sim_event *e)
 {
+    engine_quote q[3][N_BOOKS * 3];
+    size_t nq[3] = {0};
+
     for (uint64_t t = e->listed_ms + HOUR_MS; t < e->start_ms; t += 6 * HOUR_MS) {
         uint64_t when = t + 6 * HOUR_MS >= e->start_ms ? e->start_ms - 10 * MIN_MS : t;
         for (unsigned m = 0; m < 3; m++) {
+            nq[m] = 0;
             for (unsigned bk = 0; bk < N_BOOKS; bk++) {
                 schema_body b = {.type = SCHEMA_PROVIDER_QUOTE};
                 schema_qprice qp[3];
@@ -288,8 +318,9 @@ static void emit_quotes(sim *s, sim_event *e)
                 uint64_t sides[3];
                 unsigned n = truth(e, m, p, sides);
                 for (unsigned i = 0; i < n; i++) {
-                    double q = clampd(p[i] * (1 + 0.03 * gauss(&e->r)), 0.01, 0.97) * vig;
-                    qp[i] = (schema_qprice){sides[i], odds_of(q)};
+                    double qv = clampd(p[i] * (1 + 0.03 * gauss(&e->r)), 0.01, 0.97) * vig;
+                    qp[i] = (schema_qprice){sides[i], odds_of(qv)};
+                    q[m][nq[m]++] = (engine_quote){sides[i], bk, when - 30000, bk, qp[i].odds_n};
                 }
                 b.u.provider_quote = (schema_provider_quote){
                     .market_id = e->id * 10 + m + 1,
@@ -304,7 +335,18 @@ static void emit_quotes(sim *s, sim_event *e)
                     s->res->quotes++;
                 }
             }
+            /* snapshots only while the event is scheduled */
+            if (!e->voided || when + MIN_MS < e->start_ms - HOUR_MS) {
+                emit_consensus(s, e, m, q[m], nq[m], when + MIN_MS, when + MIN_MS + m,
+                               SCHEMA_MARKET_SNAPSHOT);
+            }
         }
+    }
+    if (e->voided) {
+        return; /* it never starts: no close */
+    }
+    for (unsigned m = 0; m < 3; m++) {
+        emit_consensus(s, e, m, q[m], nq[m], e->start_ms, e->start_ms + 1000 + m, SCHEMA_CLOSE);
     }
 }
 
@@ -565,14 +607,16 @@ static tally_status simulate_day(sim *s, uint64_t day, uint64_t *cycles)
     if (day == 0) {
         genesis(s);
     } else {
-        /* A scoring cycle at each UTC midnight, covering everything before it. */
-        schema_body b = {.type = SCHEMA_SCORING_CYCLE};
-        b.u.scoring_cycle = (schema_scoring_cycle){
-            .cycle = *cycles + 1, .epoch = 0, .as_of_ms = t, .covers_to = store_size(s->log),
-            .code_version = {CLI_CODE_VERSION, strlen(CLI_CODE_VERSION)}};
-        emit_node(s, &b, t + 1000);
+        /* A scoring cycle at each UTC midnight covering everything before it, with its derived
+         * records, scored by the node's engine. */
+        cli_cycle_info info;
+        st = cli_node_cycle(s->log, s->eng, *cycles + 1, 0, t, &info);
+        if (st != TALLY_OK) {
+            return st;
+        }
         (*cycles)++;
         s->res->cycles++;
+        s->res->derived += info.records - 1;
     }
     emit_metagraph(s, day, t + 2000);
     /* every event with activity today: listed up to LEAD_DAYS + 1 days ago */
@@ -591,32 +635,22 @@ static tally_status simulate_day(sim *s, uint64_t day, uint64_t *cycles)
     return st;
 }
 
-/* Where an existing history ends: its day count and number of cycles. */
-static tally_status resume_point(store_log *log, uint64_t *next_day, uint64_t *cycles)
+/* Where an existing history ends: its day count, and the node's engine caught up with it (the
+ * whole log replayed, every derived record checked). */
+static tally_status resume_point(sim *s, uint64_t *next_day, uint64_t *cycles)
 {
     schema_sth sth;
-    store_iter *it;
-    store_record r;
-    tally_status st = store_sth_latest(log, &sth);
+    tally_status st = store_sth_latest(s->log, &sth);
 
     *next_day = 0, *cycles = 0;
     if (st == TALLY_ENOTFOUND) {
-        return TALLY_OK;
+        return engine_new(&s->eng);
     }
     if (st != TALLY_OK) {
         return st;
     }
     *next_day = (sth.time_ms - SIM_T0) / DAY_MS + 1;
-    st = store_iter_open(log, 0, &it);
-    while (st == TALLY_OK && store_iter_next(it, &r) == TALLY_OK) {
-        schema_header h;
-        if (schema_header_decode(r.header.p, r.header.n, &h) == TALLY_OK &&
-            h.type == SCHEMA_SCORING_CYCLE) {
-            (*cycles)++;
-        }
-    }
-    store_iter_close(it);
-    return st;
+    return cli_node_catch_up(s->log, &s->eng, cycles);
 }
 
 static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log, bool *created)
@@ -663,7 +697,8 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
         store_close(s.log);
         return rc;
     }
-    st = resume_point(s.log, &first_day, &cycles);
+    engine_params_default(&s.cfg_params);
+    st = resume_point(&s, &first_day, &cycles);
     s.miners = calloc(cfg->miners, sizeof(*s.miners));
     s.n_events = (cfg->markets_per_day + 2) / 3;
     if (st == TALLY_OK && s.miners == NULL) {
@@ -689,6 +724,7 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
     }
     free(s.miners);
     cli_batch_release(&s.batch);
+    engine_free(s.eng);
     store_close(s.log);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

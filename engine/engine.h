@@ -2,11 +2,10 @@
  * records come out; no I/O, no clock, no randomness, no floating point (engine/fx.h). Two runs
  * over the same records give the same bytes on every machine.
  *
- * The fold: engine_apply() takes every input record in sequence order; at a SCORING_CYCLE whose
- * inputs are exactly the records applied so far (its covers_to), engine_cycle() computes the
- * cycle's derived block (SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS, STATE_HASH) and the
- * checkpoint state. Records between covers_to and the cycle are applied after it. Derived
- * records and SCORING_CYCLEs themselves are never applied. The pure metric functions below
+ * The fold: engine_apply() takes every record in sequence order; at a SCORING_CYCLE whose inputs
+ * are exactly the records applied so far (its covers_to), engine_cycle() computes the cycle's
+ * derived block (SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS, STATE_HASH) and the checkpoint
+ * state. Records between covers_to and the cycle are applied after it. The pure metric functions below
  * (one per formula of the spec) are public so tests and tools can check each rule alone. */
 #ifndef TALLY_ENGINE_ENGINE_H
 #define TALLY_ENGINE_ENGINE_H
@@ -111,10 +110,10 @@ typedef struct engine engine;
 TALLY_MUST_USE tally_status engine_new(engine **out);
 void engine_free(engine *e);
 
-/* Folds one input record. b is its decoded body (required). Derived types and SCORING_CYCLE are
- * refused with TALLY_EINVAL (the caller routes them). Records the contract ignores (quotes,
- * attestations, miner outcomes, …) are accepted and change only the latest time. Returns
- * TALLY_ENOMEM, or TALLY_EINVAL for a record out of order (seq not above the last). */
+/* Folds one record. b is its decoded body; it may be NULL for a SCORING_CYCLE or a derived
+ * record, which (like quotes, attestations and miner outcomes) only advance the position and the
+ * latest time: a cycle is computed by engine_cycle(), never by folding. Returns TALLY_ENOMEM, or
+ * TALLY_EINVAL for a record out of order (seq below the next) or a missing input body. */
 TALLY_MUST_USE tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h,
                                          const schema_body *b);
 /* Sequence number the fold expects next (one past the last applied record, or the resume point
@@ -153,12 +152,5 @@ typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *
                                         schema_body *b_out);
 TALLY_MUST_USE tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch,
                                         void *arg, engine **out);
-
-/* The last cycle's population, for display (weights and explain): valid until the next
- * engine_cycle or engine_free. */
-typedef struct engine_miner_view {
-    uint64_t uid;
-    const schema_miner_score *score;
-} engine_miner_view;
 
 #endif

@@ -452,8 +452,8 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
 {
     tally_status st = TALLY_OK;
 
-    if (seq < e->next_seq || b->type != h->type || h->type == SCHEMA_SCORING_CYCLE ||
-        h->type >= SCHEMA_SUBMISSION_SCORE) {
+    if (seq < e->next_seq || (b != NULL && b->type != h->type) ||
+        (b == NULL && h->type != SCHEMA_SCORING_CYCLE && h->type < SCHEMA_SUBMISSION_SCORE)) {
         return TALLY_EINVAL;
     }
     switch (h->type) {

@@ -153,6 +153,19 @@ TALLY_MUST_USE tally_status store_export(store_log *log, const char *outdir,
 /* The tlog-tiles path element of N: 1234067 → "x001/x234/067". out holds 32 bytes. */
 void store_tile_path(uint64_t n, char out[32]);
 
+/* ---- checkpoints (protocol §6.5) ---- */
+/* Stores the engine state of a cycle (uncompressed bytes) beside the log, zstd-compressed, as
+ * DIR/checkpoints/<cycle>.zst; atomic (temp file, fsync, rename). Replaces an older file of the
+ * same cycle. TALLY_ELIMIT over 256 MiB, TALLY_EIO, TALLY_ENOMEM. Thread-safe. */
+TALLY_MUST_USE tally_status store_checkpoint_put(store_log *log, uint64_t cycle,
+                                                 const uint8_t *state, size_t n);
+/* Reads the state of a cycle back, uncompressed, into *out (the caller frees it). With want,
+ * its SHA-256 must equal want (the STATE_HASH record's). TALLY_ENOTFOUND without a file,
+ * TALLY_ECORRUPT for a damaged one or a hash mismatch. */
+TALLY_MUST_USE tally_status store_checkpoint_get(store_log *log, uint64_t cycle,
+                                                 const uint8_t want[32], uint8_t **out,
+                                                 size_t *n_out);
+
 /* ---- sizes ---- */
 typedef struct store_stats {
     uint64_t size, sths, bodies;

@@ -1,0 +1,504 @@
+/* The projection driver: the engine fed from the log. The node side appends a SCORING_CYCLE with
+ * its derived block and stores the checkpoint; the auditor side (replay) recomputes every block
+ * and compares it byte for byte with the log, naming the first record that differs. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+/* ---- reading records ---- */
+
+/* Reads record seq (header and decoded body, checked against each other). */
+static tally_status read_record(store_log *log, uint64_t seq, schema_header *h, schema_body *b)
+{
+    store_iter *it;
+    store_record r;
+    tally_status st = store_iter_open(log, seq, &it);
+
+    if (st != TALLY_OK) {
+        return st;
+    }
+    st = store_iter_next(it, &r);
+    if (st == TALLY_OK && r.seq != seq) {
+        st = TALLY_ENOTFOUND;
+    }
+    if (st == TALLY_OK) {
+        st = schema_header_decode(r.header.p, r.header.n, h);
+    }
+    if (st == TALLY_OK) {
+        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
+    }
+    store_iter_close(it);
+    return st;
+}
+
+static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_body *b)
+{
+    return read_record(arg, seq, h, b);
+}
+
+/* Applies records [engine_next_seq, to) to the engine, checking each body against its header.
+ * A SCORING_CYCLE in the range must already have been computed by the caller. */
+static tally_status fold_range(store_log *log, engine *e, uint64_t to)
+{
+    store_iter *it;
+    store_record r;
+    tally_status st;
+
+    if (engine_next_seq(e) >= to) {
+        return TALLY_OK;
+    }
+    st = store_iter_open(log, engine_next_seq(e), &it);
+    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK && r.seq < to) {
+        schema_header h;
+        schema_body b;
+        st = schema_header_decode(r.header.p, r.header.n, &h);
+        if (st != TALLY_OK) {
+            break;
+        }
+        if (h.type == SCHEMA_SCORING_CYCLE || h.type >= SCHEMA_SUBMISSION_SCORE) {
+            st = engine_apply(e, r.seq, &h, NULL);
+            continue;
+        }
+        st = r.body.p ? schema_record_check(&h, r.body.p, r.body.n, &b) : TALLY_ECORRUPT;
+        if (st == TALLY_OK) {
+            st = engine_apply(e, r.seq, &h, &b);
+            schema_body_release(&b);
+        }
+    }
+    store_iter_close(it);
+    return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= to) ? TALLY_OK : st;
+}
+
+/* ---- node side ---- */
+
+/* Builds, signs and encodes a node record of body b at time t into the batch; the leaf hash of
+ * its header goes to leaf_out when not NULL. */
+static tally_status add_node(cli_batch *batch, store_log *log, const schema_body *b, uint64_t t,
+                             uint8_t leaf_out[32])
+{
+    uint8_t body[SCHEMA_BODY_MAX], hb[SCHEMA_HEADER_MAX], pk[32];
+    size_t n, hn;
+    schema_header h;
+    tally_status st = schema_body_encode(b, body, sizeof(body), &n);
+
+    store_node_pubkey(log, pk);
+    if (st == TALLY_OK) {
+        st = schema_header_init(b, body, n, pk, &h);
+    }
+    if (st == TALLY_OK) {
+        st = store_node_sign(log, &h);
+    }
+    h.time_ms = t;
+    if (st == TALLY_OK && leaf_out != NULL) {
+        st = schema_header_encode(&h, hb, sizeof(hb), &hn);
+        if (st == TALLY_OK) {
+            store_leaf_hash(hb, hn, leaf_out);
+        }
+    }
+    return st == TALLY_OK ? cli_batch_raw(batch, &h, body, n) : st;
+}
+
+tally_status cli_node_cycle(store_log *log, engine *e, uint64_t cycle, uint64_t epoch, uint64_t t,
+                            cli_cycle_info *info)
+{
+    schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
+    schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
+    engine_block blk;
+    cli_batch batch = CLI_BATCH_INIT;
+    uint8_t (*leaf)[32] = NULL;
+    uint64_t first, seq;
+    tally_status st = fold_range(log, e, store_size(log));
+
+    memset(info, 0, sizeof(*info));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    seq = store_size(log);
+    cb.u.scoring_cycle = (schema_scoring_cycle){
+        .cycle = cycle, .epoch = epoch, .as_of_ms = t - t % 86400000ull, .covers_to = seq,
+        .code_version = {CLI_CODE_VERSION, strlen(CLI_CODE_VERSION)}};
+    st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, &blk);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    leaf = calloc(blk.n_miners + 1, sizeof(*leaf));
+    st = leaf ? add_node(&batch, log, &cb, t, NULL) : TALLY_ENOMEM;
+    for (size_t i = 0; st == TALLY_OK && i < blk.n; i++) {
+        bool miner = i >= blk.n_scores && i < blk.n_scores + blk.n_miners;
+        if (blk.bodies[i].type == SCHEMA_WEIGHTS) {
+            engine_block_set_inputs_hash(&blk, (const uint8_t(*)[32])leaf);
+        }
+        st = add_node(&batch, log, &blk.bodies[i], t, miner ? leaf[i - blk.n_scores] : NULL);
+    }
+    /* the checkpoint goes first: a crash before the append leaves a file no record names */
+    if (st == TALLY_OK) {
+        st = store_checkpoint_put(log, cycle, blk.state, blk.state_len);
+    }
+    if (st == TALLY_OK) {
+        st = cli_batch_flush(&batch, log, &first);
+    }
+    if (st == TALLY_OK) {
+        info->seq = first, info->records = blk.n + 1, info->scores = blk.n_scores;
+        info->miners = blk.n_miners, info->has_weights = blk.has_weights;
+        info->state_len = blk.state_len;
+        memcpy(info->state_hash, blk.state_hash, 32);
+    }
+    free(leaf);
+    cli_batch_release(&batch);
+    engine_block_release(&blk);
+    return st;
+}
+
+tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out)
+{
+    cli_replay_cfg cfg = {.quiet = true};
+    cli_replay_result res;
+    tally_status st = cli_replay(log, &cfg, &res);
+
+    *out = NULL;
+    if (st == TALLY_OK && res.mismatch) {
+        st = TALLY_ECORRUPT;
+    }
+    if (st != TALLY_OK) {
+        engine_free(res.eng);
+        return st;
+    }
+    *out = res.eng, *cycles_out = res.cycles;
+    return TALLY_OK;
+}
+
+/* ---- auditor side: replay and compare ---- */
+
+/* Names the first field where two bodies of one type differ, through their JSON views. */
+static void diff_fields(const schema_body *want, const schema_body *got, char *out, size_t cap)
+{
+    char *wj = NULL, *gj = NULL;
+    json_t *w = NULL, *g = NULL;
+    const char *key;
+    json_t *val;
+
+    snprintf(out, cap, "body bytes differ");
+    if (schema_body_to_json(want, &wj) != TALLY_OK || schema_body_to_json(got, &gj) != TALLY_OK ||
+        (w = json_loads(wj, 0, NULL)) == NULL || (g = json_loads(gj, 0, NULL)) == NULL) {
+        goto done;
+    }
+    json_object_foreach(w, key, val) {
+        json_t *o = json_object_get(g, key);
+        if (o == NULL || !json_equal(val, o)) {
+            char *a = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *b = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            snprintf(out, cap, "field %s: expected %.200s, found %.200s", key, a ? a : "?",
+                     b ? b : "(absent)");
+            free(a);
+            free(b);
+            break;
+        }
+    }
+done:
+    json_decref(w);
+    json_decref(g);
+    free(wj);
+    free(gj);
+}
+
+typedef struct rp {
+    store_log *log;
+    engine *e;
+    const cli_replay_cfg *cfg;
+    cli_replay_result *res;
+    engine_block blk; /* the block being compared */
+    bool expecting;
+    uint64_t expect_from;
+    size_t pos;
+    uint8_t (*leaf)[32]; /* leaf hashes of the log's MINER_SCOREs of this block */
+    uint8_t *prev_state; /* state of the previous cycle, for a cycle whose covers_to is behind */
+    size_t prev_len;
+    schema_scoring_cycle prev_c;
+    schema_header prev_h;
+    uint64_t prev_seq;
+    bool has_prev;
+} rp;
+
+static void mismatch(rp *p, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void mismatch(rp *p, uint64_t seq, const char *fmt, ...)
+{
+    cli_replay_result *r = p->res;
+    va_list ap;
+
+    if (r->mismatch) {
+        return;
+    }
+    r->mismatch = true;
+    r->bad_seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(r->what, sizeof(r->what), fmt, ap);
+    va_end(ap);
+}
+
+static const char *tname(uint64_t type)
+{
+    const char *n = schema_type_name((unsigned)type);
+    return n ? n : "record of unknown type";
+}
+
+/* A cycle whose covers_to lies before records already folded: rebuild the state at covers_to
+ * from the previous cycle's checkpoint (or from genesis), then fold up to the cycle. */
+static tally_status rewind_to(rp *p, uint64_t covers_to)
+{
+    engine *e = NULL;
+    tally_status st;
+
+    if (p->has_prev && p->prev_c.covers_to <= covers_to) {
+        engine_block b;
+        st = engine_load(p->prev_state, p->prev_len, fetch_cb, p->log, &e);
+        if (st == TALLY_OK) {
+            st = engine_cycle(e, p->prev_seq, &p->prev_h, &p->prev_c, &b);
+            engine_block_release(&b);
+        }
+    } else {
+        st = engine_new(&e);
+    }
+    if (st == TALLY_OK) {
+        st = fold_range(p->log, e, covers_to);
+    }
+    if (st != TALLY_OK) {
+        engine_free(e);
+        return st;
+    }
+    engine_free(p->e);
+    p->e = e;
+    return TALLY_OK;
+}
+
+static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const schema_body *b)
+{
+    const schema_scoring_cycle *c = &b->u.scoring_cycle;
+    uint64_t resume_at = engine_next_seq(p->e);
+    tally_status st = TALLY_OK;
+
+    if (c->covers_to > seq) {
+        mismatch(p, seq, "SCORING_CYCLE: covers_to %llu lies beyond the cycle itself",
+                 (unsigned long long)c->covers_to);
+        return TALLY_OK;
+    }
+    if (c->covers_to != engine_next_seq(p->e)) {
+        st = rewind_to(p, c->covers_to);
+    }
+    engine_block_release(&p->blk);
+    if (st == TALLY_OK) {
+        st = engine_cycle(p->e, seq, h, c, &p->blk);
+    }
+    if (st != TALLY_OK) {
+        return st;
+    }
+    /* keep this cycle's state for a later cycle that would need it */
+    free(p->prev_state);
+    p->prev_state = malloc(p->blk.state_len ? p->blk.state_len : 1);
+    if (p->prev_state == NULL) {
+        return TALLY_ENOMEM;
+    }
+    memcpy(p->prev_state, p->blk.state, p->blk.state_len);
+    p->prev_len = p->blk.state_len, p->prev_c = *c, p->prev_h = *h, p->prev_seq = seq;
+    p->prev_c.code_version = (tally_str){NULL, 0};
+    p->has_prev = true;
+    /* records between covers_to and the cycle were folded before (or, after a rewind, are
+     * folded now): inputs of the next cycle */
+    if (resume_at > engine_next_seq(p->e)) {
+        st = fold_range(p->log, p->e, seq);
+    }
+    free(p->leaf);
+    p->leaf = calloc(p->blk.n_miners + 1, sizeof(*p->leaf));
+    p->expecting = true, p->expect_from = seq + 1, p->pos = 0;
+    p->res->cycles++;
+    p->res->last_cycle = c->cycle;
+    memcpy(p->res->state_hash, p->blk.state_hash, 32);
+    return p->leaf ? st : TALLY_ENOMEM;
+}
+
+static void on_derived(rp *p, const store_record *r, const schema_header *h)
+{
+    const char *tn = tname(h->type);
+    uint8_t want[SCHEMA_BODY_MAX];
+    size_t n;
+    schema_body *exp;
+
+    if (!p->expecting || r->seq < p->expect_from || p->pos >= p->blk.n) {
+        mismatch(p, r->seq, "unexpected %s: no cycle computes a record here", tn);
+        return;
+    }
+    exp = &p->blk.bodies[p->pos];
+    if (exp->type == SCHEMA_WEIGHTS) {
+        engine_block_set_inputs_hash(&p->blk, (const uint8_t(*)[32])p->leaf);
+    }
+    if (exp->type != h->type) {
+        mismatch(p, r->seq, "%s found where %s was expected", tn, tname(exp->type));
+        return;
+    }
+    if (schema_body_encode(exp, want, sizeof(want), &n) != TALLY_OK) {
+        mismatch(p, r->seq, "%s: the expected body does not encode", tn);
+        return;
+    }
+    if (r->body.p == NULL || n != r->body.n || memcmp(want, r->body.p, n) != 0) {
+        schema_body got;
+        char detail[600];
+        if (r->body.p != NULL && schema_record_check(h, r->body.p, r->body.n, &got) == TALLY_OK) {
+            diff_fields(exp, &got, detail, sizeof(detail));
+            schema_body_release(&got);
+        } else {
+            snprintf(detail, sizeof(detail), "its body does not match its header");
+        }
+        mismatch(p, r->seq, "%s: %s", tn, detail);
+        return;
+    }
+    if (exp->type == SCHEMA_MINER_SCORE) {
+        memcpy(p->leaf[p->pos - p->blk.n_scores], r->leaf_hash, 32);
+    }
+    if (exp->type == SCHEMA_WEIGHTS) {
+        schema_sha256_2(p->res->weights_hash, want, n, NULL, 0);
+        p->res->has_weights = true;
+    }
+    p->pos++;
+    p->res->derived_checked++;
+    if (p->pos == p->blk.n) {
+        p->expecting = false;
+    }
+}
+
+static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_seq)
+{
+    store_iter *it;
+    store_record r;
+    schema_header h, cyc_h;
+    schema_body b, cyc_b = {0};
+    uint64_t cyc_seq = 0;
+    uint8_t want[32];
+    bool found = false, have_hash = false;
+    uint8_t *state = NULL;
+    size_t n;
+    tally_status st = store_iter_open(p->log, 0, &it);
+
+    /* find the cycle and the STATE_HASH of its block */
+    while (st == TALLY_OK && !have_hash && (st = store_iter_next(it, &r)) == TALLY_OK) {
+        if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
+            st = TALLY_ECORRUPT;
+            break;
+        }
+        if ((h.type != SCHEMA_SCORING_CYCLE && !(found && h.type == SCHEMA_STATE_HASH)) ||
+            r.body.p == NULL) {
+            continue;
+        }
+        if (schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
+            st = TALLY_ECORRUPT;
+            break;
+        }
+        if (h.type == SCHEMA_SCORING_CYCLE && b.u.scoring_cycle.cycle == cycle) {
+            found = true, cyc_h = h, cyc_b = b, cyc_seq = r.seq;
+            continue;
+        }
+        if (found && h.type == SCHEMA_STATE_HASH) {
+            memcpy(want, b.u.state_hash.state_hash, 32);
+            have_hash = b.u.state_hash.cycle == cycle;
+        }
+        schema_body_release(&b);
+    }
+    store_iter_close(it);
+    if (!have_hash) {
+        schema_body_release(&cyc_b);
+        return st == TALLY_OK || st == TALLY_ENOTFOUND ? TALLY_ENOTFOUND : st;
+    }
+    st = store_checkpoint_get(p->log, cycle, want, &state, &n);
+    if (st == TALLY_OK) {
+        st = engine_load(state, n, fetch_cb, p->log, &p->e);
+    }
+    free(state);
+    if (st == TALLY_OK) {
+        st = on_cycle(p, cyc_seq, &cyc_h, &cyc_b);
+        *from_seq = cyc_b.u.scoring_cycle.covers_to;
+    }
+    schema_body_release(&cyc_b);
+    return st;
+}
+
+tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_result *res)
+{
+    rp p = {.log = log, .cfg = cfg, .res = res};
+    store_iter *it = NULL;
+    store_record r;
+    uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX;
+    struct timespec t0, t1;
+    tally_status st = TALLY_OK;
+
+    memset(res, 0, sizeof(*res));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    to = cfg->to && cfg->to < store_size(log) ? cfg->to : store_size(log);
+    if (cfg->from_cycle) {
+        st = start_from_checkpoint(&p, cfg->from_cycle, &from);
+        resumed_cycle_seq = p.expect_from - 1;
+    } else {
+        st = engine_new(&p.e);
+    }
+    if (st == TALLY_OK) {
+        st = store_iter_open(log, from, &it);
+    }
+    while (st == TALLY_OK && !res->mismatch && (st = store_iter_next(it, &r)) == TALLY_OK) {
+        schema_header h;
+        schema_body b;
+        if (r.seq >= to) {
+            break;
+        }
+        if (cfg->progress && (r.seq & 0xffff) == 0) {
+            cli_progress((void *)(uintptr_t)cfg->progress, r.seq, to);
+        }
+        res->records++;
+        if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
+            mismatch(&p, r.seq, "the header does not decode");
+            break;
+        }
+        if (p.expecting && r.seq >= p.expect_from && h.type < SCHEMA_SUBMISSION_SCORE) {
+            mismatch(&p, r.seq, "%s found where the cycle's %s was expected", tname(h.type),
+                     tname(p.blk.bodies[p.pos].type));
+            break;
+        }
+        if (h.type >= SCHEMA_SUBMISSION_SCORE) {
+            on_derived(&p, &r, &h);
+            if (r.seq >= engine_next_seq(p.e)) {
+                st = engine_apply(p.e, r.seq, &h, NULL);
+            }
+            continue;
+        }
+        if (r.body.p == NULL || schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
+            mismatch(&p, r.seq, "%s: its body does not match its header (hash, encoding or "
+                                "header fields)", tname(h.type));
+            break;
+        }
+        if (h.type == SCHEMA_SCORING_CYCLE) {
+            if (r.seq != resumed_cycle_seq) {
+                st = on_cycle(&p, r.seq, &h, &b);
+            }
+            if (st == TALLY_OK && r.seq >= engine_next_seq(p.e)) {
+                st = engine_apply(p.e, r.seq, &h, NULL);
+            }
+        } else if (r.seq >= engine_next_seq(p.e)) {
+            st = engine_apply(p.e, r.seq, &h, &b);
+        }
+        schema_body_release(&b);
+    }
+    if (st == TALLY_ENOTFOUND) {
+        st = TALLY_OK;
+    }
+    if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
+        mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));
+    }
+    store_iter_close(it);
+    engine_block_release(&p.blk);
+    free(p.leaf);
+    free(p.prev_state);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    res->eng = p.e;
+    return st;
+}
