@@ -479,6 +479,23 @@ static void emit_event_timeline(sim *s, sim_event *e)
     emit_outcome(s, e);
 }
 
+/* Validator uid i's hotkey and bound tally key; the first validator is the subnet owner. */
+static void validator_keys(uint64_t seed, unsigned i, uint8_t hotkey[32], uint8_t key[32])
+{
+    rng vr;
+    uint8_t ks[32], sk[64];
+
+    rng_init(&vr, seed, "validator", i, 0);
+    for (int j = 0; j < 4; j++) {
+        uint64_t x = rng_next(&vr), y = rng_next(&vr);
+        memcpy(ks + 8 * j, &x, 8);
+        memcpy(hotkey + 8 * j, &y, 8);
+    }
+    crypto_sign_seed_keypair(key, sk, ks);
+    sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(ks, sizeof(ks));
+}
+
 static void emit_metagraph(sim *s, uint64_t day, uint64_t t)
 {
     unsigned total = s->cfg->miners + N_VALIDATORS, parts = (total + 255) / 256;
@@ -498,15 +515,7 @@ static void emit_metagraph(sim *s, uint64_t day, uint64_t t)
         nn[i].stake_rao = validator ? 200000000000000ull + below(&r, 1000000000000ull)
                                     : 1000000000ull + below(&r, 50000000000ull);
         if (validator) {
-            rng vr;
-            uint8_t ks[32], sk[64];
-            rng_init(&vr, s->cfg->seed, "validator", i, 0);
-            for (int j = 0; j < 4; j++) {
-                uint64_t x = rng_next(&vr), y = rng_next(&vr);
-                memcpy(ks + 8 * j, &x, 8);
-                memcpy(nn[i].hotkey + 8 * j, &y, 8);
-            }
-            crypto_sign_seed_keypair(nn[i].tally_key, sk, ks);
+            validator_keys(s->cfg->seed, i, nn[i].hotkey, nn[i].tally_key);
         } else {
             memcpy(nn[i].hotkey, s->miners[i].hotkey, 32);
             memcpy(nn[i].tally_key, s->miners[i].pk, 32);
@@ -581,7 +590,7 @@ static void genesis(sim *s)
         {{"windows.rolling_window_days", 27}, {SCHEMA_PV_INT, 30, {0}, false}},
     };
     schema_body b = {.type = SCHEMA_GENESIS};
-    uint8_t pk[32];
+    uint8_t pk[32], owner_key[32];
 
     store_node_pubkey(s->log, pk);
     b.u.genesis = (schema_genesis){.origin = {SIM_ORIGIN, strlen(SIM_ORIGIN)},
@@ -594,7 +603,10 @@ static void genesis(sim *s)
     b.u.genesis.chain = (schema_chain_params){.netuid = SIM_NETUID, .block = 1000000,
                                               .tempo = 360, .max_weight_limit = 65535,
                                               .min_allowed_weights = 1,
-                                              .max_allowed_uids = 4096};
+                                              .max_allowed_uids = 4096,
+                                              .has_owner_hotkey = true};
+    /* the owner is the first validator: its uid receives the burn (scoring §7.2) */
+    validator_keys(s->cfg->seed, s->cfg->miners, b.u.genesis.chain.owner_hotkey, owner_key);
     emit_node(s, &b, SIM_T0);
 }
 
