@@ -428,16 +428,29 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     rp p = {.log = log, .cfg = cfg, .res = res};
     store_iter *it = NULL;
     store_record r;
-    uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX;
+    uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX, tile_ix = UINT64_MAX, size;
+    uint8_t *tile = malloc(256 * 32);
     struct timespec t0, t1;
     tally_status st = TALLY_OK;
 
     memset(res, 0, sizeof(*res));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    to = cfg->to && cfg->to < store_size(log) ? cfg->to : store_size(log);
+    size = store_size(log);
+    to = cfg->to && cfg->to < size ? cfg->to : size;
+    if (tile == NULL) {
+        return TALLY_ENOMEM;
+    }
     if (cfg->from_cycle) {
         st = start_from_checkpoint(&p, cfg->from_cycle, &from);
         resumed_cycle_seq = p.expect_from - 1;
+        if (st != TALLY_OK) {
+            free(tile);
+            engine_block_release(&p.blk);
+            free(p.leaf);
+            free(p.prev_state);
+            res->eng = p.e;
+            return st;
+        }
     } else {
         st = engine_new(&p.e);
     }
@@ -454,6 +467,20 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
             cli_progress((void *)(uintptr_t)cfg->progress, r.seq, to);
         }
         res->records++;
+        /* the header must be the one the tree commits to: its leaf against the hash tile */
+        if (r.seq >> 8 != tile_ix) {
+            uint64_t w = size - (r.seq & ~255ull);
+            tile_ix = r.seq >> 8;
+            st = store_tile_read(log, 0, tile_ix, w < 256 ? (unsigned)w : 256u, tile);
+            if (st != TALLY_OK) {
+                break;
+            }
+        }
+        if (memcmp(tile + 32 * (r.seq & 255), r.leaf_hash, 32) != 0) {
+            mismatch(&p, r.seq, "the header does not match the tree (its leaf is not the hash in "
+                                "the tile)");
+            break;
+        }
         if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
             mismatch(&p, r.seq, "the header does not decode");
             break;
@@ -490,10 +517,14 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     if (st == TALLY_ENOTFOUND) {
         st = TALLY_OK;
     }
+    if (st == TALLY_OK && cfg->progress) {
+        cli_progress((void *)(uintptr_t)cfg->progress, res->records + from, to);
+    }
     if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
         mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));
     }
     store_iter_close(it);
+    free(tile);
     engine_block_release(&p.blk);
     free(p.leaf);
     free(p.prev_state);

@@ -17,34 +17,15 @@
 
 static const char *bin;
 
-/* Runs a shell command line with the binary; returns the exit status and the output. */
-static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    FILE *p;
-    size_t n;
-    int status;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
+#define run tu_run
 
 static char out[1 << 20];
 
 static void test_help_everywhere(void **state)
 {
     const char *cmds[] = {"init", "simulate", "append", "log", "show", "checkpoint", "key",
-                          "proof", "tiles", "verify", "stats", "demo"};
+                          "proof", "tiles", "verify", "stats", "demo", "replay", "weights",
+                          "explain"};
     (void)state;
     assert_int_equal(run(out, sizeof(out), "%s --help", bin), 0);
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -1,6 +1,8 @@
 #include "util/testutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,4 +91,25 @@ void tu_mth(uint8_t (*leaves)[32], uint64_t n, uint8_t out[32])
     tu_mth(leaves, k, in + 1);
     tu_mth(leaves + k, n - k, in + 33);
     crypto_hash_sha256(out, in, sizeof(in));
+}
+
+int tu_run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    FILE *p;
+    size_t n;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    if (p == NULL) {
+        abort();
+    }
+    n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }

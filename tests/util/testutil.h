@@ -11,8 +11,9 @@ size_t tu_unhex(const char *hex, uint8_t *out, size_t cap);
 const char *tu_tmpdir(const char *tag);
 /* rm -rf of a directory made by tu_tmpdir, and frees its name. */
 void tu_rmdir(const char *dir);
-
-
+/* Runs a shell command line; fills out (NUL-terminated, up to cap) with its stdout and returns
+ * its exit status (128 if it did not exit). */
+int tu_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* RFC 9162 MTH of n leaf hashes, by the RFC's recursive definition (a reference for tests). */
 void tu_mth(uint8_t (*leaves)[32], uint64_t n, uint8_t out[32]);

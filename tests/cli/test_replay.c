@@ -1,0 +1,261 @@
+/* `tally replay` as an auditor runs it: a simulated log replays to the node's derived records;
+ * resuming from the checkpoint of every cycle gives what replay from genesis gives; a tampered
+ * input record (body or header bytes) and a derived record the node got wrong (re-signed, so
+ * consistent with its header) are each reported at their exact sequence number. Also weights
+ * and explain on the same log. */
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/testutil.h"
+
+static const char *bin;
+static char out[1 << 20], line[4096];
+
+static void sim(const char *dir, unsigned days)
+{
+    assert_int_equal(tu_run(out, sizeof(out), "%s simulate --dir %s --miners 24 --days %u --seed 3 "
+                                              "--markets-per-day 12 -q",
+                            bin, dir, days),
+                     0);
+}
+
+/* The last two lines of a matching replay: the state hash and the weights hash. */
+static void replay_hashes(const char *dir, const char *extra, char *hashes, size_t cap)
+{
+    int rc = tu_run(out, sizeof(out), "%s replay --dir %s --quiet %s", bin, dir, extra);
+    if (rc != 0) {
+        fail_msg("replay %s: %s", extra, out);
+    }
+    assert_non_null(strstr(out, "replay matched"));
+    const char *p = strstr(out, "state hash of cycle");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "weights hash: "));
+    snprintf(hashes, cap, "%s", p);
+}
+
+static void test_resume_equals_genesis(void **state)
+{
+    const char *dir = tu_tmpdir("replay");
+    char base[512], got[512], arg[64];
+    (void)state;
+    sim(dir, 6);
+    replay_hashes(dir, "", base, sizeof(base));
+    assert_non_null(strstr(base, "state hash of cycle 5:"));
+    /* every cycle as the cut point */
+    for (int k = 1; k <= 5; k++) {
+        snprintf(arg, sizeof(arg), "--from-checkpoint %d", k);
+        replay_hashes(dir, arg, got, sizeof(got));
+        assert_string_equal(base, got);
+    }
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s --from-checkpoint 9 2>&1", bin,
+                            dir), 4);
+    /* the node continuing from its own state gives the same bytes as one long run */
+    const char *two = tu_tmpdir("replay-2");
+    char na[512], nb[512];
+    sim(two, 4);
+    sim(two, 2);
+    assert_int_equal(tu_run(na, sizeof(na), "%s checkpoint --dir %s | head -3", bin, dir), 0);
+    assert_int_equal(tu_run(nb, sizeof(nb), "%s checkpoint --dir %s | head -3", bin, two), 0);
+    assert_string_equal(na, nb);
+    /* weights and explain read the same cycle */
+    assert_int_equal(tu_run(out, sizeof(out), "%s weights --dir %s --json", bin, dir), 0);
+    assert_true(strncmp(out, "{\"cycle\":5,", 11) == 0);
+    assert_non_null(strstr(out, "\"weight\":65535"));
+    assert_int_equal(tu_run(out, sizeof(out), "%s weights --dir %s --cycle 3", bin, dir), 0);
+    assert_non_null(strstr(out, "cycle 3 "));
+    assert_int_equal(tu_run(out, sizeof(out), "%s explain --dir %s --miner 2 --cycle 4", bin, dir),
+                     0);
+    assert_non_null(strstr(out, "skill score"));
+    assert_non_null(strstr(out, "rows ("));
+    assert_int_equal(tu_run(out, sizeof(out), "%s explain --dir %s 2>&1", bin, dir), 2);
+    assert_int_equal(tu_run(out, sizeof(out), "%s weights --dir %s --cycle 99 2>&1", bin, dir), 4);
+    tu_rmdir(dir);
+    tu_rmdir(two);
+}
+
+/* ---- tampering ---- */
+
+static void be64(uint64_t v, uint8_t out8[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out8[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* Flips a byte of record seq's header (time_ms) or body, straight in LMDB; seq must lie in the
+ * unpacked tail. */
+static void flip(const char *dir, uint64_t seq, bool body)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi logdb, dbi;
+    MDB_val k, v;
+    uint8_t key[8], *copy;
+    schema_header h;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "log", 0, &logdb), 0);
+    assert_int_equal(mdb_dbi_open(txn, body ? "bodies" : "log", 0, &dbi), 0);
+    be64(seq, key);
+    k = (MDB_val){8, key};
+    assert_int_equal(mdb_get(txn, logdb, &k, &v), 0);
+    if (body) {
+        assert_int_equal(schema_header_decode(v.mv_data, v.mv_size, &h), TALLY_OK);
+        k = (MDB_val){32, h.body_hash};
+        assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    }
+    copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[body ? v.mv_size - 3 : 8] ^= 1;
+    v.mv_data = copy;
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+}
+
+static void expect_mismatch_at(const char *dir, uint64_t seq, const char *what)
+{
+    char want[64];
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s --quiet", bin, dir), 1);
+    snprintf(want, sizeof(want), "replay MISMATCH at seq %llu:", (unsigned long long)seq);
+    if (strstr(out, want) == NULL || (what && strstr(out, what) == NULL)) {
+        fail_msg("wanted '%s' and '%s', replay said: %s", want, what ? what : "", out);
+    }
+}
+
+static uint64_t log_size(const char *dir)
+{
+    assert_int_equal(tu_run(line, sizeof(line), "%s checkpoint --dir %s | sed -n 2p", bin, dir), 0);
+    return strtoull(line, NULL, 10);
+}
+
+static void test_tampered_input(void **state)
+{
+    const char *dir = tu_tmpdir("replay-tamper");
+    uint64_t size, seq;
+    (void)state;
+    sim(dir, 4);
+    size = log_size(dir);
+    assert_true(size % 256 >= 2); /* the last records are in the unpacked tail */
+    seq = size - 1;               /* an input record of the last day */
+    flip(dir, seq, true);
+    expect_mismatch_at(dir, seq, "does not match its header");
+    tu_rmdir(dir);
+
+    dir = tu_tmpdir("replay-tamper-h");
+    sim(dir, 4);
+    seq = log_size(dir) - 2;
+    flip(dir, seq, false);
+    expect_mismatch_at(dir, seq, "tree");
+    tu_rmdir(dir);
+}
+
+/* Copies the log in `from` to `to` record by record, re-signing one MINER_SCORE (seq target)
+ * with its skill changed: what a node that computed a wrong score would have written. */
+static void copy_with_wrong_score(const char *from, const char *to, uint64_t *target_out)
+{
+    char path[4096];
+    uint8_t seed[32];
+    FILE *f;
+    store_cfg ca = {.dir = from, .read_only = true};
+    store_log *a, *b;
+    store_iter *it;
+    store_record r;
+    store_input *batch = calloc(1024, sizeof(*batch));
+    size_t n = 0;
+    uint64_t first, target = UINT64_MAX;
+    int miner_scores = 0;
+
+    snprintf(path, sizeof(path), "%s/node.key", from);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(seed, 1, 32, f), 32);
+    fclose(f);
+    assert_int_equal(store_open(&ca, &a), TALLY_OK);
+    store_cfg cb = {.dir = to, .create = true, .origin = store_origin(a), .key_seed = seed};
+    assert_int_equal(store_open(&cb, &b), TALLY_OK);
+    assert_int_equal(store_iter_open(a, 0, &it), TALLY_OK);
+    while (store_iter_next(it, &r) == TALLY_OK) {
+        schema_header h;
+        uint8_t *body = malloc(SCHEMA_BODY_MAX);
+        size_t bn = r.body.n;
+        assert_int_equal(schema_header_decode(r.header.p, r.header.n, &h), TALLY_OK);
+        memcpy(body, r.body.p, r.body.n);
+        /* the 40th MINER_SCORE: a cycle in the middle of the log */
+        if (h.type == SCHEMA_MINER_SCORE && ++miner_scores == 40) {
+            schema_body sb;
+            uint64_t t = h.time_ms;
+            assert_int_equal(schema_body_decode(SCHEMA_MINER_SCORE, body, bn, &sb), TALLY_OK);
+            sb.u.miner_score.skill += 1;
+            assert_int_equal(schema_body_encode(&sb, body, SCHEMA_BODY_MAX, &bn), TALLY_OK);
+            assert_int_equal(schema_header_init(&sb, body, bn, h.actor, &h), TALLY_OK);
+            assert_int_equal(store_node_sign(b, &h), TALLY_OK);
+            h.time_ms = t;
+            schema_body_release(&sb);
+            target = r.seq;
+        }
+        batch[n++] = (store_input){h, body, bn};
+        if (n == 1024) {
+            assert_int_equal(store_append(b, batch, n, &first), TALLY_OK);
+            for (size_t i = 0; i < n; i++) {
+                free((void *)(uintptr_t)batch[i].body);
+            }
+            n = 0;
+        }
+    }
+    if (n > 0) {
+        assert_int_equal(store_append(b, batch, n, &first), TALLY_OK);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free((void *)(uintptr_t)batch[i].body);
+    }
+    free(batch);
+    store_iter_close(it);
+    store_close(a);
+    store_close(b);
+    assert_true(target != UINT64_MAX);
+    *target_out = target;
+}
+
+static void test_wrong_derived_record(void **state)
+{
+    const char *a = tu_tmpdir("replay-node"), *b = tu_tmpdir("replay-wrong");
+    uint64_t target;
+    (void)state;
+    sim(a, 4);
+    copy_with_wrong_score(a, b, &target);
+    /* the copy verifies as a log (every signature is good) but not as a scoring */
+    assert_int_equal(tu_run(out, sizeof(out), "%s verify --dir %s --signatures --quiet", bin, b), 0);
+    expect_mismatch_at(b, target, "MINER_SCORE: field skill");
+    tu_rmdir(a);
+    tu_rmdir(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_equals_genesis),
+        cmocka_unit_test(test_tampered_input),
+        cmocka_unit_test(test_wrong_derived_record),
+    };
+    bin = getenv("TALLY_BIN");
+    if (bin == NULL || sodium_init() < 0) {
+        fprintf(stderr, "TALLY_BIN must name the tally binary (ctest sets it)\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
