@@ -11,33 +11,50 @@
 
 /* ---- reading records ---- */
 
-/* Reads record seq (header and decoded body, checked against each other). */
-static tally_status read_record(store_log *log, uint64_t seq, schema_header *h, schema_body *b)
-{
+/* Bodies for engine_load, asked for in ascending seq: one iterator streams forward. */
+typedef struct fetcher {
+    store_log *log;
     store_iter *it;
-    store_record r;
-    tally_status st = store_iter_open(log, seq, &it);
-
-    if (st != TALLY_OK) {
-        return st;
-    }
-    st = store_iter_next(it, &r);
-    if (st == TALLY_OK && r.seq != seq) {
-        st = TALLY_ENOTFOUND;
-    }
-    if (st == TALLY_OK) {
-        st = schema_header_decode(r.header.p, r.header.n, h);
-    }
-    if (st == TALLY_OK) {
-        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
-    }
-    store_iter_close(it);
-    return st;
-}
+    uint64_t next; /* seq the iterator returns next */
+} fetcher;
 
 static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_body *b)
 {
-    return read_record(arg, seq, h, b);
+    fetcher *f = arg;
+    store_record r;
+    tally_status st;
+
+    if (f->it == NULL || seq < f->next) {
+        store_iter_close(f->it);
+        f->it = NULL;
+        st = store_iter_open(f->log, seq, &f->it);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    do {
+        st = store_iter_next(f->it, &r);
+    } while (st == TALLY_OK && r.seq < seq);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    f->next = r.seq + 1;
+    if (r.seq != seq) {
+        return TALLY_ENOTFOUND;
+    }
+    st = schema_header_decode(r.header.p, r.header.n, h);
+    if (st == TALLY_OK) {
+        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
+    }
+    return st;
+}
+
+static tally_status load_state(store_log *log, const uint8_t *state, size_t n, engine **out)
+{
+    fetcher f = {.log = log};
+    tally_status st = engine_load(state, n, fetch_cb, &f, out);
+    store_iter_close(f.it);
+    return st;
 }
 
 /* Applies records [engine_next_seq, to) to the engine, checking each body against its header.
@@ -254,7 +271,7 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
 
     if (p->has_prev && p->prev_c.covers_to <= covers_to) {
         engine_block b;
-        st = engine_load(p->prev_state, p->prev_len, fetch_cb, p->log, &e);
+        st = load_state(p->log, p->prev_state, p->prev_len, &e);
         if (st == TALLY_OK) {
             st = engine_cycle(e, p->prev_seq, &p->prev_h, &p->prev_c, &b);
             engine_block_release(&b);
@@ -412,7 +429,7 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
     }
     st = store_checkpoint_get(p->log, cycle, want, &state, &n);
     if (st == TALLY_OK) {
-        st = engine_load(state, n, fetch_cb, p->log, &p->e);
+        st = load_state(p->log, state, n, &p->e);
     }
     free(state);
     if (st == TALLY_OK) {

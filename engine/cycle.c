@@ -118,10 +118,17 @@ static uint64_t market_result(const engine *e, const eng_market *m)
     return 0;
 }
 
+typedef struct truth_series { /* a market side's snapshots in W_r, bucketed (§5.7) */
+    bool done;
+    engine_point *pts;
+    size_t n;
+} truth_series;
+
 typedef struct cyc {
     engine *e;
     const schema_scoring_cycle *c;
     int64_t as_of, wr_lo, wc_lo;
+    truth_series *truth; /* 3 per market, built on first use in this cycle */
     schema_body *bodies;
     size_t n_bodies, cap_bodies;
 } cyc;
@@ -138,24 +145,25 @@ static schema_body *push_body(cyc *y, unsigned type)
     return &g[y->n_bodies++];
 }
 
-static bool row_same(const eng_row *a, const eng_row *b)
+static uint64_t close_key(const eng_market *m)
 {
-    return a->has_close == b->has_close && a->has_out == b->has_out &&
-           (!a->has_close || memcmp(&a->cm, &b->cm, sizeof(a->cm)) == 0) &&
-           (!a->has_out || (a->brier == b->brier && a->logloss == b->logloss && a->pss == b->pss &&
-                            a->tf == b->tf && a->pss_adj == b->pss_adj && a->hit == b->hit &&
-                            a->settled == b->settled));
+    return m->has_close ? m->close_seq + 1 : 0;
 }
 
-/* Scores one group (the rows of submission s on market mi: rows[lo, hi)), and emits a
- * SUBMISSION_SCORE for each row whose scores changed. */
-static tally_status score_group(cyc *y, eng_sub *s, size_t lo, size_t hi, bool force)
+static uint64_t out_key(const eng_event *ev)
 {
-    engine *e = y->e;
+    return ev->has_out ? ev->out_seq + 1 : 0;
+}
+
+/* Scores one group (the rows of submission s on one market: rows[lo, hi)) from the current close
+ * and result; with y, emits a SUBMISSION_SCORE for each row that has a score. */
+static tally_status score_group(engine *e, cyc *y, eng_sub *s, size_t lo, size_t hi)
+{
     const engine_params *p = &e->params;
     eng_market *m = &e->markets[s->rows[lo].market];
     const eng_event *ev = &e->events[m->ev];
-    uint64_t rho = market_result(e, m), key_o = 0;
+    uint64_t rho = market_result(e, m);
+    uint64_t minutes = ev->start_ms > s->t_sub ? (uint64_t)((ev->start_ms - s->t_sub) / MIN_MS) : 0;
     engine_outcome oc;
     bool scored = false;
 
@@ -179,33 +187,24 @@ static tally_status score_group(cyc *y, eng_sub *s, size_t lo, size_t hi, bool f
         }
         if (r != SIZE_MAX) {
             scored = engine_outcome_metrics(x, pi, n, r, &oc);
-            key_o = scored ? ev->out_seq + 1 : 0;
         }
     }
     for (size_t j = lo; j < hi; j++) {
-        eng_row *w = &s->rows[j], nw = *w;
-        uint64_t key_c = m->has_close && (m->close_mask & (1u << w->side_idx)) ? m->close_seq + 1 : 0;
-        uint64_t minutes = ev->start_ms > s->t_sub ? (uint64_t)((ev->start_ms - s->t_sub) / MIN_MS) : 0;
-        if (!force && key_c == w->ck_close && key_o == w->ck_out) {
-            continue;
-        }
-        nw.ck_close = key_c, nw.ck_out = key_o;
-        nw.has_close = key_c != 0;
-        if (nw.has_close) {
+        eng_row *w = &s->rows[j];
+        w->has_close = m->has_close && (m->close_mask & (1u << w->side_idx));
+        if (w->has_close) {
             engine_close_metrics(p, w->odds_n, m->pi[w->side_idx], m->omega[w->side_idx],
-                                 ev->start_ms, s->t_sub, &nw.cm);
+                                 ev->start_ms, s->t_sub, &w->cm);
         }
-        nw.has_out = scored;
+        w->has_out = scored;
         if (scored) {
-            nw.brier = oc.brier, nw.logloss = oc.logloss, nw.pss = oc.pss;
-            nw.tf = engine_time_factor(p, minutes); /* D4: minutes from the row and the start */
-            nw.pss_adj = engine_pss_adj(p, oc.pss, nw.tf);
-            nw.hit = m->sides[w->side_idx] == rho;
-            nw.settled = ev->out_time;
+            w->brier = oc.brier, w->logloss = oc.logloss, w->pss = oc.pss;
+            w->tf = engine_time_factor(p, minutes); /* D4: minutes from the row and the start */
+            w->pss_adj = engine_pss_adj(p, oc.pss, w->tf);
+            w->hit = m->sides[w->side_idx] == rho;
+            w->settled = ev->out_time;
         }
-        bool changed = !row_same(w, &nw);
-        *w = nw;
-        if (changed && (nw.has_close || nw.has_out)) {
+        if (y != NULL && (w->has_close || w->has_out)) {
             schema_body *b = push_body(y, SCHEMA_SUBMISSION_SCORE);
             schema_submission_score *ss;
             if (b == NULL) {
@@ -215,14 +214,45 @@ static tally_status score_group(cyc *y, eng_sub *s, size_t lo, size_t hi, bool f
             ss->cycle = y->c->cycle, ss->sub_seq = s->seq, ss->uid = e->hks[s->hk].uid;
             ss->market_id = m->id, ss->side = m->sides[w->side_idx];
             ss->submitted_at_ms = (uint64_t)s->t_sub;
-            ss->has_close = nw.has_close, ss->close = nw.cm;
-            ss->has_outcome = nw.has_out;
-            ss->outcome = (schema_outcome_metrics){nw.brier, nw.logloss, nw.pss, nw.tf, nw.pss_adj,
-                                                   nw.hit};
+            ss->has_close = w->has_close, ss->close = w->cm;
+            ss->has_outcome = w->has_out;
+            ss->outcome = (schema_outcome_metrics){w->brier, w->logloss, w->pss, w->tf, w->pss_adj,
+                                                   w->hit};
             memcpy(ss->salt, s->salt, 16);
         }
     }
     return TALLY_OK;
+}
+
+/* Calls fn on each group of a submission's rows (rows of one market are adjacent). */
+static tally_status each_group(engine *e, cyc *y, eng_sub *s, bool only_changed, bool force)
+{
+    size_t lo = 0;
+
+    while (lo < s->n_prices) {
+        size_t hi = lo + 1;
+        const eng_market *m = &e->markets[s->rows[lo].market];
+        const eng_event *ev = &e->events[m->ev];
+        while (hi < s->n_prices && s->rows[hi].market == s->rows[lo].market) {
+            hi++;
+        }
+        /* a row's scores change only with its market's close, its event (start, status,
+         * result) or the parameters; a newly revealed submission is scored whole */
+        if (!only_changed || force || !s->scored || m->em_close != close_key(m) ||
+            ev->em_out != out_key(ev) || ev->em_hist != ev->n_hist) {
+            if (score_group(e, y, s, lo, hi) != TALLY_OK) {
+                return TALLY_ENOMEM;
+            }
+        }
+        lo = hi;
+    }
+    return TALLY_OK;
+}
+
+void eng__rescore(engine *e, eng_sub *s)
+{
+    tally_status st = each_group(e, NULL, s, false, true);
+    TALLY_ASSERT(st == TALLY_OK); /* no emission: nothing to allocate */
 }
 
 static tally_status score_rows(cyc *y)
@@ -232,20 +262,20 @@ static tally_status score_rows(cyc *y)
 
     for (size_t i = 0; i < e->n_subs; i++) {
         eng_sub *s = &e->subs[i];
-        size_t lo = 0;
         if (!s->revealed) {
             continue; /* protocol §2.3: its prices are not ours to read yet */
         }
-        while (lo < s->n_prices) {
-            size_t hi = lo + 1;
-            while (hi < s->n_prices && s->rows[hi].market == s->rows[lo].market) {
-                hi++;
-            }
-            if (score_group(y, s, lo, hi, force) != TALLY_OK) {
-                return TALLY_ENOMEM;
-            }
-            lo = hi;
+        if (each_group(e, y, s, true, force) != TALLY_OK) {
+            return TALLY_ENOMEM;
         }
+        s->scored = true;
+    }
+    for (size_t i = 0; i < e->n_markets; i++) {
+        e->markets[i].em_close = close_key(&e->markets[i]);
+    }
+    for (size_t i = 0; i < e->n_events; i++) {
+        e->events[i].em_out = out_key(&e->events[i]);
+        e->events[i].em_hist = e->events[i].n_hist;
     }
     e->params_dirty = false;
     return TALLY_OK;
@@ -293,8 +323,13 @@ typedef struct mrow { /* a revealed row in W_r, for the originality series */
 typedef struct mscr {
     uint32_t hk;
     uint64_t uid, n_rows;
-    fx_wide n_eff;
+    fx_wide n_eff, var;
     fx_wide ws[5], wt[5];
+    /* calibration pairs as bins (§5.5) and sums (§5.6): counts, hits, Σp; k, Σp, Σp² */
+    uint64_t cal_cnt[64], cal_hit[64], cal_psum[64], cal_k;
+    fx_wide cal_s, cal_s2;
+    uint32_t *cand; /* revealed submissions in W_r, for originality */
+    size_t n_cand, cap_cand;
     schema_miner_score out;
 } mscr;
 
@@ -314,55 +349,103 @@ static int by_series(const void *a, const void *b)
 }
 
 typedef struct scratch {
-    int64_t *cal_p;
-    uint8_t *cal_hit;
-    size_t n_cal, cap_cal;
     mrow *series;
     size_t n_series, cap_series;
-    engine_point *tp, *mp;
-    size_t cap_tp, cap_mp;
+    engine_point *mp;
+    size_t cap_mp;
 } scratch;
 
-/* SOS and LEAD (§5.7) over the miner's rows gathered in sc->series. */
+static const truth_series *truth_of(cyc *y, uint32_t market, uint8_t side_idx)
+{
+    truth_series *t = &y->truth[3 * (size_t)market + side_idx];
+    const eng_market *m = &y->e->markets[market];
+
+    if (!t->done) {
+        t->done = true;
+        t->pts = malloc((m->n_snaps ? m->n_snaps : 1) * sizeof(engine_point));
+        if (t->pts == NULL) {
+            return NULL;
+        }
+        for (size_t k = 0; k < m->n_snaps; k++) {
+            const eng_snap *sn = &m->snaps[k];
+            if ((sn->mask & (1u << side_idx)) && sn->ts >= y->wr_lo && sn->ts < y->as_of) {
+                t->pts[t->n++] = (engine_point){sn->ts, sn->seq, sn->pi[side_idx]};
+            }
+        }
+        t->n = eng__bucketise(&y->e->params, t->pts, t->n);
+    }
+    return t->pts ? t : NULL;
+}
+
+static int by_event_time(const void *a, const void *b, void *arg)
+{
+    const eng_sub *subs = arg, *x = &subs[*(const uint32_t *)a], *y = &subs[*(const uint32_t *)b];
+    if (x->ev != y->ev) {
+        return x->ev < y->ev ? -1 : 1;
+    }
+    if (x->t_sub != y->t_sub) {
+        return x->t_sub < y->t_sub ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* SOS and LEAD (§5.7) over the miner's candidate submissions. A (market, side) series needs two
+ * buckets, so two submissions on the event: only events the miner priced twice are examined. */
 static tally_status originality(cyc *y, scratch *sc, mscr *ms)
 {
     engine *e = y->e;
     fx_wide sos_sum = 0, lead_sum = 0;
     uint64_t n_sos = 0, n_lead = 0;
-    size_t i = 0;
+    size_t g = 0;
 
-    qsort(sc->series, sc->n_series, sizeof(mrow), by_series);
-    while (i < sc->n_series) {
-        size_t j = i, nt = 0, nm = 0;
-        const eng_market *m = &e->markets[sc->series[i].market];
-        uint8_t bit = (uint8_t)(1u << sc->series[i].side_idx);
-        engine_pair pr;
-        while (j < sc->n_series && sc->series[j].market == sc->series[i].market &&
-               sc->series[j].side_idx == sc->series[i].side_idx) {
-            j++;
+    qsort_r(ms->cand, ms->n_cand, sizeof(uint32_t), by_event_time, e->subs);
+    while (g < ms->n_cand) {
+        size_t h = g + 1, i = 0;
+        while (h < ms->n_cand && e->subs[ms->cand[h]].ev == e->subs[ms->cand[g]].ev) {
+            h++;
         }
-        sc->mp = eng__grow(sc->mp, &sc->cap_mp, j - i, sizeof(engine_point));
-        sc->tp = eng__grow(sc->tp, &sc->cap_tp, m->n_snaps + 1, sizeof(engine_point));
-        if (sc->mp == NULL || sc->tp == NULL) {
-            return TALLY_ENOMEM;
-        }
-        for (size_t k = i; k < j; k++) {
-            sc->mp[nm++] = (engine_point){sc->series[k].t, sc->series[k].seq, sc->series[k].p};
-        }
-        for (size_t k = 0; k < m->n_snaps; k++) {
-            const eng_snap *sn = &m->snaps[k];
-            if ((sn->mask & bit) && sn->ts >= y->wr_lo && sn->ts < y->as_of) {
-                sc->tp[nt++] = (engine_point){sn->ts, sn->seq, sn->pi[sc->series[i].side_idx]};
+        sc->n_series = 0;
+        for (size_t k = g; h - g >= 2 && k < h; k++) {
+            const eng_sub *s = &e->subs[ms->cand[k]];
+            mrow *gr = eng__grow(sc->series, &sc->cap_series, sc->n_series + s->n_prices + 1,
+                                 sizeof(mrow));
+            if (gr == NULL) {
+                return TALLY_ENOMEM;
+            }
+            sc->series = gr;
+            for (size_t j = 0; j < s->n_prices; j++) {
+                gr[sc->n_series++] = (mrow){s->rows[j].market, s->rows[j].side_idx, s->t_sub,
+                                            s->seq, s->rows[j].p};
             }
         }
-        engine_series_pair(&e->params, sc->tp, nt, sc->mp, nm, &pr);
-        if (pr.has_sos) {
-            sos_sum += pr.sos, n_sos++;
+        g = h;
+        qsort(sc->series, sc->n_series, sizeof(mrow), by_series);
+        while (i < sc->n_series) {
+            size_t j = i, nm = 0;
+            const truth_series *t;
+            engine_pair pr;
+            while (j < sc->n_series && sc->series[j].market == sc->series[i].market &&
+                   sc->series[j].side_idx == sc->series[i].side_idx) {
+                j++;
+            }
+            sc->mp = eng__grow(sc->mp, &sc->cap_mp, j - i + 1, sizeof(engine_point));
+            t = truth_of(y, sc->series[i].market, sc->series[i].side_idx);
+            if (sc->mp == NULL || t == NULL) {
+                return TALLY_ENOMEM;
+            }
+            for (size_t k = i; k < j; k++) {
+                sc->mp[nm++] = (engine_point){sc->series[k].t, sc->series[k].seq, sc->series[k].p};
+            }
+            nm = eng__bucketise(&e->params, sc->mp, nm);
+            eng__series_bucketed(&e->params, t->pts, t->n, sc->mp, nm, &pr);
+            if (pr.has_sos) {
+                sos_sum += pr.sos, n_sos++;
+            }
+            if (pr.has_lead) {
+                lead_sum += pr.lead, n_lead++;
+            }
+            i = j;
         }
-        if (pr.has_lead) {
-            lead_sum += pr.lead, n_lead++;
-        }
-        i = j;
     }
     ms->out.stats[S_SOS] = (schema_opt_n){n_sos > 0, n_sos ? fx_div(sos_sum, (fx_wide)n_sos) : 0};
     ms->out.stats[S_LEAD] =
@@ -375,105 +458,102 @@ static int64_t mean_or(fx_wide ws, fx_wide wt, int64_t dflt)
     return wt > 0 ? fx_div(ws * FX_ONE, wt) : dflt;
 }
 
-/* Pass over one miner's submissions (sorted by seq): §5.3 sums, calibration pairs, series. */
-static tally_status miner_pass(cyc *y, scratch *sc, mscr *ms, const uint32_t *subs, size_t n)
+/* §5.3 sums, calibration bins and originality candidates of every hotkey, in one pass over the
+ * submissions in seq order (exact integer sums: the order changes nothing, and memory is read
+ * in sequence). ms is indexed by hotkey. */
+static tally_status sum_pass(cyc *y, mscr *ms)
 {
     engine *e = y->e;
-    const engine_params *p = &e->params;
-    fx_wide var = 0;
-    int64_t es_mean;
+    int64_t nb = e->params.num_bins;
 
-    sc->n_cal = 0, sc->n_series = 0;
-    for (size_t k = 0; k < n; k++) {
-        eng_sub *s = &e->subs[subs[k]];
+    for (size_t k = 0; k < e->n_subs; k++) {
+        eng_sub *s = &e->subs[k];
+        mscr *m = &ms[s->hk];
         bool in_wr = s->t_sub >= y->wr_lo && s->t_sub < y->as_of;
         int64_t w = in_wr ? decay(e, y->as_of - s->t_sub) : 0;
         if (in_wr) {
             /* unrevealed rows count here through the header's `rows` alone (§5.3) */
-            ms->n_rows += s->n_rows;
-            ms->n_eff += (fx_wide)w * s->n_rows;
+            m->n_rows += s->n_rows;
+            m->n_eff += (fx_wide)w * s->n_rows;
         }
         if (!s->revealed) {
             continue;
         }
+        if (in_wr) {
+            uint32_t *g = eng__grow(m->cand, &m->cap_cand, m->n_cand + 1, sizeof(*g));
+            if (g == NULL) {
+                return TALLY_ENOMEM;
+            }
+            m->cand = g;
+            g[m->n_cand++] = (uint32_t)k;
+        }
         for (size_t j = 0; j < s->n_prices; j++) {
             const eng_row *r = &s->rows[j];
             if (in_wr && r->has_close) {
-                ms->ws[A_CLE] += fx_mul(w, r->cm.cle), ms->wt[A_CLE] += w;
-                ms->ws[A_MES] += fx_mul(w, r->cm.mes), ms->wt[A_MES] += w;
+                m->ws[A_CLE] += fx_mul(w, r->cm.cle), m->wt[A_CLE] += w;
+                m->ws[A_MES] += fx_mul(w, r->cm.mes), m->wt[A_MES] += w;
             }
             if (in_wr && r->has_out) {
-                ms->ws[A_PSS] += fx_mul(w, r->pss_adj), ms->wt[A_PSS] += w;
-                ms->ws[A_BRIER] += fx_mul(w, r->brier), ms->wt[A_BRIER] += w;
-                ms->ws[A_FQ] += fx_mul(w, FX_ONE - 2 * r->brier), ms->wt[A_FQ] += w;
+                m->ws[A_PSS] += fx_mul(w, r->pss_adj), m->wt[A_PSS] += w;
+                m->ws[A_BRIER] += fx_mul(w, r->brier), m->wt[A_BRIER] += w;
+                m->ws[A_FQ] += fx_mul(w, FX_ONE - 2 * r->brier), m->wt[A_FQ] += w;
             }
             if (r->has_out && r->settled >= y->wc_lo && r->settled < y->as_of) {
-                if (sc->n_cal == sc->cap_cal) {
-                    size_t cap = sc->cap_cal ? 2 * sc->cap_cal : 256;
-                    int64_t *gp = realloc(sc->cal_p, cap * sizeof(*gp));
-                    uint8_t *gh = gp ? realloc(sc->cal_hit, cap) : NULL;
-                    if (gp != NULL) {
-                        sc->cal_p = gp;
-                    }
-                    if (gh == NULL) {
-                        return TALLY_ENOMEM;
-                    }
-                    sc->cal_hit = gh, sc->cap_cal = cap;
-                }
-                sc->cal_p[sc->n_cal] = r->p, sc->cal_hit[sc->n_cal++] = r->hit;
-            }
-            if (in_wr) {
-                mrow *g = eng__grow(sc->series, &sc->cap_series, sc->n_series + 1, sizeof(*g));
-                if (g == NULL) {
-                    return TALLY_ENOMEM;
-                }
-                sc->series = g;
-                g[sc->n_series++] = (mrow){r->market, r->side_idx, s->t_sub, s->seq, r->p};
+                int64_t bin = (int64_t)(((fx_wide)r->p * nb) / FX_ONE);
+                bin = bin < nb - 1 ? bin : nb - 1;
+                m->cal_cnt[bin]++, m->cal_hit[bin] += r->hit, m->cal_psum[bin] += (uint64_t)r->p;
+                m->cal_k++, m->cal_s += r->p, m->cal_s2 += (fx_wide)r->p * r->p;
             }
         }
     }
-    if (ms->n_rows == 0) {
-        return TALLY_OK;
-    }
-    /* es_std: two passes, the squares summed exactly at scale 10^27 */
-    es_mean = mean_or(ms->ws[A_CLE], ms->wt[A_CLE], 0);
-    for (size_t k = 0; k < n; k++) {
-        eng_sub *s = &e->subs[subs[k]];
+    return TALLY_OK;
+}
+
+/* es_std's second pass: Σ w·(cle − es_mean)², exact at scale 10^27. */
+static void var_pass(cyc *y, mscr *ms)
+{
+    engine *e = y->e;
+
+    for (size_t k = 0; k < e->n_subs; k++) {
+        const eng_sub *s = &e->subs[k];
+        mscr *m = &ms[s->hk];
+        int64_t w, mean = m->out.stats[S_ES_MEAN].v;
         if (!s->revealed || s->t_sub < y->wr_lo || s->t_sub >= y->as_of) {
             continue;
         }
-        int64_t w = decay(e, y->as_of - s->t_sub);
+        w = decay(e, y->as_of - s->t_sub);
         for (size_t j = 0; j < s->n_prices; j++) {
             if (s->rows[j].has_close) {
-                fx_wide d = s->rows[j].cm.cle - es_mean;
-                var += (fx_wide)w * d * d;
+                fx_wide d = s->rows[j].cm.cle - mean;
+                m->var += (fx_wide)w * d * d;
             }
         }
     }
-    schema_miner_score *o = &ms->out;
-    int64_t es_std = ms->wt[A_CLE] > 0 ? (int64_t)fx_sqrt_ratio((fx_uwide)var,
-                                                                (fx_uwide)ms->wt[A_CLE])
-                                       : 0;
-    o->stats[S_ES_MEAN] = (schema_opt_n){true, es_mean};
+}
+
+/* A miner's statistics from its sums (§5.3, §5.5, §5.6). */
+static void miner_stats(cyc *y, mscr *m)
+{
+    const engine_params *p = &y->e->params;
+    schema_miner_score *o = &m->out;
+    int64_t es_mean = o->stats[S_ES_MEAN].v, a, b;
+    int64_t es_std = m->wt[A_CLE] > 0 ? (int64_t)fx_sqrt_ratio((fx_uwide)m->var,
+                                                               (fx_uwide)m->wt[A_CLE])
+                                      : 0;
+
     o->stats[S_ES_STD] = (schema_opt_n){true, es_std};
     o->stats[S_ES_ADJ] = (schema_opt_n){true, es_std > 1000000 ? fx_div((fx_wide)es_mean * FX_ONE,
                                                                         es_std)
                                                                : 0};
-    o->stats[S_MES_MEAN] = (schema_opt_n){true, mean_or(ms->ws[A_MES], ms->wt[A_MES], 0)};
-    o->stats[S_PSS_MEAN] = (schema_opt_n){true, mean_or(ms->ws[A_PSS], ms->wt[A_PSS], 0)};
+    o->stats[S_MES_MEAN] = (schema_opt_n){true, mean_or(m->ws[A_MES], m->wt[A_MES], 0)};
+    o->stats[S_PSS_MEAN] = (schema_opt_n){true, mean_or(m->ws[A_PSS], m->wt[A_PSS], 0)};
     o->stats[S_BRIER_MEAN] =
-        (schema_opt_n){true, mean_or(ms->ws[A_BRIER], ms->wt[A_BRIER], FX_ONE / 2)};
+        (schema_opt_n){true, mean_or(m->ws[A_BRIER], m->wt[A_BRIER], FX_ONE / 2)};
     o->stats[S_FQ_RAW] = (schema_opt_n){true, FX_ONE - 2 * o->stats[S_BRIER_MEAN].v};
-    {
-        int64_t a, b;
-        o->stats[S_CAL] = (schema_opt_n){true, engine_calibration(p, sc->cal_p, sc->cal_hit,
-                                                                  sc->n_cal, &a, &b)};
-        o->stats[S_SHARP] = (schema_opt_n){true, engine_sharpness(p, sc->cal_p, sc->n_cal)};
-    }
-    if (ms->n_rows >= (uint64_t)p->min_orig) {
-        return originality(y, sc, ms);
-    }
-    return TALLY_OK;
+    o->stats[S_CAL] = (schema_opt_n){true, eng__calibration_bins(p, m->cal_cnt, m->cal_hit,
+                                                                 m->cal_psum, m->cal_k, &a, &b)};
+    o->stats[S_SHARP] = (schema_opt_n){true, eng__sharpness_sums(p, m->cal_k, m->cal_s,
+                                                                 m->cal_s2)};
 }
 
 /* ---- population, dimensions, weights ---- */
@@ -625,51 +705,33 @@ done:
 static tally_status miners(cyc *y, engine_block *blk)
 {
     engine *e = y->e;
-    size_t n_hk = e->n_hks, n_ms = 0;
-    uint32_t *start = calloc(n_hk + 1, sizeof(uint32_t)), *order = NULL;
-    mscr *ms = calloc(e->n_uids ? e->n_uids : 1, sizeof(*ms));
+    size_t n_ms = 0;
+    mscr *by_hk = calloc(e->n_hks + 1, sizeof(*by_hk)), *ms = NULL;
     scratch sc = {0};
-    tally_status st = TALLY_OK;
+    tally_status st = by_hk ? sum_pass(y, by_hk) : TALLY_ENOMEM;
 
-    if (start == NULL || ms == NULL) {
-        st = TALLY_ENOMEM;
-        goto done;
-    }
-    /* the submissions of each hotkey, in seq order (counting sort) */
-    for (size_t i = 0; i < e->n_subs; i++) {
-        start[e->subs[i].hk + 1]++;
-    }
-    for (size_t k = 0; k < n_hk; k++) {
-        start[k + 1] += start[k];
-    }
-    order = malloc((e->n_subs ? e->n_subs : 1) * sizeof(uint32_t));
-    if (order == NULL) {
-        st = TALLY_ENOMEM;
-        goto done;
-    }
-    {
-        uint32_t *fill = calloc(n_hk + 1, sizeof(uint32_t));
-        if (fill == NULL) {
-            st = TALLY_ENOMEM;
-            goto done;
+    if (st == TALLY_OK) {
+        for (size_t i = 0; i < e->n_hks; i++) {
+            by_hk[i].out.stats[S_ES_MEAN] =
+                (schema_opt_n){true, mean_or(by_hk[i].ws[A_CLE], by_hk[i].wt[A_CLE], 0)};
         }
-        for (size_t i = 0; i < e->n_subs; i++) {
-            uint32_t hk = e->subs[i].hk;
-            order[start[hk] + fill[hk]++] = (uint32_t)i;
-        }
-        free(fill);
+        var_pass(y, by_hk);
+        ms = calloc(e->n_uids ? e->n_uids : 1, sizeof(*ms));
+        st = ms ? TALLY_OK : TALLY_ENOMEM;
     }
-    for (size_t u = 0; u < e->n_uids && st == TALLY_OK; u++) {
+    /* population P, by uid: registered, with at least one row in the rolling window */
+    for (size_t u = 0; st == TALLY_OK && u < e->n_uids; u++) {
         uint32_t hk = e->uid_hk[u];
-        mscr *m = &ms[n_ms];
-        if (hk == ENG_NONE) {
+        if (hk == ENG_NONE || by_hk[hk].n_rows == 0) {
             continue;
         }
-        memset(m, 0, sizeof(*m));
+        mscr *m = &ms[n_ms++];
+        *m = by_hk[hk];
+        by_hk[hk].cand = NULL; /* moved */
         m->hk = hk, m->uid = u;
-        st = miner_pass(y, &sc, m, order + start[hk], start[hk + 1] - start[hk]);
-        if (st == TALLY_OK && m->n_rows > 0) {
-            n_ms++; /* population P: at least one row in the rolling window */
+        miner_stats(y, m);
+        if (m->n_rows >= (uint64_t)e->params.min_orig) {
+            st = originality(y, &sc, m);
         }
     }
     if (st == TALLY_OK) {
@@ -696,14 +758,15 @@ static tally_status miners(cyc *y, engine_block *blk)
     if (st == TALLY_OK) {
         st = weights(y, ms, n_ms, blk);
     }
-done:
-    free(start);
-    free(order);
+    for (size_t i = 0; by_hk != NULL && i < e->n_hks; i++) {
+        free(by_hk[i].cand);
+    }
+    for (size_t i = 0; ms != NULL && i < n_ms; i++) {
+        free(ms[i].cand);
+    }
+    free(by_hk);
     free(ms);
-    free(sc.cal_p);
-    free(sc.cal_hit);
     free(sc.series);
-    free(sc.tp);
     free(sc.mp);
     return st;
 }
@@ -728,6 +791,11 @@ tally_status engine_cycle(engine *e, uint64_t seq, const schema_header *h,
     y.wr_lo = y.as_of - e->params.rolling_days * ENG_DAY_MS;
     y.wc_lo = y.as_of - e->params.cal_days * ENG_DAY_MS;
     reveal_and_prune(e, y.as_of);
+    y.truth = calloc(3 * e->n_markets + 1, sizeof(*y.truth));
+    if (y.truth == NULL) {
+        engine_block_release(out);
+        return TALLY_ENOMEM;
+    }
     st = eng__state_write(e, c, &out->state, &out->state_len);
     if (st == TALLY_OK) {
         schema_sha256_2(out->state_hash, out->state, out->state_len, NULL, 0);
@@ -746,6 +814,10 @@ tally_status engine_cycle(engine *e, uint64_t seq, const schema_header *h,
         b->u.state_hash.state_len = out->state_len;
     }
     out->bodies = y.bodies, out->n = y.n_bodies;
+    for (size_t i = 0; i < 3 * e->n_markets; i++) {
+        free(y.truth[i].pts);
+    }
+    free(y.truth);
     if (st != TALLY_OK) {
         engine_block_release(out);
     }

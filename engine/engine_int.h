@@ -47,6 +47,7 @@ typedef struct eng_event {
     size_t n_hist, cap_hist;
     int64_t start_ms;
     uint64_t status;
+    uint64_t em_out, em_hist; /* out key and EVENT count when the last cycle scored it */
     bool has_out; /* latest provider OUTCOME */
     bool out_has_result, out_has_scores;
     uint64_t out_seq, out_result, out_home, out_away;
@@ -68,7 +69,7 @@ typedef struct eng_market {
     int64_t line;
     uint64_t sides[3]; /* ascending = canonical order */
     bool has_close;
-    uint64_t close_seq;
+    uint64_t close_seq, em_close; /* em_close: the close key when the last cycle scored it */
     uint8_t close_mask;
     int64_t pi[3], omega[3];
     eng_snap *snaps;
@@ -80,8 +81,7 @@ typedef struct eng_row {
     uint8_t side_idx;
     uint64_t odds_n;
     int64_t p;
-    /* the metrics last computed (and emitted), and the inputs they came from */
-    uint64_t ck_close, ck_out; /* CLOSE and OUTCOME seq + 1, 0 for none */
+    /* the metrics of the last cycle that scored the row (memory only: recomputed on load) */
     bool has_close, has_out, hit;
     schema_close_metrics cm;
     int64_t brier, logloss, pss, tf, pss_adj, settled;
@@ -92,9 +92,9 @@ typedef struct eng_sub {
     int64_t time_ms, t_sub;
     uint32_t ev, hk, n_rows; /* n_rows: the header's `rows` */
     uint32_t n_prices;       /* rows parsed from the body (= n_rows in an accepted log) */
-    bool revealed;
+    bool revealed, scored; /* scored: a cycle has scored its rows since it was revealed */
     uint8_t salt[16];
-    eng_row *rows; /* the prices (n_rows of them), NULL only while loading */
+    eng_row *rows; /* the prices, from the body; NULL only while loading */
 } eng_sub;
 
 struct engine {
@@ -139,6 +139,18 @@ uint32_t eng__hotkey_intern(engine *e, const uint8_t hotkey[32]);
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);
 /* Makes the latest assembled METAGRAPH effective (hotkeys, uids, actor bindings). */
 tally_status eng__metagraph_commit(engine *e, int64_t t);
+/* Computes the metrics of every row of a revealed submission from the current closes and
+ * results, emitting nothing (cycle.c; used on load). */
+void eng__rescore(engine *e, eng_sub *s);
+/* §5.7 in two steps (metrics.c): bucket a series in place (sorts it; returns the bucket count),
+ * then compare two bucketed series. */
+size_t eng__bucketise(const engine_params *p, engine_point *s, size_t n);
+void eng__series_bucketed(const engine_params *p, const engine_point *truth, size_t nt,
+                          const engine_point *miner, size_t nm, engine_pair *out);
+/* §5.5 from per-bin counts, hits and Σp over k pairs; §5.6 from k, Σp, Σp² (metrics.c). */
+int64_t eng__calibration_bins(const engine_params *p, const uint64_t *cnt, const uint64_t *hits,
+                              const uint64_t *psum, uint64_t k, int64_t *a_out, int64_t *b_out);
+int64_t eng__sharpness_sums(const engine_params *p, uint64_t k, fx_wide s, fx_wide s2);
 /* Canonical state bytes (state.c). */
 tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, uint8_t **out,
                               size_t *n_out);

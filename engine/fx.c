@@ -10,11 +10,32 @@
 #define LN2_Q62 ((fx_wide)3196577161300663915ll)
 #define SQRT2_Q62 ((fx_wide)6521908912666391106ll)
 
+/* The same on int64 operands: hardware division, no 128-bit library call. */
+static int64_t div64(int64_t num, int64_t den)
+{
+    int64_t q, r;
+
+    if (den < 0) {
+        num = -num, den = -den;
+    }
+    q = num / den, r = num % den;
+    if (r < 0) {
+        q -= 1, r += den;
+    }
+    if (r > den - r || (r == den - r && (q & 1) != 0)) {
+        q += 1;
+    }
+    return q;
+}
+
 fx_wide fx_divw(fx_wide num, fx_wide den)
 {
     fx_wide q, r;
 
     TALLY_ASSERT(den != 0);
+    if (num > INT64_MIN && num <= INT64_MAX && den > INT64_MIN && den <= INT64_MAX) {
+        return div64((int64_t)num, (int64_t)den);
+    }
     if (den < 0) {
         num = -num, den = -den;
     }
@@ -37,7 +58,18 @@ int64_t fx_div(fx_wide num, fx_wide den)
 
 int64_t fx_mul(int64_t a, int64_t b)
 {
-    return fx_div((fx_wide)a * b, FX_ONE);
+    fx_wide p = (fx_wide)a * b;
+    fx_uwide mag = (fx_uwide)(p < 0 ? -p : p);
+
+    /* most products fit 64 bits unsigned: divide by the constant there (a multiply and shift) */
+    if (mag >> 64 == 0) {
+        uint64_t m = (uint64_t)mag, q = m / 1000000000u, r = m - q * 1000000000u;
+        if (r > 500000000u || (r == 500000000u && (q & 1) != 0)) {
+            q++;
+        }
+        return p < 0 ? -(int64_t)q : (int64_t)q;
+    }
+    return fx_div(p, FX_ONE);
 }
 
 int64_t fx_round_to(int64_t x, int64_t q)

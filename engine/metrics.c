@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #define DAY_MS 86400000ll
 #define MIN_MS 60000ll
@@ -268,24 +268,17 @@ static int64_t logit_ratio(uint64_t num, uint64_t den)
     return fx_ln_ratio(num, den - num);
 }
 
-int64_t engine_calibration(const engine_params *p, const int64_t *prob, const uint8_t *hit,
-                           size_t k, int64_t *a_out, int64_t *b_out)
+int64_t eng__calibration_bins(const engine_params *p, const uint64_t *cnt, const uint64_t *hits,
+                              const uint64_t *psum, uint64_t k, int64_t *a_out, int64_t *b_out)
 {
-    uint64_t cnt[64] = {0}, hits[64] = {0}, psum[64] = {0};
     fx_wide sx = 0, sy = 0, sxy = 0, sxx = 0, num, den;
-    int64_t m = 0, nb = p->num_bins, b, a;
+    int64_t m = 0, b, a;
 
     *a_out = 0, *b_out = 0;
-    if (k < (size_t)p->min_cal) {
+    if (k < (uint64_t)p->min_cal) {
         return FX_ONE / 2;
     }
-    TALLY_ASSERT(nb >= 2 && nb <= 64);
-    for (size_t i = 0; i < k; i++) {
-        int64_t bin = (int64_t)(((fx_wide)prob[i] * nb) / FX_ONE);
-        bin = bin < nb - 1 ? bin : nb - 1;
-        cnt[bin]++, hits[bin] += hit[i], psum[bin] += (uint64_t)prob[i];
-    }
-    for (int64_t j = 0; j < nb; j++) {
+    for (int64_t j = 0; j < p->num_bins; j++) {
         int64_t x, y;
         if (cnt[j] < (uint64_t)p->min_per_bin) {
             continue;
@@ -305,15 +298,27 @@ int64_t engine_calibration(const engine_params *p, const int64_t *prob, const ui
     return fx_div((fx_wide)FX_ONE * FX_ONE, (fx_wide)FX_ONE + abs64(b - FX_ONE) + abs64(a));
 }
 
-int64_t engine_sharpness(const engine_params *p, const int64_t *prob, size_t k)
+int64_t engine_calibration(const engine_params *p, const int64_t *prob, const uint8_t *hit,
+                           size_t k, int64_t *a_out, int64_t *b_out)
 {
-    fx_wide s = 0, s2 = 0, var_num;
+    uint64_t cnt[64] = {0}, hits[64] = {0}, psum[64] = {0};
+    int64_t nb = p->num_bins;
+
+    TALLY_ASSERT(nb >= 2 && nb <= 64);
+    for (size_t i = 0; i < k; i++) {
+        int64_t bin = (int64_t)(((fx_wide)prob[i] * nb) / FX_ONE);
+        bin = bin < nb - 1 ? bin : nb - 1;
+        cnt[bin]++, hits[bin] += hit[i], psum[bin] += (uint64_t)prob[i];
+    }
+    return eng__calibration_bins(p, cnt, hits, psum, k, a_out, b_out);
+}
+
+int64_t eng__sharpness_sums(const engine_params *p, uint64_t k, fx_wide s, fx_wide s2)
+{
+    fx_wide var_num;
 
     if (k < 30) {
         return FX_ONE / 2;
-    }
-    for (size_t i = 0; i < k; i++) {
-        s += prob[i], s2 += (fx_wide)prob[i] * prob[i];
     }
     /* var = (kΣp² − (Σp)²)/k² nanos²; sharp := min(1, var / target) */
     var_num = (fx_wide)k * s2 - s * s;
@@ -321,6 +326,16 @@ int64_t engine_sharpness(const engine_params *p, const int64_t *prob, size_t k)
         return FX_ONE;
     }
     return fx_div(var_num, (fx_wide)k * (fx_wide)k * p->sharp_target);
+}
+
+int64_t engine_sharpness(const engine_params *p, const int64_t *prob, size_t k)
+{
+    fx_wide s = 0, s2 = 0;
+
+    for (size_t i = 0; i < k; i++) {
+        s += prob[i], s2 += (fx_wide)prob[i] * prob[i];
+    }
+    return eng__sharpness_sums(p, k, s, s2);
 }
 
 /* ---- §5.7 ---- */
@@ -352,17 +367,27 @@ static size_t bucketise(engine_point *s, size_t n, int64_t beta)
     return m;
 }
 
+size_t eng__bucketise(const engine_params *p, engine_point *s, size_t n)
+{
+    return bucketise(s, n, p->bucket_min * MIN_MS);
+}
+
 void engine_series_pair(const engine_params *p, engine_point *truth, size_t nt,
                         engine_point *miner, size_t nm, engine_pair *out)
 {
-    int64_t beta = p->bucket_min * MIN_MS, lead = p->lead_win_min * MIN_MS,
-            lag = p->lag_win_min * MIN_MS;
+    nt = eng__bucketise(p, truth, nt);
+    nm = eng__bucketise(p, miner, nm);
+    eng__series_bucketed(p, truth, nt, miner, nm, out);
+}
+
+void eng__series_bucketed(const engine_params *p, const engine_point *truth, size_t nt,
+                          const engine_point *miner, size_t nm, engine_pair *out)
+{
+    int64_t lead = p->lead_win_min * MIN_MS, lag = p->lag_win_min * MIN_MS;
     fx_wide sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
     size_t i, j, n = 0;
 
     memset(out, 0, sizeof(*out));
-    nt = bucketise(truth, nt, beta);
-    nm = bucketise(miner, nm, beta);
     if (nt < 2 || nm < 2) {
         return;
     }

@@ -5,13 +5,15 @@
  *  hotkeys [[hotkey, uid|nil, reg_start]…], mg [time, [[uid, hotkey, tally_key|nil]…]] (parts
  *  still being assembled),
  *  actors [[tally_key, hotkey index]…], uids [hotkey index|nil …],
- *  events [[id, start, status, [[seq, time, base]…], outcome|nil]…],
- *  markets [[id, event index, kind, line|nil, [sides], close|nil, [[ts, seq, mask, π…]…]]…],
- *  subs [[seq, time, t_sub, event index, hotkey index, rows, revealed, salt|nil, rows|nil]…]]
- * close = [seq, mask, π, Ω, π, Ω…]; a row = its price and the scores last computed (w_row).
+ *  events [[id, start, status, em_out, em_hist, [[seq, time, base]…], outcome|nil]…],
+ *  markets [[id, event index, kind, em_close, line|nil, [sides], close|nil, [[ts, seq, mask, π…]…]]…],
+ *  subs [[seq, time, t_sub, event index, hotkey index, rows, revealed, scored]…]]
+ * close = [seq, mask, π, Ω, π, Ω…]; events and markets also carry the keys of what the last
+ * cycle scored (em_out, em_hist; em_close).
  *
- * A submission not revealed within the cycle's inputs is held by its header fields alone (no
- * salt, no prices): engine_load() reads its body again through the caller. Integers use the
+ * Submissions are held by seq and header fields alone: nothing of a body, revealed or not, is in
+ * the state (protocol §6.5 forbids unrevealed ones; revealed ones are in the log anyway), and
+ * engine_load() reads the bodies again through the caller, in seq order. Integers use the
  * shortest msgpack form, so the bytes are a function of the state. */
 #include <stdlib.h>
 #include <string.h>
@@ -172,18 +174,6 @@ static void w_opt_u(wbuf *w, bool has, uint64_t v)
     }
 }
 
-static void w_row(wbuf *w, const eng_row *r)
-{
-    w_arr(w, 19);
-    w_u(w, r->market), w_u(w, r->side_idx), w_u(w, r->odds_n);
-    w_u(w, r->ck_close), w_u(w, r->ck_out);
-    w_bool(w, r->has_close), w_bool(w, r->has_out), w_bool(w, r->hit);
-    w_i(w, r->cm.clv_odds), w_i(w, r->cm.clv_prob), w_i(w, r->cm.cle), w_i(w, r->cm.mes);
-    w_u(w, r->cm.minutes_to_close);
-    w_i(w, r->brier), w_i(w, r->logloss), w_i(w, r->pss), w_i(w, r->tf), w_i(w, r->pss_adj);
-    w_i(w, r->settled);
-}
-
 tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, uint8_t **out,
                               size_t *n_out)
 {
@@ -241,8 +231,9 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
     w_arr(&w, e->n_events);
     for (size_t i = 0; i < e->n_events; i++) {
         const eng_event *ev = &e->events[i];
-        w_arr(&w, 5);
+        w_arr(&w, 7);
         w_u(&w, ev->id), w_i(&w, ev->start_ms), w_u(&w, ev->status);
+        w_u(&w, ev->em_out), w_u(&w, ev->em_hist);
         w_arr(&w, ev->n_hist);
         for (size_t k = 0; k < ev->n_hist; k++) {
             w_arr(&w, 3);
@@ -261,8 +252,8 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
     w_arr(&w, e->n_markets);
     for (size_t i = 0; i < e->n_markets; i++) {
         const eng_market *m = &e->markets[i];
-        w_arr(&w, 7);
-        w_u(&w, m->id), w_u(&w, m->ev), w_u(&w, m->kind);
+        w_arr(&w, 8);
+        w_u(&w, m->id), w_u(&w, m->ev), w_u(&w, m->kind), w_u(&w, m->em_close);
         if (m->has_line) {
             w_i(&w, m->line);
         } else {
@@ -294,18 +285,10 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
     w_arr(&w, e->n_subs);
     for (size_t i = 0; i < e->n_subs; i++) {
         const eng_sub *s = &e->subs[i];
-        w_arr(&w, 9);
+        w_arr(&w, 8);
         w_u(&w, s->seq), w_i(&w, s->time_ms), w_i(&w, s->t_sub);
         w_u(&w, s->ev), w_u(&w, s->hk), w_u(&w, s->n_rows), w_bool(&w, s->revealed);
-        if (!s->revealed) {
-            w_nil(&w), w_nil(&w);
-            continue;
-        }
-        w_bin(&w, s->salt, 16);
-        w_arr(&w, s->n_prices);
-        for (size_t k = 0; k < s->n_prices; k++) {
-            w_row(&w, &s->rows[k]);
-        }
+        w_bool(&w, s->scored);
     }
     if (w.oom) {
         free(w.p);
@@ -455,25 +438,6 @@ static bool count_ok(rbuf *r, size_t n)
     return true;
 }
 
-static void r_row(rbuf *r, eng_row *x)
-{
-    if (r_arr(r) != 19) {
-        r->bad = true;
-        return;
-    }
-    x->market = (uint32_t)r_u(r), x->side_idx = (uint8_t)r_u(r), x->odds_n = r_u(r);
-    x->ck_close = r_u(r), x->ck_out = r_u(r);
-    x->has_close = r_bool(r), x->has_out = r_bool(r), x->hit = r_bool(r);
-    x->cm.clv_odds = r_i(r), x->cm.clv_prob = r_i(r), x->cm.cle = r_i(r), x->cm.mes = r_i(r);
-    x->cm.minutes_to_close = r_u(r);
-    x->brier = r_i(r), x->logloss = r_i(r), x->pss = r_i(r), x->tf = r_i(r), x->pss_adj = r_i(r);
-    x->settled = r_i(r);
-    x->p = x->odds_n > 0 ? engine_implied(x->odds_n) : 0;
-    if (x->odds_n == 0) {
-        r->bad = true;
-    }
-}
-
 static tally_status load_events(rbuf *r, engine *e)
 {
     size_t n = r_arr(r);
@@ -484,11 +448,12 @@ static tally_status load_events(rbuf *r, engine *e)
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_event *ev = &e->events[i];
         size_t nh;
-        if (r_arr(r) != 5) {
+        if (r_arr(r) != 7) {
             r->bad = true;
             break;
         }
         ev->id = r_u(r), ev->start_ms = r_i(r), ev->status = r_u(r);
+        ev->em_out = r_u(r), ev->em_hist = r_u(r);
         nh = r_arr(r);
         if (!count_ok(r, nh) || (ev->hist = calloc(nh ? nh : 1, sizeof(eng_hist))) == NULL) {
             return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
@@ -535,12 +500,12 @@ static tally_status load_markets(rbuf *r, engine *e)
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_market *m = &e->markets[i];
         size_t ns;
-        if (r_arr(r) != 7) {
+        if (r_arr(r) != 8) {
             r->bad = true;
             break;
         }
         e->n_markets++;
-        m->id = r_u(r), m->ev = (uint32_t)r_u(r), m->kind = (uint8_t)r_u(r);
+        m->id = r_u(r), m->ev = (uint32_t)r_u(r), m->kind = (uint8_t)r_u(r), m->em_close = r_u(r);
         m->has_line = !r_nil(r);
         m->line = m->has_line ? r_i(r) : 0;
         m->n_sides = (uint8_t)r_arr(r);
@@ -592,54 +557,38 @@ static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *a
     e->cap_subs = n ? n : 1;
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_sub *s = &e->subs[i];
-        if (r_arr(r) != 9) {
+        schema_header h;
+        schema_body b;
+        tally_status st;
+        if (r_arr(r) != 8) {
             r->bad = true;
             break;
         }
         e->n_subs++;
         s->seq = r_u(r), s->time_ms = r_i(r), s->t_sub = r_i(r);
         s->ev = (uint32_t)r_u(r), s->hk = (uint32_t)r_u(r), s->n_rows = (uint32_t)r_u(r);
-        s->revealed = r_bool(r);
-        if (s->ev >= e->n_events || s->hk >= e->n_hks) {
+        s->revealed = r_bool(r), s->scored = r_bool(r);
+        if (r->bad || s->ev >= e->n_events || s->hk >= e->n_hks ||
+            (i > 0 && s->seq <= e->subs[i - 1].seq) || (s->scored && !s->revealed)) {
             r->bad = true;
             break;
         }
-        if (!s->revealed) {
-            schema_header h;
-            schema_body b;
-            tally_status st;
-            if (!r_nil(r) || !r_nil(r)) {
-                r->bad = true;
-                break;
-            }
-            /* its prices are read again from the log: the checkpoint may not hold them */
-            st = fetch(s->seq, arg, &h, &b);
-            if (st != TALLY_OK) {
-                return st;
-            }
-            if (b.type != SCHEMA_ODDS_SUBMISSION || h.time_ms != (uint64_t)s->time_ms) {
-                schema_body_release(&b);
-                return TALLY_EFORMAT;
-            }
-            st = eng__sub_rows(e, s, &b.u.odds);
+        /* the prices come from the log, by seq (ascending, so a reader can stream) */
+        st = fetch(s->seq, arg, &h, &b);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        if (b.type != SCHEMA_ODDS_SUBMISSION || h.time_ms != (uint64_t)s->time_ms) {
             schema_body_release(&b);
-            if (st != TALLY_OK) {
-                return st;
-            }
-            continue;
+            return TALLY_EFORMAT;
         }
-        r_bin(r, s->salt, 16);
-        s->n_prices = (uint32_t)r_arr(r);
-        if (!count_ok(r, s->n_prices) ||
-            (s->rows = calloc(s->n_prices ? s->n_prices : 1, sizeof(eng_row))) == NULL) {
-            return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+        st = eng__sub_rows(e, s, &b.u.odds);
+        schema_body_release(&b);
+        if (st != TALLY_OK) {
+            return st;
         }
-        for (size_t k = 0; k < s->n_prices; k++) {
-            r_row(r, &s->rows[k]);
-            if (s->rows[k].market >= e->n_markets ||
-                s->rows[k].side_idx >= e->markets[s->rows[k].market].n_sides) {
-                r->bad = true;
-            }
+        if (s->scored) {
+            eng__rescore(e, s); /* the metrics the last cycle computed, from the same inputs */
         }
     }
     return r->bad ? TALLY_EFORMAT : TALLY_OK;
