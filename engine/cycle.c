@@ -145,6 +145,29 @@ static schema_body *push_body(cyc *y, unsigned type)
     return &g[y->n_bodies++];
 }
 
+/* engine_time_factor, memoised by minute (a pure function of the minute and three params). */
+static int64_t time_factor(engine *e, uint64_t minutes)
+{
+    const engine_params *p = &e->params;
+
+    if (minutes >= (uint64_t)p->tw_max) {
+        return engine_time_factor(p, minutes);
+    }
+    if (e->tf_cache == NULL || e->tf_min != p->tw_min || e->tf_max != p->tw_max ||
+        e->tf_floor != p->tw_floor) {
+        free(e->tf_cache);
+        e->tf_cache = calloc((size_t)p->tw_max + 1, sizeof(int64_t));
+        e->tf_min = p->tw_min, e->tf_max = p->tw_max, e->tf_floor = p->tw_floor;
+        if (e->tf_cache == NULL) {
+            return engine_time_factor(p, minutes);
+        }
+    }
+    if (e->tf_cache[minutes] == 0) {
+        e->tf_cache[minutes] = engine_time_factor(p, minutes) + 1;
+    }
+    return e->tf_cache[minutes] - 1;
+}
+
 static uint64_t close_key(const eng_market *m)
 {
     return m->has_close ? m->close_seq + 1 : 0;
@@ -195,11 +218,12 @@ static tally_status score_group(engine *e, cyc *y, eng_sub *s, size_t lo, size_t
         if (w->has_close) {
             engine_close_metrics(p, w->odds_n, m->pi[w->side_idx], m->omega[w->side_idx],
                                  ev->start_ms, s->t_sub, &w->cm);
+            w->cle = w->cm.cle, w->mes = w->cm.mes;
         }
         w->has_out = scored;
         if (scored) {
             w->brier = oc.brier, w->logloss = oc.logloss, w->pss = oc.pss;
-            w->tf = engine_time_factor(p, minutes); /* D4: minutes from the row and the start */
+            w->tf = time_factor(e, minutes); /* D4: minutes from the row and the start */
             w->pss_adj = engine_pss_adj(p, oc.pss, w->tf);
             w->hit = m->sides[w->side_idx] == rho;
             w->settled = ev->out_time;
@@ -262,8 +286,14 @@ static tally_status score_rows(cyc *y)
 
     for (size_t i = 0; i < e->n_subs; i++) {
         eng_sub *s = &e->subs[i];
+        const eng_event *ev = &e->events[s->ev];
         if (!s->revealed) {
             continue; /* protocol §2.3: its prices are not ours to read yet */
+        }
+        /* nothing of its event changed since the last cycle: its rows keep their scores */
+        if (!force && s->scored && ev->em_out == out_key(ev) && ev->em_hist == ev->n_hist &&
+            ev->em_closes == ev->closes) {
+            continue;
         }
         if (each_group(e, y, s, true, force) != TALLY_OK) {
             return TALLY_ENOMEM;
@@ -276,6 +306,7 @@ static tally_status score_rows(cyc *y)
     for (size_t i = 0; i < e->n_events; i++) {
         e->events[i].em_out = out_key(&e->events[i]);
         e->events[i].em_hist = e->events[i].n_hist;
+        e->events[i].em_closes = e->events[i].closes;
     }
     e->params_dirty = false;
     return TALLY_OK;
@@ -323,13 +354,16 @@ typedef struct mrow { /* a revealed row in W_r, for the originality series */
 typedef struct mscr {
     uint32_t hk;
     uint64_t uid, n_rows;
-    fx_wide n_eff, var;
+    fx_wide n_eff;
+    fx_wide s_wc, s_wcc; /* Σ w·cle and Σ w·cle², exact, for es_std */
     fx_wide ws[5], wt[5];
     /* calibration pairs as bins (§5.5) and sums (§5.6): counts, hits, Σp; k, Σp, Σp² */
     uint64_t cal_cnt[64], cal_hit[64], cal_psum[64], cal_k;
     fx_wide cal_s, cal_s2;
-    uint32_t *cand; /* revealed submissions in W_r, for originality */
+    struct orig_cand *cand; /* revealed submissions in W_r, for originality */
     size_t n_cand, cap_cand;
+    struct orig_row *orows; /* their prices, copied while hot in the sequential pass */
+    size_t n_orows, cap_orows;
     schema_miner_score out;
 } mscr;
 
@@ -377,14 +411,26 @@ static const truth_series *truth_of(cyc *y, uint32_t market, uint8_t side_idx)
     return t->pts ? t : NULL;
 }
 
-static int by_event_time(const void *a, const void *b, void *arg)
+typedef struct orig_cand { /* an originality candidate: its sort key, and its rows in orows */
+    uint32_t ev, first, n;
+    int64_t t;
+    uint64_t seq;
+} orig_cand;
+
+typedef struct orig_row {
+    uint32_t market;
+    uint8_t side_idx;
+    int64_t p;
+} orig_row;
+
+static int by_event_time(const void *a, const void *b)
 {
-    const eng_sub *subs = arg, *x = &subs[*(const uint32_t *)a], *y = &subs[*(const uint32_t *)b];
+    const orig_cand *x = a, *y = b;
     if (x->ev != y->ev) {
         return x->ev < y->ev ? -1 : 1;
     }
-    if (x->t_sub != y->t_sub) {
-        return x->t_sub < y->t_sub ? -1 : 1;
+    if (x->t != y->t) {
+        return x->t < y->t ? -1 : 1;
     }
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
@@ -398,24 +444,24 @@ static tally_status originality(cyc *y, scratch *sc, mscr *ms)
     uint64_t n_sos = 0, n_lead = 0;
     size_t g = 0;
 
-    qsort_r(ms->cand, ms->n_cand, sizeof(uint32_t), by_event_time, e->subs);
+    qsort(ms->cand, ms->n_cand, sizeof(orig_cand), by_event_time);
     while (g < ms->n_cand) {
         size_t h = g + 1, i = 0;
-        while (h < ms->n_cand && e->subs[ms->cand[h]].ev == e->subs[ms->cand[g]].ev) {
+        while (h < ms->n_cand && ms->cand[h].ev == ms->cand[g].ev) {
             h++;
         }
         sc->n_series = 0;
         for (size_t k = g; h - g >= 2 && k < h; k++) {
-            const eng_sub *s = &e->subs[ms->cand[k]];
-            mrow *gr = eng__grow(sc->series, &sc->cap_series, sc->n_series + s->n_prices + 1,
+            const orig_cand *c = &ms->cand[k];
+            mrow *gr = eng__grow(sc->series, &sc->cap_series, sc->n_series + c->n + 1,
                                  sizeof(mrow));
             if (gr == NULL) {
                 return TALLY_ENOMEM;
             }
             sc->series = gr;
-            for (size_t j = 0; j < s->n_prices; j++) {
-                gr[sc->n_series++] = (mrow){s->rows[j].market, s->rows[j].side_idx, s->t_sub,
-                                            s->seq, s->rows[j].p};
+            for (size_t j = 0; j < c->n; j++) {
+                const orig_row *o = &ms->orows[c->first + j];
+                gr[sc->n_series++] = (mrow){o->market, o->side_idx, c->t, c->seq, o->p};
             }
         }
         g = h;
@@ -458,6 +504,22 @@ static int64_t mean_or(fx_wide ws, fx_wide wt, int64_t dflt)
     return wt > 0 ? fx_div(ws * FX_ONE, wt) : dflt;
 }
 
+/* round(w·x) in nanos for a decay weight 0 < w ≤ 1 and any x: fx_mul, inlined for the hot loop
+ * (the product of two nanos values almost always fits 64 bits unsigned). */
+static inline int64_t mul_w(int64_t w, int64_t x)
+{
+    uint64_t ax = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+    fx_uwide prod = (fx_uwide)(uint64_t)w * ax;
+    uint64_t m, q, r;
+
+    if (prod >> 64 != 0) {
+        return fx_mul(w, x);
+    }
+    m = (uint64_t)prod, q = m / 1000000000u, r = m - q * 1000000000u;
+    q += (r > 500000000u) | ((r == 500000000u) & q & 1u);
+    return x < 0 ? -(int64_t)q : (int64_t)q;
+}
+
 /* §5.3 sums, calibration bins and originality candidates of every hotkey, in one pass over the
  * submissions in seq order (exact integer sums: the order changes nothing, and memory is read
  * in sequence). ms is indexed by hotkey. */
@@ -480,23 +542,32 @@ static tally_status sum_pass(cyc *y, mscr *ms)
             continue;
         }
         if (in_wr) {
-            uint32_t *g = eng__grow(m->cand, &m->cap_cand, m->n_cand + 1, sizeof(*g));
-            if (g == NULL) {
+            struct orig_cand *g = eng__grow(m->cand, &m->cap_cand, m->n_cand + 1, sizeof(*g));
+            struct orig_row *o = eng__grow(m->orows, &m->cap_orows, m->n_orows + s->n_prices + 1,
+                                           sizeof(*o));
+            if (g == NULL || o == NULL) {
+                m->cand = g ? g : m->cand, m->orows = o ? o : m->orows;
                 return TALLY_ENOMEM;
             }
-            m->cand = g;
-            g[m->n_cand++] = (uint32_t)k;
+            m->cand = g, m->orows = o;
+            g[m->n_cand++] = (struct orig_cand){s->ev, (uint32_t)m->n_orows, s->n_prices, s->t_sub,
+                                                s->seq};
+            for (size_t j = 0; j < s->n_prices; j++) {
+                o[m->n_orows++] = (struct orig_row){s->rows[j].market, s->rows[j].side_idx,
+                                                    s->rows[j].p};
+            }
         }
         for (size_t j = 0; j < s->n_prices; j++) {
             const eng_row *r = &s->rows[j];
             if (in_wr && r->has_close) {
-                m->ws[A_CLE] += fx_mul(w, r->cm.cle), m->wt[A_CLE] += w;
-                m->ws[A_MES] += fx_mul(w, r->cm.mes), m->wt[A_MES] += w;
+                m->ws[A_CLE] += mul_w(w, r->cle), m->wt[A_CLE] += w;
+                m->ws[A_MES] += mul_w(w, r->mes), m->wt[A_MES] += w;
+                m->s_wc += (fx_wide)w * r->cle, m->s_wcc += (fx_wide)w * r->cle * r->cle;
             }
             if (in_wr && r->has_out) {
-                m->ws[A_PSS] += fx_mul(w, r->pss_adj), m->wt[A_PSS] += w;
-                m->ws[A_BRIER] += fx_mul(w, r->brier), m->wt[A_BRIER] += w;
-                m->ws[A_FQ] += fx_mul(w, FX_ONE - 2 * r->brier), m->wt[A_FQ] += w;
+                m->ws[A_PSS] += mul_w(w, r->pss_adj), m->wt[A_PSS] += w;
+                m->ws[A_BRIER] += mul_w(w, r->brier), m->wt[A_BRIER] += w;
+                m->ws[A_FQ] += mul_w(w, FX_ONE - 2 * r->brier), m->wt[A_FQ] += w;
             }
             if (r->has_out && r->settled >= y->wc_lo && r->settled < y->as_of) {
                 int64_t bin = (int64_t)(((fx_wide)r->p * nb) / FX_ONE);
@@ -509,37 +580,19 @@ static tally_status sum_pass(cyc *y, mscr *ms)
     return TALLY_OK;
 }
 
-/* es_std's second pass: Σ w·(cle − es_mean)², exact at scale 10^27. */
-static void var_pass(cyc *y, mscr *ms)
-{
-    engine *e = y->e;
-
-    for (size_t k = 0; k < e->n_subs; k++) {
-        const eng_sub *s = &e->subs[k];
-        mscr *m = &ms[s->hk];
-        int64_t w, mean = m->out.stats[S_ES_MEAN].v;
-        if (!s->revealed || s->t_sub < y->wr_lo || s->t_sub >= y->as_of) {
-            continue;
-        }
-        w = decay(e, y->as_of - s->t_sub);
-        for (size_t j = 0; j < s->n_prices; j++) {
-            if (s->rows[j].has_close) {
-                fx_wide d = s->rows[j].cm.cle - mean;
-                m->var += (fx_wide)w * d * d;
-            }
-        }
-    }
-}
-
 /* A miner's statistics from its sums (§5.3, §5.5, §5.6). */
 static void miner_stats(cyc *y, mscr *m)
 {
     const engine_params *p = &y->e->params;
     schema_miner_score *o = &m->out;
-    int64_t es_mean = o->stats[S_ES_MEAN].v, a, b;
-    int64_t es_std = m->wt[A_CLE] > 0 ? (int64_t)fx_sqrt_ratio((fx_uwide)m->var,
-                                                               (fx_uwide)m->wt[A_CLE])
-                                      : 0;
+    int64_t es_mean = mean_or(m->ws[A_CLE], m->wt[A_CLE], 0), a, b, es_std = 0;
+    /* Σ w·(cle − es_mean)² at scale 10^27, exactly: Σw·c² − 2·m·Σw·c + m²·Σw */
+    fx_wide var = m->s_wcc - 2 * (fx_wide)es_mean * m->s_wc + (fx_wide)es_mean * es_mean * m->wt[A_CLE];
+
+    if (m->wt[A_CLE] > 0) {
+        es_std = (int64_t)fx_sqrt_ratio((fx_uwide)var, (fx_uwide)m->wt[A_CLE]);
+    }
+    o->stats[S_ES_MEAN] = (schema_opt_n){true, es_mean};
 
     o->stats[S_ES_STD] = (schema_opt_n){true, es_std};
     o->stats[S_ES_ADJ] = (schema_opt_n){true, es_std > 1000000 ? fx_div((fx_wide)es_mean * FX_ONE,
@@ -621,12 +674,12 @@ static tally_status weights(cyc *y, const mscr *ms, size_t n_ms, engine_block *b
     size_t n = e->n_uids, nz = 0, m = 0;
     int64_t *s = calloc(n ? n : 1, 3 * sizeof(int64_t)), *x, *yv;
     uint64_t *w16 = calloc(n ? n : 1, sizeof(uint64_t));
-    uint32_t *cand = calloc(n ? n : 1, sizeof(uint32_t));
+    uint32_t *uids_c = calloc(n ? n : 1, sizeof(uint32_t));
     fx_wide sum = 0;
     int64_t burn = -1, br = e->params.burn_rate;
     tally_status st = TALLY_OK;
 
-    if (s == NULL || w16 == NULL || cand == NULL) {
+    if (s == NULL || w16 == NULL || uids_c == NULL) {
         st = TALLY_ENOMEM;
         goto done;
     }
@@ -664,9 +717,9 @@ static tally_status weights(cyc *y, const mscr *ms, size_t n_ms, engine_block *b
     }
     for (size_t u = 0; u < n; u++) {
         if (nz < e->min_allowed) {
-            cand[m] = (uint32_t)u, x[m++] = s[u] + 10000; /* padding 10^-5 */
+            uids_c[m] = (uint32_t)u, x[m++] = s[u] + 10000; /* padding 10^-5 */
         } else if (s[u] > 0) {
-            cand[m] = (uint32_t)u, x[m++] = s[u];
+            uids_c[m] = (uint32_t)u, x[m++] = s[u];
         }
     }
     if (m == 0) {
@@ -687,7 +740,7 @@ static tally_status weights(cyc *y, const mscr *ms, size_t n_ms, engine_block *b
         }
         for (size_t i = 0; i < m; i++) {
             if (w16[i] > 0) {
-                mem->uids[k] = cand[i], mem->weights[k++] = w16[i];
+                mem->uids[k] = uids_c[i], mem->weights[k++] = w16[i];
             }
         }
         b->u.weights = (schema_weights){.cycle = y->c->cycle, .netuid = e->netuid,
@@ -698,7 +751,7 @@ static tally_status weights(cyc *y, const mscr *ms, size_t n_ms, engine_block *b
 done:
     free(s);
     free(w16);
-    free(cand);
+    free(uids_c);
     return st;
 }
 
@@ -711,11 +764,6 @@ static tally_status miners(cyc *y, engine_block *blk)
     tally_status st = by_hk ? sum_pass(y, by_hk) : TALLY_ENOMEM;
 
     if (st == TALLY_OK) {
-        for (size_t i = 0; i < e->n_hks; i++) {
-            by_hk[i].out.stats[S_ES_MEAN] =
-                (schema_opt_n){true, mean_or(by_hk[i].ws[A_CLE], by_hk[i].wt[A_CLE], 0)};
-        }
-        var_pass(y, by_hk);
         ms = calloc(e->n_uids ? e->n_uids : 1, sizeof(*ms));
         st = ms ? TALLY_OK : TALLY_ENOMEM;
     }
@@ -727,7 +775,7 @@ static tally_status miners(cyc *y, engine_block *blk)
         }
         mscr *m = &ms[n_ms++];
         *m = by_hk[hk];
-        by_hk[hk].cand = NULL; /* moved */
+        by_hk[hk].cand = NULL, by_hk[hk].orows = NULL; /* moved */
         m->hk = hk, m->uid = u;
         miner_stats(y, m);
         if (m->n_rows >= (uint64_t)e->params.min_orig) {
@@ -760,9 +808,11 @@ static tally_status miners(cyc *y, engine_block *blk)
     }
     for (size_t i = 0; by_hk != NULL && i < e->n_hks; i++) {
         free(by_hk[i].cand);
+        free(by_hk[i].orows);
     }
     for (size_t i = 0; ms != NULL && i < n_ms; i++) {
         free(ms[i].cand);
+        free(ms[i].orows);
     }
     free(by_hk);
     free(ms);

@@ -48,6 +48,7 @@ typedef struct eng_event {
     int64_t start_ms;
     uint64_t status;
     uint64_t em_out, em_hist; /* out key and EVENT count when the last cycle scored it */
+    uint64_t closes, em_closes; /* CLOSEs of its markets applied; the count at the last cycle */
     bool has_out; /* latest provider OUTCOME */
     bool out_has_result, out_has_scores;
     uint64_t out_seq, out_result, out_home, out_away;
@@ -76,15 +77,17 @@ typedef struct eng_market {
     size_t n_snaps, cap_snaps;
 } eng_market;
 
+/* A price. The metrics are those of the last cycle that scored the row (memory only: recomputed
+ * on load). The fields each cycle sums come first, in one cache line; the rest are read only
+ * when a score record is emitted. */
 typedef struct eng_row {
     uint32_t market;
     uint8_t side_idx;
-    uint64_t odds_n;
-    int64_t p;
-    /* the metrics of the last cycle that scored the row (memory only: recomputed on load) */
     bool has_close, has_out, hit;
+    int64_t p, cle, mes, pss_adj, brier, settled;
+    uint64_t odds_n;
     schema_close_metrics cm;
-    int64_t brier, logloss, pss, tf, pss_adj, settled;
+    int64_t logloss, pss, tf;
 } eng_row;
 
 typedef struct eng_sub {
@@ -128,6 +131,8 @@ struct engine {
     int64_t *decay_cache; /* w by age / gcd grid; 0 = not computed yet (w > 0 always) */
     size_t n_decay;
     int64_t decay_step, decay_half_life;
+    int64_t *tf_cache; /* f(t) + 1 by minutes up to tw_max; 0 = not computed */
+    int64_t tf_min, tf_max, tf_floor;
 };
 
 tally_status eng__map_put(eng_map *m, uint64_t key, uint32_t val);

@@ -128,6 +128,7 @@ void engine_free(engine *e)
     free(e->markets);
     free(e->subs);
     free(e->decay_cache);
+    free(e->tf_cache);
     eng__map_free(&e->event_ix);
     eng__map_free(&e->market_ix);
     free(e);
@@ -347,6 +348,7 @@ static tally_status apply_snapshot(engine *e, uint64_t seq, unsigned type, const
         }
     }
     if (type == SCHEMA_CLOSE) {
+        e->events[m->ev].closes++;
         m->has_close = true, m->close_seq = seq, m->close_mask = sn.mask;
         memcpy(m->pi, sn.pi, sizeof(m->pi));
         return TALLY_OK;

@@ -5,7 +5,8 @@
  *  hotkeys [[hotkey, uid|nil, reg_start]…], mg [time, [[uid, hotkey, tally_key|nil]…]] (parts
  *  still being assembled),
  *  actors [[tally_key, hotkey index]…], uids [hotkey index|nil …],
- *  events [[id, start, status, em_out, em_hist, [[seq, time, base]…], outcome|nil]…],
+ *  events [[id, start, status, em_out, em_hist, closes, em_closes, [[seq, time, base]…],
+ *           outcome|nil]…],
  *  markets [[id, event index, kind, em_close, line|nil, [sides], close|nil, [[ts, seq, mask, π…]…]]…],
  *  subs [[seq, time, t_sub, event index, hotkey index, rows, revealed, scored]…]]
  * close = [seq, mask, π, Ω, π, Ω…]; events and markets also carry the keys of what the last
@@ -231,9 +232,9 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
     w_arr(&w, e->n_events);
     for (size_t i = 0; i < e->n_events; i++) {
         const eng_event *ev = &e->events[i];
-        w_arr(&w, 7);
+        w_arr(&w, 9);
         w_u(&w, ev->id), w_i(&w, ev->start_ms), w_u(&w, ev->status);
-        w_u(&w, ev->em_out), w_u(&w, ev->em_hist);
+        w_u(&w, ev->em_out), w_u(&w, ev->em_hist), w_u(&w, ev->closes), w_u(&w, ev->em_closes);
         w_arr(&w, ev->n_hist);
         for (size_t k = 0; k < ev->n_hist; k++) {
             w_arr(&w, 3);
@@ -448,12 +449,12 @@ static tally_status load_events(rbuf *r, engine *e)
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_event *ev = &e->events[i];
         size_t nh;
-        if (r_arr(r) != 7) {
+        if (r_arr(r) != 9) {
             r->bad = true;
             break;
         }
         ev->id = r_u(r), ev->start_ms = r_i(r), ev->status = r_u(r);
-        ev->em_out = r_u(r), ev->em_hist = r_u(r);
+        ev->em_out = r_u(r), ev->em_hist = r_u(r), ev->closes = r_u(r), ev->em_closes = r_u(r);
         nh = r_arr(r);
         if (!count_ok(r, nh) || (ev->hist = calloc(nh ? nh : 1, sizeof(eng_hist))) == NULL) {
             return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
