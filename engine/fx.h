@@ -1,4 +1,4 @@
-/* engine/fx: integer fixed point for scoring (spec/scoring.md §0, §10). No float, no double, no
+/* engine/fx: integer fixed point for scoring (spec/scoring.md §0, §10). No floating-point type, no
  * libm: every result is a function of integers alone, so every build on every machine gives the
  * same bits.
  *
