@@ -24,8 +24,18 @@ for i in $(seq "$runs"); do
 done
 echo "records/s per run:$rates"
 echo "median: $(printf '%s\n' $rates | sort -n | sed -n "$(( (runs + 1) / 2 ))p") records/s"
-echo "(simulate signs every odds submission with its miner's key, and the writer verifies it)"
+echo "(simulate signs every odds submission with its miner's key, the writer verifies it, and the"
+echo " node scores every daily cycle and appends its derived records)"
 
 echo
 ./build-bench/bench/bench_scan "$scratch/sim" "$scratch" "$runs"
+
+echo
+echo "## replay to weights (256 miners, 30 days, 72 markets a day: about 1.4M records)"
+./build-bench/tally --dir "$scratch/big" simulate --miners 256 --days 30 --markets-per-day 72 -q
+./build-bench/bench/bench_replay "$scratch/big" "$runs"
+
+echo
+echo "## engine/fx against libm"
+./build-bench/bench/bench_fx "$runs"
 rm -rf "$scratch"

@@ -83,8 +83,10 @@ static tally_status on_body(scan *s, const schema_body *b)
         if (s->w_uids == NULL || s->w_vals == NULL) {
             return TALLY_ENOMEM;
         }
-        memcpy(s->w_uids, b->u.weights.uids, s->n_w * sizeof(uint64_t));
-        memcpy(s->w_vals, b->u.weights.weights, s->n_w * sizeof(uint64_t));
+        if (s->n_w > 0) {
+            memcpy(s->w_uids, b->u.weights.uids, s->n_w * sizeof(uint64_t));
+            memcpy(s->w_vals, b->u.weights.weights, s->n_w * sizeof(uint64_t));
+        }
         s->has_weights = true;
         return TALLY_OK;
     case SCHEMA_SUBMISSION_SCORE: {
@@ -439,7 +441,9 @@ static void print_rows(const scan *s)
     printf("  %-9s %-12s %-5s %-14s %-12s %-12s %-12s %-5s %-12s %-12s %-12s %-12s %s\n", "sub_seq",
            "market", "side", "submitted_at", "w", "clv_prob", "cle", "min", "brier", "pss",
            "factor", "pss_adj", "hit");
-    qsort(s->subs, s->n_subs, sizeof(*s->subs), by_submitted);
+    if (s->n_subs > 1) {
+        qsort(s->subs, s->n_subs, sizeof(*s->subs), by_submitted);
+    }
     for (size_t i = 0; i < s->n_subs; i++) {
         const schema_submission_score *r = &s->subs[i];
         int64_t t = (int64_t)r->submitted_at_ms;

@@ -359,6 +359,14 @@ static void on_derived(rp *p, const store_record *r, const schema_header *h)
         mismatch(p, r->seq, "%s: the expected body does not encode", tn);
         return;
     }
+    if (r->body.p != NULL) {
+        uint8_t got[32];
+        schema_sha256_2(got, r->body.p, r->body.n, NULL, 0);
+        if (memcmp(got, h->body_hash, 32) != 0) {
+            mismatch(p, r->seq, "%s: its body does not match its header's body_hash", tn);
+            return;
+        }
+    }
     if (r->body.p == NULL || n != r->body.n || memcmp(want, r->body.p, n) != 0) {
         schema_body got;
         char detail[600];

@@ -444,7 +444,9 @@ static tally_status originality(cyc *y, scratch *sc, mscr *ms)
     uint64_t n_sos = 0, n_lead = 0;
     size_t g = 0;
 
-    qsort(ms->cand, ms->n_cand, sizeof(orig_cand), by_event_time);
+    if (ms->n_cand > 1) {
+        qsort(ms->cand, ms->n_cand, sizeof(orig_cand), by_event_time);
+    }
     while (g < ms->n_cand) {
         size_t h = g + 1, i = 0;
         while (h < ms->n_cand && ms->cand[h].ev == ms->cand[g].ev) {
@@ -465,7 +467,9 @@ static tally_status originality(cyc *y, scratch *sc, mscr *ms)
             }
         }
         g = h;
-        qsort(sc->series, sc->n_series, sizeof(mrow), by_series);
+        if (sc->n_series > 1) {
+            qsort(sc->series, sc->n_series, sizeof(mrow), by_series);
+        }
         while (i < sc->n_series) {
             size_t j = i, nm = 0;
             const truth_series *t;

@@ -238,7 +238,9 @@ static tally_status apply_metagraph(engine *e, const schema_header *h, const sch
         return TALLY_ENOMEM;
     }
     e->mg_parts = g;
-    memcpy(g + e->n_mg_parts, m->neurons, m->n_neurons * sizeof(*g));
+    if (m->n_neurons > 0) {
+        memcpy(g + e->n_mg_parts, m->neurons, m->n_neurons * sizeof(*g));
+    }
     e->n_mg_parts += m->n_neurons;
     return m->part + 1 == m->parts ? eng__metagraph_commit(e, e->mg_time) : TALLY_OK;
 }
