@@ -439,11 +439,34 @@ static bool count_ok(rbuf *r, size_t n)
     return true;
 }
 
-static tally_status load_events(rbuf *r, engine *e)
+/* Reads an array header and allocates its n elements (at least one, zeroed). The count is
+ * checked against the bytes left first. NULL with *st set on failure. */
+static void *r_list(rbuf *r, size_t elem, size_t *n_out, tally_status *st)
 {
     size_t n = r_arr(r);
-    if (!count_ok(r, n) || (e->events = calloc(n ? n : 1, sizeof(eng_event))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    void *p;
+
+    *n_out = 0;
+    if (!count_ok(r, n)) {
+        *st = TALLY_EFORMAT;
+        return NULL;
+    }
+    p = calloc(n ? n : 1, elem);
+    if (p == NULL) {
+        *st = TALLY_ENOMEM;
+        return NULL;
+    }
+    *n_out = n;
+    return p;
+}
+
+static tally_status load_events(rbuf *r, engine *e)
+{
+    size_t n;
+    tally_status st = TALLY_OK;
+
+    if ((e->events = r_list(r, sizeof(eng_event), &n, &st)) == NULL) {
+        return st;
     }
     e->cap_events = n ? n : 1;
     for (size_t i = 0; i < n && !r->bad; i++) {
@@ -455,17 +478,17 @@ static tally_status load_events(rbuf *r, engine *e)
         }
         ev->id = r_u(r), ev->start_ms = r_i(r), ev->status = r_u(r);
         ev->em_out = r_u(r), ev->em_hist = r_u(r), ev->closes = r_u(r), ev->em_closes = r_u(r);
-        nh = r_arr(r);
-        if (!count_ok(r, nh) || (ev->hist = calloc(nh ? nh : 1, sizeof(eng_hist))) == NULL) {
-            return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+        if ((ev->hist = r_list(r, sizeof(eng_hist), &nh, &st)) == NULL) {
+            return st;
         }
         e->n_events++;
         ev->cap_hist = nh ? nh : 1, ev->n_hist = nh;
         for (size_t k = 0; k < nh; k++) {
+            eng_hist *x = &ev->hist[k];
             if (r_arr(r) != 3) {
                 r->bad = true;
             }
-            ev->hist[k] = (eng_hist){r_u(r), r_i(r), r_i(r)};
+            x->seq = r_u(r), x->time = r_i(r), x->base = r_i(r);
         }
         if (!r_nil(r)) {
             uint32_t v;
@@ -493,9 +516,11 @@ static tally_status load_events(rbuf *r, engine *e)
 
 static tally_status load_markets(rbuf *r, engine *e)
 {
-    size_t n = r_arr(r);
-    if (!count_ok(r, n) || (e->markets = calloc(n ? n : 1, sizeof(eng_market))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    size_t n;
+    tally_status st = TALLY_OK;
+
+    if ((e->markets = r_list(r, sizeof(eng_market), &n, &st)) == NULL) {
+        return st;
     }
     e->cap_markets = n ? n : 1;
     for (size_t i = 0; i < n && !r->bad; i++) {
@@ -527,9 +552,8 @@ static tally_status load_markets(rbuf *r, engine *e)
                 m->pi[k] = r_i(r), m->omega[k] = r_i(r);
             }
         }
-        ns = r_arr(r);
-        if (!count_ok(r, ns) || (m->snaps = calloc(ns ? ns : 1, sizeof(eng_snap))) == NULL) {
-            return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+        if ((m->snaps = r_list(r, sizeof(eng_snap), &ns, &st)) == NULL) {
+            return st;
         }
         m->cap_snaps = ns ? ns : 1, m->n_snaps = ns;
         for (size_t k = 0; k < ns; k++) {
@@ -551,16 +575,17 @@ static tally_status load_markets(rbuf *r, engine *e)
 
 static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *arg)
 {
-    size_t n = r_arr(r);
-    if (!count_ok(r, n) || (e->subs = calloc(n ? n : 1, sizeof(eng_sub))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    size_t n;
+    tally_status st = TALLY_OK;
+
+    if ((e->subs = r_list(r, sizeof(eng_sub), &n, &st)) == NULL) {
+        return st;
     }
     e->cap_subs = n ? n : 1;
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_sub *s = &e->subs[i];
         schema_header h;
         schema_body b;
-        tally_status st;
         if (r_arr(r) != 8) {
             r->bad = true;
             break;
@@ -597,10 +622,11 @@ static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *a
 
 static tally_status load_identities(rbuf *r, engine *e)
 {
-    size_t n = r_arr(r);
+    size_t n;
+    tally_status st = TALLY_OK;
 
-    if (!count_ok(r, n) || (e->hks = calloc(n ? n : 1, sizeof(eng_hotkey))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    if ((e->hks = r_list(r, sizeof(eng_hotkey), &n, &st)) == NULL) {
+        return st;
     }
     e->cap_hks = n ? n : 1, e->n_hks = n;
     for (size_t i = 0; i < n; i++) {
@@ -615,9 +641,8 @@ static tally_status load_identities(rbuf *r, engine *e)
         r->bad = true;
     }
     e->mg_time = r_i(r);
-    n = r_arr(r);
-    if (!count_ok(r, n) || (e->mg_parts = calloc(n ? n : 1, sizeof(schema_neuron))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    if ((e->mg_parts = r_list(r, sizeof(schema_neuron), &n, &st)) == NULL) {
+        return st;
     }
     e->cap_mg_parts = n ? n : 1, e->n_mg_parts = n;
     for (size_t i = 0; i < n; i++) {
@@ -632,9 +657,8 @@ static tally_status load_identities(rbuf *r, engine *e)
             r_bin(r, nr->tally_key, 32);
         }
     }
-    n = r_arr(r);
-    if (!count_ok(r, n) || (e->actors = calloc(n ? n : 1, sizeof(eng_actor))) == NULL) {
-        return r->bad ? TALLY_EFORMAT : TALLY_ENOMEM;
+    if ((e->actors = r_list(r, sizeof(eng_actor), &n, &st)) == NULL) {
+        return st;
     }
     e->n_actors = n;
     for (size_t i = 0; i < n; i++) {
@@ -648,10 +672,11 @@ static tally_status load_identities(rbuf *r, engine *e)
             r->bad = true;
         }
     }
-    n = r_arr(r);
-    if (!count_ok(r, n) || n > ENGINE_MAX_UIDS ||
-        (e->uid_hk = calloc(n ? n : 1, sizeof(uint32_t))) == NULL) {
-        return r->bad || n > ENGINE_MAX_UIDS ? TALLY_EFORMAT : TALLY_ENOMEM;
+    if ((e->uid_hk = r_list(r, sizeof(uint32_t), &n, &st)) == NULL) {
+        return st;
+    }
+    if (n > ENGINE_MAX_UIDS) {
+        return TALLY_EFORMAT;
     }
     e->n_uids = n;
     for (size_t u = 0; u < n; u++) {
