@@ -425,6 +425,16 @@ static tally_status fetch_odds(uint64_t seq, void *arg, schema_header *h, schema
     return TALLY_ENOTFOUND;
 }
 
+/* Runs the next SCORING_CYCLE of the fold at as_of (covering everything applied). */
+static void next_cycle(engine *e, uint64_t *cycle_no, int64_t as_of, engine_block *blk)
+{
+    schema_scoring_cycle c = {.cycle = (*cycle_no)++, .as_of_ms = (uint64_t)as_of,
+                              .covers_to = g_seq};
+    schema_header h = {.type = SCHEMA_SCORING_CYCLE, .time_ms = (uint64_t)as_of + 1000};
+    assert_int_equal(engine_cycle(e, g_seq, &h, &c, blk), TALLY_OK);
+    assert_int_equal(engine_apply(e, g_seq++, &h, NULL), TALLY_OK);
+}
+
 static void test_end_to_end_11_12(void **state)
 {
     engine *e;
@@ -596,6 +606,39 @@ static void test_end_to_end_11_12(void **state)
         }
     }
     free(mut);
+    engine_block_release(&blk);
+
+    /* the next day, nothing changed: no SUBMISSION_SCORE is written again, the miners are */
+    uint64_t cycle_no = 2;
+    next_cycle(e, &cycle_no, as_of + DAY, &blk);
+    assert_int_equal(blk.n_scores, 0);
+    assert_int_equal(blk.n_miners, 3);
+    engine_block_release(&blk);
+
+    /* a CONFIG_SET: every scored row is written again under the new parameters */
+    schema_param cp_par = {{"security.cle_max", 16}, {SCHEMA_PV_INT, 50000000, {0}, false}};
+    memset(&r, 0, sizeof(r));
+    r.b.type = SCHEMA_CONFIG_SET;
+    r.b.u.config_set = (schema_config_set){.params = &cp_par, .n_params = 1};
+    put(e, &r, (uint64_t)(as_of + DAY + 7 * HOUR));
+    next_cycle(e, &cycle_no, as_of + 2 * DAY, &blk);
+    assert_int_equal(blk.n_scores, 7);
+    for (size_t i = 0; i < blk.n_scores; i++) {
+        const schema_submission_score *ss = &blk.bodies[i].u.submission_score;
+        assert_true(ss->close.cle <= 50000000); /* clamped at the new maximum 0.05 */
+    }
+    engine_block_release(&blk);
+
+    /* miner B's hotkey leaves uid 2: its rows are gone from the next cycle on */
+    acct(nn[2].hotkey, 0x42);
+    memset(&r, 0, sizeof(r));
+    r.b.type = SCHEMA_METAGRAPH;
+    r.b.u.metagraph = (schema_metagraph){57, 2, 0, 1, nn, 5};
+    put(e, &r, (uint64_t)(as_of + 2 * DAY + 7 * HOUR));
+    next_cycle(e, &cycle_no, as_of + 3 * DAY, &blk);
+    assert_int_equal(blk.n_miners, 2);
+    assert_int_equal(blk.bodies[0].u.miner_score.uid, 1);
+    assert_int_equal(blk.bodies[1].u.miner_score.uid, 3);
     engine_block_release(&blk);
     engine_free(e);
 }
