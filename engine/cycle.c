@@ -279,20 +279,38 @@ void eng__rescore(engine *e, eng_sub *s)
     TALLY_ASSERT(st == TALLY_OK); /* no emission: nothing to allocate */
 }
 
+/* Whether a revealed submission's rows may score differently from the last cycle. */
+static bool sub_changed(const engine *e, const eng_sub *s, bool force)
+{
+    const eng_event *ev = &e->events[s->ev];
+    return force || !s->scored || ev->em_out != out_key(ev) || ev->em_hist != ev->n_hist ||
+           ev->em_closes != ev->closes;
+}
+
 static tally_status score_rows(cyc *y)
 {
     engine *e = y->e;
     bool force = e->params_dirty;
+    size_t bound = e->n_uids + 2;
+
+    /* reserve the block once: at most one SUBMISSION_SCORE per row that may change */
+    for (size_t i = 0; i < e->n_subs; i++) {
+        if (e->subs[i].revealed && sub_changed(e, &e->subs[i], force)) {
+            bound += e->subs[i].n_prices;
+        }
+    }
+    y->bodies = eng__grow(y->bodies, &y->cap_bodies, bound, sizeof(schema_body));
+    if (y->bodies == NULL) {
+        return TALLY_ENOMEM;
+    }
 
     for (size_t i = 0; i < e->n_subs; i++) {
         eng_sub *s = &e->subs[i];
-        const eng_event *ev = &e->events[s->ev];
         if (!s->revealed) {
             continue; /* protocol §2.3: its prices are not ours to read yet */
         }
         /* nothing of its event changed since the last cycle: its rows keep their scores */
-        if (!force && s->scored && ev->em_out == out_key(ev) && ev->em_hist == ev->n_hist &&
-            ev->em_closes == ev->closes) {
+        if (!sub_changed(e, s, force)) {
             continue;
         }
         if (each_group(e, y, s, true, force) != TALLY_OK) {
