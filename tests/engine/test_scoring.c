@@ -351,6 +351,177 @@ static void test_against_double(void **state)
     }
 }
 
+/* The across-miner and window functions against their formulas in double precision. */
+static void test_against_double_aggregates(void **state)
+{
+    engine_params p = P();
+    (void)state;
+    for (int rep = 0; rep < 300; rep++) {
+        size_t n = 2 + rnd() % 40;
+        int64_t v[64], ne[64], out[64], mu;
+        double dv[64], dne[64], smu = 0, sne = 0;
+        /* shrinkage */
+        for (size_t i = 0; i < n; i++) {
+            v[i] = (int64_t)(rnd() % 2000000000) - 1000000000;
+            ne[i] = 125000000 + (int64_t)(rnd() % 500000000000ull);
+            dv[i] = (double)v[i] * NANO, dne[i] = (double)ne[i] * NANO;
+            smu += dne[i] * dv[i], sne += dne[i];
+        }
+        engine_shrink(&p, v, ne, n, out, &mu);
+        near(mu, smu / sne, 2, "mu vs double");
+        for (size_t i = 0; i < n; i++) {
+            double a = log(1 + dne[i]) / log(1 + dne[i] + 200);
+            near(out[i], a * dv[i] + (1 - a) * (smu / sne), 4, "shrunk vs double");
+        }
+        /* z-score logistic (n ≥ 10) and percentile (n < 10) */
+        double m = 0, ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            m += dv[i];
+        }
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++) {
+            ss += (dv[i] - m) * (dv[i] - m);
+        }
+        engine_normalise(&p, v, n, out);
+        for (size_t i = 0; i < n; i++) {
+            double want;
+            if (n >= 10) {
+                want = 1 / (1 + exp(-(dv[i] - m) / sqrt(ss / (double)n)));
+            } else {
+                double l = 0, e = 0;
+                for (size_t j = 0; j < n; j++) {
+                    l += v[j] < v[i], e += v[j] == v[i];
+                }
+                want = (l + (e + 1) / 2) / (double)(n + 1);
+            }
+            near(out[i], want, 10, "normalised vs double");
+        }
+        /* maxweight with a random limit, then u16 */
+        int64_t x[64], y[64];
+        double dx[64], sx = 0;
+        int64_t lnum = 1 + (int64_t)(rnd() % 65535);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (int64_t)(rnd() % 1000000000);
+            dx[i] = (double)x[i] * NANO, sx += dx[i];
+        }
+        engine_maxweight(x, n, lnum, 65535, y);
+        double L = (double)lnum / 65535.0, ysum = 0;
+        for (size_t i = 0; i < n; i++) {
+            ysum += (double)y[i] * NANO;
+            if ((double)n * L > 1 + 1e-12) {
+                assert_true((double)y[i] * NANO <= L + 1e-8); /* no entry above the limit */
+            }
+        }
+        near(T(ysum), 1.0, (int64_t)n, "weights sum to 1");
+        if ((double)n * L > 1 + 1e-12) {
+            /* uncapped: y = x / Σx exactly as in double */
+            double mx = 0;
+            for (size_t i = 0; i < n; i++) {
+                mx = dx[i] > mx ? dx[i] : mx;
+            }
+            if (mx <= L * sx * (1 - 1e-9)) {
+                for (size_t i = 0; i < n; i++) {
+                    near(y[i], dx[i] / sx, 2, "maxweight uncapped vs double");
+                }
+            }
+        }
+    }
+    /* consensus: the mean of the books' probabilities per side, de-vigged, in double */
+    for (int rep = 0; rep < 2000; rep++) {
+        uint64_t sides[3] = {SCHEMA_HOME, SCHEMA_AWAY, SCHEMA_DRAW};
+        size_t ns = 2 + rnd() % 2, nb = 2 + rnd() % 4, nq = 0;
+        engine_quote q[24];
+        schema_cprice cp[3];
+        double c[3] = {0}, csum = 0;
+        for (size_t si = 0; si < ns; si++) {
+            for (size_t bk = 0; bk < nb; bk++) {
+                uint64_t o = 1100000000 + (rnd() % 9000) * 1000000;
+                /* p := 1/O is a named quantity: rounded to nanos before the mean */
+                double pb = (double)engine_implied(o) * NANO;
+                q[nq] = (engine_quote){sides[si], bk, 1000000 - 60000, nq, o};
+                nq++;
+                c[si] += (pb < 0.001 ? 0.001 : pb > 0.999 ? 0.999 : pb) / (double)nb;
+            }
+            c[si] = rint(c[si] * 1e8) / 1e8; /* half to even, as the spec rounds */
+            csum += c[si];
+        }
+        assert_int_equal(engine_consensus(&p, q, nq, 1000000, sides, ns, cp), ns);
+        for (size_t si = 0; si < ns; si++) {
+            double pi = rint(c[si] / csum * 1e8) / 1e8;
+            /* double cannot see exact ties of the 8-decimal rounding (an exact tie of c moves π
+             * by a unit, which the de-vig can carry to a second); §11.1 pins them exactly */
+            near((int64_t)cp[si].prob_n, pi, 30, "consensus pi vs double");
+            near((int64_t)cp[si].odds_n, rint(1e4 / ((double)cp[si].prob_n * NANO)) / 1e4, 100000,
+                 "consensus odds");
+        }
+    }
+    /* SOS: Pearson over aligned buckets against double */
+    for (int rep = 0; rep < 500; rep++) {
+        engine_point tp[40], mp[40];
+        engine_pair pr;
+        size_t n = 3 + rnd() % 30;
+        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+        for (size_t i = 0; i < n; i++) {
+            int64_t t = (int64_t)i * 5 * MIN, a = (int64_t)(rnd() % 900000000) + 50000000,
+                    bv = (int64_t)(rnd() % 900000000) + 50000000;
+            tp[i] = (engine_point){t, i, a};
+            mp[i] = (engine_point){t + MIN, 100 + i, bv};
+            double x = (double)bv * NANO, yv = (double)a * NANO;
+            sx += x, sy += yv, sxx += x * x, syy += yv * yv, sxy += x * yv;
+        }
+        engine_series_pair(&p, tp, n, mp, n, &pr);
+        double dn = (double)n, cxy = dn * sxy - sx * sy;
+        double rho = cxy / sqrt((dn * sxx - sx * sx) * (dn * syy - sy * sy));
+        assert_true(pr.has_sos);
+        near(pr.sos, 1 - fabs(rho), 5, "sos vs double");
+    }
+    /* calibration and sharpness on random pairs against the same regression in double */
+    for (int rep = 0; rep < 200; rep++) {
+        size_t k = 30 + rnd() % 300;
+        int64_t prob[400], a, b;
+        uint8_t hit[400];
+        double cnt[20] = {0}, hs[20] = {0}, ps[20] = {0}, s1 = 0, s2 = 0;
+        for (size_t i = 0; i < k; i++) {
+            prob[i] = engine_implied(1010000000 + (rnd() % 8000) * 1000000);
+            hit[i] = (uint8_t)(rnd() % 1000 < (uint64_t)(prob[i] / 1000000));
+            int bin = (int)((prob[i] * 20) / 1000000000);
+            bin = bin < 19 ? bin : 19;
+            cnt[bin]++, hs[bin] += hit[i], ps[bin] += (double)prob[i] * NANO;
+            s1 += (double)prob[i] * NANO, s2 += ((double)prob[i] * NANO) * ((double)prob[i] * NANO);
+        }
+        double X[20], Y[20], mx = 0, my = 0;
+        int pts = 0;
+        for (int j = 0; j < 20; j++) {
+            if (cnt[j] < 5) {
+                continue;
+            }
+            double pb = ps[j] / cnt[j], yb = hs[j] / cnt[j];
+            pb = pb < 1e-6 ? 1e-6 : pb > 1 - 1e-6 ? 1 - 1e-6 : pb;
+            yb = yb < 1e-6 ? 1e-6 : yb > 1 - 1e-6 ? 1 - 1e-6 : yb;
+            X[pts] = log(pb / (1 - pb)), Y[pts] = log(yb / (1 - yb));
+            mx += X[pts], my += Y[pts], pts++;
+        }
+        int64_t cal = engine_calibration(&p, prob, hit, k, &a, &b);
+        if (pts >= 2) {
+            double sxy = 0, sxx = 0;
+            mx /= pts, my /= pts;
+            for (int j = 0; j < pts; j++) {
+                sxy += (X[j] - mx) * (Y[j] - my), sxx += (X[j] - mx) * (X[j] - mx);
+            }
+            double db = sxy / sxx, da = my - db * mx;
+            /* the spec's bound is 2e-8 for a, b and CAL; a steep fit amplifies the nanos
+             * rounding of the logits, so the slope is compared relative to its size */
+            near(b, db, 20 + (int64_t)(fabs(db) * 20), "calibration slope vs double");
+            near(a, da, 20 + (int64_t)(fabs(db * mx) * 20), "calibration intercept vs double");
+            near(cal, 1 / (1 + fabs(db - 1) + fabs(da)), 40, "CAL vs double");
+        } else {
+            assert_int_equal(cal, 500000000);
+        }
+        double var = s2 / (double)k - (s1 / (double)k) * (s1 / (double)k);
+        near(engine_sharpness(&p, prob, k), var / 0.04 < 1 ? var / 0.04 : 1, 3, "sharpness");
+    }
+}
+
 /* ---- §11.12 end to end through the fold ---- */
 
 typedef struct rec {
@@ -651,7 +822,8 @@ int main(void)
         cmocka_unit_test(test_decay_11_6),       cmocka_unit_test(test_shrink_11_7),
         cmocka_unit_test(test_normalise_11_8),   cmocka_unit_test(test_calibration_11_9),
         cmocka_unit_test(test_series_11_10),     cmocka_unit_test(test_maxweight_11_11),
-        cmocka_unit_test(test_against_double),   cmocka_unit_test(test_end_to_end_11_12),
+        cmocka_unit_test(test_against_double),   cmocka_unit_test(test_against_double_aggregates),
+        cmocka_unit_test(test_end_to_end_11_12),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
