@@ -287,10 +287,13 @@ static void emit_consensus(sim *s, const sim_event *e, unsigned m, const engine_
     double p[3];
     uint64_t sides[3];
     unsigned n = truth(e, m, p, sides);
-    size_t k = engine_consensus(&s->cfg_params, q, nq, ts, sides, n, cp);
+    size_t k;
     rng r;
 
-    if (k == 0) {
+    if (s->st == TALLY_OK) {
+        s->st = engine_consensus(&s->cfg_params, q, nq, ts, sides, n, cp, &k);
+    }
+    if (s->st != TALLY_OK || k == 0) {
         return;
     }
     rng_init(&r, s->cfg->seed, type == SCHEMA_CLOSE ? "close" : "snapshot", e->id * 10 + m, ts);

@@ -5,8 +5,9 @@
  * The fold: engine_apply() takes every record in sequence order; at a SCORING_CYCLE whose inputs
  * are exactly the records applied so far (its covers_to), engine_cycle() computes the cycle's
  * derived block (SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS, STATE_HASH) and the checkpoint
- * state. Records between covers_to and the cycle are applied after it. The pure metric functions below
- * (one per formula of the spec) are public so tests and tools can check each rule alone. */
+ * state. Records between covers_to and the cycle are applied after it. The pure metric
+ * functions below (one per formula of the spec) are public so tests and tools can check each
+ * rule alone. */
 #ifndef TALLY_ENGINE_ENGINE_H
 #define TALLY_ENGINE_ENGINE_H
 
@@ -46,10 +47,13 @@ typedef struct engine_quote {
     uint64_t side, book, ts_ms, seq, odds_n; /* book: any id naming the bookmaker */
 } engine_quote;
 /* The consensus at time T over quotes of one market whose sides (canonical order) are given.
- * Writes one cprice per side with a consensus into out (ascending by side) and returns their
- * count (0: the market yields no record). */
-size_t engine_consensus(const engine_params *p, const engine_quote *q, size_t n, uint64_t t,
-                        const uint64_t *sides, size_t n_sides, schema_cprice out[3]);
+ * Writes one cprice per side with a consensus into out (ascending by side) and their count into
+ * *n_out (0: the market yields no record). TALLY_ENOMEM if the working copy of q cannot be
+ * allocated (*n_out is then 0). */
+TALLY_MUST_USE tally_status engine_consensus(const engine_params *p, const engine_quote *q,
+                                             size_t n, uint64_t t, const uint64_t *sides,
+                                             size_t n_sides, schema_cprice out[3],
+                                             size_t *n_out);
 
 /* ---- §4 per-submission metrics ---- */
 /* p := 1/O in nanos. */

@@ -56,23 +56,28 @@ static int64_t round8_prob(fx_wide num, fx_wide den)
     return fx_div(num, den * 10) * 10;
 }
 
-size_t engine_consensus(const engine_params *p, const engine_quote *q, size_t n, uint64_t t,
-                        const uint64_t *sides, size_t n_sides, schema_cprice out[3])
+tally_status engine_consensus(const engine_params *p, const engine_quote *q, size_t n, uint64_t t,
+                              const uint64_t *sides, size_t n_sides, schema_cprice out[3],
+                              size_t *n_out)
 {
     engine_quote *v = malloc((n ? n : 1) * sizeof(*v));
     int64_t c[3] = {0};
     uint64_t books[3] = {0};
     fx_uwide sdev[3] = {0};
-    size_t m = 0, n_out = 0, n_cons = 0;
+    size_t m = 0, k_out = 0, n_cons = 0;
     fx_wide csum = 0;
 
     TALLY_ASSERT(n_sides <= 3);
     /* tally v1 gives every book the neutral bias state f = 1, v = 0.01 (D3): the book is
      * dropped only if the configured bounds exclude f = 1, and equal weights make the weighted
      * mean the plain mean */
-    if (v == NULL || p->min_bias > FX_ONE || p->max_bias < FX_ONE) {
+    *n_out = 0;
+    if (v == NULL) {
+        return TALLY_ENOMEM;
+    }
+    if (p->min_bias > FX_ONE || p->max_bias < FX_ONE) {
         free(v);
-        return 0;
+        return TALLY_OK;
     }
     for (size_t i = 0; i < n; i++) {
         if (q[i].ts_ms < t && q[i].ts_ms + 2 * 3600000ull >= t) { /* T − 2 h ≤ ts < T */
@@ -109,7 +114,7 @@ size_t engine_consensus(const engine_params *p, const engine_quote *q, size_t n,
         }
         /* de-vig across sides (D2) when at least two have a consensus */
         pi = n_cons >= 2 ? round8_prob((fx_wide)c[s] * FX_ONE, csum) : c[s];
-        out[n_out++] = (schema_cprice){.side = sides[s],
+        out[k_out++] = (schema_cprice){.side = sides[s],
                                        .prob_n = (uint64_t)pi,
                                        .odds_n = (uint64_t)fx_div((fx_wide)10000000000000ll, pi) *
                                                  100000ull,
@@ -118,7 +123,8 @@ size_t engine_consensus(const engine_params *p, const engine_quote *q, size_t n,
                                        .std_dev_n = (uint64_t)sdev[s]};
     }
     free(v);
-    return n_out;
+    *n_out = k_out;
+    return TALLY_OK;
 }
 
 /* ---- §4 ---- */
