@@ -161,4 +161,35 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
                               size_t *n_out);
 void *eng__grow(void *p, size_t *cap, size_t need, size_t elem);
 
+/* ---- one cycle in progress (cycle.c; the per-miner half in miners.c) ---- */
+#define ENG_MIN_MS 60000ll
+enum { A_CLE, A_MES, A_PSS, A_BRIER, A_FQ }; /* MINER_SCORE acc */
+enum { S_ES_MEAN, S_ES_STD, S_ES_ADJ, S_MES_MEAN, S_MES_SHRUNK, S_PSS_MEAN, S_PSS_SHRUNK,
+       S_BRIER_MEAN, S_FQ_RAW, S_FQ_SHRUNK, S_CAL, S_SHARP, S_SOS, S_LEAD }; /* stats */
+enum { N_FQ, N_CAL, N_PSS, N_ES, N_MES, N_SOS, N_LEAD }; /* norms */
+
+struct engine_block_mem {
+    uint64_t *uids, *weights;
+};
+
+typedef struct truth_series { /* a market side's snapshots in W_r, bucketed (§5.7) */
+    bool done;
+    engine_point *pts;
+    size_t n;
+} truth_series;
+
+typedef struct eng_cycle {
+    engine *e;
+    const schema_scoring_cycle *c;
+    int64_t as_of, wr_lo, wc_lo;
+    truth_series *truth; /* 3 per market, built on first use in this cycle */
+    schema_body *bodies;
+    size_t n_bodies, cap_bodies;
+} eng_cycle;
+
+/* Appends a zeroed body of `type` to the cycle's block; NULL when out of memory. */
+schema_body *eng__push_body(eng_cycle *y, unsigned type);
+/* MINER_SCOREs and WEIGHTS of the cycle into its block (miners.c). */
+tally_status eng__miners(eng_cycle *y, engine_block *blk);
+
 #endif

@@ -229,7 +229,7 @@ static fx_uwide isqrt_u(fx_uwide n)
     for (fx_uwide t = n; t != 0; t >>= 1) {
         bits++;
     }
-    x = (fx_uwide)1 << ((bits + 1) / 2); /* ≥ sqrt(n) */
+    x = (fx_uwide)1 << ((bits + 1) / 2); /* at least √n */
     for (;;) {
         y = (x + n / x) / 2;
         if (y >= x) {
@@ -284,7 +284,7 @@ fx_uwide fx_sqrt_ratio(fx_uwide num, fx_uwide den)
     int c;
 
     TALLY_ASSERT(den > 0);
-    s = isqrt_u(num / den); /* floor(sqrt(num/den)) = isqrt(floor(num/den)) */
+    s = isqrt_u(num / den); /* ⌊√(num/den)⌋ = isqrt(⌊num/den⌋) */
     /* round up iff sqrt(num/den) > s + 1/2, i.e. 4·num > (2s+1)²·den; equality only for exact
      * halves, which go to the even neighbour */
     c = cmp256(mul128(num, 4), mul128((2 * s + 1) * (2 * s + 1), den));
