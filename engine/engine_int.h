@@ -111,6 +111,7 @@ struct engine {
 
     eng_hotkey *hks;
     size_t n_hks, cap_hks;
+    eng_map hk_ix; /* first 8 bytes of a hotkey → its index (a lookup aid, rebuilt on load) */
     uint32_t *uid_hk; /* uid → hotkey index of the latest METAGRAPH (ENG_NONE for empty slots) */
     size_t n_uids;   /* 1 + largest uid */
     eng_actor *actors; /* sorted by key */
@@ -139,6 +140,7 @@ tally_status eng__map_put(eng_map *m, uint64_t key, uint32_t val);
 uint32_t eng__map_get(const eng_map *m, uint64_t key);
 void eng__map_free(eng_map *m);
 uint32_t eng__hotkey_intern(engine *e, const uint8_t hotkey[32]);
+uint64_t eng__hk_prefix(const uint8_t hotkey[32]); /* the key of hk_ix */
 /* Parses the prices of an ODDS_SUBMISSION body into s->rows (markets unknown to the fold are
  * skipped). */
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);

@@ -130,6 +130,7 @@ void engine_free(engine *e)
     free(e->decay_cache);
     free(e->tf_cache);
     eng__map_free(&e->event_ix);
+    eng__map_free(&e->hk_ix);
     eng__map_free(&e->market_ix);
     free(e);
 }
@@ -141,15 +142,34 @@ uint64_t engine_next_seq(const engine *e)
 
 /* ---- identities ---- */
 
+uint64_t eng__hk_prefix(const uint8_t hotkey[32])
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 8; i++) {
+        k = k << 8 | hotkey[i];
+    }
+    return k;
+}
+
 uint32_t eng__hotkey_intern(engine *e, const uint8_t hotkey[32])
 {
-    for (size_t i = 0; i < e->n_hks; i++) {
+    uint64_t key = eng__hk_prefix(hotkey);
+    uint32_t hit = eng__map_get(&e->hk_ix, key);
+
+    /* the index maps the first 8 bytes to the first hotkey seen with them; any other hotkey
+     * sharing that prefix is found by the scan */
+    if (hit != ENG_NONE && memcmp(e->hks[hit].hotkey, hotkey, 32) == 0) {
+        return hit;
+    }
+    for (size_t i = 0; hit != ENG_NONE && i < e->n_hks; i++) {
         if (memcmp(e->hks[i].hotkey, hotkey, 32) == 0) {
             return (uint32_t)i;
         }
     }
     eng_hotkey *g = eng__grow(e->hks, &e->cap_hks, e->n_hks + 1, sizeof(*g));
-    if (g == NULL) {
+    if (g == NULL || (hit == ENG_NONE && eng__map_put(&e->hk_ix, key, (uint32_t)e->n_hks) !=
+                                             TALLY_OK)) {
+        e->hks = g ? g : e->hks;
         return ENG_NONE;
     }
     e->hks = g;

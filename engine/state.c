@@ -630,12 +630,18 @@ static tally_status load_identities(rbuf *r, engine *e)
     }
     e->cap_hks = n ? n : 1, e->n_hks = n;
     for (size_t i = 0; i < n; i++) {
+        uint64_t key;
         if (r_arr(r) != 3) {
             r->bad = true;
         }
         r_bin(r, e->hks[i].hotkey, 32);
         e->hks[i].uid = r_opt_u32(r);
         e->hks[i].reg_start = r_i(r);
+        key = eng__hk_prefix(e->hks[i].hotkey);
+        if (eng__map_get(&e->hk_ix, key) == ENG_NONE &&
+            eng__map_put(&e->hk_ix, key, (uint32_t)i) != TALLY_OK) {
+            return TALLY_ENOMEM;
+        }
     }
     if (r_arr(r) != 2) {
         r->bad = true;
