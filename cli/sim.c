@@ -277,6 +277,8 @@ static void emit_markets(sim *s, const sim_event *e)
     }
 }
 
+static void emit_copies(sim *s, const sim_event *e, const schema_cprice *cp, size_t k, uint64_t ts);
+
 /* A consensus record (scoring §3) of market m over the quotes of the last round, appended by
  * the node: MARKET_SNAPSHOT at ts, or the CLOSE at the event start. */
 static void emit_consensus(sim *s, const sim_event *e, unsigned m, const engine_quote *q,
@@ -301,6 +303,10 @@ static void emit_consensus(sim *s, const sim_event *e, unsigned m, const engine_
                                      .n_probs = k};
     salt_of(&r, b.u.snapshot.salt);
     emit_node(s, &b, t);
+    /* copiers follow the moneyline's last rounds within minutes */
+    if (type == SCHEMA_MARKET_SNAPSHOT && m == 0 && k == n && e->start_ms - ts < 19 * HOUR_MS) {
+        emit_copies(s, e, cp, k, ts);
+    }
 }
 
 /* Bookmaker quotes every 6 h from listing, and 10 minutes before the start (private records);
@@ -401,6 +407,47 @@ static void emit_submission(sim *s, sim_event *e, unsigned mi_idx, uint64_t t, u
     if (s->st == TALLY_OK && in_window(s, t)) {
         s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
         s->res->submissions++;
+    }
+}
+
+/* Copying miners reprice the moneyline at the consensus a snapshot shows, with a little jitter,
+ * a minute or two after it and in the same 5-minute bucket: series that move with the market,
+ * which originality (scoring §5.7) scores as such. */
+static void emit_copies(sim *s, const sim_event *e, const schema_cprice *cp, size_t k, uint64_t ts)
+{
+    const uint64_t bucket = 5 * MIN_MS;
+
+    for (unsigned i = 0; i < s->cfg->miners; i++) {
+        const miner *mi = &s->miners[i];
+        schema_body b = {.type = SCHEMA_ODDS_SUBMISSION};
+        schema_price prices[3];
+        schema_entry en;
+        uint64_t room = bucket - ts % bucket, t;
+        rng r;
+        if (mi->kind != M_COPIER || room <= 2000 || s->st != TALLY_OK) {
+            continue;
+        }
+        rng_init(&r, s->cfg->seed, "copy", e->id, (uint64_t)i << 32 | (ts / MIN_MS));
+        if (u01(&r) >= mi->participation) {
+            continue;
+        }
+        t = ts + 1000 + below(&r, room - 2000) - i % 1000;
+        t = t > ts ? t : ts + 1;
+        for (size_t j = 0; j < k; j++) {
+            double pv = clampd((double)cp[j].prob_n * 1e-9 * (1 + 0.005 * gauss(&r)), 0.005, 0.98);
+            uint64_t odds = odds_of(pv);
+            prices[j] = (schema_price){cp[j].side, odds, 1000000000000000000ull / odds};
+        }
+        en = (schema_entry){.market_id = e->id * 10 + 1, .kind = SCHEMA_MONEYLINE,
+                            .has_priced_at_ms = true, .priced_at_ms = t, .prices = prices,
+                            .n_prices = k};
+        b.u.odds = (schema_odds){.nonce = t * 1000 + 500 + i % 500, .idx = 0, .event_id = e->id,
+                                 .markets = &en, .n_markets = 1};
+        salt_of(&r, b.u.odds.salt);
+        if (in_window(s, t)) {
+            s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
+            s->res->submissions++;
+        }
     }
 }
 
