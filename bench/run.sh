@@ -31,7 +31,7 @@ echo
 ./build-bench/bench/bench_scan "$scratch/sim" "$scratch" "$runs"
 
 echo
-echo "## replay to weights (256 miners, 30 days, 72 markets a day: about 1.4M records)"
+echo "## replay to weights (256 miners, 30 days, 72 markets a day: about 1.7M records)"
 ./build-bench/tally --dir "$scratch/big" simulate --miners 256 --days 30 --markets-per-day 72 -q
 ./build-bench/bench/bench_replay "$scratch/big" "$runs"
 
