@@ -23,7 +23,7 @@ typedef struct scan {
     size_t n_w;
     schema_miner_score *ms;
     size_t n_ms, cap_ms;
-    schema_submission_score *subs; /* explain: latest per (sub_seq, market, side) */
+    schema_submission_score *subs; /* explain: the miner's SUBMISSION_SCOREs up to the cycle */
     size_t n_subs, cap_subs;
 } scan;
 
@@ -94,13 +94,7 @@ static tally_status on_body(scan *s, const schema_body *b)
         if (ss->uid != s->uid) {
             return TALLY_OK;
         }
-        for (size_t i = s->n_subs; i-- > 0;) {
-            schema_submission_score *o = &s->subs[i];
-            if (o->sub_seq == ss->sub_seq && o->market_id == ss->market_id && o->side == ss->side) {
-                *o = *ss; /* a later record supersedes */
-                return TALLY_OK;
-            }
-        }
+        /* every record is kept here; print_rows keeps the latest of each row */
         if (s->n_subs == s->cap_subs) {
             size_t cap = s->cap_subs ? 2 * s->cap_subs : 64;
             schema_submission_score *g = realloc(s->subs, cap * sizeof(*g));
@@ -422,7 +416,15 @@ static int by_submitted(const void *a, const void *b)
     if (x->market_id != y->market_id) {
         return x->market_id < y->market_id ? -1 : 1;
     }
-    return x->side < y->side ? -1 : x->side > y->side;
+    if (x->side != y->side) {
+        return x->side < y->side ? -1 : 1;
+    }
+    return x->cycle < y->cycle ? -1 : x->cycle > y->cycle;
+}
+
+static bool same_row(const schema_submission_score *x, const schema_submission_score *y)
+{
+    return x->sub_seq == y->sub_seq && x->market_id == y->market_id && x->side == y->side;
 }
 
 static const char *side_name(uint64_t side)
@@ -431,19 +433,28 @@ static const char *side_name(uint64_t side)
     return side <= 5 ? n[side] : "?";
 }
 
-static void print_rows(const scan *s)
+static void print_rows(scan *s)
 {
     int64_t lo = (int64_t)s->as_of - s->params.rolling_days * 86400000ll;
     char b[10][32];
+    size_t k = 0;
 
+    if (s->n_subs > 1) {
+        qsort(s->subs, s->n_subs, sizeof(*s->subs), by_submitted);
+    }
+    /* one line per row: a later cycle's record of the same row supersedes the earlier ones */
+    for (size_t i = 0; i < s->n_subs; i++) {
+        if (i + 1 < s->n_subs && same_row(&s->subs[i], &s->subs[i + 1])) {
+            continue;
+        }
+        s->subs[k++] = s->subs[i];
+    }
+    s->n_subs = k;
     printf("rows (%zu scored; w = decay weight, blank outside the %" PRId64 "-day window):\n",
            s->n_subs, s->params.rolling_days);
     printf("  %-9s %-12s %-5s %-14s %-12s %-12s %-12s %-5s %-12s %-12s %-12s %-12s %s\n", "sub_seq",
            "market", "side", "submitted_at", "w", "clv_prob", "cle", "min", "brier", "pss",
            "factor", "pss_adj", "hit");
-    if (s->n_subs > 1) {
-        qsort(s->subs, s->n_subs, sizeof(*s->subs), by_submitted);
-    }
     for (size_t i = 0; i < s->n_subs; i++) {
         const schema_submission_score *r = &s->subs[i];
         int64_t t = (int64_t)r->submitted_at_ms;
