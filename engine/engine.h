@@ -31,14 +31,17 @@ typedef struct engine_params {
     int64_t min_books, min_variance, min_bias, max_bias;
     int64_t min_zscore, logistic_alpha;
     int64_t tw_min, tw_max, tw_floor, tw_clip;
-    bool tw_enabled;
+    int64_t tw_enabled; /* 0 or 1 */
     int64_t cle_min, cle_max, odds_bucket_s, burn_rate;
 } engine_params;
 
+/* The scoring fields of a parameter set (schema/params.c is the one table of keys, defaults and
+ * ranges). */
+void engine_params_from(const schema_paramset *ps, engine_params *out);
 void engine_params_default(engine_params *out);
 /* Sets one ledger parameter (protocol §2.6). Keys outside scoring (ingest.*, auth.*, …) are
- * accepted and ignored. TALLY_EINVAL for an unknown key, a value of the wrong kind, or one
- * outside the range the engine supports (docs/scoring.md lists them); p is then unchanged. */
+ * accepted and change nothing here. TALLY_EINVAL for an unknown key, a value of the wrong kind,
+ * or one outside the table's range; p is then unchanged. */
 TALLY_MUST_USE tally_status engine_params_set(engine_params *p, tally_str key,
                                               const schema_pvalue *v);
 

@@ -101,7 +101,8 @@ typedef struct eng_sub {
 } eng_sub;
 
 struct engine {
-    engine_params params;
+    schema_paramset pset;  /* every ledger parameter in effect (GENESIS, then CONFIG_SETs) */
+    engine_params params;  /* its scoring fields */
     bool params_dirty; /* a CONFIG_SET since the last cycle: recompute every cached metric */
     uint64_t netuid, max_weight_limit, min_allowed;
     bool has_owner;

@@ -100,7 +100,8 @@ tally_status engine_new(engine **out)
     if (e == NULL) {
         return TALLY_ENOMEM;
     }
-    engine_params_default(&e->params);
+    schema_paramset_default(&e->pset);
+    engine_params_from(&e->pset, &e->params);
     e->max_weight_limit = 65535;
     *out = e;
     return TALLY_OK;
@@ -464,11 +465,12 @@ static tally_status apply_odds(engine *e, uint64_t seq, const schema_header *h, 
 
 static void apply_params(engine *e, const schema_param *ps, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (engine_params_set(&e->params, ps[i].key, &ps[i].value) != TALLY_OK) {
-            /* the writer rejects bad parameters; one the engine cannot take keeps its value */
-            continue;
-        }
+    schema_param_error err;
+
+    /* the acceptance rules refuse a list with any bad item, so a list that fails here is
+     * in no accepted log; it changes nothing */
+    if (schema_paramset_apply(&e->pset, ps, n, &err) == TALLY_OK) {
+        engine_params_from(&e->pset, &e->params);
     }
 }
 
@@ -482,7 +484,7 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
     }
     switch (h->type) {
     case SCHEMA_GENESIS:
-        engine_params_default(&e->params);
+        schema_paramset_default(&e->pset);
         apply_params(e, b->u.genesis.params, b->u.genesis.n_params);
         e->netuid = b->u.genesis.netuid;
         e->max_weight_limit = b->u.genesis.chain.max_weight_limit;

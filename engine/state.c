@@ -1,7 +1,7 @@
 /* The checkpoint: the fold's state as canonical msgpack (protocol §6.5), and back.
  *
  * ["tally-state-v1", cycle, epoch, as_of_ms, covers_to,
- *  next_seq, last_time, params_dirty, [params…], [netuid, max_weight_limit, min_allowed, owner|nil],
+ *  next_seq, last_time, params_dirty, [every ledger parameter, in schema/params.c order], [netuid, max_weight_limit, min_allowed, owner|nil],
  *  hotkeys [[hotkey, uid|nil, reg_start]…], mg [time, [[uid, hotkey, tally_key|nil]…]] (parts
  *  still being assembled),
  *  actors [[tally_key, hotkey index]…], uids [hotkey index|nil …],
@@ -132,40 +132,6 @@ static void w_str(wbuf *w, const char *s)
     put(w, s, n);
 }
 
-#define N_PARAM_FIELDS 38
-
-/* engine_params as a list of int64 in field order (the bool travels as 0/1). */
-static void params_to(const engine_params *p, int64_t *v)
-{
-#define X(f) *v++ = (int64_t)p->f;
-    X(half_life_days) X(shrink_k) X(rolling_days) X(cal_days) X(min_cal) X(min_orig)
-    X(w_fq) X(w_cal) X(w_edge) X(w_mes) X(w_sos) X(w_lead)
-    X(w_forecast) X(w_skill) X(w_econ) X(w_info)
-    X(num_bins) X(min_per_bin) X(sharp_target)
-    X(bucket_min) X(move_threshold) X(lead_win_min) X(lag_win_min)
-    X(min_books) X(min_variance) X(min_bias) X(max_bias)
-    X(min_zscore) X(logistic_alpha)
-    X(tw_min) X(tw_max) X(tw_floor) X(tw_clip) X(tw_enabled)
-    X(cle_min) X(cle_max) X(odds_bucket_s) X(burn_rate)
-#undef X
-}
-
-static void params_from(engine_params *p, const int64_t *v)
-{
-#define X(f) p->f = *v++;
-    X(half_life_days) X(shrink_k) X(rolling_days) X(cal_days) X(min_cal) X(min_orig)
-    X(w_fq) X(w_cal) X(w_edge) X(w_mes) X(w_sos) X(w_lead)
-    X(w_forecast) X(w_skill) X(w_econ) X(w_info)
-    X(num_bins) X(min_per_bin) X(sharp_target)
-    X(bucket_min) X(move_threshold) X(lead_win_min) X(lag_win_min)
-    X(min_books) X(min_variance) X(min_bias) X(max_bias)
-    X(min_zscore) X(logistic_alpha)
-    X(tw_min) X(tw_max) X(tw_floor) X(tw_clip)
-    p->tw_enabled = *v++ != 0;
-    X(cle_min) X(cle_max) X(odds_bucket_s) X(burn_rate)
-#undef X
-}
-
 static void w_opt_u(wbuf *w, bool has, uint64_t v)
 {
     if (has) {
@@ -179,17 +145,16 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
                               size_t *n_out)
 {
     wbuf w = {0};
-    int64_t pv[64];
 
     *out = NULL, *n_out = 0;
     w_arr(&w, 17);
     w_str(&w, ENGINE_STATE_MAGIC);
     w_u(&w, c->cycle), w_u(&w, c->epoch), w_u(&w, c->as_of_ms), w_u(&w, c->covers_to);
     w_u(&w, e->next_seq), w_i(&w, e->last_time), w_bool(&w, e->params_dirty);
-    params_to(&e->params, pv);
-    w_arr(&w, N_PARAM_FIELDS);
-    for (size_t i = 0; i < N_PARAM_FIELDS; i++) {
-        w_i(&w, pv[i]);
+    /* every ledger parameter in table order: the count is the table's (schema/params.c) */
+    w_arr(&w, SCHEMA_P_COUNT);
+    for (size_t i = 0; i < SCHEMA_P_COUNT; i++) {
+        w_i(&w, e->pset.v[i]);
     }
     w_arr(&w, 4);
     w_u(&w, e->netuid), w_u(&w, e->max_weight_limit), w_u(&w, e->min_allowed);
@@ -699,7 +664,6 @@ tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, 
 {
     rbuf r = {.p = state, .n = n};
     engine *e;
-    int64_t pv[N_PARAM_FIELDS];
     uint8_t magic[sizeof(ENGINE_STATE_MAGIC)];
     tally_status st = engine_new(&e);
 
@@ -718,13 +682,18 @@ tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, 
         (void)r_u(&r); /* cycle, epoch, as_of_ms, covers_to: the caller checks them */
     }
     e->next_seq = r_u(&r), e->last_time = r_i(&r), e->params_dirty = r_bool(&r);
-    if (r_arr(&r) != N_PARAM_FIELDS) {
+    if (r_arr(&r) != SCHEMA_P_COUNT) {
         r.bad = true;
     }
-    for (size_t i = 0; i < N_PARAM_FIELDS; i++) {
-        pv[i] = r_i(&r);
+    for (unsigned i = 0; i < SCHEMA_P_COUNT; i++) {
+        const schema_pdef *d = schema_param_def(i);
+        e->pset.v[i] = r_i(&r);
+        /* a value the table refuses could break the bounds fx.h relies on */
+        if (d->kind == SCHEMA_PK_TEXT ? e->pset.v[i] != 0 : e->pset.v[i] < d->lo || e->pset.v[i] > d->hi) {
+            r.bad = true;
+        }
     }
-    params_from(&e->params, pv);
+    engine_params_from(&e->pset, &e->params);
     if (r_arr(&r) != 4) {
         r.bad = true;
     }

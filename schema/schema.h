@@ -65,6 +65,70 @@ typedef struct schema_param {
     schema_pvalue value;
 } schema_param;
 
+/* ---- ledger parameters (protocol §2.6, scoring §9; the table is schema/params.c) ---- */
+/* Every key, ascending by key bytes. Values never change meaning once released. */
+enum schema_param_id {
+    SCHEMA_P_AUTH_MIN_STAKE_RAO, SCHEMA_P_AUTH_REQUIRE_PERMIT,
+    SCHEMA_P_CAL_MIN_PER_BIN, SCHEMA_P_CAL_NUM_BINS, SCHEMA_P_DECAY_HALF_LIFE_DAYS,
+    SCHEMA_P_W_CAL, SCHEMA_P_W_EDGE, SCHEMA_P_W_FQ, SCHEMA_P_W_LEAD, SCHEMA_P_W_MES,
+    SCHEMA_P_W_SOS, SCHEMA_P_FINALITY_K, SCHEMA_P_GT_BIAS_LEARNING_RATE,
+    SCHEMA_P_GT_BIAS_MIN_SAMPLES, SCHEMA_P_GT_MAX_BIAS, SCHEMA_P_GT_MAX_SNAPSHOTS,
+    SCHEMA_P_GT_MIN_BIAS, SCHEMA_P_GT_MIN_BOOKS, SCHEMA_P_GT_MIN_VARIANCE,
+    SCHEMA_P_GT_SNAPSHOT_INTERVAL_H, SCHEMA_P_GT_SNAPSHOT_TOLERANCE_H,
+    SCHEMA_P_GAMES_LOOKAHEAD_DAYS, SCHEMA_P_MAX_OUTCOMES_PER_EVENT_DAY,
+    SCHEMA_P_MAX_SUBMISSIONS_PER_MARKET_DAY, SCHEMA_P_ODDS_BUCKET_SECONDS,
+    SCHEMA_P_ODDS_WINDOW_DAYS, SCHEMA_P_OUTCOME_BUCKET_SECONDS, SCHEMA_P_OUTCOME_MAX_RETRIES,
+    SCHEMA_P_OUTCOME_WINDOW_HOURS, SCHEMA_P_PRICED_AT_TOLERANCE_SEC, SCHEMA_P_PROB_TOLERANCE,
+    SCHEMA_P_LL_BUCKET_MINUTES, SCHEMA_P_LL_LAG_WINDOW_MINUTES, SCHEMA_P_LL_LEAD_WINDOW_MINUTES,
+    SCHEMA_P_LL_MOVE_THRESHOLD, SCHEMA_P_NORM_LOGISTIC_ALPHA, SCHEMA_P_NORM_METHOD,
+    SCHEMA_P_NORM_MIN_COUNT_ZSCORE, SCHEMA_P_SEC_CLE_MAX, SCHEMA_P_SEC_CLE_MIN,
+    SCHEMA_P_SEC_ODDS_MAX, SCHEMA_P_SEC_ODDS_MIN, SCHEMA_P_SEC_PROB_MAX, SCHEMA_P_SEC_PROB_MIN,
+    SCHEMA_P_SEC_PROB_SUM_TOLERANCE, SCHEMA_P_SHARP_TARGET_VARIANCE, SCHEMA_P_SHRINKAGE_K,
+    SCHEMA_P_W_INFO_ADV, SCHEMA_P_W_ODDS_EDGE, SCHEMA_P_W_OUTCOME_ACCURACY,
+    SCHEMA_P_W_OUTCOME_RELATIVE, SCHEMA_P_TW_EARLY_PENALTY_CLIP, SCHEMA_P_TW_ENABLED,
+    SCHEMA_P_TW_FLOOR_FACTOR, SCHEMA_P_TW_MAX_MINUTES, SCHEMA_P_TW_MIN_MINUTES, SCHEMA_P_BURN_RATE,
+    SCHEMA_P_WIN_CALIBRATION_DAYS, SCHEMA_P_WIN_MIN_SAMPLES_CAL, SCHEMA_P_WIN_MIN_SAMPLES_ORIG,
+    SCHEMA_P_WIN_ROLLING_DAYS,
+    SCHEMA_P_COUNT
+};
+
+/* Kinds: integers in the unit of the key's name, reals as int64 nanos, booleans, and text
+ * chosen from a list (stored as the index of the choice). */
+enum { SCHEMA_PK_INT, SCHEMA_PK_REAL, SCHEMA_PK_BOOL, SCHEMA_PK_TEXT };
+typedef struct schema_pdef {
+    const char *key;
+    uint8_t kind;
+    int64_t def, lo, hi;         /* inclusive range; a bool is 0..1, text its choice index */
+    const char *const *choices;  /* text: the allowed values, NULL-terminated; def indexes it */
+} schema_pdef;
+
+/* The value of every parameter, indexed by enum schema_param_id (the parameters in effect). */
+typedef struct schema_paramset {
+    int64_t v[SCHEMA_P_COUNT];
+} schema_paramset;
+
+enum { SCHEMA_PARAM_UNKNOWN = 1, SCHEMA_PARAM_KIND, SCHEMA_PARAM_RANGE };
+typedef struct schema_param_error {
+    int what;      /* SCHEMA_PARAM_*, 0 when none */
+    size_t index;  /* which item of the list (schema_paramset_apply) */
+    char msg[160]; /* names the key and the allowed kind or range */
+} schema_param_error;
+
+/* The definition of one id, or NULL past SCHEMA_P_COUNT. */
+const schema_pdef *schema_param_def(unsigned id);
+/* The id of a key, or -1 for an unknown key. */
+int schema_param_find(tally_str key);
+/* Every parameter at its protocol-version-1 default. */
+void schema_paramset_default(schema_paramset *out);
+/* Checks one parameter against the table: TALLY_EINVAL with err filled for an unknown key, a
+ * value of the wrong kind or one out of range; on TALLY_OK *value_out is the value to store. */
+TALLY_MUST_USE tally_status schema_param_check(const schema_param *p, schema_param_error *err,
+                                               int64_t *value_out);
+/* Checks every item, then sets them all; on TALLY_EINVAL (err names the first bad item) ps is
+ * unchanged. */
+TALLY_MUST_USE tally_status schema_paramset_apply(schema_paramset *ps, const schema_param *p,
+                                                  size_t n, schema_param_error *err);
+
 typedef struct schema_chain_params {
     uint64_t netuid, block, tempo, max_weight_limit, min_allowed_weights, max_allowed_uids;
     bool has_owner_hotkey;
