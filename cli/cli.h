@@ -80,6 +80,8 @@ typedef struct cli_sim_cfg {
 typedef struct cli_sim_result {
     uint64_t records_before, records_after, days_from_ms, days_to_ms;
     uint64_t submissions, quotes, outcomes, events, markets, cycles, derived;
+    uint64_t refused_total, refused[ENGINE_RULE_COUNT]; /* miner records the rules refused */
+    char what[300]; /* why the simulation stopped, when a rule refused a node record */
     double seconds;
 } cli_sim_result;
 /* Writes cfg->days more days of subnet history into the log in dir, creating the log if dir
@@ -91,12 +93,24 @@ typedef struct cli_cycle_info {
     uint64_t seq, records, scores, miners, state_len; /* seq: the SCORING_CYCLE's */
     bool has_weights;
     uint8_t state_hash[32];
+    char what[300]; /* with TALLY_EINVAL: the rule a block record broke */
 } cli_cycle_info;
 /* Node side: folds every record not yet in e, then appends SCORING_CYCLE `cycle` at time t
  * (covers_to = the log's size) and its derived block in one transaction, after storing the
- * checkpoint. */
-TALLY_MUST_USE tally_status cli_node_cycle(store_log *log, engine *e, uint64_t cycle,
-                                           uint64_t epoch, uint64_t t, cli_cycle_info *info);
+ * checkpoint. With rules (at the log's end), every record of the block is admitted through them
+ * first (TALLY_EINVAL and info->what if one is refused; nothing appended). */
+TALLY_MUST_USE tally_status cli_node_cycle(store_log *log, engine *e, engine_rules *rules,
+                                           uint64_t cycle, uint64_t epoch, uint64_t t,
+                                           cli_cycle_info *info);
+
+/* The acceptance rules fed from the log. cli_rules_fold folds records [engine_rules_size(r),
+ * to) into r without judging them (a prefix trusted, or judged elsewhere); cli_rules_open
+ * returns the state at the end of the log; cli_rules_admit checks one record at the next
+ * position (its header's time_ms is the time it will have) and folds it when admitted. */
+TALLY_MUST_USE tally_status cli_rules_fold(store_log *log, engine_rules *r, uint64_t to);
+TALLY_MUST_USE tally_status cli_rules_open(store_log *log, engine_rules **out);
+TALLY_MUST_USE tally_status cli_rules_admit(engine_rules *r, const store_input *in,
+                                            engine_verdict *v);
 /* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
  * record in it does not match. */
 TALLY_MUST_USE tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);

@@ -2,6 +2,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 
@@ -19,7 +20,9 @@ static const char usage[] =
     "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
     "node draws the salt of records it signs when the body gives none. At most 10000\n"
     "records (64 MiB) per call. Every line is checked first (canonical form, bounds,\n"
-    "signatures, authorship); on any error nothing is appended and the line is named.\n";
+    "signatures, authorship, and the ledger's acceptance rules against the log and the\n"
+    "lines before it); on any error nothing is appended, and the line and the rule are\n"
+    "named (exit 3).\n";
 
 /* Reads a line of any length up to the cap; false at end of input. */
 static bool read_line(char **buf, size_t *cap, size_t *len, bool *too_long)
@@ -79,6 +82,38 @@ static tally_status add_line(cli_batch *b, store_log *log, const char *line, siz
     return cli_batch_raw(b, &h, body, bn);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The record just added must pass the acceptance rules at the time the writer will give it:
+ * its own time_ms, else the node clock, never below the previous record's. */
+static tally_status admit_last(cli_batch *b, engine_rules *rules, char *err, size_t err_cap)
+{
+    store_input *in = &b->in[b->n - 1];
+    engine_verdict v;
+    tally_status st;
+
+    if (in->header.time_ms == 0) {
+        uint64_t t = now_ms(), last = engine_rules_last_time(rules);
+        in->header.time_ms = t > last ? t : last;
+    }
+    st = cli_rules_admit(rules, in, &v);
+    if (st != TALLY_OK) {
+        snprintf(err, err_cap, "the record does not match its header");
+        return st;
+    }
+    if (v.rule != ENGINE_RULE_OK) {
+        snprintf(err, err_cap, "%s refused by rule %s: %s",
+                 schema_type_name((unsigned)in->header.type), engine_rule_name(v.rule), v.detail);
+        return TALLY_EINVAL;
+    }
+    return TALLY_OK;
+}
+
 int cmd_append(int argc, char **argv)
 {
     const char *dir;
@@ -87,6 +122,7 @@ int cmd_append(int argc, char **argv)
     bool too_long;
     cli_batch b = CLI_BATCH_INIT;
     store_log *log;
+    engine_rules *rules = NULL;
     uint64_t first;
     tally_status st = TALLY_OK;
     int rc = cli_dir_opts("append", argc, argv, usage, 0, &dir);
@@ -97,6 +133,11 @@ int cmd_append(int argc, char **argv)
     rc = cli_open("append", dir, false, &log);
     if (rc != CLI_OK) {
         return rc;
+    }
+    st = cli_rules_open(log, &rules);
+    if (st != TALLY_OK) {
+        store_close(log);
+        return cli_fail("append", st, "cannot read the log to judge the new records");
     }
     while (st == TALLY_OK && read_line(&line, &cap, &len, &too_long)) {
         lineno++;
@@ -113,8 +154,12 @@ int cmd_append(int argc, char **argv)
             break;
         }
         st = add_line(&b, log, line, len, err, sizeof(err));
+        if (st == TALLY_OK) {
+            st = admit_last(&b, rules, err, sizeof(err));
+        }
     }
     free(line);
+    engine_rules_free(rules);
     if (st != TALLY_OK) {
         cli_batch_release(&b);
         store_close(log);

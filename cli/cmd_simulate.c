@@ -86,6 +86,25 @@ static int make_dir(const char *cmd, const char *dir)
     return CLI_OK;
 }
 
+/* The miner records the node's acceptance rules refused, by rule, as a node would report the
+ * rejected items. */
+static void print_refused(const cli_sim_result *res)
+{
+    const char *sep = "";
+
+    if (res->refused_total == 0) {
+        return;
+    }
+    printf("refused %" PRIu64 " miner records by the acceptance rules (", res->refused_total);
+    for (unsigned r = 0; r < ENGINE_RULE_COUNT; r++) {
+        if (res->refused[r] > 0) {
+            printf("%s%s %" PRIu64, sep, engine_rule_name((engine_rule)r), res->refused[r]);
+            sep = ", ";
+        }
+    }
+    printf(")\n");
+}
+
 int cmd_simulate(int argc, char **argv)
 {
     cli_sim_cfg cfg = {.seed = 1, .miners = 64, .days = 7, .markets_per_day = 24};
@@ -112,6 +131,7 @@ int cmd_simulate(int argc, char **argv)
            res.records_before, res.records_after, res.submissions, res.quotes, res.outcomes,
            res.events, res.cycles, res.seconds,
            (double)(res.records_after - res.records_before) / (res.seconds > 0 ? res.seconds : 1));
+    print_refused(&res);
     return CLI_OK;
 }
 
@@ -192,6 +212,7 @@ int cmd_demo(int argc, char **argv)
            " with %" PRIu64 " derived records) in %.1f s\n",
            res.records_after - res.records_before, res.submissions, res.quotes, res.outcomes,
            res.cycles, res.derived, res.seconds);
+    print_refused(&res);
     printf("== verifying: every record, body, tile, tree head and actor signature\n");
     fflush(stdout);
     rc = cli_open("demo", dir, true, &log);

@@ -90,6 +90,72 @@ static tally_status fold_range(store_log *log, engine *e, uint64_t to)
     return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= to) ? TALLY_OK : st;
 }
 
+/* ---- acceptance rules ---- */
+
+tally_status cli_rules_fold(store_log *log, engine_rules *r, uint64_t to)
+{
+    store_iter *it;
+    store_record rec;
+    tally_status st;
+
+    if (engine_rules_size(r) >= to) {
+        return TALLY_OK;
+    }
+    st = store_iter_open(log, engine_rules_size(r), &it);
+    while (st == TALLY_OK && (st = store_iter_next(it, &rec)) == TALLY_OK && rec.seq < to) {
+        schema_header h;
+        schema_body b;
+        st = schema_header_decode(rec.header.p, rec.header.n, &h);
+        if (st != TALLY_OK) {
+            break;
+        }
+        if (h.type >= SCHEMA_SUBMISSION_SCORE) {
+            /* the fold reads nothing of a derived body but its type */
+            schema_body d = {.type = (unsigned)h.type};
+            st = engine_rules_apply(r, rec.seq, &h, &d);
+            continue;
+        }
+        st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
+        if (st == TALLY_OK) {
+            st = engine_rules_apply(r, rec.seq, &h, &b);
+            schema_body_release(&b);
+        }
+    }
+    store_iter_close(it);
+    return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
+}
+
+tally_status cli_rules_open(store_log *log, engine_rules **out)
+{
+    engine_rules *r;
+    tally_status st = engine_rules_new(&r);
+
+    *out = NULL;
+    if (st == TALLY_OK) {
+        st = cli_rules_fold(log, r, store_size(log));
+    }
+    if (st != TALLY_OK) {
+        engine_rules_free(r);
+        return st;
+    }
+    *out = r;
+    return TALLY_OK;
+}
+
+tally_status cli_rules_admit(engine_rules *r, const store_input *in, engine_verdict *v)
+{
+    schema_body b;
+    tally_status st = schema_record_check(&in->header, in->body, in->body_len, &b);
+
+    memset(v, 0, sizeof(*v));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    st = engine_rules_admit(r, engine_rules_size(r), &in->header, &b, v);
+    schema_body_release(&b);
+    return st;
+}
+
 /* ---- node side ---- */
 
 /* Builds, signs and encodes a node record of body b at time t into the batch; the leaf hash of
@@ -119,8 +185,8 @@ static tally_status add_node(cli_batch *batch, store_log *log, const schema_body
     return st == TALLY_OK ? cli_batch_raw(batch, &h, body, n) : st;
 }
 
-tally_status cli_node_cycle(store_log *log, engine *e, uint64_t cycle, uint64_t epoch, uint64_t t,
-                            cli_cycle_info *info)
+tally_status cli_node_cycle(store_log *log, engine *e, engine_rules *rules, uint64_t cycle,
+                            uint64_t epoch, uint64_t t, cli_cycle_info *info)
 {
     schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
     schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
@@ -150,6 +216,17 @@ tally_status cli_node_cycle(store_log *log, engine *e, uint64_t cycle, uint64_t 
             engine_block_set_inputs_hash(&blk, (const uint8_t(*)[32])leaf);
         }
         st = add_node(&batch, log, &blk.bodies[i], t, miner ? leaf[i - blk.n_scores] : NULL);
+    }
+    /* the block passes the same rules as every record (a failure here is a bug in the engine
+     * or the driver, reported as such) */
+    for (size_t i = 0; st == TALLY_OK && rules != NULL && i < batch.n; i++) {
+        engine_verdict v;
+        st = cli_rules_admit(rules, &batch.in[i], &v);
+        if (st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
+            snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s: %s", i,
+                     engine_rule_name(v.rule), v.detail);
+            st = TALLY_EINVAL;
+        }
     }
     /* the checkpoint goes first: a crash before the append leaves a file no record names */
     if (st == TALLY_OK) {
@@ -238,6 +315,7 @@ typedef struct rp {
     schema_header prev_h;
     uint64_t prev_seq;
     bool has_prev;
+    engine_rules *rules; /* the acceptance rules, judged on every record read */
 } rp;
 
 static void mismatch(rp *p, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -336,7 +414,9 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     return p->leaf ? st : TALLY_ENOMEM;
 }
 
-static void on_derived(rp *p, const store_record *r, const schema_header *h)
+/* Compares a derived record with the block's next expected body; returns that body when they
+ * are the same bytes, else NULL after naming the difference. */
+static const schema_body *on_derived(rp *p, const store_record *r, const schema_header *h)
 {
     const char *tn = tname(h->type);
     uint8_t want[SCHEMA_BODY_MAX];
@@ -345,7 +425,7 @@ static void on_derived(rp *p, const store_record *r, const schema_header *h)
 
     if (!p->expecting || r->seq < p->expect_from || p->pos >= p->blk.n) {
         mismatch(p, r->seq, "unexpected %s: no cycle computes a record here", tn);
-        return;
+        return NULL;
     }
     exp = &p->blk.bodies[p->pos];
     if (exp->type == SCHEMA_WEIGHTS) {
@@ -353,18 +433,18 @@ static void on_derived(rp *p, const store_record *r, const schema_header *h)
     }
     if (exp->type != h->type) {
         mismatch(p, r->seq, "%s found where %s was expected", tn, tname(exp->type));
-        return;
+        return NULL;
     }
     if (schema_body_encode(exp, want, sizeof(want), &n) != TALLY_OK) {
         mismatch(p, r->seq, "%s: the expected body does not encode", tn);
-        return;
+        return NULL;
     }
     if (r->body.p != NULL) {
         uint8_t got[32];
         schema_sha256_2(got, r->body.p, r->body.n, NULL, 0);
         if (memcmp(got, h->body_hash, 32) != 0) {
             mismatch(p, r->seq, "%s: its body does not match its header's body_hash", tn);
-            return;
+            return NULL;
         }
     }
     if (r->body.p == NULL || n != r->body.n || memcmp(want, r->body.p, n) != 0) {
@@ -377,7 +457,7 @@ static void on_derived(rp *p, const store_record *r, const schema_header *h)
             snprintf(detail, sizeof(detail), "its body does not match its header");
         }
         mismatch(p, r->seq, "%s: %s", tn, detail);
-        return;
+        return NULL;
     }
     if (exp->type == SCHEMA_MINER_SCORE) {
         memcpy(p->leaf[p->pos - p->blk.n_scores], r->leaf_hash, 32);
@@ -391,6 +471,7 @@ static void on_derived(rp *p, const store_record *r, const schema_header *h)
     if (p->pos == p->blk.n) {
         p->expecting = false;
     }
+    return exp;
 }
 
 static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_seq)
@@ -448,6 +529,24 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
     return st;
 }
 
+/* The acceptance rules on one record of the log: a refusal is a divergence like a derived
+ * mismatch. Returns false after a mismatch. */
+static bool judge(rp *p, uint64_t seq, const schema_header *h, const schema_body *b,
+                  tally_status *st)
+{
+    engine_verdict v;
+
+    *st = engine_rules_check(p->rules, seq, h, b, &v);
+    if (*st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
+        mismatch(p, seq, "%s: rule %s: %s", tname(h->type), engine_rule_name(v.rule), v.detail);
+        return false;
+    }
+    if (*st == TALLY_OK) {
+        *st = engine_rules_apply(p->rules, seq, h, b);
+    }
+    return *st == TALLY_OK;
+}
+
 tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_result *res)
 {
     rp p = {.log = log, .cfg = cfg, .res = res};
@@ -462,13 +561,20 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     clock_gettime(CLOCK_MONOTONIC, &t0);
     size = store_size(log);
     to = cfg->to && cfg->to < size ? cfg->to : size;
-    if (tile == NULL) {
+    if (tile == NULL || engine_rules_new(&p.rules) != TALLY_OK) {
+        free(tile);
         return TALLY_ENOMEM;
     }
     if (cfg->from_cycle) {
         st = start_from_checkpoint(&p, cfg->from_cycle, &from);
         resumed_cycle_seq = p.expect_from - 1;
+        /* the rules' state at the resume point: the prefix the checkpoint vouches for, folded
+         * without judging it again */
+        if (st == TALLY_OK) {
+            st = cli_rules_fold(log, p.rules, from);
+        }
         if (st != TALLY_OK) {
+            engine_rules_free(p.rules);
             free(tile);
             engine_block_release(&p.blk);
             free(p.leaf);
@@ -516,7 +622,11 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
             break;
         }
         if (h.type >= SCHEMA_SUBMISSION_SCORE) {
-            on_derived(&p, &r, &h);
+            const schema_body *same = on_derived(&p, &r, &h);
+            /* the bytes are the expected ones, so the expected body is this record's */
+            if (same == NULL || !judge(&p, r.seq, &h, same, &st)) {
+                break;
+            }
             if (r.seq >= engine_next_seq(p.e)) {
                 st = engine_apply(p.e, r.seq, &h, NULL);
             }
@@ -525,6 +635,10 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         if (r.body.p == NULL || schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
             mismatch(&p, r.seq, "%s: its body does not match its header (hash, encoding or "
                                 "header fields)", tname(h.type));
+            break;
+        }
+        if (!judge(&p, r.seq, &h, &b, &st)) {
+            schema_body_release(&b);
             break;
         }
         if (h.type == SCHEMA_SCORING_CYCLE) {
@@ -550,6 +664,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     }
     store_iter_close(it);
     free(tile);
+    engine_rules_free(p.rules);
     engine_block_release(&p.blk);
     free(p.leaf);
     free(p.prev_state);

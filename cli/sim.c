@@ -222,6 +222,7 @@ typedef struct sim {
     tally_status st;
     engine_params cfg_params; /* defaults: consensus follows protocol version 1 */
     engine *eng; /* the node's projection: scores every cycle */
+    engine_rules *rules; /* the node's acceptance rules at the log's end */
 } sim;
 
 static bool in_window(const sim *s, uint64_t t)
@@ -406,7 +407,6 @@ static void emit_submission(sim *s, sim_event *e, unsigned mi_idx, uint64_t t, u
     salt_of(&r, b.u.odds.salt);
     if (s->st == TALLY_OK && in_window(s, t)) {
         s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
-        s->res->submissions++;
     }
 }
 
@@ -446,7 +446,6 @@ static void emit_copies(sim *s, const sim_event *e, const schema_cprice *cp, siz
         salt_of(&r, b.u.odds.salt);
         if (in_window(s, t)) {
             s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
-            s->res->submissions++;
         }
     }
 }
@@ -470,6 +469,18 @@ static void emit_submissions(sim *s, sim_event *e)
             uint64_t t = e->start_ms - lead / 1000 * 1000 - j * 3 * HOUR_MS - i;
             if (t > e->listed_ms + 2 * MIN_MS && t < close) {
                 emit_submission(s, e, i, t, j);
+            }
+        }
+        /* garbage miners also send what a node refuses: the same markets again a few seconds
+         * later (duplicate_in_bucket) and odds after the start (market_closed) */
+        if (mi->kind == M_GARBAGE) {
+            uint64_t t = e->start_ms - mi->lead_min_ms / 1000 * 1000 - i;
+            if (u01(&r) < 0.5 && t > e->listed_ms + 2 * MIN_MS && t + 5000 < close) {
+                emit_submission(s, e, i, t - t % MIN_MS + 1000, 2);
+                emit_submission(s, e, i, t - t % MIN_MS + 6000, 3);
+            }
+            if (u01(&r) < 0.3) {
+                emit_submission(s, e, i, e->start_ms + 10 * MIN_MS + i, 4);
             }
         }
     }
@@ -616,10 +627,35 @@ static tally_status flush_sorted(sim *s)
             sorted[i] = b->in[keys[i].idx];
         }
     }
-    while (st == TALLY_OK && start < b->n) {
+    /* the node admits what its rules accept: a refused miner record is counted, as a node
+     * would count the rejected item, and never appended; the simulator's own node records must
+     * all pass */
+    size_t kept = 0;
+    for (size_t i = 0; st == TALLY_OK && i < b->n; i++) {
+        engine_verdict v;
+        st = cli_rules_admit(s->rules, &sorted[i], &v);
+        const schema_header *h = &sorted[i].header;
+        bool by_miner = h->type == SCHEMA_ODDS_SUBMISSION ||
+                     (h->type == SCHEMA_OUTCOME && h->tier == SCHEMA_EMBARGOED);
+        if (st != TALLY_OK || v.rule == ENGINE_RULE_OK) {
+            s->res->submissions += h->type == SCHEMA_ODDS_SUBMISSION;
+            sorted[kept++] = sorted[i];
+            continue;
+        }
+        if (!by_miner) {
+            snprintf(s->res->what, sizeof(s->res->what), "a simulated %s breaks rule %s: %s",
+                     schema_type_name((unsigned)sorted[i].header.type), engine_rule_name(v.rule),
+                     v.detail);
+            st = TALLY_EINVAL;
+            break;
+        }
+        s->res->refused[v.rule]++;
+        s->res->refused_total++;
+    }
+    while (st == TALLY_OK && start < kept) {
         size_t end = start + 1;
         uint64_t first;
-        while (end < b->n && (end - start < 1024 || sorted[end].header.time_ms ==
+        while (end < kept && (end - start < 1024 || sorted[end].header.time_ms ==
                                                         sorted[end - 1].header.time_ms)) {
             end++;
         }
@@ -672,8 +708,9 @@ static tally_status simulate_day(sim *s, uint64_t day, uint64_t *cycles)
         /* A scoring cycle at each UTC midnight covering everything before it, with its derived
          * records, scored by the node's engine. */
         cli_cycle_info info;
-        st = cli_node_cycle(s->log, s->eng, *cycles + 1, 0, t, &info);
+        st = cli_node_cycle(s->log, s->eng, s->rules, *cycles + 1, 0, t, &info);
         if (st != TALLY_OK) {
+            snprintf(s->res->what, sizeof(s->res->what), "%s", info.what);
             return st;
         }
         (*cycles)++;
@@ -706,13 +743,15 @@ static tally_status resume_point(sim *s, uint64_t *next_day, uint64_t *cycles)
 
     *next_day = 0, *cycles = 0;
     if (st == TALLY_ENOTFOUND) {
-        return engine_new(&s->eng);
+        st = engine_new(&s->eng);
+        return st == TALLY_OK ? engine_rules_new(&s->rules) : st;
     }
     if (st != TALLY_OK) {
         return st;
     }
     *next_day = (sth.time_ms - SIM_T0) / DAY_MS + 1;
-    return cli_node_catch_up(s->log, &s->eng, cycles);
+    st = cli_node_catch_up(s->log, &s->eng, cycles);
+    return st == TALLY_OK ? cli_rules_open(s->log, &s->rules) : st;
 }
 
 static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log, bool *created)
@@ -787,11 +826,14 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
     free(s.miners);
     cli_batch_release(&s.batch);
     engine_free(s.eng);
+    engine_rules_free(s.rules);
     store_close(s.log);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (st != TALLY_OK) {
-        return cli_fail(cmd, st, "simulation stopped; every record committed before the failure is kept");
+        return cli_fail(cmd, st, "simulation stopped%s%s; every record committed before the "
+                                 "failure is kept",
+                        out->what[0] ? ": " : "", out->what);
     }
     (void)created;
     return CLI_OK;

@@ -160,4 +160,91 @@ typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *
 TALLY_MUST_USE tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch,
                                         void *arg, engine **out);
 
+/* ---- acceptance rules (protocol §2.4–§2.5, §4 write nonces, §5.4 S1–S9 and O1–O6) ----
+ * One check over the projected ledger state, applied by the node's writer to every candidate
+ * record, by `tally append`, by the simulator, and by every replay to every record of a log (a
+ * record the rules refuse is a divergence). The state is kept by engine_rules_apply(), record by
+ * record, never by scanning the log. */
+typedef struct engine_rules engine_rules;
+
+typedef enum engine_rule {
+    ENGINE_RULE_OK = 0,
+    /* record rules (§2.4–§2.6) and the write-nonce order (§4) */
+    ENGINE_RULE_TIME_ORDER,      /* time_ms below the previous record's */
+    ENGINE_RULE_GENESIS,         /* GENESIS not exactly once at seq 0 */
+    ENGINE_RULE_AUTHOR,          /* node type not by the GENESIS key, or the node key as miner */
+    ENGINE_RULE_PARAM_UNKNOWN,   /* GENESIS / CONFIG_SET: key not in the table */
+    ENGINE_RULE_PARAM_KIND,      /* value of the wrong kind */
+    ENGINE_RULE_PARAM_RANGE,     /* value out of range */
+    ENGINE_RULE_NETUID,          /* CHAIN_PARAMS or METAGRAPH of another netuid */
+    ENGINE_RULE_CHAIN_BLOCK,     /* CHAIN_PARAMS or METAGRAPH block not increasing */
+    ENGINE_RULE_METAGRAPH_PARTS, /* parts not consecutive, or a snapshot left incomplete */
+    ENGINE_RULE_MARKET_CONFLICT, /* MARKET id reused with other bytes */
+    ENGINE_RULE_MARKET_DUPLICATE, /* MARKET repeated byte for byte: a no-op to drop */
+    ENGINE_RULE_CLOSE_TIME,      /* close_ms not the event's start, or after the record time */
+    ENGINE_RULE_CLOSE_DUPLICATE, /* second CLOSE without a RECOMPUTE of the event */
+    ENGINE_RULE_SNAPSHOT_TIME,   /* MARKET_SNAPSHOT ts_ms after the record time */
+    ENGINE_RULE_EPOCH,           /* RECOMPUTE epoch not previous + 1 */
+    ENGINE_RULE_CYCLE,           /* SCORING_CYCLE number, epoch, as_of_ms or covers_to */
+    ENGINE_RULE_BLOCK,           /* derived record outside its cycle's block, or a block cut */
+    ENGINE_RULE_NOT_ELIGIBLE,    /* ATTESTATION author: unbound, node key, permit or stake */
+    ENGINE_RULE_ATTESTATION_INVALID,
+    ENGINE_RULE_ATTESTATION_DUPLICATE,
+    ENGINE_RULE_NONCE_STALE,     /* write nonce below the key's highest */
+    ENGINE_RULE_NONCE_REPLAY,    /* write nonce repeated outside one request's idx order */
+    ENGINE_RULE_INVALID_FIELD,   /* odds or probability outside the security.* bounds */
+    ENGINE_RULE_PRICE_INCONSISTENT,
+    ENGINE_RULE_KEY_NOT_REGISTERED, /* S1 */
+    /* item-level codes of §5.4 / §8 (engine_rule_is_item) */
+    ENGINE_RULE_UNKNOWN_EVENT,
+    ENGINE_RULE_UNKNOWN_MARKET,
+    ENGINE_RULE_MARKET_EVENT_MISMATCH,
+    ENGINE_RULE_MARKET_KIND_MISMATCH,
+    ENGINE_RULE_MARKET_SIDES_MISMATCH,
+    ENGINE_RULE_MARKET_CLOSED,
+    ENGINE_RULE_MARKET_NOT_OPEN,
+    ENGINE_RULE_PRICED_AT_OUT_OF_RANGE,
+    ENGINE_RULE_MARKET_DAILY_CAP,
+    ENGINE_RULE_DUPLICATE_IN_BUCKET,
+    ENGINE_RULE_EVENT_INELIGIBLE,
+    ENGINE_RULE_EVENT_NOT_STARTED,
+    ENGINE_RULE_OUTCOME_WINDOW_CLOSED,
+    ENGINE_RULE_EVENT_DAILY_CAP,
+    ENGINE_RULE_COUNT
+} engine_rule;
+
+typedef struct engine_verdict {
+    engine_rule rule;   /* ENGINE_RULE_OK when the record is admitted */
+    uint64_t market_id; /* the entry or market concerned, 0 when none */
+    char detail[200];   /* one sentence naming the values compared */
+} engine_verdict;
+
+/* The protocol's name of a rule ("market_closed", "nonce_stale", …); "?" past the table. */
+const char *engine_rule_name(engine_rule rule);
+/* True for the item-level codes of §8, which reject one item of a request, not the request. */
+bool engine_rule_is_item(engine_rule rule);
+
+/* An empty state (before GENESIS). Free with engine_rules_free (NULL is a no-op). */
+TALLY_MUST_USE tally_status engine_rules_new(engine_rules **out);
+void engine_rules_free(engine_rules *r);
+/* Decides whether the record (header h with its time_ms assigned, body b decoded and checked
+ * against h) may stand at position seq, given exactly the records [0, seq) folded into r; r is
+ * not changed. *v says which rule refused it, or ENGINE_RULE_OK. Returns TALLY_EINVAL when seq is
+ * not engine_rules_size(r) or b is missing or of another type. */
+TALLY_MUST_USE tally_status engine_rules_check(const engine_rules *r, uint64_t seq,
+                                               const schema_header *h, const schema_body *b,
+                                               engine_verdict *v);
+/* Folds the record at seq into r (call it for admitted records, in order). TALLY_EINVAL for a
+ * record out of order, TALLY_ENOMEM (r is then unusable: free it). */
+TALLY_MUST_USE tally_status engine_rules_apply(engine_rules *r, uint64_t seq,
+                                               const schema_header *h, const schema_body *b);
+/* engine_rules_check, then engine_rules_apply when admitted. */
+TALLY_MUST_USE tally_status engine_rules_admit(engine_rules *r, uint64_t seq,
+                                               const schema_header *h, const schema_body *b,
+                                               engine_verdict *v);
+/* Records folded so far (the next seq), the latest record time, the parameters in effect. */
+uint64_t engine_rules_size(const engine_rules *r);
+uint64_t engine_rules_last_time(const engine_rules *r);
+const schema_paramset *engine_rules_params(const engine_rules *r);
+
 #endif
