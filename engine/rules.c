@@ -663,6 +663,11 @@ static engine_rule check_metagraph(const engine_rules *r, engine_verdict *v,
         return fail(v, ENGINE_RULE_NETUID, 0, "netuid %llu, the log's is %llu",
                     (unsigned long long)m->netuid, (unsigned long long)r->netuid);
     }
+    if (m->part == 0 && r->mg_pending) {
+        return fail(v, ENGINE_RULE_METAGRAPH_PARTS, 0,
+                    "a new snapshot starts before part %llu of %llu of the last one",
+                    (unsigned long long)r->pend_next, (unsigned long long)r->pend_parts);
+    }
     if (m->part == 0 && r->has_mg && m->block <= r->mg_block) {
         return fail(v, ENGINE_RULE_CHAIN_BLOCK, 0, "METAGRAPH block %llu after block %llu",
                     (unsigned long long)m->block, (unsigned long long)r->mg_block);

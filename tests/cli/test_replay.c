@@ -3,6 +3,7 @@
  * input record (body or header bytes) and a derived record the node got wrong (re-signed, so
  * consistent with its header) are each reported at their exact sequence number; a cycle whose
  * covers_to lies below its own position still replays. Also weights and explain. */
+#include <jansson.h>
 #include <lmdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,13 +165,16 @@ static void test_tampered_input(void **state)
     tu_rmdir(dir);
 }
 
-enum copy_mode { WRONG_SCORE, LATE_INPUT };
+enum copy_mode { WRONG_SCORE, LATE_INPUT, RULE_BREAK };
 
 /* Copies the log in `from` to `to` record by record. WRONG_SCORE re-signs one MINER_SCORE with
  * its skill changed: what a node that computed a wrong score would have written (*target_out is
  * its seq). LATE_INPUT puts one more node record (a copy of the log's last PROVIDER_QUOTE, which
  * scoring ignores) just before the last SCORING_CYCLE, so that cycle's covers_to lies below its
- * own position (*target_out is the cycle's new seq). */
+ * own position (*target_out is the cycle's new seq). RULE_BREAK writes the first
+ * ODDS_SUBMISSION a second time right after itself, through the store alone (below the
+ * acceptance rules): the miner's signature is good, the write nonce is not (*target_out is the
+ * copy's seq). */
 static void copy_log(const char *from, const char *to, enum copy_mode mode, uint64_t *target_out)
 {
     char path[4096];
@@ -238,6 +242,12 @@ static void copy_log(const char *from, const char *to, enum copy_mode mode, uint
             target = r.seq;
         }
         batch[n++] = (store_input){h, body, bn};
+        if (mode == RULE_BREAK && h.type == SCHEMA_ODDS_SUBMISSION && target == UINT64_MAX) {
+            uint8_t *again = malloc(bn);
+            memcpy(again, body, bn);
+            batch[n++] = (store_input){h, again, bn};
+            target = r.seq + 1;
+        }
         if (n >= 1000) {
             assert_int_equal(store_append(b, batch, n, &first), TALLY_OK);
             for (size_t i = 0; i < n; i++) {
@@ -295,6 +305,83 @@ static void test_covers_to_behind(void **state)
     tu_rmdir(b);
 }
 
+/* A record the rules refuse, forced into a log below them: replay names its seq and rule. */
+static void test_rule_violation(void **state)
+{
+    const char *a = tu_tmpdir("replay-node3"), *b = tu_tmpdir("replay-rule");
+    uint64_t target;
+    (void)state;
+    sim(a, 3);
+    copy_log(a, b, RULE_BREAK, &target);
+    assert_int_equal(tu_run(out, sizeof(out), "%s verify --dir %s --signatures --quiet", bin, b), 0);
+    expect_mismatch_at(b, target, "ODDS_SUBMISSION: rule nonce_replay");
+    tu_rmdir(a);
+    tu_rmdir(b);
+}
+
+/* `tally append` judges every line by the rules: a submission taken from the log and fed back,
+ * and CONFIG_SETs with an unknown key, a value of the wrong kind and one out of range, are each
+ * refused with the rule named (exit 3) and the tree unchanged. */
+static void test_append_rules(void **state)
+{
+    const char *dir = tu_tmpdir("append-rules");
+    char path[4096];
+    json_t *rec, *in;
+    char *txt;
+    uint64_t size;
+    FILE *f;
+    static const char *const bad_config[][2] = {
+        {"bogus.key", "1"},
+        {"auth.require_permit", "1"},
+        {"decay.half_life_days", "100000"},
+    };
+    (void)state;
+
+    sim(dir, 3);
+    size = log_size(dir);
+    assert_int_equal(tu_run(line, sizeof(line), "%s log --dir %s --type ODDS_SUBMISSION | head -1",
+                            bin, dir),
+                     0);
+    rec = json_loads(line, 0, NULL);
+    assert_non_null(rec);
+    in = json_pack("{s:O, s:O, s:O, s:O}", "type", json_object_get(rec, "type"), "actor",
+                   json_object_get(rec, "actor"), "sig", json_object_get(rec, "sig"), "body",
+                   json_object_get(rec, "body"));
+    txt = json_dumps(in, JSON_COMPACT);
+    snprintf(path, sizeof(path), "%s/again.jsonl", dir);
+    f = fopen(path, "w");
+    fprintf(f, "%s\n", txt);
+    fclose(f);
+    free(txt);
+    json_decref(in);
+    json_decref(rec);
+    assert_int_equal(tu_run(out, sizeof(out), "%s append --dir %s < %s 2>&1", bin, dir, path), 3);
+    if (strstr(out, "line 1: ODDS_SUBMISSION refused by rule nonce_") == NULL) {
+        fail_msg("append said: %s", out);
+    }
+    assert_int_equal(log_size(dir), size);
+    for (size_t i = 0; i < sizeof(bad_config) / sizeof(bad_config[0]); i++) {
+        assert_int_equal(tu_run(out, sizeof(out),
+                                "echo '{\"type\":\"CONFIG_SET\",\"body\":{\"params\":"
+                                "[{\"key\":\"%s\",\"value\":%s}],\"reason\":null}}' | "
+                                "%s append --dir %s 2>&1",
+                                bad_config[i][0], bad_config[i][1], bin, dir),
+                         3);
+        assert_non_null(strstr(out, "CONFIG_SET refused by rule param_"));
+        assert_non_null(strstr(out, bad_config[i][0]));
+        assert_int_equal(log_size(dir), size);
+    }
+    /* the same line within range is appended */
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "echo '{\"type\":\"CONFIG_SET\",\"body\":{\"params\":"
+                            "[{\"key\":\"decay.half_life_days\",\"value\":365}],"
+                            "\"reason\":null}}' | %s append --dir %s 2>&1",
+                            bin, dir),
+                     0);
+    assert_int_equal(log_size(dir), size + 1);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +389,8 @@ int main(void)
         cmocka_unit_test(test_tampered_input),
         cmocka_unit_test(test_wrong_derived_record),
         cmocka_unit_test(test_covers_to_behind),
+        cmocka_unit_test(test_rule_violation),
+        cmocka_unit_test(test_append_rules),
     };
     bin = getenv("TALLY_BIN");
     if (bin == NULL || sodium_init() < 0) {
