@@ -31,7 +31,35 @@ static int64_t reveal_at(const engine *e, const eng_sub *s)
     return r;
 }
 
-static void reveal_and_prune(engine *e, int64_t as_of)
+/* The body of a submission folded from its header alone, now that it is revealed. */
+static tally_status take_body(engine *e, eng_sub *s)
+{
+    schema_header h;
+    schema_body b;
+    tally_status st;
+
+    if (e->fetch == NULL) {
+        return TALLY_EINVAL;
+    }
+    st = e->fetch(s->seq, e->fetch_arg, &h, &b);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (b.type != SCHEMA_ODDS_SUBMISSION || h.time_ms != (uint64_t)s->time_ms) {
+        schema_body_release(&b);
+        return TALLY_EFORMAT;
+    }
+    st = eng__sub_rows(e, s, &b.u.odds);
+    schema_body_release(&b);
+    return st;
+}
+
+int64_t eng__reveal_at(const engine *e, const eng_sub *s)
+{
+    return reveal_at(e, s);
+}
+
+static tally_status reveal_and_prune(engine *e, int64_t as_of)
 {
     const engine_params *p = &e->params;
     int64_t horizon = as_of - (max64(p->rolling_days, p->cal_days) + 30) * ENG_DAY_MS;
@@ -48,6 +76,15 @@ static void reveal_and_prune(engine *e, int64_t as_of)
             continue;
         }
         if (!s->revealed && reveal_at(e, s) <= e->last_time) {
+            /* a body withheld until its reveal (protocol §2.3) is taken now */
+            tally_status st = s->rows == NULL ? take_body(e, s) : TALLY_OK;
+            if (st != TALLY_OK) {
+                for (size_t j = i; j < e->n_subs; j++) {
+                    e->subs[k++] = e->subs[j];
+                }
+                e->n_subs = k;
+                return st;
+            }
             s->revealed = true;
         }
         e->subs[k++] = *s;
@@ -63,6 +100,7 @@ static void reveal_and_prune(engine *e, int64_t as_of)
         }
         m->n_snaps = j;
     }
+    return TALLY_OK;
 }
 
 /* ---- per-row scores ---- */
@@ -318,8 +356,12 @@ tally_status engine_cycle(engine *e, uint64_t seq, const schema_header *h,
     y.as_of = (int64_t)c->as_of_ms;
     y.wr_lo = y.as_of - e->params.rolling_days * ENG_DAY_MS;
     y.wc_lo = y.as_of - e->params.cal_days * ENG_DAY_MS;
-    reveal_and_prune(e, y.as_of);
-    y.truth = calloc(3 * e->n_markets + 1, sizeof(*y.truth));
+    st = reveal_and_prune(e, y.as_of);
+    y.truth = st == TALLY_OK ? calloc(3 * e->n_markets + 1, sizeof(*y.truth)) : NULL;
+    if (st != TALLY_OK) {
+        engine_block_release(out);
+        return st;
+    }
     if (y.truth == NULL) {
         engine_block_release(out);
         return TALLY_ENOMEM;

@@ -113,14 +113,20 @@ void engine_u16(const int64_t *y, size_t m, uint64_t *w);
 
 /* ---- the fold ---- */
 typedef struct engine engine;
+typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *h_out,
+                                        schema_body *b_out);
 
 TALLY_MUST_USE tally_status engine_new(engine **out);
 void engine_free(engine *e);
 
 /* Folds one record. b is its decoded body; it may be NULL for a SCORING_CYCLE or a derived
  * record, which (like quotes, attestations and miner outcomes) only advance the position and the
- * latest time: a cycle is computed by engine_cycle(), never by folding. Returns TALLY_ENOMEM, or
- * TALLY_EINVAL for a record out of order (seq below the next) or a missing input body. */
+ * latest time: a cycle is computed by engine_cycle(), never by folding. b may also be NULL for
+ * an embargoed or private record whose body the reader does not have yet (protocol §2.3): an
+ * ODDS_SUBMISSION is then folded from its header (actor, time, event, rows) and its body is
+ * asked for through the fetch function (engine_set_fetch) by the cycle that reveals it.
+ * Returns TALLY_ENOMEM, or TALLY_EINVAL for a record out of order (seq below the next) or a
+ * missing body of any other record. */
 TALLY_MUST_USE tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h,
                                          const schema_body *b);
 /* Sequence number the fold expects next (one past the last applied record, or the resume point
@@ -150,13 +156,19 @@ TALLY_MUST_USE tally_status engine_cycle(engine *e, uint64_t seq, const schema_h
 void engine_block_set_inputs_hash(engine_block *b, const uint8_t (*leaf)[32]);
 void engine_block_release(engine_block *b);
 
-/* Restores the fold from a checkpoint state (uncompressed). Bodies of submissions that were
- * not yet revealed at the checkpoint are read through fetch(seq, arg, body_out), which fills a
- * decoded body the engine then releases. The restored engine is the one that produced the state,
- * just before computing that cycle: the caller runs engine_cycle() for it next. Returns
- * TALLY_EFORMAT for a malformed state, or what fetch returns. */
-typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *h_out,
-                                        schema_body *b_out);
+/* Where the engine gets a body it folded from the header alone, once the body is revealed:
+ * fetch(seq) fills the header and decoded body of record seq (the engine releases the body).
+ * engine_cycle() returns what fetch returns when it cannot give one (e.g. TALLY_ENOTFOUND for a
+ * body due but withheld). Lives as long as the engine or until set again. */
+void engine_set_fetch(engine *e, engine_fetch_fn fetch, void *arg);
+
+/* Restores the fold from a checkpoint state (uncompressed). The bodies of the submissions it
+ * holds (by seq and header fields only) are read through fetch, in ascending seq; fetch may
+ * answer TALLY_ENOTFOUND for one not yet revealed (a gated reader), which then waits for its
+ * reveal as if folded from its header. The restored engine is the one that produced the state,
+ * just before computing that cycle: the caller runs engine_cycle() for it next (after
+ * engine_set_fetch, if bodies are still withheld). Returns TALLY_EFORMAT for a malformed state,
+ * or what fetch returns. */
 TALLY_MUST_USE tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch,
                                         void *arg, engine **out);
 

@@ -97,7 +97,8 @@ typedef struct eng_sub {
     uint32_t n_prices;       /* rows parsed from the body (= n_rows in an accepted log) */
     bool revealed, scored; /* scored: a cycle has scored its rows since it was revealed */
     uint8_t salt[16];
-    eng_row *rows; /* the prices, from the body; NULL only while loading */
+    eng_row *rows; /* the prices, from the body; NULL while the body is withheld (folded from
+                      the header alone, protocol §2.3) until its reveal */
 } eng_sub;
 
 struct engine {
@@ -135,6 +136,8 @@ struct engine {
     int64_t decay_step, decay_half_life;
     int64_t *tf_cache; /* f(t) + 1 by minutes up to tw_max; 0 = not computed */
     int64_t tf_min, tf_max, tf_floor;
+    engine_fetch_fn fetch; /* bodies withheld at fold time, asked for at their reveal */
+    void *fetch_arg;
 };
 
 tally_status eng__map_put(eng_map *m, uint64_t key, uint32_t val);
@@ -147,6 +150,8 @@ uint64_t eng__hk_prefix(const uint8_t hotkey[32]); /* the key of hk_ix */
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);
 /* Makes the latest assembled METAGRAPH effective (hotkeys, uids, actor bindings). */
 tally_status eng__metagraph_commit(engine *e, int64_t t);
+/* reveal_at of a submission (protocol §2.3) from its event's EVENT history (cycle.c). */
+int64_t eng__reveal_at(const engine *e, const eng_sub *s);
 /* Computes the metrics of every row of a revealed submission from the current closes and
  * results, emitting nothing (cycle.c; used on load). */
 void eng__rescore(engine *e, eng_sub *s);

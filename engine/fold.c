@@ -141,6 +141,11 @@ uint64_t engine_next_seq(const engine *e)
     return e->next_seq;
 }
 
+void engine_set_fetch(engine *e, engine_fetch_fn fetch, void *arg)
+{
+    e->fetch = fetch, e->fetch_arg = arg;
+}
+
 /* ---- identities ---- */
 
 uint64_t eng__hk_prefix(const uint8_t hotkey[32])
@@ -436,9 +441,12 @@ tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o)
     return TALLY_OK;
 }
 
+/* o is NULL for a body withheld at fold time: the header's event, time and rows are all the
+ * fold needs until the reveal (protocol §2.3 engine constraint). */
 static tally_status apply_odds(engine *e, uint64_t seq, const schema_header *h, const schema_odds *o)
 {
-    uint32_t hk = actor_hotkey(e, h->actor), ev = eng__map_get(&e->event_ix, o->event_id);
+    uint32_t hk = actor_hotkey(e, h->actor);
+    uint32_t ev = eng__map_get(&e->event_ix, o ? o->event_id : h->event_id);
     int64_t b = e->params.odds_bucket_s * 1000, t = (int64_t)h->time_ms;
     eng_sub *g, *s;
     tally_status st;
@@ -455,7 +463,7 @@ static tally_status apply_odds(engine *e, uint64_t seq, const schema_header *h, 
     memset(s, 0, sizeof(*s));
     s->seq = seq, s->time_ms = t, s->t_sub = t - t % b, s->ev = ev, s->hk = hk;
     s->n_rows = (uint32_t)(h->has_rows ? h->rows : 0);
-    st = eng__sub_rows(e, s, o);
+    st = o != NULL ? eng__sub_rows(e, s, o) : TALLY_OK;
     if (st != TALLY_OK) {
         return st;
     }
@@ -478,8 +486,12 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
 {
     tally_status st = TALLY_OK;
 
+    /* without a body: cycles and derived records (never read), and the records whose body a
+     * reader may not have yet: embargoed (odds, miner outcomes) and private (quotes) */
+    bool withheld = h->tier == SCHEMA_EMBARGOED || h->tier == SCHEMA_PRIVATE;
     if (seq < e->next_seq || (b != NULL && b->type != h->type) ||
-        (b == NULL && h->type != SCHEMA_SCORING_CYCLE && h->type < SCHEMA_SUBMISSION_SCORE)) {
+        (b == NULL && !withheld && h->type != SCHEMA_SCORING_CYCLE &&
+         h->type < SCHEMA_SUBMISSION_SCORE)) {
         return TALLY_EINVAL;
     }
     switch (h->type) {
@@ -516,10 +528,12 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
         st = apply_snapshot(e, seq, (unsigned)h->type, &b->u.snapshot);
         break;
     case SCHEMA_ODDS_SUBMISSION:
-        st = apply_odds(e, seq, h, &b->u.odds);
+        st = apply_odds(e, seq, h, b ? &b->u.odds : NULL);
         break;
     case SCHEMA_OUTCOME:
-        apply_outcome(e, seq, h, &b->u.outcome);
+        if (b != NULL) {
+            apply_outcome(e, seq, h, &b->u.outcome);
+        }
         break;
     default:
         break; /* quotes (private), recomputes, attestations: not inputs of scoring */

@@ -3,274 +3,15 @@
  * and the fold that keeps that state. The node's writer, `tally append`, the simulator and
  * every replay call exactly these functions, so they cannot disagree on what a log may hold.
  *
- * State, all kept incrementally (nothing here scans the log):
- * | part        | held per                                   | dropped                          |
- * |-------------|--------------------------------------------|----------------------------------|
- * | identity    | log: node key, netuid, chain block, sizes  | –                                |
- * | params      | every ledger key (schema_paramset)         | –                                |
- * | bindings    | tally key of the effective METAGRAPH       | replaced by the next snapshot    |
- * | events      | EVENT id: latest start and status          | –                                |
- * | markets     | MARKET id: event, kind, sides, body hash   | –                                |
- * | odds intake | (hotkey, market): entries of the last 24 h | 24 h after its last entry        |
- * | outcomes    | (hotkey, event): outcomes of the last 24 h | 24 h after its last outcome      |
- * | nonces      | actor key: highest write nonce and idx     | –                                |
- * | attestations| (hotkey, cycle)                            | –                                |
+ * The state (engine/rules_int.h) is kept by rules_fold.c, record by record; nothing here scans
+ * the log.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
-
-#define DAY_MS 86400000ull
-#define ID_NONE UINT32_MAX
-
-/* ---- a map from (32 bytes, u64) to an index ---- */
-
-typedef struct rkey {
-    uint8_t k[32];
-    uint64_t id;
-} rkey;
-
-typedef struct rmap {
-    rkey *keys;
-    uint32_t *vals; /* ID_NONE marks an empty slot */
-    size_t cap, n;
-} rmap;
-
-static uint64_t rkey_hash(const rkey *k)
-{
-    uint64_t h = k->id * 0x9E3779B97F4A7C15ull, w;
-    for (int i = 0; i < 32; i += 8) {
-        memcpy(&w, k->k + i, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-    }
-    return h ^ (h >> 29);
-}
-
-static uint32_t rmap_get(const rmap *m, const rkey *k)
-{
-    if (m->cap == 0) {
-        return ID_NONE;
-    }
-    for (size_t s = rkey_hash(k) & (m->cap - 1);; s = (s + 1) & (m->cap - 1)) {
-        if (m->vals[s] == ID_NONE) {
-            return ID_NONE;
-        }
-        if (m->keys[s].id == k->id && memcmp(m->keys[s].k, k->k, 32) == 0) {
-            return m->vals[s];
-        }
-    }
-}
-
-static void rmap_free(rmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof(*m));
-}
-
-static tally_status rmap_put(rmap *m, const rkey *k, uint32_t v)
-{
-    if (2 * (m->n + 1) > m->cap) {
-        rmap g = {.cap = m->cap ? 2 * m->cap : 64};
-        g.keys = malloc(g.cap * sizeof(*g.keys));
-        g.vals = malloc(g.cap * sizeof(*g.vals));
-        if (g.keys == NULL || g.vals == NULL) {
-            rmap_free(&g);
-            return TALLY_ENOMEM;
-        }
-        for (size_t i = 0; i < g.cap; i++) {
-            g.vals[i] = ID_NONE;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->vals[i] != ID_NONE) {
-                tally_status st = rmap_put(&g, &m->keys[i], m->vals[i]);
-                TALLY_ASSERT(st == TALLY_OK); /* g has room for every entry */
-            }
-        }
-        rmap_free(m);
-        *m = g;
-    }
-    for (size_t s = rkey_hash(k) & (m->cap - 1);; s = (s + 1) & (m->cap - 1)) {
-        if (m->vals[s] == ID_NONE) {
-            m->keys[s] = *k, m->vals[s] = v, m->n++;
-            return TALLY_OK;
-        }
-        if (m->keys[s].id == k->id && memcmp(m->keys[s].k, k->k, 32) == 0) {
-            m->vals[s] = v;
-            return TALLY_OK;
-        }
-    }
-}
-
-static rkey key_id(uint64_t id)
-{
-    rkey k;
-    memset(k.k, 0, 32);
-    k.id = id;
-    return k;
-}
-
-static rkey key_of(const uint8_t b[32], uint64_t id)
-{
-    rkey k;
-    memcpy(k.k, b, 32);
-    k.id = id;
-    return k;
-}
-
-/* ---- state ---- */
-
-typedef struct rbind {
-    uint8_t key[32], hotkey[32];
-    uint64_t uid, stake;
-    bool permit, dup; /* dup: the key is bound to two uids, so to none (protocol §1) */
-} rbind;
-
-typedef struct revent {
-    uint64_t start_ms, status;
-    bool has_recompute;
-    uint64_t recompute_seq; /* the latest RECOMPUTE listing the event */
-} revent;
-
-typedef struct rmarket {
-    uint64_t event_id, kind;
-    uint8_t sides; /* bit s set: side s */
-    uint8_t body_hash[32];
-    bool has_close;
-    uint64_t close_seq;
-} rmarket;
-
-/* Accepted entries of one (hotkey, market) or outcomes of one (hotkey, event) within 24 h. */
-typedef struct rhit {
-    uint64_t t, count;
-} rhit;
-typedef struct rintake {
-    rkey key;
-    uint64_t last_t;
-    rhit *hits;
-    size_t n, cap;
-} rintake;
-
-typedef struct rtable {
-    rmap ix;
-    rintake *v;
-    size_t n, cap;
-} rtable;
-
-typedef struct rnonce {
-    uint64_t nonce, idx;
-} rnonce;
-
-struct engine_rules {
-    schema_paramset ps;
-    uint64_t size, last_time;
-    bool has_genesis;
-    uint8_t node_key[32];
-    uint64_t netuid, chain_block;
-
-    bool has_mg;
-    uint64_t mg_block;
-    rbind *bind; /* the effective METAGRAPH's bound keys, sorted by key */
-    size_t n_bind;
-    bool mg_pending;
-    uint64_t pend_block, pend_parts, pend_next, pend_last_uid;
-    bool pend_has_uid;
-    rbind *pend;
-    size_t n_pend, cap_pend;
-
-    rmap event_ix, market_ix;
-    revent *events;
-    size_t n_events, cap_events;
-    rmarket *markets;
-    size_t n_markets, cap_markets;
-
-    uint64_t cycle, covers_to, epoch;
-    bool in_block;
-    uint64_t prune_day;
-
-    rtable odds, outs;
-    rmap nonce_ix;
-    rnonce *nonces;
-    size_t n_nonces, cap_nonces;
-    rmap attest_ix;
-};
-
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 16;
-    void *q;
-    if (need <= *cap) {
-        return p;
-    }
-    while (c < need) {
-        c *= 2;
-    }
-    q = realloc(p, c * elem);
-    if (q != NULL) {
-        *cap = c;
-    }
-    return q;
-}
-
-tally_status engine_rules_new(engine_rules **out)
-{
-    engine_rules *r = calloc(1, sizeof(*r));
-
-    *out = NULL;
-    if (r == NULL) {
-        return TALLY_ENOMEM;
-    }
-    schema_paramset_default(&r->ps);
-    *out = r;
-    return TALLY_OK;
-}
-
-static void table_free(rtable *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->v[i].hits);
-    }
-    free(t->v);
-    rmap_free(&t->ix);
-    memset(t, 0, sizeof(*t));
-}
-
-void engine_rules_free(engine_rules *r)
-{
-    if (r == NULL) {
-        return;
-    }
-    free(r->bind);
-    free(r->pend);
-    rmap_free(&r->event_ix);
-    rmap_free(&r->market_ix);
-    free(r->events);
-    free(r->markets);
-    table_free(&r->odds);
-    table_free(&r->outs);
-    rmap_free(&r->nonce_ix);
-    free(r->nonces);
-    rmap_free(&r->attest_ix);
-    free(r);
-}
-
-uint64_t engine_rules_size(const engine_rules *r)
-{
-    return r->size;
-}
-
-uint64_t engine_rules_last_time(const engine_rules *r)
-{
-    return r->last_time;
-}
-
-const schema_paramset *engine_rules_params(const engine_rules *r)
-{
-    return &r->ps;
-}
+#include "engine/rules_int.h"
 
 /* ---- names ---- */
 
@@ -344,40 +85,40 @@ static engine_rule fail(engine_verdict *v, engine_rule rule, uint64_t market_id,
 
 /* ---- lookups ---- */
 
-static int by_bind_key(const void *a, const void *b)
+int eng__by_bind_key(const void *a, const void *b)
 {
     return memcmp(((const rbind *)a)->key, ((const rbind *)b)->key, 32);
 }
 
-static const rbind *binding(const engine_rules *r, const uint8_t key[32])
+const rbind *eng__binding(const engine_rules *r, const uint8_t key[32])
 {
     rbind probe;
     const rbind *hit;
 
     memcpy(probe.key, key, 32);
-    hit = bsearch(&probe, r->bind, r->n_bind, sizeof(probe), by_bind_key);
+    hit = bsearch(&probe, r->bind, r->n_bind, sizeof(probe), eng__by_bind_key);
     return hit != NULL && !hit->dup ? hit : NULL;
 }
 
-static const revent *event_of(const engine_rules *r, uint64_t id)
+const revent *eng__event_of(const engine_rules *r, uint64_t id)
 {
-    rkey k = key_id(id);
-    uint32_t i = rmap_get(&r->event_ix, &k);
-    return i == ID_NONE ? NULL : &r->events[i];
+    rkey k = eng__key_id(id);
+    uint32_t i = eng__rmap_get(&r->event_ix, &k);
+    return i == RL_NONE ? NULL : &r->events[i];
 }
 
-static const rmarket *market_of(const engine_rules *r, uint64_t id)
+const rmarket *eng__market_of(const engine_rules *r, uint64_t id)
 {
-    rkey k = key_id(id);
-    uint32_t i = rmap_get(&r->market_ix, &k);
-    return i == ID_NONE ? NULL : &r->markets[i];
+    rkey k = eng__key_id(id);
+    uint32_t i = eng__rmap_get(&r->market_ix, &k);
+    return i == RL_NONE ? NULL : &r->markets[i];
 }
 
 static const rintake *intake_of(const rtable *t, const uint8_t hotkey[32], uint64_t id)
 {
-    rkey k = key_of(hotkey, id);
-    uint32_t i = rmap_get(&t->ix, &k);
-    return i == ID_NONE ? NULL : &t->v[i];
+    rkey k = eng__key_of(hotkey, id);
+    uint32_t i = eng__rmap_get(&t->ix, &k);
+    return i == RL_NONE ? NULL : &t->v[i];
 }
 
 /* Prices (or outcomes) counted in the trailing 24 h (T − 24 h, T]. */
@@ -385,7 +126,7 @@ static uint64_t count_24h(const rintake *in, uint64_t t)
 {
     uint64_t n = 0;
     for (size_t i = 0; in != NULL && i < in->n; i++) {
-        if (in->hits[i].t + DAY_MS > t) {
+        if (in->hits[i].t + RL_DAY_MS > t) {
             n += in->hits[i].count;
         }
     }
@@ -429,9 +170,9 @@ static engine_rule check_params(engine_verdict *v, const schema_param *p, size_t
 static engine_rule check_nonce(const engine_rules *r, engine_verdict *v, const uint8_t key[32],
                                uint64_t nonce, uint64_t idx)
 {
-    rkey k = key_of(key, 0);
-    uint32_t i = rmap_get(&r->nonce_ix, &k);
-    const rnonce *last = i == ID_NONE ? NULL : &r->nonces[i];
+    rkey k = eng__key_of(key, 0);
+    uint32_t i = eng__rmap_get(&r->nonce_ix, &k);
+    const rnonce *last = i == RL_NONE ? NULL : &r->nonces[i];
 
     /* items of one request share its nonce and come in idx order (§5.2) */
     if (last == NULL || nonce > last->nonce || (nonce == last->nonce && idx > last->idx)) {
@@ -495,7 +236,7 @@ static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const sc
     uint64_t bucket = (uint64_t)P(r, SCHEMA_P_ODDS_BUCKET_SECONDS) * 1000;
     uint64_t cap = (uint64_t)P(r, SCHEMA_P_MAX_SUBMISSIONS_PER_MARKET_DAY);
     uint64_t tol = (uint64_t)P(r, SCHEMA_P_PRICED_AT_TOLERANCE_SEC) * 1000;
-    const revent *ev = event_of(r, o->event_id);
+    const revent *ev = eng__event_of(r, o->event_id);
 
     for (size_t k = 0; k < o->n_markets; k++) {
         if (check_prices(r, v, &o->markets[k]) != ENGINE_RULE_OK) {
@@ -511,7 +252,7 @@ static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const sc
     }
     for (size_t k = 0; k < o->n_markets; k++) {
         const schema_entry *en = &o->markets[k];
-        const rmarket *m = market_of(r, en->market_id);
+        const rmarket *m = eng__market_of(r, en->market_id);
         if (m == NULL) {
             return fail(v, ENGINE_RULE_UNKNOWN_MARKET, en->market_id, "market %llu does not exist",
                         (unsigned long long)en->market_id);
@@ -542,7 +283,7 @@ static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const sc
                     (unsigned long long)ev->status, (unsigned long long)ev->start_ms,
                     (unsigned long long)t);
     }
-    if (ev->start_ms > t + (uint64_t)P(r, SCHEMA_P_ODDS_WINDOW_DAYS) * DAY_MS) {
+    if (ev->start_ms > t + (uint64_t)P(r, SCHEMA_P_ODDS_WINDOW_DAYS) * RL_DAY_MS) {
         return fail(v, ENGINE_RULE_MARKET_NOT_OPEN, 0,
                     "event %llu starts at %llu, beyond ingest.odds_window_days from %llu",
                     (unsigned long long)o->event_id, (unsigned long long)ev->start_ms,
@@ -581,7 +322,7 @@ static engine_rule check_miner_outcome(const engine_rules *r, engine_verdict *v,
     uint64_t bucket = (uint64_t)P(r, SCHEMA_P_OUTCOME_BUCKET_SECONDS) * 1000;
     uint64_t cap = (uint64_t)P(r, SCHEMA_P_MAX_OUTCOMES_PER_EVENT_DAY);
     uint64_t window = (uint64_t)P(r, SCHEMA_P_OUTCOME_WINDOW_HOURS) * 3600000ull;
-    const revent *ev = event_of(r, o->event_id);
+    const revent *ev = eng__event_of(r, o->event_id);
     const rintake *in = intake_of(&r->outs, b->hotkey, o->event_id);
 
     if (check_nonce(r, v, h->actor, o->nonce, o->idx) != ENGINE_RULE_OK) {
@@ -625,7 +366,7 @@ static engine_rule check_attestation(const engine_rules *r, engine_verdict *v,
                                      const schema_header *h, const schema_attestation *a,
                                      uint64_t seq)
 {
-    const rbind *b = binding(r, h->actor);
+    const rbind *b = eng__binding(r, h->actor);
     rkey k;
 
     if (b == NULL || memcmp(h->actor, r->node_key, 32) == 0) {
@@ -648,8 +389,8 @@ static engine_rule check_attestation(const engine_rules *r, engine_verdict *v,
                     (unsigned long long)a->cycle, (unsigned long long)r->cycle,
                     (unsigned long long)a->tree_size, (unsigned long long)seq);
     }
-    k = key_of(b->hotkey, a->cycle);
-    if (rmap_get(&r->attest_ix, &k) != ID_NONE) {
+    k = eng__key_of(b->hotkey, a->cycle);
+    if (eng__rmap_get(&r->attest_ix, &k) != RL_NONE) {
         return fail(v, ENGINE_RULE_ATTESTATION_DUPLICATE, 0,
                     "this hotkey already attested cycle %llu", (unsigned long long)a->cycle);
     }
@@ -689,7 +430,7 @@ static engine_rule check_metagraph(const engine_rules *r, engine_verdict *v,
 static engine_rule check_snapshot(const engine_rules *r, engine_verdict *v, const schema_header *h,
                                   const schema_snapshot *s, uint64_t seq)
 {
-    const rmarket *m = market_of(r, s->market_id);
+    const rmarket *m = eng__market_of(r, s->market_id);
     const revent *ev;
 
     if (m == NULL) {
@@ -708,7 +449,7 @@ static engine_rule check_snapshot(const engine_rules *r, engine_verdict *v, cons
                           "ts_ms %llu is after the record time %llu",
                           (unsigned long long)s->ts_ms, (unsigned long long)h->time_ms);
     }
-    ev = event_of(r, m->event_id);
+    ev = eng__event_of(r, m->event_id);
     if (ev == NULL) {
         return fail(v, ENGINE_RULE_UNKNOWN_EVENT, s->market_id, "the market's event is unknown");
     }
@@ -814,7 +555,7 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
     case SCHEMA_METAGRAPH:
         return check_metagraph(r, v, &b->u.metagraph);
     case SCHEMA_MARKET: {
-        const rmarket *m = market_of(r, b->u.market.market_id);
+        const rmarket *m = eng__market_of(r, b->u.market.market_id);
         if (m != NULL) {
             bool same = memcmp(m->body_hash, h->body_hash, 32) == 0;
             return fail(v, same ? ENGINE_RULE_MARKET_DUPLICATE : ENGINE_RULE_MARKET_CONFLICT,
@@ -822,13 +563,13 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
                         (unsigned long long)b->u.market.market_id,
                         same ? "with identical bytes" : "with different bytes");
         }
-        return event_of(r, b->u.market.event_id) != NULL
+        return eng__event_of(r, b->u.market.event_id) != NULL
                    ? ENGINE_RULE_OK
                    : fail(v, ENGINE_RULE_UNKNOWN_EVENT, b->u.market.market_id,
                           "event %llu does not exist", (unsigned long long)b->u.market.event_id);
     }
     case SCHEMA_PROVIDER_QUOTE: {
-        const rmarket *m = market_of(r, b->u.provider_quote.market_id);
+        const rmarket *m = eng__market_of(r, b->u.provider_quote.market_id);
         if (m == NULL) {
             return fail(v, ENGINE_RULE_UNKNOWN_MARKET, b->u.provider_quote.market_id,
                         "market %llu does not exist",
@@ -848,12 +589,12 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
     case SCHEMA_ODDS_SUBMISSION:
     case SCHEMA_OUTCOME:
         if (h->type == SCHEMA_OUTCOME && b->u.outcome.source == 1) {
-            return event_of(r, b->u.outcome.event_id) != NULL
+            return eng__event_of(r, b->u.outcome.event_id) != NULL
                        ? ENGINE_RULE_OK
                        : fail(v, ENGINE_RULE_UNKNOWN_EVENT, 0, "event %llu does not exist",
                               (unsigned long long)b->u.outcome.event_id);
         }
-        bd = binding(r, h->actor);
+        bd = eng__binding(r, h->actor);
         if (bd == NULL) {
             return fail(v, ENGINE_RULE_KEY_NOT_REGISTERED, 0,
                         "the key is not bound in the effective METAGRAPH%s",
@@ -873,7 +614,7 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
     case SCHEMA_SCORING_CYCLE: {
         const schema_scoring_cycle *c = &b->u.scoring_cycle;
         if (c->cycle != r->cycle + 1 || c->epoch != r->epoch ||
-            c->as_of_ms != h->time_ms - h->time_ms % DAY_MS || c->covers_to < r->covers_to ||
+            c->as_of_ms != h->time_ms - h->time_ms % RL_DAY_MS || c->covers_to < r->covers_to ||
             c->covers_to > seq) {
             return fail(v, ENGINE_RULE_CYCLE, 0,
                         "cycle %llu (expected %llu), epoch %llu (expected %llu), as_of_ms %llu, "
@@ -908,336 +649,3 @@ tally_status engine_rules_check(const engine_rules *r, uint64_t seq, const schem
     return TALLY_OK;
 }
 
-/* ---- the fold ---- */
-
-static tally_status intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, uint64_t time,
-                               uint64_t count)
-{
-    rkey k = key_of(hotkey, id);
-    uint32_t i = rmap_get(&t->ix, &k);
-    rintake *in;
-    size_t keep = 0;
-
-    if (i == ID_NONE) {
-        rintake *g = grow(t->v, &t->cap, t->n + 1, sizeof(*g));
-        if (g == NULL) {
-            return TALLY_ENOMEM;
-        }
-        t->v = g;
-        i = (uint32_t)t->n;
-        memset(&g[i], 0, sizeof(g[i]));
-        g[i].key = k;
-        if (rmap_put(&t->ix, &k, i) != TALLY_OK) {
-            return TALLY_ENOMEM;
-        }
-        t->n++;
-    }
-    in = &t->v[i];
-    /* times never decrease, so what fell out of the 24 h window is a prefix */
-    while (keep < in->n && in->hits[keep].t + DAY_MS <= time) {
-        keep++;
-    }
-    if (keep > 0) {
-        memmove(in->hits, in->hits + keep, (in->n - keep) * sizeof(*in->hits));
-        in->n -= keep;
-    }
-    rhit *g = grow(in->hits, &in->cap, in->n + 1, sizeof(*g));
-    if (g == NULL) {
-        return TALLY_ENOMEM;
-    }
-    in->hits = g;
-    g[in->n++] = (rhit){time, count};
-    in->last_t = time;
-    return TALLY_OK;
-}
-
-/* Drops intake entries whose last hit is 24 h old: they count for no cap, and a bucket is at
- * most an hour, so for no bucket either. The copy is built first, so running out of memory
- * leaves the table as it was. */
-static tally_status intake_prune(rtable *t, uint64_t now)
-{
-    rtable keep = {0};
-    size_t n = 0;
-
-    for (size_t i = 0; i < t->n; i++) {
-        n += t->v[i].last_t + DAY_MS > now;
-    }
-    if (n == t->n) {
-        return TALLY_OK;
-    }
-    keep.cap = n ? n : 1;
-    keep.v = malloc(keep.cap * sizeof(*keep.v));
-    if (keep.v == NULL) {
-        return TALLY_ENOMEM;
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i].last_t + DAY_MS > now) {
-            if (rmap_put(&keep.ix, &t->v[i].key, (uint32_t)keep.n) != TALLY_OK) {
-                free(keep.v);
-                rmap_free(&keep.ix);
-                return TALLY_ENOMEM;
-            }
-            keep.v[keep.n++] = t->v[i];
-        }
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i].last_t + DAY_MS <= now) {
-            free(t->v[i].hits);
-        }
-    }
-    free(t->v);
-    rmap_free(&t->ix);
-    *t = keep;
-    return TALLY_OK;
-}
-
-static tally_status nonce_set(engine_rules *r, const uint8_t key[32], uint64_t nonce, uint64_t idx)
-{
-    rkey k = key_of(key, 0);
-    uint32_t i = rmap_get(&r->nonce_ix, &k);
-
-    if (i == ID_NONE) {
-        rnonce *g = grow(r->nonces, &r->cap_nonces, r->n_nonces + 1, sizeof(*g));
-        if (g == NULL) {
-            return TALLY_ENOMEM;
-        }
-        r->nonces = g;
-        i = (uint32_t)r->n_nonces;
-        if (rmap_put(&r->nonce_ix, &k, i) != TALLY_OK) {
-            return TALLY_ENOMEM;
-        }
-        r->n_nonces++;
-    }
-    r->nonces[i] = (rnonce){nonce, idx};
-    return TALLY_OK;
-}
-
-static tally_status apply_metagraph(engine_rules *r, const schema_metagraph *m)
-{
-    if (m->part == 0) {
-        r->n_pend = 0, r->mg_pending = true;
-        r->pend_block = m->block, r->pend_parts = m->parts, r->pend_has_uid = false;
-    }
-    for (size_t i = 0; i < m->n_neurons; i++) {
-        const schema_neuron *nr = &m->neurons[i];
-        r->pend_last_uid = nr->uid, r->pend_has_uid = true;
-        if (!nr->has_tally_key) {
-            continue;
-        }
-        rbind *g = grow(r->pend, &r->cap_pend, r->n_pend + 1, sizeof(*g));
-        if (g == NULL) {
-            return TALLY_ENOMEM;
-        }
-        r->pend = g;
-        g[r->n_pend] = (rbind){.uid = nr->uid, .stake = nr->stake_rao,
-                               .permit = nr->validator_permit};
-        memcpy(g[r->n_pend].key, nr->tally_key, 32);
-        memcpy(g[r->n_pend].hotkey, nr->hotkey, 32);
-        r->n_pend++;
-    }
-    r->pend_next = m->part + 1;
-    if (r->pend_next < r->pend_parts) {
-        return TALLY_OK;
-    }
-    /* the snapshot is complete: it is the effective METAGRAPH for every later record */
-    rbind *b = malloc((r->n_pend ? r->n_pend : 1) * sizeof(*b));
-    if (b == NULL) {
-        return TALLY_ENOMEM;
-    }
-    memcpy(b, r->pend, r->n_pend * sizeof(*b));
-    qsort(b, r->n_pend, sizeof(*b), by_bind_key);
-    for (size_t i = 1; i < r->n_pend; i++) {
-        if (memcmp(b[i].key, b[i - 1].key, 32) == 0) {
-            b[i].dup = b[i - 1].dup = true;
-        }
-    }
-    free(r->bind);
-    r->bind = b, r->n_bind = r->n_pend;
-    r->has_mg = true, r->mg_block = r->pend_block, r->mg_pending = false;
-    return TALLY_OK;
-}
-
-static tally_status apply_event(engine_rules *r, const schema_event *ev)
-{
-    rkey k = key_id(ev->event_id);
-    uint32_t i = rmap_get(&r->event_ix, &k);
-
-    if (i == ID_NONE) {
-        revent *g = grow(r->events, &r->cap_events, r->n_events + 1, sizeof(*g));
-        if (g == NULL) {
-            return TALLY_ENOMEM;
-        }
-        r->events = g;
-        i = (uint32_t)r->n_events;
-        memset(&g[i], 0, sizeof(g[i]));
-        if (rmap_put(&r->event_ix, &k, i) != TALLY_OK) {
-            return TALLY_ENOMEM;
-        }
-        r->n_events++;
-    }
-    r->events[i].start_ms = ev->start_ms;
-    r->events[i].status = ev->status;
-    return TALLY_OK;
-}
-
-static tally_status apply_market(engine_rules *r, const schema_header *h, const schema_market *m)
-{
-    rkey k = key_id(m->market_id);
-    rmarket *g = grow(r->markets, &r->cap_markets, r->n_markets + 1, sizeof(*g));
-
-    if (g == NULL) {
-        return TALLY_ENOMEM;
-    }
-    r->markets = g;
-    g += r->n_markets;
-    memset(g, 0, sizeof(*g));
-    g->event_id = m->event_id, g->kind = m->kind;
-    for (size_t i = 0; i < m->n_sides; i++) {
-        g->sides |= (uint8_t)(1u << m->sides[i]);
-    }
-    memcpy(g->body_hash, h->body_hash, 32);
-    if (rmap_put(&r->market_ix, &k, (uint32_t)r->n_markets) != TALLY_OK) {
-        return TALLY_ENOMEM;
-    }
-    r->n_markets++;
-    return TALLY_OK;
-}
-
-static tally_status apply_miner(engine_rules *r, const schema_header *h, const schema_body *b)
-{
-    const rbind *bd = binding(r, h->actor);
-    tally_status st = TALLY_OK;
-
-    if (bd == NULL) {
-        return TALLY_OK; /* a record the rules refused (replay reports it) changes no intake */
-    }
-    if (h->type == SCHEMA_ODDS_SUBMISSION) {
-        const schema_odds *o = &b->u.odds;
-        for (size_t k = 0; st == TALLY_OK && k < o->n_markets; k++) {
-            st = intake_add(&r->odds, bd->hotkey, o->markets[k].market_id, h->time_ms,
-                            o->markets[k].n_prices);
-        }
-        return st == TALLY_OK ? nonce_set(r, h->actor, o->nonce, o->idx) : st;
-    }
-    st = intake_add(&r->outs, bd->hotkey, b->u.outcome.event_id, h->time_ms, 1);
-    return st == TALLY_OK ? nonce_set(r, h->actor, b->u.outcome.nonce, b->u.outcome.idx) : st;
-}
-
-static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_header *h,
-                               const schema_body *b)
-{
-    schema_param_error err;
-
-    switch (h->type) {
-    case SCHEMA_GENESIS:
-        r->has_genesis = true;
-        memcpy(r->node_key, h->actor, 32);
-        r->netuid = b->u.genesis.netuid;
-        r->chain_block = b->u.genesis.chain.block;
-        schema_paramset_default(&r->ps);
-        /* a list the check refused leaves the parameters as they were */
-        if (schema_paramset_apply(&r->ps, b->u.genesis.params, b->u.genesis.n_params, &err) !=
-            TALLY_OK) {
-            return TALLY_OK;
-        }
-        return TALLY_OK;
-    case SCHEMA_CONFIG_SET:
-        if (schema_paramset_apply(&r->ps, b->u.config_set.params, b->u.config_set.n_params,
-                                  &err) != TALLY_OK) {
-            return TALLY_OK;
-        }
-        return TALLY_OK;
-    case SCHEMA_CHAIN_PARAMS:
-        r->chain_block = b->u.chain_params.block;
-        return TALLY_OK;
-    case SCHEMA_METAGRAPH:
-        return apply_metagraph(r, &b->u.metagraph);
-    case SCHEMA_EVENT:
-        return apply_event(r, &b->u.event);
-    case SCHEMA_MARKET:
-        return market_of(r, b->u.market.market_id) ? TALLY_OK : apply_market(r, h, &b->u.market);
-    case SCHEMA_CLOSE: {
-        rkey k = key_id(b->u.snapshot.market_id);
-        uint32_t i = rmap_get(&r->market_ix, &k);
-        if (i != ID_NONE) {
-            r->markets[i].has_close = true, r->markets[i].close_seq = seq;
-        }
-        return TALLY_OK;
-    }
-    case SCHEMA_ODDS_SUBMISSION:
-        return apply_miner(r, h, b);
-    case SCHEMA_OUTCOME:
-        return b->u.outcome.source == 2 ? apply_miner(r, h, b) : TALLY_OK;
-    case SCHEMA_RECOMPUTE:
-        r->epoch++;
-        for (size_t i = 0; i < b->u.recompute.n_affected_events; i++) {
-            rkey k = key_id(b->u.recompute.affected_events[i]);
-            uint32_t e = rmap_get(&r->event_ix, &k);
-            if (e != ID_NONE) {
-                r->events[e].has_recompute = true, r->events[e].recompute_seq = seq;
-            }
-        }
-        return TALLY_OK;
-    case SCHEMA_ATTESTATION: {
-        const rbind *bd = binding(r, h->actor);
-        rkey k;
-        if (bd == NULL) {
-            return TALLY_OK;
-        }
-        k = key_of(bd->hotkey, b->u.attestation.cycle);
-        if (rmap_put(&r->attest_ix, &k, 1) != TALLY_OK) {
-            return TALLY_ENOMEM;
-        }
-        return nonce_set(r, h->actor, b->u.attestation.nonce, 0);
-    }
-    case SCHEMA_SCORING_CYCLE:
-        r->cycle = b->u.scoring_cycle.cycle;
-        r->covers_to = b->u.scoring_cycle.covers_to;
-        r->in_block = true;
-        return TALLY_OK;
-    case SCHEMA_STATE_HASH:
-        r->in_block = false;
-        return TALLY_OK;
-    default:
-        return TALLY_OK;
-    }
-}
-
-tally_status engine_rules_apply(engine_rules *r, uint64_t seq, const schema_header *h,
-                                const schema_body *b)
-{
-    tally_status st;
-
-    if (seq != r->size || b == NULL || b->type != h->type) {
-        return TALLY_EINVAL;
-    }
-    if (!is_derived(h->type) && h->type != SCHEMA_SCORING_CYCLE) {
-        r->in_block = false;
-    }
-    st = apply_body(r, seq, h, b);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    r->size = seq + 1;
-    r->last_time = h->time_ms > r->last_time ? h->time_ms : r->last_time;
-    /* once a day (by record time) the intake tables shed what no rule can reach any more */
-    if (r->last_time / DAY_MS != r->prune_day) {
-        r->prune_day = r->last_time / DAY_MS;
-        st = intake_prune(&r->odds, r->last_time);
-        if (st == TALLY_OK) {
-            st = intake_prune(&r->outs, r->last_time);
-        }
-    }
-    return st;
-}
-
-tally_status engine_rules_admit(engine_rules *r, uint64_t seq, const schema_header *h,
-                                const schema_body *b, engine_verdict *v)
-{
-    tally_status st = engine_rules_check(r, seq, h, b, v);
-
-    if (st != TALLY_OK || v->rule != ENGINE_RULE_OK) {
-        return st;
-    }
-    return engine_rules_apply(r, seq, h, b);
-}

@@ -564,8 +564,13 @@ static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *a
             r->bad = true;
             break;
         }
-        /* the prices come from the log, by seq (ascending, so a reader can stream) */
+        /* the prices come from the log, by seq (ascending, so a reader can stream); a reader
+         * without the body of a submission not yet revealed keeps its header fields until the
+         * reveal, when engine_cycle asks the fetch function set for it */
         st = fetch(s->seq, arg, &h, &b);
+        if (st == TALLY_ENOTFOUND && !s->revealed) {
+            continue;
+        }
         if (st != TALLY_OK) {
             return st;
         }
