@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -102,15 +103,37 @@ int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out)
     return CLI_OK;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cli_progress_init(cli_progress_state *ps, const char *what)
+{
+    *ps = (cli_progress_state){.what = what, .tty = isatty(STDERR_FILENO) == 1,
+                               .last_ms = now_ms()};
+}
+
 void cli_progress(void *arg, uint64_t done, uint64_t total)
 {
-    const char *what = arg;
-    bool tty = isatty(STDERR_FILENO);
+    cli_progress_state *ps = arg;
+    bool final = done >= total;
     unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
 
-    fprintf(stderr, tty ? "\r%s: %llu/%llu (%u%%)" : "%s: %llu/%llu (%u%%)\n", what,
+    if (!ps->tty) {
+        int64_t t = now_ms();
+        if (ps->done || (!final && t - ps->last_ms < 1000)) {
+            return;
+        }
+        ps->last_ms = t;
+    }
+    ps->done = ps->done || final;
+    fprintf(stderr, ps->tty ? "\r%s: %llu/%llu (%u%%)" : "%s: %llu/%llu (%u%%)\n", ps->what,
             (unsigned long long)done, (unsigned long long)total, pct);
-    if (tty && done >= total) {
+    if (ps->tty && final) {
         fprintf(stderr, "\n");
     }
 }
