@@ -62,6 +62,12 @@ typedef struct cli_progress_state {
 void cli_progress_init(cli_progress_state *ps, const char *what);
 /* A store_progress_fn: arg is the operation's cli_progress_state. */
 void cli_progress(void *arg, uint64_t done, uint64_t total);
+/* The engine restored from a checkpoint state (uncompressed) of the log: engine_load(), with the
+ * bodies of submissions the state holds no prices for read back from the log in ascending seq.
+ * On TALLY_OK *out belongs to the caller (engine_free). Returns what engine_load returns, and
+ * TALLY_ENOTFOUND or TALLY_ECORRUPT for a body the log lacks or that fails its header. */
+TALLY_MUST_USE tally_status cli_state_load(store_log *log, const uint8_t *state, size_t n,
+                                           engine **out);
 /* Parses a decimal uint64 with no sign or leading zeros; false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 

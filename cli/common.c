@@ -138,6 +138,54 @@ void cli_progress(void *arg, uint64_t done, uint64_t total)
     }
 }
 
+/* Bodies for engine_load, asked for in ascending seq: one iterator streams forward, and is
+ * reopened only for a seq behind it. */
+typedef struct fetcher {
+    store_log *log;
+    store_iter *it;
+    uint64_t next; /* seq the iterator returns next */
+} fetcher;
+
+static tally_status fetch_body(uint64_t seq, void *arg, schema_header *h, schema_body *b)
+{
+    fetcher *f = arg;
+    store_record r;
+    tally_status st;
+
+    if (f->it == NULL || seq < f->next) {
+        store_iter_close(f->it);
+        f->it = NULL;
+        st = store_iter_open(f->log, seq, &f->it);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    do {
+        st = store_iter_next(f->it, &r);
+    } while (st == TALLY_OK && r.seq < seq);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    f->next = r.seq + 1;
+    if (r.seq != seq) {
+        return TALLY_ENOTFOUND;
+    }
+    st = schema_header_decode(r.header.p, r.header.n, h);
+    if (st == TALLY_OK) {
+        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
+    }
+    return st;
+}
+
+tally_status cli_state_load(store_log *log, const uint8_t *state, size_t n, engine **out)
+{
+    fetcher f = {.log = log};
+    tally_status st = engine_load(state, n, fetch_body, &f, out);
+
+    store_iter_close(f.it);
+    return st;
+}
+
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
