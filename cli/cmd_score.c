@@ -85,7 +85,7 @@ typedef struct scan {
     uint64_t cycle, as_of, covers_to;
     bool has_state_hash; /* the cycle's STATE_HASH, naming its checkpoint state */
     uint8_t state_hash[32];
-    engine_params params; /* those the engine computed the cycle with (cycle_params) */
+    engine_params params;        /* those the engine computed the cycle with (cycle_params) */
     bool params_from_checkpoint; /* else from a replay of the inputs the cycle covers */
     bool has_weights;
     uint64_t *w_uids, *w_vals;
@@ -322,8 +322,10 @@ static int open_and_scan(const char *cmd, const char *dir, scan *s)
     st = cycle_params(log, s);
     store_close(log);
     return st == TALLY_OK ? CLI_OK
-                          : cli_fail(cmd, st, "cannot recover the parameters of cycle %" PRIu64
-                                              " (its checkpoint, or a replay up to it)", s->cycle);
+                          : cli_fail(cmd, st,
+                                     "cannot recover the parameters of cycle %" PRIu64
+                                     " (its checkpoint, or a replay up to it)",
+                                     s->cycle);
 }
 
 /* ---- tally weights ---- */
@@ -332,7 +334,8 @@ static const char weights_usage[] =
     "usage: tally weights [--dir DIR] [--cycle N] [--json]\n\n"
     "Prints the weight vector of cycle N (default: the latest) as the WEIGHTS record holds it\n"
     "(u16, the largest 65535), with each scored miner's four dimensions and what each adds\n"
-    "to its skill score (weight × dimension). --json prints one object\n"
+    "to its skill score (weight × dimension), with the weights the engine used for that cycle\n"
+    "(from its checkpoint state, as in tally explain). --json prints one object\n"
     "{\"cycle\": N, \"weights\": [{\"uid\": u, \"weight\": w, ...}, ...]} with reals as decimal\n"
     "strings.\n";
 
@@ -519,8 +522,8 @@ static const char explain_usage[] =
     "  --json  one object: cycle, as_of_ms, uid, weight, in_population, params, params_from,\n"
     "          and for a scored miner hotkey, skill, dims (weight, value, contribution, terms),\n"
     "          contribution_sum, contribution_tolerance (2 nanos), norms, stats, shrinkage\n"
-    "          (before/after), acc (ws/wt), n_rows,\n"
-    "          n_eff and rows; reals are decimal strings with nine places.\n";
+    "          (before/after), acc (ws/wt), n_rows, n_eff and rows (each with its decay weight,\n"
+    "          close and outcome metrics); reals are decimal strings with nine places.\n";
 
 static int by_submitted(const void *a, const void *b)
 {
@@ -643,7 +646,8 @@ static void print_explain(const scan *s, const schema_miner_score *m)
         sum += ct[k];
     }
     printf("  (sum %s: each term rounded to the nano, the skill score once, so they agree within "
-           "2 nanos)\n", fmt_n(sum, b[0]));
+           "2 nanos)\n",
+           fmt_n(sum, b[0]));
     printf("dimensions from the normalised components:\n");
     for (int k = 0; k < 4; k++) {
         printf("  %-9s =", nm.dims[k]);
@@ -733,7 +737,8 @@ static json_t *jrow(const scan *s, const schema_submission_score *r)
         json_object_set_new(c, "clv_prob", jn(r->close.clv_prob));
         json_object_set_new(c, "cle", jn(r->close.cle));
         json_object_set_new(c, "mes", jn(r->close.mes));
-        json_object_set_new(c, "minutes_to_close", json_integer((json_int_t)r->close.minutes_to_close));
+        json_object_set_new(c, "minutes_to_close",
+                            json_integer((json_int_t)r->close.minutes_to_close));
         json_object_set_new(o, "close", c);
     } else {
         json_object_set_new(o, "close", json_null());

@@ -80,7 +80,7 @@ static json_t *val_out(const schema__field *f, const void *base)
         for (size_t i = 0; a != NULL && i < n; i++) {
             const uint8_t *e = items + i * f->sub->size;
             json_t *x = f->sub->scalar ? val_out(&f->sub->f[0], e) : obj_out(f->sub, e);
-            int rc = x == NULL                ? -1
+            int rc = x == NULL            ? -1
                      : f->members != NULL ? json_object_set_new(a, f->members[i], x)
                                           : json_array_append_new(a, x);
             if (rc != 0) {
