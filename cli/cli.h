@@ -49,8 +49,25 @@ int cli_dir_opts(const char *cmd, int argc, char **argv, const char *usage, int 
 size_t cli_map_size(void);
 /* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). */
 int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out);
-/* Progress on stderr: "what: done/total (pct%)", rewritten in place on a terminal. */
+/* Progress lines on stderr: "what: done/total (pct%)". On a terminal the line is rewritten in
+ * place at every call; on anything else (a file, a pipe) at most one line a second, counted
+ * from cli_progress_init, plus the final one (done ≥ total), so a redirected log stays short.
+ * One per operation, embedded by the caller; it holds no resource. */
+typedef struct cli_progress_state {
+    const char *what; /* the label; borrowed, must outlive the operation */
+    bool tty;
+    bool done;       /* the final line was printed */
+    int64_t last_ms; /* monotonic time of the last line (or of the init) */
+} cli_progress_state;
+void cli_progress_init(cli_progress_state *ps, const char *what);
+/* A store_progress_fn: arg is the operation's cli_progress_state. */
 void cli_progress(void *arg, uint64_t done, uint64_t total);
+/* The engine restored from a checkpoint state (uncompressed) of the log: engine_load(), with the
+ * bodies of submissions the state holds no prices for read back from the log in ascending seq.
+ * On TALLY_OK *out belongs to the caller (engine_free). Returns what engine_load returns, and
+ * TALLY_ENOTFOUND or TALLY_ECORRUPT for a body the log lacks or that fails its header. */
+TALLY_MUST_USE tally_status cli_state_load(store_log *log, const uint8_t *state, size_t n,
+                                           engine **out);
 /* Parses a decimal uint64 with no sign or leading zeros; false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 

@@ -185,6 +185,7 @@ int cmd_demo(int argc, char **argv)
     cli_sim_cfg cfg = {.seed = 1, .miners = 256, .days = 7, .markets_per_day = 24};
     cli_sim_result res;
     store_verify_report rep;
+    cli_progress_state prog;
     store_stats stats;
     schema_sth sth;
     store_log *log;
@@ -219,7 +220,8 @@ int cmd_demo(int argc, char **argv)
     if (rc != CLI_OK) {
         return rc;
     }
-    st = store_verify(log, true, cli_progress, "demo: verify", &rep);
+    cli_progress_init(&prog, "demo: verify");
+    st = store_verify(log, true, cli_progress, &prog, &rep);
     if (st != TALLY_OK) {
         store_close(log);
         if (st == TALLY_ECORRUPT) {

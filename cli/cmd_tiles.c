@@ -23,6 +23,7 @@ int cmd_tiles(int argc, char **argv)
     const char *dir = NULL;
     bool quiet = false;
     store_export_stats es;
+    cli_progress_state prog;
     store_log *log;
     tally_status st;
     int c, rc;
@@ -43,7 +44,8 @@ int cmd_tiles(int argc, char **argv)
     if (rc != CLI_OK) {
         return rc;
     }
-    st = store_export(log, argv[optind + 1], quiet ? NULL : cli_progress, "export: records", &es);
+    cli_progress_init(&prog, "export: records");
+    st = store_export(log, argv[optind + 1], quiet ? NULL : cli_progress, &prog, &es);
     store_close(log);
     if (st != TALLY_OK) {
         return cli_fail("tiles", st, "export to %s failed", argv[optind + 1]);

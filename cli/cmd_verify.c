@@ -24,6 +24,7 @@ int cmd_verify(int argc, char **argv)
     const char *dir = NULL;
     bool sigs = false, quiet = false;
     store_verify_report rep;
+    cli_progress_state prog;
     store_log *log;
     struct timespec t0, t1;
     tally_status st;
@@ -48,7 +49,8 @@ int cmd_verify(int argc, char **argv)
         return rc;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = store_verify(log, sigs, quiet ? NULL : cli_progress, "verify: records", &rep);
+    cli_progress_init(&prog, "verify: records");
+    st = store_verify(log, sigs, quiet ? NULL : cli_progress, &prog, &rep);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     store_close(log);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -102,17 +103,87 @@ int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out)
     return CLI_OK;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cli_progress_init(cli_progress_state *ps, const char *what)
+{
+    *ps = (cli_progress_state){.what = what, .tty = isatty(STDERR_FILENO) == 1,
+                               .last_ms = now_ms()};
+}
+
 void cli_progress(void *arg, uint64_t done, uint64_t total)
 {
-    const char *what = arg;
-    bool tty = isatty(STDERR_FILENO);
+    cli_progress_state *ps = arg;
+    bool final = done >= total;
     unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
 
-    fprintf(stderr, tty ? "\r%s: %llu/%llu (%u%%)" : "%s: %llu/%llu (%u%%)\n", what,
+    if (!ps->tty) {
+        int64_t t = now_ms();
+        if (ps->done || (!final && t - ps->last_ms < 1000)) {
+            return;
+        }
+        ps->last_ms = t;
+    }
+    ps->done = ps->done || final;
+    fprintf(stderr, ps->tty ? "\r%s: %llu/%llu (%u%%)" : "%s: %llu/%llu (%u%%)\n", ps->what,
             (unsigned long long)done, (unsigned long long)total, pct);
-    if (tty && done >= total) {
+    if (ps->tty && final) {
         fprintf(stderr, "\n");
     }
+}
+
+/* Bodies for engine_load, asked for in ascending seq: one iterator streams forward, and is
+ * reopened only for a seq behind it. */
+typedef struct fetcher {
+    store_log *log;
+    store_iter *it;
+    uint64_t next; /* seq the iterator returns next */
+} fetcher;
+
+static tally_status fetch_body(uint64_t seq, void *arg, schema_header *h, schema_body *b)
+{
+    fetcher *f = arg;
+    store_record r;
+    tally_status st;
+
+    if (f->it == NULL || seq < f->next) {
+        store_iter_close(f->it);
+        f->it = NULL;
+        st = store_iter_open(f->log, seq, &f->it);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    do {
+        st = store_iter_next(f->it, &r);
+    } while (st == TALLY_OK && r.seq < seq);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    f->next = r.seq + 1;
+    if (r.seq != seq) {
+        return TALLY_ENOTFOUND;
+    }
+    st = schema_header_decode(r.header.p, r.header.n, h);
+    if (st == TALLY_OK) {
+        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
+    }
+    return st;
+}
+
+tally_status cli_state_load(store_log *log, const uint8_t *state, size_t n, engine **out)
+{
+    fetcher f = {.log = log};
+    tally_status st = engine_load(state, n, fetch_body, &f, out);
+
+    store_iter_close(f.it);
+    return st;
 }
 
 bool cli_parse_u64(const char *s, uint64_t *out)

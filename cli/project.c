@@ -555,10 +555,12 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX, tile_ix = UINT64_MAX, size;
     uint8_t *tile = malloc(256 * 32);
     struct timespec t0, t1;
+    cli_progress_state prog;
     tally_status st = TALLY_OK;
 
     memset(res, 0, sizeof(*res));
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    cli_progress_init(&prog, cfg->progress);
     size = store_size(log);
     to = cfg->to && cfg->to < size ? cfg->to : size;
     if (tile == NULL || engine_rules_new(&p.rules) != TALLY_OK) {
@@ -595,7 +597,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
             break;
         }
         if (cfg->progress && (r.seq & 0xffff) == 0) {
-            cli_progress((void *)(uintptr_t)cfg->progress, r.seq, to);
+            cli_progress(&prog, r.seq, to);
         }
         res->records++;
         /* the header must be the one the tree commits to: its leaf against the hash tile */
@@ -657,7 +659,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         st = TALLY_OK;
     }
     if (st == TALLY_OK && cfg->progress) {
-        cli_progress((void *)(uintptr_t)cfg->progress, res->records + from, to);
+        cli_progress(&prog, res->records + from, to);
     }
     if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
         mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));

@@ -132,6 +132,9 @@ TALLY_MUST_USE tally_status engine_apply(engine *e, uint64_t seq, const schema_h
 /* Sequence number the fold expects next (one past the last applied record, or the resume point
  * of a loaded checkpoint). */
 uint64_t engine_next_seq(const engine *e);
+/* The parameters in effect: GENESIS and every CONFIG_SET folded so far applied over the
+ * defaults. For an engine from engine_load(), the parameters its cycle was computed with. */
+void engine_params_get(const engine *e, engine_params *out);
 
 /* A cycle's output. bodies: SUBMISSION_SCOREs, MINER_SCOREs, WEIGHTS (if any), STATE_HASH, in
  * append order; the WEIGHTS inputs_hash is zero until engine_block_set_inputs_hash(). state is

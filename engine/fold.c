@@ -544,3 +544,8 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
     }
     return st;
 }
+
+void engine_params_get(const engine *e, engine_params *out)
+{
+    *out = e->params;
+}

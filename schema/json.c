@@ -76,11 +76,14 @@ static json_t *val_out(const schema__field *f, const void *base)
         const uint8_t *items =
             f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, uint8_t *);
         size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
-        json_t *a = json_array();
+        json_t *a = f->members != NULL ? json_object() : json_array();
         for (size_t i = 0; a != NULL && i < n; i++) {
             const uint8_t *e = items + i * f->sub->size;
             json_t *x = f->sub->scalar ? val_out(&f->sub->f[0], e) : obj_out(f->sub, e);
-            if (x == NULL || json_array_append_new(a, x) != 0) {
+            int rc = x == NULL            ? -1
+                     : f->members != NULL ? json_object_set_new(a, f->members[i], x)
+                                          : json_array_append_new(a, x);
+            if (rc != 0) {
                 json_decref(a);
                 return NULL;
             }
@@ -301,11 +304,65 @@ static tally_status val_in(jin *j, const schema__field *f, json_t *v, void *base
     return fail(j, f->name, "unsupported");
 }
 
+/* One element of a fixed array with named members, read from member members[i] of object v.
+ * A scalar element's errors name the member ("stats.cal"). */
+static tally_status member_in(jin *j, const schema__field *f, json_t *v, size_t i, uint8_t *e)
+{
+    char path[80];
+    json_t *x = json_object_get(v, f->members[i]);
+    schema__field ef;
+
+    snprintf(path, sizeof(path), "%s.%s", f->name, f->members[i]);
+    if (x == NULL) {
+        return fail(j, path, "missing");
+    }
+    if (!f->sub->scalar) {
+        return obj_in(j, f->sub, x, e);
+    }
+    ef = f->sub->f[0];
+    ef.name = path;
+    return val_in(j, &ef, x, e);
+}
+
+/* A fixed array with named members: an object with exactly those members, in any order. */
+static tally_status members_in(jin *j, const schema__field *f, json_t *v, void *base)
+{
+    uint8_t *items = AT(base, f->off, uint8_t);
+    const char *k;
+    json_t *x;
+
+    if (!json_is_object(v)) {
+        return fail(j, f->name, "expected an object of named members");
+    }
+    json_object_foreach(v, k, x)
+    {
+        bool known = false;
+        for (size_t i = 0; i < f->lo; i++) {
+            known = known || strcmp(f->members[i], k) == 0;
+        }
+        if (!known) {
+            char path[80];
+            snprintf(path, sizeof(path), "%s.%.60s", f->name, k);
+            return fail(j, path, "unknown member");
+        }
+    }
+    for (size_t i = 0; i < f->lo; i++) {
+        tally_status st = member_in(j, f, v, i, items + i * f->sub->size);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
 static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *base)
 {
     size_t n;
     uint8_t *items;
 
+    if (f->members != NULL) {
+        return members_in(j, f, v, base);
+    }
     if (!json_is_array(v)) {
         return fail(j, f->name, "expected an array");
     }

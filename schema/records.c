@@ -36,7 +36,10 @@
 #define FA(T, m, l, h, fl, sd)                                                                \
     {.name = #m, .kind = SF_ARRAY, .flags = (fl), .off = SF_OFF(T, m), .aux = SF_OFF(T, n_##m), \
      .lo = (l), .hi = (h), .sub = &(sd)}
-#define FX(T, m, cnt, sd) {.name = #m, .kind = SF_FIXED, .off = SF_OFF(T, m), .lo = (cnt), .hi = (cnt), .sub = &(sd)}
+/* A fixed-length array whose elements have names (JSON members), one per element. */
+#define FXM(T, m, sd, mem)                                                                    \
+    {.name = #m, .kind = SF_FIXED, .off = SF_OFF(T, m), .lo = sizeof(mem) / sizeof(mem[0]),   \
+     .hi = sizeof(mem) / sizeof(mem[0]), .sub = &(sd), .members = (mem)}
 #define FT(T, m, sd) {.name = #m, .kind = SF_TUPLE, .off = SF_OFF(T, m), .sub = &(sd)}
 #define FTN(T, m, sd)                                                                         \
     {.name = #m, .kind = SF_TUPLE, .flags = SF_NULL, .off = SF_OFF(T, m),                     \
@@ -405,6 +408,22 @@ static const schema__field subscore_f[] = {
     FBIN(schema_submission_score, salt, 16, 0),
 };
 
+/* Element names of MINER_SCORE's fixed arrays (protocol §2.5), in wire order: the JSON view
+ * names each element by them. */
+static const char *const acc_members[] = {"cle", "mes", "pss_adj", "brier", "fq"};
+static const char *const stat_members[] = {"es_mean",    "es_std",   "es_adj",     "mes_mean",
+                                           "mes_shrunk", "pss_mean", "pss_shrunk", "brier_mean",
+                                           "fq_raw",     "fq_shrunk", "cal",       "sharp",
+                                           "sos",        "lead"};
+static const char *const norm_members[] = {"fq", "cal", "pss", "es", "mes", "sos", "lead"};
+static const char *const dim_members[] = {"forecast", "skill", "econ", "info"};
+#define N_OF(a) (sizeof(a) / sizeof(a[0]))
+#define N_IN(T, m) (sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]))
+_Static_assert(N_OF(acc_members) == N_IN(schema_miner_score, acc), "one name per acc element");
+_Static_assert(N_OF(stat_members) == N_IN(schema_miner_score, stats), "one name per stat");
+_Static_assert(N_OF(norm_members) == N_IN(schema_miner_score, norms), "one name per norm");
+_Static_assert(N_OF(dim_members) == N_IN(schema_miner_score, dims), "one name per dimension");
+
 /* Every stat but sos (12) and lead (13) is present. */
 static tally_status miner_score_check(const void *v)
 {
@@ -424,10 +443,10 @@ static const schema__field minerscore_f[] = {
     FU(schema_miner_score, as_of_ms, 0, ID_MAX),
     FU(schema_miner_score, n_rows, 0, U32),
     FI(schema_miner_score, n_eff),
-    FX(schema_miner_score, acc, 5, acc_d),
-    FX(schema_miner_score, stats, 14, optn_d),
-    FX(schema_miner_score, norms, 7, n_d),
-    FX(schema_miner_score, dims, 4, n_d),
+    FXM(schema_miner_score, acc, acc_d, acc_members),
+    FXM(schema_miner_score, stats, optn_d, stat_members),
+    FXM(schema_miner_score, norms, n_d, norm_members),
+    FXM(schema_miner_score, dims, n_d, dim_members),
     FI(schema_miner_score, skill),
 };
 
@@ -487,6 +506,20 @@ const schema__desc *schema__body_desc(unsigned type)
     }
     if (type >= 32 && type <= 35) {
         return &body_descs[14 + type - 32];
+    }
+    return NULL;
+}
+
+const char *const *schema_field_members(unsigned type, const char *field, size_t *n_out)
+{
+    const schema__desc *d = schema__body_desc(type);
+
+    *n_out = 0;
+    for (size_t i = 0; d != NULL && i < d->n; i++) {
+        if (d->f[i].members != NULL && strcmp(d->f[i].name, field) == 0) {
+            *n_out = (size_t)d->f[i].lo;
+            return d->f[i].members;
+        }
     }
     return NULL;
 }

@@ -293,6 +293,7 @@ typedef struct schema_miner_score {
     uint8_t hotkey[32];
     uint64_t as_of_ms, n_rows;
     int64_t n_eff;
+    /* Element names (and JSON members): schema_field_members(SCHEMA_MINER_SCORE, "acc"…). */
     schema_acc acc[5];       /* cle, mes, pss_adj, brier, fq */
     schema_opt_n stats[14];  /* es_mean … lead; only sos (12) and lead (13) may be nil */
     int64_t norms[7];        /* fq, cal, pss, es, mes, sos, lead */
@@ -362,6 +363,10 @@ unsigned schema_type_from_name(const char *name);
 bool schema_type_known(unsigned type);
 /* True for types a miner authors (ODDS_SUBMISSION; OUTCOME with source 2). */
 bool schema_type_miner(unsigned type);
+/* The names of the elements of a fixed-length array field of a body type (MINER_SCORE acc,
+ * stats, norms, dims), in element order: the members of that field's JSON object. NULL, with
+ * *n_out 0, for any other field. The names are static. */
+const char *const *schema_field_members(unsigned type, const char *field, size_t *n_out);
 
 /* Decodes a body of the given type. Accepts only the canonical bytes of a valid body: on any
  * other input returns TALLY_EFORMAT (also for an unknown type), or TALLY_ELIMIT (over 65,535
@@ -410,7 +415,9 @@ TALLY_MUST_USE tally_status schema_record_check(const schema_header *h, const ui
 
 /* JSON views (jansson inside). Output strings are malloc'd, NUL-terminated, one line, and
  * belong to the caller (free()). Hashes, keys and salts are hex, hotkeys SS58, enumerations
- * lower-case names, stake a decimal string.
+ * lower-case names, stake a decimal string. A fixed-length array with named elements
+ * (schema_field_members) is an object of those members, e.g. MINER_SCORE "dims":
+ * {"forecast": n, "skill": n, "econ": n, "info": n} and "acc": {"cle": {"ws": n, "wt": n}, …}.
  * schema_record_to_json: {"seq", "leaf_hash", "type", <header fields>, "body": {…}|null}. */
 TALLY_MUST_USE tally_status schema_record_to_json(uint64_t seq, const uint8_t leaf_hash[32],
                                                   const schema_header *h, const schema_body *b,

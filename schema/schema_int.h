@@ -96,6 +96,9 @@ typedef struct schema__field {
     const schema__desc *sub;   /* SF_TUPLE layout, or the element of SF_ARRAY/SF_FIXED */
     const char *const *names;  /* enumeration names by value, for JSON; NULL if none */
     uint8_t n_names;
+    /* SF_FIXED: the JSON member name of each of the lo elements, so the view is an object
+     * {name: element} instead of a positional array; NULL for an array. */
+    const char *const *members;
 } schema__field;
 
 struct schema__desc {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util/testutil.h"
@@ -208,12 +209,80 @@ static void test_tiles_export_cli(void **state)
     tu_rmdir(o);
 }
 
+/* Lines of a file, and its last line into last (cap bytes). */
+static size_t count_lines(const char *path, char *last, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    char buf[512];
+    size_t n = 0;
+
+    assert_non_null(f);
+    last[0] = '\0';
+    while (fgets(buf, sizeof(buf), f) != NULL) {
+        n++;
+        snprintf(last, cap, "%s", buf);
+    }
+    fclose(f);
+    return n;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Progress to a file rather than a terminal: at most one line a second plus the final one
+ * (every full 256-record bundle used to print a line), for export and verify alike. */
+static void test_progress_not_a_terminal(void **state)
+{
+    const char *dir = tu_tmpdir("cli-progress"), *o = tu_tmpdir("cli-progress-out");
+    const char *want[] = {"export: records: ", "verify: records: "};
+    char path[4096], cmd[8192], last[512];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 24 --days 3 --seed 3 "
+                                           "--markets-per-day 12 -q",
+                         bin, dir),
+                     0);
+    snprintf(path, sizeof(path), "%s/progress.txt", o);
+    for (size_t i = 0; i < 2; i++) {
+        int64_t t0, ms;
+        size_t lines;
+        if (i == 0) {
+            snprintf(cmd, sizeof(cmd), "tiles export --dir %s %s", dir, o);
+        } else {
+            snprintf(cmd, sizeof(cmd), "verify --dir %s", dir);
+        }
+        t0 = mono_ms();
+        assert_int_equal(run(out, sizeof(out), "%s %s 2>%s", bin, cmd, path), 0);
+        ms = mono_ms() - t0;
+        lines = count_lines(path, last, sizeof(last));
+        if (lines < 1 || (int64_t)lines > ms / 1000 + 1) {
+            fail_msg("%s: %zu progress lines in %lld ms", cmd, lines, (long long)ms);
+        }
+        /* the final line: every record of the log, done/total with done = total */
+        {
+            unsigned long long done, total;
+            char tail[16];
+            assert_true(strncmp(last, want[i], strlen(want[i])) == 0);
+            assert_int_equal(sscanf(last + strlen(want[i]), "%llu/%llu %15s", &done, &total, tail),
+                             3);
+            assert_true(done == total && total > 1000);
+            assert_string_equal(tail, "(100%)");
+        }
+    }
+    tu_rmdir(dir);
+    tu_rmdir(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_everywhere),    cmocka_unit_test(test_init_append_log),
         cmocka_unit_test(test_notes_and_proofs),   cmocka_unit_test(test_simulate_deterministic),
-        cmocka_unit_test(test_tiles_export_cli),
+        cmocka_unit_test(test_tiles_export_cli),   cmocka_unit_test(test_progress_not_a_terminal),
     };
     bin = getenv("TALLY_BIN");
     if (bin == NULL || sodium_init() < 0) {

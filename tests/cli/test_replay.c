@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,297 @@ static void test_append_rules(void **state)
     tu_rmdir(dir);
 }
 
+/* ---- explain after a CONFIG_SET ---- */
+
+/* "0.123456789" or "-1.5" (at most nine places) as nanos. */
+static int64_t nanos(json_t *v)
+{
+    const char *s = json_string_value(v), *dot;
+    int64_t whole, frac = 0, scale = 100000000;
+    bool neg;
+
+    if (s == NULL) {
+        fail_msg("expected a decimal string");
+    }
+    neg = s[0] == '-';
+    whole = strtoll(neg ? s + 1 : s, NULL, 10);
+    dot = strchr(s, '.');
+    for (const char *p = dot ? dot + 1 : ""; *p && scale > 0; p++, scale /= 10) {
+        frac += (*p - '0') * scale;
+    }
+    return (neg ? -1 : 1) * (whole * 1000000000 + frac);
+}
+
+static json_t *load_json(const char *txt)
+{
+    json_error_t je;
+    json_t *o = json_loads(txt, 0, &je);
+    if (o == NULL) {
+        fail_msg("not JSON (%s): %.300s", je.text, txt);
+    }
+    return o;
+}
+
+/* The member at a dotted path ("acc.cle.wt"), or NULL. */
+static json_t *jget(json_t *o, const char *path)
+{
+    char key[64];
+
+    while (o != NULL && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof(key), "%.*s", (int)n, path);
+        o = json_object_get(o, key);
+        path += n + (path[n] == '.');
+    }
+    return o;
+}
+
+/* |c − a·b| ≤ tol/2 nanos: c is a·b rounded to the nano (tol 1), or a sum of such terms. */
+static void assert_product(int64_t c, int64_t a, int64_t b, int tol, const char *what)
+{
+    __int128 d = (__int128)c * 1000000000 - (__int128)a * b;
+    if (d < 0) {
+        d = -d;
+    }
+    if (2 * d > (__int128)tol * 1000000000) {
+        fail_msg("%s: %lld is not %lld × %lld nanos rounded", what, (long long)c, (long long)a,
+                 (long long)b);
+    }
+}
+
+/* The MINER_SCORE body of (cycle, uid), from the log's named-field JSON view; NULL if none. */
+static json_t *miner_score(const char *dir, uint64_t cycle, uint64_t uid)
+{
+    json_t *found = NULL;
+    assert_int_equal(tu_run(out, sizeof(out), "%s log --dir %s --type MINER_SCORE", bin, dir), 0);
+    for (char *l = strtok(out, "\n"); l != NULL && found == NULL; l = strtok(NULL, "\n")) {
+        json_t *r = load_json(l), *b = json_object_get(r, "body");
+        if (json_integer_value(json_object_get(b, "cycle")) == (json_int_t)cycle &&
+            json_integer_value(json_object_get(b, "uid")) == (json_int_t)uid) {
+            found = json_incref(b);
+        }
+        json_decref(r);
+    }
+    return found;
+}
+
+typedef struct want_params {
+    int64_t w_dim[4]; /* forecast, skill, econ, info: the skill score weights */
+    int64_t w_edge;
+} want_params;
+
+/* explain --json and the text view of (cycle, uid) against its MINER_SCORE record and the
+ * parameters the cycle ran with: the terms add up to the skill score within 2 nanos. Returns
+ * the JSON text (malloc'd) for comparison. */
+static char *check_explain(const char *dir, uint64_t cycle, uint64_t uid, const want_params *wp)
+{
+    static const char *const dims[4] = {"forecast", "skill", "econ", "info"};
+    static const char *const norms[7] = {"fq", "cal", "pss", "es", "mes", "sos", "lead"};
+    json_t *rec = miner_score(dir, cycle, uid), *ex, *jd;
+    int64_t sum = 0, skill;
+    char *txt, *p, name[32];
+
+    assert_non_null(rec);
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "%s explain --dir %s --cycle %llu --miner %llu --json", bin, dir,
+                            (unsigned long long)cycle, (unsigned long long)uid),
+                     0);
+    txt = strdup(out);
+    ex = load_json(out);
+    assert_true(json_is_true(json_object_get(ex, "in_population")));
+    skill = nanos(json_object_get(ex, "skill"));
+    assert_int_equal(skill, json_integer_value(json_object_get(rec, "skill")));
+    jd = json_object_get(ex, "dims");
+    for (int k = 0; k < 4; k++) {
+        json_t *d = json_object_get(jd, dims[k]), *t;
+        int64_t w = nanos(json_object_get(d, "weight")), v = nanos(json_object_get(d, "value"));
+        int64_t c = nanos(json_object_get(d, "contribution")), tsum = 0;
+        const char *tk;
+        assert_int_equal(w, wp->w_dim[k]);
+        snprintf(name, sizeof(name), "dims.%s", dims[k]);
+        assert_int_equal(v, json_integer_value(jget(rec, name)));
+        assert_product(c, w, v, 1, dims[k]);
+        sum += c;
+        /* the dimension from its components, each term rounded once */
+        json_object_foreach(json_object_get(d, "terms"), tk, t)
+        {
+            int64_t tw = nanos(jget(t, "weight")), tv = nanos(jget(t, "value"));
+            int64_t tc = nanos(jget(t, "contribution"));
+            assert_product(tc, tw, tv, 1, tk);
+            tsum += tc;
+            if (strcmp(tk, "es") == 0) {
+                assert_int_equal(tw, wp->w_edge);
+            }
+        }
+        assert_true(tsum - v <= 1 && v - tsum <= 1);
+    }
+    assert_true(sum - skill <= 2 && skill - sum <= 2);
+    assert_int_equal(nanos(json_object_get(ex, "contribution_sum")), sum);
+    for (int k = 0; k < 7; k++) {
+        snprintf(name, sizeof(name), "norms.%s", norms[k]);
+        assert_int_equal(nanos(jget(ex, name)), json_integer_value(jget(rec, name)));
+    }
+    assert_int_equal(nanos(jget(ex, "shrinkage.pss.after")),
+                     json_integer_value(jget(rec, "stats.pss_shrunk")));
+    assert_int_equal(nanos(jget(ex, "acc.cle.wt")), json_integer_value(jget(rec, "acc.cle.wt")));
+    /* wt of cle = Σ decay weight over the rows in the window with a close (scoring §5.3) */
+    {
+        json_t *rows = json_object_get(ex, "rows"), *r;
+        size_t i;
+        int64_t wt = 0;
+        assert_true(json_is_array(rows));
+        json_array_foreach(rows, i, r)
+        {
+            if (json_is_true(json_object_get(r, "in_window")) &&
+                !json_is_null(json_object_get(r, "close"))) {
+                wt += nanos(json_object_get(r, "decay_weight"));
+            }
+        }
+        assert_int_equal(wt, nanos(jget(ex, "acc.cle.wt")));
+    }
+    json_decref(ex);
+    json_decref(rec);
+
+    /* the text view shows the same weights */
+    assert_int_equal(tu_run(out, sizeof(out), "%s explain --dir %s --cycle %llu --miner %llu", bin,
+                            dir, (unsigned long long)cycle, (unsigned long long)uid),
+                     0);
+    p = strstr(out, "= Σ weight × dimension:\n");
+    assert_non_null(p);
+    p = strchr(p, '\n') + 1;
+    for (int k = 0; k < 4; k++) {
+        char w[32], d[32], c[32];
+        json_t *js[3];
+        if (sscanf(p, " %31s %31s × %31s = %31s", name, w, d, c) != 4) {
+            fail_msg("explain line: %.100s", p);
+        }
+        assert_string_equal(name, dims[k]);
+        js[0] = json_string(w), js[1] = json_string(d), js[2] = json_string(c);
+        if (nanos(js[0]) != wp->w_dim[k]) {
+            fail_msg("cycle %llu: explain shows weight %s for %s, the cycle used %lld nanos",
+                     (unsigned long long)cycle, w, name, (long long)wp->w_dim[k]);
+        }
+        assert_product(nanos(js[2]), nanos(js[0]), nanos(js[1]), 1, name);
+        for (int i = 0; i < 3; i++) {
+            json_decref(js[i]);
+        }
+        p = strchr(p, '\n') + 1;
+    }
+    return txt;
+}
+
+/* The uids of the first n MINER_SCOREs of a cycle. */
+static size_t scored_uids(const char *dir, uint64_t cycle, uint64_t *uids, size_t n)
+{
+    size_t k = 0;
+    assert_int_equal(tu_run(out, sizeof(out), "%s log --dir %s --type MINER_SCORE", bin, dir), 0);
+    for (char *l = strtok(out, "\n"); l != NULL && k < n; l = strtok(NULL, "\n")) {
+        json_t *r = load_json(l), *b = json_object_get(r, "body");
+        if (json_integer_value(json_object_get(b, "cycle")) == (json_int_t)cycle) {
+            uids[k++] = (uint64_t)json_integer_value(json_object_get(b, "uid"));
+        }
+        json_decref(r);
+    }
+    return k;
+}
+
+/* Appends a CONFIG_SET (params: the JSON array) at the time of the log's last record, so the
+ * simulator continues the same day. */
+static void config_set(const char *dir, const char *params)
+{
+    uint64_t last;
+    json_t *r;
+
+    assert_int_equal(tu_run(line, sizeof(line), "%s checkpoint --dir %s | sed -n 2p", bin, dir), 0);
+    assert_int_equal(tu_run(out, sizeof(out), "%s show --dir %s %llu", bin, dir,
+                            (unsigned long long)(strtoull(line, NULL, 10) - 1)),
+                     0);
+    r = load_json(out);
+    last = (uint64_t)json_integer_value(json_object_get(r, "time_ms"));
+    json_decref(r);
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "echo '{\"type\":\"CONFIG_SET\",\"time_ms\":%llu,\"body\":{\"params\":%s,"
+                            "\"reason\":\"test\"}}' | %s append --dir %s",
+                            (unsigned long long)last, params, bin, dir),
+                     0);
+}
+
+/* explain reads the parameters a cycle was computed with, not the latest CONFIG_SET: a cycle
+ * before a CONFIG_SET keeps the defaults, the cycle after it uses the new weights, and a later
+ * CONFIG_SET that no cycle has used yet changes neither. With the checkpoints gone, a replay
+ * gives the same answers. */
+static void test_explain_after_config_set(void **state)
+{
+    const char *dir = tu_tmpdir("explain-config");
+    const want_params before = {{100000000, 100000000, 500000000, 300000000}, 700000000};
+    const want_params after = {{400000000, 100000000, 200000000, 300000000}, 300000000};
+    uint64_t uids[3];
+    char *saved[2][3];
+    size_t n[2];
+    (void)state;
+
+    sim(dir, 3); /* cycles 1 and 2 */
+    config_set(dir, "[{\"key\":\"dimension_weights.w_edge\",\"value\":300000000},"
+                    "{\"key\":\"skill_score_weights.w_odds_edge\",\"value\":200000000},"
+                    "{\"key\":\"skill_score_weights.w_outcome_accuracy\",\"value\":400000000}]");
+    sim(dir, 1); /* cycle 3 */
+    config_set(dir, "[{\"key\":\"skill_score_weights.w_info_adv\",\"value\":900000000}]");
+    for (int c = 0; c < 2; c++) {
+        n[c] = scored_uids(dir, 2 + (uint64_t)c, uids, 3);
+        assert_true(n[c] > 0);
+        for (size_t i = 0; i < n[c]; i++) {
+            saved[c][i] = check_explain(dir, 2 + (uint64_t)c, uids[i], c ? &after : &before);
+            assert_non_null(strstr(saved[c][i], "\"params_from\":\"checkpoint\""));
+        }
+    }
+    /* weights: the contributions of every miner add up to its skill score, in both cycles */
+    for (int c = 2; c <= 3; c++) {
+        json_t *wj, *e;
+        size_t i, scored = 0;
+        assert_int_equal(tu_run(out, sizeof(out), "%s weights --dir %s --cycle %d --json", bin,
+                                dir, c),
+                         0);
+        wj = load_json(out);
+        json_array_foreach(json_object_get(wj, "weights"), i, e)
+        {
+            json_t *ct = json_object_get(e, "contributions");
+            int64_t sum = 0, skill;
+            if (ct == NULL) {
+                continue; /* the burn uid */
+            }
+            skill = nanos(json_object_get(e, "skill"));
+            sum = nanos(json_object_get(ct, "forecast")) + nanos(json_object_get(ct, "skill")) +
+                  nanos(json_object_get(ct, "econ")) + nanos(json_object_get(ct, "info"));
+            if (sum - skill > 2 || skill - sum > 2) {
+                fail_msg("weights cycle %d uid %lld: contributions %lld, skill %lld", c,
+                         (long long)json_integer_value(json_object_get(e, "uid")),
+                         (long long)sum, (long long)skill);
+            }
+            scored++;
+        }
+        assert_true(scored > 0);
+        json_decref(wj);
+    }
+
+    assert_int_equal(tu_run(out, sizeof(out), "rm -r %s/checkpoints", dir), 0);
+    for (int c = 0; c < 2; c++) {
+        n[c] = scored_uids(dir, 2 + (uint64_t)c, uids, 3);
+        for (size_t i = 0; i < n[c]; i++) {
+            char *again = check_explain(dir, 2 + (uint64_t)c, uids[i], c ? &after : &before);
+            json_t *a = load_json(again), *b = load_json(saved[c][i]);
+            assert_string_equal(json_string_value(json_object_get(a, "params_from")), "replay");
+            json_object_del(a, "params_from");
+            json_object_del(b, "params_from");
+            assert_true(json_equal(a, b));
+            json_decref(a);
+            json_decref(b);
+            free(again);
+            free(saved[c][i]);
+        }
+    }
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_covers_to_behind),
         cmocka_unit_test(test_rule_violation),
         cmocka_unit_test(test_append_rules),
+        cmocka_unit_test(test_explain_after_config_set),
     };
     bin = getenv("TALLY_BIN");
     if (bin == NULL || sodium_init() < 0) {

@@ -301,6 +301,121 @@ static void test_json_errors(void **state)
     }
 }
 
+/* MINER_SCORE's fixed arrays are JSON objects named after their elements (protocol §2.5,
+ * §14 item 5): the exact view of a sample, the same bytes back from it (also as a `tally
+ * append` line, members in any order), and the positional form, a missing, unknown or
+ * mistyped member, and nil outside sos and lead all rejected with the member named. */
+static const char ms_json[] =
+    "{\"cycle\":3,\"uid\":17,\"hotkey\":\"5EzWoeAJspS87wWjVsjiEob1ubLJyG8rLGNGXLL255PvvR5g\","
+    "\"as_of_ms\":1767225600000,\"n_rows\":4000000000,\"n_eff\":123456789012,"
+    "\"acc\":{\"cle\":{\"ws\":0,\"wt\":0},\"mes\":{\"ws\":-1000000007,\"wt\":3},"
+    "\"pss_adj\":{\"ws\":-2000000014,\"wt\":6},\"brier\":{\"ws\":-3000000021,\"wt\":9},"
+    "\"fq\":{\"ws\":-4000000028,\"wt\":12}},"
+    "\"stats\":{\"es_mean\":500000000,\"es_std\":400000000,\"es_adj\":300000000,"
+    "\"mes_mean\":200000000,\"mes_shrunk\":100000000,\"pss_mean\":0,\"pss_shrunk\":-100000000,"
+    "\"brier_mean\":-200000000,\"fq_raw\":-300000000,\"fq_shrunk\":-400000000,"
+    "\"cal\":-500000000,\"sharp\":-600000000,\"sos\":-700000000,\"lead\":-800000000},"
+    "\"norms\":{\"fq\":500000000,\"cal\":500000000,\"pss\":500000000,\"es\":500000000,"
+    "\"mes\":500000000,\"sos\":500000000,\"lead\":500000000},"
+    "\"dims\":{\"forecast\":731058579,\"skill\":731058579,\"econ\":731058579,"
+    "\"info\":731058579},\"skill\":623456789}";
+
+/* ms_json with the first occurrence of `from` replaced by `to`. */
+static char *ms_json_with(const char *from, const char *to)
+{
+    const char *at = strstr(ms_json, from);
+    size_t pre, n = sizeof(ms_json) + strlen(to);
+    char *s = malloc(n);
+
+    assert_non_null(at);
+    assert_non_null(s);
+    pre = (size_t)(at - ms_json);
+    snprintf(s, n, "%.*s%s%s", (int)pre, ms_json, to, at + strlen(from));
+    return s;
+}
+
+static void test_miner_score_json(void **state)
+{
+    uint8_t want[4096], got[4096];
+    schema_body b, j;
+    schema_json_input in;
+    size_t wn, gn, n_members;
+    char *json, *line, err[200];
+    const char *const *dims;
+    (void)state;
+
+    tu_sample(SCHEMA_MINER_SCORE, 1, &b);
+    assert_int_equal(schema_body_encode(&b, want, sizeof(want), &wn), TALLY_OK);
+    assert_int_equal(schema_body_to_json(&b, &json), TALLY_OK);
+    assert_string_equal(json, ms_json);
+    free(json);
+    assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, ms_json, strlen(ms_json), NULL, &j,
+                                           err, sizeof(err)),
+                     TALLY_OK);
+    assert_int_equal(schema_body_encode(&j, got, sizeof(got), &gn), TALLY_OK);
+    assert_int_equal(gn, wn);
+    assert_memory_equal(got, want, wn);
+    schema_body_release(&j);
+
+    /* as `tally append` reads it, with dims' members in another order */
+    json = ms_json_with("\"dims\":{\"forecast\":731058579,\"skill\":731058579,",
+                        "\"dims\":{\"skill\":731058579,\"forecast\":731058579,");
+    line = malloc(strlen(json) + 64);
+    assert_non_null(line);
+    sprintf(line, "{\"type\":\"MINER_SCORE\",\"body\":%s}", json);
+    assert_int_equal(schema_input_from_json(line, strlen(line), NULL, &in, err, sizeof(err)),
+                     TALLY_OK);
+    assert_int_equal(schema_body_encode(&in.body, got, sizeof(got), &gn), TALLY_OK);
+    assert_int_equal(gn, wn);
+    assert_memory_equal(got, want, wn);
+    schema_body_release(&in.body);
+    free(line);
+    free(json);
+
+    dims = schema_field_members(SCHEMA_MINER_SCORE, "dims", &n_members);
+    assert_int_equal(n_members, 4);
+    assert_string_equal(dims[0], "forecast");
+    assert_string_equal(dims[3], "info");
+    assert_null(schema_field_members(SCHEMA_MINER_SCORE, "skill", &n_members));
+    assert_int_equal(n_members, 0);
+    assert_null(schema_field_members(SCHEMA_WEIGHTS, "dims", &n_members));
+
+    static const struct {
+        const char *from, *to, *named;
+    } bad[] = {
+        {"\"dims\":{\"forecast\":731058579,\"skill\":731058579,\"econ\":731058579,"
+         "\"info\":731058579}",
+         "\"dims\":[731058579,731058579,731058579,731058579]", "dims"},
+        {"\"cal\":-500000000,", "", "stats.cal: missing"},
+        {"\"lead\":-800000000}", "\"lead\":-800000000,\"spin\":1}", "stats.spin"},
+        {"\"es\":500000000", "\"es\":\"x\"", "norms.es"},
+        {"\"brier\":{\"ws\":-3000000021,\"wt\":9}", "\"brier\":[-3000000021,9]", "acc"},
+        {"\"es_mean\":500000000", "\"es_mean\":null", "MINER_SCORE"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json = ms_json_with(bad[i].from, bad[i].to);
+        assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, json, strlen(json), NULL, &j,
+                                               err, sizeof(err)),
+                         TALLY_EFORMAT);
+        if (strstr(err, bad[i].named) == NULL) {
+            fail_msg("case %zu: '%s' does not name %s", i, err, bad[i].named);
+        }
+        free(json);
+    }
+    /* sos and lead may be nil, and come back nil */
+    json = ms_json_with("\"sos\":-700000000", "\"sos\":null");
+    assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, json, strlen(json), NULL, &j, err,
+                                           sizeof(err)),
+                     TALLY_OK);
+    assert_false(j.u.miner_score.stats[12].has);
+    assert_true(j.u.miner_score.stats[13].has);
+    free(json);
+    assert_int_equal(schema_body_to_json(&j, &json), TALLY_OK);
+    assert_non_null(strstr(json, "\"sharp\":-600000000,\"sos\":null,\"lead\":-800000000}"));
+    free(json);
+    schema_body_release(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_mutations),     cmocka_unit_test(test_small_buffers),
         cmocka_unit_test(test_non_canonical), cmocka_unit_test(test_header_rules),
         cmocka_unit_test(test_ss58),          cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_miner_score_json),
     };
     if (sodium_init() < 0) {
         return 1;
