@@ -134,12 +134,15 @@ TALLY_MUST_USE tally_status cli_node_catch_up(store_log *log, engine **out, uint
 
 typedef struct cli_replay_cfg {
     uint64_t from_cycle; /* 0: from genesis; else resume from that cycle's checkpoint */
+    bool gated;          /* read only what an authenticated auditor may (protocol §2.3) */
     uint64_t to;         /* stop before this seq; 0: the whole log */
     const char *progress; /* label for progress lines on stderr, or NULL */
     bool quiet;
 } cli_replay_cfg;
 typedef struct cli_replay_result {
     uint64_t records, cycles, derived_checked, last_cycle;
+    uint64_t withheld; /* gated view: records read from their header alone where they stand */
+    uint64_t pending;  /* gated view: embargoed bodies not yet revealed at the end */
     bool mismatch;
     uint64_t bad_seq;
     char what[768];

@@ -6,7 +6,8 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: tally replay [--dir DIR] [--from-checkpoint CYCLE] [--to SEQ] [--quiet]\n\n"
+    "usage: tally replay [--dir DIR] [--from-checkpoint CYCLE] [--to SEQ] [--view full|gated]\n"
+    "                    [--quiet]\n\n"
     "Replays the log as an auditor would: folds every input record in sequence order through\n"
     "the scoring engine, recomputes each SCORING_CYCLE's derived records (SUBMISSION_SCORE,\n"
     "MINER_SCORE, WEIGHTS, STATE_HASH) and compares them byte for byte with the log. Every\n"
@@ -14,6 +15,11 @@ static const char usage[] =
     "  --from-checkpoint CYCLE  start from the checkpoint stored at that cycle (checked against\n"
     "                           its STATE_HASH record) instead of from genesis\n"
     "  --to SEQ                 stop before record SEQ\n"
+    "  --view gated             read only what an authenticated auditor may read: every\n"
+    "                           header, public and gated bodies, an embargoed body only from\n"
+    "                           its reveal, never a private one (records are then judged and\n"
+    "                           scored from their headers until their bodies are revealed);\n"
+    "                           the default, full, reads every body as the operator can\n"
     "  --quiet                  no progress lines\n\n"
     "Exit status 0 when everything matches; 1 on a mismatch, with the first differing\n"
     "sequence number, record type and field, expected against found.\n";
@@ -24,6 +30,7 @@ int cmd_replay(int argc, char **argv)
                                          {"from-checkpoint", required_argument, NULL, 'c'},
                                          {"to", required_argument, NULL, 't'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"view", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     cli_replay_cfg cfg = {.progress = "replay"};
@@ -47,6 +54,8 @@ int cmd_replay(int argc, char **argv)
             continue;
         } else if (c == 't' && cli_parse_u64(optarg, &cfg.to) && cfg.to > 0) {
             continue;
+        } else if (c == 'v' && (strcmp(optarg, "full") == 0 || strcmp(optarg, "gated") == 0)) {
+            cfg.gated = strcmp(optarg, "gated") == 0;
         } else {
             return cli_usage_error("replay", "bad option or value (see tally replay --help)");
         }
@@ -77,6 +86,11 @@ int cmd_replay(int argc, char **argv)
            " derived records identical, in %.2f s (%.0f records/s)\n",
            res.records, res.cycles, res.derived_checked, res.seconds,
            (double)res.records / (res.seconds > 0 ? res.seconds : 1));
+    if (cfg.gated) {
+        printf("gated view: %" PRIu64 " records read from their headers where they stand, %" PRIu64
+               " embargoed bodies not yet revealed at the end\n",
+               res.withheld, res.pending);
+    }
     if (res.cycles > 0) {
         printf("state hash of cycle %" PRIu64 ": %s\n", res.last_cycle, hex);
     }

@@ -16,7 +16,24 @@ typedef struct fetcher {
     store_log *log;
     store_iter *it;
     uint64_t next; /* seq the iterator returns next */
+    /* the gated view: bodies only as an authenticated auditor may read them (protocol §2.3):
+     * never a private one, an embargoed one only once its reveal is due by `cut` */
+    const engine_rules *gate;
+    uint64_t cut;
 } fetcher;
+
+/* Whether a reader of the view may read the body of record seq where it stands in the log (gate
+ * NULL: the operator's full view). */
+static bool visible(const engine_rules *gate, uint64_t seq, const schema_header *h)
+{
+    uint64_t at;
+
+    if (gate == NULL || h->tier == SCHEMA_PUBLIC || h->tier == SCHEMA_GATED) {
+        return true;
+    }
+    return h->tier == SCHEMA_EMBARGOED && engine_rules_reveal_at(gate, seq, h, &at) == TALLY_OK &&
+           at <= h->time_ms;
+}
 
 static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_body *b)
 {
@@ -43,23 +60,35 @@ static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_b
         return TALLY_ENOTFOUND;
     }
     st = schema_header_decode(r.header.p, r.header.n, h);
+    if (st == TALLY_OK && f->gate != NULL) {
+        uint64_t at;
+        if (h->tier == SCHEMA_PRIVATE ||
+            (h->tier == SCHEMA_EMBARGOED &&
+             (engine_rules_reveal_at(f->gate, seq, h, &at) != TALLY_OK || at > f->cut))) {
+            return TALLY_ENOTFOUND; /* not yet readable in this view */
+        }
+    }
     if (st == TALLY_OK) {
         st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
     }
     return st;
 }
 
-static tally_status load_state(store_log *log, const uint8_t *state, size_t n, engine **out)
+/* Loads a checkpoint state; with gate, bodies are read as the gated view allows at time cut
+ * (the cycle's: the time of record covers_to − 1). */
+static tally_status load_state(store_log *log, const engine_rules *gate, uint64_t cut,
+                               const uint8_t *state, size_t n, engine **out)
 {
-    fetcher f = {.log = log};
+    fetcher f = {.log = log, .gate = gate, .cut = cut};
     tally_status st = engine_load(state, n, fetch_cb, &f, out);
     store_iter_close(f.it);
     return st;
 }
 
-/* Applies records [engine_next_seq, to) to the engine, checking each body against its header.
- * A SCORING_CYCLE in the range must already have been computed by the caller. */
-static tally_status fold_range(store_log *log, engine *e, uint64_t to)
+/* Applies records [engine_next_seq, to) to the engine, checking each body against its header;
+ * with gate, a body the view may not read yet is folded from its header. A SCORING_CYCLE in the
+ * range must already have been computed by the caller. */
+static tally_status fold_range(store_log *log, const engine_rules *gate, engine *e, uint64_t to)
 {
     store_iter *it;
     store_record r;
@@ -76,7 +105,8 @@ static tally_status fold_range(store_log *log, engine *e, uint64_t to)
         if (st != TALLY_OK) {
             break;
         }
-        if (h.type == SCHEMA_SCORING_CYCLE || h.type >= SCHEMA_SUBMISSION_SCORE) {
+        if (h.type == SCHEMA_SCORING_CYCLE || h.type >= SCHEMA_SUBMISSION_SCORE ||
+            !visible(gate, r.seq, &h)) {
             st = engine_apply(e, r.seq, &h, NULL);
             continue;
         }
@@ -194,7 +224,7 @@ tally_status cli_node_cycle(store_log *log, engine *e, engine_rules *rules, uint
     cli_batch batch = CLI_BATCH_INIT;
     uint8_t (*leaf)[32] = NULL;
     uint64_t first, seq;
-    tally_status st = fold_range(log, e, store_size(log));
+    tally_status st = fold_range(log, NULL, e, store_size(log));
 
     memset(info, 0, sizeof(*info));
     if (st != TALLY_OK) {
@@ -316,6 +346,9 @@ typedef struct rp {
     uint64_t prev_seq;
     bool has_prev;
     engine_rules *rules; /* the acceptance rules, judged on every record read */
+    const engine_rules *gate; /* the gated view: rules (for reveal times), else NULL */
+    fetcher ef;               /* the engine's source of bodies taken at their reveal */
+    fetcher rf;               /* bodies judged by the rules at their reveal */
 } rp;
 
 static void mismatch(rp *p, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -340,6 +373,107 @@ static const char *tname(uint64_t type)
     return n ? n : "record of unknown type";
 }
 
+/* time_ms of record seq. */
+static tally_status time_of(store_log *log, uint64_t seq, uint64_t *out)
+{
+    store_iter *it;
+    store_record r;
+    schema_header h;
+    tally_status st = store_iter_open(log, seq, &it);
+
+    *out = 0;
+    if (st == TALLY_OK) {
+        st = store_iter_next(it, &r);
+    }
+    if (st == TALLY_OK) {
+        st = r.seq == seq ? schema_header_decode(r.header.p, r.header.n, &h) : TALLY_ENOTFOUND;
+    }
+    store_iter_close(it);
+    if (st == TALLY_OK) {
+        *out = h.time_ms;
+    }
+    return st;
+}
+
+/* The gated view at time cut: every pending embargoed record whose reveal is due is read now
+ * and its body judged by the rules at its own position. A due body the log does not hold, or
+ * one that does not match its header, is a divergence (withholding). With p->res NULL (a
+ * trusted prefix) verdicts are not reported. */
+static tally_status judge_reveals(rp *p, uint64_t cut)
+{
+    uint64_t *due;
+    size_t n;
+    tally_status st = engine_rules_due(p->rules, cut, &due, &n);
+
+    for (size_t i = 0; st == TALLY_OK && i < n; i++) {
+        schema_header h;
+        schema_body b;
+        engine_verdict v;
+        st = fetch_cb(due[i], &p->rf, &h, &b);
+        if (st == TALLY_ECORRUPT || st == TALLY_EFORMAT || st == TALLY_ENOTFOUND) {
+            if (p->res != NULL) {
+                mismatch(p, due[i], "%s: its body is due since its reveal but %s", tname(h.type),
+                         st == TALLY_ENOTFOUND ? "is not in the log" : "does not match its header");
+            }
+            st = TALLY_OK;
+            break;
+        }
+        if (st == TALLY_OK) {
+            st = engine_rules_reveal(p->rules, due[i], &b, &v);
+            schema_body_release(&b);
+        }
+        if (st == TALLY_OK && v.rule != ENGINE_RULE_OK && p->res != NULL) {
+            mismatch(p, due[i], "%s: rule %s (judged at its reveal): %s", tname(h.type),
+                     engine_rule_name(v.rule), v.detail);
+            break;
+        }
+    }
+    free(due);
+    return st;
+}
+
+/* The rules' state at `to` without judging records [0, to): a prefix a checkpoint vouches for.
+ * In the gated view, bodies the view may not read are folded from their headers and revealed
+ * at each cycle as the view allows. */
+static tally_status rules_prefix(rp *p, uint64_t to)
+{
+    store_iter *it;
+    store_record rec;
+    cli_replay_result *res = p->res;
+    tally_status st;
+
+    if (p->gate == NULL) {
+        return cli_rules_fold(p->log, p->rules, to);
+    }
+    p->res = NULL;
+    st = store_iter_open(p->log, 0, &it);
+    while (st == TALLY_OK && (st = store_iter_next(it, &rec)) == TALLY_OK && rec.seq < to) {
+        schema_header h;
+        schema_body b = {0}, d;
+        bool has_body;
+        st = schema_header_decode(rec.header.p, rec.header.n, &h);
+        if (st != TALLY_OK) {
+            break;
+        }
+        d = (schema_body){.type = (unsigned)h.type};
+        has_body = h.type < SCHEMA_SUBMISSION_SCORE && visible(p->gate, rec.seq, &h);
+        if (has_body) {
+            st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
+        }
+        if (st == TALLY_OK && h.type == SCHEMA_SCORING_CYCLE) {
+            st = judge_reveals(p, engine_rules_last_time(p->rules));
+        }
+        if (st == TALLY_OK) {
+            st = engine_rules_apply(p->rules, rec.seq, &h,
+                                    has_body ? &b : h.type >= SCHEMA_SUBMISSION_SCORE ? &d : NULL);
+        }
+        schema_body_release(&b);
+    }
+    store_iter_close(it);
+    p->res = res;
+    return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
+}
+
 /* A cycle whose covers_to lies before records already folded: rebuild the state at covers_to
  * from the previous cycle's checkpoint (or from genesis), then fold up to the cycle. */
 static tally_status rewind_to(rp *p, uint64_t covers_to)
@@ -349,16 +483,26 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
 
     if (p->has_prev && p->prev_c.covers_to <= covers_to) {
         engine_block b;
-        st = load_state(p->log, p->prev_state, p->prev_len, &e);
+        uint64_t cut = 0;
+        st = p->prev_c.covers_to ? time_of(p->log, p->prev_c.covers_to - 1, &cut) : TALLY_OK;
+        if (st == TALLY_OK) {
+            st = load_state(p->log, p->gate, cut, p->prev_state, p->prev_len, &e);
+        }
+        if (st == TALLY_OK) {
+            engine_set_fetch(e, fetch_cb, &p->ef);
+        }
         if (st == TALLY_OK) {
             st = engine_cycle(e, p->prev_seq, &p->prev_h, &p->prev_c, &b);
             engine_block_release(&b);
         }
     } else {
         st = engine_new(&e);
+        if (st == TALLY_OK) {
+            engine_set_fetch(e, fetch_cb, &p->ef);
+        }
     }
     if (st == TALLY_OK) {
-        st = fold_range(p->log, e, covers_to);
+        st = fold_range(p->log, p->gate, e, covers_to);
     }
     if (st != TALLY_OK) {
         engine_free(e);
@@ -379,6 +523,19 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
         mismatch(p, seq, "SCORING_CYCLE: covers_to %llu lies beyond the cycle itself",
                  (unsigned long long)c->covers_to);
         return TALLY_OK;
+    }
+    /* the gated view: what is revealed within the cycle's inputs (§2.3) becomes readable now,
+     * and the rules judge what they could not judge from the header */
+    if (p->gate != NULL && c->covers_to > 0) {
+        uint64_t cut;
+        st = time_of(p->log, c->covers_to - 1, &cut);
+        if (st == TALLY_OK) {
+            p->ef.cut = cut;
+            st = judge_reveals(p, cut);
+        }
+        if (st != TALLY_OK || p->res->mismatch) {
+            return st;
+        }
     }
     if (c->covers_to != engine_next_seq(p->e)) {
         st = rewind_to(p, c->covers_to);
@@ -403,7 +560,7 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     /* records between covers_to and the cycle were folded before (or, after a rewind, are
      * folded now): inputs of the next cycle */
     if (resume_at > engine_next_seq(p->e)) {
-        st = fold_range(p->log, p->e, seq);
+        st = fold_range(p->log, p->gate, p->e, seq);
     }
     free(p->leaf);
     p->leaf = calloc(p->blk.n_miners + 1, sizeof(*p->leaf));
@@ -516,9 +673,17 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
         schema_body_release(&cyc_b);
         return st == TALLY_OK || st == TALLY_ENOTFOUND ? TALLY_ENOTFOUND : st;
     }
-    st = store_checkpoint_get(p->log, cycle, want, &state, &n);
+    /* the rules' state at covers_to: the prefix the checkpoint vouches for, folded without
+     * judging it again (in the gated view only with what that view could read) */
+    st = rules_prefix(p, cyc_b.u.scoring_cycle.covers_to);
     if (st == TALLY_OK) {
-        st = load_state(p->log, state, n, &p->e);
+        st = store_checkpoint_get(p->log, cycle, want, &state, &n);
+    }
+    if (st == TALLY_OK) {
+        st = load_state(p->log, p->gate, engine_rules_last_time(p->rules), state, n, &p->e);
+    }
+    if (st == TALLY_OK) {
+        engine_set_fetch(p->e, fetch_cb, &p->ef);
     }
     free(state);
     if (st == TALLY_OK) {
@@ -549,7 +714,7 @@ static bool judge(rp *p, uint64_t seq, const schema_header *h, const schema_body
 
 tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_result *res)
 {
-    rp p = {.log = log, .cfg = cfg, .res = res};
+    rp p = {.log = log, .cfg = cfg, .res = res, .ef = {.log = log}, .rf = {.log = log}};
     store_iter *it = NULL;
     store_record r;
     uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX, tile_ix = UINT64_MAX, size;
@@ -567,16 +732,19 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         free(tile);
         return TALLY_ENOMEM;
     }
+    if (cfg->gated) {
+        p.gate = p.rules, p.ef.gate = p.rules;
+    }
     if (cfg->from_cycle) {
         st = start_from_checkpoint(&p, cfg->from_cycle, &from);
         resumed_cycle_seq = p.expect_from - 1;
-        /* the rules' state at the resume point: the prefix the checkpoint vouches for, folded
-         * without judging it again */
-        if (st == TALLY_OK) {
-            st = cli_rules_fold(log, p.rules, from);
-        }
         if (st != TALLY_OK) {
             engine_rules_free(p.rules);
+            store_iter_close(p.ef.it);
+            store_iter_close(p.rf.it);
+            if (p.e != NULL) {
+                engine_set_fetch(p.e, NULL, NULL);
+            }
             free(tile);
             engine_block_release(&p.blk);
             free(p.leaf);
@@ -586,6 +754,9 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         }
     } else {
         st = engine_new(&p.e);
+        if (st == TALLY_OK) {
+            engine_set_fetch(p.e, fetch_cb, &p.ef);
+        }
     }
     if (st == TALLY_OK) {
         st = store_iter_open(log, from, &it);
@@ -634,6 +805,18 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
             }
             continue;
         }
+        /* the gated view reads no private body, and an embargoed one only from its reveal: such
+         * a record is judged and folded from its header here */
+        if (!visible(p.gate, r.seq, &h)) {
+            res->withheld++;
+            if (!judge(&p, r.seq, &h, NULL, &st)) {
+                break;
+            }
+            if (r.seq >= engine_next_seq(p.e)) {
+                st = engine_apply(p.e, r.seq, &h, NULL);
+            }
+            continue;
+        }
         if (r.body.p == NULL || schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
             mismatch(&p, r.seq, "%s: its body does not match its header (hash, encoding or "
                                 "header fields)", tname(h.type));
@@ -664,12 +847,19 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
         mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));
     }
+    res->pending = engine_rules_pending(p.rules);
     store_iter_close(it);
+    store_iter_close(p.ef.it);
+    store_iter_close(p.rf.it);
     free(tile);
     engine_rules_free(p.rules);
     engine_block_release(&p.blk);
     free(p.leaf);
     free(p.prev_state);
+    /* the fetchers live on this stack: the engine handed back reads no more bodies */
+    if (p.e != NULL) {
+        engine_set_fetch(p.e, NULL, NULL);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     res->eng = p.e;

@@ -257,6 +257,30 @@ TALLY_MUST_USE tally_status engine_rules_apply(engine_rules *r, uint64_t seq,
 TALLY_MUST_USE tally_status engine_rules_admit(engine_rules *r, uint64_t seq,
                                                const schema_header *h, const schema_body *b,
                                                engine_verdict *v);
+/* ---- the rules for a reader without every body (an auditor's gated view, protocol §2.3) ----
+ * engine_rules_check and engine_rules_apply also take b = NULL for an embargoed or private
+ * record: the header decides S1, S2, S5, S6 and O1–O6 at once; an embargoed record then waits
+ * in a pending list, and engine_rules_reveal judges the rest of it (S3, S4, S7, S8, S9, the
+ * security bounds) once its body is revealed, against the state at its own position. The
+ * write-nonce order of embargoed records and every rule on a private body are left to the node
+ * and to full replays (docs/rules.md says why). */
+
+/* reveal_at_ms of an embargoed record (§2.3: its event's schedule, a miner outcome's window as
+ * in effect at the record) from the EVENT records folded so far. TALLY_EINVAL for a record that
+ * is not embargoed, TALLY_ENOTFOUND for an unknown event. */
+TALLY_MUST_USE tally_status engine_rules_reveal_at(const engine_rules *r, uint64_t seq,
+                                                   const schema_header *h, uint64_t *out);
+/* The pending records whose reveal is due at time cut (reveal_at ≤ cut), ascending by seq, in a
+ * malloc'd array the caller frees. */
+TALLY_MUST_USE tally_status engine_rules_due(const engine_rules *r, uint64_t cut,
+                                             uint64_t **seqs_out, size_t *n_out);
+/* Judges the revealed body of pending record seq (v says which rule refused it) and drops it
+ * from the pending list either way. TALLY_EINVAL if seq is not pending or b is not its type. */
+TALLY_MUST_USE tally_status engine_rules_reveal(engine_rules *r, uint64_t seq,
+                                                const schema_body *b, engine_verdict *v);
+/* Embargoed records still waiting for their body. */
+size_t engine_rules_pending(const engine_rules *r);
+
 /* Records folded so far (the next seq), the latest record time, the parameters in effect. */
 uint64_t engine_rules_size(const engine_rules *r);
 uint64_t engine_rules_last_time(const engine_rules *r);

@@ -200,26 +200,27 @@ static engine_rule check_sides(engine_verdict *v, const rmarket *m, uint64_t mar
 }
 
 /* §5.4 stateless bounds that the parameters set: odds and probabilities, and their agreement. */
-static engine_rule check_prices(const engine_rules *r, engine_verdict *v, const schema_entry *en)
+static engine_rule check_prices(const schema_paramset *ps, engine_verdict *v,
+                                const schema_entry *en)
 {
     for (size_t j = 0; j < en->n_prices; j++) {
         const schema_price *pr = &en->prices[j];
         uint64_t implied = pr->odds_n ? 1000000000000000000ull / pr->odds_n : 0;
         uint64_t diff = implied > pr->imp_prob_n ? implied - pr->imp_prob_n
                                                  : pr->imp_prob_n - implied;
-        if ((int64_t)pr->odds_n < P(r, SCHEMA_P_SEC_ODDS_MIN) ||
-            pr->odds_n > (uint64_t)P(r, SCHEMA_P_SEC_ODDS_MAX)) {
+        if ((int64_t)pr->odds_n < ps->v[SCHEMA_P_SEC_ODDS_MIN] ||
+            pr->odds_n > (uint64_t)ps->v[SCHEMA_P_SEC_ODDS_MAX]) {
             return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
                         "field odds_n: %llu is outside security.odds_min..odds_max",
                         (unsigned long long)pr->odds_n);
         }
-        if ((int64_t)pr->imp_prob_n < P(r, SCHEMA_P_SEC_PROB_MIN) ||
-            pr->imp_prob_n > (uint64_t)P(r, SCHEMA_P_SEC_PROB_MAX)) {
+        if ((int64_t)pr->imp_prob_n < ps->v[SCHEMA_P_SEC_PROB_MIN] ||
+            pr->imp_prob_n > (uint64_t)ps->v[SCHEMA_P_SEC_PROB_MAX]) {
             return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
                         "field imp_prob_n: %llu is outside security.prob_min..prob_max",
                         (unsigned long long)pr->imp_prob_n);
         }
-        if (diff > (uint64_t)P(r, SCHEMA_P_PROB_TOLERANCE)) {
+        if (diff > (uint64_t)ps->v[SCHEMA_P_PROB_TOLERANCE]) {
             return fail(v, ENGINE_RULE_PRICE_INCONSISTENT, en->market_id,
                         "imp_prob_n %llu differs from 1/odds (%llu) by more than "
                         "ingest.prob_tolerance",
@@ -229,31 +230,41 @@ static engine_rule check_prices(const engine_rules *r, engine_verdict *v, const 
     return ENGINE_RULE_OK;
 }
 
-static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const schema_header *h,
-                              const schema_odds *o, const rbind *b)
+/* S2, S5 and S6: what the header alone (event, time) decides. */
+static engine_rule odds_event(const engine_rules *r, engine_verdict *v, uint64_t event_id,
+                              uint64_t t)
 {
-    uint64_t t = h->time_ms;
-    uint64_t bucket = (uint64_t)P(r, SCHEMA_P_ODDS_BUCKET_SECONDS) * 1000;
-    uint64_t cap = (uint64_t)P(r, SCHEMA_P_MAX_SUBMISSIONS_PER_MARKET_DAY);
-    uint64_t tol = (uint64_t)P(r, SCHEMA_P_PRICED_AT_TOLERANCE_SEC) * 1000;
-    const revent *ev = eng__event_of(r, o->event_id);
+    const revent *ev = eng__event_of(r, event_id);
 
-    for (size_t k = 0; k < o->n_markets; k++) {
-        if (check_prices(r, v, &o->markets[k]) != ENGINE_RULE_OK) {
-            return v->rule;
-        }
-    }
-    if (check_nonce(r, v, h->actor, o->nonce, o->idx) != ENGINE_RULE_OK) {
-        return v->rule;
-    }
     if (ev == NULL) {
         return fail(v, ENGINE_RULE_UNKNOWN_EVENT, 0, "event %llu does not exist",
-                    (unsigned long long)o->event_id);
+                    (unsigned long long)event_id);
     }
+    if (ev->status != SCHEMA_SCHEDULED || ev->start_ms < t) {
+        return fail(v, ENGINE_RULE_MARKET_CLOSED, 0,
+                    "event %llu %s (status %llu, start %llu, time %llu)",
+                    (unsigned long long)event_id,
+                    ev->status != SCHEMA_SCHEDULED ? "is not scheduled" : "has started",
+                    (unsigned long long)ev->status, (unsigned long long)ev->start_ms,
+                    (unsigned long long)t);
+    }
+    if (ev->start_ms > t + (uint64_t)r->ps.v[SCHEMA_P_ODDS_WINDOW_DAYS] * RL_DAY_MS) {
+        return fail(v, ENGINE_RULE_MARKET_NOT_OPEN, 0,
+                    "event %llu starts at %llu, beyond ingest.odds_window_days from %llu",
+                    (unsigned long long)event_id, (unsigned long long)ev->start_ms,
+                    (unsigned long long)t);
+    }
+    return ENGINE_RULE_OK;
+}
+
+/* S3 and S4 for every entry: markets that exist before the record (seq) and fit it. */
+static engine_rule odds_markets(const engine_rules *r, engine_verdict *v, const schema_odds *o,
+                                uint64_t seq)
+{
     for (size_t k = 0; k < o->n_markets; k++) {
         const schema_entry *en = &o->markets[k];
         const rmarket *m = eng__market_of(r, en->market_id);
-        if (m == NULL) {
+        if (m == NULL || m->created_seq >= seq) {
             return fail(v, ENGINE_RULE_UNKNOWN_MARKET, en->market_id, "market %llu does not exist",
                         (unsigned long long)en->market_id);
         }
@@ -275,23 +286,20 @@ static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const sc
             }
         }
     }
-    if (ev->status != SCHEMA_SCHEDULED || ev->start_ms < t) {
-        return fail(v, ENGINE_RULE_MARKET_CLOSED, 0,
-                    "event %llu %s (status %llu, start %llu, time %llu)",
-                    (unsigned long long)o->event_id,
-                    ev->status != SCHEMA_SCHEDULED ? "is not scheduled" : "has started",
-                    (unsigned long long)ev->status, (unsigned long long)ev->start_ms,
-                    (unsigned long long)t);
-    }
-    if (ev->start_ms > t + (uint64_t)P(r, SCHEMA_P_ODDS_WINDOW_DAYS) * RL_DAY_MS) {
-        return fail(v, ENGINE_RULE_MARKET_NOT_OPEN, 0,
-                    "event %llu starts at %llu, beyond ingest.odds_window_days from %llu",
-                    (unsigned long long)o->event_id, (unsigned long long)ev->start_ms,
-                    (unsigned long long)t);
-    }
+    return ENGINE_RULE_OK;
+}
+
+/* S7, S8 and S9 for every entry, against the intake table t of this hotkey. */
+static engine_rule odds_intake(const schema_paramset *ps, engine_verdict *v, const rtable *tab,
+                               const uint8_t hotkey[32], const schema_odds *o, uint64_t t)
+{
+    uint64_t bucket = (uint64_t)ps->v[SCHEMA_P_ODDS_BUCKET_SECONDS] * 1000;
+    uint64_t cap = (uint64_t)ps->v[SCHEMA_P_MAX_SUBMISSIONS_PER_MARKET_DAY];
+    uint64_t tol = (uint64_t)ps->v[SCHEMA_P_PRICED_AT_TOLERANCE_SEC] * 1000;
+
     for (size_t k = 0; k < o->n_markets; k++) {
         const schema_entry *en = &o->markets[k];
-        const rintake *in = intake_of(&r->odds, b->hotkey, en->market_id);
+        const rintake *in = intake_of(tab, hotkey, en->market_id);
         uint64_t d = en->priced_at_ms > t ? en->priced_at_ms - t : t - en->priced_at_ms;
         if (en->has_priced_at_ms && d > tol) {
             return fail(v, ENGINE_RULE_PRICED_AT_OUT_OF_RANGE, en->market_id,
@@ -314,50 +322,61 @@ static engine_rule check_odds(const engine_rules *r, engine_verdict *v, const sc
     return ENGINE_RULE_OK;
 }
 
-static engine_rule check_miner_outcome(const engine_rules *r, engine_verdict *v,
-                                       const schema_header *h, const schema_outcome *o,
-                                       const rbind *b)
+static engine_rule check_odds(const engine_rules *r, engine_verdict *v, uint64_t seq,
+                              const schema_header *h, const schema_odds *o, const rbind *b)
 {
-    uint64_t t = h->time_ms;
+    for (size_t k = 0; k < o->n_markets; k++) {
+        if (check_prices(&r->ps, v, &o->markets[k]) != ENGINE_RULE_OK) {
+            return v->rule;
+        }
+    }
+    if (check_nonce(r, v, h->actor, o->nonce, o->idx) != ENGINE_RULE_OK ||
+        odds_event(r, v, o->event_id, h->time_ms) != ENGINE_RULE_OK ||
+        odds_markets(r, v, o, seq) != ENGINE_RULE_OK) {
+        return v->rule;
+    }
+    return odds_intake(&r->ps, v, &r->odds, b->hotkey, o, h->time_ms);
+}
+
+/* O1–O6: all decided by the header (event, time, hotkey); the nonce needs the body. */
+static engine_rule outcome_rules(const engine_rules *r, engine_verdict *v, uint64_t event_id,
+                                 uint64_t t, const rbind *b)
+{
     uint64_t bucket = (uint64_t)P(r, SCHEMA_P_OUTCOME_BUCKET_SECONDS) * 1000;
     uint64_t cap = (uint64_t)P(r, SCHEMA_P_MAX_OUTCOMES_PER_EVENT_DAY);
     uint64_t window = (uint64_t)P(r, SCHEMA_P_OUTCOME_WINDOW_HOURS) * 3600000ull;
-    const revent *ev = eng__event_of(r, o->event_id);
-    const rintake *in = intake_of(&r->outs, b->hotkey, o->event_id);
+    const revent *ev = eng__event_of(r, event_id);
+    const rintake *in = intake_of(&r->outs, b->hotkey, event_id);
 
-    if (check_nonce(r, v, h->actor, o->nonce, o->idx) != ENGINE_RULE_OK) {
-        return v->rule;
-    }
     if (ev == NULL) {
         return fail(v, ENGINE_RULE_UNKNOWN_EVENT, 0, "event %llu does not exist",
-                    (unsigned long long)o->event_id);
+                    (unsigned long long)event_id);
     }
     if (ev->status != SCHEMA_SCHEDULED && ev->status != SCHEMA_IN_PLAY &&
         ev->status != SCHEMA_FINISHED) {
         return fail(v, ENGINE_RULE_EVENT_INELIGIBLE, 0, "event %llu has status %llu",
-                    (unsigned long long)o->event_id, (unsigned long long)ev->status);
+                    (unsigned long long)event_id, (unsigned long long)ev->status);
     }
     if (t < ev->start_ms) {
         return fail(v, ENGINE_RULE_EVENT_NOT_STARTED, 0, "event %llu starts at %llu, after %llu",
-                    (unsigned long long)o->event_id, (unsigned long long)ev->start_ms,
+                    (unsigned long long)event_id, (unsigned long long)ev->start_ms,
                     (unsigned long long)t);
     }
     if (t > ev->start_ms + window) {
         return fail(v, ENGINE_RULE_OUTCOME_WINDOW_CLOSED, 0,
                     "the outcome window of event %llu closed at %llu",
-                    (unsigned long long)o->event_id,
-                    (unsigned long long)(ev->start_ms + window));
+                    (unsigned long long)event_id, (unsigned long long)(ev->start_ms + window));
     }
     if (count_24h(in, t) >= cap) {
         return fail(v, ENGINE_RULE_EVENT_DAILY_CAP, 0,
                     "%llu outcomes for event %llu by this hotkey in the last 24 h (cap %llu)",
-                    (unsigned long long)count_24h(in, t), (unsigned long long)o->event_id,
+                    (unsigned long long)count_24h(in, t), (unsigned long long)event_id,
                     (unsigned long long)cap);
     }
     if (same_bucket(in, t, bucket)) {
         return fail(v, ENGINE_RULE_DUPLICATE_IN_BUCKET, 0,
                     "an outcome for event %llu by this hotkey is already in bucket %llu",
-                    (unsigned long long)o->event_id, (unsigned long long)(t / bucket));
+                    (unsigned long long)event_id, (unsigned long long)(t / bucket));
     }
     return ENGINE_RULE_OK;
 }
@@ -600,9 +619,13 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
                         "the key is not bound in the effective METAGRAPH%s",
                         r->has_mg ? "" : " (there is none yet)");
         }
-        return h->type == SCHEMA_ODDS_SUBMISSION
-                   ? check_odds(r, v, h, &b->u.odds, bd)
-                   : check_miner_outcome(r, v, h, &b->u.outcome, bd);
+        if (h->type == SCHEMA_ODDS_SUBMISSION) {
+            return check_odds(r, v, seq, h, &b->u.odds, bd);
+        }
+        if (check_nonce(r, v, h->actor, b->u.outcome.nonce, b->u.outcome.idx) != ENGINE_RULE_OK) {
+            return v->rule;
+        }
+        return outcome_rules(r, v, b->u.outcome.event_id, h->time_ms, bd);
     case SCHEMA_RECOMPUTE:
         return b->u.recompute.epoch == r->epoch + 1
                    ? ENGINE_RULE_OK
@@ -636,16 +659,65 @@ static engine_rule check_body(const engine_rules *r, engine_verdict *v, uint64_t
     }
 }
 
+/* An embargoed or private record judged from its header alone: S1, S2, S5 and S6 of odds, S1
+ * and O1–O6 of a miner's outcome; the rest waits for the body (engine_rules_reveal). */
+static engine_rule check_withheld(const engine_rules *r, engine_verdict *v, const schema_header *h)
+{
+    const rbind *bd;
+
+    if (h->tier == SCHEMA_PRIVATE) {
+        return ENGINE_RULE_OK; /* a node record (authorship checked): its body is never served */
+    }
+    bd = eng__binding(r, h->actor);
+    if (bd == NULL) {
+        return fail(v, ENGINE_RULE_KEY_NOT_REGISTERED, 0,
+                    "the key is not bound in the effective METAGRAPH%s",
+                    r->has_mg ? "" : " (there is none yet)");
+    }
+    return h->type == SCHEMA_ODDS_SUBMISSION ? odds_event(r, v, h->event_id, h->time_ms)
+                                             : outcome_rules(r, v, h->event_id, h->time_ms, bd);
+}
+
 tally_status engine_rules_check(const engine_rules *r, uint64_t seq, const schema_header *h,
                                 const schema_body *b, engine_verdict *v)
 {
     memset(v, 0, sizeof(*v));
-    if (seq != r->size || b == NULL || b->type != h->type) {
+    if (seq != r->size || (b != NULL && b->type != h->type) ||
+        (b == NULL && h->tier != SCHEMA_EMBARGOED && h->tier != SCHEMA_PRIVATE)) {
         return TALLY_EINVAL;
     }
     if (check_header(r, v, seq, h) == ENGINE_RULE_OK) {
-        (void)check_body(r, v, seq, h, b);
+        (void)(b != NULL ? check_body(r, v, seq, h, b) : check_withheld(r, v, h));
     }
     return TALLY_OK;
+}
+
+tally_status engine_rules_reveal(engine_rules *r, uint64_t seq, const schema_body *b,
+                                 engine_verdict *v)
+{
+    rpending *pr = eng__pending(r, seq);
+    const schema_paramset *ps;
+    tally_status st = TALLY_OK;
+
+    memset(v, 0, sizeof(*v));
+    if (pr == NULL || b == NULL || b->type != pr->h.type) {
+        return TALLY_EINVAL;
+    }
+    /* the rules the header could not decide, with the parameters in effect at the record */
+    ps = eng__params_at(r, seq);
+    if (b->type == SCHEMA_ODDS_SUBMISSION && pr->has_hotkey) {
+        const schema_odds *o = &b->u.odds;
+        for (size_t k = 0; k < o->n_markets && v->rule == ENGINE_RULE_OK; k++) {
+            (void)check_prices(ps, v, &o->markets[k]);
+        }
+        if (v->rule == ENGINE_RULE_OK && odds_markets(r, v, o, seq) == ENGINE_RULE_OK) {
+            (void)odds_intake(ps, v, &r->late, pr->hotkey, o, pr->h.time_ms);
+        }
+        if (v->rule == ENGINE_RULE_OK) {
+            st = eng__late_add(r, pr, o);
+        }
+    }
+    eng__pending_done(r, pr);
+    return st;
 }
 

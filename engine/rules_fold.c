@@ -138,7 +138,14 @@ void engine_rules_free(engine_rules *r)
     free(r->pend);
     eng__rmap_free(&r->event_ix);
     eng__rmap_free(&r->market_ix);
+    for (size_t i = 0; i < r->n_events; i++) {
+        free(r->events[i].hist);
+    }
     free(r->events);
+    free(r->pend_rec);
+    free(r->pv);
+    free(r->pv_from);
+    table_free(&r->late);
     free(r->markets);
     table_free(&r->odds);
     table_free(&r->outs);
@@ -312,7 +319,8 @@ static tally_status apply_metagraph(engine_rules *r, const schema_metagraph *m)
     return TALLY_OK;
 }
 
-static tally_status apply_event(engine_rules *r, const schema_event *ev)
+static tally_status apply_event(engine_rules *r, uint64_t seq, const schema_header *h,
+                               const schema_event *ev)
 {
     rkey k = eng__key_id(ev->event_id);
     uint32_t i = eng__rmap_get(&r->event_ix, &k);
@@ -330,12 +338,20 @@ static tally_status apply_event(engine_rules *r, const schema_event *ev)
         }
         r->n_events++;
     }
-    r->events[i].start_ms = ev->start_ms;
-    r->events[i].status = ev->status;
+    revent *x = &r->events[i];
+    rhist *g = eng__rgrow(x->hist, &x->cap_hist, x->n_hist + 1, sizeof(*g));
+    if (g == NULL) {
+        return TALLY_ENOMEM;
+    }
+    x->hist = g;
+    g[x->n_hist++] = (rhist){seq, h->time_ms, ev->start_ms, ev->status == SCHEMA_VOID};
+    x->start_ms = ev->start_ms;
+    x->status = ev->status;
     return TALLY_OK;
 }
 
-static tally_status apply_market(engine_rules *r, const schema_header *h, const schema_market *m)
+static tally_status apply_market(engine_rules *r, uint64_t seq, const schema_header *h,
+                                const schema_market *m)
 {
     rkey k = eng__key_id(m->market_id);
     rmarket *g = eng__rgrow(r->markets, &r->cap_markets, r->n_markets + 1, sizeof(*g));
@@ -351,6 +367,7 @@ static tally_status apply_market(engine_rules *r, const schema_header *h, const 
         g->sides |= (uint8_t)(1u << m->sides[i]);
     }
     memcpy(g->body_hash, h->body_hash, 32);
+    g->created_seq = seq;
     if (eng__rmap_put(&r->market_ix, &k, (uint32_t)r->n_markets) != TALLY_OK) {
         return TALLY_ENOMEM;
     }
@@ -378,6 +395,77 @@ static tally_status apply_miner(engine_rules *r, const schema_header *h, const s
     return st == TALLY_OK ? nonce_set(r, h->actor, b->u.outcome.nonce, b->u.outcome.idx) : st;
 }
 
+/* The parameters as they now are become a version, in effect for the records after seq
+ * (a CONFIG_SET applies to records after it, §2.6). */
+static tally_status push_version(engine_rules *r, uint64_t seq)
+{
+    size_t cap = r->cap_pv;
+    schema_paramset *g = eng__rgrow(r->pv, &cap, r->n_pv + 1, sizeof(*g));
+    uint64_t *f;
+
+    if (g == NULL) {
+        return TALLY_ENOMEM;
+    }
+    r->pv = g;
+    cap = r->cap_pv;
+    f = eng__rgrow(r->pv_from, &cap, r->n_pv + 1, sizeof(*f));
+    if (f == NULL) {
+        return TALLY_ENOMEM;
+    }
+    r->pv_from = f, r->cap_pv = cap;
+    g[r->n_pv] = r->ps, f[r->n_pv] = seq + 1;
+    r->n_pv++;
+    return TALLY_OK;
+}
+
+const schema_paramset *eng__params_at(const engine_rules *r, uint64_t seq)
+{
+    size_t lo = 0, hi = r->n_pv;
+
+    /* the last version whose first record is at or before seq */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->pv_from[mid] <= seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo == 0 ? &r->ps : &r->pv[lo - 1];
+}
+
+tally_status engine_rules_reveal_at(const engine_rules *r, uint64_t seq, const schema_header *h,
+                                    uint64_t *out)
+{
+    const revent *ev;
+    uint64_t window = 0, at = UINT64_MAX;
+    size_t i = 0;
+
+    *out = UINT64_MAX;
+    if (h->tier != SCHEMA_EMBARGOED || !h->has_event_id) {
+        return TALLY_EINVAL;
+    }
+    if (h->type == SCHEMA_OUTCOME) {
+        window = (uint64_t)eng__params_at(r, seq)->v[SCHEMA_P_OUTCOME_WINDOW_HOURS] * 3600000ull;
+    }
+    ev = eng__event_of(r, h->event_id);
+    if (ev == NULL) {
+        return TALLY_ENOTFOUND;
+    }
+    /* from the latest EVENT before the record; later ones only while the reveal is ahead, a
+     * void one revealing from its own time (§2.3) */
+    for (; i < ev->n_hist && ev->hist[i].seq < seq; i++) {
+        at = ev->hist[i].voids ? ev->hist[i].time : ev->hist[i].start + window;
+    }
+    for (; i < ev->n_hist; i++) {
+        if (ev->hist[i].time < at) {
+            at = ev->hist[i].voids ? ev->hist[i].time : ev->hist[i].start + window;
+        }
+    }
+    *out = at;
+    return TALLY_OK;
+}
+
 static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_header *h,
                                const schema_body *b)
 {
@@ -391,15 +479,15 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
         r->chain_block = b->u.genesis.chain.block;
         schema_paramset_default(&r->ps);
         /* a list the check refused leaves the parameters as they were */
-        if (schema_paramset_apply(&r->ps, b->u.genesis.params, b->u.genesis.n_params, &err) !=
+        if (schema_paramset_apply(&r->ps, b->u.genesis.params, b->u.genesis.n_params, &err) ==
             TALLY_OK) {
-            return TALLY_OK;
+            return push_version(r, seq);
         }
-        return TALLY_OK;
+        return push_version(r, seq);
     case SCHEMA_CONFIG_SET:
         if (schema_paramset_apply(&r->ps, b->u.config_set.params, b->u.config_set.n_params,
-                                  &err) != TALLY_OK) {
-            return TALLY_OK;
+                                  &err) == TALLY_OK) {
+            return push_version(r, seq);
         }
         return TALLY_OK;
     case SCHEMA_CHAIN_PARAMS:
@@ -408,9 +496,9 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
     case SCHEMA_METAGRAPH:
         return apply_metagraph(r, &b->u.metagraph);
     case SCHEMA_EVENT:
-        return apply_event(r, &b->u.event);
+        return apply_event(r, seq, h, &b->u.event);
     case SCHEMA_MARKET:
-        return eng__market_of(r, b->u.market.market_id) ? TALLY_OK : apply_market(r, h, &b->u.market);
+        return eng__market_of(r, b->u.market.market_id) ? TALLY_OK : apply_market(r, seq, h, &b->u.market);
     case SCHEMA_CLOSE: {
         rkey k = eng__key_id(b->u.snapshot.market_id);
         uint32_t i = eng__rmap_get(&r->market_ix, &k);
@@ -458,6 +546,112 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
     }
 }
 
+/* A record folded from its header alone (a body the reader does not have yet). A miner's
+ * outcome counts for O5 and O6 by hotkey, event and time, all in the header. An embargoed record
+ * waits in the pending list for its reveal, when engine_rules_reveal() judges its body. */
+static tally_status apply_header(engine_rules *r, uint64_t seq, const schema_header *h)
+{
+    const rbind *bd = eng__binding(r, h->actor);
+    rpending *g;
+
+    if (h->tier != SCHEMA_EMBARGOED) {
+        return TALLY_OK;
+    }
+    if (h->type == SCHEMA_OUTCOME && bd != NULL) {
+        tally_status st = intake_add(&r->outs, bd->hotkey, h->event_id, h->time_ms, 1);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    g = eng__rgrow(r->pend_rec, &r->cap_pend_rec, r->n_pend_rec + 1, sizeof(*g));
+    if (g == NULL) {
+        return TALLY_ENOMEM;
+    }
+    r->pend_rec = g;
+    g += r->n_pend_rec++;
+    memset(g, 0, sizeof(*g));
+    g->seq = seq, g->h = *h, g->has_hotkey = bd != NULL;
+    if (bd != NULL) {
+        memcpy(g->hotkey, bd->hotkey, 32);
+    }
+    return TALLY_OK;
+}
+
+rpending *eng__pending(const engine_rules *r, uint64_t seq)
+{
+    size_t lo = 0, hi = r->n_pend_rec;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->pend_rec[mid].seq < seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < r->n_pend_rec && r->pend_rec[lo].seq == seq && !r->pend_rec[lo].done
+               ? &r->pend_rec[lo]
+               : NULL;
+}
+
+tally_status eng__late_add(engine_rules *r, const rpending *pr, const schema_odds *o)
+{
+    tally_status st = TALLY_OK;
+
+    for (size_t k = 0; st == TALLY_OK && pr->has_hotkey && k < o->n_markets; k++) {
+        st = intake_add(&r->late, pr->hotkey, o->markets[k].market_id, pr->h.time_ms,
+                        o->markets[k].n_prices);
+    }
+    return st;
+}
+
+void eng__pending_done(engine_rules *r, rpending *pr)
+{
+    size_t k = 0;
+
+    pr->done = true;
+    /* compact once half the list is done: amortised O(1) per record */
+    if (++r->n_pend_done * 2 < r->n_pend_rec) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_pend_rec; i++) {
+        if (!r->pend_rec[i].done) {
+            r->pend_rec[k++] = r->pend_rec[i];
+        }
+    }
+    r->n_pend_rec = k, r->n_pend_done = 0;
+}
+
+tally_status engine_rules_due(const engine_rules *r, uint64_t cut, uint64_t **seqs_out,
+                              size_t *n_out)
+{
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+
+    *seqs_out = NULL, *n_out = 0;
+    for (size_t i = 0; i < r->n_pend_rec; i++) {
+        uint64_t at;
+        const rpending *pr = &r->pend_rec[i];
+        if (pr->done || engine_rules_reveal_at(r, pr->seq, &pr->h, &at) != TALLY_OK || at > cut) {
+            continue;
+        }
+        uint64_t *g = eng__rgrow(v, &cap, n + 1, sizeof(*g));
+        if (g == NULL) {
+            free(v);
+            return TALLY_ENOMEM;
+        }
+        v = g;
+        v[n++] = pr->seq;
+    }
+    *seqs_out = v, *n_out = n;
+    return TALLY_OK;
+}
+
+size_t engine_rules_pending(const engine_rules *r)
+{
+    return r->n_pend_rec - r->n_pend_done;
+}
+
 static bool is_derived(uint64_t type)
 {
     return type >= SCHEMA_SUBMISSION_SCORE;
@@ -468,13 +662,14 @@ tally_status engine_rules_apply(engine_rules *r, uint64_t seq, const schema_head
 {
     tally_status st;
 
-    if (seq != r->size || b == NULL || b->type != h->type) {
+    if (seq != r->size || (b != NULL && b->type != h->type) ||
+        (b == NULL && h->tier != SCHEMA_EMBARGOED && h->tier != SCHEMA_PRIVATE)) {
         return TALLY_EINVAL;
     }
     if (!is_derived(h->type) && h->type != SCHEMA_SCORING_CYCLE) {
         r->in_block = false;
     }
-    st = apply_body(r, seq, h, b);
+    st = b != NULL ? apply_body(r, seq, h, b) : apply_header(r, seq, h);
     if (st != TALLY_OK) {
         return st;
     }
@@ -486,6 +681,11 @@ tally_status engine_rules_apply(engine_rules *r, uint64_t seq, const schema_head
         st = intake_prune(&r->odds, r->last_time);
         if (st == TALLY_OK) {
             st = intake_prune(&r->outs, r->last_time);
+        }
+        /* bodies judged at their reveal lag their records by the odds window (≤ 30 days)
+         * plus postponements; an entry dropped early can only let a violation pass */
+        if (st == TALLY_OK && r->last_time > 30 * RL_DAY_MS) {
+            st = intake_prune(&r->late, r->last_time - 30 * RL_DAY_MS);
         }
     }
     return st;

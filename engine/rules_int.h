@@ -83,6 +83,15 @@ typedef struct rnonce {
     uint64_t nonce, idx;
 } rnonce;
 
+/* An embargoed record folded from its header alone, whose body-level rules wait for its reveal;
+ * hotkey is the one its key was bound to at its position. */
+typedef struct rpending {
+    uint64_t seq;
+    schema_header h;
+    uint8_t hotkey[32];
+    bool has_hotkey, done;
+} rpending;
+
 struct engine_rules {
     schema_paramset ps;      /* in effect now */
     schema_paramset *pv;     /* every version, in order; version i applies from pv_from[i] on */
@@ -114,6 +123,8 @@ struct engine_rules {
     uint64_t prune_day;
 
     rtable odds, outs, late;
+    rpending *pend_rec; /* ascending by seq; done ones are dropped as the list compacts */
+    size_t n_pend_rec, cap_pend_rec, n_pend_done;
     rmap nonce_ix;
     rnonce *nonces;
     size_t n_nonces, cap_nonces;
@@ -132,6 +143,10 @@ int eng__by_bind_key(const void *a, const void *b);
 const rbind *eng__binding(const engine_rules *r, const uint8_t key[32]);
 const revent *eng__event_of(const engine_rules *r, uint64_t id);
 const rmarket *eng__market_of(const engine_rules *r, uint64_t id);
+/* The pending record at seq, or NULL. */
+rpending *eng__pending(const engine_rules *r, uint64_t seq);
+tally_status eng__late_add(engine_rules *r, const rpending *pr, const schema_odds *o);
+void eng__pending_done(engine_rules *r, rpending *pr);
 /* The parameters in effect at record seq. */
 const schema_paramset *eng__params_at(const engine_rules *r, uint64_t seq);
 

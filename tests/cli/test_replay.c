@@ -52,9 +52,26 @@ static void test_resume_equals_genesis(void **state)
     sim(dir, 6);
     replay_hashes(dir, "", base, sizeof(base));
     assert_non_null(strstr(base, "state hash of cycle 5:"));
-    /* every cycle as the cut point */
+    /* every cycle as the cut point, and the gated view (an auditor's: no private body, an
+     * embargoed one only from its reveal) from genesis and from each cut: the same state and
+     * weights, byte for byte */
+    replay_hashes(dir, "--view gated", got, sizeof(got));
+    assert_string_equal(base, got);
+    {
+        unsigned long long withheld = 0, pending = 0;
+        const char *g = strstr(out, "gated view: ");
+        assert_non_null(g);
+        assert_int_equal(sscanf(g, "gated view: %llu records read from their headers where they "
+                                   "stand, %llu",
+                                &withheld, &pending),
+                         2);
+        assert_true(withheld > 1000 && pending > 0);
+    }
     for (int k = 1; k <= 5; k++) {
         snprintf(arg, sizeof(arg), "--from-checkpoint %d", k);
+        replay_hashes(dir, arg, got, sizeof(got));
+        assert_string_equal(base, got);
+        snprintf(arg, sizeof(arg), "--from-checkpoint %d --view gated", k);
         replay_hashes(dir, arg, got, sizeof(got));
         assert_string_equal(base, got);
     }
@@ -173,9 +190,9 @@ enum copy_mode { WRONG_SCORE, LATE_INPUT, RULE_BREAK };
  * its seq). LATE_INPUT puts one more node record (a copy of the log's last PROVIDER_QUOTE, which
  * scoring ignores) just before the last SCORING_CYCLE, so that cycle's covers_to lies below its
  * own position (*target_out is the cycle's new seq). RULE_BREAK writes the first
- * ODDS_SUBMISSION a second time right after itself, through the store alone (below the
- * acceptance rules): the miner's signature is good, the write nonce is not (*target_out is the
- * copy's seq). */
+ * ODDS_SUBMISSION again at the end of the log, through the store alone (below the acceptance
+ * rules): the miner's signature is good, but its write nonce is used and its event has started
+ * (*target_out is the copy's seq). */
 static void copy_log(const char *from, const char *to, enum copy_mode mode, uint64_t *target_out)
 {
     char path[4096];
@@ -209,7 +226,7 @@ static void copy_log(const char *from, const char *to, enum copy_mode mode, uint
         if (h.type == SCHEMA_SCORING_CYCLE) {
             last_cycle = r.seq;
         }
-        if (h.type == SCHEMA_PROVIDER_QUOTE && last_cycle == 0) {
+        if (mode == LATE_INPUT && h.type == SCHEMA_PROVIDER_QUOTE && last_cycle == 0) {
             free(quote_b);
             quote_h = h, quote_n = r.body.n, quote_b = malloc(r.body.n);
             memcpy(quote_b, r.body.p, r.body.n);
@@ -243,11 +260,10 @@ static void copy_log(const char *from, const char *to, enum copy_mode mode, uint
             target = r.seq;
         }
         batch[n++] = (store_input){h, body, bn};
-        if (mode == RULE_BREAK && h.type == SCHEMA_ODDS_SUBMISSION && target == UINT64_MAX) {
-            uint8_t *again = malloc(bn);
-            memcpy(again, body, bn);
-            batch[n++] = (store_input){h, again, bn};
-            target = r.seq + 1;
+        if (mode == RULE_BREAK && h.type == SCHEMA_ODDS_SUBMISSION && quote_b == NULL) {
+            /* kept (in the quote's slot, unused in this mode) for the end of the log */
+            quote_h = h, quote_n = bn, quote_b = malloc(bn);
+            memcpy(quote_b, body, bn);
         }
         if (n >= 1000) {
             assert_int_equal(store_append(b, batch, n, &first), TALLY_OK);
@@ -256,6 +272,12 @@ static void copy_log(const char *from, const char *to, enum copy_mode mode, uint
             }
             n = 0;
         }
+    }
+    if (mode == RULE_BREAK) {
+        quote_h.time_ms = 0; /* the node clock: after everything else */
+        batch[n++] = (store_input){quote_h, quote_b, quote_n};
+        quote_b = NULL;
+        target = store_size(b) + n - 1;
     }
     if (n > 0) {
         assert_int_equal(store_append(b, batch, n, &first), TALLY_OK);
@@ -315,7 +337,15 @@ static void test_rule_violation(void **state)
     sim(a, 3);
     copy_log(a, b, RULE_BREAK, &target);
     assert_int_equal(tu_run(out, sizeof(out), "%s verify --dir %s --signatures --quiet", bin, b), 0);
-    expect_mismatch_at(b, target, "ODDS_SUBMISSION: rule nonce_replay");
+    expect_mismatch_at(b, target, "ODDS_SUBMISSION: rule nonce_stale");
+    /* the gated view cannot read the body (the nonce) before its reveal; the header alone
+     * shows that the event had started */
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s --quiet --view gated", bin, b), 1);
+    snprintf(line, sizeof(line), "replay MISMATCH at seq %llu: ODDS_SUBMISSION: rule market_closed",
+             (unsigned long long)target);
+    if (strstr(out, line) == NULL) {
+        fail_msg("wanted '%s', replay said: %s", line, out);
+    }
     tu_rmdir(a);
     tu_rmdir(b);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -45,6 +46,21 @@ static engine_rule judge(fx *f, const schema_body *b, const uint8_t *actor, uint
     assert_int_equal(schema_header_init(b, bytes, n, actor, &h), TALLY_OK);
     h.time_ms = t;
     assert_int_equal(engine_rules_admit(f->r, engine_rules_size(f->r), &h, b, &v), TALLY_OK);
+    return v.rule;
+}
+
+/* The same, for a reader without the body (the gated view): header only. */
+static engine_rule judge_header(fx *f, const schema_body *b, const uint8_t *actor, uint64_t t)
+{
+    static uint8_t bytes[SCHEMA_BODY_MAX];
+    schema_header h;
+    engine_verdict v;
+    size_t n;
+
+    assert_int_equal(schema_body_encode(b, bytes, sizeof(bytes), &n), TALLY_OK);
+    assert_int_equal(schema_header_init(b, bytes, n, actor, &h), TALLY_OK);
+    h.time_ms = t;
+    assert_int_equal(engine_rules_admit(f->r, engine_rules_size(f->r), &h, NULL, &v), TALLY_OK);
     return v.rule;
 }
 
@@ -511,6 +527,63 @@ static void refusal_changes_nothing(void **state)
     teardown(&f);
 }
 
+/* The gated view: embargoed records judged from their headers where they stand (S1, S2, S5,
+ * S6), and the rest at their reveal against the state at their own position. */
+static void withheld_bodies(void **state)
+{
+    fx f;
+    odds_item o[3];
+    schema_header h;
+    engine_verdict v;
+    uint64_t t = START - DAY, first, at, *due;
+    size_t n;
+    uint8_t bytes[SCHEMA_BODY_MAX];
+    (void)state;
+
+    setup(&f);
+    first = engine_rules_size(f.r);
+    odds(&f, &o[0], ML, SCHEMA_MONEYLINE, t);
+    odds(&f, &o[1], ML, SCHEMA_MONEYLINE, t + 1); /* the same 60 s bucket */
+    odds(&f, &o[2], 5555, SCHEMA_MONEYLINE, t + 2); /* no such market */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(judge_header(&f, &o[i].b, miner_pk, t + (uint64_t)i), ENGINE_RULE_OK);
+    }
+    assert_int_equal(engine_rules_pending(f.r), 3);
+    /* what the header shows is judged at once */
+    odds(&f, &o[0], ML, SCHEMA_MONEYLINE, START + 1);
+    assert_int_equal(judge_header(&f, &o[0].b, miner_pk, START + 1), ENGINE_RULE_MARKET_CLOSED);
+    assert_int_equal(judge_header(&f, &o[0].b, other_pk, START + 1),
+                     ENGINE_RULE_KEY_NOT_REGISTERED);
+    /* the reveal follows the event's start (§2.3) */
+    odds(&f, &o[0], ML, SCHEMA_MONEYLINE, t);
+    assert_int_equal(schema_body_encode(&o[0].b, bytes, sizeof(bytes), &n), TALLY_OK);
+    assert_int_equal(schema_header_init(&o[0].b, bytes, n, miner_pk, &h), TALLY_OK);
+    assert_int_equal(engine_rules_reveal_at(f.r, first, &h, &at), TALLY_OK);
+    assert_int_equal(at, START);
+    assert_int_equal(engine_rules_due(f.r, START - 1, &due, &n), TALLY_OK);
+    assert_int_equal(n, 0);
+    free(due);
+    assert_int_equal(engine_rules_due(f.r, START, &due, &n), TALLY_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(due[0], first);
+    free(due);
+    /* at the reveal: the first is fine, the second shares its bucket, the third its market is
+     * unknown (the same verdicts the full view gives where they stand) */
+    odds(&f, &o[0], ML, SCHEMA_MONEYLINE, t);
+    o[0].b.u.odds.nonce = f.nonce - 5; /* the nonce is not judged at a reveal */
+    assert_int_equal(engine_rules_reveal(f.r, first, &o[0].b, &v), TALLY_OK);
+    assert_int_equal(v.rule, ENGINE_RULE_OK);
+    odds(&f, &o[1], ML, SCHEMA_MONEYLINE, t + 1);
+    assert_int_equal(engine_rules_reveal(f.r, first + 1, &o[1].b, &v), TALLY_OK);
+    assert_int_equal(v.rule, ENGINE_RULE_DUPLICATE_IN_BUCKET);
+    odds(&f, &o[2], 5555, SCHEMA_MONEYLINE, t + 2);
+    assert_int_equal(engine_rules_reveal(f.r, first + 2, &o[2].b, &v), TALLY_OK);
+    assert_int_equal(v.rule, ENGINE_RULE_UNKNOWN_MARKET);
+    assert_int_equal(engine_rules_pending(f.r), 0);
+    assert_int_equal(engine_rules_reveal(f.r, first, &o[0].b, &v), TALLY_EINVAL);
+    teardown(&f);
+}
+
 static void keys(void)
 {
     uint8_t sk[64];
@@ -536,6 +609,7 @@ int main(void)
         cmocka_unit_test(closes),
         cmocka_unit_test(cycles_and_attestations),
         cmocka_unit_test(refusal_changes_nothing),
+        cmocka_unit_test(withheld_bodies),
     };
     if (sodium_init() < 0) {
         return 1;
