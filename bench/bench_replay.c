@@ -1,7 +1,9 @@
-/* Replay of a simulated log to weights (every cycle recomputed and compared with the log)
- * against a bare decode scan of the same log in the same run: every record read through the
- * store iterator, its header decoded and its body checked against it and decoded, nothing else.
- * Each replay runs in a child process so its peak RSS is its own.
+/* Replay of a simulated log to weights (every cycle recomputed and compared with the log, every
+ * record judged by the acceptance rules) against a bare decode scan of the same log in the same
+ * run: every record read through the store iterator, its header decoded and its body checked
+ * against it and decoded, nothing else. The operator's full view and an auditor's gated view
+ * (withheld bodies folded from headers, taken at their reveal) are both measured. Each replay
+ * runs in a child process so its peak RSS is its own.
  *   bench_replay SIMULATED_DIR [runs] */
 #include <sodium.h>
 #include <stdlib.h>
@@ -39,7 +41,8 @@ static double bare_decode(store_log *log, uint64_t *count)
 }
 
 /* One replay in a child: returns its seconds, and its peak RSS in KiB. */
-static double replay_child(const char *dir, long *rss_kib, uint64_t *records, uint64_t *cycles)
+static double replay_child(const char *dir, bool gated, long *rss_kib, uint64_t *records,
+                           uint64_t *cycles)
 {
     int fd[2];
     pid_t pid;
@@ -52,7 +55,7 @@ static double replay_child(const char *dir, long *rss_kib, uint64_t *records, ui
     }
     if (pid == 0) {
         store_cfg cfg = {.dir = dir, .read_only = true};
-        cli_replay_cfg rc = {.quiet = true};
+        cli_replay_cfg rc = {.quiet = true, .gated = gated};
         cli_replay_result res;
         store_log *log;
         if (store_open(&cfg, &log) != TALLY_OK || cli_replay(log, &rc, &res) != TALLY_OK ||
@@ -80,7 +83,7 @@ static double replay_child(const char *dir, long *rss_kib, uint64_t *records, ui
 int main(int argc, char **argv)
 {
     int runs = argc > 2 ? atoi(argv[2]) : 5;
-    double bare[64], rep[64], rss[64];
+    double bare[64], rep[64], rss[64], gat[64], grss[64];
     uint64_t n = 0, records = 0, cycles = 0;
     store_cfg cfg;
     store_log *log;
@@ -95,21 +98,26 @@ int main(int argc, char **argv)
     }
     bench_machine(stdout);
     for (int i = 0; i < runs; i++) {
-        long kib;
+        long kib, gkib;
         bare[i] = bare_decode(log, &n);
-        rep[i] = replay_child(argv[1], &kib, &records, &cycles);
-        rss[i] = (double)kib / 1024.0;
-        printf("run %d: bare decode scan %.3f s, replay %.3f s, replay peak RSS %.1f MiB\n", i + 1,
-               bare[i], rep[i], rss[i]);
+        rep[i] = replay_child(argv[1], false, &kib, &records, &cycles);
+        gat[i] = replay_child(argv[1], true, &gkib, &records, &cycles);
+        rss[i] = (double)kib / 1024.0, grss[i] = (double)gkib / 1024.0;
+        printf("run %d: bare decode scan %.3f s, replay %.3f s (peak RSS %.1f MiB), gated replay "
+               "%.3f s (peak RSS %.1f MiB)\n",
+               i + 1, bare[i], rep[i], rss[i], gat[i], grss[i]);
     }
     store_close(log);
     double mb = bench_median(bare, (size_t)runs), mr = bench_median(rep, (size_t)runs);
+    double mg = bench_median(gat, (size_t)runs);
     printf("log: %llu records (events), %llu cycles recomputed and compared\n",
            (unsigned long long)records, (unsigned long long)cycles);
     printf("| what | median s | records/s (one core) |\n|---|---|---|\n");
     printf("| bare decode scan (baseline) | %.3f | %.0f |\n", mb, (double)n / mb);
-    printf("| replay to weights | %.3f | %.0f |\n", mr, (double)records / mr);
-    printf("replay / bare scan time: %.2fx; peak RSS of replay (median): %.1f MiB\n", mr / mb,
-           bench_median(rss, (size_t)runs));
+    printf("| replay to weights, full view | %.3f | %.0f |\n", mr, (double)records / mr);
+    printf("| replay to weights, gated view | %.3f | %.0f |\n", mg, (double)records / mg);
+    printf("replay / bare scan time: %.2fx; gated / full replay time: %.2fx; peak RSS (median): "
+           "full %.1f MiB, gated %.1f MiB\n",
+           mr / mb, mg / mr, bench_median(rss, (size_t)runs), bench_median(grss, (size_t)runs));
     return 0;
 }

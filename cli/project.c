@@ -41,7 +41,8 @@ static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_b
     store_record r;
     tally_status st;
 
-    if (f->it == NULL || seq < f->next) {
+    /* stream forward over short gaps; jump (a new iterator) over long ones or backwards */
+    if (f->it == NULL || seq < f->next || seq - f->next > 512) {
         store_iter_close(f->it);
         f->it = NULL;
         st = store_iter_open(f->log, seq, &f->it);
