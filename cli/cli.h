@@ -128,6 +128,21 @@ TALLY_MUST_USE tally_status cli_rules_fold(store_log *log, engine_rules *r, uint
 TALLY_MUST_USE tally_status cli_rules_open(store_log *log, engine_rules **out);
 TALLY_MUST_USE tally_status cli_rules_admit(engine_rules *r, const store_input *in,
                                             engine_verdict *v);
+
+/* The acceptance rules as the writer's admission hook (store_cfg.admission = &a->hook): each
+ * item of store_append_items is judged at its position and time; a refused item's code is its
+ * engine_rule. cli_admission_init before store_open, cli_admission_attach right after (it folds
+ * the log), cli_admission_release after store_close. The state follows the writer, and after
+ * a failed transaction it is rebuilt from the log before the next judgement. */
+typedef struct cli_admission {
+    store_admission hook;
+    engine_rules *rules; /* owned by the writer thread while the store is open */
+    store_log *log;
+    bool stale;
+} cli_admission;
+TALLY_MUST_USE tally_status cli_admission_init(cli_admission *a);
+TALLY_MUST_USE tally_status cli_admission_attach(cli_admission *a, store_log *log);
+void cli_admission_release(cli_admission *a);
 /* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
  * record in it does not match. */
 TALLY_MUST_USE tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);

@@ -187,6 +187,72 @@ tally_status cli_rules_admit(engine_rules *r, const store_input *in, engine_verd
     return st;
 }
 
+/* ---- the rules as the writer's admission hook ---- */
+
+static tally_status admission_admit(void *arg, uint64_t seq, const schema_header *h,
+                                    const uint8_t *body, size_t body_len, bool judge,
+                                    bool *admitted, int *code)
+{
+    cli_admission *a = arg;
+    engine_verdict v;
+    schema_body b;
+    tally_status st = TALLY_OK;
+
+    *admitted = false, *code = 0;
+    /* after a failed transaction the state is rebuilt from the log before judging again */
+    if (a->stale) {
+        engine_rules *fresh;
+        st = engine_rules_new(&fresh);
+        if (st == TALLY_OK) {
+            st = cli_rules_fold(a->log, fresh, seq);
+        }
+        if (st != TALLY_OK) {
+            engine_rules_free(fresh);
+            return st;
+        }
+        engine_rules_free(a->rules);
+        a->rules = fresh, a->stale = false;
+    }
+    st = schema_record_check(h, body, body_len, &b);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    st = judge ? engine_rules_check(a->rules, seq, h, &b, &v) : TALLY_OK;
+    if (st == TALLY_OK && judge && v.rule != ENGINE_RULE_OK) {
+        *code = (int)v.rule;
+    } else if (st == TALLY_OK) {
+        st = engine_rules_apply(a->rules, seq, h, &b);
+        *admitted = st == TALLY_OK;
+    }
+    schema_body_release(&b);
+    return st;
+}
+
+static void admission_rewind(void *arg, uint64_t size)
+{
+    cli_admission *a = arg;
+    a->stale = engine_rules_size(a->rules) > size;
+}
+
+tally_status cli_admission_init(cli_admission *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->hook = (store_admission){admission_admit, admission_rewind, a};
+    return engine_rules_new(&a->rules);
+}
+
+tally_status cli_admission_attach(cli_admission *a, store_log *log)
+{
+    a->log = log;
+    return cli_rules_fold(log, a->rules, store_size(log));
+}
+
+void cli_admission_release(cli_admission *a)
+{
+    engine_rules_free(a->rules);
+    a->rules = NULL;
+}
+
 /* ---- node side ---- */
 
 /* Builds, signs and encodes a node record of body b at time t into the batch; the leaf hash of

@@ -20,6 +20,21 @@
 
 typedef struct store_log store_log; /* opaque; one per data directory */
 
+/* The admission hook the layer above supplies (the acceptance rules): the writer thread asks it
+ * about each record at the position (seq) and time (h->time_ms) the record will have, in log
+ * order, the records before it in the same transaction included. With judge, the hook decides
+ * (*admitted, and its own refusal *code) and folds an admitted record into its state; without,
+ * the record was judged by its caller (store_append) and the hook only folds it. Any status but
+ * TALLY_OK fails the whole write transaction. rewind(size) says that records from `size` on
+ * never reached the log (a failed transaction): the hook forgets them. Called from the writer
+ * thread only. */
+typedef struct store_admission {
+    tally_status (*admit)(void *arg, uint64_t seq, const schema_header *h, const uint8_t *body,
+                          size_t body_len, bool judge, bool *admitted, int *code);
+    void (*rewind)(void *arg, uint64_t size);
+    void *arg;
+} store_admission;
+
 typedef struct store_cfg {
     const char *dir;          /* the data directory; must exist */
     size_t map_size;          /* bytes; 0 keeps the file's size, or STORE_MAP_DEFAULT if new */
@@ -30,6 +45,7 @@ typedef struct store_cfg {
     size_t commit_max;        /* records per write transaction; 0 picks STORE_COMMIT_MAX */
     bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks only: the
                                  ingest path verifies before appending) */
+    const store_admission *admission; /* NULL: no judging; must outlive the handle */
 } store_cfg;
 
 /* Opens (or with cfg->create, creates) the log in cfg->dir and starts the writer thread. On
@@ -57,6 +73,24 @@ typedef struct store_input {
  * TALLY_EIO, TALLY_EAGAIN (read-only or closing). On failure nothing of `in` is in the log. */
 TALLY_MUST_USE tally_status store_append(store_log *log, const store_input *in, size_t n,
                                          uint64_t *first_seq_out);
+
+/* One item's fate in store_append_items. */
+typedef struct store_item_result {
+    bool accepted;
+    int code;             /* refused: the admission hook's code */
+    uint64_t seq, time_ms; /* accepted: where and when it stands */
+    uint8_t leaf_hash[32];
+} store_item_result;
+
+/* Appends the records the admission hook admits, each judged in order at the position it would
+ * take (the items admitted before it in this call and in the same transaction count), in one
+ * write transaction; refused items are reported in out[i] (n entries) and change nothing.
+ * Returns after the commit and its signed tree head are durable. *n_accepted_out may be 0 (then
+ * nothing was written). Needs cfg.admission (else TALLY_EINVAL); the per-record checks of
+ * store_append come first (any failure there refuses the whole call, nothing judged); GENESIS
+ * is refused (TALLY_ECONFLICT). On failure every out[i] is zeroed and nothing is in the log. */
+TALLY_MUST_USE tally_status store_append_items(store_log *log, const store_input *in, size_t n,
+                                               store_item_result *out, size_t *n_accepted_out);
 
 /* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig). */
 TALLY_MUST_USE tally_status store_node_sign(store_log *log, schema_header *h);

@@ -11,6 +11,7 @@ struct store__req {
     const store_input *in;
     size_t n;
     uint64_t first;
+    store_item_result *items; /* per-item mode (store_append_items): one verdict per record */
     tally_status st;
     bool done;
     pthread_cond_t cv; /* its producer waits here: a commit wakes only its own producers */
@@ -220,17 +221,37 @@ static tally_status put_body(batch *b, const uint8_t hash[32], const uint8_t *bo
     return TALLY_OK;
 }
 
-static tally_status put_record(batch *b, const store_input *in)
+/* The time the writer gives a record: its own, else the node clock; never below the last. */
+static uint64_t record_time(const store_log *log, const store_input *in)
+{
+    uint64_t t = in->header.time_ms ? in->header.time_ms : now_ms();
+    return t > log->last_time ? t : log->last_time;
+}
+
+/* Asks the admission hook about the next record (judged, or only folded). */
+static tally_status admit(store_log *log, const store_input *in, bool judge, bool *admitted,
+                          int *code)
+{
+    const store_admission *a = log->cfg.admission;
+
+    *admitted = true, *code = 0;
+    if (a == NULL) {
+        return TALLY_OK;
+    }
+    return a->admit(a->arg, log->tree.size, &in->header, in->body, in->body_len, judge, admitted,
+                    code);
+}
+
+static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out[32])
 {
     store_log *log = b->log;
     schema_header h = in->header;
     uint8_t hb[SCHEMA_HEADER_MAX], key[8], leaf[32];
-    uint64_t t = in->header.time_ms ? in->header.time_ms : now_ms();
     size_t hn;
     MDB_val k = {8, key}, v;
     tally_status st;
 
-    h.time_ms = t > log->last_time ? t : log->last_time;
+    h.time_ms = record_time(log, in);
     log->last_time = h.time_ms;
     st = schema_header_encode(&h, hb, sizeof(hb), &hn);
     if (st != TALLY_OK) {
@@ -244,6 +265,9 @@ static tally_status put_record(batch *b, const store_input *in)
     }
     if (st == TALLY_OK) {
         store_leaf_hash(hb, hn, leaf);
+        if (leaf_out != NULL) {
+            memcpy(leaf_out, leaf, 32);
+        }
         st = store__tree_push(&log->tree, leaf, full_tile, b);
     }
     if (st == TALLY_OK && log->tree.size % 256 == 0) {
@@ -324,16 +348,36 @@ static void commit_group(store_log *log, store__req *group)
 
     memcpy(&log->saved, &log->tree, sizeof(log->tree));
     st = store__status(mdb_txn_begin(log->env, NULL, 0, &b.txn));
+    uint64_t start = log->tree.size;
     for (store__req *r = group; st == TALLY_OK && r != NULL; r = r->next) {
-        r->st = placement_ok(log, r);
+        r->st = r->items != NULL ? TALLY_OK : placement_ok(log, r);
         if (r->st != TALLY_OK) {
             continue;
         }
         r->first = log->tree.size;
         for (size_t i = 0; st == TALLY_OK && i < r->n; i++) {
-            st = put_record(&b, &r->in[i]);
+            store_item_result *it = r->items ? &r->items[i] : NULL;
+            store_input one = r->in[i];
+            bool ok;
+            int code;
+            /* the time is drawn once: the hook judges the record at the time it is stored */
+            one.header.time_ms = record_time(log, &r->in[i]);
+            /* per item, the hook judges; an all-or-nothing request was judged by its caller,
+             * so the hook only folds it */
+            st = admit(log, &one, it != NULL, &ok, &code);
+            if (st != TALLY_OK || (it != NULL && !ok)) {
+                if (it != NULL) {
+                    *it = (store_item_result){.accepted = false, .code = code};
+                }
+                continue;
+            }
+            if (it != NULL) {
+                *it = (store_item_result){.accepted = true, .seq = log->tree.size,
+                                          .time_ms = one.header.time_ms};
+            }
+            st = put_record(&b, &one, it ? it->leaf_hash : NULL);
+            any = true;
         }
-        any = true;
     }
     if (st == TALLY_OK && any) {
         st = seal(&b);
@@ -354,6 +398,10 @@ static void commit_group(store_log *log, store__req *group)
         log->last_time = saved_time;
         log->last_sth = saved_sth;
         log->has_sth = saved_has;
+        /* the hook folded records that never reached the log: it forgets them */
+        if (log->cfg.admission != NULL) {
+            log->cfg.admission->rewind(log->cfg.admission->arg, start);
+        }
         for (store__req *r = group; r != NULL; r = r->next) {
             if (r->st == TALLY_OK) {
                 r->st = st;
@@ -459,9 +507,13 @@ static tally_status check_input(store_log *log, const store_input *in)
     return TALLY_OK;
 }
 
+/* Queues a request for the writer and waits until its transaction is durable (or failed). */
+static tally_status enqueue(store_log *log, store__req *req);
+
 tally_status store_append(store_log *log, const store_input *in, size_t n, uint64_t *first_seq_out)
 {
     store__req req = {.in = in, .n = n, .st = TALLY_OK};
+    tally_status st;
 
     *first_seq_out = 0;
     if (!log->writer_started) {
@@ -471,11 +523,56 @@ tally_status store_append(store_log *log, const store_input *in, size_t n, uint6
         return TALLY_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        tally_status st = check_input(log, &in[i]);
+        st = check_input(log, &in[i]);
         if (st != TALLY_OK) {
             return st;
         }
     }
+    st = enqueue(log, &req);
+    if (st == TALLY_OK) {
+        *first_seq_out = req.first;
+    }
+    return st;
+}
+
+tally_status store_append_items(store_log *log, const store_input *in, size_t n,
+                                store_item_result *out, size_t *n_accepted_out)
+{
+    store__req req = {.in = in, .n = n, .items = out, .st = TALLY_OK};
+    tally_status st;
+
+    *n_accepted_out = 0;
+    memset(out, 0, n * sizeof(*out));
+    if (!log->writer_started) {
+        return TALLY_EAGAIN;
+    }
+    if (n == 0 || log->cfg.admission == NULL) {
+        return TALLY_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st = check_input(log, &in[i]);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        /* GENESIS comes through store_append alone: the hook judges only what follows it */
+        if (in[i].header.type == SCHEMA_GENESIS) {
+            return TALLY_ECONFLICT;
+        }
+    }
+    st = enqueue(log, &req);
+    if (st != TALLY_OK) {
+        memset(out, 0, n * sizeof(*out));
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        *n_accepted_out += out[i].accepted;
+    }
+    return TALLY_OK;
+}
+
+static tally_status enqueue(store_log *log, store__req *r)
+{
+    store__req req = *r;
     pthread_cond_init(&req.cv, NULL);
     pthread_mutex_lock(&log->mu);
     if (log->stop) {
@@ -495,8 +592,6 @@ tally_status store_append(store_log *log, const store_input *in, size_t n, uint6
     }
     pthread_mutex_unlock(&log->mu);
     pthread_cond_destroy(&req.cv);
-    if (req.st == TALLY_OK) {
-        *first_seq_out = req.first;
-    }
+    r->first = req.first;
     return req.st;
 }
