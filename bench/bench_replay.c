@@ -55,10 +55,10 @@ static double replay_child(const char *dir, bool gated, long *rss_kib, uint64_t 
     }
     if (pid == 0) {
         store_cfg cfg = {.dir = dir, .read_only = true};
-        cli_replay_cfg rc = {.quiet = true, .gated = gated};
-        cli_replay_result res;
+        ledger_replay_cfg rc = {.gated = gated};
+        ledger_replay_result res;
         store_log *log;
-        if (store_open(&cfg, &log) != TALLY_OK || cli_replay(log, &rc, &res) != TALLY_OK ||
+        if (store_open(&cfg, &log) != TALLY_OK || ledger_replay(log, &rc, &res) != TALLY_OK ||
             res.mismatch) {
             _exit(1);
         }

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "schema/schema.h"
+#include "ledger/ledger.h"
 #include "store/store.h"
 
 /* Exit codes: 0 success, 1 a check failed (verify), 2 usage, then one per failure kind. */
@@ -62,12 +63,6 @@ typedef struct cli_progress_state {
 void cli_progress_init(cli_progress_state *ps, const char *what);
 /* A store_progress_fn: arg is the operation's cli_progress_state. */
 void cli_progress(void *arg, uint64_t done, uint64_t total);
-/* The engine restored from a checkpoint state (uncompressed) of the log: engine_load(), with the
- * bodies of submissions the state holds no prices for read back from the log in ascending seq.
- * On TALLY_OK *out belongs to the caller (engine_free). Returns what engine_load returns, and
- * TALLY_ENOTFOUND or TALLY_ECORRUPT for a body the log lacks or that fails its header. */
-TALLY_MUST_USE tally_status cli_state_load(store_log *log, const uint8_t *state, size_t n,
-                                           engine **out);
 /* Parses a decimal uint64 with no sign or leading zeros; false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 
@@ -105,95 +100,7 @@ typedef struct cli_sim_result {
  * holds none. Deterministic: the same seed and flags give identical bytes. */
 int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out);
 
-/* The projection (project.c): the engine fed from the log. */
-typedef struct cli_cycle_info {
-    uint64_t seq, records, scores, miners, state_len; /* seq: the SCORING_CYCLE's */
-    bool has_weights;
-    uint8_t state_hash[32];
-    char what[300]; /* with TALLY_EINVAL: the rule a block record broke */
-} cli_cycle_info;
-/* Node side: folds every record not yet in e, then appends SCORING_CYCLE `cycle` at time t
- * (covers_to = the log's size) and its derived block in one transaction, after storing the
- * checkpoint. With rules (at the log's end), every record of the block is admitted through them
- * first (TALLY_EINVAL and info->what if one is refused; nothing appended). */
-TALLY_MUST_USE tally_status cli_node_cycle(store_log *log, engine *e, engine_rules *rules,
-                                           uint64_t cycle, uint64_t epoch, uint64_t t,
-                                           cli_cycle_info *info);
-
-/* The acceptance rules fed from the log. cli_rules_fold folds records [engine_rules_size(r),
- * to) into r without judging them (a prefix trusted, or judged elsewhere); cli_rules_open
- * returns the state at the end of the log; cli_rules_admit checks one record at the next
- * position (its header's time_ms is the time it will have) and folds it when admitted. */
-TALLY_MUST_USE tally_status cli_rules_fold(store_log *log, engine_rules *r, uint64_t to);
-TALLY_MUST_USE tally_status cli_rules_open(store_log *log, engine_rules **out);
-TALLY_MUST_USE tally_status cli_rules_admit(engine_rules *r, const store_input *in,
-                                            engine_verdict *v);
-
-/* The acceptance rules as the writer's admission hook (store_cfg.admission = &a->hook): each
- * item of store_append_items is judged at its position and time; a refused item's code is its
- * engine_rule. cli_admission_init before store_open, cli_admission_attach right after (it folds
- * the log), cli_admission_release after store_close. The state follows the writer, and after
- * a failed transaction it is rebuilt from the log before the next judgement. */
-typedef struct cli_admission {
-    store_admission hook;
-    engine_rules *rules; /* owned by the writer thread while the store is open */
-    store_log *log;
-    bool stale;
-} cli_admission;
-TALLY_MUST_USE tally_status cli_admission_init(cli_admission *a);
-TALLY_MUST_USE tally_status cli_admission_attach(cli_admission *a, store_log *log);
-void cli_admission_release(cli_admission *a);
-/* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
- * record in it does not match. */
-TALLY_MUST_USE tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);
-
-typedef struct cli_replay_cfg {
-    uint64_t from_cycle; /* 0: from genesis; else resume from that cycle's checkpoint */
-    bool gated;          /* read only what an authenticated auditor may (protocol §2.3) */
-    uint64_t to;         /* stop before this seq; 0: the whole log */
-    const char *progress; /* label for progress lines on stderr, or NULL */
-    bool quiet;
-} cli_replay_cfg;
-typedef struct cli_replay_result {
-    uint64_t records, cycles, derived_checked, last_cycle;
-    uint64_t withheld; /* gated view: records read from their header alone where they stand */
-    uint64_t pending;  /* gated view: embargoed bodies not yet revealed at the end */
-    bool mismatch;
-    uint64_t bad_seq;
-    char what[768];
-    uint8_t state_hash[32];   /* of the last cycle replayed */
-    bool has_weights;
-    uint8_t weights_hash[32]; /* SHA-256 of the last WEIGHTS body checked */
-    double seconds;
-    engine *eng; /* the engine at the end; the caller frees it (also on failure) */
-} cli_replay_result;
-/* Auditor side: recomputes every cycle's derived block from the inputs and compares it byte for
- * byte with the log. A difference is not an error: res->mismatch names the first differing
- * record (seq, type, field). Returns a status for failures to read. */
-TALLY_MUST_USE tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg,
-                                       cli_replay_result *res);
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);
-
-/* A batch of records to append together (common.c). Bodies are copied into the batch. */
-typedef struct cli_batch {
-    store_input *in;
-    size_t n, cap;
-} cli_batch;
-#define CLI_BATCH_INIT {NULL, 0, 0}
-#define CLI_CODE_VERSION "tally-0.1.0"
-/* Adds a record authored by the node: encodes, builds and signs the header. */
-TALLY_MUST_USE tally_status cli_batch_node(cli_batch *b, store_log *log, const schema_body *body,
-                                           uint64_t time_ms);
-/* Adds a record signed by another key (sk: libsodium 64-byte secret key of pk). */
-TALLY_MUST_USE tally_status cli_batch_signed(cli_batch *b, store_log *log, const schema_body *body,
-                                             const uint8_t pk[32], const uint8_t sk[64],
-                                             uint64_t time_ms);
-/* Adds a record whose header (with signature) the caller built; the body bytes are copied. */
-TALLY_MUST_USE tally_status cli_batch_raw(cli_batch *b, const schema_header *h,
-                                          const uint8_t *body, size_t n);
-/* Appends everything in the batch as one run (all or nothing) and empties it. */
-TALLY_MUST_USE tally_status cli_batch_flush(cli_batch *b, store_log *log, uint64_t *first_out);
-void cli_batch_release(cli_batch *b);
 
 #endif

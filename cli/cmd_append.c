@@ -41,7 +41,7 @@ static bool read_line(char **buf, size_t *cap, size_t *len, bool *too_long)
     return true;
 }
 
-static tally_status add_line(cli_batch *b, store_log *log, const char *line, size_t n, char *err,
+static tally_status add_line(ledger_batch *b, store_log *log, const char *line, size_t n, char *err,
                              size_t err_cap)
 {
     uint8_t salt[16], body[SCHEMA_BODY_MAX];
@@ -56,7 +56,7 @@ static tally_status add_line(cli_batch *b, store_log *log, const char *line, siz
         return st;
     }
     if (!in.has_actor) {
-        st = cli_batch_node(b, log, &in.body, in.time_ms);
+        st = ledger_batch_node(b, log, &in.body, in.time_ms);
         if (st != TALLY_OK) {
             snprintf(err, err_cap, "cannot encode or sign the record");
         }
@@ -79,7 +79,7 @@ static tally_status add_line(cli_batch *b, store_log *log, const char *line, siz
         snprintf(err, err_cap, "sig does not verify for this actor, origin and body");
         return TALLY_EAUTH;
     }
-    return cli_batch_raw(b, &h, body, bn);
+    return ledger_batch_raw(b, &h, body, bn);
 }
 
 static uint64_t now_ms(void)
@@ -91,7 +91,7 @@ static uint64_t now_ms(void)
 
 /* The record just added must pass the acceptance rules at the time the writer will give it:
  * its own time_ms, else the node clock, never below the previous record's. */
-static tally_status admit_last(cli_batch *b, engine_rules *rules, char *err, size_t err_cap)
+static tally_status admit_last(ledger_batch *b, engine_rules *rules, char *err, size_t err_cap)
 {
     store_input *in = &b->in[b->n - 1];
     engine_verdict v;
@@ -101,7 +101,7 @@ static tally_status admit_last(cli_batch *b, engine_rules *rules, char *err, siz
         uint64_t t = now_ms(), last = engine_rules_last_time(rules);
         in->header.time_ms = t > last ? t : last;
     }
-    st = cli_rules_admit(rules, in, &v);
+    st = ledger_rules_admit(rules, in, &v);
     if (st != TALLY_OK) {
         snprintf(err, err_cap, "the record does not match its header");
         return st;
@@ -120,7 +120,7 @@ int cmd_append(int argc, char **argv)
     char *line = NULL, err[512];
     size_t cap = 0, len, lineno = 0, total = 0;
     bool too_long;
-    cli_batch b = CLI_BATCH_INIT;
+    ledger_batch b = LEDGER_BATCH_INIT;
     store_log *log;
     engine_rules *rules = NULL;
     uint64_t first;
@@ -134,7 +134,7 @@ int cmd_append(int argc, char **argv)
     if (rc != CLI_OK) {
         return rc;
     }
-    st = cli_rules_open(log, &rules);
+    st = ledger_rules_open(log, &rules);
     if (st != TALLY_OK) {
         store_close(log);
         return cli_fail("append", st, "cannot read the log to judge the new records");
@@ -161,18 +161,18 @@ int cmd_append(int argc, char **argv)
     free(line);
     engine_rules_free(rules);
     if (st != TALLY_OK) {
-        cli_batch_release(&b);
+        ledger_batch_release(&b);
         store_close(log);
         return cli_fail("append", st, "line %zu: %s; nothing was appended", lineno, err);
     }
     if (b.n == 0) {
-        cli_batch_release(&b);
+        ledger_batch_release(&b);
         store_close(log);
         return cli_usage_error("append", "no records on stdin");
     }
     len = b.n;
-    st = cli_batch_flush(&b, log, &first);
-    cli_batch_release(&b);
+    st = ledger_batch_flush(&b, log, &first);
+    ledger_batch_release(&b);
     store_close(log);
     if (st != TALLY_OK) {
         return cli_fail("append", st, "nothing was appended");

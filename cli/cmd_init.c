@@ -31,7 +31,7 @@ static void genesis_body(schema_body *b, const char *origin, uint64_t netuid, co
     b->u.genesis.netuid = netuid;
     memcpy(b->u.genesis.node_hotkey, hk, 32);
     b->u.genesis.created_ms = now;
-    b->u.genesis.code_version = (tally_str){CLI_CODE_VERSION, strlen(CLI_CODE_VERSION)};
+    b->u.genesis.code_version = (tally_str){SCHEMA_CODE_VERSION, strlen(SCHEMA_CODE_VERSION)};
     b->u.genesis.chain = (schema_chain_params){.netuid = netuid,
                                                .tempo = 360,
                                                .max_weight_limit = 65535,
@@ -53,7 +53,7 @@ int cmd_init(int argc, char **argv)
     store_cfg cfg = {0};
     store_log *log;
     schema_body gb;
-    cli_batch batch = CLI_BATCH_INIT;
+    ledger_batch batch = LEDGER_BATCH_INIT;
     struct timespec ts;
     tally_status st;
     int c;
@@ -112,11 +112,11 @@ int cmd_init(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     genesis_body(&gb, origin, netuid, hotkey ? hk : pk,
                  (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
-    st = cli_batch_node(&batch, log, &gb, 0);
+    st = ledger_batch_node(&batch, log, &gb, 0);
     if (st == TALLY_OK) {
-        st = cli_batch_flush(&batch, log, &first);
+        st = ledger_batch_flush(&batch, log, &first);
     }
-    cli_batch_release(&batch);
+    ledger_batch_release(&batch);
     if (st == TALLY_OK) {
         st = store_vkey(origin, pk, vkey, sizeof(vkey));
     }

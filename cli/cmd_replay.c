@@ -33,8 +33,9 @@ int cmd_replay(int argc, char **argv)
                                          {"view", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    cli_replay_cfg cfg = {.progress = "replay"};
-    cli_replay_result res;
+    cli_progress_state prog;
+    ledger_replay_cfg cfg = {.progress = cli_progress, .progress_arg = &prog};
+    ledger_replay_result res;
     const char *dir = NULL;
     store_log *log;
     char hex[65];
@@ -49,7 +50,7 @@ int cmd_replay(int argc, char **argv)
         } else if (c == 'd') {
             dir = optarg;
         } else if (c == 'q') {
-            cfg.quiet = true, cfg.progress = NULL;
+            cfg.progress = NULL;
         } else if (c == 'c' && cli_parse_u64(optarg, &cfg.from_cycle) && cfg.from_cycle > 0) {
             continue;
         } else if (c == 't' && cli_parse_u64(optarg, &cfg.to) && cfg.to > 0) {
@@ -63,11 +64,12 @@ int cmd_replay(int argc, char **argv)
     if (optind != argc) {
         return cli_usage_error("replay", "unexpected argument '%s'", argv[optind]);
     }
+    cli_progress_init(&prog, "replay");
     rc = cli_open("replay", cli_dir(dir), true, &log);
     if (rc != CLI_OK) {
         return rc;
     }
-    st = cli_replay(log, &cfg, &res);
+    st = ledger_replay(log, &cfg, &res);
     store_close(log);
     engine_free(res.eng);
     if (st == TALLY_ENOTFOUND && cfg.from_cycle) {

@@ -233,14 +233,14 @@ static tally_status cycle_params(store_log *log, scan *s)
         st = store_checkpoint_get(log, s->cycle, s->state_hash, &state, &n);
     }
     if (st == TALLY_OK) {
-        st = cli_state_load(log, state, n, &e);
+        st = ledger_state_load(log, state, n, &e);
         s->params_from_checkpoint = true;
     } else if (st == TALLY_ENOTFOUND && s->covers_to == 0) {
         st = engine_new(&e); /* a cycle of no inputs: the defaults */
     } else if (st == TALLY_ENOTFOUND) {
-        cli_replay_cfg cfg = {.to = s->covers_to, .quiet = true};
-        cli_replay_result res;
-        st = cli_replay(log, &cfg, &res);
+        ledger_replay_cfg cfg = {.to = s->covers_to};
+        ledger_replay_result res;
+        st = ledger_replay(log, &cfg, &res);
         e = res.eng;
         if (st == TALLY_OK && res.mismatch) {
             st = TALLY_ECORRUPT;

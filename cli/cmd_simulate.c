@@ -147,8 +147,8 @@ static const char demo_usage[] =
 /* The auditor's half of the demo: replay from genesis, then the weights of the last cycle. */
 static int demo_replay(const char *dir)
 {
-    cli_replay_cfg cfg = {.quiet = true};
-    cli_replay_result res;
+    ledger_replay_cfg cfg = {0};
+    ledger_replay_result res;
     store_log *log;
     char hex[65];
     tally_status st;
@@ -159,7 +159,7 @@ static int demo_replay(const char *dir)
     }
     printf("== replaying the log as an auditor: every cycle recomputed from its inputs\n");
     fflush(stdout);
-    st = cli_replay(log, &cfg, &res);
+    st = ledger_replay(log, &cfg, &res);
     store_close(log);
     engine_free(res.eng);
     if (st != TALLY_OK) {

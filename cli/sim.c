@@ -214,7 +214,7 @@ static uint64_t odds_of(double p)
 typedef struct sim {
     const cli_sim_cfg *cfg;
     store_log *log;
-    cli_batch batch;
+    ledger_batch batch;
     uint64_t win_lo, win_hi; /* emit records with time in [win_lo, win_hi) */
     miner *miners;
     unsigned n_events;
@@ -233,7 +233,7 @@ static bool in_window(const sim *s, uint64_t t)
 static void emit_node(sim *s, const schema_body *b, uint64_t t)
 {
     if (s->st == TALLY_OK && in_window(s, t)) {
-        s->st = cli_batch_node(&s->batch, s->log, b, t);
+        s->st = ledger_batch_node(&s->batch, s->log, b, t);
     }
 }
 
@@ -406,7 +406,7 @@ static void emit_submission(sim *s, sim_event *e, unsigned mi_idx, uint64_t t, u
                              .markets = entries, .n_markets = 3};
     salt_of(&r, b.u.odds.salt);
     if (s->st == TALLY_OK && in_window(s, t)) {
-        s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
+        s->st = ledger_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
     }
 }
 
@@ -445,7 +445,7 @@ static void emit_copies(sim *s, const sim_event *e, const schema_cprice *cp, siz
                                  .markets = &en, .n_markets = 1};
         salt_of(&r, b.u.odds.salt);
         if (in_window(s, t)) {
-            s->st = cli_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
+            s->st = ledger_batch_signed(&s->batch, s->log, &b, mi->pk, mi->sk, t);
         }
     }
 }
@@ -518,7 +518,7 @@ static void emit_outcome(sim *s, sim_event *e)
         mb.u.outcome.has_salt = true;
         salt_of(&e->r, mb.u.outcome.salt);
         if (s->st == TALLY_OK && in_window(s, mt)) {
-            s->st = cli_batch_signed(&s->batch, s->log, &mb, mi->pk, mi->sk, mt);
+            s->st = ledger_batch_signed(&s->batch, s->log, &mb, mi->pk, mi->sk, mt);
         }
     }
 }
@@ -612,7 +612,7 @@ static int by_time(const void *a, const void *b)
  * share theirs and must land in one transaction). */
 static tally_status flush_sorted(sim *s)
 {
-    cli_batch *b = &s->batch;
+    ledger_batch *b = &s->batch;
     sort_key *keys = malloc((b->n ? b->n : 1) * sizeof(*keys));
     store_input *sorted = malloc((b->n ? b->n : 1) * sizeof(*sorted));
     size_t start = 0;
@@ -633,7 +633,7 @@ static tally_status flush_sorted(sim *s)
     size_t kept = 0;
     for (size_t i = 0; st == TALLY_OK && i < b->n; i++) {
         engine_verdict v;
-        st = cli_rules_admit(s->rules, &sorted[i], &v);
+        st = ledger_rules_admit(s->rules, &sorted[i], &v);
         const schema_header *h = &sorted[i].header;
         bool by_miner = h->type == SCHEMA_ODDS_SUBMISSION ||
                      (h->type == SCHEMA_OUTCOME && h->tier == SCHEMA_EMBARGOED);
@@ -682,7 +682,7 @@ static void genesis(sim *s)
     b.u.genesis = (schema_genesis){.origin = {SIM_ORIGIN, strlen(SIM_ORIGIN)},
                                    .netuid = SIM_NETUID,
                                    .created_ms = SIM_T0,
-                                   .code_version = {CLI_CODE_VERSION, strlen(CLI_CODE_VERSION)},
+                                   .code_version = {SCHEMA_CODE_VERSION, strlen(SCHEMA_CODE_VERSION)},
                                    .params = (schema_param *)(uintptr_t)params,
                                    .n_params = 4};
     memcpy(b.u.genesis.node_hotkey, pk, 32);
@@ -707,8 +707,8 @@ static tally_status simulate_day(sim *s, uint64_t day, uint64_t *cycles)
     } else {
         /* A scoring cycle at each UTC midnight covering everything before it, with its derived
          * records, scored by the node's engine. */
-        cli_cycle_info info;
-        st = cli_node_cycle(s->log, s->eng, s->rules, *cycles + 1, 0, t, &info);
+        ledger_cycle_info info;
+        st = ledger_node_cycle(s->log, s->eng, s->rules, *cycles + 1, 0, t, &info);
         if (st != TALLY_OK) {
             snprintf(s->res->what, sizeof(s->res->what), "%s", info.what);
             return st;
@@ -730,7 +730,7 @@ static tally_status simulate_day(sim *s, uint64_t day, uint64_t *cycles)
         return s->st;
     }
     st = flush_sorted(s);
-    cli_batch_release(&s->batch);
+    ledger_batch_release(&s->batch);
     return st;
 }
 
@@ -750,8 +750,8 @@ static tally_status resume_point(sim *s, uint64_t *next_day, uint64_t *cycles)
         return st;
     }
     *next_day = (sth.time_ms - SIM_T0) / DAY_MS + 1;
-    st = cli_node_catch_up(s->log, &s->eng, cycles);
-    return st == TALLY_OK ? cli_rules_open(s->log, &s->rules) : st;
+    st = ledger_node_catch_up(s->log, &s->eng, cycles);
+    return st == TALLY_OK ? ledger_rules_open(s->log, &s->rules) : st;
 }
 
 static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log, bool *created)
@@ -780,7 +780,7 @@ static tally_status open_or_create(const char *dir, uint64_t seed, store_log **l
 
 int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out)
 {
-    sim s = {.cfg = cfg, .batch = CLI_BATCH_INIT, .res = out, .st = TALLY_OK};
+    sim s = {.cfg = cfg, .batch = LEDGER_BATCH_INIT, .res = out, .st = TALLY_OK};
     uint64_t first_day, cycles;
     struct timespec t0, t1;
     bool created;
@@ -824,7 +824,7 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
         sodium_memzero(s.miners, cfg->miners * sizeof(*s.miners));
     }
     free(s.miners);
-    cli_batch_release(&s.batch);
+    ledger_batch_release(&s.batch);
     engine_free(s.eng);
     engine_rules_free(s.rules);
     store_close(s.log);

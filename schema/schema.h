@@ -17,6 +17,11 @@
 #define SCHEMA_MSG_MAX 400u      /* bytes of a record message (origin ≤ 128) */
 #define SCHEMA_ORIGIN_MAX 128u
 #define SCHEMA_ID_MAX 9007199254740991ull /* 2^53 − 1: ids, nonces and times */
+#define SCHEMA_DAY_MS 86400000ull
+/* The code version tally writes into GENESIS, SCORING_CYCLE and RECOMPUTE (ascii64). */
+#define SCHEMA_CODE_VERSION "tally-0.1.0"
+/* A SCORING_CYCLE's as_of_ms: the UTC midnight of its own time_ms (protocol §2.5). */
+#define SCHEMA_AS_OF(time_ms) ((time_ms) - (time_ms) % SCHEMA_DAY_MS)
 
 enum schema_type {
     SCHEMA_GENESIS = 1,

@@ -66,7 +66,7 @@ static void items_judged_in_order(void **state)
 {
     const char *dir = tu_tmpdir("admission");
     static uint8_t bufs[8][SCHEMA_BODY_MAX];
-    cli_admission adm;
+    ledger_admission adm;
     store_cfg cfg = {.dir = dir, .create = true, .origin = "tally.test/7"};
     store_log *log;
     store_input in[4];
@@ -79,10 +79,10 @@ static void items_judged_in_order(void **state)
     size_t acc;
     (void)state;
 
-    assert_int_equal(cli_admission_init(&adm), TALLY_OK);
+    assert_int_equal(ledger_admission_init(&adm), TALLY_OK);
     cfg.admission = &adm.hook;
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    assert_int_equal(cli_admission_attach(&adm, log), TALLY_OK);
+    assert_int_equal(ledger_admission_attach(&adm, log), TALLY_OK);
     /* the prefix through the trusted path: GENESIS, a METAGRAPH binding the miner, an event
      * with two markets */
     b = (schema_body){.type = SCHEMA_GENESIS};
@@ -143,10 +143,10 @@ static void items_judged_in_order(void **state)
     assert_int_equal(store_append_items(log, in, 1, res, &acc), TALLY_ECONFLICT);
     store_close(log);
     /* a reopened log gives the hook the same state: the next bucket is free */
-    assert_int_equal(cli_admission_init(&adm), TALLY_OK);
+    assert_int_equal(ledger_admission_init(&adm), TALLY_OK);
     cfg = (store_cfg){.dir = dir, .admission = &adm.hook};
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    assert_int_equal(cli_admission_attach(&adm, log), TALLY_OK);
+    assert_int_equal(ledger_admission_attach(&adm, log), TALLY_OK);
     b = odds(200, 0, 4201, &en[0], pr[0]);
     in[0] = miner_rec(log, &b, t + 59999 - t % 60000, bufs[4]);
     b = odds(201, 0, 4201, &en[1], pr[1]);
@@ -155,7 +155,7 @@ static void items_judged_in_order(void **state)
     assert_false(res[0].accepted);
     assert_true(res[1].accepted);
     store_close(log);
-    cli_admission_release(&adm);
+    ledger_admission_release(&adm);
     tu_rmdir(dir);
 }
 

@@ -1,368 +1,15 @@
-/* The projection driver: the engine fed from the log. The node side appends a SCORING_CYCLE with
- * its derived block and stores the checkpoint; the auditor side (replay) recomputes every block
- * and compares it byte for byte with the log, naming the first record that differs. */
+/* The auditor side: replay recomputes every cycle's derived block from the inputs and compares
+ * it byte for byte with the log, judges every record by the acceptance rules, and names the
+ * first record that differs; in the gated view it reads only what an authenticated auditor may
+ * (protocol §2.3). */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
-
-/* ---- reading records ---- */
-
-/* Bodies for engine_load, asked for in ascending seq: one iterator streams forward. */
-typedef struct fetcher {
-    store_log *log;
-    store_iter *it;
-    uint64_t next; /* seq the iterator returns next */
-    /* the gated view: bodies only as an authenticated auditor may read them (protocol §2.3):
-     * never a private one, an embargoed one only once its reveal is due by `cut` */
-    const engine_rules *gate;
-    uint64_t cut;
-} fetcher;
-
-/* Whether a reader of the view may read the body of record seq where it stands in the log (gate
- * NULL: the operator's full view). */
-static bool visible(const engine_rules *gate, uint64_t seq, const schema_header *h)
-{
-    uint64_t at;
-
-    if (gate == NULL || h->tier == SCHEMA_PUBLIC || h->tier == SCHEMA_GATED) {
-        return true;
-    }
-    return h->tier == SCHEMA_EMBARGOED && engine_rules_reveal_at(gate, seq, h, &at) == TALLY_OK &&
-           at <= h->time_ms;
-}
-
-static tally_status fetch_cb(uint64_t seq, void *arg, schema_header *h, schema_body *b)
-{
-    fetcher *f = arg;
-    store_record r;
-    tally_status st;
-
-    /* stream forward over short gaps; jump (a new iterator) over long ones or backwards */
-    if (f->it == NULL || seq < f->next || seq - f->next > 512) {
-        store_iter_close(f->it);
-        f->it = NULL;
-        st = store_iter_open(f->log, seq, &f->it);
-        if (st != TALLY_OK) {
-            return st;
-        }
-    }
-    do {
-        st = store_iter_next(f->it, &r);
-    } while (st == TALLY_OK && r.seq < seq);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    f->next = r.seq + 1;
-    if (r.seq != seq) {
-        return TALLY_ENOTFOUND;
-    }
-    st = schema_header_decode(r.header.p, r.header.n, h);
-    if (st == TALLY_OK && f->gate != NULL) {
-        uint64_t at;
-        if (h->tier == SCHEMA_PRIVATE ||
-            (h->tier == SCHEMA_EMBARGOED &&
-             (engine_rules_reveal_at(f->gate, seq, h, &at) != TALLY_OK || at > f->cut))) {
-            return TALLY_ENOTFOUND; /* not yet readable in this view */
-        }
-    }
-    if (st == TALLY_OK) {
-        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
-    }
-    return st;
-}
-
-/* Loads a checkpoint state; with gate, bodies are read as the gated view allows at time cut
- * (the cycle's: the time of record covers_to − 1). */
-static tally_status load_state(store_log *log, const engine_rules *gate, uint64_t cut,
-                               const uint8_t *state, size_t n, engine **out)
-{
-    fetcher f = {.log = log, .gate = gate, .cut = cut};
-    tally_status st = engine_load(state, n, fetch_cb, &f, out);
-    store_iter_close(f.it);
-    return st;
-}
-
-/* Applies records [engine_next_seq, to) to the engine, checking each body against its header;
- * with gate, a body the view may not read yet is folded from its header. A SCORING_CYCLE in the
- * range must already have been computed by the caller. */
-static tally_status fold_range(store_log *log, const engine_rules *gate, engine *e, uint64_t to)
-{
-    store_iter *it;
-    store_record r;
-    tally_status st;
-
-    if (engine_next_seq(e) >= to) {
-        return TALLY_OK;
-    }
-    st = store_iter_open(log, engine_next_seq(e), &it);
-    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK && r.seq < to) {
-        schema_header h;
-        schema_body b;
-        st = schema_header_decode(r.header.p, r.header.n, &h);
-        if (st != TALLY_OK) {
-            break;
-        }
-        if (h.type == SCHEMA_SCORING_CYCLE || h.type >= SCHEMA_SUBMISSION_SCORE ||
-            !visible(gate, r.seq, &h)) {
-            st = engine_apply(e, r.seq, &h, NULL);
-            continue;
-        }
-        st = r.body.p ? schema_record_check(&h, r.body.p, r.body.n, &b) : TALLY_ECORRUPT;
-        if (st == TALLY_OK) {
-            st = engine_apply(e, r.seq, &h, &b);
-            schema_body_release(&b);
-        }
-    }
-    store_iter_close(it);
-    return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= to) ? TALLY_OK : st;
-}
-
-/* ---- acceptance rules ---- */
-
-tally_status cli_rules_fold(store_log *log, engine_rules *r, uint64_t to)
-{
-    store_iter *it;
-    store_record rec;
-    tally_status st;
-
-    if (engine_rules_size(r) >= to) {
-        return TALLY_OK;
-    }
-    st = store_iter_open(log, engine_rules_size(r), &it);
-    while (st == TALLY_OK && (st = store_iter_next(it, &rec)) == TALLY_OK && rec.seq < to) {
-        schema_header h;
-        schema_body b;
-        st = schema_header_decode(rec.header.p, rec.header.n, &h);
-        if (st != TALLY_OK) {
-            break;
-        }
-        if (h.type >= SCHEMA_SUBMISSION_SCORE) {
-            /* the fold reads nothing of a derived body but its type */
-            schema_body d = {.type = (unsigned)h.type};
-            st = engine_rules_apply(r, rec.seq, &h, &d);
-            continue;
-        }
-        st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
-        if (st == TALLY_OK) {
-            st = engine_rules_apply(r, rec.seq, &h, &b);
-            schema_body_release(&b);
-        }
-    }
-    store_iter_close(it);
-    return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
-}
-
-tally_status cli_rules_open(store_log *log, engine_rules **out)
-{
-    engine_rules *r;
-    tally_status st = engine_rules_new(&r);
-
-    *out = NULL;
-    if (st == TALLY_OK) {
-        st = cli_rules_fold(log, r, store_size(log));
-    }
-    if (st != TALLY_OK) {
-        engine_rules_free(r);
-        return st;
-    }
-    *out = r;
-    return TALLY_OK;
-}
-
-tally_status cli_rules_admit(engine_rules *r, const store_input *in, engine_verdict *v)
-{
-    schema_body b;
-    tally_status st = schema_record_check(&in->header, in->body, in->body_len, &b);
-
-    memset(v, 0, sizeof(*v));
-    if (st != TALLY_OK) {
-        return st;
-    }
-    st = engine_rules_admit(r, engine_rules_size(r), &in->header, &b, v);
-    schema_body_release(&b);
-    return st;
-}
-
-/* ---- the rules as the writer's admission hook ---- */
-
-static tally_status admission_admit(void *arg, uint64_t seq, const schema_header *h,
-                                    const uint8_t *body, size_t body_len, bool judge,
-                                    bool *admitted, int *code)
-{
-    cli_admission *a = arg;
-    engine_verdict v;
-    schema_body b;
-    tally_status st = TALLY_OK;
-
-    *admitted = false, *code = 0;
-    /* after a failed transaction the state is rebuilt from the log before judging again */
-    if (a->stale) {
-        engine_rules *fresh;
-        st = engine_rules_new(&fresh);
-        if (st == TALLY_OK) {
-            st = cli_rules_fold(a->log, fresh, seq);
-        }
-        if (st != TALLY_OK) {
-            engine_rules_free(fresh);
-            return st;
-        }
-        engine_rules_free(a->rules);
-        a->rules = fresh, a->stale = false;
-    }
-    st = schema_record_check(h, body, body_len, &b);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    st = judge ? engine_rules_check(a->rules, seq, h, &b, &v) : TALLY_OK;
-    if (st == TALLY_OK && judge && v.rule != ENGINE_RULE_OK) {
-        *code = (int)v.rule;
-    } else if (st == TALLY_OK) {
-        st = engine_rules_apply(a->rules, seq, h, &b);
-        *admitted = st == TALLY_OK;
-    }
-    schema_body_release(&b);
-    return st;
-}
-
-static void admission_rewind(void *arg, uint64_t size)
-{
-    cli_admission *a = arg;
-    a->stale = engine_rules_size(a->rules) > size;
-}
-
-tally_status cli_admission_init(cli_admission *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->hook = (store_admission){admission_admit, admission_rewind, a};
-    return engine_rules_new(&a->rules);
-}
-
-tally_status cli_admission_attach(cli_admission *a, store_log *log)
-{
-    a->log = log;
-    return cli_rules_fold(log, a->rules, store_size(log));
-}
-
-void cli_admission_release(cli_admission *a)
-{
-    engine_rules_free(a->rules);
-    a->rules = NULL;
-}
-
-/* ---- node side ---- */
-
-/* Builds, signs and encodes a node record of body b at time t into the batch; the leaf hash of
- * its header goes to leaf_out when not NULL. */
-static tally_status add_node(cli_batch *batch, store_log *log, const schema_body *b, uint64_t t,
-                             uint8_t leaf_out[32])
-{
-    uint8_t body[SCHEMA_BODY_MAX], hb[SCHEMA_HEADER_MAX], pk[32];
-    size_t n, hn;
-    schema_header h;
-    tally_status st = schema_body_encode(b, body, sizeof(body), &n);
-
-    store_node_pubkey(log, pk);
-    if (st == TALLY_OK) {
-        st = schema_header_init(b, body, n, pk, &h);
-    }
-    if (st == TALLY_OK) {
-        st = store_node_sign(log, &h);
-    }
-    h.time_ms = t;
-    if (st == TALLY_OK && leaf_out != NULL) {
-        st = schema_header_encode(&h, hb, sizeof(hb), &hn);
-        if (st == TALLY_OK) {
-            store_leaf_hash(hb, hn, leaf_out);
-        }
-    }
-    return st == TALLY_OK ? cli_batch_raw(batch, &h, body, n) : st;
-}
-
-tally_status cli_node_cycle(store_log *log, engine *e, engine_rules *rules, uint64_t cycle,
-                            uint64_t epoch, uint64_t t, cli_cycle_info *info)
-{
-    schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
-    schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
-    engine_block blk;
-    cli_batch batch = CLI_BATCH_INIT;
-    uint8_t (*leaf)[32] = NULL;
-    uint64_t first, seq;
-    tally_status st = fold_range(log, NULL, e, store_size(log));
-
-    memset(info, 0, sizeof(*info));
-    if (st != TALLY_OK) {
-        return st;
-    }
-    seq = store_size(log);
-    cb.u.scoring_cycle = (schema_scoring_cycle){
-        .cycle = cycle, .epoch = epoch, .as_of_ms = t - t % 86400000ull, .covers_to = seq,
-        .code_version = {CLI_CODE_VERSION, strlen(CLI_CODE_VERSION)}};
-    st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, &blk);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    leaf = calloc(blk.n_miners + 1, sizeof(*leaf));
-    st = leaf ? add_node(&batch, log, &cb, t, NULL) : TALLY_ENOMEM;
-    for (size_t i = 0; st == TALLY_OK && i < blk.n; i++) {
-        bool miner = i >= blk.n_scores && i < blk.n_scores + blk.n_miners;
-        if (blk.bodies[i].type == SCHEMA_WEIGHTS) {
-            engine_block_set_inputs_hash(&blk, (const uint8_t(*)[32])leaf);
-        }
-        st = add_node(&batch, log, &blk.bodies[i], t, miner ? leaf[i - blk.n_scores] : NULL);
-    }
-    /* the block passes the same rules as every record (a failure here is a bug in the engine
-     * or the driver, reported as such) */
-    for (size_t i = 0; st == TALLY_OK && rules != NULL && i < batch.n; i++) {
-        engine_verdict v;
-        st = cli_rules_admit(rules, &batch.in[i], &v);
-        if (st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
-            snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s: %s", i,
-                     engine_rule_name(v.rule), v.detail);
-            st = TALLY_EINVAL;
-        }
-    }
-    /* the checkpoint goes first: a crash before the append leaves a file no record names */
-    if (st == TALLY_OK) {
-        st = store_checkpoint_put(log, cycle, blk.state, blk.state_len);
-    }
-    if (st == TALLY_OK) {
-        st = cli_batch_flush(&batch, log, &first);
-    }
-    if (st == TALLY_OK) {
-        info->seq = first, info->records = blk.n + 1, info->scores = blk.n_scores;
-        info->miners = blk.n_miners, info->has_weights = blk.has_weights;
-        info->state_len = blk.state_len;
-        memcpy(info->state_hash, blk.state_hash, 32);
-    }
-    free(leaf);
-    cli_batch_release(&batch);
-    engine_block_release(&blk);
-    return st;
-}
-
-tally_status cli_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out)
-{
-    cli_replay_cfg cfg = {.quiet = true};
-    cli_replay_result res;
-    tally_status st = cli_replay(log, &cfg, &res);
-
-    *out = NULL;
-    if (st == TALLY_OK && res.mismatch) {
-        st = TALLY_ECORRUPT;
-    }
-    if (st != TALLY_OK) {
-        engine_free(res.eng);
-        return st;
-    }
-    *out = res.eng, *cycles_out = res.cycles;
-    return TALLY_OK;
-}
-
-/* ---- auditor side: replay and compare ---- */
+#include "ledger/ledger_int.h"
 
 /* Names the first field where two bodies of one type differ, through their JSON views. */
 static void diff_fields(const schema_body *want, const schema_body *got, char *out, size_t cap)
@@ -399,8 +46,8 @@ done:
 typedef struct rp {
     store_log *log;
     engine *e;
-    const cli_replay_cfg *cfg;
-    cli_replay_result *res;
+    const ledger_replay_cfg *cfg;
+    ledger_replay_result *res;
     engine_block blk; /* the block being compared */
     bool expecting;
     uint64_t expect_from;
@@ -414,14 +61,14 @@ typedef struct rp {
     bool has_prev;
     engine_rules *rules; /* the acceptance rules, judged on every record read */
     const engine_rules *gate; /* the gated view: rules (for reveal times), else NULL */
-    fetcher ef;               /* the engine's source of bodies taken at their reveal */
-    fetcher rf;               /* bodies judged by the rules at their reveal */
+    ledger__fetcher ef;               /* the engine's source of bodies taken at their reveal */
+    ledger__fetcher rf;               /* bodies judged by the rules at their reveal */
 } rp;
 
 static void mismatch(rp *p, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void mismatch(rp *p, uint64_t seq, const char *fmt, ...)
 {
-    cli_replay_result *r = p->res;
+    ledger_replay_result *r = p->res;
     va_list ap;
 
     if (r->mismatch) {
@@ -476,7 +123,7 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
         schema_header h;
         schema_body b;
         engine_verdict v;
-        st = fetch_cb(due[i], &p->rf, &h, &b);
+        st = ledger__fetch(due[i], &p->rf, &h, &b);
         if (st == TALLY_ECORRUPT || st == TALLY_EFORMAT || st == TALLY_ENOTFOUND) {
             if (p->res != NULL) {
                 mismatch(p, due[i], "%s: its body is due since its reveal but %s", tname(h.type),
@@ -506,11 +153,11 @@ static tally_status rules_prefix(rp *p, uint64_t to)
 {
     store_iter *it;
     store_record rec;
-    cli_replay_result *res = p->res;
+    ledger_replay_result *res = p->res;
     tally_status st;
 
     if (p->gate == NULL) {
-        return cli_rules_fold(p->log, p->rules, to);
+        return ledger_rules_fold(p->log, p->rules, to);
     }
     p->res = NULL;
     st = store_iter_open(p->log, 0, &it);
@@ -523,7 +170,7 @@ static tally_status rules_prefix(rp *p, uint64_t to)
             break;
         }
         d = (schema_body){.type = (unsigned)h.type};
-        has_body = h.type < SCHEMA_SUBMISSION_SCORE && visible(p->gate, rec.seq, &h);
+        has_body = h.type < SCHEMA_SUBMISSION_SCORE && ledger__visible(p->gate, rec.seq, &h);
         if (has_body) {
             st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
         }
@@ -553,10 +200,10 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
         uint64_t cut = 0;
         st = p->prev_c.covers_to ? time_of(p->log, p->prev_c.covers_to - 1, &cut) : TALLY_OK;
         if (st == TALLY_OK) {
-            st = load_state(p->log, p->gate, cut, p->prev_state, p->prev_len, &e);
+            st = ledger__load_state(p->log, p->gate, cut, p->prev_state, p->prev_len, &e);
         }
         if (st == TALLY_OK) {
-            engine_set_fetch(e, fetch_cb, &p->ef);
+            engine_set_fetch(e, ledger__fetch, &p->ef);
         }
         if (st == TALLY_OK) {
             st = engine_cycle(e, p->prev_seq, &p->prev_h, &p->prev_c, &b);
@@ -565,11 +212,11 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
     } else {
         st = engine_new(&e);
         if (st == TALLY_OK) {
-            engine_set_fetch(e, fetch_cb, &p->ef);
+            engine_set_fetch(e, ledger__fetch, &p->ef);
         }
     }
     if (st == TALLY_OK) {
-        st = fold_range(p->log, p->gate, e, covers_to);
+        st = ledger__fold_range(p->log, p->gate, e, covers_to);
     }
     if (st != TALLY_OK) {
         engine_free(e);
@@ -627,7 +274,7 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     /* records between covers_to and the cycle were folded before (or, after a rewind, are
      * folded now): inputs of the next cycle */
     if (resume_at > engine_next_seq(p->e)) {
-        st = fold_range(p->log, p->gate, p->e, seq);
+        st = ledger__fold_range(p->log, p->gate, p->e, seq);
     }
     free(p->leaf);
     p->leaf = calloc(p->blk.n_miners + 1, sizeof(*p->leaf));
@@ -747,10 +394,10 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
         st = store_checkpoint_get(p->log, cycle, want, &state, &n);
     }
     if (st == TALLY_OK) {
-        st = load_state(p->log, p->gate, engine_rules_last_time(p->rules), state, n, &p->e);
+        st = ledger__load_state(p->log, p->gate, engine_rules_last_time(p->rules), state, n, &p->e);
     }
     if (st == TALLY_OK) {
-        engine_set_fetch(p->e, fetch_cb, &p->ef);
+        engine_set_fetch(p->e, ledger__fetch, &p->ef);
     }
     free(state);
     if (st == TALLY_OK) {
@@ -779,7 +426,7 @@ static bool judge(rp *p, uint64_t seq, const schema_header *h, const schema_body
     return *st == TALLY_OK;
 }
 
-tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_result *res)
+tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_replay_result *res)
 {
     rp p = {.log = log, .cfg = cfg, .res = res, .ef = {.log = log}, .rf = {.log = log}};
     store_iter *it = NULL;
@@ -787,12 +434,10 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     uint64_t from = 0, to, resumed_cycle_seq = UINT64_MAX, tile_ix = UINT64_MAX, size;
     uint8_t *tile = malloc(256 * 32);
     struct timespec t0, t1;
-    cli_progress_state prog;
     tally_status st = TALLY_OK;
 
     memset(res, 0, sizeof(*res));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    cli_progress_init(&prog, cfg->progress);
     size = store_size(log);
     to = cfg->to && cfg->to < size ? cfg->to : size;
     if (tile == NULL || engine_rules_new(&p.rules) != TALLY_OK) {
@@ -822,7 +467,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
     } else {
         st = engine_new(&p.e);
         if (st == TALLY_OK) {
-            engine_set_fetch(p.e, fetch_cb, &p.ef);
+            engine_set_fetch(p.e, ledger__fetch, &p.ef);
         }
     }
     if (st == TALLY_OK) {
@@ -835,7 +480,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
             break;
         }
         if (cfg->progress && (r.seq & 0xffff) == 0) {
-            cli_progress(&prog, r.seq, to);
+            cfg->progress(cfg->progress_arg, r.seq, to);
         }
         res->records++;
         /* the header must be the one the tree commits to: its leaf against the hash tile */
@@ -874,7 +519,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         }
         /* the gated view reads no private body, and an embargoed one only from its reveal: such
          * a record is judged and folded from its header here */
-        if (!visible(p.gate, r.seq, &h)) {
+        if (!ledger__visible(p.gate, r.seq, &h)) {
             res->withheld++;
             if (!judge(&p, r.seq, &h, NULL, &st)) {
                 break;
@@ -909,7 +554,7 @@ tally_status cli_replay(store_log *log, const cli_replay_cfg *cfg, cli_replay_re
         st = TALLY_OK;
     }
     if (st == TALLY_OK && cfg->progress) {
-        cli_progress(&prog, res->records + from, to);
+        cfg->progress(cfg->progress_arg, res->records + from, to);
     }
     if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
         mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));

@@ -1,0 +1,31 @@
+/* ledger internals shared by its files: reading bodies by seq (for checkpoints and reveals),
+ * folding a range of the log into the engine, and what the gated view may read where. */
+#ifndef TALLY_LEDGER_LEDGER_INT_H
+#define TALLY_LEDGER_LEDGER_INT_H
+
+#include "ledger/ledger.h"
+
+/* Bodies by seq, asked for in ascending order: one iterator streams forward over short gaps. In
+ * the gated view (gate set) only what an authenticated auditor may read (protocol §2.3): never
+ * a private body, an embargoed one only once its reveal is due by `cut`. */
+typedef struct ledger__fetcher {
+    store_log *log;
+    store_iter *it;
+    uint64_t next; /* seq the iterator returns next */
+    const engine_rules *gate;
+    uint64_t cut;
+} ledger__fetcher;
+
+/* An engine_fetch_fn over a ledger__fetcher. TALLY_ENOTFOUND for a body the view may not read. */
+tally_status ledger__fetch(uint64_t seq, void *arg, schema_header *h, schema_body *b);
+/* Whether the view (gate NULL: the operator's full view) may read record seq's body where it
+ * stands in the log. */
+bool ledger__visible(const engine_rules *gate, uint64_t seq, const schema_header *h);
+/* A checkpoint state loaded with bodies as the view allows at time cut. */
+tally_status ledger__load_state(store_log *log, const engine_rules *gate, uint64_t cut,
+                                const uint8_t *state, size_t n, engine **out);
+/* Folds records [engine_next_seq, to) into e; a body the view may not read is folded from its
+ * header. A SCORING_CYCLE in the range must already have been computed by the caller. */
+tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine *e, uint64_t to);
+
+#endif
