@@ -6,31 +6,22 @@
 
 #include "ledger/ledger_int.h"
 
-/* Builds, signs and encodes a node record of body b at time t into the batch; the leaf hash of
- * its header goes to leaf_out when not NULL. */
+/* Adds a node record of body b at time t to the batch; the leaf hash of its header goes to
+ * leaf_out when not NULL. */
 static tally_status add_node(ledger_batch *batch, store_log *log, const schema_body *b, uint64_t t,
                              uint8_t leaf_out[32])
 {
-    uint8_t body[SCHEMA_BODY_MAX], hb[SCHEMA_HEADER_MAX], pk[32];
-    size_t n, hn;
-    schema_header h;
-    tally_status st = schema_body_encode(b, body, sizeof(body), &n);
+    uint8_t hb[SCHEMA_HEADER_MAX];
+    size_t hn;
+    tally_status st = ledger_batch_node(batch, log, b, t);
 
-    store_node_pubkey(log, pk);
-    if (st == TALLY_OK) {
-        st = schema_header_init(b, body, n, pk, &h);
-    }
-    if (st == TALLY_OK) {
-        st = store_node_sign(log, &h);
-    }
-    h.time_ms = t;
     if (st == TALLY_OK && leaf_out != NULL) {
-        st = schema_header_encode(&h, hb, sizeof(hb), &hn);
+        st = schema_header_encode(&batch->in[batch->n - 1].header, hb, sizeof(hb), &hn);
         if (st == TALLY_OK) {
             store_leaf_hash(hb, hn, leaf_out);
         }
     }
-    return st == TALLY_OK ? ledger_batch_raw(batch, &h, body, n) : st;
+    return st;
 }
 
 tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, uint64_t cycle,
