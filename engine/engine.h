@@ -20,6 +20,7 @@
 
 #define ENGINE_STATE_MAGIC "tally-state-v1"
 #define ENGINE_MAX_UIDS 4096u
+#define ENGINE_STATE_MAX (256u << 20) /* bytes of a checkpoint state, uncompressed (protocol §10) */
 
 /* ---- parameters (scoring §9); reals in nanos, the rest in the unit of their name ---- */
 typedef struct engine_params {

@@ -1,7 +1,8 @@
 /* The checkpoint: the fold's state as canonical msgpack (protocol §6.5), and back.
  *
  * ["tally-state-v1", cycle, epoch, as_of_ms, covers_to,
- *  next_seq, last_time, params_dirty, [every ledger parameter, in schema/params.c order], [netuid, max_weight_limit, min_allowed, owner|nil],
+ *  next_seq, last_time, params_dirty, [every ledger parameter, in schema/params.c order],
+ *  [netuid, max_weight_limit, min_allowed, owner|nil],
  *  hotkeys [[hotkey, uid|nil, reg_start]…], mg [time, [[uid, hotkey, tally_key|nil]…]] (parts
  *  still being assembled),
  *  actors [[tally_key, hotkey index]…], uids [hotkey index|nil …],
@@ -14,405 +15,167 @@
  *
  * Submissions are held by seq and header fields alone: nothing of a body, revealed or not, is in
  * the state (protocol §6.5 forbids unrevealed ones; revealed ones are in the log anyway), and
- * engine_load() reads the bodies again through the caller, in seq order. Integers use the
- * shortest msgpack form, so the bytes are a function of the state. */
+ * engine_load() reads the bodies again through the caller, in seq order. The bytes are canonical
+ * msgpack (schema_mpw / schema_mpr), so they are a function of the state. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
 
-/* ---- writer ---- */
+/* ---- writer (schema_mpw: canonical msgpack, sticky failure) ---- */
 
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    bool oom;
-} wbuf;
-
-static void put(wbuf *w, const void *src, size_t n)
-{
-    if (w->oom) {
-        return;
-    }
-    if (w->n + n > w->cap) {
-        size_t c = w->cap ? w->cap : 4096;
-        while (c < w->n + n) {
-            c *= 2;
-        }
-        uint8_t *q = realloc(w->p, c);
-        if (q == NULL) {
-            w->oom = true;
-            return;
-        }
-        w->p = q, w->cap = c;
-    }
-    memcpy(w->p + w->n, src, n);
-    w->n += n;
-}
-
-static void put_be(wbuf *w, uint8_t tag, uint64_t v, int bytes)
-{
-    uint8_t b[9];
-    b[0] = tag;
-    for (int i = 0; i < bytes; i++) {
-        b[1 + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-    }
-    put(w, b, 1 + (size_t)bytes);
-}
-
-static void w_u(wbuf *w, uint64_t v)
-{
-    if (v < 128) {
-        uint8_t b = (uint8_t)v;
-        put(w, &b, 1);
-    } else if (v <= 0xff) {
-        put_be(w, 0xcc, v, 1);
-    } else if (v <= 0xffff) {
-        put_be(w, 0xcd, v, 2);
-    } else if (v <= 0xffffffffull) {
-        put_be(w, 0xce, v, 4);
-    } else {
-        put_be(w, 0xcf, v, 8);
-    }
-}
-
-static void w_i(wbuf *w, int64_t v)
-{
-    if (v >= 0) {
-        w_u(w, (uint64_t)v);
-    } else if (v >= -32) {
-        uint8_t b = (uint8_t)(0xe0 | (v + 32));
-        put(w, &b, 1);
-    } else if (v >= INT8_MIN) {
-        put_be(w, 0xd0, (uint64_t)v & 0xff, 1);
-    } else if (v >= INT16_MIN) {
-        put_be(w, 0xd1, (uint64_t)v & 0xffff, 2);
-    } else if (v >= INT32_MIN) {
-        put_be(w, 0xd2, (uint64_t)v & 0xffffffffull, 4);
-    } else {
-        put_be(w, 0xd3, (uint64_t)v, 8);
-    }
-}
-
-static void w_arr(wbuf *w, size_t n)
-{
-    if (n < 16) {
-        uint8_t b = (uint8_t)(0x90 | n);
-        put(w, &b, 1);
-    } else if (n <= 0xffff) {
-        put_be(w, 0xdc, n, 2);
-    } else {
-        put_be(w, 0xdd, n, 4);
-    }
-}
-
-static void w_nil(wbuf *w)
-{
-    uint8_t b = 0xc0;
-    put(w, &b, 1);
-}
-
-static void w_bool(wbuf *w, bool v)
-{
-    uint8_t b = v ? 0xc3 : 0xc2;
-    put(w, &b, 1);
-}
-
-static void w_bin(wbuf *w, const uint8_t *p, size_t n)
-{
-    put_be(w, 0xc4, n, 1);
-    put(w, p, n);
-}
-
-static void w_str(wbuf *w, const char *s)
-{
-    size_t n = strlen(s);
-    uint8_t b = (uint8_t)(0xa0 | n);
-    put(w, &b, 1);
-    put(w, s, n);
-}
-
-static void w_opt_u(wbuf *w, bool has, uint64_t v)
+static void w_opt_u(schema_mpw *w, bool has, uint64_t v)
 {
     if (has) {
-        w_u(w, v);
+        schema_mpw_uint(w, v);
     } else {
-        w_nil(w);
+        schema_mpw_nil(w);
     }
 }
 
 tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, uint8_t **out,
                               size_t *n_out)
 {
-    wbuf w = {0};
+    schema_mpw w;
 
     *out = NULL, *n_out = 0;
-    w_arr(&w, 17);
-    w_str(&w, ENGINE_STATE_MAGIC);
-    w_u(&w, c->cycle), w_u(&w, c->epoch), w_u(&w, c->as_of_ms), w_u(&w, c->covers_to);
-    w_u(&w, e->next_seq), w_i(&w, e->last_time), w_bool(&w, e->params_dirty);
+    schema_mpw_init(&w, ENGINE_STATE_MAX);
+    schema_mpw_array(&w, 17);
+    schema_mpw_str(&w, ENGINE_STATE_MAGIC, strlen(ENGINE_STATE_MAGIC));
+    schema_mpw_uint(&w, c->cycle), schema_mpw_uint(&w, c->epoch), schema_mpw_uint(&w, c->as_of_ms), schema_mpw_uint(&w, c->covers_to);
+    schema_mpw_uint(&w, e->next_seq), schema_mpw_int(&w, e->last_time), schema_mpw_bool(&w, e->params_dirty);
     /* every ledger parameter in table order: the count is the table's (schema/params.c) */
-    w_arr(&w, SCHEMA_P_COUNT);
+    schema_mpw_array(&w, SCHEMA_P_COUNT);
     for (size_t i = 0; i < SCHEMA_P_COUNT; i++) {
-        w_i(&w, e->pset.v[i]);
+        schema_mpw_int(&w, e->pset.v[i]);
     }
-    w_arr(&w, 4);
-    w_u(&w, e->netuid), w_u(&w, e->max_weight_limit), w_u(&w, e->min_allowed);
+    schema_mpw_array(&w, 4);
+    schema_mpw_uint(&w, e->netuid), schema_mpw_uint(&w, e->max_weight_limit), schema_mpw_uint(&w, e->min_allowed);
     if (e->has_owner) {
-        w_bin(&w, e->owner, 32);
+        schema_mpw_bin(&w, e->owner, 32);
     } else {
-        w_nil(&w);
+        schema_mpw_nil(&w);
     }
-    w_arr(&w, e->n_hks);
+    schema_mpw_array(&w, e->n_hks);
     for (size_t i = 0; i < e->n_hks; i++) {
-        w_arr(&w, 3);
-        w_bin(&w, e->hks[i].hotkey, 32);
+        schema_mpw_array(&w, 3);
+        schema_mpw_bin(&w, e->hks[i].hotkey, 32);
         w_opt_u(&w, e->hks[i].uid != ENG_NONE, e->hks[i].uid);
-        w_i(&w, e->hks[i].reg_start);
+        schema_mpw_int(&w, e->hks[i].reg_start);
     }
-    w_arr(&w, 2);
-    w_i(&w, e->mg_time);
-    w_arr(&w, e->n_mg_parts);
+    schema_mpw_array(&w, 2);
+    schema_mpw_int(&w, e->mg_time);
+    schema_mpw_array(&w, e->n_mg_parts);
     for (size_t i = 0; i < e->n_mg_parts; i++) {
-        w_arr(&w, 3);
-        w_u(&w, e->mg_parts[i].uid);
-        w_bin(&w, e->mg_parts[i].hotkey, 32);
+        schema_mpw_array(&w, 3);
+        schema_mpw_uint(&w, e->mg_parts[i].uid);
+        schema_mpw_bin(&w, e->mg_parts[i].hotkey, 32);
         if (e->mg_parts[i].has_tally_key) {
-            w_bin(&w, e->mg_parts[i].tally_key, 32);
+            schema_mpw_bin(&w, e->mg_parts[i].tally_key, 32);
         } else {
-            w_nil(&w);
+            schema_mpw_nil(&w);
         }
     }
     /* bound actor keys: one per neuron of the latest snapshot, in key order */
-    w_arr(&w, e->n_actors);
+    schema_mpw_array(&w, e->n_actors);
     for (size_t i = 0; i < e->n_actors; i++) {
-        w_arr(&w, 2);
-        w_bin(&w, e->actors[i].key, 32);
-        w_u(&w, e->actors[i].hk);
+        schema_mpw_array(&w, 2);
+        schema_mpw_bin(&w, e->actors[i].key, 32);
+        schema_mpw_uint(&w, e->actors[i].hk);
     }
-    w_arr(&w, e->n_uids);
+    schema_mpw_array(&w, e->n_uids);
     for (size_t u = 0; u < e->n_uids; u++) {
         w_opt_u(&w, e->uid_hk[u] != ENG_NONE, e->uid_hk[u]);
     }
-    w_arr(&w, e->n_events);
+    schema_mpw_array(&w, e->n_events);
     for (size_t i = 0; i < e->n_events; i++) {
         const eng_event *ev = &e->events[i];
-        w_arr(&w, 9);
-        w_u(&w, ev->id), w_i(&w, ev->start_ms), w_u(&w, ev->status);
-        w_u(&w, ev->em_out), w_u(&w, ev->em_hist), w_u(&w, ev->closes), w_u(&w, ev->em_closes);
-        w_arr(&w, ev->n_hist);
+        schema_mpw_array(&w, 9);
+        schema_mpw_uint(&w, ev->id), schema_mpw_int(&w, ev->start_ms), schema_mpw_uint(&w, ev->status);
+        schema_mpw_uint(&w, ev->em_out), schema_mpw_uint(&w, ev->em_hist), schema_mpw_uint(&w, ev->closes), schema_mpw_uint(&w, ev->em_closes);
+        schema_mpw_array(&w, ev->n_hist);
         for (size_t k = 0; k < ev->n_hist; k++) {
-            w_arr(&w, 3);
-            w_u(&w, ev->hist[k].seq), w_i(&w, ev->hist[k].time), w_i(&w, ev->hist[k].base);
+            schema_mpw_array(&w, 3);
+            schema_mpw_uint(&w, ev->hist[k].seq), schema_mpw_int(&w, ev->hist[k].time), schema_mpw_int(&w, ev->hist[k].base);
         }
         if (!ev->has_out) {
-            w_nil(&w);
+            schema_mpw_nil(&w);
             continue;
         }
-        w_arr(&w, 5);
-        w_u(&w, ev->out_seq), w_i(&w, ev->out_time);
+        schema_mpw_array(&w, 5);
+        schema_mpw_uint(&w, ev->out_seq), schema_mpw_int(&w, ev->out_time);
         w_opt_u(&w, ev->out_has_result, ev->out_result);
         w_opt_u(&w, ev->out_has_scores, ev->out_home);
         w_opt_u(&w, ev->out_has_scores, ev->out_away);
     }
-    w_arr(&w, e->n_markets);
+    schema_mpw_array(&w, e->n_markets);
     for (size_t i = 0; i < e->n_markets; i++) {
         const eng_market *m = &e->markets[i];
-        w_arr(&w, 8);
-        w_u(&w, m->id), w_u(&w, m->ev), w_u(&w, m->kind), w_u(&w, m->em_close);
+        schema_mpw_array(&w, 8);
+        schema_mpw_uint(&w, m->id), schema_mpw_uint(&w, m->ev), schema_mpw_uint(&w, m->kind), schema_mpw_uint(&w, m->em_close);
         if (m->has_line) {
-            w_i(&w, m->line);
+            schema_mpw_int(&w, m->line);
         } else {
-            w_nil(&w);
+            schema_mpw_nil(&w);
         }
-        w_arr(&w, m->n_sides);
+        schema_mpw_array(&w, m->n_sides);
         for (int k = 0; k < m->n_sides; k++) {
-            w_u(&w, m->sides[k]);
+            schema_mpw_uint(&w, m->sides[k]);
         }
         if (m->has_close) {
-            w_arr(&w, 2 + 2 * (size_t)m->n_sides);
-            w_u(&w, m->close_seq), w_u(&w, m->close_mask);
+            schema_mpw_array(&w, 2 + 2 * (size_t)m->n_sides);
+            schema_mpw_uint(&w, m->close_seq), schema_mpw_uint(&w, m->close_mask);
             for (int k = 0; k < m->n_sides; k++) {
-                w_i(&w, m->pi[k]), w_i(&w, m->omega[k]);
+                schema_mpw_int(&w, m->pi[k]), schema_mpw_int(&w, m->omega[k]);
             }
         } else {
-            w_nil(&w);
+            schema_mpw_nil(&w);
         }
-        w_arr(&w, m->n_snaps);
+        schema_mpw_array(&w, m->n_snaps);
         for (size_t k = 0; k < m->n_snaps; k++) {
             const eng_snap *s = &m->snaps[k];
-            w_arr(&w, 3 + (size_t)m->n_sides);
-            w_i(&w, s->ts), w_u(&w, s->seq), w_u(&w, s->mask);
+            schema_mpw_array(&w, 3 + (size_t)m->n_sides);
+            schema_mpw_int(&w, s->ts), schema_mpw_uint(&w, s->seq), schema_mpw_uint(&w, s->mask);
             for (int j = 0; j < m->n_sides; j++) {
-                w_i(&w, s->pi[j]);
+                schema_mpw_int(&w, s->pi[j]);
             }
         }
     }
-    w_arr(&w, e->n_subs);
+    schema_mpw_array(&w, e->n_subs);
     for (size_t i = 0; i < e->n_subs; i++) {
         const eng_sub *s = &e->subs[i];
-        w_arr(&w, 8);
-        w_u(&w, s->seq), w_i(&w, s->time_ms), w_i(&w, s->t_sub);
-        w_u(&w, s->ev), w_u(&w, s->hk), w_u(&w, s->n_rows), w_bool(&w, s->revealed);
-        w_bool(&w, s->scored);
+        schema_mpw_array(&w, 8);
+        schema_mpw_uint(&w, s->seq), schema_mpw_int(&w, s->time_ms), schema_mpw_int(&w, s->t_sub);
+        schema_mpw_uint(&w, s->ev), schema_mpw_uint(&w, s->hk), schema_mpw_uint(&w, s->n_rows), schema_mpw_bool(&w, s->revealed);
+        schema_mpw_bool(&w, s->scored);
     }
-    if (w.oom) {
-        free(w.p);
-        return TALLY_ENOMEM;
-    }
-    *out = w.p, *n_out = w.n;
-    return TALLY_OK;
+    return schema_mpw_finish(&w, out, n_out);
 }
 
-/* ---- reader (strict: only what the writer produces) ---- */
+/* ---- reader (schema_mpr: only canonical forms, sticky failure) ---- */
 
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t n, off;
-    bool bad;
-} rbuf;
-
-static uint64_t get_be(rbuf *r, int bytes)
-{
-    uint64_t v = 0;
-    if (r->bad || r->n - r->off < (size_t)bytes) {
-        r->bad = true;
-        return 0;
-    }
-    for (int i = 0; i < bytes; i++) {
-        v = v << 8 | r->p[r->off++];
-    }
-    return v;
-}
-
-static uint8_t peek(rbuf *r)
-{
-    if (r->bad || r->off >= r->n) {
-        r->bad = true;
-        return 0;
-    }
-    return r->p[r->off];
-}
-
-static int64_t r_i(rbuf *r)
-{
-    uint8_t t = (uint8_t)get_be(r, 1);
-    if (r->bad) {
-        return 0;
-    }
-    if (t < 0x80) {
-        return t;
-    }
-    if (t >= 0xe0) {
-        return (int64_t)t - 256;
-    }
-    switch (t) {
-    case 0xcc: return (int64_t)get_be(r, 1);
-    case 0xcd: return (int64_t)get_be(r, 2);
-    case 0xce: return (int64_t)get_be(r, 4);
-    case 0xcf: {
-        uint64_t v = get_be(r, 8);
-        if (v > INT64_MAX) {
-            r->bad = true;
-        }
-        return (int64_t)v;
-    }
-    case 0xd0: return (int8_t)get_be(r, 1);
-    case 0xd1: return (int16_t)get_be(r, 2);
-    case 0xd2: return (int32_t)get_be(r, 4);
-    case 0xd3: return (int64_t)get_be(r, 8);
-    default: r->bad = true; return 0;
-    }
-}
-
-static uint64_t r_u(rbuf *r)
-{
-    int64_t v = r_i(r);
-    if (v < 0) {
-        r->bad = true;
-        return 0;
-    }
-    return (uint64_t)v;
-}
-
-static size_t r_arr(rbuf *r)
-{
-    uint8_t t = (uint8_t)get_be(r, 1);
-    if ((t & 0xf0) == 0x90) {
-        return t & 0x0f;
-    }
-    if (t == 0xdc) {
-        return (size_t)get_be(r, 2);
-    }
-    if (t == 0xdd) {
-        return (size_t)get_be(r, 4);
-    }
-    r->bad = true;
-    return 0;
-}
-
-static bool r_nil(rbuf *r)
-{
-    if (peek(r) == 0xc0) {
-        r->off++;
-        return true;
-    }
-    return false;
-}
-
-static bool r_bool(rbuf *r)
-{
-    uint8_t t = (uint8_t)get_be(r, 1);
-    if (t != 0xc2 && t != 0xc3) {
-        r->bad = true;
-    }
-    return t == 0xc3;
-}
-
-static void r_bin(rbuf *r, uint8_t *out, size_t n)
-{
-    if (get_be(r, 1) != 0xc4 || get_be(r, 1) != n || r->n - r->off < n) {
-        r->bad = true;
-        memset(out, 0, n);
-        return;
-    }
-    memcpy(out, r->p + r->off, n);
-    r->off += n;
-}
-
-static uint32_t r_opt_u32(rbuf *r)
+static uint32_t r_opt_u32(schema_mpr *r)
 {
     uint64_t v;
-    if (r_nil(r)) {
+    if (schema_mpr_nil(r)) {
         return ENG_NONE;
     }
-    v = r_u(r);
+    v = schema_mpr_uint(r);
     if (v >= ENG_NONE) {
         r->bad = true;
     }
     return (uint32_t)v;
 }
 
-/* Counts read from the blob are checked against the bytes left, so a bad count cannot make us
- * allocate more than the blob could hold. */
-static bool count_ok(rbuf *r, size_t n)
-{
-    if (r->bad || n > r->n - r->off) {
-        r->bad = true;
-        return false;
-    }
-    return true;
-}
-
 /* Reads an array header and allocates its n elements (at least one, zeroed). The count is
  * checked against the bytes left first. NULL with *st set on failure. */
-static void *r_list(rbuf *r, size_t elem, size_t *n_out, tally_status *st)
+static void *r_list(schema_mpr *r, size_t elem, size_t *n_out, tally_status *st)
 {
-    size_t n = r_arr(r);
+    size_t n = schema_mpr_array(r);
     void *p;
 
     *n_out = 0;
-    if (!count_ok(r, n)) {
+    if (!schema_mpr_count_ok(r, n)) {
         *st = TALLY_EFORMAT;
         return NULL;
     }
@@ -425,7 +188,7 @@ static void *r_list(rbuf *r, size_t elem, size_t *n_out, tally_status *st)
     return p;
 }
 
-static tally_status load_events(rbuf *r, engine *e)
+static tally_status load_events(schema_mpr *r, engine *e)
 {
     size_t n;
     tally_status st = TALLY_OK;
@@ -437,12 +200,12 @@ static tally_status load_events(rbuf *r, engine *e)
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_event *ev = &e->events[i];
         size_t nh;
-        if (r_arr(r) != 9) {
+        if (schema_mpr_array(r) != 9) {
             r->bad = true;
             break;
         }
-        ev->id = r_u(r), ev->start_ms = r_i(r), ev->status = r_u(r);
-        ev->em_out = r_u(r), ev->em_hist = r_u(r), ev->closes = r_u(r), ev->em_closes = r_u(r);
+        ev->id = schema_mpr_uint(r), ev->start_ms = schema_mpr_int(r), ev->status = schema_mpr_uint(r);
+        ev->em_out = schema_mpr_uint(r), ev->em_hist = schema_mpr_uint(r), ev->closes = schema_mpr_uint(r), ev->em_closes = schema_mpr_uint(r);
         if ((ev->hist = r_list(r, sizeof(eng_hist), &nh, &st)) == NULL) {
             return st;
         }
@@ -450,18 +213,18 @@ static tally_status load_events(rbuf *r, engine *e)
         ev->cap_hist = nh ? nh : 1, ev->n_hist = nh;
         for (size_t k = 0; k < nh; k++) {
             eng_hist *x = &ev->hist[k];
-            if (r_arr(r) != 3) {
+            if (schema_mpr_array(r) != 3) {
                 r->bad = true;
             }
-            x->seq = r_u(r), x->time = r_i(r), x->base = r_i(r);
+            x->seq = schema_mpr_uint(r), x->time = schema_mpr_int(r), x->base = schema_mpr_int(r);
         }
-        if (!r_nil(r)) {
+        if (!schema_mpr_nil(r)) {
             uint32_t v;
-            if (r_arr(r) != 5) {
+            if (schema_mpr_array(r) != 5) {
                 r->bad = true;
             }
             ev->has_out = true;
-            ev->out_seq = r_u(r), ev->out_time = r_i(r);
+            ev->out_seq = schema_mpr_uint(r), ev->out_time = schema_mpr_int(r);
             v = r_opt_u32(r);
             ev->out_has_result = v != ENG_NONE, ev->out_result = v;
             v = r_opt_u32(r);
@@ -479,7 +242,7 @@ static tally_status load_events(rbuf *r, engine *e)
     return r->bad ? TALLY_EFORMAT : TALLY_OK;
 }
 
-static tally_status load_markets(rbuf *r, engine *e)
+static tally_status load_markets(schema_mpr *r, engine *e)
 {
     size_t n;
     tally_status st = TALLY_OK;
@@ -491,30 +254,30 @@ static tally_status load_markets(rbuf *r, engine *e)
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_market *m = &e->markets[i];
         size_t ns;
-        if (r_arr(r) != 8) {
+        if (schema_mpr_array(r) != 8) {
             r->bad = true;
             break;
         }
         e->n_markets++;
-        m->id = r_u(r), m->ev = (uint32_t)r_u(r), m->kind = (uint8_t)r_u(r), m->em_close = r_u(r);
-        m->has_line = !r_nil(r);
-        m->line = m->has_line ? r_i(r) : 0;
-        m->n_sides = (uint8_t)r_arr(r);
+        m->id = schema_mpr_uint(r), m->ev = (uint32_t)schema_mpr_uint(r), m->kind = (uint8_t)schema_mpr_uint(r), m->em_close = schema_mpr_uint(r);
+        m->has_line = !schema_mpr_nil(r);
+        m->line = m->has_line ? schema_mpr_int(r) : 0;
+        m->n_sides = (uint8_t)schema_mpr_array(r);
         if (m->n_sides < 2 || m->n_sides > 3 || m->ev >= e->n_events) {
             r->bad = true;
             break;
         }
         for (int k = 0; k < m->n_sides; k++) {
-            m->sides[k] = r_u(r);
+            m->sides[k] = schema_mpr_uint(r);
         }
-        if (!r_nil(r)) {
-            if (r_arr(r) != 2 + 2 * (size_t)m->n_sides) {
+        if (!schema_mpr_nil(r)) {
+            if (schema_mpr_array(r) != 2 + 2 * (size_t)m->n_sides) {
                 r->bad = true;
             }
             m->has_close = true;
-            m->close_seq = r_u(r), m->close_mask = (uint8_t)r_u(r);
+            m->close_seq = schema_mpr_uint(r), m->close_mask = (uint8_t)schema_mpr_uint(r);
             for (int k = 0; k < m->n_sides; k++) {
-                m->pi[k] = r_i(r), m->omega[k] = r_i(r);
+                m->pi[k] = schema_mpr_int(r), m->omega[k] = schema_mpr_int(r);
             }
         }
         if ((m->snaps = r_list(r, sizeof(eng_snap), &ns, &st)) == NULL) {
@@ -523,12 +286,12 @@ static tally_status load_markets(rbuf *r, engine *e)
         m->cap_snaps = ns ? ns : 1, m->n_snaps = ns;
         for (size_t k = 0; k < ns; k++) {
             eng_snap *s = &m->snaps[k];
-            if (r_arr(r) != 3 + (size_t)m->n_sides) {
+            if (schema_mpr_array(r) != 3 + (size_t)m->n_sides) {
                 r->bad = true;
             }
-            s->ts = r_i(r), s->seq = r_u(r), s->mask = (uint8_t)r_u(r);
+            s->ts = schema_mpr_int(r), s->seq = schema_mpr_uint(r), s->mask = (uint8_t)schema_mpr_uint(r);
             for (int j = 0; j < m->n_sides; j++) {
-                s->pi[j] = r_i(r);
+                s->pi[j] = schema_mpr_int(r);
             }
         }
         if (eng__map_put(&e->market_ix, m->id, (uint32_t)i) != TALLY_OK) {
@@ -538,7 +301,7 @@ static tally_status load_markets(rbuf *r, engine *e)
     return r->bad ? TALLY_EFORMAT : TALLY_OK;
 }
 
-static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *arg)
+static tally_status load_subs(schema_mpr *r, engine *e, engine_fetch_fn fetch, void *arg)
 {
     size_t n;
     tally_status st = TALLY_OK;
@@ -551,14 +314,14 @@ static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *a
         eng_sub *s = &e->subs[i];
         schema_header h;
         schema_body b;
-        if (r_arr(r) != 8) {
+        if (schema_mpr_array(r) != 8) {
             r->bad = true;
             break;
         }
         e->n_subs++;
-        s->seq = r_u(r), s->time_ms = r_i(r), s->t_sub = r_i(r);
-        s->ev = (uint32_t)r_u(r), s->hk = (uint32_t)r_u(r), s->n_rows = (uint32_t)r_u(r);
-        s->revealed = r_bool(r), s->scored = r_bool(r);
+        s->seq = schema_mpr_uint(r), s->time_ms = schema_mpr_int(r), s->t_sub = schema_mpr_int(r);
+        s->ev = (uint32_t)schema_mpr_uint(r), s->hk = (uint32_t)schema_mpr_uint(r), s->n_rows = (uint32_t)schema_mpr_uint(r);
+        s->revealed = schema_mpr_bool(r), s->scored = schema_mpr_bool(r);
         if (r->bad || s->ev >= e->n_events || s->hk >= e->n_hks ||
             (i > 0 && s->seq <= e->subs[i - 1].seq) || (s->scored && !s->revealed)) {
             r->bad = true;
@@ -590,7 +353,7 @@ static tally_status load_subs(rbuf *r, engine *e, engine_fetch_fn fetch, void *a
     return r->bad ? TALLY_EFORMAT : TALLY_OK;
 }
 
-static tally_status load_identities(rbuf *r, engine *e)
+static tally_status load_identities(schema_mpr *r, engine *e)
 {
     size_t n;
     tally_status st = TALLY_OK;
@@ -601,36 +364,36 @@ static tally_status load_identities(rbuf *r, engine *e)
     e->cap_hks = n ? n : 1, e->n_hks = n;
     for (size_t i = 0; i < n; i++) {
         uint64_t key;
-        if (r_arr(r) != 3) {
+        if (schema_mpr_array(r) != 3) {
             r->bad = true;
         }
-        r_bin(r, e->hks[i].hotkey, 32);
+        schema_mpr_bin_fixed(r, e->hks[i].hotkey, 32);
         e->hks[i].uid = r_opt_u32(r);
-        e->hks[i].reg_start = r_i(r);
+        e->hks[i].reg_start = schema_mpr_int(r);
         key = eng__hk_prefix(e->hks[i].hotkey);
         if (eng__map_get(&e->hk_ix, key) == ENG_NONE &&
             eng__map_put(&e->hk_ix, key, (uint32_t)i) != TALLY_OK) {
             return TALLY_ENOMEM;
         }
     }
-    if (r_arr(r) != 2) {
+    if (schema_mpr_array(r) != 2) {
         r->bad = true;
     }
-    e->mg_time = r_i(r);
+    e->mg_time = schema_mpr_int(r);
     if ((e->mg_parts = r_list(r, sizeof(schema_neuron), &n, &st)) == NULL) {
         return st;
     }
     e->cap_mg_parts = n ? n : 1, e->n_mg_parts = n;
     for (size_t i = 0; i < n; i++) {
         schema_neuron *nr = &e->mg_parts[i];
-        if (r_arr(r) != 3) {
+        if (schema_mpr_array(r) != 3) {
             r->bad = true;
         }
-        nr->uid = r_u(r);
-        r_bin(r, nr->hotkey, 32);
-        nr->has_tally_key = !r_nil(r);
+        nr->uid = schema_mpr_uint(r);
+        schema_mpr_bin_fixed(r, nr->hotkey, 32);
+        nr->has_tally_key = !schema_mpr_nil(r);
         if (nr->has_tally_key) {
-            r_bin(r, nr->tally_key, 32);
+            schema_mpr_bin_fixed(r, nr->tally_key, 32);
         }
     }
     if ((e->actors = r_list(r, sizeof(eng_actor), &n, &st)) == NULL) {
@@ -638,11 +401,11 @@ static tally_status load_identities(rbuf *r, engine *e)
     }
     e->n_actors = n;
     for (size_t i = 0; i < n; i++) {
-        if (r_arr(r) != 2) {
+        if (schema_mpr_array(r) != 2) {
             r->bad = true;
         }
-        r_bin(r, e->actors[i].key, 32);
-        e->actors[i].hk = (uint32_t)r_u(r);
+        schema_mpr_bin_fixed(r, e->actors[i].key, 32);
+        e->actors[i].hk = (uint32_t)schema_mpr_uint(r);
         if (e->actors[i].hk >= e->n_hks ||
             (i > 0 && memcmp(e->actors[i - 1].key, e->actors[i].key, 32) >= 0)) {
             r->bad = true;
@@ -667,45 +430,45 @@ static tally_status load_identities(rbuf *r, engine *e)
 tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, void *arg,
                          engine **out)
 {
-    rbuf r = {.p = state, .n = n};
+    schema_mpr r;
     engine *e;
-    uint8_t magic[sizeof(ENGINE_STATE_MAGIC)];
+    const char *magic;
+    size_t magic_n;
     tally_status st = engine_new(&e);
 
     *out = NULL;
     if (st != TALLY_OK) {
         return st;
     }
-    if (r_arr(&r) != 17 || get_be(&r, 1) != (0xa0 | (sizeof(magic) - 1)) ||
-        !count_ok(&r, sizeof(magic) - 1) ||
-        memcmp(state + r.off, ENGINE_STATE_MAGIC, sizeof(magic) - 1) != 0) {
+    schema_mpr_init(&r, state, n);
+    if (schema_mpr_array(&r) != 17 || (magic = schema_mpr_str(&r, &magic_n)) == NULL ||
+        magic_n != strlen(ENGINE_STATE_MAGIC) || memcmp(magic, ENGINE_STATE_MAGIC, magic_n) != 0) {
         engine_free(e);
         return TALLY_EFORMAT;
     }
-    r.off += sizeof(magic) - 1;
     for (int i = 0; i < 4; i++) {
-        (void)r_u(&r); /* cycle, epoch, as_of_ms, covers_to: the caller checks them */
+        (void)schema_mpr_uint(&r); /* cycle, epoch, as_of_ms, covers_to: the caller checks them */
     }
-    e->next_seq = r_u(&r), e->last_time = r_i(&r), e->params_dirty = r_bool(&r);
-    if (r_arr(&r) != SCHEMA_P_COUNT) {
+    e->next_seq = schema_mpr_uint(&r), e->last_time = schema_mpr_int(&r), e->params_dirty = schema_mpr_bool(&r);
+    if (schema_mpr_array(&r) != SCHEMA_P_COUNT) {
         r.bad = true;
     }
     for (unsigned i = 0; i < SCHEMA_P_COUNT; i++) {
         const schema_pdef *d = schema_param_def(i);
-        e->pset.v[i] = r_i(&r);
+        e->pset.v[i] = schema_mpr_int(&r);
         /* a value the table refuses could break the bounds fx.h relies on */
         if (d->kind == SCHEMA_PK_TEXT ? e->pset.v[i] != 0 : e->pset.v[i] < d->lo || e->pset.v[i] > d->hi) {
             r.bad = true;
         }
     }
     engine_params_from(&e->pset, &e->params);
-    if (r_arr(&r) != 4) {
+    if (schema_mpr_array(&r) != 4) {
         r.bad = true;
     }
-    e->netuid = r_u(&r), e->max_weight_limit = r_u(&r), e->min_allowed = r_u(&r);
-    e->has_owner = !r_nil(&r);
+    e->netuid = schema_mpr_uint(&r), e->max_weight_limit = schema_mpr_uint(&r), e->min_allowed = schema_mpr_uint(&r);
+    e->has_owner = !schema_mpr_nil(&r);
     if (e->has_owner) {
-        r_bin(&r, e->owner, 32);
+        schema_mpr_bin_fixed(&r, e->owner, 32);
     }
     st = r.bad ? TALLY_EFORMAT : load_identities(&r, e);
     if (st == TALLY_OK) {
@@ -717,8 +480,8 @@ tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, 
     if (st == TALLY_OK) {
         st = load_subs(&r, e, fetch, arg);
     }
-    if (st == TALLY_OK && (r.bad || r.off != r.n)) {
-        st = TALLY_EFORMAT;
+    if (st == TALLY_OK) {
+        st = schema_mpr_end(&r);
     }
     if (st != TALLY_OK) {
         engine_free(e);

@@ -485,4 +485,52 @@ void schema_hex(const uint8_t *p, size_t n, char *out);
 /* Parses exactly 2n lower-case hex digits. TALLY_EFORMAT otherwise. */
 TALLY_MUST_USE tally_status schema_unhex(const char *s, size_t slen, uint8_t *out, size_t n);
 
+/* ---- canonical msgpack for tally's own blobs (schema/mpio.c) ----
+ * Checkpoint states, and next receipts and attestation messages, are written with the smallest
+ * forms of §2.2 and read back accepting only those. Both sides are sticky: the first failure
+ * (out of memory or over the cap; malformed, non-canonical or truncated input) is remembered and
+ * every later call does nothing, so a caller checks once, at the end. */
+typedef struct schema_mpw {
+    uint8_t *p;
+    size_t n, cap, max; /* max: the largest blob allowed, in bytes */
+    bool oom;           /* allocation failed or the blob would exceed max */
+    bool over;          /* ... and it was max */
+} schema_mpw;
+void schema_mpw_init(schema_mpw *w, size_t max);
+void schema_mpw_uint(schema_mpw *w, uint64_t v);
+void schema_mpw_int(schema_mpw *w, int64_t v);
+void schema_mpw_nil(schema_mpw *w);
+void schema_mpw_bool(schema_mpw *w, bool v);
+void schema_mpw_str(schema_mpw *w, const char *s, size_t n);
+void schema_mpw_bin(schema_mpw *w, const uint8_t *p, size_t n);
+void schema_mpw_array(schema_mpw *w, size_t n);
+/* Bytes appended as they are (an already encoded value). */
+void schema_mpw_raw(schema_mpw *w, const void *p, size_t n);
+/* Hands the bytes to the caller (free()), or on a remembered failure frees them and returns
+ * TALLY_ENOMEM or TALLY_ELIMIT. w is empty afterwards either way. */
+TALLY_MUST_USE tally_status schema_mpw_finish(schema_mpw *w, uint8_t **out, size_t *n_out);
+
+typedef struct schema_mpr {
+    const uint8_t *p; /* borrowed for the reader's life */
+    size_t n, off;
+    bool bad;         /* a read failed: every value read since is 0, false or NULL */
+} schema_mpr;
+void schema_mpr_init(schema_mpr *r, const uint8_t *p, size_t n);
+int64_t schema_mpr_int(schema_mpr *r);
+uint64_t schema_mpr_uint(schema_mpr *r);
+/* An array header; its count is checked against the bytes left (a byte an item at least). */
+size_t schema_mpr_array(schema_mpr *r);
+/* Consumes a nil if one is next. */
+bool schema_mpr_nil(schema_mpr *r);
+bool schema_mpr_bool(schema_mpr *r);
+/* Views into the input (valid as long as it is), NULL on failure. */
+const uint8_t *schema_mpr_bin(schema_mpr *r, size_t *n_out);
+const char *schema_mpr_str(schema_mpr *r, size_t *n_out);
+/* A bin of exactly n bytes copied into out (zeroed on failure). */
+void schema_mpr_bin_fixed(schema_mpr *r, uint8_t *out, size_t n);
+/* False (and bad) when n items could not fit in the bytes left. */
+bool schema_mpr_count_ok(schema_mpr *r, size_t n);
+/* TALLY_OK if nothing failed and every byte was read, else TALLY_EFORMAT. */
+TALLY_MUST_USE tally_status schema_mpr_end(const schema_mpr *r);
+
 #endif
