@@ -77,25 +77,22 @@ tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine
 {
     store_iter *it;
     store_record r;
+    schema_header h;
+    schema_body b;
     tally_status st;
 
     if (engine_next_seq(e) >= to) {
         return TALLY_OK;
     }
     st = store_iter_open(log, engine_next_seq(e), &it);
-    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK && r.seq < to) {
-        schema_header h;
-        schema_body b;
-        st = schema_header_decode(r.header.p, r.header.n, &h);
-        if (st != TALLY_OK) {
-            break;
-        }
+    while (st == TALLY_OK && (st = store_iter_read(it, false, &r, &h, &b)) == TALLY_OK &&
+           r.seq < to) {
         if (h.type == SCHEMA_SCORING_CYCLE || h.type >= SCHEMA_SUBMISSION_SCORE ||
             !ledger__visible(gate, r.seq, &h)) {
             st = engine_apply(e, r.seq, &h, NULL);
             continue;
         }
-        st = r.body.p ? schema_record_check(&h, r.body.p, r.body.n, &b) : TALLY_ECORRUPT;
+        st = store_record_body(&r, &h, &b);
         if (st == TALLY_OK) {
             st = engine_apply(e, r.seq, &h, &b);
             schema_body_release(&b);
@@ -104,7 +101,6 @@ tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine
     store_iter_close(it);
     return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= to) ? TALLY_OK : st;
 }
-
 
 tally_status ledger_state_load(store_log *log, const uint8_t *state, size_t n, engine **out)
 {

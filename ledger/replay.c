@@ -153,6 +153,8 @@ static tally_status rules_prefix(rp *p, uint64_t to)
 {
     store_iter *it;
     store_record rec;
+    schema_header h;
+    schema_body b;
     ledger_replay_result *res = p->res;
     tally_status st;
 
@@ -161,18 +163,12 @@ static tally_status rules_prefix(rp *p, uint64_t to)
     }
     p->res = NULL;
     st = store_iter_open(p->log, 0, &it);
-    while (st == TALLY_OK && (st = store_iter_next(it, &rec)) == TALLY_OK && rec.seq < to) {
-        schema_header h;
-        schema_body b = {0}, d;
-        bool has_body;
-        st = schema_header_decode(rec.header.p, rec.header.n, &h);
-        if (st != TALLY_OK) {
-            break;
-        }
-        d = (schema_body){.type = (unsigned)h.type};
-        has_body = h.type < SCHEMA_SUBMISSION_SCORE && ledger__visible(p->gate, rec.seq, &h);
+    while (st == TALLY_OK && (st = store_iter_read(it, false, &rec, &h, &b)) == TALLY_OK &&
+           rec.seq < to) {
+        schema_body d = {.type = (unsigned)h.type};
+        bool has_body = h.type < SCHEMA_SUBMISSION_SCORE && ledger__visible(p->gate, rec.seq, &h);
         if (has_body) {
-            st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
+            st = store_record_body(&rec, &h, &b);
         }
         if (st == TALLY_OK && h.type == SCHEMA_SCORING_CYCLE) {
             st = judge_reveals(p, engine_rules_last_time(p->rules));

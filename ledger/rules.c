@@ -9,26 +9,23 @@ tally_status ledger_rules_fold(store_log *log, engine_rules *r, uint64_t to)
 {
     store_iter *it;
     store_record rec;
+    schema_header h;
+    schema_body b;
     tally_status st;
 
     if (engine_rules_size(r) >= to) {
         return TALLY_OK;
     }
     st = store_iter_open(log, engine_rules_size(r), &it);
-    while (st == TALLY_OK && (st = store_iter_next(it, &rec)) == TALLY_OK && rec.seq < to) {
-        schema_header h;
-        schema_body b;
-        st = schema_header_decode(rec.header.p, rec.header.n, &h);
-        if (st != TALLY_OK) {
-            break;
-        }
+    while (st == TALLY_OK && (st = store_iter_read(it, false, &rec, &h, &b)) == TALLY_OK &&
+           rec.seq < to) {
         if (h.type >= SCHEMA_SUBMISSION_SCORE) {
             /* the fold reads nothing of a derived body but its type */
             schema_body d = {.type = (unsigned)h.type};
             st = engine_rules_apply(r, rec.seq, &h, &d);
             continue;
         }
-        st = rec.body.p ? schema_record_check(&h, rec.body.p, rec.body.n, &b) : TALLY_ECORRUPT;
+        st = store_record_body(&rec, &h, &b);
         if (st == TALLY_OK) {
             st = engine_rules_apply(r, rec.seq, &h, &b);
             schema_body_release(&b);

@@ -74,6 +74,30 @@ tally_status store_iter_next(store_iter *it, store_record *out)
     return TALLY_OK;
 }
 
+tally_status store_iter_read(store_iter *it, bool body, store_record *rec, schema_header *h,
+                             schema_body *b)
+{
+    tally_status st = store_iter_next(it, rec);
+
+    memset(b, 0, sizeof(*b));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (schema_header_decode(rec->header.p, rec->header.n, h) != TALLY_OK) {
+        return TALLY_ECORRUPT;
+    }
+    return body ? store_record_body(rec, h, b) : TALLY_OK;
+}
+
+tally_status store_record_body(const store_record *rec, const schema_header *h, schema_body *b)
+{
+    if (rec->body.p == NULL || schema_record_check(h, rec->body.p, rec->body.n, b) != TALLY_OK) {
+        memset(b, 0, sizeof(*b));
+        return TALLY_ECORRUPT;
+    }
+    return TALLY_OK;
+}
+
 void store_iter_close(store_iter *it)
 {
     if (it == NULL) {

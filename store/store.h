@@ -120,6 +120,16 @@ TALLY_MUST_USE tally_status store_iter_open(store_log *log, uint64_t from, store
 /* TALLY_ENOTFOUND past the last record; TALLY_ECORRUPT if a record the head covers, or its
  * pack, cannot be read. A record whose body alone is missing comes with body.p NULL. */
 TALLY_MUST_USE tally_status store_iter_next(store_iter *it, store_record *out);
+/* store_iter_next, then the header decoded into *h and, with body, the body checked against the
+ * header (hash, canonical form, tier, event_id, rows) and decoded into *b, which the caller
+ * releases (schema_body_release); without body, *b is zeroed. TALLY_ENOTFOUND past the last
+ * record; TALLY_ECORRUPT for a header that does not decode, or a body missing or not matching. */
+TALLY_MUST_USE tally_status store_iter_read(store_iter *it, bool body, store_record *rec,
+                                            schema_header *h, schema_body *b);
+/* The body of rec checked against its decoded header h and decoded into *b, as store_iter_read
+ * does with body (for a caller that decides from the header whether it wants the body). */
+TALLY_MUST_USE tally_status store_record_body(const store_record *rec, const schema_header *h,
+                                              schema_body *b);
 void store_iter_close(store_iter *it);
 
 /* The first `width` hashes of hash tile (level, index) as of the current tree; out holds
