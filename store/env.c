@@ -254,12 +254,20 @@ static tally_status lock_take(store_log *log, char *dst)
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
-        ssize_t r = err == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+        ssize_t r = -1;
+        /* The holder writes its pid just after taking the lock (and empties the file when it
+         * closes): give a holder that is starting up a few milliseconds to write it. */
+        for (int tries = 0; err == EWOULDBLOCK && tries < 50; tries++) {
+            r = pread(fd, pid, sizeof(pid) - 1, 0);
+            if (r > 0) {
+                break;
+            }
+            usleep(1000);
+        }
         close(fd);
         if (err != EWOULDBLOCK) {
             return store__say(dst, TALLY_EIO, "cannot lock %s: %s", path, strerror(err));
         }
-        /* the holder may not have written its pid yet */
         pid[r > 0 ? strcspn(pid, "\n") : 0] = '\0';
         return store__say(dst, TALLY_ECONFLICT, "the log in %s is being written by pid %s",
                           log->cfg.dir, pid[0] ? pid : "(another process, starting)");
@@ -548,7 +556,11 @@ void store_close(store_log *log)
     sodium_free(log->sk);
     store__pack_free(log);
     if (log->lock_fd >= 0) {
-        close(log->lock_fd); /* releases the writer lock */
+        /* no pid of a process that no longer writes (if this fails, the next holder overwrites
+         * it); then closing releases the lock */
+        int rc = ftruncate(log->lock_fd, 0);
+        (void)rc;
+        close(log->lock_fd);
     }
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv_work);

@@ -384,9 +384,9 @@ static tally_status check_input(store_log *log, store__req *r, size_t i)
     if (st != TALLY_OK) {
         bool by_node = memcmp(h->actor, log->pk, 32) == 0;
         return reject(r, i, st,
-                      by_node ? "a %s record must be signed by its author's own key (give "
+                      by_node ? "%s records must be signed by their author's own key (give "
                                 "\"actor\" and \"sig\"), never by the node key"
-                              : "a %s record must be signed by the node key (the GENESIS actor)",
+                              : "%s records must be signed by the node key (the GENESIS actor)",
                       name);
     }
     if (!log->cfg.trust_signatures && schema_record_verify(h, origin) != TALLY_OK) {
