@@ -225,7 +225,7 @@ static void test_second_writer_refused(void **state)
     assert_int_equal(
         run(out, sizeof(out),
             "cd %s && mkfifo in && { %s append --dir . < in > first.out 2>&1 & P=$!; "
-            "exec 3>in; until [ -s writer.lock ]; do sleep 0.05; done; "
+            "exec 3>in; i=0; until [ -s writer.lock ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; "
             "%s append --dir . < /dev/null 2>&1; echo \"rc=$? pid=$P\"; "
             "%s verify --dir . --quiet >/dev/null; echo \"verify=$?\"; "
             "echo '%s' >&3; exec 3>&-; wait $P; echo \"first=$?\"; cat first.out; }",
