@@ -129,18 +129,52 @@ static void scan_names(const char *dir, uint64_t seq, const char *what)
     cli_verify_names(dir, seq);
 }
 
+static bool count_head(const schema_sth *sth, void *arg)
+{
+    (void)sth;
+    (*(uint64_t *)arg)++;
+    return true;
+}
+
 static void scan_ok(const char *dir)
 {
     store_cfg cfg = {.dir = dir, .read_only = true};
     store_verify_report rep;
     store_log *log;
+    uint64_t heads = 0;
 
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    assert_null(store_damage(log));
     if (store_verify(log, true, NULL, NULL, &rep) != TALLY_OK) {
         fprintf(stderr, "scan: %s\n", rep.what);
         fail();
     }
+    /* every head ever signed is kept, and each was checked */
+    assert_int_equal(store_sth_each(log, count_head, &heads), TALLY_OK);
+    assert_int_equal(rep.sths, heads);
     store_close(log);
+}
+
+/* The store keeps every signed head: one per committed batch, none ever dropped. */
+static void test_every_head_kept(void **state)
+{
+    const char *dir = make_log("heads");
+    store_cfg cfg = {.dir = dir, .read_only = true};
+    store_log *log;
+    uint64_t heads = 0;
+    schema_sth sth;
+    (void)state;
+
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    assert_int_equal(store_sth_each(log, count_head, &heads), TALLY_OK);
+    assert_int_equal(heads, 12); /* 600 records, 50 a batch */
+    for (uint64_t size = 50; size <= 600; size += 50) {
+        assert_int_equal(store_sth_get(log, size, &sth), TALLY_OK);
+        assert_int_equal(sth.tree_size, size);
+    }
+    store_close(log);
+    scan_ok(dir);
+    tu_rmdir(dir);
 }
 
 /* ---- 1. one writer per log ---- */
@@ -547,7 +581,7 @@ int main(void)
         cmocka_unit_test(test_author_rules),        cmocka_unit_test(test_missing_last_record),
         cmocka_unit_test(test_missing_latest_head), cmocka_unit_test(test_stray_record),
         cmocka_unit_test(test_stray_pack),          cmocka_unit_test(test_stray_tile),
-        cmocka_unit_test(test_node_key_file),
+        cmocka_unit_test(test_node_key_file),       cmocka_unit_test(test_every_head_kept),
     };
     if (sodium_init() < 0) {
         return 1;
