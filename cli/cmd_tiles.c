@@ -51,6 +51,12 @@ int cmd_tiles(int argc, char **argv)
         return rc;
     }
     st = store_export(log, argv[optind + 1], force, quiet ? NULL : cli_progress, "export: records", &es);
+    if (st == TALLY_ECONFLICT && !force) {
+        rc = cli_fail("tiles", st, "%s; nothing in it was changed (--force replaces it with this "
+                                   "log's export)", store_detail(log));
+        store_close(log);
+        return rc;
+    }
     if (st != TALLY_OK) {
         rc = cli_fail("tiles", st, "export to %s failed: %s", argv[optind + 1],
                       store_detail(log)[0] ? store_detail(log) : "see below");
