@@ -469,6 +469,7 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         return TALLY_ENOMEM;
     }
     log->cfg = *cfg;
+    log->cfg.detail = NULL; /* the caller's buffer is for this call only */
     log->lock_fd = -1;
     log->commit_max = cfg->commit_max ? cfg->commit_max : STORE_COMMIT_MAX;
     pthread_mutex_init(&log->mu, NULL);

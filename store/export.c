@@ -335,9 +335,14 @@ static tally_status export_replace(store_log *log, const char *outdir, const sch
     snprintf(old, sizeof(old), "%s.old-%d", outdir, (int)getpid());
     nftw(fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     st = export_into(log, fresh, sth, 0, progress, arg, out);
-    if (st == TALLY_OK && (rename(outdir, old) != 0 || rename(fresh, outdir) != 0)) {
-        st = store__say(log->detail, TALLY_EIO, "cannot move the new export %s to %s", fresh,
-                        outdir);
+    if (st == TALLY_OK && rename(outdir, old) != 0) {
+        st = store__say(log->detail, TALLY_EIO, "cannot move %s aside", outdir);
+    } else if (st == TALLY_OK && rename(fresh, outdir) != 0) {
+        /* put the old export back rather than leave no directory under its name */
+        st = store__say(log->detail, TALLY_EIO, "cannot move the new export %s to %s%s", fresh,
+                        outdir, rename(old, outdir) == 0 ? "" : " (the old one is beside it)");
+        nftw(fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return st;
     }
     nftw(st == TALLY_OK ? old : fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return st;
