@@ -190,7 +190,7 @@ static tally_status check_author(scan *s, uint64_t seq, const schema_header *h, 
         schema_body_release(&body);
     }
     if (st != TALLY_OK) {
-        return report(s, true, seq, "record %" PRIu64 ": a %s record %s the node key (the "
+        return report(s, true, seq, "record %" PRIu64 ": %s records %s the node key (the "
                       "GENESIS actor)", seq, schema_type_name((unsigned)h->type),
                       memcmp(h->actor, s->node_pk, 32) == 0 ? "must not be signed by"
                                                             : "must be signed by");
