@@ -396,6 +396,25 @@ static void test_key_substitution(void **state)
     tu_rmdir(dir);
 }
 
+/* A writer whose key was swapped in memory (through store_int.h, as a compromised node would
+ * sign) appends node records and heads under another key: the scan names the first such record,
+ * although each record's own signature verifies. */
+static void test_records_by_another_key(void **state)
+{
+    const char *dir = make_log("rogue");
+    store_cfg cfg = {.dir = dir};
+    uint8_t seed[32] = {5, 5, 5};
+    store_log *log;
+    (void)state;
+
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    crypto_sign_seed_keypair(log->pk, log->sk, seed);
+    tl_fill(log, 700, 50);
+    store_close(log);
+    scan_names(dir, 600, "EVENT records must be signed by the node key");
+    tu_rmdir(dir);
+}
+
 /* store_author_check and store_sth_verify, the functions replay shares. */
 static void test_author_rules(void **state)
 {
@@ -582,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_missing_latest_head), cmocka_unit_test(test_stray_record),
         cmocka_unit_test(test_stray_pack),          cmocka_unit_test(test_stray_tile),
         cmocka_unit_test(test_node_key_file),       cmocka_unit_test(test_every_head_kept),
+        cmocka_unit_test(test_records_by_another_key),
     };
     if (sodium_init() < 0) {
         return 1;
