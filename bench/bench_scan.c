@@ -117,7 +117,8 @@ static void size_bench(const char *base, rec *r, size_t n)
     char *dir = bench_dir(base, "odds-only");
     uint8_t seed[32] = {5};
     store_cfg cfg = {.dir = dir, .create = true, .origin = "tally.sim/57", .key_seed = seed,
-                     .trust_signatures = true, .map_size = 4ull << 30};
+                     .trust_signatures = true, .map_size = 4ull << 30,
+                     .simulated_time = true}; /* the simulated log's own times */
     store_log *log;
     store_stats st;
     store_input *in = calloc(1024, sizeof(*in));

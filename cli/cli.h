@@ -48,7 +48,12 @@ int cli_dir_opts(const char *cmd, int argc, char **argv, const char *usage, int 
                  const char **dir);
 /* $TALLY_LMDB_MAP_SIZE in bytes (at least 1 MiB), or 0 to keep the file's map size. */
 size_t cli_map_size(void);
-/* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). */
+/* Refuses an invalid $TALLY_LMDB_MAP_SIZE with a message (main() calls it before any command);
+ * returns an exit code. */
+int cli_check_env(void);
+/* Opens the log in dir with a message on failure; returns an exit code (CLI_OK on success). A
+ * writer that finds another one gets exit 8 and "the log in DIR is being written by pid N". A
+ * read-only open of a damaged log fails with exit 5, naming the damage. */
 int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out);
 /* Progress lines on stderr: "what: done/total (pct%)". On a terminal the line is rewritten in
  * place at every call; on anything else (a file, a pipe) at most one line a second, counted
@@ -62,6 +67,8 @@ typedef struct cli_progress_state {
 } cli_progress_state;
 void cli_progress_init(cli_progress_state *ps, const char *what);
 /* A store_progress_fn: arg is the operation's cli_progress_state. */
+/* Read-only, and a damaged log opens too, for the integrity scan to name the first bad record. */
+int cli_open_scan(const char *cmd, const char *dir, store_log **out);
 void cli_progress(void *arg, uint64_t done, uint64_t total);
 /* Parses a decimal uint64 with no sign or leading zeros; false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);

@@ -16,13 +16,15 @@ static const char usage[] =
     "  {\"type\": \"EVENT\", \"body\": {...}}                         signed by the node\n"
     "  {\"type\": \"ODDS_SUBMISSION\", \"actor\": HEX, \"sig\": HEX, \"body\": {...}}\n"
     "                                          signed by its author (the miner)\n"
-    "An optional \"time_ms\" sets the record time (never below the previous record's);\n"
-    "otherwise the node clock is used. Bodies use the field names of 'tally log'. The\n"
+    "An optional \"time_ms\" sets the record time: it may not be below the previous\n"
+    "record's, nor more than 30 s ahead of the node clock; otherwise the node clock is\n"
+    "used. Bodies use the field names of 'tally log'. The\n"
     "node draws the salt of records it signs when the body gives none. At most 10000\n"
     "records (64 MiB) per call. Every line is checked first (canonical form, bounds,\n"
-    "signatures, authorship, and the ledger's acceptance rules against the log and the\n"
-    "lines before it); on any error nothing is appended, and the line and the rule are\n"
-    "named (exit 3).\n";
+    "signatures, authorship, placement, time, and the ledger's acceptance rules against\n"
+    "the log and the lines before it, docs/rules.md); on any error nothing is appended,\n"
+    "and the line and the rule are named (exit 3; 7 for authorship, 8 for placement).\n"
+    "Another process writing the log makes it exit 8 at once.\n";
 
 /* Reads a line of any length up to the cap; false at end of input. */
 static bool read_line(char **buf, size_t *cap, size_t *len, bool *too_long)
@@ -109,7 +111,7 @@ static tally_status admit_last(ledger_batch *b, engine_rules *rules, char *err, 
     if (v.rule != ENGINE_RULE_OK) {
         snprintf(err, err_cap, "%s refused by rule %s: %s",
                  schema_type_name((unsigned)in->header.type), engine_rule_name(v.rule), v.detail);
-        return TALLY_EINVAL;
+        return engine_rule_status(v.rule);
     }
     return TALLY_OK;
 }
@@ -122,7 +124,9 @@ int cmd_append(int argc, char **argv)
     bool too_long;
     ledger_batch b = LEDGER_BATCH_INIT;
     store_log *log;
+    store_rejection rej;
     engine_rules *rules = NULL;
+    size_t *lines = NULL; /* the input line of each record in the batch */
     uint64_t first;
     tally_status st = TALLY_OK;
     int rc = cli_dir_opts("append", argc, argv, usage, 0, &dir);
@@ -153,6 +157,16 @@ int cmd_append(int argc, char **argv)
                                                  : "more than 64 MiB of input in one call");
             break;
         }
+        if (b.n % 1024 == 0) {
+            size_t *grown = realloc(lines, (b.n + 1024) * sizeof(*lines));
+            if (grown == NULL) {
+                st = TALLY_ENOMEM;
+                snprintf(err, sizeof(err), "out of memory");
+                break;
+            }
+            lines = grown;
+        }
+        lines[b.n] = lineno;
         st = add_line(&b, log, line, len, err, sizeof(err));
         if (st == TALLY_OK) {
             st = admit_last(&b, rules, err, sizeof(err));
@@ -163,19 +177,30 @@ int cmd_append(int argc, char **argv)
     if (st != TALLY_OK) {
         ledger_batch_release(&b);
         store_close(log);
+        free(lines);
         return cli_fail("append", st, "line %zu: %s; nothing was appended", lineno, err);
     }
     if (b.n == 0) {
         ledger_batch_release(&b);
         store_close(log);
+        free(lines);
         return cli_usage_error("append", "no records on stdin");
     }
     len = b.n;
-    st = ledger_batch_flush(&b, log, &first);
+    /* the writer's own checks (placement, author, time) name the record, hence its line */
+    st = store_append_ex(log, b.in, b.n, &first, &rej);
     ledger_batch_release(&b);
     store_close(log);
+    if (st != TALLY_OK && rej.has_index && rej.index < len) {
+        rc = cli_fail("append", st, "line %zu: %s; nothing was appended", lines[rej.index],
+                      rej.what);
+    } else if (st != TALLY_OK) {
+        rc = cli_fail("append", st, "%s; nothing was appended",
+                      rej.what[0] ? rej.what : "the write failed");
+    }
+    free(lines);
     if (st != TALLY_OK) {
-        return cli_fail("append", st, "nothing was appended");
+        return rc;
     }
     printf("appended %zu records: seq %llu..%llu\n", len, (unsigned long long)first,
            (unsigned long long)(first + len - 1));

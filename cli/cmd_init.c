@@ -47,7 +47,7 @@ int cmd_init(int argc, char **argv)
         {"key-seed", required_argument, NULL, 's'}, {"map-size", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *origin = NULL, *hotkey = NULL, *seed_hex = NULL;
-    char origin_buf[64], vkey[256];
+    char origin_buf[64], vkey[256], detail[STORE_DETAIL_MAX] = "";
     uint64_t netuid = 1, map = 0, first;
     uint8_t seed[32], hk[32], pk[32];
     store_cfg cfg = {0};
@@ -97,16 +97,11 @@ int cmd_init(int argc, char **argv)
         return cli_fail("init", TALLY_EIO, "cannot create %s", dir);
     }
     cfg = (store_cfg){.dir = dir, .create = true, .origin = origin,
-                      .key_seed = seed_hex ? seed : NULL, .map_size = map ? map : cli_map_size()};
+                      .key_seed = seed_hex ? seed : NULL, .map_size = map ? map : cli_map_size(),
+                      .detail = detail};
     st = store_open(&cfg, &log);
-    if (st == TALLY_ECONFLICT) {
-        return cli_fail("init", st, "%s already holds a tally log or a node key", dir);
-    }
-    if (st == TALLY_EINVAL) {
-        return cli_fail("init", st, "origin must be 1-128 printable ascii bytes without '+'");
-    }
     if (st != TALLY_OK) {
-        return cli_fail("init", st, "cannot create a log in %s", dir);
+        return cli_fail("init", st, "%s", detail[0] ? detail : "cannot create the log");
     }
     store_node_pubkey(log, pk);
     clock_gettime(CLOCK_REALTIME, &ts);

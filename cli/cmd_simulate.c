@@ -81,7 +81,11 @@ static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
 static int make_dir(const char *cmd, const char *dir)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return cli_fail(cmd, TALLY_EIO, "cannot create %s", dir);
+        if (errno == ENOENT) {
+            return cli_fail(cmd, TALLY_ENOTFOUND, "cannot create %s: its parent directory does "
+                                                  "not exist", dir);
+        }
+        return cli_fail(cmd, TALLY_EIO, "cannot create %s (%s)", dir, strerror(errno));
     }
     return CLI_OK;
 }

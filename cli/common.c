@@ -82,23 +82,52 @@ size_t cli_map_size(void)
     const char *env = getenv("TALLY_LMDB_MAP_SIZE");
     uint64_t v;
 
-    if (env == NULL || !cli_parse_u64(env, &v) || v < (1u << 20)) {
+    /* main() refused an invalid value before any command ran (cli_check_env) */
+    if (env == NULL || env[0] == '\0' || !cli_parse_u64(env, &v) || v < (1u << 20)) {
         return 0; /* keep the file's size (or the default for a new log) */
     }
     return (size_t)v;
 }
 
-int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out)
+int cli_check_env(void)
 {
-    store_cfg cfg = {.dir = dir, .read_only = read_only, .map_size = cli_map_size()};
+    const char *env = getenv("TALLY_LMDB_MAP_SIZE");
+    uint64_t v;
+
+    if (env != NULL && (!cli_parse_u64(env, &v) || v < (1u << 20) || v > SIZE_MAX)) {
+        fprintf(stderr, "tally: TALLY_LMDB_MAP_SIZE='%s' is not a byte count of at least 1048576 "
+                        "(1 MiB); unset it to keep the log's size\n", env);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+static int open_log(const char *cmd, const char *dir, bool read_only, bool damaged_ok,
+                    store_log **out)
+{
+    char detail[STORE_DETAIL_MAX] = "";
+    store_cfg cfg = {.dir = dir, .read_only = read_only, .map_size = cli_map_size(),
+                     .detail = detail};
     tally_status st = store_open(&cfg, out);
 
-    if (st == TALLY_ENOTFOUND) {
+    if (st == TALLY_ENOTFOUND && strncmp(detail, "no node key", 11) != 0) {
         return cli_fail(cmd, st, "no tally log in %s (create one with 'tally init' or "
                                  "'tally simulate')", dir);
     }
+    if (st == TALLY_ECONFLICT) {
+        fprintf(stderr, "tally %s: %s\n", cmd, detail);
+        return CLI_CONFLICT;
+    }
     if (st != TALLY_OK) {
-        return cli_fail(cmd, st, "cannot open the log in %s", dir);
+        return cli_fail(cmd, st, "%s%s", detail[0] ? detail : "cannot open the log in ",
+                        detail[0] ? "" : dir);
+    }
+    if (!damaged_ok && store_damage(*out) != NULL) {
+        int rc = cli_fail(cmd, TALLY_ECORRUPT, "the log in %s is damaged: %s (run 'tally verify' "
+                                               "for the first bad record)", dir, store_damage(*out));
+        store_close(*out);
+        *out = NULL;
+        return rc;
     }
     return CLI_OK;
 }
@@ -115,6 +144,16 @@ void cli_progress_init(cli_progress_state *ps, const char *what)
 {
     *ps = (cli_progress_state){.what = what, .tty = isatty(STDERR_FILENO) == 1,
                                .last_ms = now_ms()};
+}
+
+int cli_open(const char *cmd, const char *dir, bool read_only, store_log **out)
+{
+    return open_log(cmd, dir, read_only, false, out);
+}
+
+int cli_open_scan(const char *cmd, const char *dir, store_log **out)
+{
+    return open_log(cmd, dir, true, true, out);
 }
 
 void cli_progress(void *arg, uint64_t done, uint64_t total)

@@ -74,7 +74,8 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
         if (strcmp(argv[i], commands[k].name) == 0) {
-            return commands[k].run(argc - i, argv + i);
+            int rc = cli_check_env();
+            return rc != CLI_OK ? rc : commands[k].run(argc - i, argv + i);
         }
     }
     fprintf(stderr, "tally: '%s' is not a tally command; see 'tally --help'\n", argv[i]);

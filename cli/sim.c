@@ -756,7 +756,7 @@ static tally_status resume_point(sim *s, uint64_t *next_day, uint64_t *cycles)
 
 static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log, bool *created)
 {
-    store_cfg cfg = {.dir = dir, .map_size = cli_map_size()};
+    store_cfg cfg = {.dir = dir, .map_size = cli_map_size(), .simulated_time = true};
     uint8_t ks[32];
     rng r;
     tally_status st = store_open(&cfg, log);
@@ -771,7 +771,7 @@ static tally_status open_or_create(const char *dir, uint64_t seed, store_log **l
         memcpy(ks + 8 * j, &x, 8);
     }
     cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks,
-                      .map_size = cli_map_size()};
+                      .map_size = cli_map_size(), .simulated_time = true};
     st = store_open(&cfg, log);
     sodium_memzero(ks, sizeof(ks));
     *created = st == TALLY_OK;

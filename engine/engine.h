@@ -237,6 +237,10 @@ typedef struct engine_verdict {
 
 /* The protocol's name of a rule ("market_closed", "nonce_stale", …); "?" past the table. */
 const char *engine_rule_name(engine_rule rule);
+/* The status a refusal maps to for a caller that has one: TALLY_ECONFLICT for placement and
+ * reuse (GENESIS, a MARKET id, a second attestation), TALLY_EAUTH for authorship and
+ * eligibility, TALLY_EINVAL for the rest (TALLY_OK for ENGINE_RULE_OK). */
+tally_status engine_rule_status(engine_rule rule);
 /* True for the item-level codes of §8, which reject one item of a request, not the request. */
 bool engine_rule_is_item(engine_rule rule);
 

@@ -63,6 +63,25 @@ const char *engine_rule_name(engine_rule rule)
     return (unsigned)rule < ENGINE_RULE_COUNT && rule_names[rule] ? rule_names[rule] : "?";
 }
 
+tally_status engine_rule_status(engine_rule rule)
+{
+    switch (rule) {
+    case ENGINE_RULE_OK:
+        return TALLY_OK;
+    case ENGINE_RULE_GENESIS:
+    case ENGINE_RULE_MARKET_CONFLICT:
+    case ENGINE_RULE_MARKET_DUPLICATE:
+    case ENGINE_RULE_ATTESTATION_DUPLICATE:
+        return TALLY_ECONFLICT;
+    case ENGINE_RULE_AUTHOR:
+    case ENGINE_RULE_KEY_NOT_REGISTERED:
+    case ENGINE_RULE_NOT_ELIGIBLE:
+        return TALLY_EAUTH;
+    default:
+        return TALLY_EINVAL;
+    }
+}
+
 bool engine_rule_is_item(engine_rule rule)
 {
     return rule >= ENGINE_RULE_UNKNOWN_EVENT && rule < ENGINE_RULE_COUNT;
@@ -525,7 +544,8 @@ static engine_rule check_header(const engine_rules *r, engine_verdict *v, uint64
                                                              : "GENESIS only at seq 0");
     }
     if (h->time_ms < r->last_time) {
-        return fail(v, ENGINE_RULE_TIME_ORDER, 0, "time %llu is below the previous record's %llu",
+        return fail(v, ENGINE_RULE_TIME_ORDER, 0,
+                    "time_ms %llu is below the previous record's time %llu",
                     (unsigned long long)h->time_ms, (unsigned long long)r->last_time);
     }
     if (seq > 0 && is_node_type(h) && memcmp(h->actor, r->node_key, 32) != 0) {

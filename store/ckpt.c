@@ -94,7 +94,7 @@ tally_status store_checkpoint_get(store_log *log, uint64_t cycle, const uint8_t 
     if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
         (unsigned long)sz > CKPT_MAX) {
         fclose(f);
-        return STORE__CORRUPT();
+        return store__corrupt(NULL, "stored data failed a check");
     }
     z = malloc((size_t)sz + 1);
     if (z == NULL || fread(z, 1, (size_t)sz, f) != (size_t)sz) {
@@ -103,7 +103,7 @@ tally_status store_checkpoint_get(store_log *log, uint64_t cycle, const uint8_t 
     }
     rn = ZSTD_getFrameContentSize(z, (size_t)sz);
     if (rn == ZSTD_CONTENTSIZE_ERROR || rn == ZSTD_CONTENTSIZE_UNKNOWN || rn > CKPT_MAX) {
-        st = STORE__CORRUPT();
+        st = store__corrupt(NULL, "stored data failed a check");
         goto done;
     }
     raw = malloc(rn ? (size_t)rn : 1);
@@ -112,12 +112,12 @@ tally_status store_checkpoint_get(store_log *log, uint64_t cycle, const uint8_t 
         goto done;
     }
     if (ZSTD_decompress(raw, (size_t)rn, z, (size_t)sz) != rn) {
-        st = STORE__CORRUPT();
+        st = store__corrupt(NULL, "stored data failed a check");
         goto done;
     }
     schema_sha256_2(got, raw, (size_t)rn, NULL, 0);
     if (want != NULL && memcmp(got, want, 32) != 0) {
-        st = STORE__CORRUPT();
+        st = store__corrupt(NULL, "stored data failed a check");
         goto done;
     }
     *out = raw, *n_out = (size_t)rn;

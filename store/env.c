@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,10 +43,81 @@ tally_status store__status(int rc)
     }
 }
 
-tally_status store__corrupt_at(const char *file, int line)
+tally_status store__corrupt(char *dst, const char *fmt, ...)
 {
-    fprintf(stderr, "tally: store integrity check failed at %s:%d\n", file, line);
+    va_list ap;
+
+    if (dst != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(dst, STORE_DETAIL_MAX, fmt, ap);
+        va_end(ap);
+    }
     return TALLY_ECORRUPT;
+}
+
+tally_status store__say(char *dst, tally_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (dst != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(dst, STORE_DETAIL_MAX, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+/* ---- fault injection: each wrapper fails the way its real call can ---- */
+
+bool store__fault(const store_log *log, store_fault_kind kind)
+{
+    return log->cfg.fault != NULL && log->cfg.fault(log->cfg.fault_arg, kind);
+}
+
+int store__txn_begin(const store_log *log, unsigned flags, MDB_txn **txn)
+{
+    *txn = NULL;
+    if (store__fault(log, STORE_FAULT_LMDB)) {
+        return EIO;
+    }
+    return mdb_txn_begin(log->env, NULL, flags, txn);
+}
+
+int store__commit(const store_log *log, MDB_txn *txn)
+{
+    /* LMDB writes and syncs the pages and then the meta page; a failure anywhere in that leaves
+     * the previous meta page, i.e. the transaction never happened, which an abort reproduces. */
+    if (store__fault(log, STORE_FAULT_SYNC)) {
+        mdb_txn_abort(txn);
+        return EIO;
+    }
+    return mdb_txn_commit(txn);
+}
+
+int store__put(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+               unsigned flags)
+{
+    return store__fault(log, STORE_FAULT_LMDB) ? EIO : mdb_put(txn, dbi, k, v, flags);
+}
+
+int store__del(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+    return store__fault(log, STORE_FAULT_LMDB) ? EIO : mdb_del(txn, dbi, k, NULL);
+}
+
+int store__get(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    return store__fault(log, STORE_FAULT_LMDB) ? EIO : mdb_get(txn, dbi, k, v);
+}
+
+void *store__malloc(const store_log *log, size_t n)
+{
+    return store__fault(log, STORE_FAULT_ALLOC) ? NULL : malloc(n);
+}
+
+void *store__realloc(const store_log *log, void *p, size_t n)
+{
+    return store__fault(log, STORE_FAULT_ALLOC) ? NULL : realloc(p, n);
 }
 
 void store__be64(uint64_t v, uint8_t out[8])
@@ -94,40 +167,117 @@ static tally_status key_write(const char *dir, const uint8_t seed[32])
     return close(fd) == 0 ? TALLY_OK : TALLY_EIO;
 }
 
-/* Loads the node key into sodium_malloc memory; ENOTFOUND if there is no key file. */
-static tally_status key_load(store_log *log)
+/* Loads the node key into sodium_malloc memory (writers only). The file must belong to this log
+ * (its public key is the GENESIS actor's, checked equal to the metadata key before), be exactly
+ * 32 bytes and be readable by its owner alone; each refusal names the file. */
+static tally_status key_load(store_log *log, char *dst)
 {
     char path[4096];
     uint8_t *seed;
-    int fd;
-    ssize_t r;
     uint8_t pk[32];
+    struct stat sb;
+    ssize_t r;
+    int fd;
 
     if (key_path(log->cfg.dir, path, sizeof(path)) != TALLY_OK) {
-        return TALLY_EINVAL;
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        return store__status(errno);
+        int err = errno;
+        if (err == ENOENT) {
+            return store__say(dst, TALLY_ENOTFOUND,
+                              "no node key %s: the log is there, but writing it needs its key "
+                              "(read-only commands such as 'tally verify' work without it)",
+                              path);
+        }
+        return store__say(dst, store__status(err), "cannot open the node key %s: %s", path,
+                          strerror(err));
     }
-    seed = sodium_malloc(32);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return store__say(dst, TALLY_EFORMAT, "the node key %s is not a regular file", path);
+    }
+    /* A seed others can read is a key others may hold: refuse rather than sign with it. */
+    if ((sb.st_mode & 077) != 0) {
+        close(fd);
+        return store__say(dst, TALLY_EAUTH,
+                          "the node key %s has mode %04o; it must be mode 0600 (readable by "
+                          "its owner only)",
+                          path, (unsigned)(sb.st_mode & 07777));
+    }
+    seed = sodium_malloc(33);
     log->sk = sodium_malloc(64);
     if (seed == NULL || log->sk == NULL) {
         close(fd);
         sodium_free(seed);
         return TALLY_ENOMEM;
     }
-    r = read(fd, seed, 32);
+    r = read(fd, seed, 33); /* one byte more than a key, to tell a long file from a good one */
     close(fd);
     if (r != 32) {
         sodium_free(seed);
-        return TALLY_ECORRUPT;
+        return r < 0 ? store__say(dst, TALLY_EIO, "cannot read the node key %s", path)
+                     : store__say(dst, TALLY_EFORMAT,
+                                  "the node key %s holds %s%zd bytes; a node key is exactly 32 "
+                                  "(an Ed25519 seed)",
+                                  path, r > 32 ? "more than " : "", r > 32 ? (ssize_t)32 : r);
     }
     crypto_sign_seed_keypair(pk, log->sk, seed);
     sodium_free(seed);
     if (memcmp(pk, log->pk, 32) != 0) {
-        return STORE__CORRUPT(); /* the key file is not the key this log was made with */
+        return store__say(dst, TALLY_EAUTH,
+                          "the node key %s is not the key of this log (its public key is not "
+                          "the GENESIS actor)",
+                          path);
     }
+    return TALLY_OK;
+}
+
+/* The one writer: an exclusive flock() on DIR/writer.lock, held for the life of the handle.
+ * flock() (unlike fcntl locks) belongs to the open file, so two handles in one process exclude
+ * each other too, and the kernel drops it when the process dies, so a crash leaves no stale lock.
+ * The holder writes its pid into the file for the refusal message. */
+static tally_status lock_take(store_log *log, char *dst)
+{
+    char path[4096], pid[32] = {0};
+    int fd, n = snprintf(path, sizeof(path), "%s/%s", log->cfg.dir, STORE_LOCK_FILE);
+
+    if (n <= 0 || (size_t)n >= sizeof(path)) {
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int err = errno;
+        return store__say(dst, store__status(err), "cannot open the writer lock %s: %s", path,
+                          strerror(err));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ssize_t r = -1;
+        /* The holder writes its pid just after taking the lock (and empties the file when it
+         * closes): give a holder that is starting up a few milliseconds to write it. */
+        for (int tries = 0; err == EWOULDBLOCK && tries < 50; tries++) {
+            r = pread(fd, pid, sizeof(pid) - 1, 0);
+            if (r > 0) {
+                break;
+            }
+            usleep(1000);
+        }
+        close(fd);
+        if (err != EWOULDBLOCK) {
+            return store__say(dst, TALLY_EIO, "cannot lock %s: %s", path, strerror(err));
+        }
+        pid[r > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        return store__say(dst, TALLY_ECONFLICT, "the log in %s is being written by pid %s",
+                          log->cfg.dir, pid[0] ? pid : "(another process, starting)");
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        close(fd);
+        return store__say(dst, TALLY_EIO, "cannot write the writer lock %s", path);
+    }
+    log->lock_fd = fd;
     return TALLY_OK;
 }
 
@@ -207,7 +357,7 @@ static tally_status create_log(store_log *log, MDB_txn *txn)
     return st;
 }
 
-static tally_status read_meta(store_log *log, MDB_txn *txn)
+static tally_status read_meta(store_log *log, MDB_txn *txn, char *dst)
 {
     MDB_val v;
     tally_status st = meta_get(txn, log->meta, "format", &v);
@@ -221,16 +371,17 @@ static tally_status read_meta(store_log *log, MDB_txn *txn)
     if (v.mv_size != 12 || memcmp(v.mv_data, STORE__MAGIC, 8) != 0 ||
         ((const uint8_t *)v.mv_data)[8] != 0 || ((const uint8_t *)v.mv_data)[9] != 0 ||
         ((const uint8_t *)v.mv_data)[10] != 0 || ((const uint8_t *)v.mv_data)[11] != STORE__VERSION) {
-        return STORE__CORRUPT();
+        return store__corrupt(dst, "the store's format marker is not tally log version %u",
+                              STORE__VERSION);
     }
     if (meta_get(txn, log->meta, "origin", &v) != TALLY_OK || v.mv_size < 1 ||
         v.mv_size > SCHEMA_ORIGIN_MAX) {
-        return STORE__CORRUPT();
+        return store__corrupt(dst, "the store's metadata holds no valid origin");
     }
     memcpy(log->origin, v.mv_data, v.mv_size);
     log->origin[v.mv_size] = '\0';
     if (meta_get(txn, log->meta, "node_pk", &v) != TALLY_OK || v.mv_size != 32) {
-        return STORE__CORRUPT();
+        return store__corrupt(dst, "the store's metadata holds no 32-byte node key");
     }
     memcpy(log->pk, v.mv_data, 32);
     return TALLY_OK;
@@ -256,22 +407,61 @@ static tally_status env_open(store_log *log)
     return store__status(rc);
 }
 
+/* The state of the log: edge, heads, and the GENESIS actor, which must be the metadata key. A
+ * writer refuses a log that fails any of it; a read-only open keeps what it found in
+ * log->damage, for store_verify to name the record concerned. */
+static tally_status load_checked(store_log *log, char *dst)
+{
+    MDB_txn *txn;
+    uint8_t gpk[32];
+    char *why = log->cfg.read_only ? log->damage : dst;
+    tally_status st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+
+    if (st != TALLY_OK) {
+        return store__say(dst, st, "cannot read the log");
+    }
+    st = store__load_state(log, txn, why);
+    if (st == TALLY_OK) {
+        st = store__genesis_actor(log, txn, gpk);
+        if (st == TALLY_OK && memcmp(gpk, log->pk, 32) != 0) {
+            st = store__corrupt(why, "the node key in the store's metadata is not the GENESIS "
+                                     "actor: the log is not bound to that key");
+        } else if (st == TALLY_ENOTFOUND && atomic_load(&log->published) == 0) {
+            st = TALLY_OK; /* a new log: its first append must be GENESIS by the metadata key */
+        } else if (st == TALLY_ENOTFOUND) {
+            st = store__corrupt(why, "record 0 (GENESIS) cannot be read");
+        }
+    }
+    mdb_txn_abort(txn);
+    if (st == TALLY_ECORRUPT && log->cfg.read_only) {
+        /* readers see what the latest head covers; store_verify names the damage */
+        atomic_store(&log->published, log->has_sth ? log->last_sth.tree_size : 0);
+        return TALLY_OK;
+    }
+    return st;
+}
+
 tally_status store_open(const store_cfg *cfg, store_log **out)
 {
     store_log *log;
     MDB_txn *txn = NULL;
+    char *dst = cfg->detail;
     tally_status st;
     struct stat sb;
 
     *out = NULL;
+    if (dst != NULL) {
+        dst[0] = '\0';
+    }
     if (cfg->dir == NULL || stat(cfg->dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        return TALLY_ENOTFOUND;
+        return store__say(dst, TALLY_ENOTFOUND, "no directory %s", cfg->dir ? cfg->dir : "");
     }
     if (!cfg->create && !cfg->read_only) {
         char probe[4096];
         snprintf(probe, sizeof(probe), "%s/data.mdb", cfg->dir);
         if (access(probe, F_OK) != 0) {
-            return TALLY_ENOTFOUND; /* do not create an empty environment by accident */
+            /* do not create an empty environment by accident */
+            return store__say(dst, TALLY_ENOTFOUND, "no tally log in %s", cfg->dir);
         }
     }
     log = calloc(1, sizeof(*log));
@@ -279,34 +469,52 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         return TALLY_ENOMEM;
     }
     log->cfg = *cfg;
+    log->cfg.detail = NULL; /* the caller's buffer is for this call only */
+    log->lock_fd = -1;
     log->commit_max = cfg->commit_max ? cfg->commit_max : STORE_COMMIT_MAX;
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->cv_work, NULL);
-    st = env_open(log);
+    st = cfg->read_only ? TALLY_OK : lock_take(log, dst);
+    if (st == TALLY_OK) {
+        st = env_open(log);
+        if (st == TALLY_ENOTFOUND) {
+            st = store__say(dst, st, "no tally log in %s", cfg->dir);
+        } else if (st != TALLY_OK) {
+            st = store__say(dst, st, "LMDB cannot open the environment in %s", cfg->dir);
+        }
+    }
     if (st == TALLY_OK) {
         st = store__status(mdb_txn_begin(log->env, NULL, cfg->read_only ? MDB_RDONLY : 0, &txn));
     }
     if (st == TALLY_OK) {
         st = open_dbs(log, txn, cfg->read_only ? 0 : MDB_CREATE);
+        if (st == TALLY_ENOTFOUND) {
+            st = store__say(dst, st, "no tally log in %s", cfg->dir);
+        }
     }
     if (st == TALLY_OK && cfg->create) {
         st = create_log(log, txn);
+        if (st == TALLY_ECONFLICT) {
+            st = store__say(dst, st, "%s already holds a tally log or a node key", cfg->dir);
+        } else if (st == TALLY_EINVAL) {
+            st = store__say(dst, st, "the origin must be 1-128 printable ascii bytes without '+'");
+        }
     }
     if (st == TALLY_OK) {
-        st = read_meta(log, txn);
+        st = read_meta(log, txn, dst);
+        if (st == TALLY_ENOTFOUND) {
+            st = store__say(dst, st, "no tally log in %s", cfg->dir);
+        }
     }
     if (st == TALLY_OK) {
         st = store__status(mdb_txn_commit(txn));
         txn = NULL;
     }
     if (st == TALLY_OK) {
-        tally_status ks = key_load(log);
-        if (ks != TALLY_OK && !(ks == TALLY_ENOTFOUND && cfg->read_only)) {
-            st = ks;
-        }
+        st = load_checked(log, dst);
     }
-    if (st == TALLY_OK) {
-        st = store__load_state(log);
+    if (st == TALLY_OK && !cfg->read_only) {
+        st = key_load(log, dst);
     }
     if (st == TALLY_OK && !cfg->read_only) {
         st = store__writer_start(log);
@@ -315,11 +523,24 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         if (txn != NULL) {
             mdb_txn_abort(txn);
         }
+        if (dst != NULL && dst[0] == '\0') {
+            snprintf(dst, STORE_DETAIL_MAX, "cannot open the log in %s", cfg->dir);
+        }
         store_close(log);
         return st;
     }
     *out = log;
     return TALLY_OK;
+}
+
+const char *store_damage(const store_log *log)
+{
+    return log->damage[0] ? log->damage : NULL;
+}
+
+const char *store_detail(const store_log *log)
+{
+    return log->detail;
 }
 
 void store_close(store_log *log)
@@ -335,6 +556,13 @@ void store_close(store_log *log)
     }
     sodium_free(log->sk);
     store__pack_free(log);
+    if (log->lock_fd >= 0) {
+        /* no pid of a process that no longer writes (if this fails, the next holder overwrites
+         * it); then closing releases the lock */
+        int rc = ftruncate(log->lock_fd, 0);
+        (void)rc;
+        close(log->lock_fd);
+    }
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv_work);
     free(log);
@@ -358,7 +586,7 @@ uint64_t store_size(store_log *log)
 tally_status store_node_sign(store_log *log, schema_header *h)
 {
     if (log->sk == NULL) {
-        return TALLY_EAUTH;
+        return TALLY_EAUTH; /* read-only handles hold no key */
     }
     memcpy(h->actor, log->pk, 32);
     return schema_record_sign(h, (tally_str){log->origin, strlen(log->origin)}, log->sk);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@ void store_tile_path(uint64_t n, char out[32])
 
 typedef struct ex {
     const char *dir;
+    store_log *log; /* for fault injection */
     store_export_stats *stats;
+    uint64_t keep_below; /* full files of records below the verified checkpoint's size are kept */
 } ex;
 
 static tally_status mkdirs(char *path)
@@ -71,14 +74,20 @@ static tally_status write_file(ex *e, const char *rel, const uint8_t *p, size_t 
         return store__status(errno);
     }
     while (done < n) {
-        ssize_t w = write(fd, p + done, n - done);
+        ssize_t w = store__fault(e->log, STORE_FAULT_WRITE) ? -1 : write(fd, p + done, n - done);
         if (w <= 0) {
-            int err = errno;
             close(fd);
             unlink(tmp);
-            return store__status(err);
+            return TALLY_EIO;
         }
         done += (size_t)w;
+    }
+    /* synced before the rename, so the checkpoint (renamed last) never names a file a crash
+     * could still lose */
+    if ((store__fault(e->log, STORE_FAULT_SYNC) || fsync(fd) != 0)) {
+        close(fd);
+        unlink(tmp);
+        return TALLY_EIO;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -124,10 +133,15 @@ static void rel_path(char *out, size_t cap, const char *kind, uint64_t index, un
     }
 }
 
-static bool present(ex *e, const char *rel)
+/* A full file already there is kept only if the checkpoint verified before the export covers
+ * all of its records: anything else may be from a failed export of another tree. */
+static bool present(ex *e, const char *rel, uint64_t end)
 {
     char path[4096];
 
+    if (end > e->keep_below) {
+        return false;
+    }
     snprintf(path, sizeof(path), "%s/%s", e->dir, rel);
     if (exists(path)) {
         e->stats->files_kept++;
@@ -138,7 +152,7 @@ static bool present(ex *e, const char *rel)
 
 static tally_status export_hash_tiles(ex *e, store_log *log, uint64_t size)
 {
-    uint8_t *buf = malloc(256 * 32);
+    uint8_t *buf = store__malloc(log, 256 * 32);
     tally_status st = buf ? TALLY_OK : TALLY_ENOMEM;
 
     for (unsigned tl = 0; st == TALLY_OK && tl < STORE__LEVELS; tl++) {
@@ -155,15 +169,12 @@ static tally_status export_hash_tiles(ex *e, store_log *log, uint64_t size)
                 break;
             }
             rel_path(rel, sizeof(rel), kind, i, w);
-            if (present(e, rel)) {
+            if (w == 256 && tl < 7 && present(e, rel, (i + 1) * 256 << (8 * tl))) {
                 continue;
             }
             st = store_tile_read(log, tl, i, w, buf);
             if (st == TALLY_OK) {
                 st = write_file(e, rel, buf, 32u * w);
-            }
-            if (st == TALLY_OK && w == 256) {
-                drop_partials(e, rel);
             }
         }
     }
@@ -204,15 +215,9 @@ static tally_status export_bundle(ex *e, store_iter *it, uint64_t i, unsigned w,
     }
     rel_path(rel, sizeof(rel), "tile/entries", i, w);
     st = write_file(e, rel, eb, en);
-    if (st == TALLY_OK && w == 256) {
-        drop_partials(e, rel);
-    }
     rel_path(rel, sizeof(rel), "bodies", i, w);
     if (st == TALLY_OK) {
         st = write_file(e, rel, bb, bn);
-    }
-    if (st == TALLY_OK && w == 256) {
-        drop_partials(e, rel);
     }
     return st;
 }
@@ -222,7 +227,8 @@ static tally_status export_bundles(ex *e, store_log *log, uint64_t size, store_p
 {
     uint64_t full = size / 256, i;
     unsigned part = (unsigned)(size % 256);
-    uint8_t *eb = malloc(256 * (SCHEMA_HEADER_MAX + 2)), *bb = malloc(256 * (SCHEMA_BODY_MAX + 2));
+    uint8_t *eb = store__malloc(log, 256 * (SCHEMA_HEADER_MAX + 2));
+    uint8_t *bb = store__malloc(log, 256 * (SCHEMA_BODY_MAX + 2));
     store_iter *it = NULL;
     char rel[128], rel2[128];
     tally_status st = eb && bb ? TALLY_OK : TALLY_ENOMEM;
@@ -235,7 +241,7 @@ static tally_status export_bundles(ex *e, store_log *log, uint64_t size, store_p
         }
         rel_path(rel, sizeof(rel), "tile/entries", i, w);
         rel_path(rel2, sizeof(rel2), "bodies", i, w);
-        if (present(e, rel) && present(e, rel2)) {
+        if (w == 256 && present(e, rel, 256 * (i + 1)) && present(e, rel2, 256 * (i + 1))) {
             store_iter_close(it); /* reopen at the next missing bundle */
             it = NULL;
             continue;
@@ -256,34 +262,149 @@ static tally_status export_bundles(ex *e, store_log *log, uint64_t size, store_p
     return st;
 }
 
-tally_status store_export(store_log *log, const char *outdir, store_progress_fn progress, void *arg,
-                          store_export_stats *out)
+/* Once the new checkpoint is in place, the partial files its full tiles supersede are removed
+ * (not before: the old checkpoint still needed them). */
+static void drop_superseded(ex *e, uint64_t size)
 {
-    ex e = {outdir, out};
-    schema_sth sth;
+    char kind[16], rel[128];
+
+    for (unsigned tl = 0; tl < STORE__LEVELS; tl++) {
+        uint64_t full = (size >> (8 * tl)) / 256;
+        snprintf(kind, sizeof(kind), "tile/%u", tl);
+        for (uint64_t i = 0; i < full; i++) {
+            rel_path(rel, sizeof(rel), kind, i, 256);
+            drop_partials(e, rel);
+            if (tl == 0) {
+                rel_path(rel, sizeof(rel), "tile/entries", i, 256);
+                drop_partials(e, rel);
+                rel_path(rel, sizeof(rel), "bodies", i, 256);
+                drop_partials(e, rel);
+            }
+        }
+    }
+}
+
+/* Everything for head sth into dir: tiles and bundles, then the checkpoint, then the cleanup. */
+static tally_status export_into(store_log *log, const char *dir, const schema_sth *sth,
+                                uint64_t keep_below, store_progress_fn progress, void *arg,
+                                store_export_stats *out)
+{
+    ex e = {dir, log, out, keep_below};
     char note[1024];
     size_t n;
     tally_status st;
 
-    memset(out, 0, sizeof(*out));
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
-        return store__status(errno);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        return store__say(log->detail, store__status(errno), "cannot create %s", dir);
     }
-    st = store_sth_latest(log, &sth);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    out->size = sth.tree_size;
-    st = export_hash_tiles(&e, log, sth.tree_size);
+    st = export_hash_tiles(&e, log, sth->tree_size);
     if (st == TALLY_OK) {
-        st = export_bundles(&e, log, sth.tree_size, progress, arg);
+        st = export_bundles(&e, log, sth->tree_size, progress, arg);
     }
     /* the checkpoint last, so a reader never sees a head whose tiles are not there yet */
     if (st == TALLY_OK) {
-        st = store_note(&sth, note, sizeof(note), &n);
+        st = store_note(sth, note, sizeof(note), &n);
     }
     if (st == TALLY_OK) {
         st = write_file(&e, "checkpoint", (const uint8_t *)note, n);
     }
+    if (st == TALLY_OK) {
+        drop_superseded(&e, sth->tree_size);
+    } else if (log->detail[0] == '\0') {
+        snprintf(log->detail, sizeof(log->detail), "writing the export in %s failed", dir);
+    }
     return st;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* --force over a directory of another head: the export goes to a fresh directory beside it,
+ * which then takes its name; the old one is removed after. A crash between the two renames
+ * leaves both beside each other, each whole, and no mixed directory. */
+static tally_status export_replace(store_log *log, const char *outdir, const schema_sth *sth,
+                                   store_progress_fn progress, void *arg, store_export_stats *out)
+{
+    char fresh[4200], old[4200];
+    tally_status st;
+
+    snprintf(fresh, sizeof(fresh), "%s.new-%d", outdir, (int)getpid());
+    snprintf(old, sizeof(old), "%s.old-%d", outdir, (int)getpid());
+    nftw(fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    st = export_into(log, fresh, sth, 0, progress, arg, out);
+    if (st == TALLY_OK && rename(outdir, old) != 0) {
+        st = store__say(log->detail, TALLY_EIO, "cannot move %s aside", outdir);
+    } else if (st == TALLY_OK && rename(fresh, outdir) != 0) {
+        /* put the old export back rather than leave no directory under its name */
+        st = store__say(log->detail, TALLY_EIO, "cannot move the new export %s to %s%s", fresh,
+                        outdir, rename(old, outdir) == 0 ? "" : " (the old one is beside it)");
+        nftw(fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return st;
+    }
+    nftw(st == TALLY_OK ? old : fresh, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return st;
+}
+
+/* The checkpoint already in outdir: ENOTFOUND if none, TALLY_OK when this log extends it,
+ * TALLY_ECONFLICT (with log->detail) for another log's, a fork or a rewind. */
+static tally_status check_outdir(store_log *log, const char *outdir, uint64_t *known)
+{
+    char path[4096], note[4096];
+    store_head_report rep;
+    ssize_t n;
+    int fd;
+    tally_status st;
+
+    snprintf(path, sizeof(path), "%s/checkpoint", outdir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? TALLY_ENOTFOUND : store__say(log->detail, store__status(errno),
+                                                              "cannot read %s", path);
+    }
+    n = read(fd, note, sizeof(note));
+    close(fd);
+    if (n < 0) {
+        return store__say(log->detail, TALLY_EIO, "cannot read %s", path);
+    }
+    st = store_check_head(log, note, (size_t)n, &rep);
+    *known = st == TALLY_OK ? rep.known_size : 0;
+    if (st == TALLY_EFORMAT) {
+        return store__say(log->detail, TALLY_ECONFLICT, "%s is not a checkpoint note", path);
+    }
+    if (st == TALLY_ECONFLICT) {
+        char why[STORE_DETAIL_MAX];
+        snprintf(why, sizeof(why), "%s", log->detail);
+        return store__say(log->detail, st, "%s holds a checkpoint this log does not extend: %.180s",
+                          outdir, why);
+    }
+    return st;
+}
+
+tally_status store_export(store_log *log, const char *outdir, bool force,
+                          store_progress_fn progress, void *arg, store_export_stats *out)
+{
+    schema_sth sth;
+    uint64_t known = 0;
+    tally_status st;
+
+    memset(out, 0, sizeof(*out));
+    log->detail[0] = '\0';
+    st = store_sth_latest(log, &sth);
+    if (st != TALLY_OK) {
+        return store__say(log->detail, st, "the log has no signed head to export");
+    }
+    out->size = sth.tree_size;
+    /* Checked before anything is written: a refusal leaves outdir byte for byte as it was. */
+    st = check_outdir(log, outdir, &known);
+    if (st == TALLY_ECONFLICT && force) {
+        return export_replace(log, outdir, &sth, progress, arg, out);
+    }
+    if (st != TALLY_OK && st != TALLY_ENOTFOUND) {
+        return st;
+    }
+    log->detail[0] = '\0';
+    return export_into(log, outdir, &sth, known, progress, arg, out);
 }

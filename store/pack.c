@@ -8,6 +8,7 @@
  *
  * Pack value: u8 version (2) ‖ zstd frame (content size and checksum set) of 256 ×
  * (u16 BE header length ‖ header ‖ u16 BE body length ‖ body). */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -18,7 +19,7 @@
 #define PACK_RAW_MAX (256u * (4u + SCHEMA_HEADER_MAX + SCHEMA_BODY_MAX))
 #define PACK_LEVEL 3
 
-static tally_status tail_header(MDB_txn *txn, MDB_dbi logdb, uint64_t seq, MDB_val *v,
+static tally_status tail_header(store_log *log, MDB_txn *txn, uint64_t seq, MDB_val *v,
                                 uint8_t hash[32])
 {
     uint8_t key[8];
@@ -27,12 +28,15 @@ static tally_status tail_header(MDB_txn *txn, MDB_dbi logdb, uint64_t seq, MDB_v
     int rc;
 
     store__be64(seq, key);
-    rc = mdb_get(txn, logdb, &k, v);
+    rc = store__get(log, txn, log->log, &k, v);
     if (rc != 0) {
-        return rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
+        return rc == MDB_NOTFOUND
+                   ? store__corrupt(log->wdetail, "record %" PRIu64 " is missing from the tail", seq)
+                   : store__status(rc);
     }
     if (schema_header_decode(v->mv_data, v->mv_size, &h) != TALLY_OK) {
-        return STORE__CORRUPT();
+        return store__corrupt(log->wdetail, "record %" PRIu64 ": the stored header does not decode",
+                              seq);
     }
     memcpy(hash, h.body_hash, 32);
     return TALLY_OK;
@@ -46,9 +50,14 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
     tally_status st = TALLY_OK;
 
     if (log->pack_raw == NULL) {
-        log->pack_raw = malloc(PACK_RAW_MAX);
-        log->pack_cctx = ZSTD_createCCtx();
-        if (log->pack_raw == NULL || log->pack_cctx == NULL) {
+        log->pack_raw = store__malloc(log, PACK_RAW_MAX);
+        if (log->pack_raw == NULL) {
+            return TALLY_ENOMEM;
+        }
+    }
+    if (log->pack_cctx == NULL) {
+        log->pack_cctx = store__fault(log, STORE_FAULT_ALLOC) ? NULL : ZSTD_createCCtx();
+        if (log->pack_cctx == NULL) {
             return TALLY_ENOMEM;
         }
         ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_compressionLevel, PACK_LEVEL);
@@ -58,7 +67,7 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         const uint8_t *p;
         size_t n;
         MDB_val hv;
-        st = tail_header(txn, log->log, bundle * 256 + i, &hv, hashes[i]);
+        st = tail_header(log, txn, bundle * 256 + i, &hv, hashes[i]);
         if (st == TALLY_OK) {
             log->pack_raw[len++] = (uint8_t)(hv.mv_size >> 8);
             log->pack_raw[len++] = (uint8_t)hv.mv_size;
@@ -67,6 +76,10 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         }
         if (st == TALLY_OK) {
             st = store__body_get(txn, log->bodies, hashes[i], &p, &n);
+            if (st == TALLY_ECORRUPT) {
+                st = store__corrupt(log->wdetail, "record %" PRIu64 ": its body is missing",
+                                    bundle * 256 + i);
+            }
         }
         if (st == TALLY_OK) {
             log->pack_raw[len++] = (uint8_t)(n >> 8);
@@ -83,7 +96,7 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
     v.mv_size = bound + 1;
     /* reserve the bound, compress in place, then shrink to what zstd wrote */
     if (log->pack_buf_cap < bound + 1) {
-        uint8_t *grown = realloc(log->pack_buf, bound + 1);
+        uint8_t *grown = store__realloc(log, log->pack_buf, bound + 1);
         if (grown == NULL) {
             return TALLY_ENOMEM;
         }
@@ -95,15 +108,15 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         return TALLY_ENOMEM;
     }
     v.mv_data = log->pack_buf, v.mv_size = z + 1;
-    st = store__status(mdb_put(txn, log->packs, &k, &v, MDB_APPEND));
+    st = store__status(store__put(log, txn, log->packs, &k, &v, MDB_APPEND));
     /* the bundle's headers and bodies now live in the pack; a hash seen twice is deleted once */
     for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
         MDB_val bk = {32, hashes[i]}, lk = {8, key};
         int rc;
         store__be64(bundle * 256 + i, key);
-        rc = mdb_del(txn, log->log, &lk, NULL);
+        rc = store__del(log, txn, log->log, &lk);
         if (rc == 0) {
-            rc = mdb_del(txn, log->bodies, &bk, NULL);
+            rc = store__del(log, txn, log->bodies, &bk);
         }
         if (rc != 0 && rc != MDB_NOTFOUND) {
             st = store__status(rc);

@@ -157,7 +157,7 @@ static tally_status tree_query(store_log *log, query q, uint64_t a, uint64_t siz
         st = store__consistency(store__txn_hash_fn, &src, a, size, path, n);
     }
     mdb_txn_abort(src.txn);
-    return st == TALLY_ENOTFOUND ? STORE__CORRUPT() : st;
+    return st == TALLY_ENOTFOUND ? store__corrupt(NULL, "stored data failed a check") : st;
 }
 
 tally_status store_root(store_log *log, uint64_t size, uint8_t out[32])
@@ -209,7 +209,7 @@ static tally_status sth_lookup(store_log *log, bool latest, uint64_t size, schem
     }
     if (rc == 0) {
         st = schema_sth_decode(v.mv_data, v.mv_size, out) == TALLY_OK ? TALLY_OK
-                                                                       : STORE__CORRUPT();
+                                                                       : store__corrupt(NULL, "stored data failed a check");
     } else {
         st = store__status(rc);
     }

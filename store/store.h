@@ -17,6 +17,19 @@
 #define STORE_COMMIT_MAX 4096u          /* records per write transaction, by default */
 #define STORE_KEY_FILE "node.key"       /* 32-byte Ed25519 seed, mode 0600, in the data dir */
 #define STORE_PROOF_MAX 64u             /* hashes in any proof of a tree below 2^64 */
+#define STORE_LOCK_FILE "writer.lock"   /* flock()ed by the one writing process, holds its pid */
+#define STORE_SKEW_DEFAULT_MS 30000u    /* protocol §10: clock skew ±30 s */
+#define STORE_DETAIL_MAX 256u           /* bytes of a failure's detail, NUL included */
+
+/* Fault injection (tests): the store asks fn before each operation of these kinds that can fail,
+ * and fails it as the operating system or LMDB would when fn returns true. */
+typedef enum store_fault_kind {
+    STORE_FAULT_WRITE, /* a write() of an exported or key file */
+    STORE_FAULT_SYNC,  /* an fsync() or LMDB's commit, which syncs */
+    STORE_FAULT_ALLOC, /* a heap allocation in the write and export paths */
+    STORE_FAULT_LMDB,  /* an LMDB call of the write path (begin, get, put, delete) */
+} store_fault_kind;
+typedef bool (*store_fault_fn)(void *arg, store_fault_kind kind);
 
 typedef struct store_log store_log; /* opaque; one per data directory */
 
@@ -46,13 +59,35 @@ typedef struct store_cfg {
     bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks only: the
                                  ingest path verifies before appending) */
     const store_admission *admission; /* NULL: no judging; must outlive the handle */
+    uint64_t max_skew_ms;     /* how far a record time may lie ahead of the node clock; 0 picks
+                                 STORE_SKEW_DEFAULT_MS */
+    bool simulated_time;      /* the caller's record times are a simulation's clock, not this
+                                 machine's: no upper bound against the wall clock (they must still
+                                 never decrease). For `tally simulate` only. */
+    char *detail;             /* optional, STORE_DETAIL_MAX bytes: why store_open failed, as a
+                                 sentence (never a source location) */
+    store_fault_fn fault;     /* optional fault injection (tests) */
+    void *fault_arg;
 } store_cfg;
 
-/* Opens (or with cfg->create, creates) the log in cfg->dir and starts the writer thread. On
- * TALLY_OK *out belongs to the caller, who releases it with store_close(). Returns TALLY_EIO,
- * TALLY_ENOMEM, TALLY_ENOTFOUND (no log in dir), TALLY_ECONFLICT (create over an existing log),
- * TALLY_EINVAL (bad origin), TALLY_ECORRUPT (bad magic, version or tree state). */
+/* Opens (or with cfg->create, creates) the log in cfg->dir. A writer (not read_only) takes the
+ * directory's writer lock for the life of the handle, loads the node key from DIR/node.key (mode
+ * 0600, exactly 32 bytes, the GENESIS actor's key) and starts the writer thread. A read-only
+ * open needs no key and no lock, and any number may run beside the writer; it opens a damaged
+ * log too, so that store_verify can name the damage (store_damage() says what was seen at open).
+ * On TALLY_OK *out belongs to the caller, who releases it with store_close(). Returns TALLY_EIO,
+ * TALLY_ENOMEM, TALLY_ENOTFOUND (no log in dir, or a writer without node.key), TALLY_ECONFLICT
+ * (create over an existing log; another process is writing the log), TALLY_EINVAL (bad origin),
+ * TALLY_EAUTH (node.key not 0600, or not this log's key), TALLY_EFORMAT (node.key not 32 bytes),
+ * TALLY_ECORRUPT (bad magic, version or tree state; metadata key not the GENESIS actor). Every
+ * failure but ENOMEM writes a sentence to cfg->detail when given. */
 TALLY_MUST_USE tally_status store_open(const store_cfg *cfg, store_log **out);
+/* What a read-only open found wrong with the log (a sentence), or NULL if nothing. Valid until
+ * store_close(). */
+const char *store_damage(const store_log *log);
+/* The detail of the last store_export() or store_check_head() failure on this handle (a
+ * sentence), or "" if none. Valid until the next call on the handle. */
+const char *store_detail(const store_log *log);
 /* Stops the writer after the queued appends are committed, and closes LMDB. NULL is a no-op. */
 void store_close(store_log *log);
 
@@ -73,6 +108,17 @@ typedef struct store_input {
  * TALLY_EIO, TALLY_EAGAIN (read-only or closing). On failure nothing of `in` is in the log. */
 TALLY_MUST_USE tally_status store_append(store_log *log, const store_input *in, size_t n,
                                          uint64_t *first_seq_out);
+/* Why an append was refused: the index in `in` of the record concerned (has_index false when
+ * the whole batch failed, e.g. on I/O) and a sentence. */
+typedef struct store_rejection {
+    bool has_index;
+    size_t index;
+    char what[STORE_DETAIL_MAX];
+} store_rejection;
+/* store_append, filling *rej (when not NULL) on failure. Also returns TALLY_EINVAL for a record
+ * time below the previous record's, or above the node clock plus cfg->max_skew_ms. */
+TALLY_MUST_USE tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
+                                            uint64_t *first_seq_out, store_rejection *rej);
 
 /* One item's fate in store_append_items. */
 typedef struct store_item_result {
@@ -92,9 +138,19 @@ typedef struct store_item_result {
 TALLY_MUST_USE tally_status store_append_items(store_log *log, const store_input *in, size_t n,
                                                store_item_result *out, size_t *n_accepted_out);
 
-/* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig). */
+/* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig).
+ * TALLY_EAUTH on a read-only handle (it holds no key). */
 TALLY_MUST_USE tally_status store_node_sign(store_log *log, schema_header *h);
+/* The node key: the GENESIS actor (equal to the metadata key, checked at every writer open). */
 void store_node_pubkey(const store_log *log, uint8_t pk[32]);
+/* Who may author a record (protocol §2.4, the part without projections): node types and OUTCOME
+ * source 1 by node_pk only; miner types and ATTESTATION never by it. body is the decoded body of
+ * h. TALLY_EAUTH otherwise. Pure: replay checks every record of a log with it. */
+TALLY_MUST_USE tally_status store_author_check(const uint8_t node_pk[32], const schema_header *h,
+                                               const schema_body *body);
+/* Checks a tree head: origin, key = node_pk, both signatures. TALLY_EAUTH otherwise. Pure. */
+TALLY_MUST_USE tally_status store_sth_verify(const schema_sth *sth, const char *origin,
+                                             const uint8_t node_pk[32]);
 const char *store_origin(const store_log *log); /* valid until store_close() */
 
 /* The size of the latest signed tree head (0 for an empty log). Thread-safe. */
@@ -178,9 +234,12 @@ typedef struct store_verify_report {
     char what[256];     /* which check failed */
 } store_verify_report;
 typedef void (*store_progress_fn)(void *arg, uint64_t done, uint64_t total);
-/* Rehashes every record and checks its body, rebuilds every tile and compares it with the
- * stored one, and checks every STH's root, signatures and order; with signatures, also every
- * record's actor_sig. TALLY_OK, or TALLY_ECORRUPT with the report naming the first failure. */
+/* Rehashes every record and checks its body and author (node records by the GENESIS actor),
+ * rebuilds every tile and compares it with the stored one, checks every STH's root, key (the
+ * GENESIS actor's), signatures and order, that the metadata key is the GENESIS actor, and that no
+ * record, pack or tile lies beyond the latest head; with signatures, also every record's
+ * actor_sig. Needs no secret key. TALLY_OK, or TALLY_ECORRUPT with the report naming the first
+ * failure and its sequence number. */
 TALLY_MUST_USE tally_status store_verify(store_log *log, bool signatures, store_progress_fn progress,
                                          void *arg, store_verify_report *out);
 
@@ -189,11 +248,37 @@ typedef struct store_export_stats {
     uint64_t size, files_written, files_kept, bytes_written;
 } store_export_stats;
 /* Writes checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>] and bodies/<N>[.p/<W>] for
- * the latest STH under outdir. A full tile or bundle already present is kept; partial files
- * superseded by a full one are removed. */
-TALLY_MUST_USE tally_status store_export(store_log *log, const char *outdir,
+ * the latest STH under outdir, each file to a temporary name then renamed, the checkpoint last;
+ * the partial files a full one supersedes are removed after it. If outdir already holds a
+ * checkpoint, it must be a head of this log (same origin and key, and this log extends it:
+ * store_check_head), else TALLY_ECONFLICT and nothing in outdir changes; a full tile or bundle
+ * already present is then kept. With force, a directory holding another head is replaced
+ * instead: the export goes to a new directory beside it, which then takes its name. */
+TALLY_MUST_USE tally_status store_export(store_log *log, const char *outdir, bool force,
                                          store_progress_fn progress, void *arg,
                                          store_export_stats *out);
+
+/* ---- a head known from elsewhere (an export directory, a kept checkpoint) ---- */
+typedef enum store_head_verdict {
+    STORE_HEAD_CONSISTENT, /* this log contains the known head's tree (RFC 9162 proof checked) */
+    STORE_HEAD_FOREIGN,    /* another origin or key: not a head of this log at all */
+    STORE_HEAD_FORK,       /* signed by this log's key, but its root is not this log's */
+    STORE_HEAD_REWIND,     /* signed by this log's key for a size beyond this log: the log was
+                              rewound (restored from an older backup?) */
+} store_head_verdict;
+typedef struct store_head_report {
+    store_head_verdict verdict;
+    uint64_t known_size;   /* the known head's */
+    uint8_t known_root[32];
+    uint64_t size;         /* this log's latest head */
+    bool has_own;          /* own: this log's stored head of known_size, else its latest */
+    schema_sth own;
+} store_head_report;
+/* Checks a checkpoint note (c2sp.org/tlog-checkpoint) against this log: TALLY_OK when this log
+ * extends it, else TALLY_ECONFLICT with the verdict (store_detail() says why in a sentence);
+ * TALLY_EFORMAT if it is not a checkpoint note. */
+TALLY_MUST_USE tally_status store_check_head(store_log *log, const char *note, size_t n,
+                                             store_head_report *out);
 /* The tlog-tiles path element of N: 1234067 → "x001/x234/067". out holds 32 bytes. */
 void store_tile_path(uint64_t n, char out[32]);
 

@@ -16,6 +16,10 @@
  * |        |                              |   ‖ body)*, lengths big-endian                |
  * Records of a full 256-record bundle are in packs (store/pack.c), the tail in log and bodies.
  * All six change only inside the writer's one transaction per batch, so they always agree.
+ *
+ * Files beside data.mdb: node.key (32-byte seed, 0600) and writer.lock (flock()ed by the one
+ * writing process for the life of its handle; holds its pid in decimal, for the message a
+ * second writer gets).
  */
 #ifndef TALLY_STORE_INT_H
 #define TALLY_STORE_INT_H
@@ -90,10 +94,13 @@ struct store_log {
     MDB_env *env;
     MDB_dbi meta, log, bodies, tiles, sth, packs;
     char origin[SCHEMA_ORIGIN_MAX + 1];
-    uint8_t pk[32];
-    uint8_t *sk; /* 64 bytes in sodium_malloc memory; NULL when read-only without a key */
+    uint8_t pk[32]; /* the metadata key; a writer opens only if it is the GENESIS actor */
+    uint8_t *sk;    /* 64 bytes in sodium_malloc memory; NULL when read-only */
     store_cfg cfg;
     size_t commit_max;
+    int lock_fd;    /* the writer lock, held until store_close; -1 when read-only */
+    char detail[STORE_DETAIL_MAX]; /* caller-thread failures (export, head checks) */
+    char damage[STORE_DETAIL_MAX]; /* what a read-only open found wrong; "" if nothing */
 
     pthread_t writer;
     bool writer_started;
@@ -103,6 +110,7 @@ struct store_log {
     bool stop;
 
     /* writer-owned */
+    char wdetail[STORE_DETAIL_MAX]; /* the writer thread's failure detail for the batch */
     store__tree tree, saved;
     uint64_t last_time;
     schema_sth last_sth;
@@ -117,8 +125,24 @@ struct store_log {
 
 /* Foreign codes to tally_status: MDB_* and errno. */
 tally_status store__status(int rc);
-tally_status store__corrupt_at(const char *file, int line);
-#define STORE__CORRUPT() store__corrupt_at(__FILE__, __LINE__)
+/* The one way TALLY_ECORRUPT is raised: writes the sentence (what failed, never a source
+ * location) to dst (STORE_DETAIL_MAX bytes) when dst is not NULL, and returns TALLY_ECORRUPT. */
+tally_status store__corrupt(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A sentence into dst (STORE_DETAIL_MAX bytes); returns st. */
+tally_status store__say(char *dst, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fault injection: true when cfg->fault asks this operation to fail. The wrappers below fail
+ * as the real call would (EIO, NULL) and are used on every write and export path. */
+bool store__fault(const store_log *log, store_fault_kind kind);
+int store__txn_begin(const store_log *log, unsigned flags, MDB_txn **txn);
+int store__commit(const store_log *log, MDB_txn *txn); /* aborts txn on an injected fault */
+int store__put(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+               unsigned flags);
+int store__del(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
+int store__get(const store_log *log, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+void *store__malloc(const store_log *log, size_t n);
+void *store__realloc(const store_log *log, void *p, size_t n);
 
 void store__be64(uint64_t v, uint8_t out[8]);
 uint64_t store__rd_be64(const uint8_t *p);
@@ -126,8 +150,12 @@ uint64_t store__rd_be64(const uint8_t *p);
 /* Writer thread (writer.c). */
 TALLY_MUST_USE tally_status store__writer_start(store_log *log);
 void store__writer_stop(store_log *log);
-/* Loads the tree edge, last STH and time from the log (at open). */
-TALLY_MUST_USE tally_status store__load_state(store_log *log);
+/* Loads the tree edge, last STH and time from the log as txn sees it (at open, and in each
+ * write transaction whose latest stored head is not the one the writer holds). On
+ * TALLY_ECORRUPT, dst says what is wrong. */
+TALLY_MUST_USE tally_status store__load_state(store_log *log, MDB_txn *txn, char *dst);
+/* The actor of record 0 (GENESIS) as txn sees it. TALLY_ENOTFOUND for an empty log. */
+TALLY_MUST_USE tally_status store__genesis_actor(store_log *log, MDB_txn *txn, uint8_t pk[32]);
 
 /* A view of the tail body stored under hash, in LMDB's memory, valid while txn lives.
  * TALLY_ECORRUPT when it is missing or not a raw body. */
@@ -141,6 +169,7 @@ TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const 
  * record; TALLY_ECORRUPT if its pack or its body cannot be read; a header that does not decode
  * is returned with no body, for the caller's own check to name. */
 TALLY_MUST_USE tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle);
+
 void store__pack_free(store_log *log);
 TALLY_MUST_USE tally_status store__record_at(MDB_txn *txn, const store_log *log,
                                              store__pack_cache *c, uint64_t seq,
@@ -151,7 +180,5 @@ void store__pack_cache_release(store__pack_cache *c);
 /* Signs an STH for (size, root, time) with the node key. */
 TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],
                                             uint64_t time_ms, schema_sth *out);
-/* Checks an STH's two signatures against pk. */
-TALLY_MUST_USE tally_status store__sth_check(const schema_sth *sth, const uint8_t pk[32]);
 
 #endif

@@ -21,6 +21,8 @@ typedef struct scan {
     uint64_t tile0_index;
     uint64_t packed_below; /* records below this are in packs */
     store__pack_cache packs;
+    uint8_t node_pk[32];   /* the GENESIS actor: the key of every head and node record */
+    uint64_t last_time;
 } scan;
 
 static tally_status report(scan *s, bool has_seq, uint64_t seq, const char *fmt, ...)
@@ -69,6 +71,11 @@ static tally_status compare_tile(scan *s, unsigned level, uint64_t index, const 
 
     if (st != TALLY_OK) {
         return st;
+    }
+    if (sw > w) {
+        uint64_t seq = (index * 256 + w) << (8 * level);
+        return report(s, true, seq, "hash tile %u/%" PRIu64 " holds %zu hashes, beyond the "
+                      "latest head's %zu", level, index, sw, w);
     }
     for (size_t j = 0; j < w; j++) {
         if (j >= sw || memcmp(p + 32 * j, hashes + 32 * j, 32) != 0) {
@@ -133,9 +140,18 @@ static tally_status check_heads(scan *s)
             return report(s, true, seq, "tree head for size %" PRIu64 ": root differs from the log",
                           h->tree_size);
         }
-        if (strcmp(h->origin, s->log->origin) != 0 || store__sth_check(h, s->log->pk) != TALLY_OK) {
-            return report(s, true, seq, "tree head for size %" PRIu64 ": signature invalid",
-                          h->tree_size);
+        if (strcmp(h->origin, s->log->origin) != 0) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": origin %s is not the "
+                          "log's", h->tree_size, h->origin);
+        }
+        if (store_sth_verify(h, s->log->origin, s->node_pk) != TALLY_OK) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": not signed by the node "
+                          "key (the GENESIS actor)", h->tree_size);
+        }
+        if (h->time_ms != s->last_time) {
+            return report(s, true, seq, "tree head for size %" PRIu64 ": time_ms %" PRIu64
+                          " is not its last record's time %" PRIu64, h->tree_size, h->time_ms,
+                          s->last_time);
         }
         if (s->next_sth > 0 && h->time_ms < s->sths[s->next_sth - 1].time_ms) {
             return report(s, true, seq, "tree head for size %" PRIu64 ": time went backwards",
@@ -143,6 +159,41 @@ static tally_status check_heads(scan *s)
         }
         s->next_sth++;
         s->rep->sths++;
+    }
+    return TALLY_OK;
+}
+
+/* Authorship (protocol §2.4, without projections) against the GENESIS actor; record 0 fixes it,
+ * and the metadata key must be the same key. */
+static tally_status check_author(scan *s, uint64_t seq, const schema_header *h, tally_bytes bb)
+{
+    schema_body body = {.type = (unsigned)h->type};
+    bool decoded = false;
+    tally_status st;
+
+    if (seq == 0) {
+        memcpy(s->node_pk, h->actor, 32);
+        if (memcmp(s->log->pk, h->actor, 32) != 0) {
+            return report(s, true, 0, "record 0: the node key in the store's metadata is not the "
+                          "GENESIS actor (a substituted key?)");
+        }
+    }
+    /* only OUTCOME's author depends on its body (source 1 is the node's, source 2 a miner's) */
+    if (h->type == SCHEMA_OUTCOME) {
+        if (schema_record_check(h, bb.p, bb.n, &body) != TALLY_OK) {
+            return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
+        }
+        decoded = true;
+    }
+    st = store_author_check(s->node_pk, h, &body);
+    if (decoded) {
+        schema_body_release(&body);
+    }
+    if (st != TALLY_OK) {
+        return report(s, true, seq, "record %" PRIu64 ": %s records %s the node key (the "
+                      "GENESIS actor)", seq, schema_type_name((unsigned)h->type),
+                      memcmp(h->actor, s->node_pk, 32) == 0 ? "must not be signed by"
+                                                            : "must be signed by");
     }
     return TALLY_OK;
 }
@@ -175,11 +226,16 @@ static tally_status check_record(scan *s, uint64_t seq, uint64_t *last_time, boo
         return report(s, true, seq, "record %" PRIu64 ": time_ms went backwards", seq);
     }
     *last_time = h.time_ms;
+    s->last_time = h.time_ms;
     if (st == TALLY_ECORRUPT) {
         return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
     }
     if (schema_record_check(&h, bb.p, bb.n, NULL) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
+    }
+    st = check_author(s, seq, &h, bb);
+    if (st != TALLY_OK) {
+        return st;
     }
     if (signatures && schema_record_verify(&h, origin) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": actor signature invalid", seq);
@@ -204,12 +260,74 @@ static tally_status check_record(scan *s, uint64_t seq, uint64_t *last_time, boo
     return store__tree_push(s->tree, leaf, full_tile, s);
 }
 
+/* The first key at or after `key` in dbi, if its first `prefix` bytes equal key's. */
+static tally_status first_from(scan *s, MDB_dbi dbi, const uint8_t *key, size_t n, size_t prefix,
+                               MDB_val *found, bool *has)
+{
+    MDB_cursor *cur;
+    MDB_val k = {n, (void *)(uintptr_t)key}, v;
+    int rc = mdb_cursor_open(s->txn, dbi, &cur);
+
+    *has = false;
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        mdb_cursor_close(cur);
+    }
+    if (rc == MDB_NOTFOUND) {
+        return TALLY_OK;
+    }
+    if (rc != 0) {
+        return store__status(rc);
+    }
+    *has = k.mv_size == n && memcmp(k.mv_data, key, prefix) == 0;
+    *found = k;
+    return TALLY_OK;
+}
+
+/* Nothing may lie beyond the latest head: no tail record, pack or hash tile past the tree (a
+ * head lost, or rows a second writer left). The report names the first record beyond it. */
+static tally_status check_beyond(scan *s, uint64_t size)
+{
+    uint8_t key[9];
+    MDB_val k;
+    bool has;
+    tally_status st;
+
+    store__be64(size, key);
+    st = first_from(s, s->log->log, key, 8, 0, &k, &has);
+    if (st == TALLY_OK && has) {
+        uint64_t seq = store__rd_be64(k.mv_data);
+        return report(s, true, seq, "record %" PRIu64 " lies beyond the latest head (size %" PRIu64
+                      "): a head is missing, or the row is stray", seq, size);
+    }
+    store__be64(size / 256, key);
+    if (st == TALLY_OK) {
+        st = first_from(s, s->log->packs, key, 8, 0, &k, &has);
+    }
+    if (st == TALLY_OK && has) {
+        uint64_t bundle = store__rd_be64(k.mv_data);
+        uint64_t seq = bundle * 256 > size ? bundle * 256 : size;
+        return report(s, true, seq, "pack %" PRIu64 " (records %" PRIu64 "…) lies beyond the "
+                      "latest head (size %" PRIu64 ")", bundle, bundle * 256, size);
+    }
+    for (unsigned tl = 0; st == TALLY_OK && tl < STORE__LEVELS; tl++) {
+        uint64_t count = tl == 0 ? size : (size >> (8 * tl)), tiles = (count + 255) / 256;
+        store__tile_key(tl, tiles, key);
+        st = first_from(s, s->log->tiles, key, 9, 1, &k, &has);
+        if (st == TALLY_OK && has) {
+            uint64_t index = store__rd_be64((const uint8_t *)k.mv_data + 1);
+            uint64_t seq = index * 256 << (8 * tl);
+            return report(s, true, seq > size ? seq : size, "hash tile %u/%" PRIu64 " lies beyond "
+                          "the latest head (size %" PRIu64 ")", tl, index, size);
+        }
+    }
+    return st;
+}
+
 static tally_status scan_records(scan *s, uint64_t size, bool signatures,
                                  store_progress_fn progress, void *arg)
 {
     uint64_t seq, last_time = 0;
-    uint8_t key[8];
-    MDB_val k = {8, key}, v;
     tally_status st = TALLY_OK;
 
     for (seq = 0; st == TALLY_OK && seq < size; seq++) {
@@ -222,11 +340,8 @@ static tally_status scan_records(scan *s, uint64_t size, bool signatures,
             progress(arg, seq + 1, size);
         }
     }
-    /* nothing may lie beyond the latest head */
-    store__be64(size, key);
-    if (st == TALLY_OK && mdb_get(s->txn, s->log->log, &k, &v) == 0) {
-        st = report(s, true, size, "the log holds records beyond its latest head (size %" PRIu64 ")",
-                    size);
+    if (st == TALLY_OK) {
+        st = check_beyond(s, size);
     }
     return st;
 }

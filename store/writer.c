@@ -1,6 +1,8 @@
 /* The single writer: group commit of queued appends, tiles, and one signed tree head per batch,
  * checked consistent with the previous head before it is signed. */
-#include <sodium.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,12 +13,31 @@ struct store__req {
     const store_input *in;
     size_t n;
     uint64_t first;
-    store_item_result *items; /* per-item mode (store_append_items): one verdict per record */
     tally_status st;
+    store_rejection *rej;     /* the producer's, or NULL */
+    store_item_result *items; /* per-item mode (store_append_items): one verdict per record */
     bool done;
     pthread_cond_t cv; /* its producer waits here: a commit wakes only its own producers */
     store__req *next;
 };
+
+static tally_status reject(store__req *r, size_t i, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Fills the producer's rejection (if it asked for one) and returns st. */
+static tally_status reject(store__req *r, size_t i, tally_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->rej != NULL) {
+        r->rej->has_index = true;
+        r->rej->index = i;
+        va_start(ap, fmt);
+        vsnprintf(r->rej->what, sizeof(r->rej->what), fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
 
 static uint64_t now_ms(void)
 {
@@ -26,189 +47,34 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* ---- STH ---- */
-
-tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],
-                             uint64_t time_ms, schema_sth *out)
-{
-    uint8_t msg[SCHEMA_STH_MAX];
-    char text[256];
-    size_t n;
-    tally_status st;
-
-    memset(out, 0, sizeof(*out));
-    if (log->sk == NULL) {
-        return TALLY_EAUTH;
-    }
-    memcpy(out->origin, log->origin, strlen(log->origin));
-    out->tree_size = size;
-    memcpy(out->root, root, 32);
-    out->time_ms = time_ms;
-    memcpy(out->key, log->pk, 32);
-    st = schema_sth_message(out, msg, sizeof(msg), &n);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    crypto_sign_detached(out->sig, NULL, msg, n, log->sk);
-    st = store_note_text(log->origin, size, root, text, sizeof(text), &n);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    crypto_sign_detached(out->note_sig, NULL, (const uint8_t *)text, n, log->sk);
-    return TALLY_OK;
-}
-
-tally_status store__sth_check(const schema_sth *sth, const uint8_t pk[32])
-{
-    uint8_t msg[SCHEMA_STH_MAX];
-    char text[256];
-    size_t n;
-
-    if (memcmp(sth->key, pk, 32) != 0 || schema_sth_message(sth, msg, sizeof(msg), &n) != TALLY_OK ||
-        crypto_sign_verify_detached(sth->sig, msg, n, pk) != 0) {
-        return TALLY_EAUTH;
-    }
-    if (store_note_text(sth->origin, sth->tree_size, sth->root, text, sizeof(text), &n) !=
-            TALLY_OK ||
-        crypto_sign_verify_detached(sth->note_sig, (const uint8_t *)text, n, pk) != 0) {
-        return TALLY_EAUTH;
-    }
-    return TALLY_OK;
-}
-
-/* ---- state at open ---- */
-
-static tally_status load_edge(store_log *log, MDB_txn *txn)
-{
-    store__tree *t = &log->tree;
-    uint64_t n = t->size, off = 0;
-    tally_status st;
-
-    memset(t, 0, sizeof(*t));
-    t->size = n;
-    for (int k = 63; k >= 0; k--) {
-        if (n & (1ull << k)) {
-            st = store__txn_hash(txn, log->tiles, (unsigned)k, off >> k, t->hash[t->n]);
-            if (st != TALLY_OK) {
-                return st == TALLY_ENOTFOUND ? STORE__CORRUPT() : st;
-            }
-            t->level[t->n++] = (uint8_t)k;
-            off += 1ull << k;
-        }
-    }
-    for (unsigned tl = 0; tl < STORE__LEVELS; tl++) {
-        uint64_t count = tl == 0 ? n : (8 * tl < 64 ? n >> (8 * tl) : 0);
-        unsigned w = (unsigned)(count & 255);
-        uint8_t key[9];
-        MDB_val k, v;
-        if (w == 0) {
-            continue;
-        }
-        store__tile_key(tl, count >> 8, key);
-        k.mv_data = key, k.mv_size = 9;
-        if (mdb_get(txn, log->tiles, &k, &v) != 0 || v.mv_size < 32u * w) {
-            return STORE__CORRUPT();
-        }
-        memcpy(t->edge[tl], v.mv_data, 32u * w);
-        t->width[tl] = (uint16_t)w;
-    }
-    return TALLY_OK;
-}
-
-tally_status store__load_state(store_log *log)
-{
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    tally_status st;
-    uint64_t size = 0;
-    int rc;
-
-    st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
-    if (st != TALLY_OK) {
-        return st;
-    }
-    rc = mdb_cursor_open(txn, log->sth, &cur);
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    }
-    if (rc == 0) {
-        if (schema_sth_decode(v.mv_data, v.mv_size, &log->last_sth) != TALLY_OK) {
-            st = STORE__CORRUPT();
-            goto done;
-        }
-        log->has_sth = true;
-        size = log->last_sth.tree_size;
-    } else if (rc != MDB_NOTFOUND) {
-        st = store__status(rc);
-        goto done;
-    }
-    mdb_cursor_close(cur);
-    cur = NULL;
-    /* The tail in the log table is exactly the records after the last full bundle, and the
-     * last record is the last one the latest head covers. */
-    rc = mdb_cursor_open(txn, log->log, &cur);
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    }
-    if (rc == 0 ? k.mv_size != 8 || store__rd_be64(k.mv_data) + 1 != size || size % 256 == 0
-                : rc != MDB_NOTFOUND || size % 256 != 0) {
-        st = rc == 0 || rc == MDB_NOTFOUND ? STORE__CORRUPT() : store__status(rc);
-        goto done;
-    }
-    if (size > 0) {
-        store__pack_cache c = {0};
-        tally_bytes hb, bb;
-        schema_header h;
-        st = store__record_at(txn, log, &c, size - 1, size / 256 * 256, &hb, &bb);
-        if (st == TALLY_OK && schema_header_decode(hb.p, hb.n, &h) == TALLY_OK) {
-            log->last_time = h.time_ms;
-        } else if (st == TALLY_OK || st == TALLY_ENOTFOUND) {
-            st = STORE__CORRUPT();
-        }
-        store__pack_cache_release(&c);
-        if (st != TALLY_OK) {
-            goto done;
-        }
-    }
-    log->tree.size = size;
-    st = load_edge(log, txn);
-    if (st == TALLY_OK) {
-        atomic_store(&log->published, size);
-    }
-done:
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return st;
-}
-
 /* ---- one batch ---- */
 
 typedef struct batch {
     store_log *log;
     MDB_txn *txn;
+    uint64_t now; /* the node clock, read once per batch so admission and append agree */
 } batch;
 
-static tally_status put_tile(MDB_txn *txn, MDB_dbi tiles, unsigned level, uint64_t index,
+static tally_status put_tile(const store_log *log, MDB_txn *txn, unsigned level, uint64_t index,
                              const uint8_t *hashes, size_t w)
 {
     uint8_t key[9];
     MDB_val k = {9, key}, v = {32 * w, (void *)(uintptr_t)hashes};
 
     store__tile_key(level, index, key);
-    return store__status(mdb_put(txn, tiles, &k, &v, 0));
+    return store__status(store__put(log, txn, log->tiles, &k, &v, 0));
 }
 
 static tally_status full_tile(void *arg, unsigned level, uint64_t index, const uint8_t *hashes)
 {
     batch *b = arg;
-    return put_tile(b->txn, b->log->tiles, level, index, hashes, 256);
+    return put_tile(b->log, b->txn, level, index, hashes, 256);
 }
 
 static tally_status put_body(batch *b, const uint8_t hash[32], const uint8_t *body, size_t n)
 {
     MDB_val k = {32, (void *)(uintptr_t)hash}, v = {n + 1, NULL};
-    int rc = mdb_put(b->txn, b->log->bodies, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    int rc = store__put(b->log, b->txn, b->log->bodies, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
 
     if (rc == MDB_KEYEXIST) {
         return TALLY_OK; /* the same body is stored once, whoever sent it */
@@ -221,16 +87,17 @@ static tally_status put_body(batch *b, const uint8_t hash[32], const uint8_t *bo
     return TALLY_OK;
 }
 
-/* The time the writer gives a record: its own, else the node clock; never below the last. */
-static uint64_t record_time(const store_log *log, const store_input *in)
+/* The time the writer gives a record: its own, else the batch's node clock; never below the
+ * last record's. */
+static uint64_t record_time(const batch *b, const store_input *in)
 {
-    uint64_t t = in->header.time_ms ? in->header.time_ms : now_ms();
-    return t > log->last_time ? t : log->last_time;
+    uint64_t t = in->header.time_ms ? in->header.time_ms : b->now;
+    return t > b->log->last_time ? t : b->log->last_time;
 }
 
 /* Asks the admission hook about the next record (judged, or only folded). */
-static tally_status admit(store_log *log, const store_input *in, bool judge, bool *admitted,
-                          int *code)
+static tally_status admit_hook(store_log *log, const store_input *in, bool judge, bool *admitted,
+                               int *code)
 {
     const store_admission *a = log->cfg.admission;
 
@@ -251,7 +118,7 @@ static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out
     MDB_val k = {8, key}, v;
     tally_status st;
 
-    h.time_ms = record_time(log, in);
+    h.time_ms = record_time(b, in);
     log->last_time = h.time_ms;
     st = schema_header_encode(&h, hb, sizeof(hb), &hn);
     if (st != TALLY_OK) {
@@ -259,7 +126,7 @@ static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out
     }
     store__be64(log->tree.size, key);
     v.mv_data = hb, v.mv_size = hn;
-    st = store__status(mdb_put(b->txn, log->log, &k, &v, MDB_APPEND));
+    st = store__status(store__put(log, b->txn, log->log, &k, &v, MDB_APPEND));
     if (st == TALLY_OK) {
         st = put_body(b, h.body_hash, in->body, in->body_len);
     }
@@ -276,14 +143,37 @@ static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out
     return st;
 }
 
-/* GENESIS is the record at seq 0 and nowhere else. */
-static tally_status placement_ok(const store_log *log, const store__req *r)
+/* Refuses a request whose records are misplaced (GENESIS is the record at seq 0 and nowhere
+ * else) or whose times break the clock rule: never below the previous record's time, and never
+ * above the node clock plus the allowed skew (a time in µs read as ms, or 2^53 − 1, would
+ * otherwise freeze every later record's and head's time). Nothing is written yet. */
+static tally_status request_ok(const batch *b, store__req *r)
 {
+    const store_log *log = b->log;
+    uint64_t prev = log->last_time;
+    uint64_t skew = log->cfg.max_skew_ms ? log->cfg.max_skew_ms : STORE_SKEW_DEFAULT_MS;
+
     for (size_t i = 0; i < r->n; i++) {
+        const schema_header *h = &r->in[i].header;
+        uint64_t t = h->time_ms;
         bool first = log->tree.size + i == 0;
-        if (first != (r->in[i].header.type == SCHEMA_GENESIS)) {
-            return TALLY_ECONFLICT;
+        if (first != (h->type == SCHEMA_GENESIS)) {
+            return reject(r, i, TALLY_ECONFLICT,
+                          first ? "the first record of a log must be GENESIS"
+                                : "GENESIS is record 0 only; this log already has one");
         }
+        if (t == 0) {
+            t = b->now > prev ? b->now : prev;
+        } else if (t < prev) {
+            return reject(r, i, TALLY_EINVAL,
+                          "time_ms %" PRIu64 " is below the previous record's time %" PRIu64, t,
+                          prev);
+        } else if (!log->cfg.simulated_time && (b->now > UINT64_MAX - skew || t > b->now + skew)) {
+            return reject(r, i, TALLY_EINVAL,
+                          "time_ms %" PRIu64 " is more than %" PRIu64 " ms ahead of the node "
+                          "clock (%" PRIu64 ")", t, skew, b->now);
+        }
+        prev = t;
     }
     return TALLY_OK;
 }
@@ -305,7 +195,7 @@ static tally_status seal(batch *b)
     for (unsigned tl = 0; tl < STORE__LEVELS; tl++) {
         if ((t->dirty & (1u << tl)) && t->width[tl] > 0) {
             uint64_t count = t->size >> (8 * tl);
-            st = put_tile(b->txn, log->tiles, tl, count >> 8, t->edge[tl], t->width[tl]);
+            st = put_tile(log, b->txn, tl, count >> 8, t->edge[tl], t->width[tl]);
             if (st != TALLY_OK) {
                 return st;
             }
@@ -319,7 +209,10 @@ static tally_status seal(batch *b)
         if (st != TALLY_OK ||
             !store_verify_consistency(log->last_sth.tree_size, t->size, log->last_sth.root, root,
                                       (const uint8_t(*)[32])path, n)) {
-            return STORE__CORRUPT(); /* never sign a head that does not extend the last one */
+            /* never sign a head that does not extend the last one */
+            return store__corrupt(log->wdetail, "the new tree (size %" PRIu64 ") does not extend "
+                                                "the latest signed head (size %" PRIu64 ")",
+                                  t->size, log->last_sth.tree_size);
         }
     }
     st = store__sth_sign(log, t->size, root, log->last_time, &sth);
@@ -331,26 +224,63 @@ static tally_status seal(batch *b)
     }
     store__be64(t->size, key);
     v.mv_data = wire, v.mv_size = n;
-    st = store__status(mdb_put(b->txn, log->sth, &k, &v, 0));
+    st = store__status(store__put(log, b->txn, log->sth, &k, &v, 0));
     if (st == TALLY_OK) {
         log->last_sth = sth;
     }
     return st;
 }
 
+/* The write transaction excludes every other writer, so the latest head it sees is the truth.
+ * If it is not the head this writer holds (something wrote the log beside this handle), the
+ * edge, head and time are read again here: a stale edge is never extended or signed. */
+static tally_status resync(store_log *log, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t key[8];
+    bool same;
+    int rc = mdb_cursor_open(txn, log->sth, &cur);
+
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        mdb_cursor_close(cur);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return store__status(rc);
+    }
+    if (log->has_sth) {
+        uint8_t wire[SCHEMA_STH_MAX];
+        size_t n;
+        store__be64(log->last_sth.tree_size, key);
+        same = rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, key, 8) == 0 &&
+               schema_sth_encode(&log->last_sth, wire, sizeof(wire), &n) == TALLY_OK &&
+               n == v.mv_size && memcmp(wire, v.mv_data, n) == 0;
+    } else {
+        same = rc == MDB_NOTFOUND;
+    }
+    return same ? TALLY_OK : store__load_state(log, txn, log->wdetail);
+}
+
 static void commit_group(store_log *log, store__req *group)
 {
-    batch b = {log, NULL};
+    batch b = {log, NULL, 0};
     uint64_t saved_time = log->last_time;
     schema_sth saved_sth = log->last_sth;
     bool saved_has = log->has_sth, any = false;
+    uint64_t start = 0;
     tally_status st;
 
     memcpy(&log->saved, &log->tree, sizeof(log->tree));
-    st = store__status(mdb_txn_begin(log->env, NULL, 0, &b.txn));
-    uint64_t start = log->tree.size;
+    log->wdetail[0] = '\0';
+    st = store__status(store__txn_begin(log, 0, &b.txn));
+    if (st == TALLY_OK) {
+        st = resync(log, b.txn);
+    }
+    b.now = now_ms();
+    start = log->tree.size;
     for (store__req *r = group; st == TALLY_OK && r != NULL; r = r->next) {
-        r->st = r->items != NULL ? TALLY_OK : placement_ok(log, r);
+        r->st = request_ok(&b, r);
         if (r->st != TALLY_OK) {
             continue;
         }
@@ -360,11 +290,11 @@ static void commit_group(store_log *log, store__req *group)
             store_input one = r->in[i];
             bool ok;
             int code;
-            /* the time is drawn once: the hook judges the record at the time it is stored */
-            one.header.time_ms = record_time(log, &r->in[i]);
+            /* the time is fixed first: the hook judges the record at the time it is stored */
+            one.header.time_ms = record_time(&b, &r->in[i]);
             /* per item, the hook judges; an all-or-nothing request was judged by its caller,
              * so the hook only folds it */
-            st = admit(log, &one, it != NULL, &ok, &code);
+            st = admit_hook(log, &one, it != NULL, &ok, &code);
             if (st != TALLY_OK || (it != NULL && !ok)) {
                 if (it != NULL) {
                     *it = (store_item_result){.accepted = false, .code = code};
@@ -386,7 +316,7 @@ static void commit_group(store_log *log, store__req *group)
         }
     }
     if (st == TALLY_OK) {
-        st = store__status(mdb_txn_commit(b.txn)); /* durable: LMDB syncs on commit */
+        st = store__status(store__commit(log, b.txn)); /* durable: LMDB syncs on commit */
         b.txn = NULL;
     }
     if (st != TALLY_OK) {
@@ -405,6 +335,11 @@ static void commit_group(store_log *log, store__req *group)
         for (store__req *r = group; r != NULL; r = r->next) {
             if (r->st == TALLY_OK) {
                 r->st = st;
+                if (r->rej != NULL) {
+                    r->rej->has_index = false;
+                    snprintf(r->rej->what, sizeof(r->rej->what), "%s",
+                             log->wdetail[0] ? log->wdetail : "the write transaction failed");
+                }
             }
         }
         return;
@@ -477,63 +412,46 @@ void store__writer_stop(store_log *log)
 
 /* ---- producers ---- */
 
-static tally_status check_input(store_log *log, const store_input *in)
+/* The checks that need no log state, on the caller's thread: header shape, body against
+ * header, author, actor signature. */
+static tally_status check_input(store_log *log, store__req *r, size_t i)
 {
-    const schema_header *h = &in->header;
+    const schema_header *h = &r->in[i].header;
     tally_str origin = {log->origin, strlen(log->origin)};
+    const char *name = schema_type_name((unsigned)h->type);
     schema_body body;
-    bool node_type;
     tally_status st;
 
     if (h->version != SCHEMA_VERSION || !schema_type_known((unsigned)h->type)) {
-        return TALLY_EFORMAT;
+        return reject(r, i, TALLY_EFORMAT, "unknown record version or type");
     }
-    st = schema_record_check(h, in->body, in->body_len, &body);
+    st = schema_record_check(h, r->in[i].body, r->in[i].body_len, &body);
     if (st != TALLY_OK) {
-        return st;
+        return reject(r, i, st, "the %s body does not match its header", name);
     }
-    node_type = !schema_type_miner((unsigned)h->type) ||
-                (h->type == SCHEMA_OUTCOME && body.u.outcome.source == 1);
+    st = store_author_check(log->pk, h, &body);
     schema_body_release(&body);
-    if (node_type != (memcmp(h->actor, log->pk, 32) == 0) && h->type != SCHEMA_ATTESTATION) {
-        return TALLY_EAUTH; /* node types by the node key only; miner types never by it */
-    }
-    if (h->type == SCHEMA_ATTESTATION && memcmp(h->actor, log->pk, 32) == 0) {
-        return TALLY_EAUTH;
+    if (st != TALLY_OK) {
+        bool by_node = memcmp(h->actor, log->pk, 32) == 0;
+        return reject(r, i, st,
+                      by_node ? "%s records must be signed by their author's own key (give "
+                                "\"actor\" and \"sig\"), never by the node key"
+                              : "%s records must be signed by the node key (the GENESIS actor)",
+                      name);
     }
     if (!log->cfg.trust_signatures && schema_record_verify(h, origin) != TALLY_OK) {
-        return TALLY_EAUTH;
+        return reject(r, i, TALLY_EAUTH, "the %s record's actor_sig does not verify", name);
     }
     return TALLY_OK;
 }
 
-/* Queues a request for the writer and waits until its transaction is durable (or failed). */
-static tally_status enqueue(store_log *log, store__req *req);
-
 tally_status store_append(store_log *log, const store_input *in, size_t n, uint64_t *first_seq_out)
 {
-    store__req req = {.in = in, .n = n, .st = TALLY_OK};
-    tally_status st;
-
-    *first_seq_out = 0;
-    if (!log->writer_started) {
-        return TALLY_EAGAIN;
-    }
-    if (n == 0) {
-        return TALLY_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        st = check_input(log, &in[i]);
-        if (st != TALLY_OK) {
-            return st;
-        }
-    }
-    st = enqueue(log, &req);
-    if (st == TALLY_OK) {
-        *first_seq_out = req.first;
-    }
-    return st;
+    return store_append_ex(log, in, n, first_seq_out, NULL);
 }
+
+/* Queues a request for the writer and waits until its transaction is durable (or failed). */
+static tally_status enqueue(store_log *log, store__req *req);
 
 tally_status store_append_items(store_log *log, const store_input *in, size_t n,
                                 store_item_result *out, size_t *n_accepted_out)
@@ -550,7 +468,7 @@ tally_status store_append_items(store_log *log, const store_input *in, size_t n,
         return TALLY_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        st = check_input(log, &in[i]);
+        st = check_input(log, &req, i);
         if (st != TALLY_OK) {
             return st;
         }
@@ -570,9 +488,39 @@ tally_status store_append_items(store_log *log, const store_input *in, size_t n,
     return TALLY_OK;
 }
 
+tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
+                             uint64_t *first_seq_out, store_rejection *rej)
+{
+    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej};
+    tally_status st;
+
+    *first_seq_out = 0;
+    if (rej != NULL) {
+        memset(rej, 0, sizeof(*rej));
+    }
+    if (!log->writer_started) {
+        return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
+    }
+    if (n == 0) {
+        return TALLY_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st = check_input(log, &req, i);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    st = enqueue(log, &req);
+    if (st == TALLY_OK) {
+        *first_seq_out = req.first;
+    }
+    return st;
+}
+
 static tally_status enqueue(store_log *log, store__req *r)
 {
     store__req req = *r;
+
     pthread_cond_init(&req.cv, NULL);
     pthread_mutex_lock(&log->mu);
     if (log->stop) {

@@ -129,7 +129,11 @@ static void items_judged_in_order(void **state)
     assert_int_equal(res[2].seq, 6);
     assert_int_equal(res[2].time_ms, t + 20);
     assert_int_equal(store_size(log), 7);
-    /* the same request again: every item is refused by its write nonce, nothing is written */
+    /* the same request again, at the node clock: every item is refused by its write nonce,
+     * nothing is written */
+    for (int i = 0; i < 3; i++) {
+        in[i].header.time_ms = 0;
+    }
     assert_int_equal(store_append_items(log, in, 3, res, &acc), TALLY_OK);
     assert_int_equal(acc, 0);
     assert_int_equal(res[0].code, ENGINE_RULE_NONCE_REPLAY);
@@ -147,12 +151,13 @@ static void items_judged_in_order(void **state)
     cfg = (store_cfg){.dir = dir, .admission = &adm.hook};
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
     assert_int_equal(ledger_admission_attach(&adm, log), TALLY_OK);
-    b = odds(200, 0, 4201, &en[0], pr[0]);
+    b = odds(200, 0, 4202, &en[0], pr[0]);
     in[0] = miner_rec(log, &b, t + 59999 - t % 60000, bufs[4]);
-    b = odds(201, 0, 4201, &en[1], pr[1]);
+    b = odds(201, 0, 4202, &en[1], pr[1]);
     in[1] = miner_rec(log, &b, t + 60000 - t % 60000, bufs[5]);
     assert_int_equal(store_append_items(log, in, 2, res, &acc), TALLY_OK);
     assert_false(res[0].accepted);
+    assert_int_equal(res[0].code, ENGINE_RULE_DUPLICATE_IN_BUCKET);
     assert_true(res[1].accepted);
     store_close(log);
     ledger_admission_release(&adm);

@@ -277,12 +277,174 @@ static void test_progress_not_a_terminal(void **state)
     tu_rmdir(o);
 }
 
+static const char ev_json[] =
+    "{\"type\":\"EVENT\",\"body\":{\"event_id\":9,\"sport\":\"soccer\",\"league\":\"EPL\","
+    "\"home_team\":\"A\",\"away_team\":\"B\",\"venue\":null,\"start_ms\":1767300000000,"
+    "\"status\":\"scheduled\",\"ext_id\":null}}";
+
+/* Two `tally append` on one directory: the first holds the log (its stdin is a FIFO kept open),
+ * the second exits 8 at once naming the first one's pid; a reader works beside them, and the
+ * first then appends. */
+static void test_second_writer_refused(void **state)
+{
+    const char *dir = tu_tmpdir("cli-lock");
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s", bin, dir), 0);
+    assert_int_equal(
+        run(out, sizeof(out),
+            "cd %s && mkfifo in && { %s append --dir . < in > first.out 2>&1 & P=$!; "
+            "exec 3>in; i=0; until [ -s writer.lock ] || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; "
+            "%s append --dir . < /dev/null 2>&1; echo \"rc=$? pid=$P\"; "
+            "%s verify --dir . --quiet >/dev/null; echo \"verify=$?\"; "
+            "echo '%s' >&3; exec 3>&-; wait $P; echo \"first=$?\"; cat first.out; }",
+            dir, bin, bin, bin, ev_json),
+        0);
+    {
+        char want[128], *p = strstr(out, "pid=");
+        assert_non_null(p);
+        snprintf(want, sizeof(want), "is being written by pid %d", atoi(p + 4));
+        if (strstr(out, want) == NULL) {
+            fprintf(stderr, "got: %s\n(wanted '%s')\n", out, want);
+        }
+        assert_non_null(strstr(out, want));
+    }
+    assert_non_null(strstr(out, "rc=8"));
+    assert_non_null(strstr(out, "verify=0"));
+    assert_non_null(strstr(out, "first=0"));
+    assert_non_null(strstr(out, "appended 1 records: seq 1..1"));
+    tu_rmdir(dir);
+}
+
+/* Rejections raised in the writer name the input line; a missing or open node key says so. */
+static void test_append_messages(void **state)
+{
+    const char *dir = tu_tmpdir("cli-msg");
+    char line[2048], sig[129], actor[65];
+    uint8_t pk[32], sk[64], body[1024];
+    schema_json_input in;
+    schema_header h;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s --origin example.org/log", bin, dir),
+                     0);
+    /* a second GENESIS, on line 2 */
+    assert_int_equal(
+        run(out, sizeof(out),
+            "printf '%%s\\n%%s\\n' '%s' '{\"type\":\"GENESIS\",\"body\":{\"origin\":"
+            "\"example.org/log\",\"netuid\":1,\"node_hotkey\":"
+            "\"5FQDLkaYX27tQRX15EGSBHAaKfW6C67HUHwwbpHcu4vgB3Vv\",\"created_ms\":1,"
+            "\"code_version\":\"x\",\"params\":[],\"chain\":{\"netuid\":1,\"block\":0,"
+            "\"tempo\":360,\"max_weight_limit\":65535,\"min_allowed_weights\":1,"
+            "\"max_allowed_uids\":256,\"owner_hotkey\":null}}}' | %s append --dir %s 2>&1",
+            ev_json, bin, dir),
+        8);
+    assert_non_null(strstr(out, "line 2: GENESIS refused by rule genesis_placement"));
+    /* a miner record the node would sign (no actor, no sig), on line 1 */
+    assert_int_equal(
+        run(out, sizeof(out),
+            "echo '{\"type\":\"ODDS_SUBMISSION\",\"body\":{\"nonce\":1,\"idx\":0,"
+            "\"event_id\":9,\"markets\":[{\"market_id\":90,\"kind\":\"moneyline\","
+            "\"priced_at_ms\":null,\"prices\":[{\"side\":\"home\",\"odds_n\":2000000000,"
+            "\"imp_prob_n\":500000000},{\"side\":\"away\",\"odds_n\":2000000000,"
+            "\"imp_prob_n\":500000000}]}]}}' | %s append --dir %s 2>&1",
+            bin, dir),
+        7);
+    assert_non_null(strstr(out, "line 1: ODDS_SUBMISSION refused by rule wrong_author"));
+    /* a node record (EVENT) signed by another key, with a valid signature, on line 2 */
+    crypto_sign_keypair(pk, sk);
+    assert_int_equal(schema_input_from_json(ev_json, strlen(ev_json), NULL, &in, line,
+                                            sizeof(line)), TALLY_OK);
+    assert_int_equal(schema_body_encode(&in.body, body, sizeof(body), &n), TALLY_OK);
+    assert_int_equal(schema_header_init(&in.body, body, n, pk, &h), TALLY_OK);
+    assert_int_equal(schema_record_sign(&h, (tally_str){"example.org/log", 15}, sk), TALLY_OK);
+    schema_body_release(&in.body);
+    sodium_bin2hex(sig, sizeof(sig), h.actor_sig, 64);
+    sodium_bin2hex(actor, sizeof(actor), pk, 32);
+    snprintf(line, sizeof(line), "%.*s,\"actor\":\"%s\",\"sig\":\"%s\"}",
+             (int)(strlen(ev_json) - 1), ev_json, actor, sig);
+    assert_int_equal(run(out, sizeof(out), "printf '%%s\\n%%s\\n' '%s' '%s' | %s append --dir %s 2>&1",
+                         ev_json, line, bin, dir),
+                     7);
+    assert_non_null(strstr(out, "line 2: EVENT refused by rule wrong_author"));
+    /* times: the far future and the past are refused, naming the line */
+    snprintf(line, sizeof(line), "%.*s,\"time_ms\":9007199254740991}", (int)(strlen(ev_json) - 1),
+             ev_json);
+    assert_int_equal(run(out, sizeof(out), "echo '%s' | %s append --dir %s 2>&1", line, bin, dir), 3);
+    assert_non_null(strstr(out, "line 1: time_ms 9007199254740991 is more than 30000 ms ahead"));
+    snprintf(line, sizeof(line), "%.*s,\"time_ms\":1000}", (int)(strlen(ev_json) - 1), ev_json);
+    assert_int_equal(run(out, sizeof(out), "echo '%s' | %s append --dir %s 2>&1", line, bin, dir), 3);
+    assert_non_null(strstr(out, "line 1: EVENT refused by rule time_order: time_ms 1000 is below the previous "
+                                 "record's time"));
+    /* node.key open to others: writers refuse it naming the file, readers do not need it */
+    assert_int_equal(run(out, sizeof(out), "chmod 644 %s/node.key; echo '%s' | %s append --dir %s "
+                                           "2>&1", dir, ev_json, bin, dir), 7);
+    assert_non_null(strstr(out, "node.key has mode 0644; it must be mode 0600"));
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --quiet 2>&1", bin, dir), 0);
+    /* node.key missing: said so, not "no tally log" */
+    assert_int_equal(run(out, sizeof(out), "rm %s/node.key; echo '%s' | %s append --dir %s 2>&1",
+                         dir, ev_json, bin, dir), 4);
+    assert_non_null(strstr(out, "no node key"));
+    assert_null(strstr(out, "no tally log"));
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --quiet 2>&1", bin, dir), 0);
+    assert_int_equal(run(out, sizeof(out), "%s checkpoint --dir %s 2>&1", bin, dir), 0);
+    /* simulate into a missing parent, and a bad TALLY_LMDB_MAP_SIZE */
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s/no/such -q 2>&1", bin, dir), 4);
+    assert_non_null(strstr(out, "parent directory does not exist"));
+    assert_int_equal(run(out, sizeof(out), "TALLY_LMDB_MAP_SIZE=64GiB %s log --dir %s 2>&1", bin,
+                         dir), 2);
+    assert_non_null(strstr(out, "TALLY_LMDB_MAP_SIZE='64GiB' is not a byte count"));
+    tu_rmdir(dir);
+}
+
+/* verify --against a kept checkpoint: consistent for the log that grew from it; for a log
+ * restored from an older backup, the two heads are printed and it exits 1; its export into the
+ * used directory is refused and the directory is left as it was. */
+static void test_verify_against(void **state)
+{
+    const char *a = tu_tmpdir("cli-ag-a"), *b = tu_tmpdir("cli-ag-b"), *o = tu_tmpdir("cli-ag-o");
+    char before[8192], after[8192];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 8 --days 1 -q", bin, a),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s checkpoint --dir %s > %s/k1 && cp -a %s/. %s/", bin,
+                         a, o, a, b), 0);
+    assert_int_equal(run(out, sizeof(out), "%s simulate --dir %s --miners 8 --days 1 -q", bin, a),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s checkpoint --dir %s > %s/k2", bin, a, o), 0);
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --quiet --against %s/k1", bin, a, o),
+                     0);
+    assert_non_null(strstr(out, "consistent: this log"));
+    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --quiet --against %s/k2 2>&1", bin,
+                         b, o), 1);
+    assert_non_null(strstr(out, "rewound"));
+    assert_non_null(strstr(out, "the head you kept:"));
+    assert_non_null(strstr(out, "this log's latest head:"));
+    assert_int_equal(run(out, sizeof(out), "%s tiles export --dir %s --quiet %s/x", bin, a, o), 0);
+    assert_int_equal(run(before, sizeof(before), "cd %s/x && find . | sort && cat checkpoint", o),
+                     0);
+    assert_int_equal(run(out, sizeof(out), "%s tiles export --dir %s --quiet %s/x 2>&1", bin, b, o),
+                     8);
+    assert_non_null(strstr(out, "does not extend"));
+    assert_int_equal(run(after, sizeof(after), "cd %s/x && find . | sort && cat checkpoint", o), 0);
+    assert_string_equal(before, after);
+    assert_int_equal(run(out, sizeof(out), "%s tiles export --dir %s --quiet --force %s/x", bin, b,
+                         o), 0);
+    tu_rmdir(a);
+    tu_rmdir(b);
+    tu_rmdir(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_everywhere),    cmocka_unit_test(test_init_append_log),
         cmocka_unit_test(test_notes_and_proofs),   cmocka_unit_test(test_simulate_deterministic),
         cmocka_unit_test(test_tiles_export_cli),   cmocka_unit_test(test_progress_not_a_terminal),
+        cmocka_unit_test(test_second_writer_refused), cmocka_unit_test(test_append_messages),
+        cmocka_unit_test(test_verify_against),
     };
     bin = getenv("TALLY_BIN");
     if (bin == NULL || sodium_init() < 0) {

@@ -15,30 +15,7 @@
 #include "util/samples.h"
 #include "util/testlog.h"
 #include "util/testutil.h"
-
-static uint8_t *slurp(const char *dir, const char *rel, size_t *n)
-{
-    char path[1024];
-    FILE *f;
-    long len;
-    uint8_t *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "missing %s\n", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    rewind(f);
-    buf = malloc((size_t)len + 1);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    buf[len] = 0;
-    *n = (size_t)len;
-    return buf;
-}
+#include "store/export_check.h"
 
 /* Appends a private PROVIDER_QUOTE and a gated MARKET_SNAPSHOT: their bodies must not appear in
  * the public body bundles. */
@@ -57,82 +34,11 @@ static void append_hidden(store_log *log)
         assert_int_equal(schema_body_encode(&b, buf, 512, &n), TALLY_OK);
         assert_int_equal(schema_header_init(&b, buf, n, pk, &in[i].header), TALLY_OK);
         assert_int_equal(store_node_sign(log, &in[i].header), TALLY_OK);
+        in[i].header.time_ms = 1767225600000ull; /* the time of the tl_ records around them */
         in[i].body = buf;
         in[i].body_len = n;
     }
     assert_int_equal(store_append(log, in, 2, &first), TALLY_OK);
-}
-
-/* Reads every bundle and tile of an export of `size` records and checks it against the note. */
-static void reread(const char *out, const char *vkey, uint64_t want_size)
-{
-    size_t n, en, bn;
-    char *note = (char *)slurp(out, "checkpoint", &n);
-    uint64_t size;
-    uint8_t root[32], mine[32], (*leaves)[32];
-    char rel[128], np[32];
-
-    assert_non_null(note);
-    assert_int_equal(store_note_verify(note, n, vkey, &size, root), TALLY_OK);
-    assert_int_equal(size, want_size);
-    free(note);
-    leaves = malloc(size * 32);
-    for (uint64_t t = 0; t * 256 < size; t++) {
-        unsigned w = size - t * 256 >= 256 ? 256 : (unsigned)(size - t * 256);
-        uint8_t *eb, *bb, *tile;
-        size_t ep = 0, bp = 0, tn;
-        store_tile_path(t, np);
-        snprintf(rel, sizeof(rel), w == 256 ? "tile/entries/%s" : "tile/entries/%s.p/%u", np, w);
-        eb = slurp(out, rel, &en);
-        snprintf(rel, sizeof(rel), w == 256 ? "bodies/%s" : "bodies/%s.p/%u", np, w);
-        bb = slurp(out, rel, &bn);
-        snprintf(rel, sizeof(rel), w == 256 ? "tile/0/%s" : "tile/0/%s.p/%u", np, w);
-        tile = slurp(out, rel, &tn);
-        assert_non_null(eb);
-        assert_non_null(bb);
-        assert_non_null(tile);
-        assert_int_equal(tn, 32u * w);
-        for (unsigned j = 0; j < w; j++) {
-            size_t len = (size_t)eb[ep] << 8 | eb[ep + 1], blen = (size_t)bb[bp] << 8 | bb[bp + 1];
-            schema_header h;
-            uint8_t *leaf = leaves[t * 256 + j];
-            store_leaf_hash(eb + ep + 2, len, leaf);
-            assert_memory_equal(tile + 32 * j, leaf, 32);
-            assert_int_equal(schema_header_decode(eb + ep + 2, len, &h), TALLY_OK);
-            if (h.tier == SCHEMA_PUBLIC) {
-                uint8_t d[32];
-                assert_true(blen > 0);
-                crypto_hash_sha256(d, bb + bp + 2, blen);
-                assert_memory_equal(d, h.body_hash, 32);
-            } else {
-                assert_int_equal(blen, 0);
-            }
-            ep += 2 + len;
-            bp += 2 + blen;
-        }
-        assert_int_equal(ep, en);
-        assert_int_equal(bp, bn);
-        free(eb);
-        free(bb);
-        free(tile);
-    }
-    tu_mth(leaves, size, mine);
-    assert_memory_equal(mine, root, 32);
-    /* level-1 tile: one hash per full group of 256 leaves */
-    if (size >= 256) {
-        uint64_t full = size / 256;
-        uint8_t *t1;
-        size_t tn;
-        snprintf(rel, sizeof(rel), full == 256 ? "tile/1/000" : "tile/1/000.p/%u", (unsigned)full);
-        t1 = slurp(out, rel, &tn);
-        assert_non_null(t1);
-        for (uint64_t i = 0; i < full; i++) {
-            tu_mth(leaves + 256 * i, 256, mine);
-            assert_memory_equal(t1 + 32 * i, mine, 32);
-        }
-        free(t1);
-    }
-    free(leaves);
 }
 
 static void test_export_reread(void **state)
@@ -150,7 +56,7 @@ static void test_export_reread(void **state)
     tl_fill(log, 600, 37);
     store_node_pubkey(log, pk);
     assert_int_equal(store_vkey(store_origin(log), pk, vkey, sizeof(vkey)), TALLY_OK);
-    assert_int_equal(store_export(log, out, NULL, NULL, &es), TALLY_OK);
+    assert_int_equal(store_export(log, out, false, NULL, NULL, &es), TALLY_OK);
     assert_int_equal(es.size, 600);
     assert_int_equal(es.files_kept, 0);
     reread(out, vkey, 600);
@@ -159,7 +65,7 @@ static void test_export_reread(void **state)
 
     /* more appends: the full tiles stay as they were, the partial ones grow */
     tl_fill(log, 1100, 64);
-    assert_int_equal(store_export(log, out, NULL, NULL, &es), TALLY_OK);
+    assert_int_equal(store_export(log, out, false, NULL, NULL, &es), TALLY_OK);
     assert_int_equal(es.size, 1100);
     assert_true(es.files_kept >= 6); /* tile/0/000, 001; entries and bodies 000, 001 */
     assert_int_equal(stat(path, &sb2), 0);
@@ -170,6 +76,152 @@ static void test_export_reread(void **state)
     reread(out, vkey, 1100);
     store_close(log);
     tu_rmdir(dir);
+    tu_rmdir(out);
+}
+
+/* ---- a used export directory: only a head this log extends may be in it ---- */
+
+static char digest_a[1 << 16], digest_b[1 << 16];
+
+/* Every path, and every file's SHA-256, under dir: equal listings mean byte for byte equal. */
+static void digest(const char *dir, char *buf, size_t cap)
+{
+    assert_int_equal(tu_run(buf, cap, "cd '%s' && find . -print | LC_ALL=C sort && find . -type f "
+                                      "-print0 | LC_ALL=C sort -z | xargs -0 sha256sum", dir),
+                     0);
+}
+
+/* Appends EVENT records with ids from id0 until the log holds total records. */
+static void fill_other(store_log *log, uint64_t total, uint64_t id0)
+{
+    uint8_t buf[256];
+    store_input in;
+    uint64_t first;
+
+    while (store_size(log) < total) {
+        tl_event(log, id0 + store_size(log), buf, sizeof(buf), &in);
+        assert_int_equal(store_append(log, &in, 1, &first), TALLY_OK);
+    }
+}
+
+static store_log *open_dir(const char *dir)
+{
+    store_cfg cfg = {.dir = dir};
+    store_log *log;
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    return log;
+}
+
+static void refused(store_log *log, const char *out, store_head_verdict want, const char *what)
+{
+    store_export_stats es;
+    char note[1024];
+    size_t n;
+    store_head_report rep;
+    uint8_t *p;
+
+    digest(out, digest_a, sizeof(digest_a));
+    assert_int_equal(store_export(log, out, false, NULL, NULL, &es), TALLY_ECONFLICT);
+    if (strstr(store_detail(log), what) == NULL) {
+        fprintf(stderr, "export said: %s (wanted '%s')\n", store_detail(log), what);
+    }
+    assert_non_null(strstr(store_detail(log), what));
+    digest(out, digest_b, sizeof(digest_b));
+    assert_string_equal(digest_a, digest_b);
+    p = slurp(out, "checkpoint", &n);
+    assert_non_null(p);
+    memcpy(note, p, n);
+    free(p);
+    assert_int_equal(store_check_head(log, note, n, &rep), TALLY_ECONFLICT);
+    assert_int_equal(rep.verdict, want);
+}
+
+/* Log A exported, then log B of the same key and origin and size, which differs from record 200
+ * on: refused, the directory left exactly as it was; --force replaces it with B's export. */
+static void test_export_fork_refused(void **state)
+{
+    const char *a = tu_tmpdir("fork-a"), *b = tu_tmpdir("fork-b"), *out = tu_tmpdir("fork-out");
+    store_log *la = tl_create(a, 16u << 20), *lb = tl_create(b, 16u << 20);
+    store_export_stats es;
+    schema_sth sth;
+    char vkey[256];
+    uint8_t pk[32];
+    (void)state;
+
+    tl_fill(la, 300, 50);
+    tl_fill(lb, 200, 50);
+    fill_other(lb, 300, 900000);
+    assert_int_equal(store_export(la, out, false, NULL, NULL, &es), TALLY_OK);
+    refused(lb, out, STORE_HEAD_FORK, "two different trees");
+    assert_int_equal(store_export(lb, out, true, NULL, NULL, &es), TALLY_OK);
+    store_node_pubkey(lb, pk);
+    assert_int_equal(store_vkey(store_origin(lb), pk, vkey, sizeof(vkey)), TALLY_OK);
+    reread(out, vkey, 300);
+    assert_int_equal(store_sth_latest(lb, &sth), TALLY_OK);
+    /* and now B's later exports are incremental again */
+    fill_other(lb, 320, 900000);
+    assert_int_equal(store_export(lb, out, false, NULL, NULL, &es), TALLY_OK);
+    assert_true(es.files_kept > 0);
+    reread(out, vkey, 320);
+    store_close(la);
+    store_close(lb);
+    tu_rmdir(a);
+    tu_rmdir(b);
+    tu_rmdir(out);
+}
+
+/* Another log's directory (another key, same origin) is refused as foreign. */
+static void test_export_foreign_refused(void **state)
+{
+    const char *a = tu_tmpdir("foreign-a"), *c = tu_tmpdir("foreign-c"), *out = tu_tmpdir("fo-out");
+    static const uint8_t seed[32] = {42};
+    store_cfg cfg = {.dir = c, .create = true, .origin = "test.tally/1", .key_seed = seed,
+                     .map_size = 16u << 20};
+    store_log *la = tl_create(a, 16u << 20), *lc;
+    store_export_stats es;
+    (void)state;
+
+    assert_int_equal(store_open(&cfg, &lc), TALLY_OK);
+    tl_fill(la, 100, 50);
+    tl_fill(lc, 100, 50);
+    assert_int_equal(store_export(la, out, false, NULL, NULL, &es), TALLY_OK);
+    refused(lc, out, STORE_HEAD_FOREIGN, "not signed by this log's node key");
+    store_close(la);
+    store_close(lc);
+    tu_rmdir(a);
+    tu_rmdir(c);
+    tu_rmdir(out);
+}
+
+/* A log restored from a backup taken at 200 records, after 300 were exported: appended to 250 it
+ * is a rewind, appended to 350 a fork; both refused with the directory untouched. The original
+ * log, grown, still exports into it. */
+static void test_export_restored_backup_refused(void **state)
+{
+    const char *a = tu_tmpdir("bk-a"), *bk = tu_tmpdir("bk-copy"), *out = tu_tmpdir("bk-out");
+    store_log *la = tl_create(a, 16u << 20), *lr;
+    store_export_stats es;
+    char buf[64];
+    (void)state;
+
+    tl_fill(la, 200, 50);
+    store_close(la);
+    assert_int_equal(tu_run(buf, sizeof(buf), "cp -a '%s/.' '%s/'", a, bk), 0);
+    la = open_dir(a);
+    tl_fill(la, 300, 50);
+    assert_int_equal(store_export(la, out, false, NULL, NULL, &es), TALLY_OK);
+    lr = open_dir(bk);
+    fill_other(lr, 250, 800000);
+    refused(lr, out, STORE_HEAD_REWIND, "rewound");
+    fill_other(lr, 350, 800000);
+    refused(lr, out, STORE_HEAD_FORK, "two different trees");
+    tl_fill(la, 400, 50);
+    assert_int_equal(store_export(la, out, false, NULL, NULL, &es), TALLY_OK);
+    assert_int_equal(es.size, 400);
+    store_close(la);
+    store_close(lr);
+    tu_rmdir(a);
+    tu_rmdir(bk);
     tu_rmdir(out);
 }
 
@@ -188,6 +240,9 @@ static void test_tile_paths(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_export_reread),
+                                       cmocka_unit_test(test_export_fork_refused),
+                                       cmocka_unit_test(test_export_foreign_refused),
+                                       cmocka_unit_test(test_export_restored_backup_refused),
                                        cmocka_unit_test(test_tile_paths)};
     if (sodium_init() < 0) {
         return 1;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "store/store.h"
 #include "util/testlog.h"
@@ -71,8 +72,11 @@ static void test_append_rules(void **state)
 {
     const char *dir = tu_tmpdir("rules");
     store_log *log = tl_create(dir, 16u << 20);
+    store_cfg cfg = {.dir = dir};
     uint8_t buf[256], pk[32], sk[64];
     store_input in;
+    store_rejection rej;
+    struct timespec ts;
     uint64_t first;
     (void)state;
 
@@ -94,11 +98,48 @@ static void test_append_rules(void **state)
     assert_int_equal(schema_record_sign(&in.header, (tally_str){"test.tally/1", 12}, sk), TALLY_OK);
     assert_int_equal(store_append(log, &in, 1, &first), TALLY_EAUTH);
     assert_int_equal(store_size(log), 2);
-    /* time never goes backwards: an earlier time is raised to the previous record's */
+    /* a time below the previous record's is refused, naming the record and the two times */
     tl_event(log, 6, buf, sizeof(buf), &in);
     in.header.time_ms = 5;
+    assert_int_equal(store_append_ex(log, &in, 1, &first, &rej), TALLY_EINVAL);
+    assert_true(rej.has_index);
+    assert_int_equal(rej.index, 0);
+    assert_non_null(strstr(rej.what, "below the previous record's time 1767225600000"));
+    /* far future: 2^53 - 1, and the node clock in µs read as ms, both refused */
+    in.header.time_ms = (1ull << 53) - 1;
+    assert_int_equal(store_append_ex(log, &in, 1, &first, &rej), TALLY_EINVAL);
+    assert_non_null(strstr(rej.what, "ahead of the node clock"));
+    clock_gettime(CLOCK_REALTIME, &ts);
+    in.header.time_ms = (uint64_t)ts.tv_sec * 1000000u;
+    assert_int_equal(store_append_ex(log, &in, 1, &first, &rej), TALLY_EINVAL);
+    /* just inside the skew is accepted; the time went up by less than 30 s */
+    in.header.time_ms = (uint64_t)ts.tv_sec * 1000u + 20000u;
     assert_int_equal(store_append(log, &in, 1, &first), TALLY_OK);
     assert_int_equal(first, 2);
+    assert_int_equal(store_size(log), 3);
+    /* the node clock (time 0) is now below the previous time: the previous time is kept */
+    tl_event(log, 7, buf, sizeof(buf), &in);
+    in.header.time_ms = 0;
+    assert_int_equal(store_append(log, &in, 1, &first), TALLY_OK);
+    verify_ok(log);
+    store_close(log);
+
+    /* a configured skew of 1 s refuses what 30 s allowed */
+    cfg.max_skew_ms = 1000;
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    tl_event(log, 8, buf, sizeof(buf), &in);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    in.header.time_ms = (uint64_t)ts.tv_sec * 1000u + 25000u;
+    assert_int_equal(store_append(log, &in, 1, &first), TALLY_EINVAL);
+    store_close(log);
+    /* a simulated log has no upper bound; the lower one still holds */
+    cfg.simulated_time = true;
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    in.header.time_ms = 1893456000000ull; /* 2030-01-01 */
+    assert_int_equal(store_append(log, &in, 1, &first), TALLY_OK);
+    tl_event(log, 9, buf, sizeof(buf), &in);
+    in.header.time_ms = 1893455999999ull;
+    assert_int_equal(store_append(log, &in, 1, &first), TALLY_EINVAL);
     verify_ok(log);
     store_close(log);
     tu_rmdir(dir);
