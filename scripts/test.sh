@@ -13,7 +13,7 @@ cmake --build build-test -j "$jobs"
 (cd build-test && ctest --output-on-failure -j "$jobs")
 
 echo "== public headers compile on their own"
-for h in schema/status.h schema/schema.h store/store.h engine/fx.h engine/engine.h cli/cli.h; do
+for h in schema/status.h schema/schema.h store/store.h engine/fx.h engine/engine.h sim/sim.h cli/cli.h; do
     printf '#include "%s"\n' "$h" | gcc -std=c17 -Wall -Wextra -Werror -I. -fsyntax-only -x c -
 done
 
