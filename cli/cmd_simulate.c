@@ -9,19 +9,25 @@
 
 static void help(void)
 {
-    printf("usage: tally simulate [--dir DIR] [--miners N] [--days D] [--markets-per-day M]\n"
-           "                      [--seed S] [--quiet]\n\n"
+    printf("usage: tally simulate [--dir DIR] [--miners N] [--days D | --total-days T]\n"
+           "                      [--markets-per-day M] [--seed S] [--quiet]\n\n"
            "Writes a realistic subnet history into DIR, deterministic from the seed: GENESIS\n"
            "with scoring parameters, daily metagraph snapshots (miners and validators with\n"
            "hotkeys, stakes, permits and bound tally keys), events across five leagues with\n"
            "moneyline, spread and total markets, private bookmaker quotes with vig, odds\n"
            "submissions signed by each miner's own key (sharp, market-copying, noisy, late and\n"
-           "garbage miners), provider and miner outcomes, and a scoring-cycle marker at every\n"
-           "UTC midnight. The same seed and flags give identical bytes and the same root.\n"
-           "On a directory that already holds a simulated log, it continues that history for\n"
-           "D more days (new heads consistent with the old).\n\n"
+           "garbage miners), provider and miner outcomes, a parameter change on day 3,\n"
+           "postponed and void events, pushes, uids changing hands, and a scoring cycle with\n"
+           "its derived records at every UTC midnight. Every record passes the node's\n"
+           "acceptance rules; the miner records they refuse are counted, not appended. The\n"
+           "same seed and flags give identical bytes and the same root.\n"
+           "On a directory that already holds a simulated log, it first completes the log's\n"
+           "last day (checking the records already there byte for byte, so a run killed or\n"
+           "stopped by a full disk, continued, writes what an uninterrupted one would), then\n"
+           "continues that history for D more days (new heads consistent with the old).\n\n"
            "  --miners N           miners in the metagraph (default 64, at most 4000)\n"
            "  --days D             days to simulate (default 7)\n"
+           "  --total-days T       instead: simulate until the log holds days 0..T-1\n"
            "  --markets-per-day M  markets listed per day, three per event (default 24)\n"
            "  --seed S             the seed (default 1)\n");
 }
@@ -32,6 +38,7 @@ static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
         {"dir", required_argument, NULL, 'd'},   {"miners", required_argument, NULL, 'n'},
         {"days", required_argument, NULL, 'D'},  {"markets-per-day", required_argument, NULL, 'm'},
         {"seed", required_argument, NULL, 's'},  {"quiet", no_argument, NULL, 'q'},
+        {"total-days", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
@@ -56,8 +63,8 @@ static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
         if (c == 'n' && (v < 1 || v > 4000)) {
             return cli_usage_error("simulate", "--miners takes 1..4000");
         }
-        if (c == 'D' && (v < 1 || v > 3650)) {
-            return cli_usage_error("simulate", "--days takes 1..3650");
+        if ((c == 'D' || c == 'T') && (v < 1 || v > 3650)) {
+            return cli_usage_error("simulate", "--days and --total-days take 1..3650");
         }
         if (c == 'm' && (v < 1 || v > 2997)) {
             return cli_usage_error("simulate", "--markets-per-day takes 1..2997");
@@ -66,6 +73,8 @@ static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
             cfg->miners = (unsigned)v;
         } else if (c == 'D') {
             cfg->days = (unsigned)v;
+        } else if (c == 'T') {
+            cfg->total_days = (unsigned)v;
         } else if (c == 'm') {
             cfg->markets_per_day = (unsigned)v;
         } else {
@@ -127,8 +136,8 @@ int cmd_simulate(int argc, char **argv)
     if (rc != CLI_OK) {
         return rc;
     }
-    printf("simulated %u days (%u miners, %u markets a day, seed %" PRIu64 ") into %s\n",
-           cfg.days, cfg.miners, cfg.markets_per_day, cfg.seed, dir);
+    printf("simulated %" PRIu64 " days (%u miners, %u markets a day, seed %" PRIu64 ") into %s\n",
+           res.days, cfg.miners, cfg.markets_per_day, cfg.seed, dir);
     printf("records %" PRIu64 " -> %" PRIu64 " (%" PRIu64 " submissions, %" PRIu64
            " quotes, %" PRIu64 " outcomes, %" PRIu64 " events, %" PRIu64 " cycles) in %.2f s"
            " (%.0f records/s)\n",
