@@ -136,7 +136,7 @@ static void cycle(node *nd, uint64_t number, uint64_t t)
     fold(nd);
     cb.u.scoring_cycle = (schema_scoring_cycle){
         .cycle = number, .epoch = 0, .as_of_ms = t, .covers_to = seq,
-        .code_version = {"tally-0.1.0", 11}};
+        .code_version = {SCHEMA_CODE_VERSION, sizeof(SCHEMA_CODE_VERSION) - 1}};
     assert_int_equal(engine_cycle(nd->eng, seq, &ch, &cb.u.scoring_cycle, &blk), TALLY_OK);
     leaf = calloc(blk.n_miners + 1, sizeof(*leaf));
     assert_non_null(leaf);
@@ -155,7 +155,7 @@ static void cycle(node *nd, uint64_t number, uint64_t t)
 static void node_run(node *nd, uint64_t seed, unsigned days)
 {
     sim_cfg cfg = {.seed = seed, .miners = MINERS, .markets_per_day = MARKETS,
-                   .code_version = "tally-0.1.0"};
+                   .code_version = SCHEMA_CODE_VERSION};
 
     memset(nd, 0, sizeof(*nd));
     assert_int_equal(sim_gen_new(&cfg, &nd->gen), TALLY_OK);
@@ -383,7 +383,7 @@ static tally_status collect(const sim_record *r, void *arg)
 static void day_leaves(uint64_t seed, const unsigned *days, size_t n_days, leaves *out_l)
 {
     sim_cfg cfg = {.seed = seed, .miners = MINERS, .markets_per_day = MARKETS,
-                   .code_version = "tally-0.1.0"};
+                   .code_version = SCHEMA_CODE_VERSION};
     sim_gen *g;
 
     assert_int_equal(sim_gen_new(&cfg, &g), TALLY_OK);
@@ -409,7 +409,7 @@ static void test_day_independent(void **state)
     const unsigned alone[] = {4}, after[] = {0, 1, 2, 3, 4};
     leaves a = {0}, b = {0}, c = {0};
     sim_cfg cfg = {.seed = SEED, .miners = MINERS, .markets_per_day = MARKETS,
-                   .code_version = "tally-0.1.0"};
+                   .code_version = SCHEMA_CODE_VERSION};
     sim_gen *g;
     size_t n = 0;
     (void)state;
