@@ -21,6 +21,7 @@
 #define ENGINE_STATE_MAGIC "tally-state-v1"
 #define ENGINE_MAX_UIDS 4096u
 #define ENGINE_STATE_MAX (256u << 20) /* bytes of a checkpoint state, uncompressed (protocol §10) */
+#define ENGINE_STATE_FIELDS 18u /* the state's top-level array: 17 of the engine, the rules' last */
 
 /* ---- parameters (scoring §9); reals in nanos, the rest in the unit of their name ---- */
 typedef struct engine_params {
@@ -114,6 +115,7 @@ void engine_u16(const int64_t *y, size_t m, uint64_t *w);
 
 /* ---- the fold ---- */
 typedef struct engine engine;
+typedef struct engine_rules engine_rules; /* the acceptance rules' state (below) */
 typedef tally_status (*engine_fetch_fn)(uint64_t seq, void *arg, schema_header *h_out,
                                         schema_body *b_out);
 
@@ -160,6 +162,11 @@ TALLY_MUST_USE tally_status engine_cycle(engine *e, uint64_t seq, const schema_h
 void engine_block_set_inputs_hash(engine_block *b, const uint8_t (*leaf)[32]);
 void engine_block_release(engine_block *b);
 
+/* The rules' state the next cycle writes into its checkpoint (borrowed; it must stand at the
+ * cycle's covers_to when engine_cycle runs, and live until then). Without it the state's rules
+ * section is nil, which no node and no replay of a real log writes. */
+void engine_attach_rules(engine *e, const engine_rules *r);
+
 /* Where the engine gets a body it folded from the header alone, once the body is revealed:
  * fetch(seq) fills the header and decoded body of record seq (the engine releases the body).
  * engine_cycle() returns what fetch returns when it cannot give one (e.g. TALLY_ENOTFOUND for a
@@ -181,7 +188,6 @@ TALLY_MUST_USE tally_status engine_load(const uint8_t *state, size_t n, engine_f
  * record, by `tally append`, by the simulator, and by every replay to every record of a log (a
  * record the rules refuse is a divergence). The state is kept by engine_rules_apply(), record by
  * record, never by scanning the log. */
-typedef struct engine_rules engine_rules;
 
 typedef enum engine_rule {
     ENGINE_RULE_OK = 0,
@@ -283,6 +289,18 @@ TALLY_MUST_USE tally_status engine_rules_due(const engine_rules *r, uint64_t cut
  * from the pending list either way. TALLY_EINVAL if seq is not pending or b is not its type. */
 TALLY_MUST_USE tally_status engine_rules_reveal(engine_rules *r, uint64_t seq,
                                                 const schema_body *b, engine_verdict *v);
+/* ---- the rules' state in a checkpoint ----
+ * A checkpoint state carries the rules' state at its covers_to (the part every view derives
+ * alike; engine_attach_rules). engine_rules_from_state reads it back from a state blob (checked
+ * by its STATE_HASH); the rest is rebuilt by engine_rules_restore, called for each record of the
+ * last 31 days before the state's position, in seq order, with its body where the reader has
+ * it (gated: the view is an auditor's; cut: the time of record covers_to − 1). */
+TALLY_MUST_USE tally_status engine_rules_from_state(const uint8_t *state, size_t n,
+                                                    engine_rules **out);
+TALLY_MUST_USE tally_status engine_rules_restore(engine_rules *r, uint64_t seq,
+                                                 const schema_header *h, const schema_body *b,
+                                                 bool gated, uint64_t cut);
+
 /* Embargoed records still waiting for their body. */
 size_t engine_rules_pending(const engine_rules *r);
 

@@ -136,6 +136,7 @@ struct engine {
     int64_t decay_step, decay_half_life;
     int64_t *tf_cache; /* f(t) + 1 by minutes up to tw_max; 0 = not computed */
     int64_t tf_min, tf_max, tf_floor;
+    const engine_rules *rules; /* written into the next checkpoint (engine_attach_rules) */
     engine_fetch_fn fetch; /* bodies withheld at fold time, asked for at their reveal */
     void *fetch_arg;
 };
@@ -164,6 +165,8 @@ void eng__series_bucketed(const engine_params *p, const engine_point *truth, siz
 int64_t eng__calibration_bins(const engine_params *p, const uint64_t *cnt, const uint64_t *hits,
                               const uint64_t *psum, uint64_t k, int64_t *a_out, int64_t *b_out);
 int64_t eng__sharpness_sums(const engine_params *p, uint64_t k, fx_wide s, fx_wide s2);
+/* The rules' section of a checkpoint (rules_state.c). */
+void eng__rules_write(const engine_rules *r, schema_mpw *w);
 /* Canonical state bytes (state.c). */
 tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, uint8_t **out,
                               size_t *n_out);

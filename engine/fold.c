@@ -141,6 +141,11 @@ uint64_t engine_next_seq(const engine *e)
     return e->next_seq;
 }
 
+void engine_attach_rules(engine *e, const engine_rules *r)
+{
+    e->rules = r;
+}
+
 void engine_set_fetch(engine *e, engine_fetch_fn fetch, void *arg)
 {
     e->fetch = fetch, e->fetch_arg = arg;

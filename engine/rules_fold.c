@@ -172,7 +172,7 @@ const schema_paramset *engine_rules_params(const engine_rules *r)
 
 /* ---- the fold ---- */
 
-static tally_status intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, uint64_t time,
+tally_status eng__intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, uint64_t time,
                                uint64_t count)
 {
     rkey k = eng__key_of(hotkey, id);
@@ -253,7 +253,7 @@ static tally_status intake_prune(rtable *t, uint64_t now)
     return TALLY_OK;
 }
 
-static tally_status nonce_set(engine_rules *r, const uint8_t key[32], uint64_t nonce, uint64_t idx)
+tally_status eng__nonce_set(engine_rules *r, const uint8_t key[32], uint64_t nonce, uint64_t idx)
 {
     rkey k = eng__key_of(key, 0);
     uint32_t i = eng__rmap_get(&r->nonce_ix, &k);
@@ -333,6 +333,7 @@ static tally_status apply_event(engine_rules *r, uint64_t seq, const schema_head
         r->events = g;
         i = (uint32_t)r->n_events;
         memset(&g[i], 0, sizeof(g[i]));
+        g[i].id = ev->event_id;
         if (eng__rmap_put(&r->event_ix, &k, i) != TALLY_OK) {
             return TALLY_ENOMEM;
         }
@@ -362,7 +363,7 @@ static tally_status apply_market(engine_rules *r, uint64_t seq, const schema_hea
     r->markets = g;
     g += r->n_markets;
     memset(g, 0, sizeof(*g));
-    g->event_id = m->event_id, g->kind = m->kind;
+    g->id = m->market_id, g->event_id = m->event_id, g->kind = m->kind;
     for (size_t i = 0; i < m->n_sides; i++) {
         g->sides |= (uint8_t)(1u << m->sides[i]);
     }
@@ -386,13 +387,13 @@ static tally_status apply_miner(engine_rules *r, const schema_header *h, const s
     if (h->type == SCHEMA_ODDS_SUBMISSION) {
         const schema_odds *o = &b->u.odds;
         for (size_t k = 0; st == TALLY_OK && k < o->n_markets; k++) {
-            st = intake_add(&r->odds, bd->hotkey, o->markets[k].market_id, h->time_ms,
+            st = eng__intake_add(&r->odds, bd->hotkey, o->markets[k].market_id, h->time_ms,
                             o->markets[k].n_prices);
         }
-        return st == TALLY_OK ? nonce_set(r, h->actor, o->nonce, o->idx) : st;
+        return st == TALLY_OK ? eng__nonce_set(r, h->actor, o->nonce, o->idx) : st;
     }
-    st = intake_add(&r->outs, bd->hotkey, b->u.outcome.event_id, h->time_ms, 1);
-    return st == TALLY_OK ? nonce_set(r, h->actor, b->u.outcome.nonce, b->u.outcome.idx) : st;
+    st = eng__intake_add(&r->outs, bd->hotkey, b->u.outcome.event_id, h->time_ms, 1);
+    return st == TALLY_OK ? eng__nonce_set(r, h->actor, b->u.outcome.nonce, b->u.outcome.idx) : st;
 }
 
 /* The parameters as they now are become a version, in effect for the records after seq
@@ -531,7 +532,7 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
         if (eng__rmap_put(&r->attest_ix, &k, 1) != TALLY_OK) {
             return TALLY_ENOMEM;
         }
-        return nonce_set(r, h->actor, b->u.attestation.nonce, 0);
+        return eng__nonce_set(r, h->actor, b->u.attestation.nonce, 0);
     }
     case SCHEMA_SCORING_CYCLE:
         r->cycle = b->u.scoring_cycle.cycle;
@@ -552,18 +553,24 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
 static tally_status apply_header(engine_rules *r, uint64_t seq, const schema_header *h)
 {
     const rbind *bd = eng__binding(r, h->actor);
-    rpending *g;
 
     if (h->tier != SCHEMA_EMBARGOED) {
         return TALLY_OK;
     }
     if (h->type == SCHEMA_OUTCOME && bd != NULL) {
-        tally_status st = intake_add(&r->outs, bd->hotkey, h->event_id, h->time_ms, 1);
+        tally_status st = eng__intake_add(&r->outs, bd->hotkey, h->event_id, h->time_ms, 1);
         if (st != TALLY_OK) {
             return st;
         }
     }
-    g = eng__rgrow(r->pend_rec, &r->cap_pend_rec, r->n_pend_rec + 1, sizeof(*g));
+    return eng__pending_add(r, seq, h, bd);
+}
+
+tally_status eng__pending_add(engine_rules *r, uint64_t seq, const schema_header *h,
+                              const rbind *bd)
+{
+    rpending *g = eng__rgrow(r->pend_rec, &r->cap_pend_rec, r->n_pend_rec + 1, sizeof(*g));
+
     if (g == NULL) {
         return TALLY_ENOMEM;
     }
@@ -599,7 +606,7 @@ tally_status eng__late_add(engine_rules *r, const rpending *pr, const schema_odd
     tally_status st = TALLY_OK;
 
     for (size_t k = 0; st == TALLY_OK && pr->has_hotkey && k < o->n_markets; k++) {
-        st = intake_add(&r->late, pr->hotkey, o->markets[k].market_id, pr->h.time_ms,
+        st = eng__intake_add(&r->late, pr->hotkey, o->markets[k].market_id, pr->h.time_ms,
                         o->markets[k].n_prices);
     }
     return st;

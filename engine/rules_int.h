@@ -46,7 +46,7 @@ typedef struct rhist { /* one EVENT record, for reveal times (protocol §2.3) */
 } rhist;
 
 typedef struct revent {
-    uint64_t start_ms, status;
+    uint64_t id, start_ms, status;
     rhist *hist;
     size_t n_hist, cap_hist;
     bool has_recompute;
@@ -54,7 +54,7 @@ typedef struct revent {
 } revent;
 
 typedef struct rmarket {
-    uint64_t event_id, kind;
+    uint64_t id, event_id, kind;
     uint8_t sides; /* bit s set: side s */
     uint8_t body_hash[32];
     uint64_t created_seq;
@@ -147,6 +147,14 @@ const rmarket *eng__market_of(const engine_rules *r, uint64_t id);
 rpending *eng__pending(const engine_rules *r, uint64_t seq);
 tally_status eng__late_add(engine_rules *r, const rpending *pr, const schema_odds *o);
 void eng__pending_done(engine_rules *r, rpending *pr);
+/* The checkpoint section of the rules' state (rules_state.c): what every view derives alike. */
+void eng__rules_write(const engine_rules *r, schema_mpw *w);
+tally_status eng__rules_read(schema_mpr *rd, engine_rules *r);
+tally_status eng__intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, uint64_t time,
+                             uint64_t count);
+tally_status eng__nonce_set(engine_rules *r, const uint8_t key[32], uint64_t nonce, uint64_t idx);
+tally_status eng__pending_add(engine_rules *r, uint64_t seq, const schema_header *h,
+                              const rbind *bd);
 /* The parameters in effect at record seq. */
 const schema_paramset *eng__params_at(const engine_rules *r, uint64_t seq);
 

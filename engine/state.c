@@ -40,7 +40,7 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
 
     *out = NULL, *n_out = 0;
     schema_mpw_init(&w, ENGINE_STATE_MAX);
-    schema_mpw_array(&w, 17);
+    schema_mpw_array(&w, ENGINE_STATE_FIELDS);
     schema_mpw_str(&w, ENGINE_STATE_MAGIC, strlen(ENGINE_STATE_MAGIC));
     schema_mpw_uint(&w, c->cycle), schema_mpw_uint(&w, c->epoch), schema_mpw_uint(&w, c->as_of_ms), schema_mpw_uint(&w, c->covers_to);
     schema_mpw_uint(&w, e->next_seq), schema_mpw_int(&w, e->last_time), schema_mpw_bool(&w, e->params_dirty);
@@ -148,6 +148,11 @@ tally_status eng__state_write(const engine *e, const schema_scoring_cycle *c, ui
         schema_mpw_uint(&w, s->seq), schema_mpw_int(&w, s->time_ms), schema_mpw_int(&w, s->t_sub);
         schema_mpw_uint(&w, s->ev), schema_mpw_uint(&w, s->hk), schema_mpw_uint(&w, s->n_rows), schema_mpw_bool(&w, s->revealed);
         schema_mpw_bool(&w, s->scored);
+    }
+    if (e->rules != NULL) {
+        eng__rules_write(e->rules, &w);
+    } else {
+        schema_mpw_nil(&w);
     }
     return schema_mpw_finish(&w, out, n_out);
 }
@@ -441,7 +446,7 @@ tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, 
         return st;
     }
     schema_mpr_init(&r, state, n);
-    if (schema_mpr_array(&r) != 17 || (magic = schema_mpr_str(&r, &magic_n)) == NULL ||
+    if (schema_mpr_array(&r) != ENGINE_STATE_FIELDS || (magic = schema_mpr_str(&r, &magic_n)) == NULL ||
         magic_n != strlen(ENGINE_STATE_MAGIC) || memcmp(magic, ENGINE_STATE_MAGIC, magic_n) != 0) {
         engine_free(e);
         return TALLY_EFORMAT;
@@ -481,6 +486,7 @@ tally_status engine_load(const uint8_t *state, size_t n, engine_fetch_fn fetch, 
         st = load_subs(&r, e, fetch, arg);
     }
     if (st == TALLY_OK) {
+        schema_mpr_skip(&r); /* the rules' section: engine_rules_from_state reads it */
         st = schema_mpr_end(&r);
     }
     if (st != TALLY_OK) {

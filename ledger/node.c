@@ -43,7 +43,10 @@ tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, u
     cb.u.scoring_cycle = (schema_scoring_cycle){
         .cycle = cycle, .epoch = epoch, .as_of_ms = SCHEMA_AS_OF(t), .covers_to = seq,
         .code_version = {SCHEMA_CODE_VERSION, strlen(SCHEMA_CODE_VERSION)}};
+    /* the checkpoint carries the rules' state, which stands at the log's end = covers_to */
+    engine_attach_rules(e, rules);
     st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, &blk);
+    engine_attach_rules(e, NULL);
     if (st != TALLY_OK) {
         return st;
     }

@@ -146,23 +146,23 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
     return st;
 }
 
-/* The rules' state at `to` without judging records [0, to): a prefix a checkpoint vouches for.
- * In the gated view, bodies the view may not read are folded from their headers and revealed
- * at each cycle as the view allows. */
-static tally_status rules_prefix(rp *p, uint64_t to)
+/* Folds records [engine_rules_size(r), to) into r without judging them, reading bodies as the
+ * view may (the rules' state at a cycle's covers_to, for its checkpoint section). */
+static tally_status rules_fold_view(rp *p, engine_rules *r, uint64_t to)
 {
     store_iter *it;
     store_record rec;
     schema_header h;
     schema_body b;
-    ledger_replay_result *res = p->res;
     tally_status st;
 
     if (p->gate == NULL) {
-        return ledger_rules_fold(p->log, p->rules, to);
+        return ledger_rules_fold(p->log, r, to);
     }
-    p->res = NULL;
-    st = store_iter_open(p->log, 0, &it);
+    if (engine_rules_size(r) >= to) {
+        return TALLY_OK;
+    }
+    st = store_iter_open(p->log, engine_rules_size(r), &it);
     while (st == TALLY_OK && (st = store_iter_read(it, false, &rec, &h, &b)) == TALLY_OK &&
            rec.seq < to) {
         schema_body d = {.type = (unsigned)h.type};
@@ -170,18 +170,91 @@ static tally_status rules_prefix(rp *p, uint64_t to)
         if (has_body) {
             st = store_record_body(&rec, &h, &b);
         }
-        if (st == TALLY_OK && h.type == SCHEMA_SCORING_CYCLE) {
-            st = judge_reveals(p, engine_rules_last_time(p->rules));
-        }
         if (st == TALLY_OK) {
-            st = engine_rules_apply(p->rules, rec.seq, &h,
+            st = engine_rules_apply(r, rec.seq, &h,
                                     has_body ? &b : h.type >= SCHEMA_SUBMISSION_SCORE ? &d : NULL);
         }
         schema_body_release(&b);
     }
     store_iter_close(it);
-    p->res = res;
     return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
+}
+
+/* The first seq whose time is at least t (records' times never decrease), in [0, size]. */
+static tally_status first_at(store_log *log, uint64_t size, uint64_t t, uint64_t *out)
+{
+    uint64_t lo = 0, hi = size;
+
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2, tm;
+        tally_status st = time_of(log, mid, &tm);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        if (tm < t) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    *out = lo;
+    return TALLY_OK;
+}
+
+/* The rules' state of a checkpoint (its section, vouched for by the STATE_HASH), with what
+ * depends on the view rebuilt from the records of its last 31 days: bodies as the view reads
+ * them at the checkpoint's cut. */
+static tally_status rules_from_checkpoint(rp *p, const uint8_t *state, size_t n)
+{
+    engine_rules *r;
+    store_iter *it = NULL;
+    store_record rec;
+    schema_header h;
+    schema_body b;
+    uint64_t cut, from = 0, size;
+    tally_status st = engine_rules_from_state(state, n, &r);
+
+    if (st != TALLY_OK) {
+        return st;
+    }
+    size = engine_rules_size(r), cut = engine_rules_last_time(r);
+    if (cut > 31 * SCHEMA_DAY_MS) {
+        st = first_at(p->log, size, cut - 31 * SCHEMA_DAY_MS, &from);
+    }
+    if (st == TALLY_OK && from < size) {
+        st = store_iter_open(p->log, from, &it);
+    }
+    while (st == TALLY_OK && it != NULL &&
+           (st = store_iter_read(it, false, &rec, &h, &b)) == TALLY_OK && rec.seq < size) {
+        bool body = false;
+        uint64_t at;
+        if (h.type == SCHEMA_ATTESTATION || h.tier == SCHEMA_EMBARGOED) {
+            body = p->gate == NULL ||
+                   (h.tier != SCHEMA_EMBARGOED ||
+                    (engine_rules_reveal_at(r, rec.seq, &h, &at) == TALLY_OK && at <= cut));
+        }
+        if (body) {
+            st = store_record_body(&rec, &h, &b);
+        }
+        if (st == TALLY_OK) {
+            st = engine_rules_restore(r, rec.seq, &h, body ? &b : NULL, p->gate != NULL, cut);
+        }
+        schema_body_release(&b);
+    }
+    store_iter_close(it);
+    if (st == TALLY_ENOTFOUND || (st == TALLY_OK && (it == NULL || rec.seq >= size))) {
+        st = TALLY_OK;
+    }
+    if (st != TALLY_OK) {
+        engine_rules_free(r);
+        return st;
+    }
+    engine_rules_free(p->rules);
+    p->rules = r;
+    if (p->gate != NULL) {
+        p->gate = r, p->ef.gate = r;
+    }
+    return TALLY_OK;
 }
 
 /* A cycle whose covers_to lies before records already folded: rebuild the state at covers_to
@@ -250,10 +323,24 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     if (c->covers_to != engine_next_seq(p->e)) {
         st = rewind_to(p, c->covers_to);
     }
+    /* the checkpoint carries the rules' state at covers_to: the replay's own when it stands
+     * there (it always does for a node's cycle), else one rebuilt from the previous cycle's */
+    engine_rules *at = NULL;
+    if (st == TALLY_OK && engine_rules_size(p->rules) != c->covers_to) {
+        st = p->has_prev && p->prev_c.covers_to <= c->covers_to
+                 ? engine_rules_from_state(p->prev_state, p->prev_len, &at)
+                 : engine_rules_new(&at);
+        if (st == TALLY_OK) {
+            st = rules_fold_view(p, at, c->covers_to);
+        }
+    }
+    engine_attach_rules(p->e, at != NULL ? at : p->rules);
     engine_block_release(&p->blk);
     if (st == TALLY_OK) {
         st = engine_cycle(p->e, seq, h, c, &p->blk);
     }
+    engine_attach_rules(p->e, NULL);
+    engine_rules_free(at);
     if (st != TALLY_OK) {
         return st;
     }
@@ -383,11 +470,10 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
         schema_body_release(&cyc_b);
         return st == TALLY_OK || st == TALLY_ENOTFOUND ? TALLY_ENOTFOUND : st;
     }
-    /* the rules' state at covers_to: the prefix the checkpoint vouches for, folded without
-     * judging it again (in the gated view only with what that view could read) */
-    st = rules_prefix(p, cyc_b.u.scoring_cycle.covers_to);
+    /* the rules' state at covers_to comes from the checkpoint too */
+    st = store_checkpoint_get(p->log, cycle, want, &state, &n);
     if (st == TALLY_OK) {
-        st = store_checkpoint_get(p->log, cycle, want, &state, &n);
+        st = rules_from_checkpoint(p, state, n);
     }
     if (st == TALLY_OK) {
         st = ledger__load_state(p->log, p->gate, engine_rules_last_time(p->rules), state, n, &p->e);
@@ -530,13 +616,26 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
                                 "header fields)", tname(h.type));
             break;
         }
-        if (!judge(&p, r.seq, &h, &b, &st)) {
+        if (h.type != SCHEMA_SCORING_CYCLE && !judge(&p, r.seq, &h, &b, &st)) {
             schema_body_release(&b);
             break;
         }
         if (h.type == SCHEMA_SCORING_CYCLE) {
-            if (r.seq != resumed_cycle_seq) {
+            /* judged first, computed with the rules' state standing at the cycle record (its
+             * checkpoint section), then folded */
+            engine_verdict v;
+            st = engine_rules_check(p.rules, r.seq, &h, &b, &v);
+            if (st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
+                mismatch(&p, r.seq, "%s: rule %s: %s", tname(h.type), engine_rule_name(v.rule),
+                         v.detail);
+                schema_body_release(&b);
+                break;
+            }
+            if (st == TALLY_OK && r.seq != resumed_cycle_seq) {
                 st = on_cycle(&p, r.seq, &h, &b);
+            }
+            if (st == TALLY_OK && !res->mismatch) {
+                st = engine_rules_apply(p.rules, r.seq, &h, &b);
             }
             if (st == TALLY_OK && r.seq >= engine_next_seq(p.e)) {
                 st = engine_apply(p.e, r.seq, &h, NULL);

@@ -327,6 +327,39 @@ void schema_mpr_bin_fixed(schema_mpr *r, uint8_t *out, size_t n)
     memcpy(out, p, n);
 }
 
+void schema_mpr_skip(schema_mpr *r)
+{
+    size_t pending = 1;
+
+    /* iterative: an array adds its items to the count, so no input can recurse */
+    while (pending > 0 && !r->bad) {
+        uint8_t t;
+        size_t n;
+        pending--;
+        if (r->off >= r->n) {
+            r->bad = true;
+            break;
+        }
+        t = r->p[r->off];
+        if ((t & 0xf0) == 0x90 || t == 0xdc || t == 0xdd) {
+            n = schema_mpr_array(r);
+            pending += n; /* n ≤ the bytes left, so this cannot overflow */
+        } else if (t == 0xc0 || t == 0xc2 || t == 0xc3) {
+            r->off++;
+        } else if ((t & 0xe0) == 0xa0 || t == 0xd9 || t == 0xda || t == 0xdb) {
+            (void)schema_mpr_str(r, &n);
+        } else if (t == 0xc4 || t == 0xc5 || t == 0xc6) {
+            (void)schema_mpr_bin(r, &n);
+        } else if (t < 0x80 || (t >= 0xcc && t <= 0xcf)) {
+            (void)schema_mpr_uint(r);
+        } else if (t >= 0xe0 || (t >= 0xd0 && t <= 0xd3)) {
+            (void)schema_mpr_int(r);
+        } else {
+            r->bad = true;
+        }
+    }
+}
+
 bool schema_mpr_count_ok(schema_mpr *r, size_t n)
 {
     if (r->bad || n > r->n - r->off) {

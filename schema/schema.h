@@ -528,6 +528,8 @@ const uint8_t *schema_mpr_bin(schema_mpr *r, size_t *n_out);
 const char *schema_mpr_str(schema_mpr *r, size_t *n_out);
 /* A bin of exactly n bytes copied into out (zeroed on failure). */
 void schema_mpr_bin_fixed(schema_mpr *r, uint8_t *out, size_t n);
+/* Skips one value, whatever it is (arrays with everything in them). */
+void schema_mpr_skip(schema_mpr *r);
 /* False (and bad) when n items could not fit in the bytes left. */
 bool schema_mpr_count_ok(schema_mpr *r, size_t n);
 /* TALLY_OK if nothing failed and every byte was read, else TALLY_EFORMAT. */

@@ -346,6 +346,20 @@ static void test_rule_violation(void **state)
     if (strstr(out, line) == NULL) {
         fail_msg("wanted '%s', replay said: %s", line, out);
     }
+    /* from a checkpoint, the rules' state comes from it (and the write nonces from the records
+     * of its last 31 days): the same verdicts in both views (the copy's blocks are the node's,
+     * so are its checkpoint files) */
+    assert_int_equal(tu_run(out, sizeof(out), "cp -r %s/checkpoints %s/", a, b), 0);
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s --quiet --from-checkpoint 2", bin,
+                            b),
+                     1);
+    assert_non_null(strstr(out, "ODDS_SUBMISSION: rule nonce_stale"));
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "%s replay --dir %s --quiet --from-checkpoint 2 --view gated", bin, b),
+                     1);
+    if (strstr(out, line) == NULL) {
+        fail_msg("wanted '%s', replay said: %s", line, out);
+    }
     tu_rmdir(a);
     tu_rmdir(b);
 }

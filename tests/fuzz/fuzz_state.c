@@ -1,5 +1,6 @@
-/* Checkpoint states from outside (a peer's or a damaged file): engine_load never reads out of
- * bounds or crashes, and a state it accepts serialises and frees cleanly. */
+/* Checkpoint states from outside (a peer's or a damaged file): neither engine_load nor
+ * engine_rules_from_state (the rules' section) reads out of bounds or crashes, and what they
+ * accept frees cleanly; on failure nothing half-made is handed out. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,7 +18,16 @@ static tally_status no_fetch(uint64_t seq, void *arg, schema_header *h, schema_b
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     engine *e = NULL;
+    engine_rules *r = NULL;
 
+    if (engine_rules_from_state(data, size, &r) == TALLY_OK) {
+        if (r == NULL) {
+            abort();
+        }
+        engine_rules_free(r);
+    } else if (r != NULL) {
+        abort();
+    }
     if (engine_load(data, size, no_fetch, NULL, &e) == TALLY_OK) {
         if (e == NULL) {
             abort();

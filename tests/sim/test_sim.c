@@ -137,7 +137,9 @@ static void cycle(node *nd, uint64_t number, uint64_t t)
     cb.u.scoring_cycle = (schema_scoring_cycle){
         .cycle = number, .epoch = 0, .as_of_ms = t, .covers_to = seq,
         .code_version = {SCHEMA_CODE_VERSION, sizeof(SCHEMA_CODE_VERSION) - 1}};
+    engine_attach_rules(nd->eng, nd->rules); /* the checkpoint carries the rules' state */
     assert_int_equal(engine_cycle(nd->eng, seq, &ch, &cb.u.scoring_cycle, &blk), TALLY_OK);
+    engine_attach_rules(nd->eng, NULL);
     leaf = calloc(blk.n_miners + 1, sizeof(*leaf));
     assert_non_null(leaf);
     node_record(nd, &cb, t, NULL);
