@@ -33,27 +33,22 @@ static tally_status batch_add(ledger_batch *b, store_log *log, const schema_body
                               const uint8_t *pk, const uint8_t *sk, uint64_t time_ms)
 {
     uint8_t buf[SCHEMA_BODY_MAX], node_pk[32];
+    tally_str origin = {store_origin(log), strlen(store_origin(log))};
     schema_header h;
     size_t n;
-    tally_status st = schema_body_encode(body, buf, sizeof(buf), &n);
+    tally_status st;
 
-    if (st != TALLY_OK) {
-        return st;
-    }
     if (pk == NULL) {
         store_node_pubkey(log, node_pk);
     }
-    st = schema_header_init(body, buf, n, pk ? pk : node_pk, &h);
-    if (st == TALLY_OK) {
-        st = pk ? schema_record_sign(&h, (tally_str){store_origin(log), strlen(store_origin(log))},
-                                     sk)
-                : store_node_sign(log, &h);
+    /* the node's own records are signed by the store, which holds the node key */
+    st = schema_record_build(body, pk ? pk : node_pk, pk ? sk : NULL, origin, time_ms, buf,
+                             sizeof(buf), &n, &h);
+    if (st == TALLY_OK && pk == NULL) {
+        st = store_node_sign(log, &h);
+        h.time_ms = time_ms;
     }
-    if (st != TALLY_OK) {
-        return st;
-    }
-    h.time_ms = time_ms;
-    return ledger_batch_raw(b, &h, buf, n);
+    return st == TALLY_OK ? ledger_batch_raw(b, &h, buf, n) : st;
 }
 
 tally_status ledger_batch_node(ledger_batch *b, store_log *log, const schema_body *body, uint64_t time_ms)

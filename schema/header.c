@@ -139,6 +139,27 @@ tally_status schema_body_derive(const schema_body *b, schema_header *h)
     return TALLY_OK;
 }
 
+tally_status schema_record_build(const schema_body *b, const uint8_t actor[32],
+                                 const uint8_t *sk, tally_str origin, uint64_t time_ms,
+                                 uint8_t *buf, size_t cap, size_t *n_out, schema_header *h_out)
+{
+    tally_status st = schema_body_encode(b, buf, cap, n_out);
+
+    if (st == TALLY_OK) {
+        st = schema_header_init(b, buf, *n_out, actor, h_out);
+    }
+    if (st == TALLY_OK && sk != NULL) {
+        st = schema_record_sign(h_out, origin, sk);
+    }
+    if (st != TALLY_OK) {
+        *n_out = 0;
+        memset(h_out, 0, sizeof(*h_out));
+        return st;
+    }
+    h_out->time_ms = time_ms;
+    return TALLY_OK;
+}
+
 tally_status schema_header_init(const schema_body *b, const uint8_t *body_bytes, size_t body_len,
                                 const uint8_t actor[32], schema_header *out)
 {

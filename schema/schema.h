@@ -402,6 +402,14 @@ TALLY_MUST_USE tally_status schema_header_init(const schema_body *b, const uint8
                                                size_t body_len, const uint8_t actor[32],
                                                schema_header *out);
 
+/* One record built in one call: body encoded into buf (cap bytes; *n_out its length), header
+ * from it (schema_header_init), signed with sk (a libsodium 64-byte secret key of actor) unless
+ * sk is NULL (the caller signs, e.g. with a key held by the store), and time_ms set. Returns
+ * what encode, init or sign return; on failure *n_out is 0 and *h_out zeroed. */
+TALLY_MUST_USE tally_status schema_record_build(const schema_body *b, const uint8_t actor[32],
+                                                const uint8_t *sk, tally_str origin,
+                                                uint64_t time_ms, uint8_t *buf, size_t cap,
+                                                size_t *n_out, schema_header *h_out);
 /* The record message `["tally-record-v1", origin, type, actor, body_hash]` that actor_sig
  * signs. Returns TALLY_EINVAL for an origin that is not ascii128 without '+'. */
 TALLY_MUST_USE tally_status schema_record_message(tally_str origin, const schema_header *h,

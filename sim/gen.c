@@ -63,17 +63,11 @@ static void add(day *d, const schema_body *b, const uint8_t *pk, const uint8_t *
         d->items = grown, d->cap = cap;
     }
     it = &d->items[d->n];
-    d->st = schema_body_encode(b, buf, sizeof(buf), &n);
-    if (d->st == TALLY_OK) {
-        d->st = schema_header_init(b, buf, n, pk ? pk : d->g->node_pk, &it->h);
-    }
-    if (d->st == TALLY_OK) {
-        d->st = schema_record_sign(&it->h, origin, sk ? sk : d->g->node_sk);
-    }
+    d->st = schema_record_build(b, pk ? pk : d->g->node_pk, sk ? sk : d->g->node_sk, origin, t,
+                                buf, sizeof(buf), &n, &it->h);
     if (d->st != TALLY_OK) {
         return;
     }
-    it->h.time_ms = t;
     it->body = malloc(n ? n : 1);
     if (it->body == NULL) {
         d->st = TALLY_ENOMEM;
