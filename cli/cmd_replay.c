@@ -7,7 +7,7 @@
 
 static const char usage[] =
     "usage: tally replay [--dir DIR] [--from-checkpoint CYCLE] [--to SEQ] [--view full|gated]\n"
-    "                    [--quiet]\n\n"
+    "                    [--signatures] [--quiet]\n\n"
     "Replays the log as an auditor would: folds every input record in sequence order through\n"
     "the scoring engine, recomputes each SCORING_CYCLE's derived records (SUBMISSION_SCORE,\n"
     "MINER_SCORE, WEIGHTS, STATE_HASH) and compares them byte for byte with the log. Every\n"
@@ -20,7 +20,12 @@ static const char usage[] =
     "                           its reveal, never a private one (records are then judged and\n"
     "                           scored from their headers until their bodies are revealed);\n"
     "                           the default, full, reads every body as the operator can\n"
+    "  --signatures             also check every input record's actor signature (as\n"
+    "                           'tally verify --signatures'; derived records are recomputed)\n"
     "  --quiet                  no progress lines\n\n"
+    "Before any record, every signed tree head is checked against the GENESIS key and the\n"
+    "root the tiles give; every record read is checked against the tiles, and judged by the\n"
+    "acceptance rules (authorship, time order, GENESIS placement, S1-S9, O1-O6, ...).\n\n"
     "Exit status 0 when everything matches; 1 on a mismatch, with the first differing\n"
     "sequence number, record type and field, expected against found.\n";
 
@@ -31,6 +36,7 @@ int cmd_replay(int argc, char **argv)
                                          {"to", required_argument, NULL, 't'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"view", required_argument, NULL, 'v'},
+                                         {"signatures", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     cli_progress_state prog;
@@ -55,6 +61,8 @@ int cmd_replay(int argc, char **argv)
             continue;
         } else if (c == 't' && cli_parse_u64(optarg, &cfg.to) && cfg.to > 0) {
             continue;
+        } else if (c == 's') {
+            cfg.signatures = true;
         } else if (c == 'v' && (strcmp(optarg, "full") == 0 || strcmp(optarg, "gated") == 0)) {
             cfg.gated = strcmp(optarg, "gated") == 0;
         } else {
@@ -88,6 +96,9 @@ int cmd_replay(int argc, char **argv)
            " derived records identical, in %.2f s (%.0f records/s)\n",
            res.records, res.cycles, res.derived_checked, res.seconds,
            (double)res.records / (res.seconds > 0 ? res.seconds : 1));
+    printf("%" PRIu64 " signed tree heads verified against the GENESIS key and the tiles%s\n",
+           res.heads_checked, cfg.signatures ? "; every input record's actor signature checked"
+                                             : "");
     if (cfg.gated) {
         printf("gated view: %" PRIu64 " records read from their headers where they stand, %" PRIu64
                " embargoed bodies not yet revealed at the end\n",

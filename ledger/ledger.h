@@ -66,6 +66,7 @@ TALLY_MUST_USE tally_status ledger_node_catch_up(store_log *log, engine **out, u
 typedef struct ledger_replay_cfg {
     uint64_t from_cycle; /* 0: from genesis; else resume from that cycle's checkpoint */
     bool gated;          /* read only what an authenticated auditor may (protocol §2.3) */
+    bool signatures;     /* also every input record's actor signature (as verify --signatures) */
     uint64_t to;         /* stop before this seq; 0: the whole log */
     store_progress_fn progress; /* called with (done, total) records now and then; or NULL */
     void *progress_arg;
@@ -74,6 +75,7 @@ typedef struct ledger_replay_result {
     uint64_t records, cycles, derived_checked, last_cycle;
     uint64_t withheld; /* gated view: records read from their header alone where they stand */
     uint64_t pending;  /* gated view: embargoed bodies not yet revealed at the end */
+    uint64_t heads_checked; /* signed tree heads verified (key, signatures, root of the tiles) */
     bool mismatch;
     uint64_t bad_seq;
     char what[768];

@@ -490,6 +490,67 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
     return st;
 }
 
+/* Every signed tree head: signed by the GENESIS key (both signatures, the log's origin), and
+ * its root the root of the tree the tiles hold at its size. The leaves the replay reads are
+ * then checked against those tiles, so every record read is one the node signed a head over. */
+typedef struct heads_ctx {
+    rp *p;
+    uint8_t pk[32];
+    tally_status st;
+    uint64_t checked;
+} heads_ctx;
+
+static bool check_head(const schema_sth *sth, void *arg)
+{
+    heads_ctx *c = arg;
+    uint8_t root[32];
+
+    if (store_sth_verify(sth, store_origin(c->p->log), c->pk) != TALLY_OK) {
+        mismatch(c->p, sth->tree_size ? sth->tree_size - 1 : 0,
+                 "the signed tree head of size %llu does not verify against the GENESIS key",
+                 (unsigned long long)sth->tree_size);
+        return false;
+    }
+    c->st = sth->tree_size ? store_root(c->p->log, sth->tree_size, root) : TALLY_OK;
+    if (c->st != TALLY_OK) {
+        return false;
+    }
+    if (sth->tree_size && memcmp(root, sth->root, 32) != 0) {
+        mismatch(c->p, sth->tree_size - 1,
+                 "the tiles do not give the root the head of size %llu signs",
+                 (unsigned long long)sth->tree_size);
+        return false;
+    }
+    c->checked++;
+    return true;
+}
+
+static tally_status check_heads(rp *p)
+{
+    heads_ctx c = {.p = p, .st = TALLY_OK};
+    store_iter *it;
+    store_record r;
+    schema_header h;
+    schema_body b;
+    tally_status st = store_iter_open(p->log, 0, &it);
+
+    /* the node key is the GENESIS actor, whatever the store's metadata says */
+    if (st == TALLY_OK) {
+        st = store_iter_read(it, false, &r, &h, &b);
+    }
+    store_iter_close(it);
+    if (st == TALLY_ENOTFOUND) {
+        return TALLY_OK; /* an empty log */
+    }
+    if (st != TALLY_OK) {
+        return st;
+    }
+    memcpy(c.pk, h.actor, 32);
+    st = store_sth_each(p->log, check_head, &c);
+    p->res->heads_checked = c.checked;
+    return st != TALLY_OK ? st : c.st;
+}
+
 /* The acceptance rules on one record of the log: a refusal is a divergence like a derived
  * mismatch. Returns false after a mismatch. */
 static bool judge(rp *p, uint64_t seq, const schema_header *h, const schema_body *b,
@@ -528,6 +589,14 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
     }
     if (cfg->gated) {
         p.gate = p.rules, p.ef.gate = p.rules;
+    }
+    /* what verify checks of the heads, replay checks before trusting any record */
+    st = check_heads(&p);
+    if (st != TALLY_OK || res->mismatch) {
+        engine_rules_free(p.rules);
+        free(tile);
+        res->eng = NULL;
+        return st;
     }
     if (cfg->from_cycle) {
         st = start_from_checkpoint(&p, cfg->from_cycle, &from);
@@ -599,6 +668,14 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
             }
             continue;
         }
+        /* the actor's signature (with --signatures, as verify): a miner's records are what the
+         * miner said only if it verifies; the node's derived records are recomputed instead */
+        if (cfg->signatures &&
+            schema_record_verify(&h, (tally_str){store_origin(log), strlen(store_origin(log))}) !=
+                TALLY_OK) {
+            mismatch(&p, r.seq, "%s: its actor signature does not verify", tname(h.type));
+            break;
+        }
         /* the gated view reads no private body, and an embargoed one only from its reveal: such
          * a record is judged and folded from its header here */
         if (!ledger__visible(p.gate, r.seq, &h)) {
@@ -614,6 +691,13 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
         if (r.body.p == NULL || schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
             mismatch(&p, r.seq, "%s: its body does not match its header (hash, encoding or "
                                 "header fields)", tname(h.type));
+            break;
+        }
+        if (h.type == SCHEMA_GENESIS &&
+            (b.u.genesis.origin.n != strlen(store_origin(log)) ||
+             memcmp(b.u.genesis.origin.p, store_origin(log), b.u.genesis.origin.n) != 0)) {
+            mismatch(&p, r.seq, "GENESIS: its origin is not the log's (%s)", store_origin(log));
+            schema_body_release(&b);
             break;
         }
         if (h.type != SCHEMA_SCORING_CYCLE && !judge(&p, r.seq, &h, &b, &st)) {

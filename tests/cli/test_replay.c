@@ -146,6 +146,38 @@ static void flip(const char *dir, uint64_t seq, bool body)
     free(copy);
 }
 
+/* Flips one byte of the last value of an LMDB table (the latest head in "sth", the highest
+ * tile in "tiles"), at offset `at` from its end. */
+static void flip_last(const char *dir, const char *table, size_t at)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t *copy, *key;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
+    mdb_cursor_close(cur);
+    copy = malloc(v.mv_size);
+    key = malloc(k.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    memcpy(key, k.mv_data, k.mv_size);
+    copy[v.mv_size - 1 - at] ^= 1;
+    k.mv_data = key, v.mv_data = copy;
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+    free(key);
+}
+
 static void expect_mismatch_at(const char *dir, uint64_t seq, const char *what)
 {
     char want[64];
@@ -180,6 +212,30 @@ static void test_tampered_input(void **state)
     seq = log_size(dir) - 2;
     flip(dir, seq, false);
     expect_mismatch_at(dir, seq, "tree");
+    tu_rmdir(dir);
+}
+
+/* Replay checks what verify checks of the heads before it trusts a record: a head whose
+ * signature is broken, and tiles that do not give a head's root, are each a mismatch. */
+static void test_bad_heads(void **state)
+{
+    const char *dir = tu_tmpdir("replay-heads");
+    uint64_t size;
+    (void)state;
+    sim(dir, 2);
+    size = log_size(dir);
+    flip_last(dir, "sth", 3); /* inside the note signature at the end of the wire form */
+    expect_mismatch_at(dir, size - 1, "does not verify against the GENESIS key");
+    tu_rmdir(dir);
+
+    dir = tu_tmpdir("replay-tiles");
+    sim(dir, 2);
+    flip_last(dir, "tiles", 0); /* the last hash of the highest tile */
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s --quiet", bin, dir), 1);
+    if (strstr(out, "the tiles do not give the root") == NULL &&
+        strstr(out, "does not match the tree") == NULL) {
+        fail_msg("replay said: %s", out);
+    }
     tu_rmdir(dir);
 }
 
@@ -726,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_wrong_derived_record),
         cmocka_unit_test(test_covers_to_behind),
         cmocka_unit_test(test_rule_violation),
+        cmocka_unit_test(test_bad_heads),
         cmocka_unit_test(test_append_rules),
         cmocka_unit_test(test_explain_after_config_set),
     };
