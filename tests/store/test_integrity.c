@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ledger/ledger.h"
 #include "store/store_int.h"
 #include "util/testlog.h"
 #include "util/testutil.h"
@@ -392,6 +393,15 @@ static void test_key_substitution(void **state)
     cfg.read_only = true;
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
     assert_non_null(store_damage(log));
+    /* and replay, which an auditor runs, refuses it too: every head fails the GENESIS key */
+    {
+        ledger_replay_cfg rc = {0};
+        ledger_replay_result res;
+        assert_int_equal(ledger_replay(log, &rc, &res), TALLY_OK);
+        engine_free(res.eng);
+        assert_true(res.mismatch);
+        assert_non_null(strstr(res.what, "does not verify against the GENESIS key"));
+    }
     store_close(log);
     tu_rmdir(dir);
 }
