@@ -1,15 +1,18 @@
 #!/bin/sh
 # Every benchmark, one command: builds a release tally, then prints each result table with the
 # machine, the median of N runs, and the baseline measured in the same run.
-#   bench/run.sh [runs]        (default 5; scratch data goes to ./bench-data, on disk)
+#   bench/run.sh [runs] [all|replay]   (default 5 runs, every section; scratch data goes to
+#                                       ./bench-data, on disk)
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
+only=${2:-all}
 scratch=$(pwd)/bench-data
 rm -rf "$scratch" && mkdir -p "$scratch"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTALLY_BENCH=ON >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 
+if [ "$only" = all ]; then
 echo "## durable appends"
 ./build-bench/bench/bench_append "$scratch" "$runs" 1.0
 
@@ -30,12 +33,16 @@ echo " node scores every daily cycle and appends its derived records)"
 echo
 ./build-bench/bench/bench_scan "$scratch/sim" "$scratch" "$runs"
 
+fi
+
 echo
-echo "## replay to weights (256 miners, 30 days, 72 markets a day: about 1.7M records)"
+echo "## replay to weights, full and gated views (256 miners, 30 days, 72 markets a day)"
 ./build-bench/tally --dir "$scratch/big" simulate --miners 256 --days 30 --markets-per-day 72 -q
 ./build-bench/bench/bench_replay "$scratch/big" "$runs"
 
+if [ "$only" = all ]; then
 echo
 echo "## engine/fx against libm"
 ./build-bench/bench/bench_fx "$runs"
+fi
 rm -rf "$scratch"
