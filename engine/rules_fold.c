@@ -479,18 +479,17 @@ static tally_status apply_body(engine_rules *r, uint64_t seq, const schema_heade
         r->netuid = b->u.genesis.netuid;
         r->chain_block = b->u.genesis.chain.block;
         schema_paramset_default(&r->ps);
-        /* a list the check refused leaves the parameters as they were */
-        if (schema_paramset_apply(&r->ps, b->u.genesis.params, b->u.genesis.n_params, &err) ==
+        if (schema_paramset_apply(&r->ps, b->u.genesis.params, b->u.genesis.n_params, &err) !=
             TALLY_OK) {
-            return push_version(r, seq);
+            schema_paramset_default(&r->ps); /* a list the check refused changes nothing */
         }
-        return push_version(r, seq);
+        return push_version(r, seq); /* GENESIS starts the versions either way */
     case SCHEMA_CONFIG_SET:
-        if (schema_paramset_apply(&r->ps, b->u.config_set.params, b->u.config_set.n_params,
-                                  &err) == TALLY_OK) {
-            return push_version(r, seq);
-        }
-        return TALLY_OK;
+        /* only a list the rules admitted is folded; one that fails changes nothing */
+        return schema_paramset_apply(&r->ps, b->u.config_set.params, b->u.config_set.n_params,
+                                     &err) == TALLY_OK
+                   ? push_version(r, seq)
+                   : TALLY_OK;
     case SCHEMA_CHAIN_PARAMS:
         r->chain_block = b->u.chain_params.block;
         return TALLY_OK;
