@@ -89,23 +89,6 @@ rkey eng__key_of(const uint8_t b[32], uint64_t id)
     return k;
 }
 
-void *eng__rgrow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 16;
-    void *q;
-    if (need <= *cap) {
-        return p;
-    }
-    while (c < need) {
-        c *= 2;
-    }
-    q = realloc(p, c * elem);
-    if (q != NULL) {
-        *cap = c;
-    }
-    return q;
-}
-
 tally_status engine_rules_new(engine_rules **out)
 {
     engine_rules *r = calloc(1, sizeof(*r));
@@ -181,7 +164,7 @@ tally_status eng__intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, u
     size_t keep = 0;
 
     if (i == RL_NONE) {
-        rintake *g = eng__rgrow(t->v, &t->cap, t->n + 1, sizeof(*g));
+        rintake *g = eng__grow(t->v, &t->cap, t->n + 1, sizeof(*g));
         if (g == NULL) {
             return TALLY_ENOMEM;
         }
@@ -203,7 +186,7 @@ tally_status eng__intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, u
         memmove(in->hits, in->hits + keep, (in->n - keep) * sizeof(*in->hits));
         in->n -= keep;
     }
-    rhit *g = eng__rgrow(in->hits, &in->cap, in->n + 1, sizeof(*g));
+    rhit *g = eng__grow(in->hits, &in->cap, in->n + 1, sizeof(*g));
     if (g == NULL) {
         return TALLY_ENOMEM;
     }
@@ -259,7 +242,7 @@ tally_status eng__nonce_set(engine_rules *r, const uint8_t key[32], uint64_t non
     uint32_t i = eng__rmap_get(&r->nonce_ix, &k);
 
     if (i == RL_NONE) {
-        rnonce *g = eng__rgrow(r->nonces, &r->cap_nonces, r->n_nonces + 1, sizeof(*g));
+        rnonce *g = eng__grow(r->nonces, &r->cap_nonces, r->n_nonces + 1, sizeof(*g));
         if (g == NULL) {
             return TALLY_ENOMEM;
         }
@@ -286,7 +269,7 @@ static tally_status apply_metagraph(engine_rules *r, const schema_metagraph *m)
         if (!nr->has_tally_key) {
             continue;
         }
-        rbind *g = eng__rgrow(r->pend, &r->cap_pend, r->n_pend + 1, sizeof(*g));
+        rbind *g = eng__grow(r->pend, &r->cap_pend, r->n_pend + 1, sizeof(*g));
         if (g == NULL) {
             return TALLY_ENOMEM;
         }
@@ -326,7 +309,7 @@ static tally_status apply_event(engine_rules *r, uint64_t seq, const schema_head
     uint32_t i = eng__rmap_get(&r->event_ix, &k);
 
     if (i == RL_NONE) {
-        revent *g = eng__rgrow(r->events, &r->cap_events, r->n_events + 1, sizeof(*g));
+        revent *g = eng__grow(r->events, &r->cap_events, r->n_events + 1, sizeof(*g));
         if (g == NULL) {
             return TALLY_ENOMEM;
         }
@@ -340,7 +323,7 @@ static tally_status apply_event(engine_rules *r, uint64_t seq, const schema_head
         r->n_events++;
     }
     revent *x = &r->events[i];
-    rhist *g = eng__rgrow(x->hist, &x->cap_hist, x->n_hist + 1, sizeof(*g));
+    rhist *g = eng__grow(x->hist, &x->cap_hist, x->n_hist + 1, sizeof(*g));
     if (g == NULL) {
         return TALLY_ENOMEM;
     }
@@ -355,7 +338,7 @@ static tally_status apply_market(engine_rules *r, uint64_t seq, const schema_hea
                                 const schema_market *m)
 {
     rkey k = eng__key_id(m->market_id);
-    rmarket *g = eng__rgrow(r->markets, &r->cap_markets, r->n_markets + 1, sizeof(*g));
+    rmarket *g = eng__grow(r->markets, &r->cap_markets, r->n_markets + 1, sizeof(*g));
 
     if (g == NULL) {
         return TALLY_ENOMEM;
@@ -401,7 +384,7 @@ static tally_status apply_miner(engine_rules *r, const schema_header *h, const s
 static tally_status push_version(engine_rules *r, uint64_t seq)
 {
     size_t cap = r->cap_pv;
-    schema_paramset *g = eng__rgrow(r->pv, &cap, r->n_pv + 1, sizeof(*g));
+    schema_paramset *g = eng__grow(r->pv, &cap, r->n_pv + 1, sizeof(*g));
     uint64_t *f;
 
     if (g == NULL) {
@@ -409,7 +392,7 @@ static tally_status push_version(engine_rules *r, uint64_t seq)
     }
     r->pv = g;
     cap = r->cap_pv;
-    f = eng__rgrow(r->pv_from, &cap, r->n_pv + 1, sizeof(*f));
+    f = eng__grow(r->pv_from, &cap, r->n_pv + 1, sizeof(*f));
     if (f == NULL) {
         return TALLY_ENOMEM;
     }
@@ -568,7 +551,7 @@ static tally_status apply_header(engine_rules *r, uint64_t seq, const schema_hea
 tally_status eng__pending_add(engine_rules *r, uint64_t seq, const schema_header *h,
                               const rbind *bd)
 {
-    rpending *g = eng__rgrow(r->pend_rec, &r->cap_pend_rec, r->n_pend_rec + 1, sizeof(*g));
+    rpending *g = eng__grow(r->pend_rec, &r->cap_pend_rec, r->n_pend_rec + 1, sizeof(*g));
 
     if (g == NULL) {
         return TALLY_ENOMEM;
@@ -641,7 +624,7 @@ tally_status engine_rules_due(const engine_rules *r, uint64_t cut, uint64_t **se
         if (pr->done || engine_rules_reveal_at(r, pr->seq, &pr->h, &at) != TALLY_OK || at > cut) {
             continue;
         }
-        uint64_t *g = eng__rgrow(v, &cap, n + 1, sizeof(*g));
+        uint64_t *g = eng__grow(v, &cap, n + 1, sizeof(*g));
         if (g == NULL) {
             free(v);
             return TALLY_ENOMEM;

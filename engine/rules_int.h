@@ -18,7 +18,7 @@
 #ifndef TALLY_ENGINE_RULES_INT_H
 #define TALLY_ENGINE_RULES_INT_H
 
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #define RL_DAY_MS 86400000ull
 #define RL_NONE UINT32_MAX
@@ -137,7 +137,6 @@ tally_status eng__rmap_put(rmap *m, const rkey *k, uint32_t v);
 void eng__rmap_free(rmap *m);
 rkey eng__key_id(uint64_t id);
 rkey eng__key_of(const uint8_t b[32], uint64_t id);
-void *eng__rgrow(void *p, size_t *cap, size_t need, size_t elem);
 int eng__by_bind_key(const void *a, const void *b);
 /* The binding of a tally key in the effective METAGRAPH (NULL: unbound, or bound twice). */
 const rbind *eng__binding(const engine_rules *r, const uint8_t key[32]);
@@ -147,8 +146,7 @@ const rmarket *eng__market_of(const engine_rules *r, uint64_t id);
 rpending *eng__pending(const engine_rules *r, uint64_t seq);
 tally_status eng__late_add(engine_rules *r, const rpending *pr, const schema_odds *o);
 void eng__pending_done(engine_rules *r, rpending *pr);
-/* The checkpoint section of the rules' state (rules_state.c): what every view derives alike. */
-void eng__rules_write(const engine_rules *r, schema_mpw *w);
+/* Reads the checkpoint section eng__rules_write (engine_int.h) writes, into a fresh state. */
 tally_status eng__rules_read(schema_mpr *rd, engine_rules *r);
 tally_status eng__intake_add(rtable *t, const uint8_t hotkey[32], uint64_t id, uint64_t time,
                              uint64_t count);
