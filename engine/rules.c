@@ -548,12 +548,13 @@ static engine_rule check_header(const engine_rules *r, engine_verdict *v, uint64
                     "time_ms %llu is below the previous record's time %llu",
                     (unsigned long long)h->time_ms, (unsigned long long)r->last_time);
     }
-    if (seq > 0 && is_node_type(h) && memcmp(h->actor, r->node_key, 32) != 0) {
-        return fail(v, ENGINE_RULE_AUTHOR, 0, "%s must be signed by the node key of GENESIS",
-                    tname(h->type));
-    }
-    if (!is_node_type(h) && memcmp(h->actor, r->node_key, 32) == 0) {
-        return fail(v, ENGINE_RULE_AUTHOR, 0, "the node key cannot author %s", tname(h->type));
+    /* the same author rule the writer and verify apply, against the GENESIS actor */
+    if (seq > 0 && schema_author_check(r->node_key, h) != TALLY_OK) {
+        return is_node_type(h)
+                   ? fail(v, ENGINE_RULE_AUTHOR, 0, "%s must be signed by the node key of GENESIS",
+                          tname(h->type))
+                   : fail(v, ENGINE_RULE_AUTHOR, 0, "the node key cannot author %s",
+                          tname(h->type));
     }
     if (r->mg_pending && h->type != SCHEMA_METAGRAPH) {
         return fail(v, ENGINE_RULE_METAGRAPH_PARTS, 0,

@@ -139,6 +139,19 @@ tally_status schema_body_derive(const schema_body *b, schema_header *h)
     return TALLY_OK;
 }
 
+tally_status schema_author_check(const uint8_t node_pk[32], const schema_header *h)
+{
+    bool by_node = memcmp(h->actor, node_pk, 32) == 0;
+    /* OUTCOME: the tier tells the source (public: the provider's, by the node) */
+    bool node_type = !schema_type_miner((unsigned)h->type) ||
+                     (h->type == SCHEMA_OUTCOME && h->tier == SCHEMA_PUBLIC);
+
+    if (h->type == SCHEMA_ATTESTATION) {
+        return by_node ? TALLY_EAUTH : TALLY_OK; /* auditors attest, never the node itself */
+    }
+    return node_type == by_node ? TALLY_OK : TALLY_EAUTH;
+}
+
 tally_status schema_record_build(const schema_body *b, const uint8_t actor[32],
                                  const uint8_t *sk, tally_str origin, uint64_t time_ms,
                                  uint8_t *buf, size_t cap, size_t *n_out, schema_header *h_out)

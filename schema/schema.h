@@ -402,6 +402,10 @@ TALLY_MUST_USE tally_status schema_header_init(const schema_body *b, const uint8
                                                size_t body_len, const uint8_t actor[32],
                                                schema_header *out);
 
+/* Who may author a record (protocol §2.4, the part without projections): node types and a
+ * provider OUTCOME (public tier) by node_pk only; miner types and ATTESTATION never by it.
+ * TALLY_EAUTH otherwise. Pure: the writer, verify and the acceptance rules all judge with it. */
+TALLY_MUST_USE tally_status schema_author_check(const uint8_t node_pk[32], const schema_header *h);
 /* One record built in one call: body encoded into buf (cap bytes; *n_out its length), header
  * from it (schema_header_init), signed with sk (a libsodium 64-byte secret key of actor) unless
  * sk is NULL (the caller signs, e.g. with a key held by the store), and time_ms set. Returns

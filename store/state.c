@@ -58,19 +58,6 @@ tally_status store_sth_verify(const schema_sth *sth, const char *origin, const u
     return TALLY_OK;
 }
 
-tally_status store_author_check(const uint8_t node_pk[32], const schema_header *h,
-                                const schema_body *body)
-{
-    bool by_node = memcmp(h->actor, node_pk, 32) == 0;
-    bool node_type = !schema_type_miner((unsigned)h->type) ||
-                     (h->type == SCHEMA_OUTCOME && body->u.outcome.source == 1);
-
-    if (h->type == SCHEMA_ATTESTATION) {
-        return by_node ? TALLY_EAUTH : TALLY_OK; /* auditors attest, never the node itself */
-    }
-    return node_type == by_node ? TALLY_OK : TALLY_EAUTH;
-}
-
 tally_status store__genesis_actor(store_log *log, MDB_txn *txn, uint8_t pk[32])
 {
     store__pack_cache c = {0};

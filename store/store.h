@@ -143,11 +143,6 @@ TALLY_MUST_USE tally_status store_append_items(store_log *log, const store_input
 TALLY_MUST_USE tally_status store_node_sign(store_log *log, schema_header *h);
 /* The node key: the GENESIS actor (equal to the metadata key, checked at every writer open). */
 void store_node_pubkey(const store_log *log, uint8_t pk[32]);
-/* Who may author a record (protocol §2.4, the part without projections): node types and OUTCOME
- * source 1 by node_pk only; miner types and ATTESTATION never by it. body is the decoded body of
- * h. TALLY_EAUTH otherwise. Pure: replay checks every record of a log with it. */
-TALLY_MUST_USE tally_status store_author_check(const uint8_t node_pk[32], const schema_header *h,
-                                               const schema_body *body);
 /* Checks a tree head: origin, key = node_pk, both signatures. TALLY_EAUTH otherwise. Pure. */
 TALLY_MUST_USE tally_status store_sth_verify(const schema_sth *sth, const char *origin,
                                              const uint8_t node_pk[32]);

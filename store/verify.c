@@ -185,7 +185,7 @@ static tally_status check_author(scan *s, uint64_t seq, const schema_header *h, 
         }
         decoded = true;
     }
-    st = store_author_check(s->node_pk, h, &body);
+    st = schema_author_check(s->node_pk, h);
     if (decoded) {
         schema_body_release(&body);
     }

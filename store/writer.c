@@ -429,7 +429,7 @@ static tally_status check_input(store_log *log, store__req *r, size_t i)
     if (st != TALLY_OK) {
         return reject(r, i, st, "the %s body does not match its header", name);
     }
-    st = store_author_check(log->pk, h, &body);
+    st = schema_author_check(log->pk, h);
     schema_body_release(&body);
     if (st != TALLY_OK) {
         bool by_node = memcmp(h->actor, log->pk, 32) == 0;

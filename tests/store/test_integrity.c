@@ -425,7 +425,7 @@ static void test_records_by_another_key(void **state)
     tu_rmdir(dir);
 }
 
-/* store_author_check and store_sth_verify, the functions replay shares. */
+/* schema_author_check and store_sth_verify, the functions writer, verify and replay share. */
 static void test_author_rules(void **state)
 {
     const char *dir = make_log("author");
@@ -433,7 +433,6 @@ static void test_author_rules(void **state)
     store_log *log;
     schema_sth sth;
     schema_header h = {.type = SCHEMA_EVENT};
-    schema_body b = {.type = SCHEMA_OUTCOME};
     uint8_t pk[32], other[32] = {1};
     (void)state;
 
@@ -446,20 +445,20 @@ static void test_author_rules(void **state)
     sth.root[0] ^= 1;
     assert_int_equal(store_sth_verify(&sth, store_origin(log), pk), TALLY_EAUTH);
     memcpy(h.actor, pk, 32);
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_OK);
+    assert_int_equal(schema_author_check(pk, &h), TALLY_OK);
     memcpy(h.actor, other, 32);
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_EAUTH);
+    assert_int_equal(schema_author_check(pk, &h), TALLY_EAUTH);
     h.type = SCHEMA_ODDS_SUBMISSION;
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_OK);
+    assert_int_equal(schema_author_check(pk, &h), TALLY_OK);
     memcpy(h.actor, pk, 32);
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_EAUTH);
-    h.type = SCHEMA_OUTCOME;
-    b.u.outcome.source = 1;
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_OK);
-    b.u.outcome.source = 2;
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_EAUTH);
+    assert_int_equal(schema_author_check(pk, &h), TALLY_EAUTH);
+    h.type = SCHEMA_OUTCOME; /* the tier tells the source: public is the provider's */
+    h.tier = SCHEMA_PUBLIC;
+    assert_int_equal(schema_author_check(pk, &h), TALLY_OK);
+    h.tier = SCHEMA_EMBARGOED;
+    assert_int_equal(schema_author_check(pk, &h), TALLY_EAUTH);
     h.type = SCHEMA_ATTESTATION;
-    assert_int_equal(store_author_check(pk, &h, &b), TALLY_EAUTH);
+    assert_int_equal(schema_author_check(pk, &h), TALLY_EAUTH);
     store_close(log);
     tu_rmdir(dir);
 }
