@@ -34,34 +34,33 @@ static tally_str S(const char *s)
     return (tally_str){s, strlen(s)};
 }
 
-/* Judges body b by `actor` at time t; folds it when admitted. Returns the rule. */
-static engine_rule judge(fx *f, const schema_body *b, const uint8_t *actor, uint64_t t)
+/* Judges body b by `actor` at time t, with its body or (a reader without it, the gated view)
+ * from its header alone; folds it when admitted. Returns the rule. */
+static engine_rule judge_as(fx *f, const schema_body *b, const uint8_t *actor, uint64_t t,
+                            bool with_body)
 {
     static uint8_t bytes[SCHEMA_BODY_MAX];
     schema_header h;
     engine_verdict v;
     size_t n;
 
-    assert_int_equal(schema_body_encode(b, bytes, sizeof(bytes), &n), TALLY_OK);
-    assert_int_equal(schema_header_init(b, bytes, n, actor, &h), TALLY_OK);
-    h.time_ms = t;
-    assert_int_equal(engine_rules_admit(f->r, engine_rules_size(f->r), &h, b, &v), TALLY_OK);
+    assert_int_equal(schema_record_build(b, actor, NULL, (tally_str){NULL, 0}, t, bytes,
+                                         sizeof(bytes), &n, &h),
+                     TALLY_OK);
+    assert_int_equal(engine_rules_admit(f->r, engine_rules_size(f->r), &h, with_body ? b : NULL,
+                                        &v),
+                     TALLY_OK);
     return v.rule;
 }
 
-/* The same, for a reader without the body (the gated view): header only. */
+static engine_rule judge(fx *f, const schema_body *b, const uint8_t *actor, uint64_t t)
+{
+    return judge_as(f, b, actor, t, true);
+}
+
 static engine_rule judge_header(fx *f, const schema_body *b, const uint8_t *actor, uint64_t t)
 {
-    static uint8_t bytes[SCHEMA_BODY_MAX];
-    schema_header h;
-    engine_verdict v;
-    size_t n;
-
-    assert_int_equal(schema_body_encode(b, bytes, sizeof(bytes), &n), TALLY_OK);
-    assert_int_equal(schema_header_init(b, bytes, n, actor, &h), TALLY_OK);
-    h.time_ms = t;
-    assert_int_equal(engine_rules_admit(f->r, engine_rules_size(f->r), &h, NULL, &v), TALLY_OK);
-    return v.rule;
+    return judge_as(f, b, actor, t, false);
 }
 
 static engine_rule node(fx *f, const schema_body *b, uint64_t t)
