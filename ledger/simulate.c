@@ -286,10 +286,12 @@ static bool stale_sim_key(const char *dir, const uint8_t ks[32])
     return n == 32 && sodium_memcmp(buf, ks, 32) == 0 && unlink(path) == 0;
 }
 
+/* The log's times are the simulation's clock (history from SIM_T0_MS, possibly past this
+ * machine's clock), so the writer bounds them only from below (simulated_time). */
 static tally_status open_or_create(const char *dir, uint64_t seed, size_t map_size,
                                    store_log **log)
 {
-    store_cfg cfg = {.dir = dir, .map_size = map_size};
+    store_cfg cfg = {.dir = dir, .map_size = map_size, .simulated_time = true};
     uint8_t ks[32];
     tally_status st = store_open(&cfg, log);
 
@@ -299,7 +301,7 @@ static tally_status open_or_create(const char *dir, uint64_t seed, size_t map_si
     /* the node key comes from the seed, so the generator signs node records with it */
     sim_node_key_seed(seed, ks);
     cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks,
-                      .map_size = map_size};
+                      .map_size = map_size, .simulated_time = true};
     st = store_open(&cfg, log);
     if (st == TALLY_ECONFLICT && stale_sim_key(dir, ks)) {
         st = store_open(&cfg, log);
