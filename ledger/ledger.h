@@ -1,8 +1,9 @@
 /* ledger: the engine fed from the store, the one driver the node, every auditor and the tools
  * share, so that they apply literally the same code: the acceptance rules judged on the log and
  * as the writer's admission hook, the node's scoring cycle, replay with the first difference
- * (the operator's full view and an auditor's gated view), and records built and signed. No
- * printing, no exit: statuses and results only. */
+ * (the operator's full view and an auditor's gated view), records built and signed, and the
+ * simulator's node (the generator of sim/ fed through all of these into a store). No printing,
+ * no exit: statuses, results and callbacks only. */
 #ifndef TALLY_LEDGER_LEDGER_H
 #define TALLY_LEDGER_LEDGER_H
 

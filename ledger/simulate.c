@@ -27,7 +27,7 @@ typedef struct drv {
     sim_gen *gen;
     engine *eng;         /* the node's projection: scores every cycle */
     engine_rules *rules; /* the node's acceptance rules at the end of what is admitted */
-    ledger_batch batch;     /* admitted, not yet appended */
+    ledger_batch batch;  /* admitted, not yet appended */
     uint64_t pos;        /* seq the next admitted record takes */
     uint64_t had;        /* records in the log when the run began */
     store_iter *old;     /* the log's records from pos while pos < had */
@@ -129,7 +129,7 @@ static tally_status run_day(drv *d, uint64_t day, bool cycle, uint64_t *cycles)
     if (cycle && day > 0) {
         ledger_cycle_info info;
         st = ledger_node_cycle(d->log, d->eng, d->rules, *cycles + 1, 0,
-                            SIM_T0_MS + day * SIM_DAY_MS, &info);
+                               SIM_T0_MS + day * SIM_DAY_MS, &info);
         if (st != TALLY_OK) {
             snprintf(d->res->what, sizeof(d->res->what), "%s", info.what);
             return st;
