@@ -90,30 +90,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 
-/* The simulation driver (sim.c) over the generator (sim/sim.h), shared by simulate and demo. */
-typedef struct cli_sim_cfg {
-    uint64_t seed;
-    unsigned miners, days, markets_per_day;
-    unsigned total_days; /* 0: `days` more days; else until the log holds days 0..total_days−1 */
-    bool quiet;
-} cli_sim_cfg;
-typedef struct cli_sim_result {
-    uint64_t records_before, records_after, days_from_ms, days_to_ms;
-    uint64_t days;    /* new days simulated (the resumed last day is not counted) */
-    uint64_t foreign; /* records past the resumed day's, which another writer appended */
-    uint64_t submissions, quotes, outcomes, events, markets, cycles, derived;
-    uint64_t refused_total, refused[ENGINE_RULE_COUNT]; /* miner records the rules refused */
-    char what[300]; /* why the simulation stopped, when a rule refused a node record */
-    double seconds;
-} cli_sim_result;
-/* Writes cfg->days more days of subnet history into the log in dir (or, with cfg->total_days,
- * the days up to that count), creating the log if dir holds none. On an existing log its last
- * day is generated again first: the records the log holds are checked byte for byte (a
- * difference stops the run with CLI_CONFLICT) and the rest appended, so an interrupted run,
- * continued, gives the bytes of one that never stopped. Deterministic: the same seed and flags
- * give identical bytes. */
-int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out);
-
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);
 

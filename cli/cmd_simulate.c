@@ -32,7 +32,7 @@ static void help(void)
            "  --seed S             the seed (default 1)\n");
 }
 
-static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
+static int parse(int argc, char **argv, const char **dir, ledger_sim_cfg *cfg, bool *quiet)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},   {"miners", required_argument, NULL, 'n'},
@@ -54,7 +54,7 @@ static int parse(int argc, char **argv, const char **dir, cli_sim_cfg *cfg)
             continue;
         }
         if (c == 'q') {
-            cfg->quiet = true;
+            *quiet = true;
             continue;
         }
         if (c == '?' || !cli_parse_u64(optarg, &v)) {
@@ -99,9 +99,47 @@ static int make_dir(const char *cmd, const char *dir)
     return CLI_OK;
 }
 
+/* A ledger_sim_day_fn: one line on stderr per day, arg is the command's name. */
+static void print_day(void *arg, const ledger_sim_day *day)
+{
+    const char *cmd = arg;
+
+    if (day->resumed) {
+        fprintf(stderr, "%s: day %" PRIu64 " checked (%" PRIu64 " records already in the log), %"
+                        PRIu64 " records\n", cmd, day->day, day->skipped, day->records);
+    } else {
+        fprintf(stderr, "%s: day %" PRIu64 "/%" PRIu64 " done, %" PRIu64 " records\n", cmd, day->n,
+                day->of, day->records);
+    }
+}
+
+/* Creates the directory if needed, then runs the simulator's node in it; prints a day's line as
+ * each day ends unless quiet. Returns an exit code, after a message if the run stopped. */
+static int simulate(const char *cmd, const char *dir, ledger_sim_cfg *cfg, bool quiet,
+                    ledger_sim_result *res)
+{
+    tally_status st;
+    int rc = make_dir(cmd, dir);
+
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    cfg->dir = dir;
+    cfg->map_size = cli_map_size();
+    cfg->on_day = quiet ? NULL : print_day;
+    cfg->on_day_arg = (void *)cmd;
+    st = ledger_simulate(cfg, res);
+    if (st != TALLY_OK) {
+        return cli_fail(cmd, st, "simulation stopped%s%s; every record committed before the "
+                                 "failure is kept",
+                        res->what[0] ? ": " : "", res->what);
+    }
+    return CLI_OK;
+}
+
 /* The miner records the node's acceptance rules refused, by rule, as a node would report the
  * rejected items. */
-static void print_refused(const cli_sim_result *res)
+static void print_refused(const ledger_sim_result *res)
 {
     const char *sep = "";
 
@@ -120,19 +158,17 @@ static void print_refused(const cli_sim_result *res)
 
 int cmd_simulate(int argc, char **argv)
 {
-    cli_sim_cfg cfg = {.seed = 1, .miners = 64, .days = 7, .markets_per_day = 24};
-    cli_sim_result res;
+    ledger_sim_cfg cfg = {.seed = 1, .miners = 64, .days = 7, .markets_per_day = 24};
+    ledger_sim_result res;
     const char *dir = NULL;
-    int rc = parse(argc, argv, &dir, &cfg);
+    bool quiet = false;
+    int rc = parse(argc, argv, &dir, &cfg, &quiet);
 
     if (rc != CLI_OK) {
         return rc < 0 ? CLI_OK : rc;
     }
     dir = cli_dir(dir);
-    rc = make_dir("simulate", dir);
-    if (rc == CLI_OK) {
-        rc = cli_simulate("simulate", dir, &cfg, &res);
-    }
+    rc = simulate("simulate", dir, &cfg, quiet, &res);
     if (rc != CLI_OK) {
         return rc;
     }
@@ -195,8 +231,8 @@ static int demo_replay(const char *dir)
 
 int cmd_demo(int argc, char **argv)
 {
-    cli_sim_cfg cfg = {.seed = 1, .miners = 256, .days = 7, .markets_per_day = 24};
-    cli_sim_result res;
+    ledger_sim_cfg cfg = {.seed = 1, .miners = 256, .days = 7, .markets_per_day = 24};
+    ledger_sim_result res;
     store_verify_report rep;
     cli_progress_state prog;
     store_stats stats;
@@ -214,10 +250,7 @@ int cmd_demo(int argc, char **argv)
     }
     printf("== tally demo: simulating 7 days of a 256-miner subnet into %s\n", dir);
     fflush(stdout);
-    rc = make_dir("demo", dir);
-    if (rc == CLI_OK) {
-        rc = cli_simulate("demo", dir, &cfg, &res);
-    }
+    rc = simulate("demo", dir, &cfg, false, &res);
     if (rc != CLI_OK) {
         return rc;
     }

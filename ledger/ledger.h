@@ -1,8 +1,9 @@
 /* ledger: the engine fed from the store, the one driver the node, every auditor and the tools
  * share, so that they apply literally the same code: the acceptance rules judged on the log and
  * as the writer's admission hook, the node's scoring cycle, replay with the first difference
- * (the operator's full view and an auditor's gated view), and records built and signed. No
- * printing, no exit: statuses and results only. */
+ * (the operator's full view and an auditor's gated view), records built and signed, and the
+ * simulator's node (the generator of sim/ fed through all of these into a store). No printing,
+ * no exit: statuses, results and callbacks only. */
 #ifndef TALLY_LEDGER_LEDGER_H
 #define TALLY_LEDGER_LEDGER_H
 
@@ -110,5 +111,61 @@ TALLY_MUST_USE tally_status ledger_batch_raw(ledger_batch *b, const schema_heade
 /* Appends everything in the batch as one run (all or nothing) and empties it. */
 TALLY_MUST_USE tally_status ledger_batch_flush(ledger_batch *b, store_log *log, uint64_t *first_out);
 void ledger_batch_release(ledger_batch *b);
+
+/* ---- the simulator's node ---- */
+/* One day the simulation finished, for progress reports. */
+typedef struct ledger_sim_day {
+    uint64_t day;     /* the UTC day (day 0 starts at SIM_T0_MS with GENESIS) */
+    bool resumed;     /* the log's last day, generated again: its records checked, the rest added */
+    uint64_t skipped; /* resumed: records of the day the log already held */
+    uint64_t n, of;   /* a new day: the n-th (from 1) of the `of` new days of this run */
+    uint64_t records; /* the log's size after the day */
+} ledger_sim_day;
+/* Called after each day is committed; it cannot stop the run. */
+typedef void (*ledger_sim_day_fn)(void *arg, const ledger_sim_day *day);
+
+typedef struct ledger_sim_cfg {
+    const char *dir;          /* an existing directory: its simulated log, or none yet */
+    uint64_t seed;
+    unsigned miners;          /* 1..SIM_MINERS_MAX (sim/sim.h) */
+    unsigned markets_per_day; /* 1..SIM_MARKETS_MAX */
+    unsigned days;            /* new days to write after the log's last one */
+    unsigned total_days;      /* if not 0, instead: until the log holds days 0..total_days−1 */
+    size_t map_size;          /* store_cfg.map_size: 0 keeps the file's (or the default) */
+    ledger_sim_day_fn on_day; /* or NULL */
+    void *on_day_arg;
+} ledger_sim_cfg;
+
+#define LEDGER_SIM_WHAT_MAX 512
+typedef struct ledger_sim_result {
+    uint64_t records_before, records_after; /* the log's size when opened and when closed */
+    uint64_t days_from_ms, days_to_ms;      /* the new days: [from, to) in simulated time */
+    uint64_t days;    /* new days simulated (the resumed last day is not counted) */
+    uint64_t foreign; /* records past the resumed day's, which another writer appended */
+    uint64_t submissions, quotes, outcomes, events, markets, cycles, derived; /* appended */
+    uint64_t refused_total, refused[ENGINE_RULE_COUNT]; /* miner records the rules refused */
+    char what[LEDGER_SIM_WHAT_MAX]; /* why it stopped, as a sentence, when known; else "" */
+    double seconds;                 /* wall time of the call (monotonic clock) */
+} ledger_sim_result;
+
+/* The node of a simulated subnet: writes the generator's history (sim/sim.h, seeded by
+ * cfg->seed) into the log in cfg->dir, creating the log with the seed's node key when the
+ * directory holds none, as a node would: at each UTC midnight from day 1 its scoring cycle
+ * (ledger_node_cycle), then the day's records, each admitted through the acceptance rules (a
+ * refused miner record is counted in out->refused, never appended) and appended in chunks that
+ * never split one instant. On an existing log its last day is generated again first: the records
+ * the log holds are checked byte for byte and the rest appended, so an interrupted run, continued,
+ * gives the bytes of one that never stopped; records another writer appended after that day are
+ * kept. The same seed and configuration give identical bytes. The log is closed on return.
+ *
+ * Fills *out on every return (counts of what was appended before a failure), and out->what says
+ * why a run stopped where it can. Returns TALLY_EINVAL for a configuration out of range (nothing
+ * touched) or a simulated node record the rules refuse (a generator bug, naming the rule);
+ * TALLY_ECONFLICT for a log 'tally simulate' did not write (other origin), another seed's node
+ * key, a record of the log other than the one these settings generate, or another writer holding
+ * the log; TALLY_ECORRUPT for a log whose last day does not open with a scoring cycle, or whose
+ * derived records do not replay; and what the store returns (TALLY_EFULL for a full map or disk,
+ * TALLY_EIO, TALLY_ENOMEM). Every record committed before a failure is kept. */
+TALLY_MUST_USE tally_status ledger_simulate(const ledger_sim_cfg *cfg, ledger_sim_result *out);
 
 #endif

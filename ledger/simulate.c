@@ -1,4 +1,4 @@
-/* The simulation driver behind `tally simulate` and `tally demo`: the generator (sim/) fed into
+/* The simulator's node, behind `tally simulate` and `tally demo`: the generator (sim/) fed into
  * a store as a node would. At each UTC midnight the node's scoring cycle (ledger_node_cycle), then
  * the generator's day, every record admitted through the acceptance rules and appended in
  * chunks that never split one instant.
@@ -10,28 +10,29 @@
  * (tally append) are kept. Whether the last cycle block landed needs no guess: the
  * block is one transaction, and the day it opens is the last record's day. */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "ledger/ledger_int.h"
 #include "sim/sim.h"
 
 #define CHUNK 1024 /* records per append, unless one instant needs more */
 
 typedef struct drv {
-    const cli_sim_cfg *cfg;
+    const ledger_sim_cfg *cfg;
     store_log *log;
     sim_gen *gen;
     engine *eng;         /* the node's projection: scores every cycle */
     engine_rules *rules; /* the node's acceptance rules at the end of what is admitted */
-    ledger_batch batch;     /* admitted, not yet appended */
+    ledger_batch batch;  /* admitted, not yet appended */
     uint64_t pos;        /* seq the next admitted record takes */
     uint64_t had;        /* records in the log when the run began */
     store_iter *old;     /* the log's records from pos while pos < had */
     uint64_t skipped;    /* records found already in the log */
-    cli_sim_result *res;
+    ledger_sim_result *res;
 } drv;
 
 static tally_status flush(drv *d)
@@ -112,7 +113,7 @@ static tally_status admit(const sim_record *rec, void *arg)
     return st;
 }
 
-static void add_stats(cli_sim_result *res, const sim_day_stats *ds)
+static void add_stats(ledger_sim_result *res, const sim_day_stats *ds)
 {
     res->quotes += ds->quotes, res->outcomes += ds->outcomes;
     res->events += ds->events, res->markets += ds->markets;
@@ -128,7 +129,7 @@ static tally_status run_day(drv *d, uint64_t day, bool cycle, uint64_t *cycles)
     if (cycle && day > 0) {
         ledger_cycle_info info;
         st = ledger_node_cycle(d->log, d->eng, d->rules, *cycles + 1, 0,
-                            SIM_T0_MS + day * SIM_DAY_MS, &info);
+                               SIM_T0_MS + day * SIM_DAY_MS, &info);
         if (st != TALLY_OK) {
             snprintf(d->res->what, sizeof(d->res->what), "%s", info.what);
             return st;
@@ -285,9 +286,12 @@ static bool stale_sim_key(const char *dir, const uint8_t ks[32])
     return n == 32 && sodium_memcmp(buf, ks, 32) == 0 && unlink(path) == 0;
 }
 
-static tally_status open_or_create(const char *dir, uint64_t seed, store_log **log)
+/* The log's times are the simulation's clock (history from SIM_T0_MS, possibly past this
+ * machine's clock), so the writer bounds them only from below (simulated_time). */
+static tally_status open_or_create(const char *dir, uint64_t seed, size_t map_size,
+                                   store_log **log)
 {
-    store_cfg cfg = {.dir = dir, .map_size = cli_map_size()};
+    store_cfg cfg = {.dir = dir, .map_size = map_size, .simulated_time = true};
     uint8_t ks[32];
     tally_status st = store_open(&cfg, log);
 
@@ -297,7 +301,7 @@ static tally_status open_or_create(const char *dir, uint64_t seed, store_log **l
     /* the node key comes from the seed, so the generator signs node records with it */
     sim_node_key_seed(seed, ks);
     cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks,
-                      .map_size = cli_map_size()};
+                      .map_size = map_size, .simulated_time = true};
     st = store_open(&cfg, log);
     if (st == TALLY_ECONFLICT && stale_sim_key(dir, ks)) {
         st = store_open(&cfg, log);
@@ -307,20 +311,21 @@ static tally_status open_or_create(const char *dir, uint64_t seed, store_log **l
 }
 
 /* Opens the generator and checks the log is one it could have written. */
-static tally_status start(drv *d, const char *dir)
+static tally_status start(drv *d)
 {
-    sim_cfg gc = {.seed = d->cfg->seed, .miners = d->cfg->miners,
-                  .markets_per_day = d->cfg->markets_per_day, .code_version = SCHEMA_CODE_VERSION};
+    const ledger_sim_cfg *c = d->cfg;
+    sim_cfg gc = {.seed = c->seed, .miners = c->miners, .markets_per_day = c->markets_per_day,
+                  .code_version = SCHEMA_CODE_VERSION};
     uint8_t pk[32], gpk[32];
-    tally_status st = open_or_create(dir, d->cfg->seed, &d->log);
+    tally_status st = open_or_create(c->dir, c->seed, c->map_size, &d->log);
 
     if (st != TALLY_OK) {
-        snprintf(d->res->what, sizeof(d->res->what), "cannot open or create a log in %s", dir);
+        snprintf(d->res->what, sizeof(d->res->what), "cannot open or create a log in %s", c->dir);
         return st;
     }
     if (strcmp(store_origin(d->log), SIM_ORIGIN) != 0) {
         snprintf(d->res->what, sizeof(d->res->what),
-                 "%s holds a log that 'tally simulate' did not write (origin %s)", dir,
+                 "%s holds a log that 'tally simulate' did not write (origin %s)", c->dir,
                  store_origin(d->log));
         return TALLY_ECONFLICT;
     }
@@ -332,14 +337,38 @@ static tally_status start(drv *d, const char *dir)
     sim_gen_node_pubkey(d->gen, gpk);
     if (memcmp(pk, gpk, 32) != 0) {
         snprintf(d->res->what, sizeof(d->res->what),
-                 "the log's node key is not the one seed %llu gives",
-                 (unsigned long long)d->cfg->seed);
+                 "the log's node key is not the one seed %llu gives", (unsigned long long)c->seed);
         return TALLY_ECONFLICT;
     }
     return TALLY_OK;
 }
 
-int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_sim_result *out)
+/* Checked before anything is opened, so a bad configuration leaves the directory untouched. */
+static tally_status check_cfg(const ledger_sim_cfg *c, ledger_sim_result *res)
+{
+    if (c->dir == NULL) {
+        snprintf(res->what, sizeof(res->what), "no directory given");
+        return TALLY_EINVAL;
+    }
+    if (c->miners < 1 || c->miners > SIM_MINERS_MAX || c->markets_per_day < 1 ||
+        c->markets_per_day > SIM_MARKETS_MAX) {
+        snprintf(res->what, sizeof(res->what),
+                 "%u miners and %u markets a day: the generator takes 1..%u and 1..%u", c->miners,
+                 c->markets_per_day, SIM_MINERS_MAX, SIM_MARKETS_MAX);
+        return TALLY_EINVAL;
+    }
+    return TALLY_OK;
+}
+
+static void report(const drv *d, ledger_sim_day *day)
+{
+    if (d->cfg->on_day != NULL) {
+        day->records = store_size(d->log);
+        d->cfg->on_day(d->cfg->on_day_arg, day);
+    }
+}
+
+tally_status ledger_simulate(const ledger_sim_cfg *cfg, ledger_sim_result *out)
 {
     drv d = {.cfg = cfg, .batch = LEDGER_BATCH_INIT, .res = out};
     uint64_t day = 0, next, last, cycles = 0;
@@ -349,7 +378,10 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
 
     memset(out, 0, sizeof(*out));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = start(&d, dir);
+    st = check_cfg(cfg, out);
+    if (st == TALLY_OK) {
+        st = start(&d);
+    }
     if (st == TALLY_OK) {
         out->records_before = store_size(d.log);
         st = resume_point(&d, &resume, &day, &cycles);
@@ -360,24 +392,20 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
     if (st == TALLY_OK && resume) {
         /* the last day again: what the log holds is checked, what it lacks appended */
         st = run_day(&d, day, false, &cycles);
-        if (st == TALLY_OK && !cfg->quiet) {
-            fprintf(stderr, "%s: day %llu checked (%llu records already in the log), %llu "
-                            "records\n", cmd, (unsigned long long)day,
-                    (unsigned long long)d.skipped, (unsigned long long)store_size(d.log));
+        if (st == TALLY_OK) {
+            report(&d, &(ledger_sim_day){.day = day, .resumed = true, .skipped = d.skipped});
         }
         store_iter_close(d.old);
         d.old = NULL;
     }
     for (uint64_t dd = next; st == TALLY_OK && dd < last; dd++) {
         st = run_day(&d, dd, true, &cycles);
-        if (st == TALLY_OK && !cfg->quiet) {
-            fprintf(stderr, "%s: day %llu/%llu done, %llu records\n", cmd,
-                    (unsigned long long)(dd - next + 1), (unsigned long long)(last - next),
-                    (unsigned long long)store_size(d.log));
+        if (st == TALLY_OK) {
+            out->days++;
+            report(&d, &(ledger_sim_day){.day = dd, .n = dd - next + 1, .of = last - next});
         }
     }
-    out->days = last > next ? last - next : 0;
-    out->days_to_ms = SIM_T0_MS + (last > next ? last : next) * SIM_DAY_MS;
+    out->days_to_ms = out->days_from_ms + out->days * SIM_DAY_MS;
     out->records_after = d.log ? store_size(d.log) : 0;
     store_iter_close(d.old);
     ledger_batch_release(&d.batch);
@@ -387,10 +415,5 @@ int cli_simulate(const char *cmd, const char *dir, const cli_sim_cfg *cfg, cli_s
     store_close(d.log);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (st != TALLY_OK) {
-        return cli_fail(cmd, st, "simulation stopped%s%s; every record committed before the "
-                                 "failure is kept",
-                        out->what[0] ? ": " : "", out->what);
-    }
-    return CLI_OK;
+    return st;
 }
