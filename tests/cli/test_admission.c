@@ -146,6 +146,7 @@ static void items_judged_in_order(void **state)
                      t + 30, bufs[0]);
     assert_int_equal(store_append_items(log, in, 1, res, &acc), TALLY_ECONFLICT);
     store_close(log);
+    ledger_admission_release(&adm);
     /* a reopened log gives the hook the same state: the next bucket is free */
     assert_int_equal(ledger_admission_init(&adm), TALLY_OK);
     cfg = (store_cfg){.dir = dir, .admission = &adm.hook};
