@@ -48,13 +48,20 @@ static tally_status add_line(ledger_batch *b, store_log *log, const char *line, 
 {
     uint8_t salt[16], body[SCHEMA_BODY_MAX];
     schema_json_input in;
+    schema_field_error fe;
     schema_header h;
     size_t bn;
     tally_status st;
 
     randombytes_buf(salt, sizeof(salt));
-    st = schema_input_from_json(line, n, salt, &in, err, err_cap);
+    st = schema_input_from_json(line, n, salt, &in, &fe);
     if (st != TALLY_OK) {
+        /* "field markets[0].prices[1].odds_n: 1000000000 is out of range …" */
+        if (fe.path[0] != '\0') {
+            snprintf(err, err_cap, "field %s: %s", fe.path, fe.what);
+        } else {
+            snprintf(err, err_cap, "%s", fe.what[0] ? fe.what : "cannot read the record");
+        }
         return st;
     }
     if (!in.has_actor) {

@@ -267,25 +267,6 @@ static tally_status resume_point(drv *d, bool *resume, uint64_t *day, uint64_t *
     return st;
 }
 
-/* True when dir holds a node key file with exactly this seed: what a creation killed after
- * writing the key and before committing the log leaves behind (store_open then refuses to create
- * over it). That key comes from the public simulation seed, so removing it loses nothing. */
-static bool stale_sim_key(const char *dir, const uint8_t ks[32])
-{
-    char path[4096];
-    uint8_t buf[33];
-    size_t n = 0;
-    FILE *f;
-    int len = snprintf(path, sizeof(path), "%s/%s", dir, STORE_KEY_FILE);
-
-    if (len <= 0 || (size_t)len >= sizeof(path) || (f = fopen(path, "rb")) == NULL) {
-        return false;
-    }
-    n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
-    return n == 32 && sodium_memcmp(buf, ks, 32) == 0 && unlink(path) == 0;
-}
-
 /* The log's times are the simulation's clock (history from SIM_T0_MS, possibly past this
  * machine's clock), so the writer bounds them only from below (simulated_time). */
 static tally_status open_or_create(const char *dir, uint64_t seed, size_t map_size,
@@ -303,9 +284,6 @@ static tally_status open_or_create(const char *dir, uint64_t seed, size_t map_si
     cfg = (store_cfg){.dir = dir, .create = true, .origin = SIM_ORIGIN, .key_seed = ks,
                       .map_size = map_size, .simulated_time = true};
     st = store_open(&cfg, log);
-    if (st == TALLY_ECONFLICT && stale_sim_key(dir, ks)) {
-        st = store_open(&cfg, log);
-    }
     sodium_memzero(ks, sizeof(ks));
     return st;
 }

@@ -1,5 +1,7 @@
 /* The generic codec: one walk over a descriptor reads, one validates, one writes. Decoding reads
  * the shape and then runs the same validation an encoder runs, so the rules live in one place. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "schema/schema_int.h"
@@ -119,6 +121,47 @@ tally_status schema__dec(schema__r *r, const schema__desc *d, void *base, schema
     return TALLY_OK;
 }
 
+/* ---- field errors (failure path only) ---- */
+
+tally_status schema__bad(schema_field_error *err, int bad, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL) {
+        err->bad = bad;
+        snprintf(err->path, sizeof(err->path), "%s", path);
+        va_start(ap, fmt);
+        vsnprintf(err->what, sizeof(err->what), fmt, ap);
+        va_end(ap);
+    }
+    return TALLY_EFORMAT;
+}
+
+void schema__path_push(schema_field_error *err, const char *name, bool has_index, size_t i)
+{
+    char seg[SCHEMA_PATH_MAX];
+    size_t sn, pn;
+    int n;
+
+    if (err == NULL) {
+        return;
+    }
+    pn = strlen(err->path);
+    n = has_index ? snprintf(seg, sizeof(seg), "%s[%zu]%s", name, i, pn ? "." : "")
+                  : snprintf(seg, sizeof(seg), "%s%s", name, pn ? "." : "");
+    sn = n > 0 ? (size_t)n : 0;
+    if (sn >= sizeof(seg)) {
+        sn = sizeof(seg) - 1;
+    }
+    /* the segment goes in front; what no longer fits at the end is cut */
+    if (sn + pn >= sizeof(err->path)) {
+        pn = sizeof(err->path) - 1 - sn;
+    }
+    memmove(err->path + sn, err->path, pn);
+    memcpy(err->path, seg, sn);
+    err->path[sn + pn] = '\0';
+}
+
 /* ---- validation ---- */
 
 /* -1, 0, 1 comparing the first field of two array elements (uint or string key). */
@@ -141,9 +184,29 @@ static int cmp_first(const schema__desc *sub, const void *a, const void *b)
     }
 }
 
-static tally_status val_value(const schema__field *f, const void *base);
+static tally_status val_value(const schema__field *f, const void *base, schema_field_error *err);
 
-static tally_status val_array(const schema__field *f, const void *base)
+/* The failure of element i of array f, already named relative to the element: a scalar element
+ * is the item itself ("sides[1]"), a tuple's field follows it ("prices[1].odds_n"), and a named
+ * member of a fixed array is named by its member ("stats.cal"). */
+static tally_status elem_failed(const schema__field *f, size_t i, schema_field_error *err)
+{
+    if (err == NULL) {
+        return TALLY_EFORMAT;
+    }
+    if (f->sub->scalar) {
+        err->path[0] = '\0';
+    }
+    if (f->members != NULL) {
+        schema__path_push(err, f->members[i], false, 0);
+        schema__path_push(err, f->name, false, 0);
+    } else {
+        schema__path_push(err, f->name, true, i);
+    }
+    return TALLY_EFORMAT;
+}
+
+static tally_status val_array(const schema__field *f, const void *base, schema_field_error *err)
 {
     const uint8_t *items;
     size_t n;
@@ -155,73 +218,106 @@ static tally_status val_array(const schema__field *f, const void *base)
         items = *CAT(base, f->off, uint8_t *);
         n = *CAT(base, f->aux, size_t);
         if (n < f->lo || n > f->hi || (n > 0 && items == NULL)) {
-            return TALLY_EFORMAT;
+            return schema__bad(err, SCHEMA_BAD_COUNT, f->name, "%zu items; allowed %llu..%llu",
+                               n, (unsigned long long)f->lo, (unsigned long long)f->hi);
         }
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *e = items + i * f->sub->size;
         tally_status st =
-            f->sub->scalar ? val_value(&f->sub->f[0], e) : schema__validate(f->sub, e);
+            f->sub->scalar ? val_value(&f->sub->f[0], e, err) : schema__validate(f->sub, e, err);
         if (st != TALLY_OK) {
-            return st;
+            return elem_failed(f, i, err);
         }
         if ((f->flags & SF_ASC) && i > 0 && cmp_first(f->sub, e - f->sub->size, e) >= 0) {
+            if (err != NULL) {
+                schema__bad(err, SCHEMA_BAD_ORDER, "",
+                            "not strictly ascending%s%s after item %zu",
+                            f->sub->scalar ? "" : " by ", f->sub->scalar ? "" : f->sub->f[0].name,
+                            i - 1);
+                schema__path_push(err, f->name, true, i);
+            }
             return TALLY_EFORMAT;
         }
     }
     return TALLY_OK;
 }
 
-static tally_status val_value(const schema__field *f, const void *base)
+static tally_status val_str(const schema__field *f, const tally_str *s, int cls, uint64_t lo,
+                            uint64_t hi, schema_field_error *err)
 {
+    if (s->n < lo || s->n > hi || (s->n > 0 && s->p == NULL)) {
+        return s->n == 0 ? schema__bad(err, SCHEMA_BAD_LENGTH, f->name, "text is empty")
+                         : schema__bad(err, SCHEMA_BAD_LENGTH, f->name,
+                                       "text is %zu bytes long; at most %llu", s->n,
+                                       (unsigned long long)hi);
+    }
+    if (!schema__text_ok(cls, s->p, s->n)) {
+        if (err != NULL) {
+            char why[160];
+            schema__text_why(cls, s->p, s->n, why, sizeof(why));
+            schema__bad(err, SCHEMA_BAD_TEXT, f->name, "%s", why);
+        }
+        return TALLY_EFORMAT;
+    }
+    return TALLY_OK;
+}
+
+static tally_status val_value(const schema__field *f, const void *base, schema_field_error *err)
+{
+    tally_status st;
+
     if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
         return TALLY_OK;
     }
     switch (f->kind) {
     case SF_UINT: {
         uint64_t v = *CAT(base, f->off, uint64_t);
-        return v >= f->lo && v <= f->hi ? TALLY_OK : TALLY_EFORMAT;
+        if (v >= f->lo && v <= f->hi) {
+            return TALLY_OK;
+        }
+        return schema__bad(err, SCHEMA_BAD_RANGE, f->name, "%llu is out of range %llu..%llu",
+                           (unsigned long long)v, (unsigned long long)f->lo,
+                           (unsigned long long)f->hi);
     }
     case SF_INT:
     case SF_BOOL:
     case SF_BIN:
         return TALLY_OK;
-    case SF_STR: {
-        const tally_str *s = CAT(base, f->off, tally_str);
-        if (s->n < f->lo || s->n > f->hi || (s->n > 0 && s->p == NULL)) {
-            return TALLY_EFORMAT;
-        }
-        return schema__text_ok(f->sclass, s->p, s->n) ? TALLY_OK : TALLY_EFORMAT;
-    }
+    case SF_STR:
+        return val_str(f, CAT(base, f->off, tally_str), f->sclass, f->lo, f->hi, err);
     case SF_TUPLE:
-        return schema__validate(f->sub, CAT(base, f->off, void));
+        st = schema__validate(f->sub, CAT(base, f->off, void), err);
+        if (st != TALLY_OK) {
+            schema__path_push(err, f->name, false, 0);
+        }
+        return st;
     case SF_PVALUE: {
         const schema_pvalue *pv = CAT(base, f->off, schema_pvalue);
         if (pv->kind == SCHEMA_PV_INT || pv->kind == SCHEMA_PV_BOOL) {
             return TALLY_OK;
         }
-        if (pv->kind == SCHEMA_PV_TEXT && pv->s.n >= 1 && pv->s.n <= 256 &&
-            schema__text_ok(SC_TEXT, pv->s.p, pv->s.n)) {
-            return TALLY_OK;
+        if (pv->kind == SCHEMA_PV_TEXT) {
+            return val_str(f, &pv->s, SC_TEXT, 1, 256, err);
         }
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_NONE, f->name, "not an integer, text or boolean");
     }
     case SF_ARRAY:
     case SF_FIXED:
-        return val_array(f, base);
+        return val_array(f, base, err);
     }
-    return TALLY_EFORMAT;
+    return schema__bad(err, SCHEMA_BAD_NONE, f->name, "unknown field kind");
 }
 
-tally_status schema__validate(const schema__desc *d, const void *base)
+tally_status schema__validate(const schema__desc *d, const void *base, schema_field_error *err)
 {
     for (size_t i = 0; i < d->n; i++) {
-        tally_status st = val_value(&d->f[i], base);
+        tally_status st = val_value(&d->f[i], base, err);
         if (st != TALLY_OK) {
             return st;
         }
     }
-    return d->check ? d->check(base) : TALLY_OK;
+    return d->check ? d->check(base, err) : TALLY_OK;
 }
 
 /* ---- encoding (of validated structs) ---- */
@@ -294,9 +390,10 @@ void schema__enc(schema__w *w, const schema__desc *d, const void *base)
 /* ---- public body codec ---- */
 
 /* Decodes p into out. With own, out keeps a copy of the input (its strings point there);
- * without, the strings point into p itself, for a caller that only checks the body. */
+ * without, the strings point into p itself, for a caller that only checks the body. A shape
+ * failure leaves err->bad 0; a bound the decoded value breaks is named in err. */
 tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool own,
-                                 schema_body *out)
+                                 schema_body *out, schema_field_error *err)
 {
     const schema__desc *d = schema__body_desc(type);
     schema__r r;
@@ -305,9 +402,10 @@ tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool
 
     memset(out, 0, sizeof(*out));
     if (d == NULL) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_NONE, "", "unknown record type %u", type);
     }
     if (n > SCHEMA_BODY_MAX) {
+        schema__bad(err, SCHEMA_BAD_NONE, "", "a body is at most %u bytes", SCHEMA_BODY_MAX);
         return TALLY_ELIMIT;
     }
     out->type = type;
@@ -327,8 +425,11 @@ tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool
     if (st == TALLY_OK && r.left != 0) {
         st = TALLY_EFORMAT; /* bytes after the top-level value */
     }
+    if (st == TALLY_EFORMAT) {
+        schema__bad(err, SCHEMA_BAD_NONE, "", "the bytes are not a canonical %s body", d->name);
+    }
     if (st == TALLY_OK) {
-        st = schema__validate(d, &out->u);
+        st = schema__validate(d, &out->u, err);
     }
     if (st != TALLY_OK) {
         schema_body_release(out);
@@ -339,7 +440,30 @@ tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool
 
 tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n, schema_body *out)
 {
-    return schema__body_decode(type, p, n, true, out);
+    return schema__body_decode(type, p, n, true, out, NULL);
+}
+
+tally_status schema_body_decode_ex(unsigned type, const uint8_t *p, size_t n, schema_body *out,
+                                   schema_field_error *err)
+{
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+    }
+    return schema__body_decode(type, p, n, true, out, err);
+}
+
+tally_status schema_body_check(const schema_body *b, schema_field_error *err)
+{
+    const schema__desc *d = schema__body_desc(b->type);
+
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+    }
+    if (d == NULL) {
+        schema__bad(err, SCHEMA_BAD_NONE, "", "unknown record type %u", b->type);
+        return TALLY_EINVAL;
+    }
+    return schema__validate(d, &b->u, err) == TALLY_OK ? TALLY_OK : TALLY_EINVAL;
 }
 
 tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap, size_t *n_out)
@@ -349,7 +473,7 @@ tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap, 
     schema__w w;
 
     *n_out = 0;
-    if (d == NULL || schema__validate(d, &b->u) != TALLY_OK) {
+    if (d == NULL || schema__validate(d, &b->u, NULL) != TALLY_OK) {
         return TALLY_EINVAL;
     }
     /* Encode into scratch first so a too-small buffer receives nothing at all. */

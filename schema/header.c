@@ -25,22 +25,22 @@ static unsigned type_tier(unsigned type)
     }
 }
 
-static tally_status header_check(const void *v)
+static tally_status header_check(const void *v, schema_field_error *err)
 {
     const schema_header *h = v;
     unsigned want = type_tier((unsigned)h->type);
 
     if (!schema_type_known((unsigned)h->type)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RANGE, "type", "unknown record type");
     }
     if (want != 0 ? h->tier != want : (h->tier != SCHEMA_PUBLIC && h->tier != SCHEMA_EMBARGOED)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, "tier", "not the tier of the record type");
     }
     if (h->has_event_id != (h->tier == SCHEMA_EMBARGOED)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, "event_id", "given exactly for embargoed records");
     }
     if (h->has_rows != (h->type == SCHEMA_ODDS_SUBMISSION)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, "rows", "given exactly for ODDS_SUBMISSION");
     }
     return TALLY_OK;
 }
@@ -73,7 +73,7 @@ tally_status schema_header_encode(const schema_header *h, uint8_t *buf, size_t c
     schema__w w;
 
     *n_out = 0;
-    if (schema__validate(&schema__header_desc, h) != TALLY_OK) {
+    if (schema__validate(&schema__header_desc, h, NULL) != TALLY_OK) {
         return TALLY_EINVAL;
     }
     schema__w_init(&w, tmp, sizeof(tmp));
@@ -102,7 +102,7 @@ tally_status schema_header_decode(const uint8_t *p, size_t n, schema_header *out
         st = TALLY_EFORMAT;
     }
     if (st == TALLY_OK) {
-        st = schema__validate(&schema__header_desc, out);
+        st = schema__validate(&schema__header_desc, out, NULL);
     }
     TALLY_ASSERT(scratch.mem_ == NULL);
     if (st != TALLY_OK) {
@@ -252,7 +252,7 @@ tally_status schema_record_check(const schema_header *h, const uint8_t *body, si
         return TALLY_EFORMAT;
     }
     /* a caller that only asks whether the body fits gets no copy made */
-    st = schema__body_decode((unsigned)h->type, body, body_len, out != NULL, &b);
+    st = schema__body_decode((unsigned)h->type, body, body_len, out != NULL, &b, NULL);
     if (st != TALLY_OK) {
         return st;
     }

@@ -172,16 +172,13 @@ tally_status schema_record_to_json(uint64_t seq, const uint8_t leaf_hash[32],
 typedef struct jin {
     schema_body *b;
     const uint8_t *salt_fill;
-    char *err;
-    size_t err_cap;
+    schema_field_error *err; /* NULL: the caller wants no detail */
 } jin;
 
+/* Malformed input at a field: its name now, the levels above put theirs in front. */
 static tally_status fail(jin *j, const char *field, const char *why)
 {
-    if (j->err_cap > 0) {
-        snprintf(j->err, j->err_cap, "field %s: %s", field, why);
-    }
-    return TALLY_EFORMAT;
+    return schema__bad(j->err, SCHEMA_BAD_NONE, field, "%s", why);
 }
 
 static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base);
@@ -279,8 +276,13 @@ static tally_status val_in(jin *j, const schema__field *f, json_t *v, void *base
             return fail(j, f->name, "expected a string");
         }
         return str_copy(j, v, AT(base, f->off, tally_str));
-    case SF_TUPLE:
-        return obj_in(j, f->sub, v, AT(base, f->off, void));
+    case SF_TUPLE: {
+        tally_status st = obj_in(j, f->sub, v, AT(base, f->off, void));
+        if (st == TALLY_EFORMAT) {
+            schema__path_push(j->err, f->name, false, 0);
+        }
+        return st;
+    }
     case SF_PVALUE: {
         schema_pvalue *pv = AT(base, f->off, schema_pvalue);
         if (json_is_integer(v)) {
@@ -308,20 +310,28 @@ static tally_status val_in(jin *j, const schema__field *f, json_t *v, void *base
  * A scalar element's errors name the member ("stats.cal"). */
 static tally_status member_in(jin *j, const schema__field *f, json_t *v, size_t i, uint8_t *e)
 {
-    char path[80];
     json_t *x = json_object_get(v, f->members[i]);
-    schema__field ef;
+    tally_status st;
 
-    snprintf(path, sizeof(path), "%s.%s", f->name, f->members[i]);
     if (x == NULL) {
-        return fail(j, path, "missing");
+        st = fail(j, f->members[i], "missing");
+    } else if (!f->sub->scalar) {
+        st = obj_in(j, f->sub, x, e);
+    } else {
+        schema__field ef = f->sub->f[0];
+        ef.name = f->members[i];
+        st = val_in(j, &ef, x, e);
     }
-    if (!f->sub->scalar) {
-        return obj_in(j, f->sub, x, e);
+    if (st == TALLY_EFORMAT && f->sub->scalar && j->err != NULL) {
+        /* the member is the item: its own name is already the last segment */
+        schema__path_push(j->err, f->name, false, 0);
+    } else if (st == TALLY_EFORMAT && j->err != NULL) {
+        if (x != NULL) {
+            schema__path_push(j->err, f->members[i], false, 0);
+        }
+        schema__path_push(j->err, f->name, false, 0);
     }
-    ef = f->sub->f[0];
-    ef.name = path;
-    return val_in(j, &ef, x, e);
+    return st;
 }
 
 /* A fixed array with named members: an object with exactly those members, in any order. */
@@ -341,9 +351,9 @@ static tally_status members_in(jin *j, const schema__field *f, json_t *v, void *
             known = known || strcmp(f->members[i], k) == 0;
         }
         if (!known) {
-            char path[80];
-            snprintf(path, sizeof(path), "%s.%.60s", f->name, k);
-            return fail(j, path, "unknown member");
+            fail(j, k, "unknown member");
+            schema__path_push(j->err, f->name, false, 0);
+            return TALLY_EFORMAT;
         }
     }
     for (size_t i = 0; i < f->lo; i++) {
@@ -368,7 +378,8 @@ static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *ba
     }
     n = json_array_size(v);
     if (n < f->lo || n > f->hi) {
-        return fail(j, f->name, "wrong number of items");
+        return schema__bad(j->err, SCHEMA_BAD_COUNT, f->name, "%zu items; allowed %llu..%llu", n,
+                           (unsigned long long)f->lo, (unsigned long long)f->hi);
     }
     if (f->kind == SF_FIXED) {
         items = AT(base, f->off, uint8_t);
@@ -386,6 +397,12 @@ static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *ba
         tally_status st =
             f->sub->scalar ? val_in(j, &f->sub->f[0], x, e) : obj_in(j, f->sub, x, e);
         if (st != TALLY_OK) {
+            if (st == TALLY_EFORMAT && j->err != NULL) {
+                if (f->sub->scalar) {
+                    j->err->path[0] = '\0'; /* the item itself: "sides[1]" */
+                }
+                schema__path_push(j->err, f->name, true, i);
+            }
             return st;
         }
     }
@@ -395,7 +412,7 @@ static tally_status array_in(jin *j, const schema__field *f, json_t *v, void *ba
 static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base)
 {
     if (!json_is_object(o)) {
-        return fail(j, d->name, "expected an object");
+        return fail(j, "", "expected an object");
     }
     if (json_object_size(o) > d->n) {
         /* find the stray key for the message */
@@ -434,21 +451,22 @@ static tally_status obj_in(jin *j, const schema__desc *d, json_t *o, void *base)
     return TALLY_OK;
 }
 
+/* Reads the body, then checks it against every rule of its type, which names the field. */
 static tally_status body_from(unsigned type, json_t *root, const uint8_t *salt_fill,
-                              schema_body *out, char *err, size_t err_cap)
+                              schema_body *out, schema_field_error *err)
 {
     const schema__desc *d = schema__body_desc(type);
-    jin j = {out, salt_fill, err, err_cap};
+    jin j = {out, salt_fill, err};
     tally_status st;
 
     memset(out, 0, sizeof(*out));
     if (d == NULL) {
-        return fail(&j, "type", "unknown record type");
+        return fail(&j, "", "unknown record type");
     }
     out->type = type;
     st = obj_in(&j, d, root, &out->u);
-    if (st == TALLY_OK && schema__validate(d, &out->u) != TALLY_OK) {
-        st = fail(&j, d->name, "breaks a rule of the record type (bounds, order, side set)");
+    if (st == TALLY_OK) {
+        st = schema__validate(d, &out->u, err);
     }
     if (st != TALLY_OK) {
         schema_body_release(out);
@@ -456,33 +474,33 @@ static tally_status body_from(unsigned type, json_t *root, const uint8_t *salt_f
     return st;
 }
 
-static json_t *load(const char *json, size_t n, char *err, size_t err_cap)
+static json_t *load(const char *json, size_t n, schema_field_error *err)
 {
     json_error_t je;
     json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
 
-    if (root == NULL && err_cap > 0) {
-        snprintf(err, err_cap, "invalid JSON: %s", je.text);
+    if (root == NULL) {
+        schema__bad(err, SCHEMA_BAD_NONE, "", "invalid JSON: %s", je.text);
     }
     return root;
 }
 
 tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
-                                   const uint8_t *salt_fill, schema_body *out, char *err,
-                                   size_t err_cap)
+                                   const uint8_t *salt_fill, schema_body *out,
+                                   schema_field_error *err)
 {
     json_t *root;
     tally_status st;
 
     memset(out, 0, sizeof(*out));
-    if (err_cap > 0) {
-        err[0] = '\0';
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
     }
-    root = load(json, n, err, err_cap);
+    root = load(json, n, err);
     if (root == NULL) {
         return TALLY_EFORMAT;
     }
-    st = body_from(type, root, salt_fill, out, err, err_cap);
+    st = body_from(type, root, salt_fill, out, err);
     json_decref(root);
     return st;
 }
@@ -502,7 +520,7 @@ static tally_status hex_member(json_t *o, const char *k, uint8_t *out, size_t n,
 }
 
 tally_status schema_input_from_json(const char *line, size_t n, const uint8_t *salt_fill,
-                                    schema_json_input *out, char *err, size_t err_cap)
+                                    schema_json_input *out, schema_field_error *err)
 {
     json_t *root, *t, *v;
     const char *k;
@@ -510,48 +528,51 @@ tally_status schema_input_from_json(const char *line, size_t n, const uint8_t *s
     tally_status st = TALLY_EFORMAT;
 
     memset(out, 0, sizeof(*out));
-    if (err_cap > 0) {
-        err[0] = '\0';
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
     }
-    root = load(line, n, err, err_cap);
+    root = load(line, n, err);
     if (root == NULL) {
         return TALLY_EFORMAT;
     }
     t = json_object_get(root, "type");
     type = json_is_string(t) ? schema_type_from_name(json_string_value(t)) : 0;
     if (!json_is_object(root) || type == 0) {
-        snprintf(err, err_cap, "expected {\"type\": <record type name>, \"body\": {...}}");
+        schema__bad(err, SCHEMA_BAD_NONE, "",
+                    "expected {\"type\": <record type name>, \"body\": {...}}");
         goto done;
     }
     json_object_foreach(root, k, v)
     {
         if (strcmp(k, "type") && strcmp(k, "body") && strcmp(k, "actor") && strcmp(k, "sig") &&
             strcmp(k, "time_ms")) {
-            snprintf(err, err_cap, "unknown member '%s'", k);
+            schema__bad(err, SCHEMA_BAD_NONE, "", "unknown member '%s'", k);
             goto done;
         }
     }
     if (hex_member(root, "actor", out->actor, 32, &out->has_actor) != TALLY_OK ||
         hex_member(root, "sig", out->sig, 64, &out->has_sig) != TALLY_OK) {
-        snprintf(err, err_cap, "actor must be 64 and sig 128 lower-case hex digits");
+        schema__bad(err, SCHEMA_BAD_NONE, "",
+                    "actor must be 64 and sig 128 lower-case hex digits");
         goto done;
     }
     if (out->has_actor != out->has_sig) {
-        snprintf(err, err_cap, "actor and sig go together");
+        schema__bad(err, SCHEMA_BAD_NONE, "", "actor and sig go together");
         goto done;
     }
     v = json_object_get(root, "time_ms");
     if (v != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 ||
             (uint64_t)json_integer_value(v) > SCHEMA_ID_MAX) {
-            snprintf(err, err_cap, "time_ms must be a positive integer of milliseconds");
+            schema__bad(err, SCHEMA_BAD_NONE, "",
+                        "time_ms must be a positive integer of milliseconds");
             goto done;
         }
         out->time_ms = (uint64_t)json_integer_value(v);
     }
     /* An author's signature covers the salt, so only the node may draw a missing one. */
     st = body_from(type, json_object_get(root, "body"), out->has_actor ? NULL : salt_fill,
-                   &out->body, err, err_cap);
+                   &out->body, err);
 done:
     json_decref(root);
     return st;

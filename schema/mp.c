@@ -2,6 +2,7 @@
  * msgpack-c's own unpacker is not used on outside input: it accepts floats and maps, and it
  * allocates an array's declared count before reading its items, so five bytes could ask for
  * gigabytes. The reader below rejects each non-canonical form at the byte that makes it so. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,17 +280,23 @@ int schema__r_peek(const schema__r *r)
 /* ---- text classes ---- */
 
 /* Well-formed UTF-8 (no overlong forms, no surrogates, ≤ U+10FFFF) without C0, DEL or C1. */
-static bool utf8_text_ok(const uint8_t *s, size_t n)
+/* The offset of the first byte that is not valid text (spec §2.2 rule 4), or n if there is
+ * none. *cp is the code point there when it decoded as one (a control character), else it is
+ * UINT32_MAX (malformed UTF-8: bad lead or continuation byte, truncation, overlong form,
+ * surrogate, beyond U+10FFFF). */
+static size_t utf8_first_bad(const uint8_t *s, size_t n, uint32_t *cp)
 {
     size_t i = 0;
 
+    *cp = UINT32_MAX;
     while (i < n) {
         uint32_t c = s[i];
         size_t len, k;
 
         if (c < 0x80) {
             if (c < 0x20 || c == 0x7f) {
-                return false;
+                *cp = c;
+                return i;
             }
             i++;
             continue;
@@ -301,45 +308,86 @@ static bool utf8_text_ok(const uint8_t *s, size_t n)
         } else if (c >= 0xf0 && c <= 0xf4) {
             len = 4, c &= 0x07;
         } else {
-            return false;
+            return i;
         }
         if (n - i < len) {
-            return false;
+            return i;
         }
         for (k = 1; k < len; k++) {
             if ((s[i + k] & 0xc0) != 0x80) {
-                return false;
+                return i;
             }
             c = c << 6 | (s[i + k] & 0x3f);
         }
         if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-            (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f)) {
-            return false;
+            (c >= 0xd800 && c <= 0xdfff)) {
+            return i;
+        }
+        if (c >= 0x80 && c <= 0x9f) {
+            *cp = c;
+            return i;
         }
         i += len;
     }
-    return true;
+    return n;
 }
 
-bool schema__text_ok(int cls, const char *p, size_t n)
+/* The offset of the first byte outside a one-byte class, or n. */
+static size_t class_first_bad(int cls, const uint8_t *s, size_t n)
 {
-    const uint8_t *s = (const uint8_t *)p;
-
-    if (cls == SC_TEXT) {
-        return utf8_text_ok(s, n);
-    }
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
         if (cls == SC_CODE) {
             if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '.' || c == '-')) {
-                return false;
+                return i;
             }
         } else if (c < 0x21 || c > 0x7e || (cls == SC_ORIGIN && c == '+')) {
-            return false;
+            return i;
         }
     }
-    return true;
+    return n;
+}
+
+bool schema__text_ok(int cls, const char *p, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)p;
+    uint32_t cp;
+
+    if (cls == SC_TEXT) {
+        return utf8_first_bad(s, n, &cp) == n;
+    }
+    return class_first_bad(cls, s, n) == n;
+}
+
+void schema__text_why(int cls, const char *p, size_t n, char *out, size_t cap)
+{
+    const uint8_t *s = (const uint8_t *)p;
+    uint32_t cp;
+    size_t i;
+
+    if (cls == SC_TEXT) {
+        i = utf8_first_bad(s, n, &cp);
+        if (i == n) {
+            snprintf(out, cap, "text is valid");
+        } else if (cp != UINT32_MAX) {
+            snprintf(out, cap, "text has a control character U+%04X at byte %zu", (unsigned)cp,
+                     i);
+        } else {
+            snprintf(out, cap, "text is not well-formed UTF-8 at byte %zu", i);
+        }
+        return;
+    }
+    i = class_first_bad(cls, s, n);
+    if (i == n) {
+        snprintf(out, cap, "text is valid");
+    } else if (cls == SC_CODE) {
+        snprintf(out, cap, "byte %zu (0x%02x) is not one of A-Z a-z 0-9 _ . -", i, s[i]);
+    } else if (cls == SC_ORIGIN && s[i] == '+') {
+        snprintf(out, cap, "byte %zu is '+', which an origin may not hold", i);
+    } else {
+        snprintf(out, cap, "byte %zu (0x%02x) is not printable ascii (0x21-0x7e)", i, s[i]);
+    }
 }
 
 /* ---- arena: a list of blocks, freed together ---- */

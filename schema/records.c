@@ -139,20 +139,27 @@ static const schema__field qprice_f[] = {
 static const schema__desc qprice_d = DESC("qprice", schema_qprice, qprice_f, NULL);
 
 /* π is a multiple of 10 nanos in [0.001, 0.999]; Ω = round_half_even(10^13 / π) · 10^5. */
-static tally_status cprice_check(const void *v)
+static tally_status cprice_check(const void *v, schema_field_error *err)
 {
     const schema_cprice *c = v;
     uint64_t q, rem;
 
     if (c->prob_n % 10 != 0 || c->prob_n < 1000000u || c->prob_n > 999000000u) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RANGE, "prob_n",
+                           "%llu is not a multiple of 10 in 1000000..999000000",
+                           (unsigned long long)c->prob_n);
     }
     q = 10000000000000ull / c->prob_n;
     rem = 10000000000000ull % c->prob_n;
     if (2 * rem > c->prob_n || (2 * rem == c->prob_n && (q & 1))) {
         q++;
     }
-    return c->odds_n == q * 100000u ? TALLY_OK : TALLY_EFORMAT;
+    if (c->odds_n != q * 100000u) {
+        return schema__bad(err, SCHEMA_BAD_RULE, "odds_n",
+                           "%llu is not round_half_even(10^13 / prob_n) * 10^5 = %llu",
+                           (unsigned long long)c->odds_n, (unsigned long long)(q * 100000u));
+    }
+    return TALLY_OK;
 }
 static const schema__field cprice_f[] = {
     FE(schema_cprice, side, 1, 5, schema__side_names),
@@ -170,7 +177,7 @@ static const schema__field price_f[] = {
 };
 static const schema__desc price_d = DESC("price", schema_price, price_f, NULL);
 
-static tally_status entry_check(const void *v)
+static tally_status entry_check(const void *v, schema_field_error *err)
 {
     const schema_entry *e = v;
     uint64_t sides[3];
@@ -178,7 +185,11 @@ static tally_status entry_check(const void *v)
     for (size_t i = 0; i < e->n_prices; i++) {
         sides[i] = e->prices[i].side;
     }
-    return sides_valid(e->kind, sides, e->n_prices) ? TALLY_OK : TALLY_EFORMAT;
+    if (!sides_valid(e->kind, sides, e->n_prices)) {
+        return schema__bad(err, SCHEMA_BAD_SIDES, "prices", "the sides are not a valid set for %s",
+                           schema__kind_names[e->kind]);
+    }
+    return TALLY_OK;
 }
 static const schema__field entry_f[] = {
     FU(schema_entry, market_id, 1, ID_MAX),
@@ -236,10 +247,15 @@ static const schema__field genesis_f[] = {
     FA(schema_genesis, params, 0, 256, SF_ASC, param_d),
     FT(schema_genesis, chain, chain_d),
 };
-static tally_status genesis_check(const void *v)
+static tally_status genesis_check(const void *v, schema_field_error *err)
 {
     const schema_genesis *g = v;
-    return g->chain.netuid == g->netuid ? TALLY_OK : TALLY_EFORMAT;
+
+    if (g->chain.netuid != g->netuid) {
+        return schema__bad(err, SCHEMA_BAD_RULE, "chain.netuid", "%llu is not netuid %llu",
+                           (unsigned long long)g->chain.netuid, (unsigned long long)g->netuid);
+    }
+    return TALLY_OK;
 }
 
 static const schema__field config_f[] = {
@@ -247,10 +263,15 @@ static const schema__field config_f[] = {
     FSN(schema_config_set, reason, SC_TEXT, 256),
 };
 
-static tally_status metagraph_check(const void *v)
+static tally_status metagraph_check(const void *v, schema_field_error *err)
 {
     const schema_metagraph *m = v;
-    return m->part < m->parts ? TALLY_OK : TALLY_EFORMAT;
+
+    if (m->part >= m->parts) {
+        return schema__bad(err, SCHEMA_BAD_RANGE, "part", "%llu is not below parts %llu",
+                           (unsigned long long)m->part, (unsigned long long)m->parts);
+    }
+    return TALLY_OK;
 }
 static const schema__field metagraph_f[] = {
     FU(schema_metagraph, netuid, 0, U16),
@@ -273,15 +294,21 @@ static const schema__field event_f[] = {
 };
 
 /* line_n is nil exactly for moneyline and draw_no_bet; sides a valid set for the kind. */
-static tally_status market_check(const void *v)
+static tally_status market_check(const void *v, schema_field_error *err)
 {
     const schema_market *m = v;
     bool needs_line = m->kind == SCHEMA_SPREAD || m->kind == SCHEMA_TOTAL;
 
     if (m->has_line_n != needs_line) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, "line_n", needs_line ? "required for %s"
+                                                                      : "must be null for %s",
+                           schema__kind_names[m->kind]);
     }
-    return sides_valid(m->kind, m->sides, m->n_sides) ? TALLY_OK : TALLY_EFORMAT;
+    if (!sides_valid(m->kind, m->sides, m->n_sides)) {
+        return schema__bad(err, SCHEMA_BAD_SIDES, "sides", "not a valid set for %s",
+                           schema__kind_names[m->kind]);
+    }
+    return TALLY_OK;
 }
 static const schema__field market_f[] = {
     FU(schema_market, market_id, 1, ID_MAX),
@@ -325,28 +352,34 @@ static const schema__field odds_f[] = {
 
 /* Source 1 (provider): nonce 0, idx 0, no salt. Source 2 (miner): nonce ≥ 1 and a salt. Either
  * a result or both scores; scores and a home/away/draw result agree (spec §5.4). */
-static tally_status outcome_check(const void *v)
+static tally_status outcome_check(const void *v, schema_field_error *err)
 {
     const schema_outcome *o = v;
 
     if (o->source == 1 && (o->nonce != 0 || o->idx != 0 || o->has_salt)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, o->nonce != 0 ? "nonce" : o->idx ? "idx" : "salt",
+                           "a provider outcome has nonce 0, idx 0 and no salt");
     }
     if (o->source == 2 && (o->nonce == 0 || !o->has_salt)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, o->nonce == 0 ? "nonce" : "salt",
+                           "a miner outcome has a nonce of 1 or more and a salt");
     }
     if (o->has_result && result_names[o->result][0] == '\0') {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RANGE, "result", "%llu is not a result code",
+                           (unsigned long long)o->result);
     }
     if (o->has_score_home != o->has_score_away || (!o->has_result && !o->has_score_home)) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_RULE, o->has_score_home ? "score_away" : "score_home",
+                           "an outcome has a result or both scores");
     }
     if (o->has_result && o->has_score_home && o->result != SCHEMA_R_VOID) {
         uint64_t want = o->score_home > o->score_away   ? SCHEMA_R_HOME
                         : o->score_home < o->score_away ? SCHEMA_R_AWAY
                                                         : SCHEMA_R_DRAW;
         if (o->result != want) {
-            return TALLY_EFORMAT;
+            return schema__bad(err, SCHEMA_BAD_RULE, "result", "%s disagrees with the score %llu-%llu",
+                               result_names[o->result], (unsigned long long)o->score_home,
+                               (unsigned long long)o->score_away);
         }
     }
     return TALLY_OK;
@@ -390,10 +423,15 @@ static const schema__field cycle_f[] = {
     FU(schema_scoring_cycle, covers_to, 0, U64),
     FS(schema_scoring_cycle, code_version, SC_ASCII, 64),
 };
-static tally_status cycle_check(const void *v)
+static tally_status cycle_check(const void *v, schema_field_error *err)
 {
     const schema_scoring_cycle *c = v;
-    return c->as_of_ms % 86400000u == 0 ? TALLY_OK : TALLY_EFORMAT;
+
+    if (c->as_of_ms % 86400000u != 0) {
+        return schema__bad(err, SCHEMA_BAD_RULE, "as_of_ms", "%llu is not a UTC midnight",
+                           (unsigned long long)c->as_of_ms);
+    }
+    return TALLY_OK;
 }
 
 static const schema__field subscore_f[] = {
@@ -425,12 +463,14 @@ _Static_assert(N_OF(norm_members) == N_IN(schema_miner_score, norms), "one name 
 _Static_assert(N_OF(dim_members) == N_IN(schema_miner_score, dims), "one name per dimension");
 
 /* Every stat but sos (12) and lead (13) is present. */
-static tally_status miner_score_check(const void *v)
+static tally_status miner_score_check(const void *v, schema_field_error *err)
 {
     const schema_miner_score *m = v;
 
     for (size_t i = 0; i < 12; i++) {
         if (!m->stats[i].has) {
+            schema__bad(err, SCHEMA_BAD_RULE, stat_members[i], "only sos and lead may be null");
+            schema__path_push(err, "stats", false, 0);
             return TALLY_EFORMAT;
         }
     }
@@ -451,18 +491,23 @@ static const schema__field minerscore_f[] = {
 };
 
 /* As many weights as uids, and the largest is 65535 (scoring §7.5). */
-static tally_status weights_check(const void *v)
+static tally_status weights_check(const void *v, schema_field_error *err)
 {
     const schema_weights *w = v;
     uint64_t max = 0;
 
     if (w->n_uids != w->n_weights) {
-        return TALLY_EFORMAT;
+        return schema__bad(err, SCHEMA_BAD_COUNT, "weights", "%zu weights for %zu uids",
+                           w->n_weights, w->n_uids);
     }
     for (size_t i = 0; i < w->n_weights; i++) {
         max = w->weights[i] > max ? w->weights[i] : max;
     }
-    return max == U16 ? TALLY_OK : TALLY_EFORMAT;
+    if (max != U16) {
+        return schema__bad(err, SCHEMA_BAD_RULE, "weights", "the largest is %llu, not 65535",
+                           (unsigned long long)max);
+    }
+    return TALLY_OK;
 }
 static const schema__field weights_f[] = {
     FU(schema_weights, cycle, 0, U32),

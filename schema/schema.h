@@ -373,12 +373,44 @@ bool schema_type_miner(unsigned type);
  * *n_out 0, for any other field. The names are static. */
 const char *const *schema_field_members(unsigned type, const char *field, size_t *n_out);
 
+/* Which field of a body breaks which rule (for `tally append` and the future invalid_field
+ * details of protocol §8). The caller owns it; the functions taking one fill it on failure only,
+ * so the success path builds no string. */
+#define SCHEMA_PATH_MAX 128u
+enum schema_bad {
+    SCHEMA_BAD_NONE = 0, /* not a field's bound: malformed input (syntax, type, shape) */
+    SCHEMA_BAD_RANGE,    /* an integer outside its lo..hi */
+    SCHEMA_BAD_LENGTH,   /* a string or binary of the wrong byte length */
+    SCHEMA_BAD_COUNT,    /* an array with too few or too many items */
+    SCHEMA_BAD_TEXT,     /* a byte or character outside the field's text class */
+    SCHEMA_BAD_ORDER,    /* array items not strictly ascending */
+    SCHEMA_BAD_SIDES,    /* a side set not valid for the market kind */
+    SCHEMA_BAD_RULE,     /* a rule spanning fields (line_n and kind, odds from prob, sources) */
+};
+typedef struct schema_field_error {
+    int bad;                    /* enum schema_bad */
+    char path[SCHEMA_PATH_MAX]; /* the field, dotted, with array indexes and named members:
+                                   "markets[0].prices[1].odds_n", "home_team", "stats.cal";
+                                   "" when the failure concerns no one field */
+    char what[192];             /* why, as a phrase: "1000000000 is out of range 1000000001..
+                                   18446744073709551615", "text has a control character U+0007" */
+} schema_field_error;
+
+/* Checks b against every rule of its type (what schema_body_encode checks). TALLY_OK, or
+ * TALLY_EINVAL with *err (when not NULL) naming the first field that breaks a rule. */
+TALLY_MUST_USE tally_status schema_body_check(const schema_body *b, schema_field_error *err);
+
 /* Decodes a body of the given type. Accepts only the canonical bytes of a valid body: on any
  * other input returns TALLY_EFORMAT (also for an unknown type), or TALLY_ELIMIT (over 65,535
  * bytes), or TALLY_ENOMEM. On TALLY_OK *out owns a copy of the input; release it with
  * schema_body_release(). On failure *out is zeroed and needs no release. */
 TALLY_MUST_USE tally_status schema_body_decode(unsigned type, const uint8_t *p, size_t n,
                                                schema_body *out);
+/* schema_body_decode, with *err (when not NULL) filled on TALLY_EFORMAT: err->bad is 0 when the
+ * bytes are not the canonical msgpack of the type's shape (malformed, non-canonical, wrong
+ * arity or item count), else the bytes are well formed and err names the field out of bounds. */
+TALLY_MUST_USE tally_status schema_body_decode_ex(unsigned type, const uint8_t *p, size_t n,
+                                                  schema_body *out, schema_field_error *err);
 void schema_body_release(schema_body *b); /* NULL and zeroed bodies are no-ops */
 
 /* Checks b against every rule of its type and writes its canonical bytes. Returns TALLY_EINVAL
@@ -442,10 +474,12 @@ TALLY_MUST_USE tally_status schema_record_to_json(uint64_t seq, const uint8_t le
 TALLY_MUST_USE tally_status schema_body_to_json(const schema_body *b, char **out);
 /* Parses a body of `type` from a JSON object with named fields (the form schema_body_to_json
  * writes). A missing `salt` where the type needs one is filled from salt_fill when it is not
- * NULL, else the parse fails. Returns TALLY_EFORMAT with a message in err (if err_cap > 0). */
+ * NULL, else the parse fails. Returns TALLY_EFORMAT with *err (when not NULL) saying why: the
+ * field's path (or "" for the JSON as a whole) and what is wrong, err->bad telling a field out of
+ * bounds (SCHEMA_BAD_*) from malformed input (0). A caller prints "field PATH: WHAT". */
 TALLY_MUST_USE tally_status schema_body_from_json(unsigned type, const char *json, size_t n,
                                                   const uint8_t *salt_fill, schema_body *out,
-                                                  char *err, size_t err_cap);
+                                                  schema_field_error *err);
 
 /* A signed tree head (spec §6.2). Wire form: `["tally-sth-v1", origin, tree_size, root, time_ms,
  * key, sig, note_sig]`; `sig` covers the canonical 5-array of the first five elements, and
@@ -478,10 +512,12 @@ typedef struct schema_json_input {
     uint8_t actor[32], sig[64];
     uint64_t time_ms; /* 0 when absent */
 } schema_json_input;
+/* Fails with TALLY_EFORMAT and *err (when not NULL) as schema_body_from_json, the path relative
+ * to the body ("markets[0].kind"); a fault in the line around it has path "". */
 TALLY_MUST_USE tally_status schema_input_from_json(const char *line, size_t n,
                                                    const uint8_t *salt_fill,
-                                                   schema_json_input *out, char *err,
-                                                   size_t err_cap);
+                                                   schema_json_input *out,
+                                                   schema_field_error *err);
 
 /* SS58 (prefix 42) of a 32-byte account id; out holds at least 49 bytes with the NUL. */
 void schema_ss58_encode(const uint8_t acct[32], char out[49]);

@@ -62,6 +62,9 @@ int schema__r_peek(const schema__r *r);
 /* ---- text classes (spec §2.2 rule 4) ---- */
 enum { SC_TEXT = 0, SC_CODE = 1, SC_ASCII = 2, SC_ORIGIN = 3 };
 bool schema__text_ok(int cls, const char *p, size_t n);
+/* Why text fails its class, as a phrase naming the first bad byte or character (for errors
+ * only: it scans again). */
+void schema__text_why(int cls, const char *p, size_t n, char *out, size_t cap);
 
 /* ---- arena: memory of decoded bodies (strings, arrays, the input copy) ---- */
 struct schema__arena;
@@ -107,8 +110,9 @@ struct schema__desc {
     bool scalar;   /* element of an array that is one value, not a tuple: f[0] describes it */
     uint8_t n;
     const schema__field *f;
-    /* Rules beyond the fields' shape; NULL if none. Returns TALLY_OK or TALLY_EFORMAT. */
-    tally_status (*check)(const void *v);
+    /* Rules beyond the fields' shape; NULL if none. Returns TALLY_OK, or TALLY_EFORMAT naming
+     * the field concerned (relative to v) through schema__bad when err is not NULL. */
+    tally_status (*check)(const void *v, schema_field_error *err);
 };
 
 /* The body descriptor of a known type, or NULL. */
@@ -120,11 +124,23 @@ extern const schema__desc schema__header_desc;
 TALLY_MUST_USE tally_status schema__dec(schema__r *r, const schema__desc *d, void *base,
                                         schema_body *b);
 void schema__enc(schema__w *w, const schema__desc *d, const void *base);
-/* Shape check of a caller-built struct (bounds, lengths, classes, order) and d->check. */
-TALLY_MUST_USE tally_status schema__validate(const schema__desc *d, const void *base);
+/* Shape check of a caller-built struct (bounds, lengths, classes, order) and d->check.
+ * TALLY_EFORMAT on failure, with *err (when not NULL) naming the field relative to base. */
+TALLY_MUST_USE tally_status schema__validate(const schema__desc *d, const void *base,
+                                             schema_field_error *err);
+
+/* ---- field errors, built only on failure: the leaf sets its name, each level it returns
+ * through puts its own segment in front ("odds_n" → "prices[1].odds_n") ---- */
+/* Fills err (when not NULL): kind, path and a printf phrase; returns TALLY_EFORMAT. */
+tally_status schema__bad(schema_field_error *err, int bad, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Puts "name." (or "name[i]." with has_index, "name[i]" / "name" when path is "") in front of
+ * err->path; NULL err is a no-op. */
+void schema__path_push(schema_field_error *err, const char *name, bool has_index, size_t i);
 
 TALLY_MUST_USE tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n,
-                                                bool own, schema_body *out);
+                                                bool own, schema_body *out,
+                                                schema_field_error *err);
 
 /* Shared enumeration names (index = wire value). */
 extern const char *const schema__side_names[6];

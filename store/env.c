@@ -138,58 +138,41 @@ uint64_t store__rd_be64(const uint8_t *p)
     return v;
 }
 
-static tally_status key_path(const char *dir, char *out, size_t cap)
+static tally_status dir_path(const char *dir, const char *name, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/%s", dir, STORE_KEY_FILE);
+    int n = snprintf(out, cap, "%s/%s", dir, name);
     return n > 0 && (size_t)n < cap ? TALLY_OK : TALLY_EINVAL;
 }
 
-/* Writes the 32-byte seed with mode 0600, refusing to replace an existing key. */
-static tally_status key_write(const char *dir, const uint8_t seed[32])
+/* fsync() of the data directory, so that a name made or removed in it survives a crash. */
+static tally_status dir_sync(const store_log *log)
 {
-    char path[4096];
-    int fd;
-    ssize_t w;
+    int fd = open(log->cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    tally_status st = TALLY_OK;
 
-    if (key_path(dir, path, sizeof(path)) != TALLY_OK) {
-        return TALLY_EINVAL;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return errno == EEXIST ? TALLY_ECONFLICT : store__status(errno);
-    }
-    w = write(fd, seed, 32);
-    if (w != 32 || fsync(fd) != 0) {
-        close(fd);
-        unlink(path);
         return TALLY_EIO;
     }
-    return close(fd) == 0 ? TALLY_OK : TALLY_EIO;
+    if (store__fault(log, STORE_FAULT_SYNC) || fsync(fd) != 0) {
+        st = TALLY_EIO;
+    }
+    close(fd);
+    return st;
 }
 
-/* Loads the node key into sodium_malloc memory (writers only). The file must belong to this log
- * (its public key is the GENESIS actor's, checked equal to the metadata key before), be exactly
- * 32 bytes and be readable by its owner alone; each refusal names the file. */
-static tally_status key_load(store_log *log, char *dst)
+/* Reads a key file into seed (33 bytes of sodium memory): a regular file (not a link), readable
+ * by its owner alone (0600; 0400 too), exactly 32 bytes. Each refusal names the file; a missing
+ * one is TALLY_ENOTFOUND with no sentence, for the caller to say what is missing. */
+static tally_status seed_read(const char *path, uint8_t *seed, char *dst)
 {
-    char path[4096];
-    uint8_t *seed;
-    uint8_t pk[32];
     struct stat sb;
     ssize_t r;
-    int fd;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-    if (key_path(log->cfg.dir, path, sizeof(path)) != TALLY_OK) {
-        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT) {
-            return store__say(dst, TALLY_ENOTFOUND,
-                              "no node key %s: the log is there, but writing it needs its key "
-                              "(read-only commands such as 'tally verify' work without it)",
-                              path);
+            return TALLY_ENOTFOUND;
         }
         return store__say(dst, store__status(err), "cannot open the node key %s: %s", path,
                           strerror(err));
@@ -206,22 +189,150 @@ static tally_status key_load(store_log *log, char *dst)
                           "its owner only)",
                           path, (unsigned)(sb.st_mode & 07777));
     }
-    seed = sodium_malloc(33);
-    log->sk = sodium_malloc(64);
-    if (seed == NULL || log->sk == NULL) {
-        close(fd);
-        sodium_free(seed);
-        return TALLY_ENOMEM;
-    }
     r = read(fd, seed, 33); /* one byte more than a key, to tell a long file from a good one */
     close(fd);
     if (r != 32) {
-        sodium_free(seed);
         return r < 0 ? store__say(dst, TALLY_EIO, "cannot read the node key %s", path)
                      : store__say(dst, TALLY_EFORMAT,
                                   "the node key %s holds %s%zd bytes; a node key is exactly 32 "
                                   "(an Ed25519 seed)",
                                   path, r > 32 ? "more than " : "", r > 32 ? (ssize_t)32 : r);
+    }
+    return TALLY_OK;
+}
+
+/* True when the key file at path holds exactly this seed (and is a key file store_open would
+ * load). */
+static bool seed_is(const char *path, const uint8_t want[32])
+{
+    uint8_t *have = sodium_malloc(33);
+    bool same = have != NULL && seed_read(path, have, NULL) == TALLY_OK &&
+                sodium_memcmp(have, want, 32) == 0;
+
+    sodium_free(have);
+    return same;
+}
+
+/* Writes a creation's seed to DIR/node.key.new, mode 0600, synced. The caller has checked, in
+ * the write transaction and under the writer lock, that DIR holds no log, so a node.key.new
+ * already there is what a creation killed before its commit left: its key never signed
+ * anything (only a writer handle signs, and none opens without a committed log), so it is
+ * replaced. It is unlinked, never truncated: a crash just after the link into place leaves it
+ * a second name of node.key's file. */
+static tally_status key_write_new(const store_log *log, const uint8_t seed[32], char *dst)
+{
+    char path[4096];
+    int fd;
+
+    if (dir_path(log->cfg.dir, STORE_KEY_NEW, path, sizeof(path)) != TALLY_OK) {
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        int err = errno;
+        return store__say(dst, store__status(err), "cannot remove %s: %s", path, strerror(err));
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int err = errno;
+        return store__say(dst, store__status(err), "cannot create %s: %s", path, strerror(err));
+    }
+    if (store__fault(log, STORE_FAULT_WRITE) || write(fd, seed, 32) != 32 ||
+        store__fault(log, STORE_FAULT_SYNC) || fsync(fd) != 0) {
+        close(fd);
+        unlink(path);
+        return store__say(dst, TALLY_EIO, "cannot write the node key %s", path);
+    }
+    return close(fd) == 0 ? TALLY_OK : store__say(dst, TALLY_EIO, "cannot write %s", path);
+}
+
+/* Puts a creation's key in place once its log is committed: DIR/node.key.new becomes
+ * DIR/node.key by link() (which never replaces an existing node.key), the directory is synced,
+ * and the temporary name removed. Run by every writer open, so that a creation killed between
+ * its commit and the link is finished by the next one; the file is linked only if its public key
+ * is this log's (the metadata key). Anything else is left as it is for key_load to judge. */
+static tally_status key_settle(const store_log *log, char *dst)
+{
+    char path[4096], tmp[4096];
+    struct stat sk, sn;
+    uint8_t *seed, pk[32], sk64[64];
+    bool ours;
+
+    if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK ||
+        dir_path(log->cfg.dir, STORE_KEY_NEW, tmp, sizeof(tmp)) != TALLY_OK) {
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
+    }
+    if (lstat(tmp, &sn) != 0) {
+        return TALLY_OK; /* nothing pending */
+    }
+    if (lstat(path, &sk) == 0) {
+        /* linked before a crash that kept the temporary name: the same file under two names */
+        if (sk.st_dev == sn.st_dev && sk.st_ino == sn.st_ino && unlink(tmp) == 0) {
+            return dir_sync(log) == TALLY_OK
+                       ? TALLY_OK
+                       : store__say(dst, TALLY_EIO, "cannot sync the directory %s", log->cfg.dir);
+        }
+        return TALLY_OK;
+    }
+    seed = sodium_malloc(33);
+    if (seed == NULL) {
+        return TALLY_ENOMEM;
+    }
+    ours = seed_read(tmp, seed, NULL) == TALLY_OK;
+    if (ours) {
+        crypto_sign_seed_keypair(pk, sk64, seed);
+        sodium_memzero(sk64, sizeof(sk64));
+        ours = memcmp(pk, log->pk, 32) == 0;
+    }
+    sodium_free(seed);
+    if (!ours) {
+        return TALLY_OK;
+    }
+    if (store__fault(log, STORE_FAULT_WRITE) || link(tmp, path) != 0) {
+        int err = errno;
+        if (err == EEXIST) {
+            return TALLY_OK; /* a node.key appeared meanwhile: never replaced, key_load judges */
+        }
+        return store__say(dst, TALLY_EIO,
+                          "the log in %s is created, but its key could not be linked from %s to "
+                          "%s (%s); opening it again as a writer retries",
+                          log->cfg.dir, tmp, path, strerror(err));
+    }
+    if (dir_sync(log) != TALLY_OK) {
+        return store__say(dst, TALLY_EIO, "cannot sync the directory %s", log->cfg.dir);
+    }
+    unlink(tmp); /* a leftover second name of the key is removed by the next writer open */
+    return TALLY_OK;
+}
+
+/* Loads the node key into sodium_malloc memory (writers only). The file must belong to this log
+ * (its public key is the GENESIS actor's, checked equal to the metadata key before), be exactly
+ * 32 bytes and be readable by its owner alone; each refusal names the file. */
+static tally_status key_load(store_log *log, char *dst)
+{
+    char path[4096];
+    uint8_t *seed;
+    uint8_t pk[32];
+    tally_status st;
+
+    if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK) {
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
+    }
+    seed = sodium_malloc(33);
+    log->sk = sodium_malloc(64);
+    if (seed == NULL || log->sk == NULL) {
+        sodium_free(seed);
+        return TALLY_ENOMEM;
+    }
+    st = seed_read(path, seed, dst);
+    if (st == TALLY_ENOTFOUND) {
+        st = store__say(dst, TALLY_ENOTFOUND,
+                        "no node key %s: the log is there, but writing it needs its key "
+                        "(read-only commands such as 'tally verify' work without it)",
+                        path);
+    }
+    if (st != TALLY_OK) {
+        sodium_free(seed);
+        return st;
     }
     crypto_sign_seed_keypair(pk, log->sk, seed);
     sodium_free(seed);
@@ -314,46 +425,69 @@ static tally_status open_dbs(store_log *log, MDB_txn *txn, unsigned flags)
     return store__status(rc);
 }
 
-/* Writes format, origin and node key of a new log; the key seed is drawn unless given. */
-static tally_status create_log(store_log *log, MDB_txn *txn)
+/* Writes format, origin and node key of a new log; the key seed is drawn unless given. The seed
+ * goes to DIR/node.key.new, for key_settle to link into place after the commit. A node.key that
+ * is already there with no log is never replaced: a creation asking for exactly its seed keeps
+ * and uses it (what a creation by a tally that wrote node.key before its commit leaves when it is
+ * killed, or the operator's own copy of the seed), any other is refused, as it may be a key
+ * someone needs (a log's key copied here, or one whose log was moved away). */
+static tally_status create_log(store_log *log, MDB_txn *txn, char *dst)
 {
     uint8_t fmt[12], seed[32], sk[64];
+    char path[4096];
     const char *o = log->cfg.origin;
     size_t on = o ? strlen(o) : 0;
+    struct stat sb;
     MDB_val v;
     tally_status st;
 
     if (on < 1 || on > SCHEMA_ORIGIN_MAX) {
-        return TALLY_EINVAL;
+        return store__say(dst, TALLY_EINVAL,
+                          "the origin must be 1-128 printable ascii bytes without '+'");
     }
     for (size_t i = 0; i < on; i++) {
         if (o[i] < 0x21 || o[i] > 0x7e || o[i] == '+') {
-            return TALLY_EINVAL;
+            return store__say(dst, TALLY_EINVAL,
+                              "the origin must be 1-128 printable ascii bytes without '+'");
         }
     }
     if (meta_get(txn, log->meta, "format", &v) == TALLY_OK) {
-        return TALLY_ECONFLICT;
+        return store__say(dst, TALLY_ECONFLICT, "%s already holds a tally log", log->cfg.dir);
+    }
+    if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK) {
+        return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
     }
     if (log->cfg.key_seed != NULL) {
         memcpy(seed, log->cfg.key_seed, 32);
     } else {
         randombytes_buf(seed, 32);
     }
+    if (lstat(path, &sb) == 0) {
+        st = log->cfg.key_seed != NULL && seed_is(path, seed)
+                 ? TALLY_OK
+                 : store__say(dst, TALLY_ECONFLICT,
+                              "%s holds a node key but no tally log; it is left as it is (it may "
+                              "be a key someone needs): move it away to create a new log here, "
+                              "or create with its seed",
+                              path);
+    } else {
+        st = errno == ENOENT ? key_write_new(log, seed, dst)
+                             : store__say(dst, TALLY_EIO, "cannot look at %s", path);
+    }
     crypto_sign_seed_keypair(log->pk, sk, seed);
     sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(seed, sizeof(seed));
     memcpy(fmt, STORE__MAGIC, 8);
     fmt[8] = 0, fmt[9] = 0, fmt[10] = 0, fmt[11] = STORE__VERSION;
-    st = meta_put(txn, log->meta, "format", fmt, 12);
+    if (st == TALLY_OK) {
+        st = meta_put(txn, log->meta, "format", fmt, 12);
+    }
     if (st == TALLY_OK) {
         st = meta_put(txn, log->meta, "origin", o, on);
     }
     if (st == TALLY_OK) {
         st = meta_put(txn, log->meta, "node_pk", log->pk, 32);
     }
-    if (st == TALLY_OK) {
-        st = key_write(log->cfg.dir, seed);
-    }
-    sodium_memzero(seed, sizeof(seed));
     return st;
 }
 
@@ -493,12 +627,7 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         }
     }
     if (st == TALLY_OK && cfg->create) {
-        st = create_log(log, txn);
-        if (st == TALLY_ECONFLICT) {
-            st = store__say(dst, st, "%s already holds a tally log or a node key", cfg->dir);
-        } else if (st == TALLY_EINVAL) {
-            st = store__say(dst, st, "the origin must be 1-128 printable ascii bytes without '+'");
-        }
+        st = create_log(log, txn, dst);
     }
     if (st == TALLY_OK) {
         st = read_meta(log, txn, dst);
@@ -507,11 +636,15 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         }
     }
     if (st == TALLY_OK) {
-        st = store__status(mdb_txn_commit(txn));
+        /* a creation's commit is the point where the log exists (the fault seam of a crash) */
+        st = store__status(cfg->create ? store__commit(log, txn) : mdb_txn_commit(txn));
         txn = NULL;
     }
     if (st == TALLY_OK) {
         st = load_checked(log, dst);
+    }
+    if (st == TALLY_OK && !cfg->read_only) {
+        st = key_settle(log, dst);
     }
     if (st == TALLY_OK && !cfg->read_only) {
         st = key_load(log, dst);

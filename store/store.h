@@ -16,6 +16,7 @@
 #define STORE_MAP_DEFAULT (64ull << 30) /* bytes; also the log's largest size */
 #define STORE_COMMIT_MAX 4096u          /* records per write transaction, by default */
 #define STORE_KEY_FILE "node.key"       /* 32-byte Ed25519 seed, mode 0600, in the data dir */
+#define STORE_KEY_NEW "node.key.new"    /* a creation's key until the log's first commit */
 #define STORE_PROOF_MAX 64u             /* hashes in any proof of a tree below 2^64 */
 #define STORE_LOCK_FILE "writer.lock"   /* flock()ed by the one writing process, holds its pid */
 #define STORE_SKEW_DEFAULT_MS 30000u    /* protocol §10: clock skew ±30 s */
@@ -51,7 +52,8 @@ typedef struct store_admission {
 typedef struct store_cfg {
     const char *dir;          /* the data directory; must exist */
     size_t map_size;          /* bytes; 0 keeps the file's size, or STORE_MAP_DEFAULT if new */
-    bool create;              /* make a new log here (fails with TALLY_ECONFLICT if one exists) */
+    bool create;              /* make a new log here (fails with TALLY_ECONFLICT if one exists,
+                                 or if DIR/node.key exists and does not hold key_seed) */
     const char *origin;       /* with create: the log's origin (ascii, no '+', ≤ 128 bytes) */
     const uint8_t *key_seed;  /* with create: the node key's 32-byte seed; NULL draws one */
     bool read_only;           /* open without a writer thread; store_append is refused */
@@ -72,7 +74,13 @@ typedef struct store_cfg {
 
 /* Opens (or with cfg->create, creates) the log in cfg->dir. A writer (not read_only) takes the
  * directory's writer lock for the life of the handle, loads the node key from DIR/node.key (mode
- * 0600, exactly 32 bytes, the GENESIS actor's key) and starts the writer thread. A read-only
+ * 0600, exactly 32 bytes, the GENESIS actor's key) and starts the writer thread. Creation is
+ * crash-safe: the key goes to DIR/node.key.new (synced), the log's metadata is committed, and
+ * only then is the key linked to DIR/node.key, never replacing one. A creation killed before its
+ * commit leaves no node.key, and creating again works; one killed after it leaves a log whose
+ * key is still node.key.new, which the next writer open puts in place once it has checked it is
+ * this log's key. An existing node.key with no log is kept: a creation with that very seed uses
+ * it, any other is refused (TALLY_ECONFLICT), since it may be a key someone needs. A read-only
  * open needs no key and no lock, and any number may run beside the writer; it opens a damaged
  * log too, so that store_verify can name the damage (store_damage() says what was seen at open).
  * On TALLY_OK *out belongs to the caller, who releases it with store_close(). Returns TALLY_EIO,

@@ -17,9 +17,10 @@
  * Records of a full 256-record bundle are in packs (store/pack.c), the tail in log and bodies.
  * All six change only inside the writer's one transaction per batch, so they always agree.
  *
- * Files beside data.mdb: node.key (32-byte seed, 0600) and writer.lock (flock()ed by the one
- * writing process for the life of its handle; holds its pid in decimal, for the message a
- * second writer gets).
+ * Files beside data.mdb: node.key (32-byte seed, 0600), node.key.new (the same, only while a
+ * creation is between writing the key and linking it into place after the log's first commit)
+ * and writer.lock (flock()ed by the one writing process for the life of its handle; holds its
+ * pid in decimal, for the message a second writer gets).
  */
 #ifndef TALLY_STORE_INT_H
 #define TALLY_STORE_INT_H

@@ -354,8 +354,7 @@ static void test_append_messages(void **state)
     assert_non_null(strstr(out, "line 1: ODDS_SUBMISSION refused by rule wrong_author"));
     /* a node record (EVENT) signed by another key, with a valid signature, on line 2 */
     crypto_sign_keypair(pk, sk);
-    assert_int_equal(schema_input_from_json(ev_json, strlen(ev_json), NULL, &in, line,
-                                            sizeof(line)), TALLY_OK);
+    assert_int_equal(schema_input_from_json(ev_json, strlen(ev_json), NULL, &in, NULL), TALLY_OK);
     assert_int_equal(schema_body_encode(&in.body, body, sizeof(body), &n), TALLY_OK);
     assert_int_equal(schema_header_init(&in.body, body, n, pk, &h), TALLY_OK);
     assert_int_equal(schema_record_sign(&h, (tally_str){"example.org/log", 15}, sk), TALLY_OK);
@@ -395,6 +394,75 @@ static void test_append_messages(void **state)
     assert_int_equal(run(out, sizeof(out), "TALLY_LMDB_MAP_SIZE=64GiB %s log --dir %s 2>&1", bin,
                          dir), 2);
     assert_non_null(strstr(out, "TALLY_LMDB_MAP_SIZE='64GiB' is not a byte count"));
+    tu_rmdir(dir);
+}
+
+/* A body breaking a bound is refused naming the line, the field (by its path) and why, and
+ * nothing is appended. */
+static void append_refused(const char *dir, const char *lines, const char *want)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/in.jsonl", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(lines, f);
+    fclose(f);
+    assert_int_equal(run(out, sizeof(out), "%s append --dir %s < %s 2>&1", bin, dir, path), 3);
+    if (strstr(out, want) == NULL || strstr(out, "nothing was appended") == NULL) {
+        fail_msg("got: %s\nwanted: %s", out, want);
+    }
+}
+
+static void test_append_names_the_field(void **state)
+{
+    const char *dir = tu_tmpdir("cli-field");
+    static const char zeros_actor[] =
+        "\"actor\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+        "\"sig\":\"00000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000\"";
+    char lines[4096];
+    (void)state;
+
+    assert_int_equal(run(out, sizeof(out), "%s init --dir %s --origin example.org/log", bin, dir),
+                     0);
+    /* a team name with U+0007, on line 2 after a good line */
+    snprintf(lines, sizeof(lines),
+             "%s\n{\"type\":\"EVENT\",\"body\":{\"event_id\":10,\"sport\":\"soccer\","
+             "\"league\":\"EPL\",\"home_team\":\"Bell\\u0007\",\"away_team\":\"B\",\"venue\":null,"
+             "\"start_ms\":1767300000000,\"status\":\"scheduled\",\"ext_id\":null}}\n",
+             ev_json);
+    append_refused(dir, lines,
+                   "line 2: field home_team: text has a control character U+0007 at byte 4");
+    /* a miner's submission (checked before its signature): idx, then a price out of order two
+     * levels down */
+    snprintf(lines, sizeof(lines),
+             "{\"type\":\"ODDS_SUBMISSION\",%s,\"body\":{\"nonce\":1,\"idx\":200,"
+             "\"event_id\":9,\"markets\":[{\"market_id\":90,\"kind\":\"moneyline\","
+             "\"priced_at_ms\":null,\"prices\":[{\"side\":\"home\",\"odds_n\":2000000000,"
+             "\"imp_prob_n\":500000000},{\"side\":\"away\",\"odds_n\":2000000000,"
+             "\"imp_prob_n\":500000000}]}],\"salt\":\"00000000000000000000000000000000\"}}\n",
+             zeros_actor);
+    append_refused(dir, lines, "line 1: field idx: 200 is out of range 0..199");
+    snprintf(lines, sizeof(lines),
+             "{\"type\":\"ODDS_SUBMISSION\",%s,\"body\":{\"nonce\":1,\"idx\":0,"
+             "\"event_id\":9,\"markets\":[{\"market_id\":90,\"kind\":\"moneyline\","
+             "\"priced_at_ms\":null,\"prices\":[{\"side\":\"away\",\"odds_n\":2000000000,"
+             "\"imp_prob_n\":500000000},{\"side\":\"home\",\"odds_n\":2000000000,"
+             "\"imp_prob_n\":500000000}]}],\"salt\":\"00000000000000000000000000000000\"}}\n",
+             zeros_actor);
+    append_refused(dir, lines,
+                   "line 1: field markets[0].prices[1]: not strictly ascending by side after "
+                   "item 0");
+    /* a market's side set */
+    append_refused(dir,
+                   "{\"type\":\"MARKET\",\"body\":{\"market_id\":70,\"event_id\":7,\"kind\":"
+                   "\"total\",\"line_n\":2500000000,\"sides\":[\"home\",\"away\"]}}\n",
+                   "line 1: field sides: not a valid set for total");
+    /* the log still holds GENESIS alone */
+    assert_int_equal(run(out, sizeof(out), "%s checkpoint --dir %s | sed -n 2p", bin, dir), 0);
+    assert_string_equal(out, "1\n");
     tu_rmdir(dir);
 }
 
@@ -444,7 +512,7 @@ int main(void)
         cmocka_unit_test(test_notes_and_proofs),   cmocka_unit_test(test_simulate_deterministic),
         cmocka_unit_test(test_tiles_export_cli),   cmocka_unit_test(test_progress_not_a_terminal),
         cmocka_unit_test(test_second_writer_refused), cmocka_unit_test(test_append_messages),
-        cmocka_unit_test(test_verify_against),
+        cmocka_unit_test(test_verify_against),    cmocka_unit_test(test_append_names_the_field),
     };
     bin = getenv("TALLY_BIN");
     if (bin == NULL || sodium_init() < 0) {

@@ -15,10 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     schema_json_input in;
     schema_body d;
     size_t n, m;
-    char err[128];
+    schema_field_error err;
 
-    if (schema_input_from_json((const char *)data, size, salt, &in, err, sizeof(err)) !=
-        TALLY_OK) {
+    if (schema_input_from_json((const char *)data, size, salt, &in, &err) != TALLY_OK) {
         return 0;
     }
     if (schema_body_encode(&in.body, buf, sizeof(buf), &n) == TALLY_OK) {

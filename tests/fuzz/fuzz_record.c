@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (schema_body_to_json(&b, &json) != TALLY_OK ||
-        schema_body_from_json(type, json, strlen(json), NULL, &j, NULL, 0) != TALLY_OK ||
+        schema_body_from_json(type, json, strlen(json), NULL, &j, NULL) != TALLY_OK ||
         schema_body_encode(&j, again, sizeof(again), &n) != TALLY_OK || n != size - 1 ||
         memcmp(again, data + 1, n) != 0) {
         abort();

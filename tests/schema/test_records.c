@@ -84,7 +84,8 @@ static void test_roundtrip(void **state)
     for (size_t i = 0; i < sizeof(golden) / sizeof(golden[0]); i++) {
         schema_body b, d, j;
         size_t na, nc;
-        char *json, *json2, err[200];
+        char *json, *json2;
+        schema_field_error err;
         uint8_t salt[16] = {0};
 
         tu_sample(golden[i].type, golden[i].variant, &b);
@@ -95,8 +96,7 @@ static void test_roundtrip(void **state)
         assert_memory_equal(a, c, na);
 
         assert_int_equal(schema_body_to_json(&d, &json), TALLY_OK);
-        assert_int_equal(schema_body_from_json(b.type, json, strlen(json), salt, &j, err,
-                                               sizeof(err)),
+        assert_int_equal(schema_body_from_json(b.type, json, strlen(json), salt, &j, &err),
                          TALLY_OK);
         assert_int_equal(schema_body_encode(&j, c, sizeof(c), &nc), TALLY_OK);
         assert_int_equal(na, nc);
@@ -284,7 +284,7 @@ static void test_ss58(void **state)
 static void test_json_errors(void **state)
 {
     schema_body b;
-    char err[200];
+    schema_field_error err;
     const char *bad[] = {
         "{", "[]", "{\"cycle\":1,\"state_hash\":\"00\",\"state_len\":1}",
         "{\"cycle\":-1,\"state_hash\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
@@ -294,10 +294,9 @@ static void test_json_errors(void **state)
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(schema_body_from_json(35, bad[i], strlen(bad[i]), NULL, &b, err,
-                                               sizeof(err)),
+        assert_int_equal(schema_body_from_json(35, bad[i], strlen(bad[i]), NULL, &b, &err),
                          TALLY_EFORMAT);
-        assert_true(err[0] != '\0');
+        assert_true(err.what[0] != '\0');
     }
 }
 
@@ -340,7 +339,8 @@ static void test_miner_score_json(void **state)
     schema_body b, j;
     schema_json_input in;
     size_t wn, gn, n_members;
-    char *json, *line, err[200];
+    char *json, *line, msg[400];
+    schema_field_error err;
     const char *const *dims;
     (void)state;
 
@@ -350,7 +350,7 @@ static void test_miner_score_json(void **state)
     assert_string_equal(json, ms_json);
     free(json);
     assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, ms_json, strlen(ms_json), NULL, &j,
-                                           err, sizeof(err)),
+                                           &err),
                      TALLY_OK);
     assert_int_equal(schema_body_encode(&j, got, sizeof(got), &gn), TALLY_OK);
     assert_int_equal(gn, wn);
@@ -363,7 +363,7 @@ static void test_miner_score_json(void **state)
     line = malloc(strlen(json) + 64);
     assert_non_null(line);
     sprintf(line, "{\"type\":\"MINER_SCORE\",\"body\":%s}", json);
-    assert_int_equal(schema_input_from_json(line, strlen(line), NULL, &in, err, sizeof(err)),
+    assert_int_equal(schema_input_from_json(line, strlen(line), NULL, &in, &err),
                      TALLY_OK);
     assert_int_equal(schema_body_encode(&in.body, got, sizeof(got), &gn), TALLY_OK);
     assert_int_equal(gn, wn);
@@ -390,22 +390,22 @@ static void test_miner_score_json(void **state)
         {"\"lead\":-800000000}", "\"lead\":-800000000,\"spin\":1}", "stats.spin"},
         {"\"es\":500000000", "\"es\":\"x\"", "norms.es"},
         {"\"brier\":{\"ws\":-3000000021,\"wt\":9}", "\"brier\":[-3000000021,9]", "acc"},
-        {"\"es_mean\":500000000", "\"es_mean\":null", "MINER_SCORE"},
+        {"\"es_mean\":500000000", "\"es_mean\":null", "stats.es_mean: only sos and lead"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json = ms_json_with(bad[i].from, bad[i].to);
         assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, json, strlen(json), NULL, &j,
-                                               err, sizeof(err)),
+                                               &err),
                          TALLY_EFORMAT);
-        if (strstr(err, bad[i].named) == NULL) {
-            fail_msg("case %zu: '%s' does not name %s", i, err, bad[i].named);
+        snprintf(msg, sizeof(msg), "field %s: %s", err.path, err.what);
+        if (strstr(msg, bad[i].named) == NULL) {
+            fail_msg("case %zu: '%s' does not name %s", i, msg, bad[i].named);
         }
         free(json);
     }
     /* sos and lead may be nil, and come back nil */
     json = ms_json_with("\"sos\":-700000000", "\"sos\":null");
-    assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, json, strlen(json), NULL, &j, err,
-                                           sizeof(err)),
+    assert_int_equal(schema_body_from_json(SCHEMA_MINER_SCORE, json, strlen(json), NULL, &j, &err),
                      TALLY_OK);
     assert_false(j.u.miner_score.stats[12].has);
     assert_true(j.u.miner_score.stats[13].has);
