@@ -102,6 +102,23 @@ tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine
     return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= to) ? TALLY_OK : st;
 }
 
+tally_status ledger__header_at(store_log *log, uint64_t seq, schema_header *h)
+{
+    store_iter *it;
+    store_record r;
+    tally_status st = store_iter_open(log, seq, &it);
+
+    memset(h, 0, sizeof(*h));
+    if (st == TALLY_OK) {
+        st = store_iter_next(it, &r);
+    }
+    if (st == TALLY_OK) {
+        st = r.seq == seq ? schema_header_decode(r.header.p, r.header.n, h) : TALLY_ENOTFOUND;
+    }
+    store_iter_close(it);
+    return st;
+}
+
 tally_status ledger_state_load(store_log *log, const uint8_t *state, size_t n, engine **out)
 {
     return ledger__load_state(log, NULL, 0, state, n, out);

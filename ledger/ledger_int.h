@@ -28,4 +28,7 @@ tally_status ledger__load_state(store_log *log, const engine_rules *gate, uint64
  * header. A SCORING_CYCLE in the range must already have been computed by the caller. */
 tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine *e, uint64_t to);
 
+/* The decoded header of record seq (one random read). TALLY_ENOTFOUND past the log. */
+tally_status ledger__header_at(store_log *log, uint64_t seq, schema_header *h);
+
 #endif

@@ -90,22 +90,10 @@ static const char *tname(uint64_t type)
 /* time_ms of record seq. */
 static tally_status time_of(store_log *log, uint64_t seq, uint64_t *out)
 {
-    store_iter *it;
-    store_record r;
     schema_header h;
-    tally_status st = store_iter_open(log, seq, &it);
+    tally_status st = ledger__header_at(log, seq, &h);
 
-    *out = 0;
-    if (st == TALLY_OK) {
-        st = store_iter_next(it, &r);
-    }
-    if (st == TALLY_OK) {
-        st = r.seq == seq ? schema_header_decode(r.header.p, r.header.n, &h) : TALLY_ENOTFOUND;
-    }
-    store_iter_close(it);
-    if (st == TALLY_OK) {
-        *out = h.time_ms;
-    }
+    *out = st == TALLY_OK ? h.time_ms : 0;
     return st;
 }
 

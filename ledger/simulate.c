@@ -157,21 +157,12 @@ static tally_status run_day(drv *d, uint64_t day, bool cycle, uint64_t *cycles)
     return st;
 }
 
-/* The time of record seq. */
+/* The type and time of record seq. */
 static tally_status time_at(store_log *log, uint64_t seq, uint64_t *type, uint64_t *t)
 {
-    store_iter *it;
-    store_record r;
     schema_header h;
-    tally_status st = store_iter_open(log, seq, &it);
+    tally_status st = ledger__header_at(log, seq, &h);
 
-    if (st == TALLY_OK) {
-        st = store_iter_next(it, &r);
-    }
-    if (st == TALLY_OK) {
-        st = schema_header_decode(r.header.p, r.header.n, &h);
-    }
-    store_iter_close(it);
     if (st == TALLY_OK) {
         *type = h.type, *t = h.time_ms;
     }
