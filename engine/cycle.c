@@ -31,17 +31,16 @@ static int64_t reveal_at(const engine *e, const eng_sub *s)
     return r;
 }
 
-/* The body of a submission folded from its header alone, now that it is revealed. */
-static tally_status take_body(engine *e, eng_sub *s)
+tally_status eng__take_body(engine *e, eng_sub *s, engine_fetch_fn fetch, void *arg)
 {
     schema_header h;
     schema_body b;
     tally_status st;
 
-    if (e->fetch == NULL) {
+    if (fetch == NULL) {
         return TALLY_EINVAL;
     }
-    st = e->fetch(s->seq, e->fetch_arg, &h, &b);
+    st = fetch(s->seq, arg, &h, &b);
     if (st != TALLY_OK) {
         return st;
     }
@@ -52,11 +51,6 @@ static tally_status take_body(engine *e, eng_sub *s)
     st = eng__sub_rows(e, s, &b.u.odds);
     schema_body_release(&b);
     return st;
-}
-
-int64_t eng__reveal_at(const engine *e, const eng_sub *s)
-{
-    return reveal_at(e, s);
 }
 
 static tally_status reveal_and_prune(engine *e, int64_t as_of)
@@ -77,7 +71,8 @@ static tally_status reveal_and_prune(engine *e, int64_t as_of)
         }
         if (!s->revealed && reveal_at(e, s) <= e->last_time) {
             /* a body withheld until its reveal (protocol §2.3) is taken now */
-            tally_status st = s->rows == NULL ? take_body(e, s) : TALLY_OK;
+            tally_status st =
+                s->rows == NULL ? eng__take_body(e, s, e->fetch, e->fetch_arg) : TALLY_OK;
             if (st != TALLY_OK) {
                 for (size_t j = i; j < e->n_subs; j++) {
                     e->subs[k++] = e->subs[j];

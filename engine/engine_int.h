@@ -151,8 +151,10 @@ uint64_t eng__hk_prefix(const uint8_t hotkey[32]); /* the key of hk_ix */
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);
 /* Makes the latest assembled METAGRAPH effective (hotkeys, uids, actor bindings). */
 tally_status eng__metagraph_commit(engine *e, int64_t t);
-/* reveal_at of a submission (protocol §2.3) from its event's EVENT history (cycle.c). */
-int64_t eng__reveal_at(const engine *e, const eng_sub *s);
+/* The prices of submission s from its body, read through fetch (cycle.c): at its reveal, or
+ * when a checkpoint is loaded. Returns what fetch returns, TALLY_EFORMAT for a body that is
+ * not that submission's, TALLY_EINVAL without fetch. */
+tally_status eng__take_body(engine *e, eng_sub *s, engine_fetch_fn fetch, void *arg);
 /* Computes the metrics of every row of a revealed submission from the current closes and
  * results, emitting nothing (cycle.c; used on load). */
 void eng__rescore(engine *e, eng_sub *s);

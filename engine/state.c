@@ -317,8 +317,6 @@ static tally_status load_subs(schema_mpr *r, engine *e, engine_fetch_fn fetch, v
     e->cap_subs = n ? n : 1;
     for (size_t i = 0; i < n && !r->bad; i++) {
         eng_sub *s = &e->subs[i];
-        schema_header h;
-        schema_body b;
         if (schema_mpr_array(r) != 8) {
             r->bad = true;
             break;
@@ -335,19 +333,10 @@ static tally_status load_subs(schema_mpr *r, engine *e, engine_fetch_fn fetch, v
         /* the prices come from the log, by seq (ascending, so a reader can stream); a reader
          * without the body of a submission not yet revealed keeps its header fields until the
          * reveal, when engine_cycle asks the fetch function set for it */
-        st = fetch(s->seq, arg, &h, &b);
+        st = eng__take_body(e, s, fetch, arg);
         if (st == TALLY_ENOTFOUND && !s->revealed) {
             continue;
         }
-        if (st != TALLY_OK) {
-            return st;
-        }
-        if (b.type != SCHEMA_ODDS_SUBMISSION || h.time_ms != (uint64_t)s->time_ms) {
-            schema_body_release(&b);
-            return TALLY_EFORMAT;
-        }
-        st = eng__sub_rows(e, s, &b.u.odds);
-        schema_body_release(&b);
         if (st != TALLY_OK) {
             return st;
         }
