@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing, so a second call is quick and offline.
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev liblmdb-dev libsodium-dev \
-libzstd-dev libmsgpack-dev libjansson-dev libcmocka-dev golang-go golang-golang-x-mod-dev"
+libzstd-dev libmsgpack-dev libjansson-dev libevent-dev libcmocka-dev golang-go golang-golang-x-mod-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
