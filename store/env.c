@@ -422,6 +422,17 @@ static tally_status open_dbs(store_log *log, MDB_txn *txn, unsigned flags)
     if (rc == 0) {
         rc = mdb_dbi_open(txn, "packs", flags, &log->packs);
     }
+    /* tables newer than format 2: a writer creates them, a reader of an older log goes without */
+    static const char *const extra[3] = {"nonces", "bans", "marks"};
+    for (unsigned i = 0; rc == 0 && i < 3; i++) {
+        MDB_dbi *dbi = i == 0 ? &log->nonces : &log->side[i - 1];
+        bool *has = i == 0 ? &log->has_nonces : &log->has_side[i - 1];
+        rc = mdb_dbi_open(txn, extra[i], flags, dbi);
+        *has = rc == 0;
+        if (rc == MDB_NOTFOUND && !(flags & MDB_CREATE)) {
+            rc = 0;
+        }
+    }
     return store__status(rc);
 }
 
@@ -528,7 +539,7 @@ static tally_status env_open(store_log *log)
     int rc = mdb_env_create(&log->env);
 
     if (rc == 0) {
-        rc = mdb_env_set_maxdbs(log->env, 8);
+        rc = mdb_env_set_maxdbs(log->env, 16);
     }
     /* The map size is also the log's largest size; LMDB's default is only 10 MiB. A value of 0
      * keeps the size an existing file already has. */
@@ -606,7 +617,18 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
     log->cfg.detail = NULL; /* the caller's buffer is for this call only */
     log->lock_fd = -1;
     log->commit_max = cfg->commit_max ? cfg->commit_max : STORE_COMMIT_MAX;
+    log->queue_max = cfg->queue_max ? cfg->queue_max : STORE_QUEUE_DEFAULT;
     pthread_mutex_init(&log->mu, NULL);
+    pthread_mutex_init(&log->consumed_mu, NULL);
+    if (!cfg->read_only) {
+        log->consumed = calloc(STORE__CONSUMED_SLOTS, sizeof(*log->consumed));
+        if (log->consumed == NULL) {
+            pthread_mutex_destroy(&log->mu);
+            pthread_mutex_destroy(&log->consumed_mu);
+            free(log);
+            return TALLY_ENOMEM;
+        }
+    }
     pthread_cond_init(&log->cv_work, NULL);
     st = cfg->read_only ? TALLY_OK : lock_take(log, dst);
     if (st == TALLY_OK) {
@@ -697,6 +719,8 @@ void store_close(store_log *log)
         close(log->lock_fd);
     }
     pthread_mutex_destroy(&log->mu);
+    pthread_mutex_destroy(&log->consumed_mu);
+    free(log->consumed);
     pthread_cond_destroy(&log->cv_work);
     free(log);
 }

@@ -15,6 +15,7 @@
 
 #define STORE_MAP_DEFAULT (64ull << 30) /* bytes; also the log's largest size */
 #define STORE_COMMIT_MAX 4096u          /* records per write transaction, by default */
+#define STORE_QUEUE_DEFAULT 65536u      /* records waiting for the writer (protocol §10) */
 #define STORE_KEY_FILE "node.key"       /* 32-byte Ed25519 seed, mode 0600, in the data dir */
 #define STORE_KEY_NEW "node.key.new"    /* a creation's key until the log's first commit */
 #define STORE_PROOF_MAX 64u             /* hashes in any proof of a tree below 2^64 */
@@ -66,6 +67,12 @@ typedef struct store_cfg {
     bool simulated_time;      /* the caller's record times are a simulation's clock, not this
                                  machine's: no upper bound against the wall clock (they must still
                                  never decrease). For `tally simulate` only. */
+    size_t queue_max;         /* records queued for the writer before an append is refused with
+                                 TALLY_EAGAIN; 0 picks STORE_QUEUE_DEFAULT */
+    /* optional: called on the writer thread after each durable commit with its record count and
+       duration (for the node's logs and metrics); it must not call into the write path */
+    void (*on_commit)(void *arg, uint64_t first_seq, uint64_t records, uint64_t ns);
+    void *on_commit_arg;
     char *detail;             /* optional, STORE_DETAIL_MAX bytes: why store_open failed, as a
                                  sentence (never a source location) */
     store_fault_fn fault;     /* optional fault injection (tests) */
@@ -145,6 +152,117 @@ typedef struct store_item_result {
  * is refused (TALLY_ECONFLICT). On failure every out[i] is zeroed and nothing is in the log. */
 TALLY_MUST_USE tally_status store_append_items(store_log *log, const store_input *in, size_t n,
                                                store_item_result *out, size_t *n_accepted_out);
+
+/* ---- signed write requests (protocol §4: write nonces, idempotent retries) ----
+ * A miner's write request carries a key, a strictly increasing nonce and a digest of what it
+ * asked (SHA-256 of its signing string without the time line). The writer decides it against
+ * the nonce index it keeps in the same transactions as the records: (key, nonce) → (digest,
+ * first seq, count) for every request of which at least one item was appended. A request whose
+ * items were all refused consumes its nonce in this handle's memory only. */
+typedef struct store_request {
+    uint8_t key[32];
+    uint64_t nonce;
+    uint8_t digest[32];
+    bool verified; /* the caller checked every item's body against its header and its actor_sig
+                      (the ingest path does, before queueing): the store does not repeat it */
+} store_request;
+
+typedef enum store_req_verdict {
+    STORE_REQ_NEW = 0,   /* judged item by item: out[] says which were appended */
+    STORE_REQ_DUPLICATE, /* the same key, nonce and digest were accepted before: nothing appended,
+                            first_seq and count name the original records */
+    STORE_REQ_REPLAY,    /* the nonce was accepted with another digest: nothing appended */
+    STORE_REQ_STALE,     /* the nonce is not above the key's highest and was never accepted */
+} store_req_verdict;
+
+typedef struct store_req_result {
+    store_req_verdict verdict;
+    uint64_t first_seq;  /* NEW with accepted items, or DUPLICATE: the first record */
+    uint32_t count;      /* ... and how many, contiguous from first_seq */
+    size_t n_accepted;
+    schema_sth sth;      /* the head stored with the commit (NEW with accepted items), else the
+                            latest head; every seq named above is below its size */
+    bool has_sth;
+} store_req_result;
+
+/* Decides request rq and, when it is new, appends the items the admission hook admits (as
+ * store_append_items, which it otherwise equals); out[i] (n entries) says what became of each.
+ * Returns after the commit is durable. The verdict comes first: a duplicate, a replay or a stale
+ * nonce judges no item and appends nothing. Needs cfg.admission (else TALLY_EINVAL). Returns
+ * what store_append_items returns, and TALLY_EAGAIN when the queue holds cfg.queue_max records
+ * already (nothing decided: the nonce is not consumed). */
+TALLY_MUST_USE tally_status store_append_request(store_log *log, const store_request *rq,
+                                                 const store_input *in, size_t n,
+                                                 store_item_result *out, store_req_result *res);
+/* Called on the writer thread once the transaction of an asynchronous append is durable, or has
+ * failed (st). It must not call into the store's write path; it may hand the result to another
+ * thread. */
+typedef void (*store_done_fn)(void *arg, tally_status st);
+/* store_append_request without waiting: checks as it does, queues and returns TALLY_OK; done(arg,
+ * st) follows on the writer thread with out and res filled. rq, in (and the bodies it points to),
+ * out and res must stay valid until done is called. Any other status is returned at once and
+ * done is never called (TALLY_EAGAIN: the queue is full or the handle is closing). With rq NULL,
+ * the items are judged as store_append_items judges them. */
+TALLY_MUST_USE tally_status store_submit_request(store_log *log, const store_request *rq,
+                                                 const store_input *in, size_t n,
+                                                 store_item_result *out, store_req_result *res,
+                                                 store_done_fn done, void *arg);
+/* store_append_ex (all or nothing, judged by the caller) without waiting, as above; *first_out
+ * and *rej are filled before done is called. */
+TALLY_MUST_USE tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
+                                               uint64_t *first_out, store_rejection *rej,
+                                               store_done_fn done, void *arg);
+
+/* What the nonce index says of request rq as committed: found (its key and nonce accepted
+ * before, with that request's digest, first seq and count), or stale (a higher nonce of the key
+ * was accepted, or this nonce or a higher one consumed by another request whose items were all
+ * refused), or neither. The preliminary check of the HTTP threads;
+ * the writer decides again. Thread-safe. */
+typedef struct store_nonce_info {
+    bool found, stale;
+    uint8_t digest[32];
+    uint64_t first_seq;
+    uint32_t count;
+} store_nonce_info;
+TALLY_MUST_USE tally_status store_nonce_get(store_log *log, const store_request *rq,
+                                            store_nonce_info *out);
+
+/* ---- side tables: the node's own state beside the log, not in the Merkle tree ----
+ * Bans (protocol §7.2) and dispute-reveal marks (§9.5). Keys and values are the caller's bytes
+ * (≤ 511 and ≤ 4096 bytes); writes go through the writer in its next transaction and return once
+ * durable. */
+typedef enum store_side {
+    STORE_SIDE_BANS = 0,
+    STORE_SIDE_MARKS = 1,
+} store_side;
+#define STORE_SIDE_KEY_MAX 511u
+#define STORE_SIDE_VAL_MAX 4096u
+/* Puts (val != NULL) or deletes (val NULL; deleting a missing key is not an error) one entry.
+ * TALLY_EINVAL for a size out of bounds, TALLY_EAGAIN on a read-only handle, and what a commit
+ * returns. */
+TALLY_MUST_USE tally_status store_side_put(store_log *log, store_side side, const uint8_t *key,
+                                           size_t kn, const uint8_t *val, size_t vn);
+/* Calls fn for every entry in key order (views valid during the call); stops when fn returns
+ * false. A log written before side tables existed has none (no call, TALLY_OK). */
+TALLY_MUST_USE tally_status store_side_each(store_log *log, store_side side,
+                                            bool (*fn)(void *arg, tally_bytes key,
+                                                       tally_bytes val),
+                                            void *arg);
+/* One entry: TALLY_OK with *found telling whether it exists; its value copied into buf (cap
+ * bytes; TALLY_ELIMIT if it does not fit). */
+TALLY_MUST_USE tally_status store_side_get(store_log *log, store_side side, const uint8_t *key,
+                                           size_t kn, uint8_t *buf, size_t cap, size_t *n_out,
+                                           bool *found);
+
+/* ---- the writer, watched ---- */
+typedef struct store_writer_stats {
+    uint64_t queued;        /* records waiting for the writer */
+    uint64_t heartbeat_ms;  /* wall clock of the writer loop's latest turn (it turns at least
+                               once a second while idle) */
+    uint64_t commits, committed_records;
+    uint64_t last_commit_ns, last_commit_records;
+} store_writer_stats;
+void store_writer_stats_get(store_log *log, store_writer_stats *out);
 
 /* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig).
  * TALLY_EAUTH on a read-only handle (it holds no key). */

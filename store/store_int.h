@@ -14,8 +14,14 @@
  * | packs  | u64 BE bundle index N        | u8 version (2) ‖ zstd frame of records        |
  * |        |                              |   256N…256N+255: (u16 len ‖ header ‖ u16 len  |
  * |        |                              |   ‖ body)*, lengths big-endian                |
+ * | nonces | key (32) ‖ u64 BE nonce      | request digest (32) ‖ u64 BE first seq ‖      |
+ * |        |                              |   u32 BE count (store/nonces.c)               |
+ * | bans   | the caller's key             | the caller's value (side table)               |
+ * | marks  | the caller's key             | the caller's value (side table)               |
  * Records of a full 256-record bundle are in packs (store/pack.c), the tail in log and bodies.
- * All six change only inside the writer's one transaction per batch, so they always agree.
+ * All of them change only inside the writer's one transaction per batch, so they always agree.
+ * nonces, bans and marks came after format version 2 was released: a writer creates them in an
+ * older log, a read-only open of such a log treats them as empty.
  *
  * Files beside data.mdb: node.key (32-byte seed, 0600), node.key.new (the same, only while a
  * creation is between writing the key and linking it into place after the log's first commit)
@@ -91,9 +97,22 @@ typedef struct store__pack_cache {
     uint16_t len[512];
 } store__pack_cache;
 
+/* Nonces consumed by requests whose items were all refused: memory only (protocol §4), one
+ * slot per key hash, a colliding key replacing the older (which can then only be judged again,
+ * never accepted twice: a nonce in the index is decided there). */
+#define STORE__CONSUMED_SLOTS 4096u
+typedef struct store__consumed {
+    bool used;
+    uint8_t key[32];
+    uint64_t nonce;
+    uint8_t digest[32];
+} store__consumed;
+
 struct store_log {
     MDB_env *env;
     MDB_dbi meta, log, bodies, tiles, sth, packs;
+    MDB_dbi nonces, side[2];
+    bool has_nonces, has_side[2]; /* false only in a read-only open of an older log */
     char origin[SCHEMA_ORIGIN_MAX + 1];
     uint8_t pk[32]; /* the metadata key; a writer opens only if it is the GENESIS actor */
     uint8_t *sk;    /* 64 bytes in sodium_malloc memory; NULL when read-only */
@@ -122,7 +141,23 @@ struct store_log {
     struct ZSTD_CCtx_s *pack_cctx;
 
     _Atomic uint64_t published; /* size of the latest committed STH */
+
+    size_t queue_max;
+    uint64_t queued;               /* records in the queue (under mu) */
+    _Atomic uint64_t heartbeat_ms; /* the writer loop's latest turn */
+    _Atomic uint64_t commits, committed_records, last_commit_ns, last_commit_records;
+    pthread_mutex_t consumed_mu;   /* the writer writes, HTTP threads read */
+    store__consumed *consumed;     /* STORE__CONSUMED_SLOTS entries */
 };
+
+/* The nonce index (nonces.c). store__nonce_decide judges rq inside the writer's txn: the
+ * verdict, and for a duplicate the original's first seq and count. */
+TALLY_MUST_USE tally_status store__nonce_decide(store_log *log, MDB_txn *txn,
+                                                const store_request *rq, store_req_result *res);
+TALLY_MUST_USE tally_status store__nonce_put(store_log *log, MDB_txn *txn,
+                                             const store_request *rq, uint64_t first,
+                                             uint32_t count);
+void store__nonce_consume(store_log *log, const store_request *rq);
 
 /* Foreign codes to tally_status: MDB_* and errno. */
 tally_status store__status(int rc);

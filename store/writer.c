@@ -16,8 +16,19 @@ struct store__req {
     tally_status st;
     store_rejection *rej;     /* the producer's, or NULL */
     store_item_result *items; /* per-item mode (store_append_items): one verdict per record */
-    bool done;
-    pthread_cond_t cv; /* its producer waits here: a commit wakes only its own producers */
+    const store_request *rq;  /* a signed request whose nonce the writer decides, or NULL */
+    store_req_result *res;    /* with rq */
+    /* a side-table write instead of records (n == 0); val NULL deletes */
+    bool side_op;
+    store_side side;
+    const uint8_t *skey, *sval;
+    size_t skn, svn;
+    /* asynchronous: heap-allocated, done() called on the writer thread, then freed there */
+    store_done_fn done;
+    void *done_arg;
+    uint64_t *first_out;
+    bool done_flag;
+    pthread_cond_t cv; /* a waiting producer waits here: a commit wakes only its own producers */
     store__req *next;
 };
 
@@ -37,6 +48,14 @@ static tally_status reject(store__req *r, size_t i, tally_status st, const char 
         va_end(ap);
     }
     return st;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t now_ms(void)
@@ -262,13 +281,92 @@ static tally_status resync(store_log *log, MDB_txn *txn)
     return same ? TALLY_OK : store__load_state(log, txn, log->wdetail);
 }
 
+/* A side-table write of request r inside the batch's transaction. */
+static tally_status side_write(batch *b, const store__req *r)
+{
+    store_log *log = b->log;
+    MDB_val k = {r->skn, (void *)(uintptr_t)r->skey}, v = {r->svn, (void *)(uintptr_t)r->sval};
+    int rc;
+
+    if (r->sval == NULL) {
+        rc = store__del(log, b->txn, log->side[r->side], &k);
+        return rc == MDB_NOTFOUND ? TALLY_OK : store__status(rc);
+    }
+    return store__status(store__put(log, b->txn, log->side[r->side], &k, &v, 0));
+}
+
+/* The records of request r: each judged (per-item mode) or only folded (all or nothing), then
+ * stored. A signed request's nonce is decided first, and recorded when an item was appended. */
+static tally_status put_request(batch *b, store__req *r, bool *any)
+{
+    store_log *log = b->log;
+    uint32_t count = 0;
+    tally_status st = TALLY_OK;
+
+    if (r->rq != NULL) {
+        st = store__nonce_decide(log, b->txn, r->rq, r->res);
+        if (st != TALLY_OK || r->res->verdict != STORE_REQ_NEW) {
+            return st;
+        }
+    }
+    r->first = log->tree.size;
+    for (size_t i = 0; st == TALLY_OK && i < r->n; i++) {
+        store_item_result *it = r->items ? &r->items[i] : NULL;
+        store_input one = r->in[i];
+        bool ok;
+        int code;
+        /* the time is fixed first: the hook judges the record at the time it is stored */
+        one.header.time_ms = record_time(b, &r->in[i]);
+        /* per item, the hook judges; an all-or-nothing request was judged by its caller, so
+         * the hook only folds it */
+        st = admit_hook(log, &one, it != NULL, &ok, &code);
+        if (st != TALLY_OK || (it != NULL && !ok)) {
+            if (it != NULL) {
+                *it = (store_item_result){.accepted = false, .code = code};
+            }
+            continue;
+        }
+        if (it != NULL) {
+            *it = (store_item_result){.accepted = true, .seq = log->tree.size,
+                                      .time_ms = one.header.time_ms};
+        }
+        st = put_record(b, &one, it ? it->leaf_hash : NULL);
+        count++;
+        *any = true;
+    }
+    if (st == TALLY_OK && r->rq != NULL) {
+        r->res->first_seq = count ? r->first : 0;
+        r->res->count = count;
+        r->res->n_accepted = count;
+        if (count > 0) {
+            st = store__nonce_put(log, b->txn, r->rq, r->first, count);
+        }
+    }
+    return st;
+}
+
+/* After a durable commit: what each signed request learns, and the nonces consumed in memory. */
+static void settle_requests(store_log *log, store__req *group)
+{
+    for (store__req *r = group; r != NULL; r = r->next) {
+        if (r->rq == NULL || r->st != TALLY_OK) {
+            continue;
+        }
+        r->res->sth = log->last_sth;
+        r->res->has_sth = log->has_sth;
+        if (r->res->verdict == STORE_REQ_NEW && r->res->n_accepted == 0) {
+            store__nonce_consume(log, r->rq);
+        }
+    }
+}
+
 static void commit_group(store_log *log, store__req *group)
 {
     batch b = {log, NULL, 0};
     uint64_t saved_time = log->last_time;
     schema_sth saved_sth = log->last_sth;
     bool saved_has = log->has_sth, any = false;
-    uint64_t start = 0;
+    uint64_t start = 0, t0 = mono_ns();
     tally_status st;
 
     memcpy(&log->saved, &log->tree, sizeof(log->tree));
@@ -280,33 +378,13 @@ static void commit_group(store_log *log, store__req *group)
     b.now = now_ms();
     start = log->tree.size;
     for (store__req *r = group; st == TALLY_OK && r != NULL; r = r->next) {
-        r->st = request_ok(&b, r);
-        if (r->st != TALLY_OK) {
+        if (r->side_op) {
+            st = side_write(&b, r);
             continue;
         }
-        r->first = log->tree.size;
-        for (size_t i = 0; st == TALLY_OK && i < r->n; i++) {
-            store_item_result *it = r->items ? &r->items[i] : NULL;
-            store_input one = r->in[i];
-            bool ok;
-            int code;
-            /* the time is fixed first: the hook judges the record at the time it is stored */
-            one.header.time_ms = record_time(&b, &r->in[i]);
-            /* per item, the hook judges; an all-or-nothing request was judged by its caller,
-             * so the hook only folds it */
-            st = admit_hook(log, &one, it != NULL, &ok, &code);
-            if (st != TALLY_OK || (it != NULL && !ok)) {
-                if (it != NULL) {
-                    *it = (store_item_result){.accepted = false, .code = code};
-                }
-                continue;
-            }
-            if (it != NULL) {
-                *it = (store_item_result){.accepted = true, .seq = log->tree.size,
-                                          .time_ms = one.header.time_ms};
-            }
-            st = put_record(&b, &one, it ? it->leaf_hash : NULL);
-            any = true;
+        r->st = request_ok(&b, r);
+        if (r->st == TALLY_OK) {
+            st = put_request(&b, r, &any);
         }
     }
     if (st == TALLY_OK && any) {
@@ -345,6 +423,23 @@ static void commit_group(store_log *log, store__req *group)
         return;
     }
     atomic_store(&log->published, log->tree.size);
+    settle_requests(log, group);
+    if (any) {
+        uint64_t ns = mono_ns() - t0, records = log->tree.size - start;
+        atomic_fetch_add(&log->commits, 1);
+        atomic_fetch_add(&log->committed_records, records);
+        atomic_store(&log->last_commit_ns, ns);
+        atomic_store(&log->last_commit_records, records);
+        if (log->cfg.on_commit != NULL) {
+            log->cfg.on_commit(log->cfg.on_commit_arg, start, records, ns);
+        }
+    }
+}
+
+/* The requests of a group the writer took from the queue: records and side writes count. */
+static uint64_t req_weight(const store__req *r)
+{
+    return r->side_op ? 1 : r->n;
 }
 
 static void *writer_main(void *arg)
@@ -356,16 +451,22 @@ static void *writer_main(void *arg)
         store__req *group, *last = NULL, *r;
         size_t count = 0;
 
+        atomic_store(&log->heartbeat_ms, now_ms());
         while (log->head == NULL && !log->stop) {
-            pthread_cond_wait(&log->cv_work, &log->mu);
+            /* turn at least once a second, so that the heartbeat says the writer is alive */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&log->cv_work, &log->mu, &until);
+            atomic_store(&log->heartbeat_ms, now_ms());
         }
         if (log->head == NULL) {
             break;
         }
         /* Take whole requests up to commit_max records (always at least one request). */
         group = r = log->head;
-        while (r != NULL && (count == 0 || count + r->n <= log->commit_max)) {
-            count += r->n;
+        while (r != NULL && (count == 0 || count + req_weight(r) <= log->commit_max)) {
+            count += req_weight(r);
             last = r;
             r = r->next;
         }
@@ -374,15 +475,32 @@ static void *writer_main(void *arg)
             log->tail = NULL;
         }
         last->next = NULL;
+        log->queued -= count;
         pthread_mutex_unlock(&log->mu);
 
         commit_group(log, group);
 
-        pthread_mutex_lock(&log->mu);
+        /* asynchronous producers first: their requests are the writer's to free */
+        store__req *sync = NULL, **tailp = &sync;
         for (r = group; r != NULL;) {
             store__req *next = r->next;
+            if (r->done != NULL) {
+                if (r->first_out != NULL) {
+                    *r->first_out = r->st == TALLY_OK ? r->first : 0;
+                }
+                r->done(r->done_arg, r->st);
+                free(r);
+            } else {
+                r->next = NULL;
+                *tailp = r, tailp = &r->next;
+            }
+            r = next;
+        }
+        pthread_mutex_lock(&log->mu);
+        for (r = sync; r != NULL;) {
+            store__req *next = r->next;
             /* r lives on its producer's stack: it cannot return before we drop the mutex */
-            r->done = true;
+            r->done_flag = true;
             pthread_cond_signal(&r->cv);
             r = next;
         }
@@ -413,24 +531,27 @@ void store__writer_stop(store_log *log)
 /* ---- producers ---- */
 
 /* The checks that need no log state, on the caller's thread: header shape, body against
- * header, author, actor signature. */
+ * header, author, actor signature. A request the caller verified skips the two costly ones. */
 static tally_status check_input(store_log *log, store__req *r, size_t i)
 {
     const schema_header *h = &r->in[i].header;
     tally_str origin = {log->origin, strlen(log->origin)};
     const char *name = schema_type_name((unsigned)h->type);
+    bool verified = r->rq != NULL && r->rq->verified;
     schema_body body;
     tally_status st;
 
     if (h->version != SCHEMA_VERSION || !schema_type_known((unsigned)h->type)) {
         return reject(r, i, TALLY_EFORMAT, "unknown record version or type");
     }
-    st = schema_record_check(h, r->in[i].body, r->in[i].body_len, &body);
-    if (st != TALLY_OK) {
-        return reject(r, i, st, "the %s body does not match its header", name);
+    if (!verified) {
+        st = schema_record_check(h, r->in[i].body, r->in[i].body_len, &body);
+        if (st != TALLY_OK) {
+            return reject(r, i, st, "the %s body does not match its header", name);
+        }
+        schema_body_release(&body);
     }
     st = schema_author_check(log->pk, h);
-    schema_body_release(&body);
     if (st != TALLY_OK) {
         bool by_node = memcmp(h->actor, log->pk, 32) == 0;
         return reject(r, i, st,
@@ -439,7 +560,10 @@ static tally_status check_input(store_log *log, store__req *r, size_t i)
                               : "%s records must be signed by the node key (the GENESIS actor)",
                       name);
     }
-    if (!log->cfg.trust_signatures && schema_record_verify(h, origin) != TALLY_OK) {
+    if (r->rq != NULL && memcmp(h->actor, r->rq->key, 32) != 0) {
+        return reject(r, i, TALLY_EAUTH, "a %s record of the request is not by its key", name);
+    }
+    if (!verified && !log->cfg.trust_signatures && schema_record_verify(h, origin) != TALLY_OK) {
         return reject(r, i, TALLY_EAUTH, "the %s record's actor_sig does not verify", name);
     }
     return TALLY_OK;
@@ -450,8 +574,84 @@ tally_status store_append(store_log *log, const store_input *in, size_t n, uint6
     return store_append_ex(log, in, n, first_seq_out, NULL);
 }
 
-/* Queues a request for the writer and waits until its transaction is durable (or failed). */
-static tally_status enqueue(store_log *log, store__req *req);
+/* Queues r (a copy on the heap when asynchronous); a waiting producer sleeps until its
+ * transaction is durable or failed. TALLY_EAGAIN when closing or the queue is full. */
+static tally_status enqueue(store_log *log, store__req *r)
+{
+    store__req local = *r, *q = &local;
+    uint64_t w = req_weight(r);
+
+    if (r->done != NULL) {
+        q = malloc(sizeof(*q));
+        if (q == NULL) {
+            return TALLY_ENOMEM;
+        }
+        *q = *r;
+    } else {
+        pthread_cond_init(&q->cv, NULL);
+    }
+    q->next = NULL;
+    pthread_mutex_lock(&log->mu);
+    /* a request larger than the whole queue still goes when the queue is empty */
+    if (log->stop || (log->queued > 0 && log->queued + w > log->queue_max)) {
+        pthread_mutex_unlock(&log->mu);
+        if (q != &local) {
+            free(q);
+        } else {
+            pthread_cond_destroy(&q->cv);
+        }
+        return TALLY_EAGAIN;
+    }
+    log->queued += w;
+    if (log->tail != NULL) {
+        log->tail->next = q;
+    } else {
+        log->head = q;
+    }
+    log->tail = q;
+    pthread_cond_signal(&log->cv_work);
+    if (q != &local) {
+        pthread_mutex_unlock(&log->mu);
+        return TALLY_OK; /* the writer owns q now */
+    }
+    while (!q->done_flag) {
+        pthread_cond_wait(&q->cv, &log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    pthread_cond_destroy(&q->cv);
+    r->first = q->first;
+    return q->st;
+}
+
+/* The per-item checks of store_append_items and of signed requests, before queueing. */
+static tally_status check_items(store_log *log, store__req *req)
+{
+    if (!log->writer_started) {
+        return TALLY_EAGAIN;
+    }
+    if (req->n == 0 || log->cfg.admission == NULL) {
+        return TALLY_EINVAL;
+    }
+    for (size_t i = 0; i < req->n; i++) {
+        tally_status st = check_input(log, req, i);
+        if (st != TALLY_OK) {
+            return st;
+        }
+        /* GENESIS comes through store_append alone: the hook judges only what follows it */
+        if (req->in[i].header.type == SCHEMA_GENESIS) {
+            return TALLY_ECONFLICT;
+        }
+    }
+    return TALLY_OK;
+}
+
+static void count_accepted(const store_item_result *out, size_t n, size_t *n_out)
+{
+    *n_out = 0;
+    for (size_t i = 0; i < n; i++) {
+        *n_out += out[i].accepted;
+    }
+}
 
 tally_status store_append_items(store_log *log, const store_input *in, size_t n,
                                 store_item_result *out, size_t *n_accepted_out)
@@ -461,31 +661,84 @@ tally_status store_append_items(store_log *log, const store_input *in, size_t n,
 
     *n_accepted_out = 0;
     memset(out, 0, n * sizeof(*out));
-    if (!log->writer_started) {
-        return TALLY_EAGAIN;
+    st = check_items(log, &req);
+    if (st == TALLY_OK) {
+        st = enqueue(log, &req);
     }
-    if (n == 0 || log->cfg.admission == NULL) {
-        return TALLY_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        st = check_input(log, &req, i);
-        if (st != TALLY_OK) {
-            return st;
-        }
-        /* GENESIS comes through store_append alone: the hook judges only what follows it */
-        if (in[i].header.type == SCHEMA_GENESIS) {
-            return TALLY_ECONFLICT;
-        }
-    }
-    st = enqueue(log, &req);
     if (st != TALLY_OK) {
         memset(out, 0, n * sizeof(*out));
         return st;
     }
-    for (size_t i = 0; i < n; i++) {
-        *n_accepted_out += out[i].accepted;
-    }
+    count_accepted(out, n, n_accepted_out);
     return TALLY_OK;
+}
+
+tally_status store_submit_request(store_log *log, const store_request *rq, const store_input *in,
+                                  size_t n, store_item_result *out, store_req_result *res,
+                                  store_done_fn done, void *arg)
+{
+    store__req req = {.in = in, .n = n, .items = out, .st = TALLY_OK, .rq = rq, .res = res,
+                      .done = done, .done_arg = arg};
+    tally_status st;
+
+    memset(out, 0, n * sizeof(*out));
+    memset(res, 0, sizeof(*res));
+    if (done == NULL) {
+        return TALLY_EINVAL;
+    }
+    st = check_items(log, &req);
+    if (st == TALLY_OK) {
+        st = enqueue(log, &req);
+    }
+    return st;
+}
+
+tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
+                                uint64_t *first_out, store_rejection *rej, store_done_fn done,
+                                void *arg)
+{
+    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .done = done,
+                      .done_arg = arg, .first_out = first_out};
+
+    *first_out = 0;
+    if (rej != NULL) {
+        memset(rej, 0, sizeof(*rej));
+    }
+    if (done == NULL || n == 0) {
+        return TALLY_EINVAL;
+    }
+    if (!log->writer_started) {
+        return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
+    }
+    for (size_t i = 0; i < n; i++) {
+        tally_status st = check_input(log, &req, i);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return enqueue(log, &req);
+}
+
+tally_status store_append_request(store_log *log, const store_request *rq, const store_input *in,
+                                  size_t n, store_item_result *out, store_req_result *res)
+{
+    store__req req = {.in = in, .n = n, .items = out, .st = TALLY_OK, .rq = rq, .res = res};
+    tally_status st;
+
+    memset(out, 0, n * sizeof(*out));
+    memset(res, 0, sizeof(*res));
+    if (rq == NULL) {
+        return TALLY_EINVAL;
+    }
+    st = check_items(log, &req);
+    if (st == TALLY_OK) {
+        st = enqueue(log, &req);
+    }
+    if (st != TALLY_OK) {
+        memset(out, 0, n * sizeof(*out));
+        memset(res, 0, sizeof(*res));
+    }
+    return st;
 }
 
 tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
@@ -517,29 +770,31 @@ tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
     return st;
 }
 
-static tally_status enqueue(store_log *log, store__req *r)
+tally_status store_side_put(store_log *log, store_side side, const uint8_t *key, size_t kn,
+                            const uint8_t *val, size_t vn)
 {
-    store__req req = *r;
+    store__req req = {.side_op = true, .side = side, .skey = key, .skn = kn, .sval = val,
+                      .svn = vn, .st = TALLY_OK};
 
-    pthread_cond_init(&req.cv, NULL);
-    pthread_mutex_lock(&log->mu);
-    if (log->stop) {
-        pthread_mutex_unlock(&log->mu);
-        pthread_cond_destroy(&req.cv);
+    if ((unsigned)side > STORE_SIDE_MARKS || kn == 0 || kn > STORE_SIDE_KEY_MAX ||
+        (val != NULL && vn > STORE_SIDE_VAL_MAX)) {
+        return TALLY_EINVAL;
+    }
+    if (!log->writer_started) {
         return TALLY_EAGAIN;
     }
-    if (log->tail != NULL) {
-        log->tail->next = &req;
-    } else {
-        log->head = &req;
-    }
-    log->tail = &req;
-    pthread_cond_signal(&log->cv_work);
-    while (!req.done) {
-        pthread_cond_wait(&req.cv, &log->mu);
-    }
+    return enqueue(log, &req);
+}
+
+void store_writer_stats_get(store_log *log, store_writer_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&log->mu);
+    out->queued = log->queued;
     pthread_mutex_unlock(&log->mu);
-    pthread_cond_destroy(&req.cv);
-    r->first = req.first;
-    return req.st;
+    out->heartbeat_ms = atomic_load(&log->heartbeat_ms);
+    out->commits = atomic_load(&log->commits);
+    out->committed_records = atomic_load(&log->committed_records);
+    out->last_commit_ns = atomic_load(&log->last_commit_ns);
+    out->last_commit_records = atomic_load(&log->last_commit_records);
 }
