@@ -301,6 +301,22 @@ TALLY_MUST_USE tally_status engine_rules_restore(engine_rules *r, uint64_t seq,
                                                  const schema_header *h, const schema_body *b,
                                                  bool gated, uint64_t cut);
 
+/* The effective METAGRAPH's binding of an Ed25519 key (protocol §1, §2.4): the neuron whose
+ * tally_key it is. False for a key bound to no uid, or to two (then to none). */
+typedef struct engine_binding {
+    uint64_t uid, stake_rao;
+    uint8_t hotkey[32];
+    bool permit;
+} engine_binding;
+bool engine_rules_binding(const engine_rules *r, const uint8_t key[32], engine_binding *out);
+/* True once a complete METAGRAPH snapshot is in effect, with its block in *block_out. */
+bool engine_rules_metagraph(const engine_rules *r, uint64_t *block_out);
+/* The latest SCORING_CYCLE number folded (0 before the first) and the epoch in effect (the
+ * number of RECOMPUTE records folded): the next cycle is (*cycle_out + 1, *epoch_out). */
+void engine_rules_cycles(const engine_rules *r, uint64_t *cycle_out, uint64_t *epoch_out);
+/* The node key GENESIS named, false before GENESIS. */
+bool engine_rules_node_key(const engine_rules *r, uint8_t out[32]);
+
 /* Embargoed records still waiting for their body. */
 size_t engine_rules_pending(const engine_rules *r);
 

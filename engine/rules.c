@@ -119,6 +119,36 @@ const rbind *eng__binding(const engine_rules *r, const uint8_t key[32])
     return hit != NULL && !hit->dup ? hit : NULL;
 }
 
+bool engine_rules_binding(const engine_rules *r, const uint8_t key[32], engine_binding *out)
+{
+    const rbind *b = eng__binding(r, key);
+
+    memset(out, 0, sizeof(*out));
+    if (b == NULL) {
+        return false;
+    }
+    *out = (engine_binding){.uid = b->uid, .stake_rao = b->stake, .permit = b->permit};
+    memcpy(out->hotkey, b->hotkey, 32);
+    return true;
+}
+
+bool engine_rules_metagraph(const engine_rules *r, uint64_t *block_out)
+{
+    *block_out = r->has_mg ? r->mg_block : 0;
+    return r->has_mg;
+}
+
+void engine_rules_cycles(const engine_rules *r, uint64_t *cycle_out, uint64_t *epoch_out)
+{
+    *cycle_out = r->cycle, *epoch_out = r->epoch;
+}
+
+bool engine_rules_node_key(const engine_rules *r, uint8_t out[32])
+{
+    memcpy(out, r->node_key, 32);
+    return r->has_genesis;
+}
+
 const revent *eng__event_of(const engine_rules *r, uint64_t id)
 {
     rkey k = eng__key_id(id);

@@ -36,6 +36,17 @@ TALLY_MUST_USE tally_status ledger_node_cycle(store_log *log, engine *e, engine_
                                            uint64_t cycle, uint64_t epoch, uint64_t t,
                                            ledger_cycle_info *info);
 
+/* The live node's cycle, while ingest goes on: *e and rules (the cycle driver's own, following
+ * the log) are folded to the log's end, which becomes the cycle's covers_to; the next cycle
+ * number and the epoch come from the rules; the block is computed for as_of = UTC midnight of
+ * now_ms, its checkpoint stored, and it is appended with the writer's clock through
+ * store_append_judged: the writer's rules judge it where it lands, after anything ingested
+ * meanwhile, and refuse it (TALLY_EAGAIN) if it would land on the next UTC day. On failure the
+ * engine is put back as it was before the call (*e may be replaced), so the caller can try
+ * again; info->what says why when it can. */
+TALLY_MUST_USE tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *rules,
+                                                uint64_t now_ms, ledger_cycle_info *info);
+
 /* The acceptance rules fed from the log. ledger_rules_fold folds records [engine_rules_size(r),
  * to) into r without judging them (a prefix trusted, or judged elsewhere); ledger_rules_open
  * returns the state at the end of the log; ledger_rules_admit checks one record at the next
@@ -62,6 +73,48 @@ void ledger_admission_release(ledger_admission *a);
 /* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
  * record in it does not match. */
 TALLY_MUST_USE tally_status ledger_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);
+
+/* ---- the node's read view (request threads) ----
+ * The acceptance rules' state as of the latest committed head, folded from the log by the same
+ * code as the writer's, and the games index of protocol §5.1. Thread-safe: any number of
+ * readers; ledger_view_sync (any thread) folds what was committed since. */
+typedef struct ledger_view ledger_view;
+TALLY_MUST_USE tally_status ledger_view_open(store_log *log, ledger_view **out);
+void ledger_view_close(ledger_view *v); /* NULL is a no-op */
+TALLY_MUST_USE tally_status ledger_view_sync(ledger_view *v);
+
+typedef struct ledger_view_info {
+    uint64_t size, last_time_ms;
+    bool has_genesis, has_metagraph;
+    uint8_t node_key[32];
+    uint64_t metagraph_block, metagraph_time_ms; /* time_ms of the record completing it */
+    schema_paramset params;                      /* in effect after the last record */
+    size_t games_indexed;
+} ledger_view_info;
+void ledger_view_info_get(ledger_view *v, ledger_view_info *out);
+/* engine_rules_binding on the view. */
+bool ledger_view_binding(ledger_view *v, const uint8_t key[32], engine_binding *out);
+
+/* Games listed by /v1/games (protocol §5.1): events with status scheduled and from_ms ≤ start_ms
+ * ≤ to_ms, ordered by (start_ms, event_id), after the cursor when has_cursor, changed after
+ * since_ms when has_since, of a league and sport when given (NULL: any). */
+typedef struct ledger_games_query {
+    uint64_t from_ms, to_ms;
+    bool has_since, has_cursor;
+    uint64_t since_ms, after_start, after_id;
+    const char *league, *sport;
+    size_t limit;
+} ledger_games_query;
+/* Called for each game listed, with its latest EVENT and its MARKETs ascending by market_id
+ * (borrowed for the call; the view is read-locked meanwhile, so fn must not call the view). */
+typedef tally_status (*ledger_game_fn)(void *arg, const schema_event *e,
+                                       const schema_body *markets, size_t n_markets);
+/* Lists up to q->limit games through fn; *more_out says whether more follow, and the last game
+ * listed is (*next_start_out, *next_id_out): the next page's cursor. Returns what fn returns,
+ * or TALLY_ENOMEM. */
+TALLY_MUST_USE tally_status ledger_view_games(ledger_view *v, const ledger_games_query *q,
+                                           ledger_game_fn fn, void *arg, bool *more_out,
+                                           uint64_t *next_start_out, uint64_t *next_id_out);
 
 /* ---- the auditor side ---- */
 typedef struct ledger_replay_cfg {

@@ -28,6 +28,12 @@ tally_status ledger__load_state(store_log *log, const engine_rules *gate, uint64
  * header. A SCORING_CYCLE in the range must already have been computed by the caller. */
 tally_status ledger__fold_range(store_log *log, const engine_rules *gate, engine *e, uint64_t to);
 
+/* ledger_rules_fold, calling fn with each record folded (not the derived ones) after the rules
+ * took it; fn may take the body's memory (and then zero *b). */
+typedef tally_status (*ledger__fold_fn)(void *arg, const schema_header *h, schema_body *b);
+tally_status ledger__rules_fold_with(store_log *log, engine_rules *r, uint64_t to,
+                                     ledger__fold_fn fn, void *arg);
+
 /* The decoded header of record seq (one random read). TALLY_ENOTFOUND past the log. */
 tally_status ledger__header_at(store_log *log, uint64_t seq, schema_header *h);
 

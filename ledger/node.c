@@ -24,41 +24,65 @@ static tally_status add_node(ledger_batch *batch, store_log *log, const schema_b
     return st;
 }
 
-tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, uint64_t cycle,
-                            uint64_t epoch, uint64_t t, ledger_cycle_info *info)
+/* The cycle's records, signed, in batch (times t), and its block: folds every record not yet in
+ * e, computes SCORING_CYCLE `cycle` covering the log as it stands, with rules (standing there)
+ * attached for the checkpoint. */
+static tally_status build_block(store_log *log, engine *e, const engine_rules *rules,
+                                uint64_t cycle, uint64_t epoch, uint64_t t, uint64_t as_of,
+                                ledger_batch *batch, engine_block *blk)
 {
     schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
     schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
-    engine_block blk;
-    ledger_batch batch = LEDGER_BATCH_INIT;
     uint8_t (*leaf)[32] = NULL;
-    uint64_t first, seq;
+    uint64_t seq;
     tally_status st = ledger__fold_range(log, NULL, e, store_size(log));
 
-    memset(info, 0, sizeof(*info));
+    memset(blk, 0, sizeof(*blk));
     if (st != TALLY_OK) {
         return st;
     }
-    seq = store_size(log);
+    seq = engine_next_seq(e);
     cb.u.scoring_cycle = (schema_scoring_cycle){
-        .cycle = cycle, .epoch = epoch, .as_of_ms = SCHEMA_AS_OF(t), .covers_to = seq,
+        .cycle = cycle, .epoch = epoch, .as_of_ms = as_of, .covers_to = seq,
         .code_version = {SCHEMA_CODE_VERSION, strlen(SCHEMA_CODE_VERSION)}};
-    /* the checkpoint carries the rules' state, which stands at the log's end = covers_to */
     engine_attach_rules(e, rules);
-    st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, &blk);
+    st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, blk);
     engine_attach_rules(e, NULL);
     if (st != TALLY_OK) {
         return st;
     }
-    leaf = calloc(blk.n_miners + 1, sizeof(*leaf));
-    st = leaf ? add_node(&batch, log, &cb, t, NULL) : TALLY_ENOMEM;
-    for (size_t i = 0; st == TALLY_OK && i < blk.n; i++) {
-        bool miner = i >= blk.n_scores && i < blk.n_scores + blk.n_miners;
-        if (blk.bodies[i].type == SCHEMA_WEIGHTS) {
-            engine_block_set_inputs_hash(&blk, (const uint8_t(*)[32])leaf);
+    leaf = calloc(blk->n_miners + 1, sizeof(*leaf));
+    st = leaf ? add_node(batch, log, &cb, t, NULL) : TALLY_ENOMEM;
+    for (size_t i = 0; st == TALLY_OK && i < blk->n; i++) {
+        bool miner = i >= blk->n_scores && i < blk->n_scores + blk->n_miners;
+        if (blk->bodies[i].type == SCHEMA_WEIGHTS) {
+            engine_block_set_inputs_hash(blk, (const uint8_t(*)[32])leaf);
         }
-        st = add_node(&batch, log, &blk.bodies[i], t, miner ? leaf[i - blk.n_scores] : NULL);
+        st = add_node(batch, log, &blk->bodies[i], t, miner ? leaf[i - blk->n_scores] : NULL);
     }
+    free(leaf);
+    return st;
+}
+
+static void fill_info(ledger_cycle_info *info, uint64_t first, const engine_block *blk)
+{
+    info->seq = first, info->records = blk->n + 1, info->scores = blk->n_scores;
+    info->miners = blk->n_miners, info->has_weights = blk->has_weights;
+    info->state_len = blk->state_len;
+    memcpy(info->state_hash, blk->state_hash, 32);
+}
+
+tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, uint64_t cycle,
+                            uint64_t epoch, uint64_t t, ledger_cycle_info *info)
+{
+    engine_block blk;
+    ledger_batch batch = LEDGER_BATCH_INIT;
+    uint64_t first;
+    tally_status st;
+
+    memset(info, 0, sizeof(*info));
+    /* the checkpoint carries the rules' state, which stands at the log's end = covers_to */
+    st = build_block(log, e, rules, cycle, epoch, t, SCHEMA_AS_OF(t), &batch, &blk);
     /* the block passes the same rules as every record (a failure here is a bug in the engine
      * or the driver, reported as such) */
     for (size_t i = 0; st == TALLY_OK && rules != NULL && i < batch.n; i++) {
@@ -78,12 +102,64 @@ tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, u
         st = ledger_batch_flush(&batch, log, &first);
     }
     if (st == TALLY_OK) {
-        info->seq = first, info->records = blk.n + 1, info->scores = blk.n_scores;
-        info->miners = blk.n_miners, info->has_weights = blk.has_weights;
-        info->state_len = blk.state_len;
-        memcpy(info->state_hash, blk.state_hash, 32);
+        fill_info(info, first, &blk);
     }
-    free(leaf);
+    ledger_batch_release(&batch);
+    engine_block_release(&blk);
+    return st;
+}
+
+tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *rules,
+                                 uint64_t now_ms, ledger_cycle_info *info)
+{
+    engine_block blk;
+    ledger_batch batch = LEDGER_BATCH_INIT;
+    store_rejection rej;
+    uint64_t first, cycle, epoch, as_of = SCHEMA_AS_OF(now_ms);
+    tally_status st;
+
+    memset(info, 0, sizeof(*info));
+    /* the rules and the engine stand where the cycle's inputs end: the log as it is now */
+    st = ledger__fold_range(log, NULL, *e, store_size(log));
+    if (st == TALLY_OK) {
+        st = ledger_rules_fold(log, rules, engine_next_seq(*e));
+    }
+    if (st != TALLY_OK) {
+        return st;
+    }
+    engine_rules_cycles(rules, &cycle, &epoch);
+    cycle++;
+    /* records time 0: the writer gives them its clock when it stores them, after whatever was
+     * ingested meanwhile (these are inputs of the next cycle) */
+    st = build_block(log, *e, rules, cycle, epoch, 0, as_of, &batch, &blk);
+    if (st == TALLY_OK) {
+        st = store_checkpoint_put(log, cycle, blk.state, blk.state_len);
+    }
+    if (st == TALLY_OK) {
+        /* judged by the writer's rules where it lands, and never on the next UTC day, whose
+         * as_of it would not have */
+        st = store_append_judged(log, batch.in, batch.n, as_of + SCHEMA_DAY_MS - 1, &first, &rej);
+        if (st == TALLY_EINVAL && rej.has_index) {
+            snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s", rej.index,
+                     engine_rule_name((engine_rule)rej.code));
+        } else if (st != TALLY_OK) {
+            snprintf(info->what, sizeof(info->what), "%s", rej.what);
+        }
+    }
+    if (st == TALLY_OK) {
+        fill_info(info, first, &blk);
+    } else if (blk.state != NULL) {
+        /* the engine computed a block that is not in the log: it is put back as it was before,
+         * from the state this very computation produced */
+        engine *back;
+        tally_status bst = ledger_state_load(log, blk.state, blk.state_len, &back);
+        if (bst == TALLY_OK) {
+            engine_free(*e);
+            *e = back;
+        } else {
+            st = bst;
+        }
+    }
     ledger_batch_release(&batch);
     engine_block_release(&blk);
     return st;

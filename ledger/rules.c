@@ -5,7 +5,8 @@
 
 #include "ledger/ledger_int.h"
 
-tally_status ledger_rules_fold(store_log *log, engine_rules *r, uint64_t to)
+tally_status ledger__rules_fold_with(store_log *log, engine_rules *r, uint64_t to,
+                                     ledger__fold_fn fn, void *arg)
 {
     store_iter *it;
     store_record rec;
@@ -28,11 +29,19 @@ tally_status ledger_rules_fold(store_log *log, engine_rules *r, uint64_t to)
         st = store_record_body(&rec, &h, &b);
         if (st == TALLY_OK) {
             st = engine_rules_apply(r, rec.seq, &h, &b);
+            if (st == TALLY_OK && fn != NULL) {
+                st = fn(arg, &h, &b);
+            }
             schema_body_release(&b);
         }
     }
     store_iter_close(it);
     return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
+}
+
+tally_status ledger_rules_fold(store_log *log, engine_rules *r, uint64_t to)
+{
+    return ledger__rules_fold_with(log, r, to, NULL, NULL);
 }
 
 tally_status ledger_rules_open(store_log *log, engine_rules **out)

@@ -128,12 +128,24 @@ TALLY_MUST_USE tally_status store_append(store_log *log, const store_input *in, 
 typedef struct store_rejection {
     bool has_index;
     size_t index;
+    int code; /* store_append_judged: the admission hook's code for the refused record */
     char what[STORE_DETAIL_MAX];
 } store_rejection;
 /* store_append, filling *rej (when not NULL) on failure. Also returns TALLY_EINVAL for a record
  * time below the previous record's, or above the node clock plus cfg->max_skew_ms. */
 TALLY_MUST_USE tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
                                             uint64_t *first_seq_out, store_rejection *rej);
+
+/* Appends n records all or nothing, each judged by the admission hook at its position (the
+ * node's own blocks, e.g. a scoring cycle computed while ingest went on): if the hook refuses
+ * one, nothing is appended and TALLY_EINVAL names it (rej->index, and the hook's code in
+ * rej->what). With not_after_ms, the append is refused with TALLY_EAGAIN, nothing judged, if the
+ * first record would be stored at a later time (a block computed for one day must not land in
+ * the next). Records with time_ms 0 get the node clock. Committed in a transaction of its own.
+ * Otherwise as store_append_ex. */
+TALLY_MUST_USE tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
+                                                uint64_t not_after_ms, uint64_t *first_seq_out,
+                                                store_rejection *rej);
 
 /* One item's fate in store_append_items. */
 typedef struct store_item_result {

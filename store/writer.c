@@ -27,6 +27,11 @@ struct store__req {
     store_done_fn done;
     void *done_arg;
     uint64_t *first_out;
+    /* all or nothing, every record judged by the hook (a node block): refused as a whole if one
+       is refused, or if the first record's time would be above not_after (0: no bound); such a
+       request is committed in a transaction of its own */
+    bool judge_all;
+    uint64_t not_after;
     bool done_flag;
     pthread_cond_t cv; /* a waiting producer waits here: a commit wakes only its own producers */
     store__req *next;
@@ -310,6 +315,11 @@ static tally_status put_request(batch *b, store__req *r, bool *any)
         }
     }
     r->first = log->tree.size;
+    if (r->judge_all && r->not_after != 0 && record_time(b, &r->in[0]) > r->not_after) {
+        return reject(r, 0, TALLY_EAGAIN,
+                      "the records would be stored at %" PRIu64 ", after %" PRIu64,
+                      record_time(b, &r->in[0]), r->not_after);
+    }
     for (size_t i = 0; st == TALLY_OK && i < r->n; i++) {
         store_item_result *it = r->items ? &r->items[i] : NULL;
         store_input one = r->in[i];
@@ -318,8 +328,15 @@ static tally_status put_request(batch *b, store__req *r, bool *any)
         /* the time is fixed first: the hook judges the record at the time it is stored */
         one.header.time_ms = record_time(b, &r->in[i]);
         /* per item, the hook judges; an all-or-nothing request was judged by its caller, so
-         * the hook only folds it */
-        st = admit_hook(log, &one, it != NULL, &ok, &code);
+         * the hook only folds it, unless it asked to be judged whole */
+        st = admit_hook(log, &one, it != NULL || r->judge_all, &ok, &code);
+        if (st == TALLY_OK && r->judge_all && !ok) {
+            /* the caller's transaction holds nothing else: it is dropped whole */
+            if (r->rej != NULL) {
+                r->rej->code = code;
+            }
+            return reject(r, i, TALLY_EINVAL, "the admission hook refused record %zu", i);
+        }
         if (st != TALLY_OK || (it != NULL && !ok)) {
             if (it != NULL) {
                 *it = (store_item_result){.accepted = false, .code = code};
@@ -385,6 +402,9 @@ static void commit_group(store_log *log, store__req *group)
         r->st = request_ok(&b, r);
         if (r->st == TALLY_OK) {
             st = put_request(&b, r, &any);
+            if (st != TALLY_OK && r->judge_all && r->rej != NULL && r->rej->has_index) {
+                r->st = st; /* refused: its own transaction is rolled back below */
+            }
         }
     }
     if (st == TALLY_OK && any) {
@@ -465,7 +485,8 @@ static void *writer_main(void *arg)
         }
         /* Take whole requests up to commit_max records (always at least one request). */
         group = r = log->head;
-        while (r != NULL && (count == 0 || count + req_weight(r) <= log->commit_max)) {
+        while (r != NULL && (count == 0 || (count + req_weight(r) <= log->commit_max &&
+                                            !r->judge_all && !group->judge_all))) {
             count += req_weight(r);
             last = r;
             r = r->next;
@@ -717,6 +738,37 @@ tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
         }
     }
     return enqueue(log, &req);
+}
+
+tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
+                                 uint64_t not_after_ms, uint64_t *first_seq_out,
+                                 store_rejection *rej)
+{
+    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .judge_all = true,
+                      .not_after = not_after_ms};
+    tally_status st;
+
+    *first_seq_out = 0;
+    if (rej != NULL) {
+        memset(rej, 0, sizeof(*rej));
+    }
+    if (!log->writer_started) {
+        return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
+    }
+    if (n == 0 || log->cfg.admission == NULL) {
+        return TALLY_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st = check_input(log, &req, i);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    st = enqueue(log, &req);
+    if (st == TALLY_OK) {
+        *first_seq_out = req.first;
+    }
+    return st;
 }
 
 tally_status store_append_request(store_log *log, const store_request *rq, const store_input *in,
