@@ -15,6 +15,7 @@ static const cli_cmd commands[] = {
     {"show", cmd_show, "print one record as JSON"},
     {"checkpoint", cmd_checkpoint, "print the latest C2SP checkpoint note"},
     {"key", cmd_key, "print the node's verifier key"},
+    {"keygen", cmd_keygen, "make a key file for a miner or an auditor"},
     {"proof", cmd_proof, "print an inclusion (tlog-proof) or consistency proof"},
     {"tiles", cmd_tiles, "export the log as static tlog-tiles files"},
     {"verify", cmd_verify, "full integrity scan of the log"},

@@ -163,7 +163,7 @@ static tally_status dir_sync(const store_log *log)
 /* Reads a key file into seed (33 bytes of sodium memory): a regular file (not a link), readable
  * by its owner alone (0600; 0400 too), exactly 32 bytes. Each refusal names the file; a missing
  * one is TALLY_ENOTFOUND with no sentence, for the caller to say what is missing. */
-static tally_status seed_read(const char *path, uint8_t *seed, char *dst)
+static tally_status seed_read(const char *path, const char *what, uint8_t *seed, char *dst)
 {
     struct stat sb;
     ssize_t r;
@@ -174,29 +174,29 @@ static tally_status seed_read(const char *path, uint8_t *seed, char *dst)
         if (err == ENOENT) {
             return TALLY_ENOTFOUND;
         }
-        return store__say(dst, store__status(err), "cannot open the node key %s: %s", path,
+        return store__say(dst, store__status(err), "cannot open %s %s: %s", what, path,
                           strerror(err));
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return store__say(dst, TALLY_EFORMAT, "the node key %s is not a regular file", path);
+        return store__say(dst, TALLY_EFORMAT, "%s %s is not a regular file", what, path);
     }
     /* A seed others can read is a key others may hold: refuse rather than sign with it. */
     if ((sb.st_mode & 077) != 0) {
         close(fd);
         return store__say(dst, TALLY_EAUTH,
-                          "the node key %s has mode %04o; it must be mode 0600 (readable by "
-                          "its owner only)",
-                          path, (unsigned)(sb.st_mode & 07777));
+                          "%s %s has mode %04o; it must be mode 0600 (readable by its "
+                          "owner only)",
+                          what, path, (unsigned)(sb.st_mode & 07777));
     }
     r = read(fd, seed, 33); /* one byte more than a key, to tell a long file from a good one */
     close(fd);
     if (r != 32) {
-        return r < 0 ? store__say(dst, TALLY_EIO, "cannot read the node key %s", path)
+        return r < 0 ? store__say(dst, TALLY_EIO, "cannot read %s %s", what, path)
                      : store__say(dst, TALLY_EFORMAT,
-                                  "the node key %s holds %s%zd bytes; a node key is exactly 32 "
+                                  "%s %s holds %s%zd bytes; a key file is exactly 32 "
                                   "(an Ed25519 seed)",
-                                  path, r > 32 ? "more than " : "", r > 32 ? (ssize_t)32 : r);
+                                  what, path, r > 32 ? "more than " : "", r > 32 ? (ssize_t)32 : r);
     }
     return TALLY_OK;
 }
@@ -206,7 +206,7 @@ static tally_status seed_read(const char *path, uint8_t *seed, char *dst)
 static bool seed_is(const char *path, const uint8_t want[32])
 {
     uint8_t *have = sodium_malloc(33);
-    bool same = have != NULL && seed_read(path, have, NULL) == TALLY_OK &&
+    bool same = have != NULL && seed_read(path, "the node key", have, NULL) == TALLY_OK &&
                 sodium_memcmp(have, want, 32) == 0;
 
     sodium_free(have);
@@ -277,7 +277,7 @@ static tally_status key_settle(const store_log *log, char *dst)
     if (seed == NULL) {
         return TALLY_ENOMEM;
     }
-    ours = seed_read(tmp, seed, NULL) == TALLY_OK;
+    ours = seed_read(tmp, "the node key", seed, NULL) == TALLY_OK;
     if (ours) {
         crypto_sign_seed_keypair(pk, sk64, seed);
         sodium_memzero(sk64, sizeof(sk64));
@@ -323,7 +323,7 @@ static tally_status key_load(store_log *log, char *dst)
         sodium_free(seed);
         return TALLY_ENOMEM;
     }
-    st = seed_read(path, seed, dst);
+    st = seed_read(path, "the node key", seed, dst);
     if (st == TALLY_ENOTFOUND) {
         st = store__say(dst, TALLY_ENOTFOUND,
                         "no node key %s: the log is there, but writing it needs its key "
@@ -747,4 +747,74 @@ tally_status store_node_sign(store_log *log, schema_header *h)
     }
     memcpy(h->actor, log->pk, 32);
     return schema_record_sign(h, (tally_str){log->origin, strlen(log->origin)}, log->sk);
+}
+
+tally_status store_node_sign_msg(store_log *log, const uint8_t *msg, size_t n, uint8_t sig[64])
+{
+    if (log->sk == NULL) {
+        memset(sig, 0, 64);
+        return TALLY_EAUTH;
+    }
+    crypto_sign_detached(sig, NULL, msg, n, log->sk);
+    return TALLY_OK;
+}
+
+tally_status store_key_read(const char *path, uint8_t pk[32], uint8_t *sk, char *detail)
+{
+    uint8_t *seed = sodium_malloc(33);
+    tally_status st;
+
+    memset(pk, 0, 32);
+    if (seed == NULL) {
+        return TALLY_ENOMEM;
+    }
+    st = seed_read(path, "the key file", seed, detail);
+    if (st == TALLY_ENOTFOUND) {
+        st = store__say(detail, st, "no key file %s (make one with 'tally keygen')", path);
+    }
+    if (st == TALLY_OK) {
+        crypto_sign_seed_keypair(pk, sk, seed);
+    }
+    sodium_free(seed);
+    return st;
+}
+
+tally_status store_key_create(const char *path, const uint8_t *seed_in, uint8_t pk[32],
+                              char *detail)
+{
+    uint8_t *seed = sodium_malloc(32), sk[64];
+    int fd = -1, err;
+    tally_status st = TALLY_OK;
+
+    memset(pk, 0, 32);
+    if (seed == NULL) {
+        return TALLY_ENOMEM;
+    }
+    if (seed_in != NULL) {
+        memcpy(seed, seed_in, 32);
+    } else {
+        randombytes_buf(seed, 32);
+    }
+    /* never replace a key someone may need */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        err = errno;
+        st = store__say(detail, err == EEXIST ? TALLY_ECONFLICT : store__status(err),
+                        err == EEXIST ? "%s exists already; a key file is never replaced"
+                                      : "cannot create %s: %s",
+                        path, strerror(err));
+    } else if (write(fd, seed, 32) != 32 || fsync(fd) != 0) {
+        st = store__say(detail, TALLY_EIO, "cannot write the key file %s", path);
+        unlink(path);
+    }
+    if (fd >= 0 && close(fd) != 0 && st == TALLY_OK) {
+        st = store__say(detail, TALLY_EIO, "cannot write the key file %s", path);
+        unlink(path);
+    }
+    if (st == TALLY_OK) {
+        crypto_sign_seed_keypair(pk, sk, seed);
+        sodium_memzero(sk, sizeof(sk));
+    }
+    sodium_free(seed);
+    return st;
 }

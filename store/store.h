@@ -279,6 +279,19 @@ void store_writer_stats_get(store_log *log, store_writer_stats *out);
 /* Signs a node-authored header with the node key (sets actor to the node key, and actor_sig).
  * TALLY_EAUTH on a read-only handle (it holds no key). */
 TALLY_MUST_USE tally_status store_node_sign(store_log *log, schema_header *h);
+/* Signs msg with the node key (a domain-separated message: a receipt, a checkpoint note).
+ * TALLY_EAUTH on a read-only handle. */
+TALLY_MUST_USE tally_status store_node_sign_msg(store_log *log, const uint8_t *msg, size_t n,
+                                                uint8_t sig[64]);
+/* ---- key files: a 32-byte Ed25519 seed, mode 0600 (the node's, a miner's, an auditor's) ----
+ * store_key_read loads one into pk and sk (64 bytes the caller provides, ideally sodium_malloc
+ * memory): TALLY_ENOTFOUND, TALLY_EAUTH (mode not 0600), TALLY_EFORMAT (not 32 bytes),
+ * TALLY_EIO, with a sentence in detail (STORE_DETAIL_MAX bytes, or NULL). store_key_create
+ * writes a new one (seed NULL draws it), never replacing a file (TALLY_ECONFLICT), synced. */
+TALLY_MUST_USE tally_status store_key_read(const char *path, uint8_t pk[32], uint8_t *sk,
+                                           char *detail);
+TALLY_MUST_USE tally_status store_key_create(const char *path, const uint8_t *seed, uint8_t pk[32],
+                                             char *detail);
 /* The node key: the GENESIS actor (equal to the metadata key, checked at every writer open). */
 void store_node_pubkey(const store_log *log, uint8_t pk[32]);
 /* Checks a tree head: origin, key = node_pk, both signatures. TALLY_EAUTH otherwise. Pure. */
