@@ -107,6 +107,21 @@ static void put_cstr(line *l, const char *s)
     put_jstr(l, (const uint8_t *)s, strlen(s));
 }
 
+/* Integers beyond ±(2^53 − 1) are written as decimal strings, as everywhere in tally's JSON
+ * (docs/decisions.md 2): readers that hold numbers as doubles would round them silently. */
+#define JSON_INT_MAX 9007199254740991ll
+
+static void put_int(line *l, const char *num, bool exact)
+{
+    if (!exact) {
+        put(l, "\"", 1);
+    }
+    puts_(l, num);
+    if (!exact) {
+        put(l, "\"", 1);
+    }
+}
+
 static void put_field(line *l, const ops_field *f)
 {
     static const char hex[] = "0123456789abcdef";
@@ -128,11 +143,11 @@ static void put_field(line *l, const ops_field *f)
         return;
     case OPS_FT_INT:
         (void)snprintf(num, sizeof(num), "%lld", (long long)f->v.i);
-        puts_(l, num);
+        put_int(l, num, f->v.i >= -JSON_INT_MAX && f->v.i <= JSON_INT_MAX);
         return;
     case OPS_FT_UINT:
         (void)snprintf(num, sizeof(num), "%llu", (unsigned long long)f->v.u);
-        puts_(l, num);
+        put_int(l, num, f->v.u <= JSON_INT_MAX);
         return;
     case OPS_FT_BOOL:
         puts_(l, f->v.b ? "true" : "false");

@@ -288,7 +288,8 @@ typedef struct ops_field {
     ((ops_field){.key = (k), .type = OPS_FT_HEX, .v.hex = {.p = (p_), .n = (n_)}})
 
 /* Writes one line {"ts","level","event","component",fields...} if level passes the threshold.
- * Strings are escaped for JSON and invalid UTF-8 becomes U+FFFD, so every line parses. A line
+ * Strings are escaped for JSON and invalid UTF-8 becomes U+FFFD, so every line parses;
+ * integers beyond ±(2^53 − 1) are written as decimal strings, as in all of tally's JSON. A line
  * that would pass OPS_LOG_LINE_MAX keeps the fields that fit and ends with "truncated":true.
  * Never fails: a write error is counted (ops_log_failures()). */
 void ops_log_event(ops_log *log, ops_level level, const char *component, const char *event,
