@@ -73,8 +73,8 @@ tally_status ops_hostport_parse(const char *s, ops_hostport *out, char *err, siz
         if (strcmp(host, "localhost") == 0) {
             memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
         } else if (inet_pton(AF_INET, host, bin) != 1) {
-            ops__errf(err, errcap,
-                      "'%s' is not an IPv4 address (use a.b.c.d, [v6] or localhost)", host);
+            ops__errf(err, errcap, "'%s' is not an IPv4 address (use a.b.c.d, [v6] or localhost)",
+                      host);
             return TALLY_EINVAL;
         }
         hp.family = OPS_AF_INET4;
@@ -135,8 +135,7 @@ static tally_status parse_cidr(const char *s, size_t n, ops_cidr *out, char *err
     c.len = (uint8_t)len;
     for (unsigned bit = len; bit < maxlen; bit++) {
         if (c.addr[bit / 8] & (0x80u >> (bit % 8))) {
-            ops__errf(err, errcap, "'%.*s' has host bits set below the /%u prefix", (int)n, s,
-                      len);
+            ops__errf(err, errcap, "'%.*s' has host bits set below the /%u prefix", (int)n, s, len);
             return TALLY_EINVAL;
         }
     }

@@ -8,10 +8,10 @@
 #include "ops/ops_int.h"
 
 struct ops_config {
-    char *text[OPS_K_COUNT];   /* the value in effect, "" when unset */
-    uint64_t u[OPS_K_COUNT];   /* UINT and BOOL value, ENUM index */
+    char *text[OPS_K_COUNT]; /* the value in effect, "" when unset */
+    uint64_t u[OPS_K_COUNT]; /* UINT and BOOL value, ENUM index */
     ops_source src[OPS_K_COUNT];
-    char *file;                /* the file read, or NULL */
+    char *file; /* the file read, or NULL */
 };
 
 /* The values one source sets: pointers into the caller's strings or the file buffer. */
@@ -233,8 +233,8 @@ static bool is_foreign(const char *name, size_t n)
 
 /* Records key[0..kn) = value in l after every check; a name not starting with TALLY_ has been
  * filtered out by the caller. */
-static tally_status set_key(layer *l, const where *w, const char *key, size_t kn,
-                            const char *value, char *err, size_t errcap)
+static tally_status set_key(layer *l, const where *w, const char *key, size_t kn, const char *value,
+                            char *err, size_t errcap)
 {
     char at[512], why[256];
     const ops_keydef *d;
@@ -257,16 +257,16 @@ static tally_status set_key(layer *l, const where *w, const char *key, size_t kn
     d = ops_config_def((ops_key)id);
     if (l->v[id] != NULL) {
         if (w->src == OPS_SRC_FILE) {
-            ops__errf(err, errcap, "%s: set twice (%s, first on line %u)", d->name,
-                      at, l->line[id]);
+            ops__errf(err, errcap, "%s: set twice (%s, first on line %u)", d->name, at,
+                      l->line[id]);
         } else {
             ops__errf(err, errcap, "%s: set twice (%s)", d->name, at);
         }
         return TALLY_EINVAL;
     }
     if (strlen(value) > OPS_CONFIG_VALUE_MAX) {
-        ops__errf(err, errcap, "%s: value longer than %u bytes (%s)", d->name,
-                  OPS_CONFIG_VALUE_MAX, at);
+        ops__errf(err, errcap, "%s: value longer than %u bytes (%s)", d->name, OPS_CONFIG_VALUE_MAX,
+                  at);
         return TALLY_ELIMIT;
     }
     if (!check_value(d, value, &u, why, sizeof(why))) {
@@ -472,8 +472,7 @@ static tally_status merge(const layer *layers[4], ops_config *cfg)
     return TALLY_OK;
 }
 
-tally_status ops_config_load(const ops_config_src *src, ops_config **out, char *err,
-                             size_t errcap)
+tally_status ops_config_load(const ops_config_src *src, ops_config **out, char *err, size_t errcap)
 {
     layer *flags = NULL, *env = NULL, *file = NULL, none = {0};
     const layer *layers[4];
@@ -503,8 +502,8 @@ tally_status ops_config_load(const ops_config_src *src, ops_config **out, char *
     if (path == NULL) {
         path = src->default_file ? src->default_file : OPS_CONFIG_DEFAULT_FILE;
     }
-    st = slurp(path, flags->v[OPS_K_CONFIG] == NULL && env->v[OPS_K_CONFIG] == NULL, &buf, &n,
-               err, errcap);
+    st = slurp(path, flags->v[OPS_K_CONFIG] == NULL && env->v[OPS_K_CONFIG] == NULL, &buf, &n, err,
+               errcap);
     if (st != TALLY_OK) {
         goto fail;
     }
@@ -582,8 +581,8 @@ tally_status ops_config_require(const ops_config *cfg, unsigned role, char *err,
     return TALLY_OK;
 }
 
-tally_status ops_config_reload(const ops_config *old, const ops_config_src *src,
-                               ops_config **out, char *err, size_t errcap)
+tally_status ops_config_reload(const ops_config *old, const ops_config_src *src, ops_config **out,
+                               char *err, size_t errcap)
 {
     ops_config *cfg;
     tally_status st;

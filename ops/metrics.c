@@ -125,8 +125,8 @@ void ops_metrics_free(ops_metrics *m)
     free(m);
 }
 
-static tally_status series_make(const metric *mt, const char clean[][OPS_METRIC_LABEL_VALUE_MAX + 1],
-                                series **out);
+static tally_status series_make(const metric *mt,
+                                const char clean[][OPS_METRIC_LABEL_VALUE_MAX + 1], series **out);
 
 static tally_status metric_init(metric *mt, const ops_metric_def *d)
 {
@@ -134,8 +134,9 @@ static tally_status metric_init(metric *mt, const ops_metric_def *d)
     while (d->labels != NULL && d->labels[mt->nlabels] != NULL) {
         mt->nlabels++;
     }
-    mt->max_series = mt->nlabels == 0 ? 1 : d->max_series ? d->max_series
-                                                           : OPS_METRIC_SERIES_DEFAULT;
+    mt->max_series = mt->nlabels == 0 ? 1
+                     : d->max_series  ? d->max_series
+                                      : OPS_METRIC_SERIES_DEFAULT;
     if (d->type == OPS_HISTOGRAM) {
         mt->buckets = d->buckets ? d->buckets : ops_buckets_seconds;
         mt->nbuckets = d->buckets ? d->nbuckets : sizeof(ops_buckets_seconds) / sizeof(double);
@@ -229,8 +230,8 @@ static void clean_value(const char *in, char out[OPS_METRIC_LABEL_VALUE_MAX + 1]
     out[o] = '\0';
 }
 
-static tally_status series_make(const metric *mt, const char clean[][OPS_METRIC_LABEL_VALUE_MAX + 1],
-                                series **out)
+static tally_status series_make(const metric *mt,
+                                const char clean[][OPS_METRIC_LABEL_VALUE_MAX + 1], series **out)
 {
     series *s = calloc(1, sizeof(*s));
 

@@ -46,30 +46,71 @@ int64_t ops_clock_now_ms_cb(void *clock);
 
 /* Every TALLY_* variable, in the order of protocol §9.4's table (ops/config_table.c). */
 typedef enum ops_key {
-    OPS_K_DATA_DIR, OPS_K_KEY_FILE, OPS_K_ADMIN_TOKEN_FILE,
-    OPS_K_INGEST_LISTEN, OPS_K_LEDGER_LISTEN, OPS_K_OPS_LISTEN,
-    OPS_K_HTTP_THREADS, OPS_K_MAX_CONNECTIONS, OPS_K_MAX_CONNECTIONS_PER_IP,
-    OPS_K_READ_TIMEOUT_S, OPS_K_WRITE_TIMEOUT_S, OPS_K_IDLE_TIMEOUT_S, OPS_K_COMMIT_TIMEOUT_S,
-    OPS_K_MAX_BODY_INGEST, OPS_K_LMDB_MAP_SIZE,
-    OPS_K_COMMIT_WINDOW_MS, OPS_K_COMMIT_MAX_RECORDS, OPS_K_WRITER_QUEUE,
-    OPS_K_TRUSTED_PROXIES, OPS_K_ABUSE_EXEMPT,
-    OPS_K_RATE_KEY_PER_S, OPS_K_RATE_KEY_PER_MIN,
-    OPS_K_RATE_IP_PER_S, OPS_K_RATE_IP_PER_MIN,
-    OPS_K_RATE_GLOBAL_PER_S, OPS_K_RATE_GLOBAL_PER_MIN,
-    OPS_K_COOLDOWN_INITIAL_S, OPS_K_COOLDOWN_MAX_S, OPS_K_COOLDOWN_RESET_S,
-    OPS_K_COOLDOWN_KEY_FAILURES, OPS_K_COOLDOWN_KEY_WINDOW_S,
-    OPS_K_COOLDOWN_IP_FAILURES, OPS_K_COOLDOWN_IP_WINDOW_S, OPS_K_COOLDOWN_IP_DISTINCT_KEYS,
-    OPS_K_FAIL2BAN_VIOLATIONS, OPS_K_FAIL2BAN_WINDOW_S, OPS_K_FAIL2BAN_BAN_S,
-    OPS_K_CRITICAL_STRIKES, OPS_K_CRITICAL_WINDOW_S, OPS_K_PROBE_BAN,
-    OPS_K_AUTH_MAX_SKEW_S, OPS_K_TOKEN_TTL_S, OPS_K_MAX_TOKENS,
-    OPS_K_CHALLENGE_TTL_S, OPS_K_MAX_CHALLENGES,
-    OPS_K_METAGRAPH_MAX_AGE_S, OPS_K_CYCLE_INTERVAL_S, OPS_K_SHUTDOWN_GRACE_S, OPS_K_ZSTD_LEVEL,
-    OPS_K_LOG_LEVEL, OPS_K_LOG_ACCESS,
-    OPS_K_AUDIT_PRIMARY_URL, OPS_K_AUDIT_ORIGIN, OPS_K_AUDIT_PRIMARY_KEY,
-    OPS_K_AUDIT_KEY_FILE, OPS_K_AUDIT_DATA_DIR, OPS_K_AUDIT_POLL_S,
-    OPS_K_AUDIT_MAX_RECOMPUTE_DAY, OPS_K_AUDIT_MAX_RECOMPUTE_WEEK, OPS_K_AUDIT_BOOTSTRAP,
+    OPS_K_DATA_DIR,
+    OPS_K_KEY_FILE,
+    OPS_K_ADMIN_TOKEN_FILE,
+    OPS_K_INGEST_LISTEN,
+    OPS_K_LEDGER_LISTEN,
+    OPS_K_OPS_LISTEN,
+    OPS_K_HTTP_THREADS,
+    OPS_K_MAX_CONNECTIONS,
+    OPS_K_MAX_CONNECTIONS_PER_IP,
+    OPS_K_READ_TIMEOUT_S,
+    OPS_K_WRITE_TIMEOUT_S,
+    OPS_K_IDLE_TIMEOUT_S,
+    OPS_K_COMMIT_TIMEOUT_S,
+    OPS_K_MAX_BODY_INGEST,
+    OPS_K_LMDB_MAP_SIZE,
+    OPS_K_COMMIT_WINDOW_MS,
+    OPS_K_COMMIT_MAX_RECORDS,
+    OPS_K_WRITER_QUEUE,
+    OPS_K_TRUSTED_PROXIES,
+    OPS_K_ABUSE_EXEMPT,
+    OPS_K_RATE_KEY_PER_S,
+    OPS_K_RATE_KEY_PER_MIN,
+    OPS_K_RATE_IP_PER_S,
+    OPS_K_RATE_IP_PER_MIN,
+    OPS_K_RATE_GLOBAL_PER_S,
+    OPS_K_RATE_GLOBAL_PER_MIN,
+    OPS_K_COOLDOWN_INITIAL_S,
+    OPS_K_COOLDOWN_MAX_S,
+    OPS_K_COOLDOWN_RESET_S,
+    OPS_K_COOLDOWN_KEY_FAILURES,
+    OPS_K_COOLDOWN_KEY_WINDOW_S,
+    OPS_K_COOLDOWN_IP_FAILURES,
+    OPS_K_COOLDOWN_IP_WINDOW_S,
+    OPS_K_COOLDOWN_IP_DISTINCT_KEYS,
+    OPS_K_FAIL2BAN_VIOLATIONS,
+    OPS_K_FAIL2BAN_WINDOW_S,
+    OPS_K_FAIL2BAN_BAN_S,
+    OPS_K_CRITICAL_STRIKES,
+    OPS_K_CRITICAL_WINDOW_S,
+    OPS_K_PROBE_BAN,
+    OPS_K_AUTH_MAX_SKEW_S,
+    OPS_K_TOKEN_TTL_S,
+    OPS_K_MAX_TOKENS,
+    OPS_K_CHALLENGE_TTL_S,
+    OPS_K_MAX_CHALLENGES,
+    OPS_K_METAGRAPH_MAX_AGE_S,
+    OPS_K_CYCLE_INTERVAL_S,
+    OPS_K_SHUTDOWN_GRACE_S,
+    OPS_K_ZSTD_LEVEL,
+    OPS_K_LOG_LEVEL,
+    OPS_K_LOG_ACCESS,
+    OPS_K_AUDIT_PRIMARY_URL,
+    OPS_K_AUDIT_ORIGIN,
+    OPS_K_AUDIT_PRIMARY_KEY,
+    OPS_K_AUDIT_KEY_FILE,
+    OPS_K_AUDIT_DATA_DIR,
+    OPS_K_AUDIT_POLL_S,
+    OPS_K_AUDIT_MAX_RECOMPUTE_DAY,
+    OPS_K_AUDIT_MAX_RECOMPUTE_WEEK,
+    OPS_K_AUDIT_BOOTSTRAP,
     /* not in §9.4's table */
-    OPS_K_AUDIT_OPS_LISTEN, OPS_K_CONFIG, OPS_K_CLOCK, OPS_K_CLOCK_START_MS,
+    OPS_K_AUDIT_OPS_LISTEN,
+    OPS_K_CONFIG,
+    OPS_K_CLOCK,
+    OPS_K_CLOCK_START_MS,
     OPS_K_COUNT
 } ops_key;
 
@@ -94,7 +135,7 @@ enum {
 /* One row of the configuration table: it drives defaults, parsing, validation, the --check
  * dump, the reload check and docs/configuration.md. */
 typedef struct ops_keydef {
-    const char *name;           /* "TALLY_HTTP_THREADS" */
+    const char *name; /* "TALLY_HTTP_THREADS" */
     ops_kind kind;
     uint64_t min, max;          /* OPS_KIND_UINT only */
     const char *const *choices; /* OPS_KIND_ENUM only, NULL-terminated */
@@ -147,8 +188,8 @@ typedef struct ops_config ops_config;
  * of the file that is not KEY=value, with file:line), TALLY_ENOTFOUND (a named config file is
  * absent), TALLY_EIO (it cannot be read), TALLY_ELIMIT (over OPS_CONFIG_FILE_MAX or a value over
  * OPS_CONFIG_VALUE_MAX), TALLY_ENOMEM. */
-TALLY_MUST_USE tally_status ops_config_load(const ops_config_src *src, ops_config **out,
-                                            char *err, size_t errcap);
+TALLY_MUST_USE tally_status ops_config_load(const ops_config_src *src, ops_config **out, char *err,
+                                            size_t errcap);
 void ops_config_free(ops_config *cfg); /* NULL is a no-op */
 
 /* Typed reads; each asserts that k has the kind it reads. */
@@ -215,8 +256,8 @@ typedef struct ops_cidr {
 /* Parses a comma-separated list of addr/len (no spaces, no empty items, no host bits set below
  * the prefix; "" is the empty list) into out[0..*n). TALLY_EINVAL with the bad item in err,
  * TALLY_ELIMIT past cap items (cap ≤ OPS_CIDR_LIST_MAX is what the config accepts). */
-TALLY_MUST_USE tally_status ops_cidr_list_parse(const char *s, ops_cidr *out, size_t cap,
-                                                size_t *n, char *err, size_t errcap);
+TALLY_MUST_USE tally_status ops_cidr_list_parse(const char *s, ops_cidr *out, size_t cap, size_t *n,
+                                                char *err, size_t errcap);
 /* Whether addr (4 or 16 bytes, family) falls inside c. */
 bool ops_cidr_match(const ops_cidr *c, ops_family family, const uint8_t *addr);
 
@@ -249,7 +290,7 @@ typedef struct ops_log_cfg {
 typedef struct ops_log ops_log;
 
 TALLY_MUST_USE tally_status ops_log_new(const ops_log_cfg *cfg, ops_log **out); /* ENOMEM */
-void ops_log_free(ops_log *log); /* NULL is a no-op */
+void ops_log_free(ops_log *log);                       /* NULL is a no-op */
 void ops_log_set_level(ops_log *log, ops_level level); /* SIGHUP: TALLY_LOG_LEVEL */
 bool ops_log_enabled(const ops_log *log, ops_level level);
 /* Lines that could not be written (a failed or short write): counted, never fatal. */
@@ -284,7 +325,7 @@ typedef struct ops_field {
 #define OPS_FI(k, x) ((ops_field){.key = (k), .type = OPS_FT_INT, .v.i = (int64_t)(x)})
 #define OPS_FU(k, x) ((ops_field){.key = (k), .type = OPS_FT_UINT, .v.u = (uint64_t)(x)})
 #define OPS_FB(k, x) ((ops_field){.key = (k), .type = OPS_FT_BOOL, .v.b = (x)})
-#define OPS_FH(k, p_, n_)                                                                      \
+#define OPS_FH(k, p_, n_)                                                                          \
     ((ops_field){.key = (k), .type = OPS_FT_HEX, .v.hex = {.p = (p_), .n = (n_)}})
 
 /* Writes one line {"ts","level","event","component",fields...} if level passes the threshold.
@@ -296,8 +337,8 @@ void ops_log_event(ops_log *log, ops_level level, const char *component, const c
                    const ops_field *fields, size_t n);
 /* ops_log_event with fields given inline: OPS_LOG(log, OPS_INFO, "net", "startup",
  * OPS_FS("version", v), OPS_FI("pid", pid)); at least one field. */
-#define OPS_LOG(log, level, component, event, ...)                                             \
-    ops_log_event((log), (level), (component), (event), (const ops_field[]){__VA_ARGS__},     \
+#define OPS_LOG(log, level, component, event, ...)                                                 \
+    ops_log_event((log), (level), (component), (event), (const ops_field[]){__VA_ARGS__},          \
                   sizeof((const ops_field[]){__VA_ARGS__}) / sizeof(ops_field))
 
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds, "2026-12-03T17:04:05.123Z",

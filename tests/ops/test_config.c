@@ -6,7 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,9 +337,9 @@ static void test_hostport_cidr(void **state)
     assert_int_equal(ops_hostport_parse("1.2.3.4:", &hp, err, sizeof(err)), TALLY_EINVAL);
     assert_int_equal(ops_hostport_parse("1.2.3.4:-1", &hp, err, sizeof(err)), TALLY_EINVAL);
 
-    assert_int_equal(ops_cidr_list_parse("10.0.0.0/8,2001:db8::/32,::1/128", c, 4, &n, err,
-                                         sizeof(err)),
-                     TALLY_OK);
+    assert_int_equal(
+        ops_cidr_list_parse("10.0.0.0/8,2001:db8::/32,::1/128", c, 4, &n, err, sizeof(err)),
+        TALLY_OK);
     assert_int_equal(n, 3);
     assert_int_equal(c[0].family, OPS_AF_INET4);
     assert_int_equal(c[0].len, 8);
@@ -350,9 +351,9 @@ static void test_hostport_cidr(void **state)
     assert_true(ops_cidr_match(&c[2], OPS_AF_INET6, lo6));
     assert_int_equal(ops_cidr_list_parse("", c, 4, &n, err, sizeof(err)), TALLY_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(ops_cidr_list_parse("1.0.0.0/8,2.0.0.0/8,3.0.0.0/8", c, 2, &n, err,
-                                         sizeof(err)),
-                     TALLY_ELIMIT);
+    assert_int_equal(
+        ops_cidr_list_parse("1.0.0.0/8,2.0.0.0/8,3.0.0.0/8", c, 2, &n, err, sizeof(err)),
+        TALLY_ELIMIT);
     assert_int_equal(n, 0);
     assert_int_equal(ops_cidr_list_parse("0.0.0.0/0", c, 4, &n, err, sizeof(err)), TALLY_OK);
     assert_true(ops_cidr_match(&c[0], OPS_AF_INET4, b4));
@@ -392,8 +393,13 @@ static void test_unknown_keys(void **state)
     }
     /* other programs' variables and the harness's TALLY_ names are left alone */
     {
-        const char *env[] = {"PATH=/bin", "TALLY_TEST_TMP=/tmp/x", "TALLY_BIN=/x/tally",
-                             "TALLY_DIR=./d", "TALLYHO=1", "TALLY_", NULL};
+        const char *env[] = {"PATH=/bin",
+                             "TALLY_TEST_TMP=/tmp/x",
+                             "TALLY_BIN=/x/tally",
+                             "TALLY_DIR=./d",
+                             "TALLYHO=1",
+                             "TALLY_",
+                             NULL};
         const char *env2[] = {"TALLY_=1", NULL};
         assert_int_equal(load(NULL, env, &cfg), TALLY_OK);
         ops_config_free(cfg);
@@ -465,8 +471,8 @@ static void test_file_syntax(void **state)
         path = write_file(dir, "bad.env", bad[i].text);
         snprintf(conf, sizeof(conf), "TALLY_CONFIG=%s", path);
         assert_int_equal(load(NULL, env, &cfg), TALLY_EFORMAT);
-        snprintf(want, sizeof(want), "%s:%u: expected KEY=value, a # comment or a blank line",
-                 path, bad[i].bad_line);
+        snprintf(want, sizeof(want), "%s:%u: expected KEY=value, a # comment or a blank line", path,
+                 bad[i].bad_line);
         if (strcmp(err, want) != 0) {
             fail_msg("case %zu: got %s", i, err);
         }
@@ -576,19 +582,17 @@ static void test_require_and_rules(void **state)
     assert_string_equal(err, "TALLY_AUDIT_PRIMARY_URL: required by tally audit and not set");
     ops_config_free(cfg);
     {
-        const char *env[] = {
-            "TALLY_AUDIT_PRIMARY_URL=https://node.example:8200",
-            "TALLY_AUDIT_ORIGIN=tally.example/1",
-            "TALLY_AUDIT_PRIMARY_KEY="
-            "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
-            NULL};
+        const char *env[] = {"TALLY_AUDIT_PRIMARY_URL=https://node.example:8200",
+                             "TALLY_AUDIT_ORIGIN=tally.example/1",
+                             "TALLY_AUDIT_PRIMARY_KEY="
+                             "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+                             NULL};
         assert_int_equal(load(NULL, env, &cfg), TALLY_OK);
         assert_int_equal(ops_config_require(cfg, OPS_ROLE_AUDIT, err, sizeof(err)), TALLY_OK);
         ops_config_free(cfg);
         env[2] = NULL;
         assert_int_equal(load(NULL, env, &cfg), TALLY_OK);
-        assert_int_equal(ops_config_require(cfg, OPS_ROLE_AUDIT, err, sizeof(err)),
-                         TALLY_EINVAL);
+        assert_int_equal(ops_config_require(cfg, OPS_ROLE_AUDIT, err, sizeof(err)), TALLY_EINVAL);
         assert_non_null(strstr(err, "TALLY_AUDIT_PRIMARY_KEY"));
         ops_config_free(cfg);
     }

@@ -2,14 +2,15 @@
  * fixed keys come first, strings are escaped (quotes, control characters, UTF-8, invalid
  * bytes), levels filter, over-long lines are cut at a field, write failures are counted, lines
  * from many threads never interleave, and the manual clock moves only when told. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <pthread.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,9 +118,9 @@ static void test_line(void **state)
     open_fixture(&f, OPS_INFO);
     OPS_LOG(f.log, OPS_INFO, "net", "http_request", OPS_FS("request_id", "a1b2"),
             OPS_FU("status", 200), OPS_FI("bytes_in", -1), OPS_FB("keepalive", true),
-            OPS_FH("key", key, sizeof(key)), OPS_FS("error", NULL),
-            OPS_FI("min", INT64_MIN), OPS_FU("max", UINT64_MAX),
-            OPS_FI("exact", 9007199254740991ll), OPS_FU("inexact", 9007199254740992ull));
+            OPS_FH("key", key, sizeof(key)), OPS_FS("error", NULL), OPS_FI("min", INT64_MIN),
+            OPS_FU("max", UINT64_MAX), OPS_FI("exact", 9007199254740991ll),
+            OPS_FU("inexact", 9007199254740992ull));
     assert_int_equal(ops_clock_advance_ms(f.clock, 1000), TALLY_OK);
     ops_log_event(f.log, OPS_ERROR, "store", "store_fault", NULL, 0);
     raw = contents(&f, &n);
@@ -128,8 +129,7 @@ static void test_line(void **state)
     assert_non_null(nl);
     assert_int_equal(nl[1], '{'); /* the second line follows */
     nl[1] = '\0';
-    assert_string_equal(raw,
-                             "{\"ts\":\"2026-12-03T17:04:05.123Z\",\"level\":\"info\",\"event\":"
+    assert_string_equal(raw, "{\"ts\":\"2026-12-03T17:04:05.123Z\",\"level\":\"info\",\"event\":"
                              "\"http_request\",\"component\":\"net\",\"request_id\":\"a1b2\","
                              "\"status\":200,\"bytes_in\":-1,\"keepalive\":true,\"key\":"
                              "\"dead000f\",\"error\":null,\"min\":\"-9223372036854775808\","
@@ -158,7 +158,10 @@ typedef struct ecase {
     size_t wn;
 } ecase;
 
-#define EC(a, b) {a, sizeof(a) - 1, b, sizeof(b) - 1}
+#define EC(a, b)                                                                                   \
+    {                                                                                              \
+        a, sizeof(a) - 1, b, sizeof(b) - 1                                                         \
+    }
 
 static void test_escaping(void **state)
 {
@@ -168,9 +171,10 @@ static void test_escaping(void **state)
         EC("nl\nrt\r\ttab", "nl\nrt\r\ttab"),
         EC("\x01\x1f\x7f", "\x01\x1f\x7f"),
         EC("nul\0byte", "nul\0byte"),
-        EC("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+        EC("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+           "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
         EC("bad\xff", "bad\xef\xbf\xbd"),
-        EC("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"),         /* overlong '/' */
+        EC("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"),                 /* overlong '/' */
         EC("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"), /* a surrogate */
         EC("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"),
         EC("cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd"),
@@ -380,9 +384,12 @@ static void test_clock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ts),      cmocka_unit_test(test_line),
-        cmocka_unit_test(test_escaping), cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_truncation_and_failures), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_ts),
+        cmocka_unit_test(test_line),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_truncation_and_failures),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
