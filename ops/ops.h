@@ -376,6 +376,64 @@ typedef struct ops_metric_def {
     size_t max_series;
 } ops_metric_def;
 
+/* The metrics of protocol §9.2, as two tables (ops/metrics_table.c) whose ids are these enums:
+ * pass ops_metrics_node_defs() or ops_metrics_audit_defs() to ops_metrics_new(). Label values
+ * come from fixed sets (route templates, error codes, record types), so the caps only guard
+ * against a bug or a new route; unknown routes should be reported as "unknown". */
+typedef enum ops_metric_id {
+    OPS_M_BUILD_INFO,        /* {version, commit} = 1 */
+    OPS_M_HTTP_REQUESTS,     /* {listener, route, method, status} */
+    OPS_M_HTTP_DURATION,     /* {listener, route}, seconds */
+    OPS_M_HTTP_INFLIGHT,     /* {listener} */
+    OPS_M_HTTP_CONNECTIONS,  /* {listener} */
+    OPS_M_HTTP_ERRORS,       /* {listener, error} */
+    OPS_M_INGEST_ITEMS,      /* {type, result} */
+    OPS_M_INGEST_REJECTIONS, /* {type, error} */
+    OPS_M_SIG_VERIFICATIONS, /* {kind = request|item|login, result} */
+    OPS_M_LOG_SIZE_RECORDS,
+    OPS_M_LOG_BYTES,
+    OPS_M_WRITER_QUEUE_DEPTH,
+    OPS_M_STH_TREE_SIZE,
+    OPS_M_STH_TIMESTAMP,    /* seconds since the epoch */
+    OPS_M_LMDB_MAP_SIZE,    /* bytes */
+    OPS_M_LMDB_USED,        /* bytes */
+    OPS_M_LOG_APPENDS,      /* {type} */
+    OPS_M_COMMIT_RECORDS,   /* histogram of records per commit */
+    OPS_M_COMMIT_DURATION,  /* seconds */
+    OPS_M_APPEND_ACK,       /* seconds from enqueue to acknowledgement */
+    OPS_M_RATE_LIMITED,     /* {scope = key|ip|global, window} */
+    OPS_M_ABUSE_FAILURES,   /* {class = C|V|X|P, identity = ip|hotkey} */
+    OPS_M_COOLDOWNS_ACTIVE, /* {identity} */
+    OPS_M_BANS_ACTIVE,      /* {identity, duration = 24h|permanent} */
+    OPS_M_AUTH_TOKENS_ACTIVE,
+    OPS_M_AUTH_LOGINS, /* {result} */
+    OPS_M_METAGRAPH_BLOCK,
+    OPS_M_METAGRAPH_AGE, /* seconds */
+    OPS_M_SCORING_CYCLE,
+    OPS_M_FINALITY_FINAL_CYCLE,
+    OPS_M_SCORING_DURATION, /* seconds */
+    OPS_M_ATTESTATIONS,     /* {verdict} */
+    OPS_M_NODE_COUNT
+} ops_metric_id;
+
+/* The auditor's: build and HTTP as the node's, then its own. */
+typedef enum ops_audit_metric_id {
+    OPS_MA_BUILD_INFO,
+    OPS_MA_HTTP_REQUESTS,
+    OPS_MA_HTTP_DURATION,
+    OPS_MA_HTTP_INFLIGHT,
+    OPS_MA_HTTP_CONNECTIONS,
+    OPS_MA_HTTP_ERRORS,
+    OPS_MA_VERIFIED_SIZE,
+    OPS_MA_LAG_RECORDS,
+    OPS_MA_DIVERGENCES,
+    OPS_MA_COUNT
+} ops_audit_metric_id;
+
+/* Static tables of OPS_M_NODE_COUNT and OPS_MA_COUNT entries, in id order. */
+const ops_metric_def *ops_metrics_node_defs(void);
+const ops_metric_def *ops_metrics_audit_defs(void);
+
 /* A registry: every update and render may come from any thread at once. */
 typedef struct ops_metrics ops_metrics;
 

@@ -372,12 +372,110 @@ static void test_threads(void **state)
     ops_metrics_free(m);
 }
 
+/* The §9.2 tables register, name every metric of the spec, and follow the naming rules. */
+static void check_table(const ops_metric_def *defs_, size_t n, const char *const *names)
+{
+    ops_metrics *m;
+    char *text, line[160];
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        assert_non_null(defs_[i].name); /* no id left out of the table */
+        len = strlen(defs_[i].name);
+        assert_int_equal(strncmp(defs_[i].name, "tally_", 6), 0);
+        if (defs_[i].type == OPS_COUNTER) {
+            assert_string_equal(defs_[i].name + len - 6, "_total");
+        } else {
+            assert_true(len < 6 || strcmp(defs_[i].name + len - 6, "_total") != 0);
+        }
+    }
+    assert_int_equal(ops_metrics_new(defs_, n, &m), TALLY_OK);
+    text = render(m);
+    for (; names[k] != NULL; k++) {
+        snprintf(line, sizeof(line), "# TYPE %s ", names[k]);
+        if (strstr(text, line) == NULL) {
+            fail_msg("%s missing", names[k]);
+        }
+    }
+    assert_int_equal(k, n);
+    free(text);
+    ops_metrics_free(m);
+}
+
+static void test_spec_tables(void **state)
+{
+    static const char *const node_names[] = {"tally_build_info",
+                                             "tally_http_requests_total",
+                                             "tally_http_request_duration_seconds",
+                                             "tally_http_inflight_requests",
+                                             "tally_http_connections",
+                                             "tally_http_errors_total",
+                                             "tally_ingest_items_total",
+                                             "tally_ingest_item_rejections_total",
+                                             "tally_signature_verifications_total",
+                                             "tally_log_size_records",
+                                             "tally_log_bytes",
+                                             "tally_writer_queue_depth",
+                                             "tally_sth_tree_size",
+                                             "tally_sth_timestamp_seconds",
+                                             "tally_lmdb_map_size_bytes",
+                                             "tally_lmdb_used_bytes",
+                                             "tally_log_appends_total",
+                                             "tally_commit_records",
+                                             "tally_commit_duration_seconds",
+                                             "tally_append_ack_seconds",
+                                             "tally_rate_limited_total",
+                                             "tally_abuse_failures_total",
+                                             "tally_cooldowns_active",
+                                             "tally_bans_active",
+                                             "tally_auth_tokens_active",
+                                             "tally_auth_logins_total",
+                                             "tally_metagraph_block",
+                                             "tally_metagraph_age_seconds",
+                                             "tally_scoring_cycle",
+                                             "tally_finality_latest_final_cycle",
+                                             "tally_scoring_cycle_duration_seconds",
+                                             "tally_attestations_total",
+                                             NULL};
+    static const char *const audit_names[] = {"tally_build_info",
+                                              "tally_http_requests_total",
+                                              "tally_http_request_duration_seconds",
+                                              "tally_http_inflight_requests",
+                                              "tally_http_connections",
+                                              "tally_http_errors_total",
+                                              "tally_audit_verified_size",
+                                              "tally_audit_lag_records",
+                                              "tally_audit_divergences_total",
+                                              NULL};
+    ops_metrics *m;
+    char *text;
+    const char *req[] = {"ingest", "/v1/odds", "POST", "202"};
+    (void)state;
+
+    check_table(ops_metrics_node_defs(), OPS_M_NODE_COUNT, node_names);
+    check_table(ops_metrics_audit_defs(), OPS_MA_COUNT, audit_names);
+    assert_int_equal(ops_metrics_new(ops_metrics_node_defs(), OPS_M_NODE_COUNT, &m), TALLY_OK);
+    ops_metric_add(m, OPS_M_HTTP_REQUESTS, req, 1);
+    ops_metric_observe(m, OPS_M_COMMIT_RECORDS, NULL, 3);
+    ops_metric_set(m, OPS_M_STH_TREE_SIZE, NULL, 42);
+    text = render(m);
+    assert_non_null(strstr(text, "tally_http_requests_total{listener=\"ingest\",route=\"/v1/"
+                                 "odds\",method=\"POST\",status=\"202\"} 1\n"));
+    assert_non_null(strstr(text, "tally_commit_records_bucket{le=\"2\"} 0\n"
+                                 "tally_commit_records_bucket{le=\"4\"} 1\n"));
+    assert_non_null(strstr(text, "tally_sth_tree_size 42\n"));
+    assert_non_null(strstr(text, "tally_log_bytes 0\n"));
+    free(text);
+    ops_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact), cmocka_unit_test(test_numbers_and_escaping),
         cmocka_unit_test(test_series_cap),   cmocka_unit_test(test_bad_tables),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads),      cmocka_unit_test(test_spec_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
