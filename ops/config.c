@@ -633,3 +633,25 @@ void ops_config_dump(const ops_config *cfg,
         fn(ops_config_def(i), cfg->text[i], cfg->src[i], arg);
     }
 }
+
+ops_hostport ops_config_listen(const ops_config *cfg, ops_key k)
+{
+    ops_hostport hp;
+    tally_status st;
+
+    TALLY_ASSERT(ops_config_def(k)->kind == OPS_KIND_LISTEN);
+    st = ops_hostport_parse(cfg->text[k], &hp, NULL, 0);
+    TALLY_ASSERT(st == TALLY_OK); /* checked when loaded */
+    return hp;
+}
+
+size_t ops_config_cidrs(const ops_config *cfg, ops_key k, ops_cidr *out)
+{
+    size_t n;
+    tally_status st;
+
+    TALLY_ASSERT(ops_config_def(k)->kind == OPS_KIND_CIDRS);
+    st = ops_cidr_list_parse(cfg->text[k], out, OPS_CIDR_LIST_MAX, &n, NULL, 0);
+    TALLY_ASSERT(st == TALLY_OK); /* checked when loaded */
+    return n;
+}

@@ -261,6 +261,11 @@ TALLY_MUST_USE tally_status ops_cidr_list_parse(const char *s, ops_cidr *out, si
 /* Whether addr (4 or 16 bytes, family) falls inside c. */
 bool ops_cidr_match(const ops_cidr *c, ops_family family, const uint8_t *addr);
 
+/* The parsed value of a host:port key, and of a CIDR-list key into out[OPS_CIDR_LIST_MAX]
+ * (returning the count): both were validated at load, so neither can fail. */
+ops_hostport ops_config_listen(const ops_config *cfg, ops_key k);
+size_t ops_config_cidrs(const ops_config *cfg, ops_key k, ops_cidr *out);
+
 /* ======================================== logs ======================================= */
 
 typedef enum ops_level {

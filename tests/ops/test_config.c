@@ -357,6 +357,24 @@ static void test_hostport_cidr(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(ops_cidr_list_parse("0.0.0.0/0", c, 4, &n, err, sizeof(err)), TALLY_OK);
     assert_true(ops_cidr_match(&c[0], OPS_AF_INET4, b4));
+
+    /* the typed reads of a loaded config */
+    {
+        ops_config *cfg;
+        ops_cidr all[OPS_CIDR_LIST_MAX];
+        assert_int_equal(load_one("TALLY_LEDGER_LISTEN=[::]:8200", &cfg), TALLY_OK);
+        hp = ops_config_listen(cfg, OPS_K_LEDGER_LISTEN);
+        assert_int_equal(hp.family, OPS_AF_INET6);
+        assert_string_equal(hp.addr, "::");
+        assert_int_equal(hp.port, 8200);
+        hp = ops_config_listen(cfg, OPS_K_OPS_LISTEN);
+        assert_string_equal(hp.addr, "127.0.0.1");
+        assert_int_equal(hp.port, 8290);
+        assert_int_equal(ops_config_cidrs(cfg, OPS_K_ABUSE_EXEMPT, all), 2);
+        assert_true(ops_cidr_match(&all[1], OPS_AF_INET6, lo6));
+        assert_int_equal(ops_config_cidrs(cfg, OPS_K_TRUSTED_PROXIES, all), 0);
+        ops_config_free(cfg);
+    }
 }
 
 static void test_unknown_keys(void **state)
