@@ -587,9 +587,9 @@ tally_status net_abuse_check_key(net_abuse *a, const uint8_t key[32], const uint
     memset(out, 0, sizeof(*out));
     memset(resv, 0, sizeof(*resv));
     memset(&kid, 0, sizeof(kid));
-    kid.kind = NET_ID_HOTKEY; /* a key is shown as what it speaks for */
+    kid.kind = NET_ID_KEY;
     kid.len = 32;
-    memcpy(kid.b, hotkey != NULL ? hotkey : key, 32);
+    memcpy(kid.b, key, 32);
     pthread_mutex_lock(&a->mu);
     if (hotkey != NULL) {
         net_ident_hotkey(hotkey, &hk);

@@ -40,7 +40,7 @@
 #define NET_IP_V4 4
 #define NET_IP_V6 6
 #define NET_CIDR_LIST_MAX 1024u /* elements of one CIDR list */
-#define NET_IDENT_STR_MAX 64u   /* net_ident_format output, NUL included */
+#define NET_IDENT_STR_MAX 72u   /* net_ident_format output, NUL included */
 #define NET_WHY_MAX 160u        /* a parse failure's sentence, NUL included */
 
 /* An IP address. IPv4-mapped IPv6 (::ffff:a.b.c.d) is stored as IPv4. */
@@ -64,12 +64,14 @@ typedef struct net_cidr_list {
         NULL, 0                                                                                    \
     }
 
-/* Who is charged, rate-limited or banned. */
+/* Who is charged, rate-limited or banned. Only IPs and hotkeys are charged or banned; a key
+ * identity names the Ed25519 key whose window refused a request. */
 #define NET_ID_IP 1
 #define NET_ID_HOTKEY 2
+#define NET_ID_KEY 3
 typedef struct net_ident {
-    uint8_t kind; /* NET_ID_IP or NET_ID_HOTKEY */
-    uint8_t len;  /* 4 or 8 for an IP, 32 for a hotkey */
+    uint8_t kind; /* NET_ID_IP, NET_ID_HOTKEY or NET_ID_KEY */
+    uint8_t len;  /* 4 or 8 for an IP, 32 for a hotkey or key */
     uint8_t b[32];
 } net_ident;
 
@@ -91,7 +93,7 @@ bool net_cidr_match(const net_cidr_list *l, const net_ip *ip);
 /* The identity of an IP: its v4 address, or the /64 prefix of a v6 one. */
 void net_ident_ip(const net_ip *ip, net_ident *out);
 void net_ident_hotkey(const uint8_t acct[32], net_ident *out);
-/* "ip:203.0.113.9", "ip:2001:db8:1:2::/64" or "hotkey:<SS58>" into out (NET_IDENT_STR_MAX). */
+/* "ip:203.0.113.9", "ip:2001:db8:1:2::/64", "hotkey:<SS58>" or "key:<64 hex>" into out. */
 void net_ident_format(const net_ident *id, char out[NET_IDENT_STR_MAX]);
 /* The admin routes' `<ip|hotkey>/<id>`: kind "ip" with an IPv4 address, an IPv6 address (taken to
  * its /64) or "<v6 prefix>/64"; kind "hotkey" with SS58 or 64 lower-case hex. TALLY_EFORMAT
@@ -241,7 +243,8 @@ typedef struct net_abuse_rate {
 
 typedef struct net_abuse_verdict {
     net_abuse_result result;
-    net_ident who;          /* the identity refused (ip or hotkey); for OK, the last checked */
+    net_ident who;          /* the identity refused (ip, hotkey, or key for its window); for
+                               OK, the IP (check_ip) or the key (check_key) */
     uint64_t expires_ms;    /* BANNED: wall-clock end, 0 = permanent */
     uint32_t retry_after_s; /* COOLING: remaining seconds; RATE_LIMITED, OVERLOADED: Retry-After;
                                whole seconds, ≥ 1 */
@@ -309,8 +312,11 @@ typedef struct net_abuse_outcome {
 } net_abuse_outcome;
 
 /* Charges one failure (§7.2) at the given times: counters, cooldowns, fail2ban, critical strikes,
- * probe bans. TALLY_EINVAL for a bad class or x_reason; TALLY_ENOMEM (nothing half-done that
- * matters: a counter may be missing). out may be NULL. */
+ * probe bans. The IP is charged unless exempt, the hotkey when given (not for P). TALLY_EINVAL for
+ * a bad class, a NULL ip or, for X, another x_reason (nothing charged). TALLY_ENOMEM (a failure
+ * state could not be made: that identity's counters miss this failure) and TALLY_EFULL (a ban was
+ * due but max_bans bans are held: counted in bans_dropped) report what could not be done; the
+ * rest was applied. out may be NULL. */
 TALLY_MUST_USE tally_status net_abuse_fail(net_abuse *a, const net_abuse_failure *f,
                                            uint64_t now_ms, uint64_t now_mono_ms,
                                            net_abuse_outcome *out);

@@ -248,6 +248,10 @@ void net_ident_format(const net_ident *id, char out[NET_IDENT_STR_MAX])
             return;
         }
         snprintf(out, NET_IDENT_STR_MAX, "ip:%s/64", text);
+    } else if (id->kind == NET_ID_KEY && id->len == 32) {
+        char hex[65];
+        schema_hex(id->b, 32, hex);
+        snprintf(out, NET_IDENT_STR_MAX, "key:%s", hex);
     } else {
         snprintf(out, NET_IDENT_STR_MAX, "unknown:");
     }

@@ -116,6 +116,8 @@ static void window_arith(void **state)
     assert_int_equal(v.rate.remaining, 0);
     assert_int_equal(v.retry_after_s, 1);
     assert_false(r.held);
+    assert_int_equal(v.who.kind, NET_ID_KEY);
+    assert_memory_equal(v.who.b, k, 32);
     /* the 100 ms slot of M0 is in the window until M0 + 1000, not after */
     assert_int_equal(check_key(a, k, NULL, T0, M0 + 999, &r).result, NET_ABUSE_RATE_LIMITED);
     v = check_key(a, k, NULL, T0, M0 + 1000, &r);
