@@ -182,7 +182,7 @@ tally_status net_abuse_new(const net_abuse_cfg *cfg, net_abuse **out)
                         cfg->trusted_proxies ? cfg->trusted_proxies : "", &a->trusted);
     }
     caps[T_IPWIN] = cfg->max_ips ? cfg->max_ips : NET_ABUSE_TABLE_DEFAULT;
-    caps[T_KEYWIN] = cfg->max_keys ? cfg->max_keys : NET_ABUSE_TABLE_DEFAULT;
+    caps[T_KEYWIN] = cfg->max_keys ? cfg->max_keys : NET_ABUSE_KEYS_DEFAULT;
     caps[T_IPST] = caps[T_HKST] = cfg->max_states ? cfg->max_states : NET_ABUSE_STATE_DEFAULT;
     caps[T_BANS] = cfg->max_bans ? cfg->max_bans : NET_ABUSE_STATE_DEFAULT;
     for (int i = 0; i < T_COUNT && st == TALLY_OK; i++) {

@@ -118,7 +118,8 @@ void net_client_ip(const net_ip *peer, const tally_str *xff, size_t n_xff,
  * "/.git/" and "/cgi-bin/" as subtrees (everything below them), and the exact entries /admin,
  * /administrator, /api, /login, /wp-login.php, /xmlrpc.php, /.env, /robots.txt, /server-status,
  * each also with anything after a '/'. Never true when has_auth_headers (any Tally-* or
- * Authorization header). */
+ * Authorization header). The caller does not ask for exempt IPs (§12 case 34: loopback gets 404
+ * unknown_route, not 403 forbidden). */
 bool net_abuse_is_probe(const char *method, const char *target, size_t target_len,
                         bool has_auth_headers);
 
@@ -169,7 +170,8 @@ TALLY_MUST_USE tally_status net_ban_decode(const uint8_t *key, size_t key_len, c
 /* ---- the engine (net/abuse.c, net/abuse_tab.c) ---- */
 
 #define NET_ABUSE_LISTENERS 8u           /* listener ids 0..7, named by the caller */
-#define NET_ABUSE_TABLE_DEFAULT 1000000u /* entries of each rate-window table */
+#define NET_ABUSE_TABLE_DEFAULT 1000000u /* entries of the (listener, IP) window table */
+#define NET_ABUSE_KEYS_DEFAULT 65536u    /* key windows: only keys bound in the METAGRAPH */
 #define NET_ABUSE_STATE_DEFAULT 100000u  /* entries of each failure-state table, and of bans */
 #define NET_ABUSE_THRESHOLD_MAX 1024u    /* any count threshold of the config */
 #define NET_ABUSE_DETAIL_MAX 256u
@@ -198,7 +200,7 @@ typedef struct net_abuse_cfg {
     const char *exempt;          /* TALLY_ABUSE_EXEMPT; NULL: "127.0.0.0/8,::1/128"; "": none */
     const char *trusted_proxies; /* TALLY_TRUSTED_PROXIES; NULL or "": none */
     size_t max_ips;              /* (listener, IP) rate windows; 0: NET_ABUSE_TABLE_DEFAULT */
-    size_t max_keys;             /* key rate windows; 0: NET_ABUSE_TABLE_DEFAULT */
+    size_t max_keys;             /* key rate windows; 0: NET_ABUSE_KEYS_DEFAULT */
     size_t max_states; /* IPs, and hotkeys, with failure counters; 0: NET_ABUSE_STATE_DEFAULT */
     size_t max_bans;   /* bans held; 0: NET_ABUSE_STATE_DEFAULT */
     net_abuse_persist_fn persist; /* optional */
