@@ -387,7 +387,8 @@ static int hexval(char c)
     return -1;
 }
 
-#define PROBE_PATH_MAX 4096 /* the request line limit of stage 3 is below this */
+/* The decoded path's first bytes: the longest entry and the byte after it fit. */
+#define PROBE_PATH_MAX 64
 
 /* The probe list of §7.2. A prefix entry matches any path beginning with it; an exact entry
  * matches itself and its subtree (itself followed by '/'). Lower case: compared ignoring case. */
@@ -433,8 +434,9 @@ static bool has_scheme(const char *t, size_t n)
 
 bool net_abuse_is_probe(const char *method, const char *target, size_t n, bool has_auth_headers)
 {
-    char path[PROBE_PATH_MAX];
+    char path[PROBE_PATH_MAX], prev = 0;
     size_t pn = 0;
+    bool in_path = true;
 
     if (has_auth_headers) {
         return false;
@@ -446,36 +448,25 @@ bool net_abuse_is_probe(const char *method, const char *target, size_t n, bool h
     if (has_scheme(target, n)) {
         return true;
     }
-    /* Decode %XX so an encoded dot or letter cannot slip past; the query is not part of the path,
-     * but ".." anywhere in the target counts. */
+    /* One pass: %XX is decoded, so an encoded dot or letter cannot slip past; ".." anywhere in
+     * the target counts, the list only in the path (up to a literal '?'). A path longer than the
+     * buffer cannot equal an exact entry, and prefixes need only its first bytes. */
     for (size_t i = 0; i < n; i++) {
         char c = target[i];
+        if (c == '?') {
+            in_path = false;
+        }
         if (c == '%' && n - i >= 3 && hexval(target[i + 1]) >= 0 && hexval(target[i + 2]) >= 0) {
             c = (char)(hexval(target[i + 1]) * 16 + hexval(target[i + 2]));
             i += 2;
         }
-        if (pn == sizeof(path)) {
-            return true; /* beyond any request line we accept: nothing honest sends this */
-        }
-        path[pn++] = c;
-    }
-    for (size_t i = 0; i + 1 < pn; i++) {
-        if (path[i] == '.' && path[i + 1] == '.') {
+        if (prev == '.' && c == '.') {
             return true;
         }
-    }
-    {
-        const char *q = memchr(target, '?', n);
-        size_t raw_path = q ? (size_t)(q - target) : n;
-        /* The decoded path ends where the raw one does; an encoded '?' stays in the path. */
-        size_t dn = 0;
-        for (size_t i = 0; i < raw_path; i++) {
-            if (target[i] == '%' && raw_path - i >= 3 && hexval(target[i + 1]) >= 0 &&
-                hexval(target[i + 2]) >= 0) {
-                i += 2;
-            }
-            dn++;
+        prev = c;
+        if (in_path && pn < sizeof(path)) {
+            path[pn++] = c;
         }
-        return path_listed(path, dn);
     }
+    return path_listed(path, pn);
 }

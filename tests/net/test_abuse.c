@@ -491,6 +491,21 @@ static void probes(void **state)
     assert_true(probe("trace", "/"));
     assert_false(probe("OPTIONS", "*"));
     assert_false(net_abuse_is_probe("TRACE", "/", 1, true));
+    /* long targets: only the first bytes of the path decide, and length alone is no probe */
+    {
+        char long_t[6000];
+        memset(long_t, 'a', sizeof(long_t) - 1);
+        long_t[sizeof(long_t) - 1] = '\0';
+        memcpy(long_t, "/v1/games?x=", 12);
+        assert_false(probe("GET", long_t));
+        memcpy(long_t, "/actuator/x=", 12);
+        assert_true(probe("GET", long_t));
+        memcpy(long_t, "/admin/xxxxx", 12);
+        assert_true(probe("GET", long_t));
+        memcpy(long_t, "/v1/games?x=", 12);
+        memcpy(long_t + 5000, "..", 2);
+        assert_true(probe("GET", long_t));
+    }
     /* only the target's n bytes count */
     assert_false(net_abuse_is_probe("GET", "/v1/odds/../x", 8, false));
     /* §12 case 34: one probe bans the IP for good (reason "forbidden"); unless TALLY_PROBE_BAN=0 */
