@@ -7,66 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/abuse_int.h"
+#include "net/abuse_eng_int.h"
 
-#define DS_SLOTS 10u /* 100 ms slots of the 1 s window */
-#define S_SLOTS 60u  /* 1 s slots of the 60 s window */
-#define HIST_MAX 32u /* cooldown starts remembered: d saturates long before 2^31 */
 #define DEFAULT_EXEMPT "127.0.0.0/8,::1/128"
-
-typedef struct win {
-    uint64_t hd, hs; /* ticks (100 ms, 1 s) of the newest slots */
-    bool init;
-    uint16_t d[DS_SLOTS], s[S_SLOTS];
-} win;
-
-/* Failure counters of one identity. A ring of the last N event times (N = the threshold) says
- * exactly whether N events fell within a window: the oldest of them is within it. */
-enum { R_C = 0, R_V = 1, R_X = 2, R_H = 3, R_COUNT = 4 };
-typedef struct rmeta {
-    uint16_t n, at; /* events held; next write */
-} rmeta;
-typedef struct state {
-    uint64_t cool_until; /* monotonic ms; cooling while now < cool_until */
-    uint32_t level;
-    rmeta r[R_COUNT];
-    uint16_t keys; /* distinct-key slots used */
-    uint64_t ts[]; /* the rings, then key fingerprints and their last-seen times */
-} state;
-
-typedef struct layout {
-    uint16_t cap[R_COUNT];
-    size_t off[R_COUNT];
-    uint64_t win_ms[R_COUNT];
-    uint16_t keys; /* distinct Tally-Key values tracked (IP only) */
-    size_t off_kf, off_ks, payload;
-} layout;
-
-typedef struct bent {
-    uint64_t until_ms, created_ms;
-    uint32_t strikes;
-    uint8_t reason;
-    uint16_t note_len;
-    char *note; /* NUL-terminated, or NULL */
-} bent;
-
-enum { T_IPWIN = 0, T_KEYWIN = 1, T_IPST = 2, T_HKST = 3, T_BANS = 4, T_COUNT = 5 };
-
-struct net_abuse {
-    pthread_mutex_t mu;
-    net_abuse_limit rate[3]; /* by scope */
-    uint64_t cool_initial_s, cool_max_s, cool_reset_ms;
-    uint64_t ban_s;
-    bool probe_ban;
-    net_cidr_list exempt, trusted;
-    uint8_t hkey[crypto_shorthash_KEYBYTES];
-    net__tab tab[T_COUNT];
-    layout lay[2]; /* 0: IP, 1: hotkey */
-    win global[NET_ABUSE_LISTENERS];
-    net_abuse_persist_fn persist;
-    void *persist_arg;
-    net_abuse_stats st; /* counters only; the gauges are computed by net_abuse_stats_get */
-};
 
 /* ---- configuration ---- */
 
@@ -92,13 +35,13 @@ static tally_status set_limit(net_abuse_limit *out, net_abuse_limit in, uint32_t
     return TALLY_OK;
 }
 
-static void layout_init(layout *l, uint32_t c, uint32_t v, uint32_t x, uint32_t keys,
-                        const uint64_t win_ms[R_COUNT])
+static void layout_init(net__layout *l, uint32_t c, uint32_t v, uint32_t x, uint32_t keys,
+                        const uint64_t win_ms[NET__R_COUNT])
 {
     size_t off = 0;
-    l->cap[R_C] = (uint16_t)c, l->cap[R_V] = (uint16_t)v, l->cap[R_X] = (uint16_t)x;
-    l->cap[R_H] = HIST_MAX;
-    for (int i = 0; i < R_COUNT; i++) {
+    l->cap[NET__R_C] = (uint16_t)c, l->cap[NET__R_V] = (uint16_t)v, l->cap[NET__R_X] = (uint16_t)x;
+    l->cap[NET__R_H] = NET__HIST_MAX;
+    for (int i = 0; i < NET__R_COUNT; i++) {
         l->off[i] = off;
         off += l->cap[i];
         l->win_ms[i] = win_ms[i];
@@ -106,7 +49,7 @@ static void layout_init(layout *l, uint32_t c, uint32_t v, uint32_t x, uint32_t 
     l->keys = (uint16_t)keys;
     l->off_kf = off;
     l->off_ks = off + keys;
-    l->payload = sizeof(state) + (off + 2u * keys) * sizeof(uint64_t);
+    l->payload = sizeof(net__state) + (off + 2u * keys) * sizeof(uint64_t);
 }
 
 static tally_status resolve(net_abuse *a, const net_abuse_cfg *cfg)
@@ -118,7 +61,7 @@ static tally_status resolve(net_abuse *a, const net_abuse_cfg *cfg)
     uint32_t dk = pick(cfg->cooldown_ip_distinct_keys, 5);
     uint32_t f2b = pick(cfg->fail2ban_violations, 20), f2b_w = pick(cfg->fail2ban_window_s, 3600);
     uint32_t crit = pick(cfg->critical_strikes, 3), crit_w = pick(cfg->critical_window_s, 86400);
-    uint64_t w[R_COUNT];
+    uint64_t w[NET__R_COUNT];
 
     if (set_limit(&a->rate[NET_SCOPE_KEY], cfg->rate_key, 10, 120) != TALLY_OK ||
         set_limit(&a->rate[NET_SCOPE_IP], cfg->rate_ip, 50, 500) != TALLY_OK ||
@@ -137,10 +80,10 @@ static tally_status resolve(net_abuse *a, const net_abuse_cfg *cfg)
         set_detail(cfg, "abuse thresholds", "out of range");
         return TALLY_EINVAL;
     }
-    w[R_C] = (uint64_t)ip_w * 1000u, w[R_V] = (uint64_t)f2b_w * 1000u;
-    w[R_X] = (uint64_t)crit_w * 1000u, w[R_H] = a->cool_reset_ms;
+    w[NET__R_C] = (uint64_t)ip_w * 1000u, w[NET__R_V] = (uint64_t)f2b_w * 1000u;
+    w[NET__R_X] = (uint64_t)crit_w * 1000u, w[NET__R_H] = a->cool_reset_ms;
     layout_init(&a->lay[0], ip_f, f2b, crit, dk, w);
-    w[R_C] = (uint64_t)key_w * 1000u;
+    w[NET__R_C] = (uint64_t)key_w * 1000u;
     layout_init(&a->lay[1], key_f, 0, crit, 0, w);
     return TALLY_OK;
 }
@@ -160,7 +103,7 @@ tally_status net_abuse_new(const net_abuse_cfg *cfg, net_abuse **out)
 {
     net_abuse *a;
     tally_status st;
-    size_t caps[T_COUNT];
+    size_t caps[NET__T_COUNT];
 
     *out = NULL;
     a = calloc(1, sizeof(*a));
@@ -181,16 +124,17 @@ tally_status net_abuse_new(const net_abuse_cfg *cfg, net_abuse **out)
         st = parse_list(cfg, "TALLY_TRUSTED_PROXIES",
                         cfg->trusted_proxies ? cfg->trusted_proxies : "", &a->trusted);
     }
-    caps[T_IPWIN] = cfg->max_ips ? cfg->max_ips : NET_ABUSE_TABLE_DEFAULT;
-    caps[T_KEYWIN] = cfg->max_keys ? cfg->max_keys : NET_ABUSE_KEYS_DEFAULT;
-    caps[T_IPST] = caps[T_HKST] = cfg->max_states ? cfg->max_states : NET_ABUSE_STATE_DEFAULT;
-    caps[T_BANS] = cfg->max_bans ? cfg->max_bans : NET_ABUSE_STATE_DEFAULT;
-    for (int i = 0; i < T_COUNT && st == TALLY_OK; i++) {
-        size_t payload = i <= T_KEYWIN ? sizeof(win)
-                         : i == T_IPST ? a->lay[0].payload
-                         : i == T_HKST ? a->lay[1].payload
-                                       : sizeof(bent);
-        st = net__tab_init(&a->tab[i], caps[i], payload, i != T_BANS, a->hkey);
+    caps[NET__T_IPWIN] = cfg->max_ips ? cfg->max_ips : NET_ABUSE_TABLE_DEFAULT;
+    caps[NET__T_KEYWIN] = cfg->max_keys ? cfg->max_keys : NET_ABUSE_KEYS_DEFAULT;
+    caps[NET__T_IPST] = caps[NET__T_HKST] =
+        cfg->max_states ? cfg->max_states : NET_ABUSE_STATE_DEFAULT;
+    caps[NET__T_BANS] = cfg->max_bans ? cfg->max_bans : NET_ABUSE_STATE_DEFAULT;
+    for (int i = 0; i < NET__T_COUNT && st == TALLY_OK; i++) {
+        size_t payload = i <= NET__T_KEYWIN ? sizeof(net__win)
+                         : i == NET__T_IPST ? a->lay[0].payload
+                         : i == NET__T_HKST ? a->lay[1].payload
+                                            : sizeof(net__bent);
+        st = net__tab_init(&a->tab[i], caps[i], payload, i != NET__T_BANS, a->hkey);
     }
     if (st != TALLY_OK) {
         net_abuse_free(a);
@@ -205,7 +149,7 @@ tally_status net_abuse_new(const net_abuse_cfg *cfg, net_abuse **out)
 static void free_note(void *arg, void *payload)
 {
     (void)arg;
-    free(((bent *)payload)->note);
+    free(((net__bent *)payload)->note);
 }
 
 void net_abuse_free(net_abuse *a)
@@ -213,8 +157,8 @@ void net_abuse_free(net_abuse *a)
     if (a == NULL) {
         return;
     }
-    net__tab_each(&a->tab[T_BANS], free_note, NULL);
-    for (int i = 0; i < T_COUNT; i++) {
+    net__tab_each(&a->tab[NET__T_BANS], free_note, NULL);
+    for (int i = 0; i < NET__T_COUNT; i++) {
         net__tab_release(&a->tab[i]);
     }
     net_cidr_list_release(&a->exempt);
@@ -282,14 +226,14 @@ static uint64_t ring_wait(const uint16_t *c, unsigned n, uint64_t head, uint64_t
     return (uint64_t)n * slot_ms;
 }
 
-static uint32_t whole_s(uint64_t ms)
+uint32_t net__whole_s(uint64_t ms)
 {
     uint64_t s = (ms + 999) / 1000;
     return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
 }
 
 /* Counts one request if both windows admit it. Fills rate; on refusal *which and *retry_s. */
-static bool win_try(win *w, const net_abuse_limit *lim, uint64_t now, net_abuse_rate *rate,
+static bool win_try(net__win *w, const net_abuse_limit *lim, uint64_t now, net_abuse_rate *rate,
                     net_abuse_window *which, uint32_t *retry_s)
 {
     uint32_t sd, ss, rd, rs;
@@ -297,15 +241,15 @@ static bool win_try(win *w, const net_abuse_limit *lim, uint64_t now, net_abuse_
     if (!w->init) {
         w->hd = now / 100, w->hs = now / 1000, w->init = true;
     }
-    ring_adv(w->d, DS_SLOTS, &w->hd, now / 100);
-    ring_adv(w->s, S_SLOTS, &w->hs, now / 1000);
-    sd = ring_sum(w->d, DS_SLOTS), ss = ring_sum(w->s, S_SLOTS);
+    ring_adv(w->d, NET__DS_SLOTS, &w->hd, now / 100);
+    ring_adv(w->s, NET__S_SLOTS, &w->hs, now / 1000);
+    sd = ring_sum(w->d, NET__DS_SLOTS), ss = ring_sum(w->s, NET__S_SLOTS);
     rate->limit = lim->per_min;
     if (sd >= lim->per_s || ss >= lim->per_min) {
-        uint64_t wd = ring_wait(w->d, DS_SLOTS, w->hd, 100, now, sd, lim->per_s);
-        uint64_t ws = ring_wait(w->s, S_SLOTS, w->hs, 1000, now, ss, lim->per_min);
+        uint64_t wd = ring_wait(w->d, NET__DS_SLOTS, w->hd, 100, now, sd, lim->per_s);
+        uint64_t ws = ring_wait(w->s, NET__S_SLOTS, w->hs, 1000, now, ss, lim->per_min);
         *which = sd >= lim->per_s ? NET_WINDOW_1S : NET_WINDOW_60S;
-        *retry_s = whole_s(wd > ws ? wd : ws);
+        *retry_s = net__whole_s(wd > ws ? wd : ws);
         if (*retry_s == 0) {
             *retry_s = 1;
         }
@@ -313,33 +257,33 @@ static bool win_try(win *w, const net_abuse_limit *lim, uint64_t now, net_abuse_
         rate->reset_s = *retry_s;
         return false;
     }
-    w->d[w->hd % DS_SLOTS]++, w->s[w->hs % S_SLOTS]++;
+    w->d[w->hd % NET__DS_SLOTS]++, w->s[w->hs % NET__S_SLOTS]++;
     sd++, ss++;
     rd = lim->per_s - sd, rs = lim->per_min - ss;
     /* Remaining and Reset describe the tighter window; a tie goes to the per-minute one, whose
      * limit is the one X-RateLimit-Limit names. */
     if (rd < rs) {
         rate->remaining = rd;
-        rate->reset_s = whole_s(ring_wait(w->d, DS_SLOTS, w->hd, 100, now, sd, sd));
+        rate->reset_s = net__whole_s(ring_wait(w->d, NET__DS_SLOTS, w->hd, 100, now, sd, sd));
     } else {
         rate->remaining = rs;
-        rate->reset_s = whole_s(ring_wait(w->s, S_SLOTS, w->hs, 1000, now, ss, ss));
+        rate->reset_s = net__whole_s(ring_wait(w->s, NET__S_SLOTS, w->hs, 1000, now, ss, ss));
     }
     return true;
 }
 
 /* Gives back one request counted at `at`, if its slots are still in the windows. */
-static void win_unreserve(win *w, uint64_t at)
+static void win_unreserve(net__win *w, uint64_t at)
 {
     uint64_t td = at / 100, ts = at / 1000;
     if (!w->init) {
         return;
     }
-    if (td <= w->hd && td + DS_SLOTS > w->hd && w->d[td % DS_SLOTS] > 0) {
-        w->d[td % DS_SLOTS]--;
+    if (td <= w->hd && td + NET__DS_SLOTS > w->hd && w->d[td % NET__DS_SLOTS] > 0) {
+        w->d[td % NET__DS_SLOTS]--;
     }
-    if (ts <= w->hs && ts + S_SLOTS > w->hs && w->s[ts % S_SLOTS] > 0) {
-        w->s[ts % S_SLOTS]--;
+    if (ts <= w->hs && ts + NET__S_SLOTS > w->hs && w->s[ts % NET__S_SLOTS] > 0) {
+        w->s[ts % NET__S_SLOTS]--;
     }
 }
 
@@ -352,18 +296,18 @@ static size_t ident_key(const net_ident *id, uint8_t key[NET__KEY_MAX])
     return 1u + id->len;
 }
 
-static bent *ban_find(net_abuse *a, const net_ident *id)
+net__bent *net__ban_find(net_abuse *a, const net_ident *id)
 {
     uint8_t key[NET__KEY_MAX];
     void *p;
     size_t kn = ident_key(id, key);
-    if (net__tab_get(&a->tab[T_BANS], key, kn, false, &p, NULL) != TALLY_OK) {
+    if (net__tab_get(&a->tab[NET__T_BANS], key, kn, false, &p, NULL) != TALLY_OK) {
         return NULL;
     }
     return p;
 }
 
-static void ban_view(const net_ident *id, const bent *e, net_ban *out)
+void net__ban_view(const net_ident *id, const net__bent *e, net_ban *out)
 {
     memset(out, 0, sizeof(*out));
     out->id = *id;
@@ -377,7 +321,7 @@ static void ban_view(const net_ident *id, const bent *e, net_ban *out)
     }
 }
 
-static void ent_ident(const void *payload, net_ident *out)
+void net__ent_ident(const void *payload, net_ident *out)
 {
     const net__ent *e = net__tab_ent(payload);
     memset(out, 0, sizeof(*out));
@@ -386,26 +330,26 @@ static void ent_ident(const void *payload, net_ident *out)
     memcpy(out->b, e->key + 1, out->len);
 }
 
-static bool ban_active(const bent *e, uint64_t now_ms)
+bool net__ban_active(const net__bent *e, uint64_t now_ms)
 {
     return e->until_ms == 0 || e->until_ms > now_ms;
 }
 
 /* Stores b. With keep_stronger (automatic bans), an existing ban lasting at least as long wins.
  * *stored says whether anything changed; then it is reported when report is set. */
-static tally_status ban_put(net_abuse *a, const net_ban *b, bool keep_stronger, bool report,
-                            bool *stored)
+tally_status net__ban_put(net_abuse *a, const net_ban *b, bool keep_stronger, bool report,
+                          bool *stored)
 {
     uint8_t key[NET__KEY_MAX];
     size_t kn = ident_key(&b->id, key);
     char *note = NULL;
     bool fresh;
     void *p;
-    bent *e;
+    net__bent *e;
     tally_status st;
 
     *stored = false;
-    e = ban_find(a, &b->id);
+    e = net__ban_find(a, &b->id);
     if (e != NULL && keep_stronger &&
         (e->until_ms == 0 || (b->until_ms != 0 && e->until_ms >= b->until_ms))) {
         return TALLY_OK;
@@ -418,7 +362,7 @@ static tally_status ban_put(net_abuse *a, const net_ban *b, bool keep_stronger, 
         memcpy(note, b->note, b->note_len);
         note[b->note_len] = '\0';
     }
-    st = net__tab_get(&a->tab[T_BANS], key, kn, true, &p, &fresh);
+    st = net__tab_get(&a->tab[NET__T_BANS], key, kn, true, &p, &fresh);
     if (st != TALLY_OK) {
         free(note);
         if (st == TALLY_EFULL) {
@@ -428,12 +372,12 @@ static tally_status ban_put(net_abuse *a, const net_ban *b, bool keep_stronger, 
     }
     e = p;
     free(e->note);
-    *e = (bent){.until_ms = b->until_ms,
-                .created_ms = b->created_ms,
-                .strikes = b->strikes,
-                .reason = b->reason,
-                .note_len = b->note_len,
-                .note = note};
+    *e = (net__bent){.until_ms = b->until_ms,
+                     .created_ms = b->created_ms,
+                     .strikes = b->strikes,
+                     .reason = b->reason,
+                     .note_len = b->note_len,
+                     .note = note};
     *stored = true;
     if (report && a->persist != NULL) {
         a->persist(a->persist_arg, b, false);
@@ -448,7 +392,7 @@ static tally_status ban_auto(net_abuse *a, const net_ident *id, uint64_t until, 
     net_ban b;
     memset(&b, 0, sizeof(b));
     b.id = *id, b.until_ms = until, b.reason = reason, b.created_ms = now_ms, b.strikes = strikes;
-    return ban_put(a, &b, true, true, stored);
+    return net__ban_put(a, &b, true, true, stored);
 }
 
 /* ---- checks ---- */
@@ -462,8 +406,8 @@ static void verdict_ok(net_abuse_verdict *v, const net_ident *who)
 
 static bool banned(net_abuse *a, const net_ident *id, uint64_t now_ms, net_abuse_verdict *out)
 {
-    bent *e = ban_find(a, id);
-    if (e == NULL || !ban_active(e, now_ms)) {
+    net__bent *e = net__ban_find(a, id);
+    if (e == NULL || !net__ban_active(e, now_ms)) {
         return false;
     }
     memset(out, 0, sizeof(*out));
@@ -473,13 +417,13 @@ static bool banned(net_abuse *a, const net_ident *id, uint64_t now_ms, net_abuse
     return true;
 }
 
-static state *state_find(net_abuse *a, const net_ident *id)
+net__state *net__state_find(net_abuse *a, const net_ident *id)
 {
     uint8_t key[NET__KEY_MAX];
     size_t kn = ident_key(id, key);
     void *p;
-    if (net__tab_get(&a->tab[id->kind == NET_ID_IP ? T_IPST : T_HKST], key, kn, false, &p, NULL) !=
-        TALLY_OK) {
+    if (net__tab_get(&a->tab[id->kind == NET_ID_IP ? NET__T_IPST : NET__T_HKST], key, kn, false, &p,
+                     NULL) != TALLY_OK) {
         return NULL;
     }
     return p;
@@ -487,14 +431,14 @@ static state *state_find(net_abuse *a, const net_ident *id)
 
 static bool cooling(net_abuse *a, const net_ident *id, uint64_t now_mono, net_abuse_verdict *out)
 {
-    state *s = state_find(a, id);
+    net__state *s = net__state_find(a, id);
     if (s == NULL || s->cool_until <= now_mono) {
         return false;
     }
     memset(out, 0, sizeof(*out));
     out->result = NET_ABUSE_COOLING;
     out->who = *id;
-    out->retry_after_s = whole_s(s->cool_until - now_mono);
+    out->retry_after_s = net__whole_s(s->cool_until - now_mono);
     return true;
 }
 
@@ -557,7 +501,7 @@ tally_status net_abuse_check_ip(net_abuse *a, const net_ip *ip, unsigned listene
     }
     key[0] = (uint8_t)listener;
     memcpy(key + 1, id.b, id.len);
-    st = net__tab_get(&a->tab[T_IPWIN], key, 1u + id.len, true, &p, NULL);
+    st = net__tab_get(&a->tab[NET__T_IPWIN], key, 1u + id.len, true, &p, NULL);
     if (st != TALLY_OK) {
         memset(out, 0, sizeof(*out));
         goto done;
@@ -597,7 +541,7 @@ tally_status net_abuse_check_key(net_abuse *a, const uint8_t key[32], const uint
             goto done;
         }
     }
-    st = net__tab_get(&a->tab[T_KEYWIN], key, 32, true, &p, NULL);
+    st = net__tab_get(&a->tab[NET__T_KEYWIN], key, 32, true, &p, NULL);
     if (st != TALLY_OK) {
         memset(out, 0, sizeof(*out));
         goto done;
@@ -631,7 +575,8 @@ void net_abuse_key_release(net_abuse *a, net_abuse_resv *resv)
     }
     resv->held = false;
     pthread_mutex_lock(&a->mu);
-    if (net__tab_get(&a->tab[T_KEYWIN], resv->key, 32, false, &p, NULL) == TALLY_OK && p != NULL) {
+    if (net__tab_get(&a->tab[NET__T_KEYWIN], resv->key, 32, false, &p, NULL) == TALLY_OK &&
+        p != NULL) {
         win_unreserve(p, resv->mono_ms);
     }
     pthread_mutex_unlock(&a->mu);
@@ -639,12 +584,12 @@ void net_abuse_key_release(net_abuse *a, net_abuse_resv *resv)
 
 /* ---- failures ---- */
 
-static uint64_t *ring_ts(state *s, const layout *l, int r)
+static uint64_t *ring_ts(net__state *s, const net__layout *l, int r)
 {
     return s->ts + l->off[r];
 }
 
-static void ring_push(state *s, const layout *l, int r, uint64_t now)
+static void ring_push(net__state *s, const net__layout *l, int r, uint64_t now)
 {
     uint16_t cap = l->cap[r];
     if (cap == 0) {
@@ -658,7 +603,7 @@ static void ring_push(state *s, const layout *l, int r, uint64_t now)
 }
 
 /* True when the ring holds its threshold of events and the oldest is within the window. */
-static bool ring_full_within(state *s, const layout *l, int r, uint64_t now)
+static bool ring_full_within(net__state *s, const net__layout *l, int r, uint64_t now)
 {
     uint16_t cap = l->cap[r];
     if (cap == 0 || s->r[r].n < cap) {
@@ -667,7 +612,7 @@ static bool ring_full_within(state *s, const layout *l, int r, uint64_t now)
     return now - ring_ts(s, l, r)[s->r[r].at] < l->win_ms[r];
 }
 
-static uint32_t ring_count_within(state *s, const layout *l, int r, uint64_t now)
+static uint32_t ring_count_within(net__state *s, const net__layout *l, int r, uint64_t now)
 {
     uint32_t c = 0;
     for (uint16_t i = 0; i < s->r[r].n; i++) {
@@ -679,8 +624,8 @@ static uint32_t ring_count_within(state *s, const layout *l, int r, uint64_t now
 /* Records a distinct-key sighting; returns how many distinct keys were seen within the C window.
  * The slots hold the most recently seen distinct keys, so when N keys fell within the window, the
  * N slots hold exactly them. Fingerprints are keyed hashes, so nobody can pick colliding keys. */
-static uint32_t distinct_keys(net_abuse *a, state *s, const layout *l, const uint8_t key[32],
-                              uint64_t now)
+static uint32_t distinct_keys(net_abuse *a, net__state *s, const net__layout *l,
+                              const uint8_t key[32], uint64_t now)
 {
     uint8_t h[crypto_shorthash_BYTES];
     uint64_t fp = 0, *kf = s->ts + l->off_kf, *ks = s->ts + l->off_ks;
@@ -706,32 +651,33 @@ static uint32_t distinct_keys(net_abuse *a, state *s, const layout *l, const uin
 seen:
     kf[slot] = fp, ks[slot] = now;
     for (uint16_t i = 0; i < s->keys; i++) {
-        n += now - ks[i] < l->win_ms[R_C];
+        n += now - ks[i] < l->win_ms[NET__R_C];
     }
     return n;
 }
 
-static void forget_c(state *s)
+void net__forget_c(net__state *s)
 {
-    s->r[R_C] = (rmeta){0, 0};
+    s->r[NET__R_C] = (net__rmeta){0, 0};
     s->keys = 0;
 }
 
 /* Starts a cooldown: d = min(initial × 2^(c−1), max), c = cooldowns in the reset window. */
-static uint32_t cool_start(net_abuse *a, state *s, const layout *l, uint64_t now, uint32_t *level)
+static uint32_t cool_start(net_abuse *a, net__state *s, const net__layout *l, uint64_t now,
+                           uint32_t *level)
 {
     uint32_t c;
     uint64_t d;
 
-    ring_push(s, l, R_H, now);
-    c = ring_count_within(s, l, R_H, now);
+    ring_push(s, l, NET__R_H, now);
+    c = ring_count_within(s, l, NET__R_H, now);
     d = a->cool_initial_s << (c - 1 < 31 ? c - 1 : 31);
     if (d > a->cool_max_s) {
         d = a->cool_max_s;
     }
     s->cool_until = now + d * 1000u;
     s->level = c;
-    forget_c(s);
+    net__forget_c(s);
     *level = c;
     return (uint32_t)d;
 }
@@ -747,14 +693,14 @@ typedef struct charge {
 static tally_status charge_one(net_abuse *a, const net_ident *id, charge *c)
 {
     int li = id->kind == NET_ID_IP ? 0 : 1;
-    const layout *l = &a->lay[li];
+    const net__layout *l = &a->lay[li];
     const net_abuse_failure *f = c->f;
     uint8_t key[NET__KEY_MAX];
     size_t kn = ident_key(id, key);
     tally_status st = TALLY_OK;
     uint64_t now = c->now_mono;
     bool stored = false, trip = false;
-    state *s;
+    net__state *s;
     void *p;
 
     a->st.failures[f->cls][li]++;
@@ -765,28 +711,28 @@ static tally_status charge_one(net_abuse *a, const net_ident *id, charge *c)
         }
         return st;
     }
-    st = net__tab_get(&a->tab[li == 0 ? T_IPST : T_HKST], key, kn, true, &p, NULL);
+    st = net__tab_get(&a->tab[li == 0 ? NET__T_IPST : NET__T_HKST], key, kn, true, &p, NULL);
     if (st != TALLY_OK) {
         return st;
     }
     s = p;
     if (f->cls == NET_CLASS_X) {
-        ring_push(s, l, R_X, now);
-        if (ring_full_within(s, l, R_X, now)) {
-            st = ban_auto(a, id, 0, (uint8_t)f->x_reason, l->cap[R_X], c->now_ms, &stored);
+        ring_push(s, l, NET__R_X, now);
+        if (ring_full_within(s, l, NET__R_X, now)) {
+            st = ban_auto(a, id, 0, (uint8_t)f->x_reason, l->cap[NET__R_X], c->now_ms, &stored);
             c->banned = stored, c->until = 0;
         }
-    } else if (f->cls == NET_CLASS_V && l->cap[R_V] > 0) {
-        ring_push(s, l, R_V, now);
-        if (ring_full_within(s, l, R_V, now)) {
+    } else if (f->cls == NET_CLASS_V && l->cap[NET__R_V] > 0) {
+        ring_push(s, l, NET__R_V, now);
+        if (ring_full_within(s, l, NET__R_V, now)) {
             uint64_t until = c->now_ms + a->ban_s * 1000u;
-            st = ban_auto(a, id, until, NET_BAN_VIOLATIONS, l->cap[R_V], c->now_ms, &stored);
+            st = ban_auto(a, id, until, NET_BAN_VIOLATIONS, l->cap[NET__R_V], c->now_ms, &stored);
             c->banned = stored, c->until = until;
         }
     }
     /* Every class but P is also a C-failure (V keeps escalation going, X per §14.10). */
-    ring_push(s, l, R_C, now);
-    trip = ring_full_within(s, l, R_C, now);
+    ring_push(s, l, NET__R_C, now);
+    trip = ring_full_within(s, l, NET__R_C, now);
     if (l->keys > 0 && f->claimed_key != NULL &&
         distinct_keys(a, s, l, f->claimed_key, now) >= l->keys) {
         trip = true;
@@ -834,252 +780,4 @@ tally_status net_abuse_fail(net_abuse *a, const net_abuse_failure *f, uint64_t n
         *out = o;
     }
     return st != TALLY_OK ? st : st2;
-}
-
-/* ---- admin: bans ---- */
-
-tally_status net_abuse_ban_load(net_abuse *a, const net_ban *b)
-{
-    tally_status st;
-    bool stored;
-
-    st = net_ban_check(b);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    pthread_mutex_lock(&a->mu);
-    st = ban_put(a, b, false, false, &stored);
-    pthread_mutex_unlock(&a->mu);
-    return st;
-}
-
-tally_status net_abuse_ban_add(net_abuse *a, const net_ban *b)
-{
-    tally_status st;
-    bool stored;
-
-    st = net_ban_check(b);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    pthread_mutex_lock(&a->mu);
-    st = ban_put(a, b, false, true, &stored);
-    pthread_mutex_unlock(&a->mu);
-    return st;
-}
-
-/* Reports and drops one ban entry. */
-static void ban_drop(net_abuse *a, bent *e)
-{
-    net_ban b;
-    net_ident id;
-
-    ent_ident(e, &id);
-    if (a->persist != NULL) {
-        ban_view(&id, e, &b);
-        a->persist(a->persist_arg, &b, true);
-    }
-    free(e->note);
-    net__tab_del(&a->tab[T_BANS], e);
-}
-
-tally_status net_abuse_ban_remove(net_abuse *a, const net_ident *id)
-{
-    tally_status st = TALLY_ENOTFOUND;
-    bent *e;
-
-    pthread_mutex_lock(&a->mu);
-    e = ban_find(a, id);
-    if (e != NULL) {
-        ban_drop(a, e);
-        st = TALLY_OK;
-    }
-    pthread_mutex_unlock(&a->mu);
-    return st;
-}
-
-tally_status net_abuse_ban_get(net_abuse *a, const net_ident *id, net_ban *out)
-{
-    tally_status st = TALLY_ENOTFOUND;
-    bent *e;
-
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&a->mu);
-    e = ban_find(a, id);
-    if (e != NULL) {
-        ban_view(id, e, out);
-        st = TALLY_OK;
-    }
-    pthread_mutex_unlock(&a->mu);
-    return st;
-}
-
-typedef struct ban_walk {
-    net_abuse *a;
-    net_ban *v;
-    size_t n;
-    uint64_t now_ms;
-} ban_walk;
-
-static void ban_collect(void *arg, void *payload)
-{
-    ban_walk *w = arg;
-    net_ident id;
-    ent_ident(payload, &id);
-    ban_view(&id, payload, &w->v[w->n++]);
-}
-
-tally_status net_abuse_bans_list(net_abuse *a, net_ban **out, size_t *n_out)
-{
-    ban_walk w = {.a = a};
-
-    *out = NULL, *n_out = 0;
-    pthread_mutex_lock(&a->mu);
-    if (a->tab[T_BANS].n > 0) {
-        w.v = calloc(a->tab[T_BANS].n, sizeof(*w.v));
-        if (w.v == NULL) {
-            pthread_mutex_unlock(&a->mu);
-            return TALLY_ENOMEM;
-        }
-        net__tab_each(&a->tab[T_BANS], ban_collect, &w);
-    }
-    pthread_mutex_unlock(&a->mu);
-    *out = w.v, *n_out = w.n;
-    return TALLY_OK;
-}
-
-static void ban_expire(void *arg, void *payload)
-{
-    ban_walk *w = arg;
-    bent *e = payload;
-    if (!ban_active(e, w->now_ms)) {
-        ban_drop(w->a, e);
-        w->n++;
-    }
-}
-
-void net_abuse_bans_purge(net_abuse *a, uint64_t now_ms, size_t *n_out)
-{
-    ban_walk w = {.a = a, .now_ms = now_ms};
-
-    pthread_mutex_lock(&a->mu);
-    net__tab_each(&a->tab[T_BANS], ban_expire, &w);
-    pthread_mutex_unlock(&a->mu);
-    if (n_out != NULL) {
-        *n_out = w.n;
-    }
-}
-
-/* ---- admin: cooldowns ---- */
-
-typedef struct cool_walk {
-    net_abuse_cooldown *v;
-    size_t n, cap;
-    uint64_t now;
-} cool_walk;
-
-static void cool_collect(void *arg, void *payload)
-{
-    cool_walk *w = arg;
-    state *s = payload;
-    if (s->cool_until > w->now && w->n < w->cap) {
-        net_abuse_cooldown *c = &w->v[w->n++];
-        ent_ident(payload, &c->id);
-        c->remaining_s = whole_s(s->cool_until - w->now);
-        c->level = s->level;
-    }
-}
-
-static void cool_count(void *arg, void *payload)
-{
-    cool_walk *w = arg;
-    w->n += ((state *)payload)->cool_until > w->now;
-}
-
-tally_status net_abuse_cooldowns_list(net_abuse *a, uint64_t now_mono_ms, net_abuse_cooldown **out,
-                                      size_t *n_out)
-{
-    cool_walk w = {.now = now_mono_ms};
-
-    *out = NULL, *n_out = 0;
-    pthread_mutex_lock(&a->mu);
-    net__tab_each(&a->tab[T_IPST], cool_count, &w);
-    net__tab_each(&a->tab[T_HKST], cool_count, &w);
-    if (w.n > 0) {
-        w.cap = w.n, w.n = 0;
-        w.v = calloc(w.cap, sizeof(*w.v));
-        if (w.v == NULL) {
-            pthread_mutex_unlock(&a->mu);
-            return TALLY_ENOMEM;
-        }
-        net__tab_each(&a->tab[T_IPST], cool_collect, &w);
-        net__tab_each(&a->tab[T_HKST], cool_collect, &w);
-    }
-    pthread_mutex_unlock(&a->mu);
-    *out = w.v, *n_out = w.n;
-    return TALLY_OK;
-}
-
-tally_status net_abuse_cooldown_clear(net_abuse *a, const net_ident *id, uint64_t now_mono_ms)
-{
-    tally_status st = TALLY_ENOTFOUND;
-    state *s;
-
-    pthread_mutex_lock(&a->mu);
-    s = state_find(a, id);
-    if (s != NULL && s->cool_until > now_mono_ms) {
-        s->cool_until = 0;
-        s->level = 0;
-        s->r[R_H] = (rmeta){0, 0};
-        forget_c(s);
-        st = TALLY_OK;
-    }
-    pthread_mutex_unlock(&a->mu);
-    return st;
-}
-
-/* ---- metrics ---- */
-
-typedef struct stat_walk {
-    net_abuse_stats *st;
-    uint64_t now_ms, now_mono;
-    int li;
-} stat_walk;
-
-static void stat_cool(void *arg, void *payload)
-{
-    stat_walk *w = arg;
-    w->st->cooldowns_active[w->li] += ((state *)payload)->cool_until > w->now_mono;
-}
-
-static void stat_ban(void *arg, void *payload)
-{
-    stat_walk *w = arg;
-    bent *e = payload;
-    if (ban_active(e, w->now_ms)) {
-        int li = net__tab_ent(payload)->key[0] == NET_ID_IP ? 0 : 1;
-        w->st->bans_active[li][e->until_ms == 0 ? 1 : 0]++;
-    }
-}
-
-void net_abuse_stats_get(net_abuse *a, uint64_t now_ms, uint64_t now_mono_ms, net_abuse_stats *out)
-{
-    stat_walk w = {.st = out, .now_ms = now_ms, .now_mono = now_mono_ms};
-
-    pthread_mutex_lock(&a->mu);
-    *out = a->st;
-    memset(out->cooldowns_active, 0, sizeof(out->cooldowns_active));
-    memset(out->bans_active, 0, sizeof(out->bans_active));
-    w.li = 0;
-    net__tab_each(&a->tab[T_IPST], stat_cool, &w);
-    w.li = 1;
-    net__tab_each(&a->tab[T_HKST], stat_cool, &w);
-    net__tab_each(&a->tab[T_BANS], stat_ban, &w);
-    for (int i = 0; i < T_COUNT; i++) {
-        out->entries[i] = a->tab[i].n;
-        if (i < 4) {
-            out->evictions[i] = a->tab[i].evictions;
-        }
-    }
-    pthread_mutex_unlock(&a->mu);
 }

@@ -167,7 +167,7 @@ TALLY_MUST_USE tally_status net_ban_value_encode(const net_ban *b, uint8_t *out,
 TALLY_MUST_USE tally_status net_ban_decode(const uint8_t *key, size_t key_len, const uint8_t *val,
                                            size_t val_len, net_ban *out);
 
-/* ---- the engine (net/abuse.c, net/abuse_tab.c) ---- */
+/* ---- the engine (net/abuse.c; admin and metrics in net/abuse_admin.c) ---- */
 
 #define NET_ABUSE_LISTENERS 8u           /* listener ids 0..7, named by the caller */
 #define NET_ABUSE_TABLE_DEFAULT 1000000u /* entries of the (listener, IP) window table */
