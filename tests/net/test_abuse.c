@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 /* clang-format on */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -991,6 +992,56 @@ static void bounded_tables(void **state)
     net_abuse_free(b);
 }
 
+typedef struct hammer {
+    net_abuse *a;
+    int admitted, cooled;
+} hammer;
+
+static void *hammer_run(void *arg)
+{
+    hammer *h = arg;
+    net_ip x = ip("192.0.2.99");
+    for (int i = 0; i < 200; i++) {
+        net_abuse_verdict v;
+        net_abuse_failure f = {.cls = NET_CLASS_C, .ip = &x};
+        if (net_abuse_check_ip(h->a, &x, 0, T0, M0, &v) != TALLY_OK ||
+            net_abuse_fail(h->a, &f, T0, M0, NULL) != TALLY_OK) {
+            return NULL;
+        }
+        h->admitted += v.result == NET_ABUSE_OK;
+        h->cooled += v.result == NET_ABUSE_COOLING;
+    }
+    return NULL;
+}
+
+/* One handle, four threads, one instant: the window admits exactly its limit and the failures
+ * add up, whatever the interleaving. */
+static void shared_handle(void **state)
+{
+    net_abuse *a = mk((net_abuse_cfg){.rate_global = {.per_s = 65535, .per_min = 65535}});
+    hammer h[4];
+    pthread_t t[4];
+    net_abuse_stats st;
+    int admitted = 0, cooled = 0;
+    (void)state;
+
+    for (int i = 0; i < 4; i++) {
+        h[i] = (hammer){.a = a};
+        assert_int_equal(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        admitted += h[i].admitted, cooled += h[i].cooled;
+    }
+    net_abuse_stats_get(a, T0, M0, &st);
+    assert_int_equal(st.failures[NET_CLASS_C][0], 800);
+    assert_int_equal(st.cooldowns_active[0], 1);
+    /* admitted until the 50th failure started a cooldown, then refused as cooling */
+    assert_true(admitted <= 50);
+    assert_int_equal(admitted + cooled + (int)st.rate_limited[NET_SCOPE_IP][NET_WINDOW_1S], 800);
+    net_abuse_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1011,6 +1062,7 @@ int main(void)
         cmocka_unit_test(persistence),
         cmocka_unit_test(global_window),
         cmocka_unit_test(bounded_tables),
+        cmocka_unit_test(shared_handle),
     };
     if (sodium_init() < 0) {
         return 1;
