@@ -23,48 +23,6 @@ const char *net_ban_reason_name(uint8_t reason)
     return reason >= 1 && reason <= NET_BAN_REASON_MAX ? reason_names[reason] : NULL;
 }
 
-/* Well-formed UTF-8 (no overlong forms, no surrogates, ≤ U+10FFFF) without C0, DEL or C1. */
-bool net__text_ok(const char *p, size_t n)
-{
-    const uint8_t *s = (const uint8_t *)p;
-    size_t i = 0;
-
-    while (i < n) {
-        uint32_t c = s[i];
-        size_t len;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) {
-                return false;
-            }
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2, c &= 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3, c &= 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4, c &= 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len) {
-            return false;
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-            c = c << 6 | (s[i + k] & 0x3fu);
-        }
-        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-            (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
-}
 
 static bool ident_ok(const net_ident *id)
 {
@@ -76,7 +34,7 @@ tally_status net_ban_check(const net_ban *b)
 {
     if (!ident_ok(&b->id) || net_ban_reason_name(b->reason) == NULL || b->until_ms > MS_MAX ||
         b->created_ms > MS_MAX || b->note_len > NET_BAN_NOTE_MAX ||
-        !net__text_ok(b->note, b->note_len)) {
+        !schema_text_ok(b->note, b->note_len)) {
         return TALLY_EINVAL;
     }
     return TALLY_OK;

@@ -403,7 +403,4 @@ const net__ent *net__tab_ent(const void *payload);
 /* Walks from the most to the least recently used; fn may delete the entry it is given. */
 void net__tab_each(net__tab *t, void (*fn)(void *arg, void *payload), void *arg);
 
-/* Valid text of §2.2 rule 4 (UTF-8, no C0, DEL or C1), for ban notes. */
-bool net__text_ok(const char *p, size_t n);
-
 #endif

@@ -438,3 +438,8 @@ void schema_body_release(schema_body *b)
     }
     memset(b, 0, sizeof(*b));
 }
+
+bool schema_text_ok(const char *p, size_t n)
+{
+    return schema__text_ok(SC_TEXT, p, n);
+}

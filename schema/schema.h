@@ -528,6 +528,10 @@ TALLY_MUST_USE tally_status schema_ss58_decode(const char *s, uint8_t acct_out[3
 void schema_sha256_2(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 void schema_sha256_ref(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 
+/* Whether p[0..n) is protocol text (§2.2 item 4: well-formed UTF-8, no overlong forms or
+ * surrogates, ≤ U+10FFFF, no code point in U+0000–U+001F or U+007F–U+009F), of any length. */
+bool schema_text_ok(const char *p, size_t n);
+
 /* Lower-case hex of n bytes into out (2n + 1 bytes with the NUL). */
 void schema_hex(const uint8_t *p, size_t n, char *out);
 /* Parses exactly 2n lower-case hex digits. TALLY_EFORMAT otherwise. */
