@@ -522,14 +522,14 @@ static tally_status parse_head(client_response *r, bool *http10)
 }
 
 /* Finds the end of the head in g: the offset just past the blank line, or 0. */
-static size_t head_end(const gbuf *g)
+static size_t head_end(const uint8_t *p, size_t n)
 {
     size_t i;
 
-    for (i = 0; i + 1 < g->n; i++) {
-        if (g->p[i] == '\n' && (g->p[i + 1] == '\n' ||
-                                (i + 2 < g->n && g->p[i + 1] == '\r' && g->p[i + 2] == '\n'))) {
-            return i + (g->p[i + 1] == '\n' ? 2u : 3u);
+    for (i = 0; i + 1 < n; i++) {
+        if (p[i] == '\n' &&
+            (p[i + 1] == '\n' || (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n'))) {
+            return i + (p[i + 1] == '\n' ? 2u : 3u);
         }
     }
     return 0;
@@ -741,7 +741,7 @@ static tally_status read_response(client_conn *c, bool head_req, client_response
             st = TALLY_ENOMEM;
             goto fail;
         }
-        while ((hend = head_end(&(gbuf){rd.in.p + rd.off, rd.in.n - rd.off, 0, 0})) == 0) {
+        while ((hend = rd.in.p == NULL ? 0 : head_end(rd.in.p + rd.off, rd.in.n - rd.off)) == 0) {
             if (rd.in.n - rd.off > CLIENT_HEAD_MAX) {
                 st = fail_fmt(c, TALLY_ELIMIT, "response head too large");
                 goto fail;
