@@ -51,6 +51,7 @@ typedef enum conn_state {
 typedef struct lis_ctx {
     http_worker *w;
     size_t idx;
+    struct event *resume; /* re-enables the listener after an accept error */
 } lis_ctx;
 
 struct http_conn {
@@ -61,13 +62,14 @@ struct http_conn {
     struct event *timer;
     conn_state state;
     bool closed;       /* socket gone; the struct waits for a deferred reply */
-    bool fresh;        /* no request finished yet: the idle wait uses the read timeout */
     bool inflight;     /* the current request counts in srv->inflight */
     bool line_done;    /* the request line has been parsed */
     net_req *req;
     char *head;        /* the current request's head copy (arena), NULs in place of CRLFs */
     size_t head_n;     /* bytes received for the head, CRLFs included */
     size_t head_used;  /* bytes used in head */
+    size_t scanned;    /* input bytes already searched for a line end, so slow senders cost
+                        * linear time */
     size_t body_got;
     uint8_t *raw;      /* the body as received when zstd-encoded */
     ip_key key;
@@ -209,8 +211,7 @@ static void conn_release(net_http *srv, const ip_key *k)
 
 /* ---- stats ---- */
 
-static size_t stat_index(const net_http *srv, size_t l, unsigned route, net_method m,
-                         unsigned status)
+static size_t stat_index(size_t l, unsigned route, net_method m, unsigned status)
 {
     size_t slot = 0, i;
 
@@ -219,14 +220,13 @@ static size_t stat_index(const net_http *srv, size_t l, unsigned route, net_meth
             slot = i;
         }
     }
-    (void)srv;
     return ((l * NET_HTTP_ROUTES_MAX + route) * NET_METHOD_COUNT + (size_t)m) * STAT_SLOTS + slot;
 }
 
 void net__stats_count(net_http *srv, const net_req *req)
 {
     atomic_fetch_add_explicit(
-        &srv->counts[stat_index(srv, req->listener, req->route, req->method, req->status)], 1,
+        &srv->counts[stat_index(req->listener, req->route, req->method, req->status)], 1,
         memory_order_relaxed);
 }
 
@@ -236,7 +236,7 @@ uint64_t net_http_requests(const net_http *srv, size_t listener, unsigned route,
     if (listener >= srv->n_lis || route >= NET_HTTP_ROUTES_MAX || method >= NET_METHOD_COUNT) {
         return 0;
     }
-    return atomic_load_explicit(&srv->counts[stat_index(srv, listener, route, method, status)],
+    return atomic_load_explicit(&srv->counts[stat_index(listener, route, method, status)],
                                 memory_order_relaxed);
 }
 
@@ -409,7 +409,6 @@ static void conn_write(struct bufferevent *bev, void *arg)
         return;
     }
     c->state = CONN_IDLE;
-    c->fresh = false;
     c->line_done = false;
     timer_arm(c, c->w->srv->cfg.idle_timeout_ms);
     bufferevent_enable(bev, EV_READ);
@@ -569,8 +568,11 @@ static int read_head(http_conn *c)
 
     for (;;) {
         avail = evbuffer_get_length(in);
-        p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+        evbuffer_ptr_set(in, &p, c->scanned, EVBUFFER_PTR_SET);
+        p = evbuffer_search_eol(in, &p, &eol_len, EVBUFFER_EOL_CRLF);
         if (p.pos < 0) {
+            /* Back off one byte: a CR at the end may be the first half of a CRLF. */
+            c->scanned = avail > 0 ? avail - 1u : 0;
             /* No line end yet: reject as soon as the partial line cannot fit. */
             if (!c->line_done && avail > cfg->max_target + 32u) {
                 conn_fail(c, 400, "bad_request", "request-target too long");
@@ -583,6 +585,7 @@ static int read_head(http_conn *c)
             return 0;
         }
         len = (size_t)p.pos;
+        c->scanned = 0;
         if (len + eol_len > cfg->max_header_bytes - c->head_n) {
             conn_fail(c, 400, "bad_request",
                       c->line_done ? "header block too large" : "request-target too long");
@@ -885,7 +888,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
             memcpy(&c->req->peer_ss, &c->ss, sizeof(c->ss));
             c->req->peer_len = c->ss_len;
             c->req->keep_alive = false; /* until the head says otherwise */
-            c->head_n = c->head_used = 0;
+            c->head_n = c->head_used = c->scanned = 0;
             c->state = CONN_HEAD;
             timer_arm(c, srv->cfg.read_timeout_ms);
             break;
@@ -965,7 +968,6 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     c->w = w;
     c->listener = lx->idx;
     c->key = key;
-    c->fresh = true;
     c->ss_len = socklen > 0 && (size_t)socklen <= sizeof(c->ss) ? (socklen_t)socklen
                                                                   : (socklen_t)sizeof(c->ss);
     memcpy(&c->ss, sa, c->ss_len);
@@ -991,12 +993,26 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     timer_arm(c, srv->cfg.read_timeout_ms);
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    lis_ctx *lx = arg;
+
+    (void)fd;
+    (void)what;
+    if (lx->w->lev[lx->idx] != NULL) {
+        evconnlistener_enable(lx->w->lev[lx->idx]);
+    }
+}
+
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
-    /* EMFILE and friends: the pending connection stays in the backlog and is retried on the next
-     * readiness; the connection limits keep the count below the descriptor limit. */
-    (void)lev;
-    (void)arg;
+    lis_ctx *lx = arg;
+    struct timeval tv = {0, 100000};
+
+    /* EMFILE and friends: the pending connection stays readable, so accepting again at once
+     * would spin; pause this loop's listener for 100 ms instead. */
+    evconnlistener_disable(lev);
+    evtimer_add(lx->resume, &tv);
 }
 
 /* ---- stopping ---- */
@@ -1033,6 +1049,7 @@ static void begin_stop(http_worker *w, unsigned grace_ms)
             evconnlistener_free(w->lev[i]);
             w->lev[i] = NULL;
         }
+        evtimer_del(w->lctx[i].resume);
     }
     /* The last loop to let go closes the sockets, so new connections are refused, not queued. */
     if (atomic_fetch_sub(&srv->listening, 1) == 1) {
@@ -1191,7 +1208,10 @@ static tally_status worker_init(net_http *srv, http_worker *w, unsigned idx)
         return TALLY_ENOMEM;
     }
     for (i = 0; i < srv->n_lis; i++) {
-        w->lctx[i] = (lis_ctx){w, i};
+        w->lctx[i] = (lis_ctx){w, i, evtimer_new(w->base, on_accept_resume, &w->lctx[i])};
+        if (w->lctx[i].resume == NULL) {
+            return TALLY_ENOMEM;
+        }
         /* backlog 0: the socket already listens; no CLOSE_ON_FREE: the loops share it. */
         w->lev[i] = evconnlistener_new(w->base, on_accept, &w->lctx[i], 0, 0, srv->fds[i]);
         if (w->lev[i] == NULL) {
@@ -1213,6 +1233,9 @@ static void worker_release(http_worker *w)
     for (i = 0; i < NET_HTTP_LISTENERS_MAX; i++) {
         if (w->lev[i] != NULL) {
             evconnlistener_free(w->lev[i]);
+        }
+        if (w->lctx[i].resume != NULL) {
+            event_free(w->lctx[i].resume);
         }
     }
     while ((c = w->conns) != NULL) {

@@ -137,6 +137,9 @@ const struct sockaddr *net_req_peer_addr(const net_req *req, socklen_t *len_out)
 /* The decoded body (after Content-Encoding: zstd), borrowed from req; {NULL, 0} in head. */
 tally_bytes net_req_body(const net_req *req);
 const char *net_req_id(const net_req *req); /* the X-Request-Id this request is answered with */
+/* True when exactly one Content-Type names media_type ("application/msgpack"), parameters
+ * ignored, case-insensitive. Content-Type is checked by handlers (its 415 depends on the route). */
+bool net_req_content_type_is(const net_req *req, const char *media_type);
 /* True when Accept prefers application/msgpack over application/json (by q-value). */
 bool net_req_prefers_msgpack(const net_req *req);
 /* Per-request memory, 16-byte aligned, freed when the request ends; NULL past cfg->arena_cap. */

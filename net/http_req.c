@@ -245,6 +245,27 @@ void net__req_pick_id(net_req *req)
     req->id[16] = '\0';
 }
 
+/* A qvalue ("0", "0.5", "1.000") in thousandths; parsed by hand because strtod follows the
+ * locale's decimal point. Anything malformed counts as 0 (not acceptable): fail closed. */
+static int parse_q(const char *s)
+{
+    int q = 0, scale = 100, i;
+
+    if (s[0] == '1') {
+        return 1000;
+    }
+    if (s[0] != '0') {
+        return 0;
+    }
+    if (s[1] == '.') {
+        for (i = 2; i < 5 && s[i] >= '0' && s[i] <= '9'; i++) {
+            q += (s[i] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    return q;
+}
+
 /* The q-value (0..1000) given to token in an Accept or Accept-Encoding list; wild is the token
  * that matches anything (star, or star-slash-star for media types), used when token itself is absent. -1 when neither. */
 static int list_q(const char *list, const char *token, const char *wild)
@@ -267,8 +288,7 @@ static int list_q(const char *list, const char *token, const char *wild)
         if (semi != NULL) {
             const char *qs = strstr(semi, "q=");
             if (qs != NULL && qs < p + len) {
-                double d = strtod(qs + 2, NULL);
-                q = d <= 0 ? 0 : d >= 1 ? 1000 : (int)(d * 1000.0);
+                q = parse_q(qs + 2);
             }
         }
         if (tlen == strlen(token) && strncasecmp(p, token, tlen) == 0) {
@@ -284,6 +304,17 @@ static int list_q(const char *list, const char *token, const char *wild)
 bool net__accepts_zstd(const char *accept_encoding)
 {
     return accept_encoding != NULL && list_q(accept_encoding, "zstd", "*") > 0;
+}
+
+bool net_req_content_type_is(const net_req *req, const char *media_type)
+{
+    const char *v;
+    size_t n = strlen(media_type);
+
+    if (net_req_header(req, "Content-Type", &v) != 1 || strncasecmp(v, media_type, n) != 0) {
+        return false;
+    }
+    return v[n] == '\0' || v[n] == ';' || v[n] == ' ' || v[n] == '\t';
 }
 
 bool net_req_prefers_msgpack(const net_req *req)
@@ -533,8 +564,9 @@ void net_req_error(net_req *req, unsigned status, const char *code, const char *
     }
     json_decref(o);
     if (text == NULL) {
+        static const char minimal[] = "{\"success\": false, \"error\": \"internal_error\"}";
         req->keep_alive = false;
-        net__req_finish(req, 500, JSON_TYPE, "", 0);
+        net__req_finish(req, 500, JSON_TYPE, minimal, sizeof(minimal) - 1);
         return;
     }
     net__req_finish(req, status, JSON_TYPE, text, strlen(text));

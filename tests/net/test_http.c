@@ -64,6 +64,8 @@ static void on_head(void *arg, net_req *req)
         net_req_set_body_limit(req, SMALL_LIMIT);
     } else if (strcmp(path, "/defer") == 0) {
         net_req_set_route(req, ROUTE_DEFER);
+    } else if (strcmp(path, "/deny") == 0) {
+        net_req_error(req, 403, "forbidden", "forbidden", NULL);
     }
 }
 
@@ -546,6 +548,66 @@ static void test_malformed(void **state)
     }
 }
 
+static void test_pipelined(void **state)
+{
+    fixture *f = *state;
+    const char two[] = "GET /echo?1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /echo?2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    char *resp = raw_exchange(f->port, two, sizeof(two) - 1, NULL);
+    char *second = strstr(resp, "GET /echo?2");
+
+    assert_non_null(strstr(resp, "GET /echo?1"));
+    assert_non_null(second);
+    assert_true(strstr(resp, "GET /echo?1") < second);
+    free(resp);
+}
+
+static void test_head_reply_skips_body(void **state)
+{
+    fixture *f = *state;
+    /* The head callback answers 403; the announced body is never read and the server closes. */
+    const char req[] = "POST /deny HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n";
+    char *resp = raw_exchange(f->port, req, sizeof(req) - 1, NULL);
+
+    assert_true(strncmp(resp, "HTTP/1.1 403 ", 13) == 0);
+    assert_non_null(strstr(resp, "Connection: close"));
+    assert_error_body(resp, "forbidden");
+    free(resp);
+}
+
+static void test_expect_continue_and_http10(void **state)
+{
+    fixture *f = *state;
+    const char req[] = "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                       "Content-Length: 2\r\nConnection: close\r\n\r\n";
+    int fd = raw_connect(f->port);
+    char buf[512];
+    size_t got = 0;
+    ssize_t r;
+
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+    r = recv(fd, buf, sizeof(buf) - 1, 0);
+    assert_true(r > 0);
+    buf[r] = '\0';
+    assert_true(strncmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    assert_int_equal(send(fd, "hi", 2, 0), 2);
+    while (got < sizeof(buf) - 1 && (r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0) {
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    assert_true(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+    assert_non_null(strstr(buf, "\r\n\r\nPOST /echo dup=0\nhi"));
+    close(fd);
+    {
+        const char old[] = "GET /echo HTTP/1.0\r\n\r\n";
+        char *resp = raw_exchange(f->port, old, sizeof(old) - 1, NULL);
+        assert_true(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+        assert_non_null(strstr(resp, "Connection: close"));
+        free(resp);
+    }
+}
+
 static void test_error_body_shape(void **state)
 {
     fixture *f = *state;
@@ -767,6 +829,9 @@ int main(void)
         cmocka_unit_test(test_header_block_too_large),
         cmocka_unit_test(test_target_too_long),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_head_reply_skips_body),
+        cmocka_unit_test(test_expect_continue_and_http10),
         cmocka_unit_test(test_error_body_shape),
         cmocka_unit_test(test_deferred),
     };
