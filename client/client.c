@@ -289,8 +289,9 @@ static tally_status conn_connect(client_conn *c)
     freeaddrinfo(res);
     if (c->fd < 0) {
         snprintf(c->err, sizeof(c->err), "connect to %s:%s: %s", c->host, c->port_s,
-                 err == ETIMEDOUT ? "timed out" : err == ECONNREFUSED ? "connection refused"
-                                                                      : strerror(err));
+                 err == ETIMEDOUT      ? "timed out"
+                 : err == ECONNREFUSED ? "connection refused"
+                                       : strerror(err));
         return TALLY_EIO;
     }
     return TALLY_OK;
@@ -371,17 +372,16 @@ static bool has_crlf(const char *s)
     return strpbrk(s, "\r\n") != NULL;
 }
 
-static tally_status build_request(const client_conn *c, const client_request *rq,
-                                  const void *body, size_t body_n, gbuf *g)
+static tally_status build_request(const client_conn *c, const client_request *rq, const void *body,
+                                  size_t body_n, gbuf *g)
 {
     char line[64];
     tally_status st;
     size_t i;
     bool v6 = strchr(c->host, ':') != NULL;
 
-    if (rq->method == NULL || rq->target == NULL || has_crlf(rq->method) ||
-        has_crlf(rq->target) || strchr(rq->target, ' ') != NULL ||
-        strlen(rq->target) > CLIENT_TARGET_MAX ||
+    if (rq->method == NULL || rq->target == NULL || has_crlf(rq->method) || has_crlf(rq->target) ||
+        strchr(rq->target, ' ') != NULL || strlen(rq->target) > CLIENT_TARGET_MAX ||
         (rq->content_type != NULL && has_crlf(rq->content_type))) {
         return TALLY_EINVAL;
     }
@@ -497,7 +497,8 @@ static tally_status parse_head(client_response *r, bool *http10)
                 return TALLY_EFORMAT;
             }
             *http10 = line[7] == '0';
-            r->status = (unsigned)((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
+            r->status =
+                (unsigned)((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
             first = false;
             continue;
         }
@@ -553,7 +554,7 @@ static bool token_in(const char *list, const char *tok)
 
 typedef struct reader {
     client_conn *c;
-    gbuf in;  /* bytes received and not yet consumed, from off */
+    gbuf in; /* bytes received and not yet consumed, from off */
     size_t off;
 } reader;
 
@@ -842,8 +843,8 @@ static tally_status read_response(client_conn *c, bool head_req, client_response
         }
         st = decode_zstd(&body, c->max_response, &r->body, &r->body_n);
         if (st != TALLY_OK) {
-            st = fail_fmt(c, st, st == TALLY_ELIMIT ? "decoded body over the cap"
-                                                    : "malformed zstd body");
+            st = fail_fmt(c, st,
+                          st == TALLY_ELIMIT ? "decoded body over the cap" : "malformed zstd body");
             goto fail;
         }
         r->zstd = true;

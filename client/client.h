@@ -12,12 +12,12 @@
 
 #define CLIENT_HOST_MAX 255u
 #define CLIENT_TARGET_MAX 2048u
-#define CLIENT_HEAD_MAX (64u * 1024u)              /* response status line and headers */
+#define CLIENT_HEAD_MAX (64u * 1024u)                 /* response status line and headers */
 #define CLIENT_RESPONSE_DEFAULT (64u * 1024u * 1024u) /* decoded body bytes */
 
 typedef struct client_url {
-    char host[CLIENT_HOST_MAX + 1]; /* without brackets for IPv6 literals */
-    uint16_t port;                  /* 80 when the URL names none */
+    char host[CLIENT_HOST_MAX + 1];     /* without brackets for IPv6 literals */
+    uint16_t port;                      /* 80 when the URL names none */
     char target[CLIENT_TARGET_MAX + 1]; /* path and query, "/" when empty */
 } client_url;
 
@@ -27,7 +27,7 @@ typedef struct client_url {
 TALLY_MUST_USE tally_status client_url_parse(const char *url, client_url *out);
 
 typedef struct client_cfg {
-    const char *host;            /* a name or an IPv4/IPv6 literal; copied */
+    const char *host; /* a name or an IPv4/IPv6 literal; copied */
     uint16_t port;
     unsigned connect_timeout_ms; /* 0 picks 5,000 */
     unsigned io_timeout_ms;      /* each wait for the socket to accept or yield bytes; 0: 30,000 */
@@ -42,15 +42,15 @@ typedef struct client_header {
 } client_header;
 
 typedef struct client_request {
-    const char *method;            /* "GET", "POST", ... */
-    const char *target;            /* sent exactly as given ("/v1/odds?x=1") */
-    const client_header *headers;  /* extra headers; Host and Content-Length are added */
+    const char *method;           /* "GET", "POST", ... */
+    const char *target;           /* sent exactly as given ("/v1/odds?x=1") */
+    const client_header *headers; /* extra headers; Host and Content-Length are added */
     size_t n_headers;
     const void *body;
     size_t body_n;
-    const char *content_type;      /* sent when non-NULL */
-    int zstd_level;                /* > 0: the body is sent Content-Encoding: zstd at this level */
-    bool accept_zstd;              /* send Accept-Encoding: zstd and decode a zstd response */
+    const char *content_type; /* sent when non-NULL */
+    int zstd_level;           /* > 0: the body is sent Content-Encoding: zstd at this level */
+    bool accept_zstd;         /* send Accept-Encoding: zstd and decode a zstd response */
 } client_request;
 
 /* Makes a connection handle; nothing is connected until the first request. Returns TALLY_EINVAL

@@ -21,106 +21,12 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#define IP_BUCKETS 1024u
 #define DEFAULT_MAX_BODY (256u * 1024u)
 /* Statuses with their own counter; anything else is counted under status 0. */
-static const unsigned stat_statuses[] = {0,   200, 201, 202, 204, 301, 302, 304, 400, 401,
-                                         403, 404, 405, 408, 409, 413, 414, 415, 422, 429,
-                                         500, 501, 503, 507};
+static const unsigned stat_statuses[] = {0,   200, 201, 202, 204, 301, 302, 304,
+                                         400, 401, 403, 404, 405, 408, 409, 413,
+                                         414, 415, 422, 429, 500, 501, 503, 507};
 #define STAT_SLOTS (sizeof(stat_statuses) / sizeof(stat_statuses[0]))
-
-typedef struct ip_key {
-    uint8_t b[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 keeps its /64 and zeroes the rest */
-} ip_key;
-
-typedef struct ip_entry {
-    struct ip_entry *next;
-    ip_key key;
-    unsigned count;
-} ip_entry;
-
-typedef enum conn_state {
-    CONN_IDLE,     /* waiting for the first byte of a request */
-    CONN_HEAD,     /* reading the request line and headers */
-    CONN_BODY,     /* reading Content-Length bytes */
-    CONN_HANDLING, /* the handler has the request (maybe deferred); reading is off */
-    CONN_WRITING,  /* the response is in the output buffer */
-    CONN_LINGER,   /* response sent, write side shut; draining input until EOF or a timer */
-} conn_state;
-
-typedef struct lis_ctx {
-    http_worker *w;
-    size_t idx;
-    struct event *resume; /* re-enables the listener after an accept error */
-} lis_ctx;
-
-struct http_conn {
-    http_worker *w;
-    http_conn *prev, *next;
-    size_t listener;
-    struct bufferevent *bev;
-    struct event *timer;
-    conn_state state;
-    bool closed;       /* socket gone; the struct waits for a deferred reply */
-    bool inflight;     /* the current request counts in srv->inflight */
-    bool line_done;    /* the request line has been parsed */
-    net_req *req;
-    char *head;        /* the current request's head copy (arena), NULs in place of CRLFs */
-    size_t head_n;     /* bytes received for the head, CRLFs included */
-    size_t head_used;  /* bytes used in head */
-    size_t scanned;    /* input bytes already searched for a line end, so slow senders cost
-                        * linear time */
-    size_t body_got;
-    uint8_t *raw;      /* the body as received when zstd-encoded */
-    ip_key key;
-    char peer[INET6_ADDRSTRLEN];
-    struct sockaddr_storage ss;
-    socklen_t ss_len;
-};
-
-struct http_worker {
-    net_http *srv;
-    unsigned idx;
-    struct event_base *base;
-    struct evconnlistener *lev[NET_HTTP_LISTENERS_MAX];
-    lis_ctx lctx[NET_HTTP_LISTENERS_MAX];
-    struct event *wake_ev, *grace_ev;
-    int wake_rd, wake_wr;
-    pthread_t thread;
-    bool started;
-    ZSTD_DCtx *dctx;
-    /* shared with other threads, under mu */
-    pthread_mutex_t mu;
-    net_req *done_head, *done_tail;
-    bool stop_order;
-    unsigned grace_ms;
-    /* loop thread only */
-    bool stopping;
-    http_conn *conns;
-    size_t n_deferred; /* requests handed off and not yet replied to */
-};
-
-struct net_http {
-    net_http_cfg cfg;
-    net_listener_cfg lis[NET_HTTP_LISTENERS_MAX];
-    size_t n_lis;
-    int fds[NET_HTTP_LISTENERS_MAX];
-    uint16_t ports[NET_HTTP_LISTENERS_MAX];
-    http_worker *workers;
-    unsigned n_workers;
-    pthread_mutex_t mu; /* the per-IP table and conns_total */
-    ip_entry *ip[IP_BUCKETS];
-    unsigned conns_total;
-    atomic_bool stopping;
-    atomic_uint listening; /* workers that still accept */
-    pthread_mutex_t wait_mu;
-    bool joined;
-    atomic_uint_fast64_t inflight;
-    atomic_uint_fast64_t conns_open[NET_HTTP_LISTENERS_MAX];
-    atomic_uint_fast64_t conns_accepted[NET_HTTP_LISTENERS_MAX];
-    atomic_uint_fast64_t conns_rejected[NET_HTTP_LISTENERS_MAX];
-    atomic_uint_fast64_t *counts; /* [listener][route][method][slot] */
-};
 
 static void conn_read(struct bufferevent *bev, void *arg);
 static void conn_close(http_conn *c);
@@ -367,7 +273,7 @@ void net__req_done(net_req *req)
 }
 
 /* The error reply for a request the engine itself rejects; always closes afterwards. */
-static void conn_fail(http_conn *c, unsigned status, const char *code, const char *message)
+void net__conn_fail(http_conn *c, unsigned status, const char *code, const char *message)
 {
     net_req *req = c->req;
 
@@ -388,7 +294,8 @@ static void conn_linger(http_conn *c)
 
     c->state = CONN_LINGER;
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-    evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+    evbuffer_drain(bufferevent_get_input(c->bev),
+                   evbuffer_get_length(bufferevent_get_input(c->bev)));
     bufferevent_disable(c->bev, EV_WRITE);
     bufferevent_enable(c->bev, EV_READ);
     timer_arm(c, ms);
@@ -434,266 +341,10 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->state == CONN_HEAD || c->state == CONN_BODY) {
-        conn_fail(c, 408, "request_timeout", "request not received within the read timeout");
+        net__conn_fail(c, 408, "request_timeout", "request not received within the read timeout");
         return;
     }
     conn_close(c);
-}
-
-/* ---- parsing ---- */
-
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static const char *const method_names[] = {"GET",    "HEAD",    "POST", "PUT",
-                                           "DELETE", "OPTIONS", "PATCH"};
-
-/* Returns NULL or the reason the request line is rejected. */
-static const char *parse_line(http_conn *c, char *line)
-{
-    net_req *req = c->req;
-    const net_http_cfg *cfg = &c->w->srv->cfg;
-    char *sp1 = strchr(line, ' '), *sp2, *q;
-    size_t i, tlen;
-
-    if (sp1 == NULL || sp1 == line) {
-        return "malformed request line";
-    }
-    *sp1 = '\0';
-    for (i = 0; line[i] != '\0'; i++) {
-        if (!is_tchar((unsigned char)line[i])) {
-            return "malformed method";
-        }
-    }
-    req->method_name = line;
-    req->method = NET_METHOD_OTHER;
-    for (i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
-        if (strcmp(line, method_names[i]) == 0) {
-            req->method = (net_method)i;
-        }
-    }
-    sp2 = strchr(sp1 + 1, ' ');
-    if (sp2 == NULL) {
-        return "malformed request line";
-    }
-    *sp2 = '\0';
-    req->target = sp1 + 1;
-    tlen = strlen(req->target);
-    if (tlen > cfg->max_target) {
-        return "request-target too long";
-    }
-    if (req->target[0] != '/') {
-        return "request-target must be origin-form";
-    }
-    for (i = 0; i < tlen; i++) {
-        unsigned char ch = (unsigned char)req->target[i];
-        if (ch <= 0x20 || ch >= 0x7f) {
-            return "invalid byte in request-target";
-        }
-    }
-    if (strcmp(sp2 + 1, "HTTP/1.1") == 0) {
-        req->http10 = false;
-    } else if (strcmp(sp2 + 1, "HTTP/1.0") == 0) {
-        req->http10 = true;
-    } else {
-        return "unsupported HTTP version";
-    }
-    /* path and query: a second copy, so the raw target stays intact for signatures */
-    q = net_req_alloc(req, tlen + 1);
-    if (q == NULL) {
-        return "request too large";
-    }
-    memcpy(q, req->target, tlen + 1);
-    req->path = q;
-    q = strchr(q, '?');
-    if (q != NULL) {
-        *q = '\0';
-        req->query = q + 1;
-    }
-    return NULL;
-}
-
-static const char *parse_field(http_conn *c, char *line)
-{
-    net_req *req = c->req;
-    char *colon, *v, *end;
-    size_t i;
-
-    if (line[0] == ' ' || line[0] == '\t') {
-        return "obsolete header line folding";
-    }
-    colon = strchr(line, ':');
-    if (colon == NULL || colon == line) {
-        return "malformed header field";
-    }
-    *colon = '\0';
-    for (i = 0; line[i] != '\0'; i++) {
-        if (!is_tchar((unsigned char)line[i])) {
-            return "malformed header name";
-        }
-    }
-    for (v = colon + 1; *v == ' ' || *v == '\t'; v++) {
-    }
-    for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); end--) {
-    }
-    *end = '\0';
-    for (i = 0; v[i] != '\0'; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            return "invalid byte in header value";
-        }
-    }
-    if (req->n_fields >= NET_HTTP_HEADERS_MAX) {
-        return "too many header fields";
-    }
-    req->fields[req->n_fields].name = line;
-    req->fields[req->n_fields].value = v;
-    req->n_fields++;
-    return NULL;
-}
-
-/* Reads head lines. Returns 1 when the blank line ending the head has been read, 0 when more
- * input is needed, -1 after replying with an error. */
-static int read_head(http_conn *c)
-{
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    const net_http_cfg *cfg = &c->w->srv->cfg;
-    size_t eol_len = 0, len, avail;
-    struct evbuffer_ptr p;
-    const char *why;
-    char *line;
-
-    for (;;) {
-        avail = evbuffer_get_length(in);
-        evbuffer_ptr_set(in, &p, c->scanned, EVBUFFER_PTR_SET);
-        p = evbuffer_search_eol(in, &p, &eol_len, EVBUFFER_EOL_CRLF);
-        if (p.pos < 0) {
-            /* Back off one byte: a CR at the end may be the first half of a CRLF. */
-            c->scanned = avail > 0 ? avail - 1u : 0;
-            /* No line end yet: reject as soon as the partial line cannot fit. */
-            if (!c->line_done && avail > cfg->max_target + 32u) {
-                conn_fail(c, 400, "bad_request", "request-target too long");
-                return -1;
-            }
-            if (avail > cfg->max_header_bytes - c->head_n) {
-                conn_fail(c, 400, "bad_request", "header block too large");
-                return -1;
-            }
-            return 0;
-        }
-        len = (size_t)p.pos;
-        c->scanned = 0;
-        if (len + eol_len > cfg->max_header_bytes - c->head_n) {
-            conn_fail(c, 400, "bad_request",
-                      c->line_done ? "header block too large" : "request-target too long");
-            return -1;
-        }
-        c->head_n += len + eol_len;
-        line = c->head + c->head_used;
-        c->head_used += len + 1;
-        evbuffer_remove(in, line, len);
-        evbuffer_drain(in, eol_len);
-        line[len] = '\0';
-        if (memchr(line, '\0', len) != NULL) {
-            conn_fail(c, 400, "bad_request", "NUL byte in request head");
-            return -1;
-        }
-        if (!c->line_done) {
-            if (len == 0) {
-                continue; /* RFC 9112 §2.2: empty lines before the request line are ignored */
-            }
-            why = parse_line(c, line);
-            c->line_done = true;
-        } else if (len == 0) {
-            return 1;
-        } else {
-            why = parse_field(c, line);
-        }
-        if (why != NULL) {
-            conn_fail(c, 400, "bad_request", why);
-            return -1;
-        }
-    }
-}
-
-static bool has_token(const char *list, const char *token)
-{
-    size_t n = strlen(token);
-    const char *p = list;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        if (strncasecmp(p, token, n) == 0 &&
-            (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t')) {
-            return true;
-        }
-        p = strchr(p, ',');
-    }
-    return false;
-}
-
-/* Checks the framing headers. Returns NULL or the rejection already sent. */
-static bool check_framing(http_conn *c)
-{
-    net_req *req = c->req;
-    const char *v;
-    size_t n, i;
-    uint64_t cl = 0;
-
-    n = net_req_header(req, "Connection", &v);
-    req->keep_alive = !req->http10;
-    for (i = 0; i < n; i++) {
-        v = net_req_header_nth(req, "Connection", i);
-        if (has_token(v, "close")) {
-            req->keep_alive = false;
-        } else if (req->http10 && has_token(v, "keep-alive")) {
-            req->keep_alive = true;
-        }
-    }
-    if (atomic_load(&c->w->srv->stopping)) {
-        req->keep_alive = false;
-    }
-    req->accept_zstd = net_req_header(req, "Accept-Encoding", &v) >= 1 && net__accepts_zstd(v);
-    if (net_req_header(req, "Transfer-Encoding", NULL) > 0) {
-        /* Only Content-Length framing is accepted, which also rules out TE/CL smuggling. */
-        conn_fail(c, 400, "bad_request", "Transfer-Encoding is not accepted; send Content-Length");
-        return false;
-    }
-    n = net_req_header(req, "Content-Length", &v);
-    if (n > 1) {
-        conn_fail(c, 400, "bad_request", "repeated Content-Length");
-        return false;
-    }
-    if (n == 1) {
-        if (v[0] == '\0' || strlen(v) > 15) {
-            conn_fail(c, 400, "bad_request", "malformed Content-Length");
-            return false;
-        }
-        for (i = 0; v[i] != '\0'; i++) {
-            if (v[i] < '0' || v[i] > '9') {
-                conn_fail(c, 400, "bad_request", "malformed Content-Length");
-                return false;
-            }
-            cl = cl * 10u + (uint64_t)(v[i] - '0');
-        }
-    }
-    req->content_length = (size_t)cl;
-    n = net_req_header(req, "Content-Encoding", &v);
-    if (n > 1 || (n == 1 && strcasecmp(v, "identity") != 0 && strcasecmp(v, "zstd") != 0)) {
-        conn_fail(c, 415, "unsupported_media_type",
-                  "Content-Encoding must be identity or zstd");
-        return false;
-    }
-    req->zstd_in = n == 1 && strcasecmp(v, "zstd") == 0;
-    if (net_req_header(req, "Expect", &v) >= 1 && strcasecmp(v, "100-continue") == 0) {
-        req->expect_continue = true;
-    }
-    return true;
 }
 
 static void dispatch(http_conn *c);
@@ -708,12 +359,12 @@ static void head_done(http_conn *c)
     bool keep;
 
     net__req_pick_id(req);
-    if (!check_framing(c)) {
+    if (!net__check_framing(c)) {
         return;
     }
     if (atomic_fetch_add(&srv->inflight, 1) >= srv->cfg.max_inflight) {
         atomic_fetch_sub(&srv->inflight, 1);
-        conn_fail(c, 503, "overloaded", "too many requests in flight");
+        net__conn_fail(c, 503, "overloaded", "too many requests in flight");
         return;
     }
     c->inflight = true;
@@ -734,7 +385,8 @@ static void head_done(http_conn *c)
         req->keep_alive = keep;
     }
     if (req->content_length > req->body_limit) {
-        conn_fail(c, 413, "payload_too_large", "Content-Length exceeds the limit for this route");
+        net__conn_fail(c, 413, "payload_too_large",
+                       "Content-Length exceeds the limit for this route");
         return;
     }
     if (req->content_length == 0) {
@@ -743,7 +395,7 @@ static void head_done(http_conn *c)
     }
     c->raw = malloc(req->content_length);
     if (c->raw == NULL) {
-        conn_fail(c, 503, "overloaded", "no memory for the request body");
+        net__conn_fail(c, 503, "overloaded", "no memory for the request body");
         return;
     }
     c->body_got = 0;
@@ -751,73 +403,6 @@ static void head_done(http_conn *c)
     if (req->expect_continue && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
         bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-}
-
-/* Decodes a zstd body into req->body, growing the output up to the limit. Returns NULL or the
- * rejection (status in *status_out). */
-static const char *decode_zstd(http_conn *c, unsigned *status_out)
-{
-    net_req *req = c->req;
-    size_t limit = req->body_limit, cap, r = 1;
-    ZSTD_inBuffer in = {c->raw, req->content_length, 0};
-    ZSTD_outBuffer out;
-    uint8_t *buf, *grown;
-
-    *status_out = 413;
-    if (ZSTD_isError(ZSTD_DCtx_reset(c->w->dctx, ZSTD_reset_session_and_parameters)) ||
-        ZSTD_isError(ZSTD_DCtx_setParameter(c->w->dctx, ZSTD_d_windowLogMax,
-                                            NET_HTTP_ZSTD_WINDOW_LOG_MAX))) {
-        *status_out = 500;
-        return "zstd decoder setup failed";
-    }
-    cap = req->content_length * 4u < 65536u ? 65536u : req->content_length * 4u;
-    if (cap > limit + 1u) {
-        cap = limit + 1u; /* one byte past the limit proves the body too large */
-    }
-    buf = malloc(cap);
-    if (buf == NULL) {
-        *status_out = 503;
-        return "no memory for the request body";
-    }
-    out = (ZSTD_outBuffer){buf, cap, 0};
-    while (in.pos < in.size || (r != 0 && out.pos == out.size)) {
-        if (out.pos == out.size) {
-            if (cap > limit) {
-                free(buf);
-                return "decoded body exceeds the limit for this route";
-            }
-            cap = cap * 2u > limit + 1u ? limit + 1u : cap * 2u;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
-                free(buf);
-                *status_out = 503;
-                return "no memory for the request body";
-            }
-            buf = grown;
-            out.dst = buf, out.size = cap;
-        }
-        r = ZSTD_decompressStream(c->w->dctx, &out, &in);
-        if (ZSTD_isError(r)) {
-            free(buf);
-            if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
-                return "zstd window above 8 MiB";
-            }
-            *status_out = 400;
-            return "malformed zstd body";
-        }
-    }
-    if (out.pos > limit) {
-        free(buf);
-        return "decoded body exceeds the limit for this route";
-    }
-    if (r != 0) {
-        free(buf);
-        *status_out = 400;
-        return "truncated zstd body";
-    }
-    req->body = buf;
-    req->body_n = out.pos;
-    return NULL;
 }
 
 static void dispatch(http_conn *c)
@@ -828,15 +413,16 @@ static void dispatch(http_conn *c)
     const char *why;
 
     if (req->zstd_in && req->content_length > 0) {
-        why = decode_zstd(c, &status);
+        why = net__decode_zstd(c, &status);
         free(c->raw);
         c->raw = NULL;
         if (why != NULL) {
-            conn_fail(c, status, status == 413   ? "payload_too_large"
-                                 : status == 400 ? "bad_request"
-                                 : status == 503 ? "overloaded"
-                                                 : "internal_error",
-                      why);
+            net__conn_fail(c, status,
+                           status == 413   ? "payload_too_large"
+                           : status == 400 ? "bad_request"
+                           : status == 503 ? "overloaded"
+                                           : "internal_error",
+                           why);
             return;
         }
     } else {
@@ -876,8 +462,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
                 return;
             }
             c->req = net__req_new(c, c->listener, srv->cfg.arena_cap);
-            c->head = c->req != NULL ? net_req_alloc(c->req, srv->cfg.max_header_bytes + 1u)
-                                     : NULL;
+            c->head = c->req != NULL ? net_req_alloc(c->req, srv->cfg.max_header_bytes + 1u) : NULL;
             if (c->head == NULL) {
                 conn_close(c);
                 return;
@@ -893,7 +478,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
             timer_arm(c, srv->cfg.read_timeout_ms);
             break;
         case CONN_HEAD:
-            r = read_head(c);
+            r = net__read_head(c);
             if (r <= 0) {
                 return;
             }
@@ -969,11 +554,10 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     c->listener = lx->idx;
     c->key = key;
     c->ss_len = socklen > 0 && (size_t)socklen <= sizeof(c->ss) ? (socklen_t)socklen
-                                                                  : (socklen_t)sizeof(c->ss);
+                                                                : (socklen_t)sizeof(c->ss);
     memcpy(&c->ss, sa, c->ss_len);
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->peer,
-                  sizeof(c->peer));
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->peer, sizeof(c->peer));
     } else if (IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)(void *)sa)->sin6_addr)) {
         inet_ntop(AF_INET, &key.b[12], c->peer, sizeof(c->peer));
     } else {
@@ -1263,8 +847,7 @@ static tally_status cfg_fill(const net_http_cfg *in, net_http *srv)
     net_http_cfg *c = &srv->cfg;
     size_t i;
 
-    if (in->listeners == NULL || in->n_listeners == 0 ||
-        in->n_listeners > NET_HTTP_LISTENERS_MAX) {
+    if (in->listeners == NULL || in->n_listeners == 0 || in->n_listeners > NET_HTTP_LISTENERS_MAX) {
         return TALLY_EINVAL;
     }
     *c = *in;
@@ -1279,7 +862,8 @@ static tally_status cfg_fill(const net_http_cfg *in, net_http *srv)
     c->idle_timeout_ms = c->idle_timeout_ms ? c->idle_timeout_ms : 60000u;
     c->arena_cap = c->arena_cap ? c->arena_cap : 1024u * 1024u;
     c->zstd_level = c->zstd_level ? c->zstd_level : 3;
-    if (c->threads > 256u || c->max_header_bytes < 256u || c->arena_cap < c->max_header_bytes * 2u) {
+    if (c->threads > 256u || c->max_header_bytes < 256u ||
+        c->arena_cap < c->max_header_bytes * 2u) {
         return TALLY_EINVAL;
     }
     srv->n_lis = in->n_listeners;

@@ -29,11 +29,11 @@
 #include "schema/status.h"
 
 #define NET_HTTP_LISTENERS_MAX 4u
-#define NET_HTTP_ROUTES_MAX 32u        /* route ids handlers may assign for the stats */
-#define NET_HTTP_HEADERS_MAX 100u      /* header fields per request; more is 400 */
-#define NET_HTTP_REQUEST_ID_MAX 64u    /* a client X-Request-Id longer than this is replaced */
+#define NET_HTTP_ROUTES_MAX 32u         /* route ids handlers may assign for the stats */
+#define NET_HTTP_HEADERS_MAX 100u       /* header fields per request; more is 400 */
+#define NET_HTTP_REQUEST_ID_MAX 64u     /* a client X-Request-Id longer than this is replaced */
 #define NET_HTTP_ZSTD_WINDOW_LOG_MAX 23 /* 8 MiB, spec §3 */
-#define NET_HTTP_COMPRESS_MIN 1024u    /* bytes: smaller bodies are never compressed */
+#define NET_HTTP_COMPRESS_MIN 1024u     /* bytes: smaller bodies are never compressed */
 
 typedef enum net_method {
     NET_METHOD_GET = 0,

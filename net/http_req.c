@@ -267,7 +267,8 @@ static int parse_q(const char *s)
 }
 
 /* The q-value (0..1000) given to token in an Accept or Accept-Encoding list; wild is the token
- * that matches anything (star, or star-slash-star for media types), used when token itself is absent. -1 when neither. */
+ * that matches anything (star, or star-slash-star for media types), used when token itself is
+ * absent. -1 when neither. */
 static int list_q(const char *list, const char *token, const char *wild)
 {
     int q_tok = -1, q_wild = -1;
@@ -332,8 +333,8 @@ bool net_req_prefers_msgpack(const net_req *req)
 
 static bool header_reserved(const char *name)
 {
-    static const char *const reserved[] = {"Content-Length", "Content-Encoding", "Connection",
-                                           "X-Request-Id", "Transfer-Encoding", "Vary"};
+    static const char *const reserved[] = {"Content-Length", "Content-Encoding",  "Connection",
+                                           "X-Request-Id",   "Transfer-Encoding", "Vary"};
     size_t i;
 
     for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
@@ -376,27 +377,48 @@ void net_req_defer(net_req *req)
 static const char *reason(unsigned status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 

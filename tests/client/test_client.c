@@ -318,9 +318,9 @@ static void test_url_parse(void **state)
     assert_int_equal(u.port, 80);
 
     static const char *const bad[] = {
-        "https://127.0.0.1/", "ftp://x/", "http://", "http://:80/", "http://h:/",
-        "http://h:0/",        "http://h:65536/", "http://h:8x/", "http://u@h/",
-        "http://h/#frag",     "http://[::1/",    "http://[::1]x/", "127.0.0.1:80",
+        "https://127.0.0.1/", "ftp://x/",        "http://",      "http://:80/", "http://h:/",
+        "http://h:0/",        "http://h:65536/", "http://h:8x/", "http://u@h/", "http://h/#frag",
+        "http://[::1/",       "http://[::1]x/",  "127.0.0.1:80",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (client_url_parse(bad[i], &u) != TALLY_EINVAL) {
@@ -334,12 +334,9 @@ static void test_url_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chunked_and_reuse),
-        cmocka_unit_test(test_reconnect_after_close),
-        cmocka_unit_test(test_zstd_response),
-        cmocka_unit_test(test_caps_and_bad_framing),
-        cmocka_unit_test(test_timeout_and_refused),
-        cmocka_unit_test(test_request_validation),
+        cmocka_unit_test(test_chunked_and_reuse),   cmocka_unit_test(test_reconnect_after_close),
+        cmocka_unit_test(test_zstd_response),       cmocka_unit_test(test_caps_and_bad_framing),
+        cmocka_unit_test(test_timeout_and_refused), cmocka_unit_test(test_request_validation),
         cmocka_unit_test(test_url_parse),
     };
 

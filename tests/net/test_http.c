@@ -148,10 +148,18 @@ static fixture *fixture_new(unsigned per_ip, unsigned read_ms)
 
     TALLY_ASSERT(f != NULL);
     pthread_mutex_init(&f->app.mu, NULL);
-    lc = (net_listener_cfg){.name = "test", .host = "127.0.0.1", .port = 0, .max_body = MAX_BODY,
-                            .head = on_head, .handle = on_request, .arg = &f->app};
-    cfg = (net_http_cfg){.listeners = &lc, .n_listeners = 1, .threads = 2,
-                         .max_conns_per_ip = per_ip, .read_timeout_ms = read_ms};
+    lc = (net_listener_cfg){.name = "test",
+                            .host = "127.0.0.1",
+                            .port = 0,
+                            .max_body = MAX_BODY,
+                            .head = on_head,
+                            .handle = on_request,
+                            .arg = &f->app};
+    cfg = (net_http_cfg){.listeners = &lc,
+                         .n_listeners = 1,
+                         .threads = 2,
+                         .max_conns_per_ip = per_ip,
+                         .read_timeout_ms = read_ms};
     TALLY_ASSERT(net_http_open(&cfg, &f->srv) == TALLY_OK);
     f->port = net_http_port(f->srv, 0);
     return f;
@@ -277,8 +285,13 @@ static void test_keepalive_reuse(void **state)
     client_conn *c = cl_open(f->port);
     client_header h[] = {{"X-Dup", "1"}, {"X-Dup", "2"}};
     net_http_gauges before, after;
-    client_request rq = {.method = "POST", .target = "/echo?a=1", .headers = h, .n_headers = 2,
-                         .body = "hello", .body_n = 5, .content_type = "text/plain"};
+    client_request rq = {.method = "POST",
+                         .target = "/echo?a=1",
+                         .headers = h,
+                         .n_headers = 2,
+                         .body = "hello",
+                         .body_n = 5,
+                         .content_type = "text/plain"};
     int i;
 
     net_http_gauges_get(f->srv, &before);
@@ -331,8 +344,8 @@ static void test_zstd_request_body(void **state)
     fixture *f = *state;
     client_conn *c = cl_open(f->port);
     char body[3000];
-    client_request rq = {.method = "POST", .target = "/echo", .body = body,
-                         .body_n = sizeof(body), .zstd_level = 3};
+    client_request rq = {
+        .method = "POST", .target = "/echo", .body = body, .body_n = sizeof(body), .zstd_level = 3};
     client_response *r;
     tally_bytes b;
 
@@ -477,16 +490,19 @@ static void test_gzip_415(void **state)
     fixture *f = *state;
     client_conn *c = cl_open(f->port);
     client_header h = {"Content-Encoding", "gzip"};
-    client_request rq = {.method = "POST", .target = "/echo", .headers = &h, .n_headers = 1,
-                         .body = "x", .body_n = 1};
+    client_request rq = {.method = "POST",
+                         .target = "/echo",
+                         .headers = &h,
+                         .n_headers = 1,
+                         .body = "x",
+                         .body_n = 1};
     client_response *r = cl_do(c, &rq);
     tally_bytes b = client_response_body(r);
     json_t *o = json_loadb((const char *)b.p, b.n, 0, NULL);
 
     assert_int_equal(client_response_status(r), 415);
     assert_non_null(o);
-    assert_string_equal(json_string_value(json_object_get(o, "error")),
-                        "unsupported_media_type");
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "unsupported_media_type");
     json_decref(o);
     client_response_free(r);
     client_close(c);
@@ -836,10 +852,8 @@ int main(void)
         cmocka_unit_test(test_deferred),
     };
     const struct CMUnitTest own[] = {
-        cmocka_unit_test(test_per_ip_limit),
-        cmocka_unit_test(test_read_timeout),
-        cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_per_ip_limit),  cmocka_unit_test(test_read_timeout),
+        cmocka_unit_test(test_graceful_stop), cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_ipv6),
     };
     int fails = cmocka_run_group_tests_name("http_shared", shared, setup, teardown);
