@@ -578,70 +578,76 @@ static tally_status rd_fill(reader *rd, size_t need, bool *eof)
     return TALLY_OK;
 }
 
-/* Reads a chunked body into body. */
+/* Takes the next line (without its LF) of at most max bytes; *line points into rd. */
+static tally_status rd_line(reader *rd, size_t max, const uint8_t **line, size_t *len)
+{
+    tally_status st;
+    uint8_t *nl;
+    bool eof;
+
+    for (;;) {
+        nl = rd->in.n > rd->off ? memchr(rd->in.p + rd->off, '\n', rd->in.n - rd->off) : NULL;
+        if (nl != NULL) {
+            break;
+        }
+        if (rd->in.n - rd->off > max) {
+            return TALLY_EFORMAT;
+        }
+        st = rd_fill(rd, rd->in.n - rd->off + 1u, &eof);
+        if (st != TALLY_OK || eof) {
+            return st != TALLY_OK ? st : TALLY_EFORMAT;
+        }
+    }
+    *line = rd->in.p + rd->off;
+    *len = (size_t)(nl - *line);
+    rd->off += *len + 1u;
+    return TALLY_OK;
+}
+
+/* Parses a chunk-size line ("1a;ext=x\r"); false when it has no hex digits or too many. */
+static bool chunk_size(const uint8_t *p, size_t n, size_t *size)
+{
+    size_t i, digits = 0;
+
+    *size = 0;
+    for (i = 0; i < n; i++) {
+        int ch = p[i], d;
+        d = ch >= '0' && ch <= '9'   ? ch - '0'
+            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                     : -1;
+        if (d < 0) {
+            break; /* ";ext" or CR */
+        }
+        if (++digits > 15) {
+            return false;
+        }
+        *size = *size * 16u + (size_t)d;
+    }
+    return digits > 0;
+}
+
+/* Reads a chunked body into body: chunks, the last chunk, trailers, the blank line. */
 static tally_status read_chunked(reader *rd, gbuf *body)
 {
+    const uint8_t *line;
+    size_t len, size;
     tally_status st;
     bool eof;
 
     for (;;) {
-        size_t i, size = 0, digits = 0;
-        uint8_t *nl;
-        for (;;) {
-            nl = memchr(rd->in.p + rd->off, '\n', rd->in.n - rd->off);
-            if (nl != NULL) {
-                break;
-            }
-            if (rd->in.n - rd->off > 1024u) {
-                return TALLY_EFORMAT;
-            }
-            st = rd_fill(rd, rd->in.n - rd->off + 1u, &eof);
-            if (st != TALLY_OK) {
-                return st;
-            }
-            if (eof) {
-                return TALLY_EFORMAT;
-            }
+        st = rd_line(rd, 1024u, &line, &len);
+        if (st != TALLY_OK) {
+            return st;
         }
-        for (i = rd->off; rd->in.p + i < nl; i++) {
-            int ch = rd->in.p[i], d;
-            d = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-            if (d < 0) {
-                break; /* ";ext" or CR */
-            }
-            if (++digits > 15) {
-                return TALLY_EFORMAT;
-            }
-            size = size * 16u + (size_t)d;
-        }
-        if (digits == 0) {
+        if (!chunk_size(line, len, &size)) {
             return TALLY_EFORMAT;
         }
-        rd->off = (size_t)(nl - rd->in.p) + 1u;
         if (size == 0) {
-            /* trailers, then the blank line */
-            for (;;) {
-                st = rd_fill(rd, 1, &eof);
-                if (st != TALLY_OK || eof) {
-                    return st != TALLY_OK ? st : TALLY_EFORMAT;
-                }
-                nl = memchr(rd->in.p + rd->off, '\n', rd->in.n - rd->off);
-                if (nl == NULL) {
-                    st = rd_fill(rd, rd->in.n - rd->off + 1u, &eof);
-                    if (st != TALLY_OK || eof) {
-                        return st != TALLY_OK ? st : TALLY_EFORMAT;
-                    }
-                    continue;
-                }
-                i = (size_t)(nl - (rd->in.p + rd->off));
-                rd->off += i + 1u;
-                if (i == 0 || (i == 1 && nl[-1] == '\r')) {
-                    return TALLY_OK;
-                }
-            }
+            do {
+                st = rd_line(rd, CLIENT_HEAD_MAX, &line, &len);
+            } while (st == TALLY_OK && !(len == 0 || (len == 1 && line[0] == '\r')));
+            return st;
         }
         if (size > body->max - body->n) {
             return TALLY_ELIMIT;
@@ -654,19 +660,11 @@ static tally_status read_chunked(reader *rd, gbuf *body)
             st = TALLY_EFORMAT;
         }
         st = st ? st : gb_add(body, rd->in.p + rd->off, size);
-        if (st != TALLY_OK) {
-            return st;
-        }
-        rd->off += size;
-        st = rd_fill(rd, 1, &eof);
-        if (st == TALLY_OK && !eof && rd->in.p[rd->off] == '\r') {
-            rd->off++;
-            st = rd_fill(rd, 1, &eof);
-        }
-        if (st != TALLY_OK || eof || rd->in.p[rd->off] != '\n') {
+        rd->off += st == TALLY_OK ? size : 0;
+        st = st ? st : rd_line(rd, 1, &line, &len);
+        if (st != TALLY_OK || len > 1 || (len == 1 && line[0] != '\r')) {
             return st != TALLY_OK ? st : TALLY_EFORMAT;
         }
-        rd->off++;
     }
 }
 
@@ -720,7 +718,132 @@ static tally_status decode_zstd(const gbuf *raw, size_t max, uint8_t **out, size
     return TALLY_OK;
 }
 
-/* Reads one response (skipping 1xx) into *out. *any_byte tells whether anything arrived. */
+/* Reads response heads until a final one (1xx are skipped) into a new *out. *any_byte tells
+ * whether anything arrived, so client_do() knows a retry is safe. */
+static tally_status read_final_head(reader *rd, client_response **out, bool *any_byte, bool *http10)
+{
+    client_conn *c = rd->c;
+    client_response *r;
+    tally_status st;
+    size_t hend;
+    bool eof;
+
+    *out = NULL;
+    for (;;) {
+        while ((hend = rd->in.p == NULL ? 0 : head_end(rd->in.p + rd->off, rd->in.n - rd->off)) ==
+               0) {
+            if (rd->in.n - rd->off > CLIENT_HEAD_MAX) {
+                return fail_fmt(c, TALLY_ELIMIT, "response head too large");
+            }
+            st = rd_fill(rd, rd->in.n - rd->off + 1u, &eof);
+            if (st != TALLY_OK) {
+                return st;
+            }
+            if (eof) {
+                return rd->in.n - rd->off == 0 && !*any_byte
+                           ? fail_io(c, "connection closed by", ECONNRESET)
+                           : fail_fmt(c, TALLY_EFORMAT, "truncated response head");
+            }
+            *any_byte = true;
+        }
+        *any_byte = true;
+        r = calloc(1, sizeof(*r));
+        if (r == NULL || (r->head = malloc(hend + 1u)) == NULL) {
+            free(r);
+            return TALLY_ENOMEM;
+        }
+        memcpy(r->head, rd->in.p + rd->off, hend);
+        r->head[hend] = '\0';
+        rd->off += hend;
+        st = parse_head(r, http10);
+        if (st != TALLY_OK) {
+            client_response_free(r);
+            return fail_fmt(c, st, "malformed response head");
+        }
+        if (r->status >= 200 || r->status == 101) {
+            *out = r;
+            return TALLY_OK;
+        }
+        client_response_free(r);
+    }
+}
+
+/* Reads the body framed by Content-Length, chunked encoding or the connection's close. */
+static tally_status read_body(reader *rd, const client_response *r, bool *keep, gbuf *body)
+{
+    client_conn *c = rd->c;
+    unsigned long long n;
+    tally_status st;
+    const char *v;
+    char *end;
+    bool eof;
+
+    if (client_response_header(r, "Transfer-Encoding", &v) > 0) {
+        if (!token_in(v, "chunked")) {
+            return fail_fmt(c, TALLY_EFORMAT, "unsupported Transfer-Encoding");
+        }
+        st = read_chunked(rd, body);
+        return st == TALLY_OK || st == TALLY_EIO ? st : fail_fmt(c, st, "bad chunked body");
+    }
+    if (client_response_header(r, "Content-Length", &v) > 1) {
+        return fail_fmt(c, TALLY_EFORMAT, "repeated Content-Length");
+    }
+    if (v == NULL) {
+        *keep = false; /* delimited by close */
+        st = gb_add(body, rd->in.p + rd->off, rd->in.n - rd->off);
+        while (st == TALLY_OK) {
+            rd->in.n = rd->off = 0;
+            st = recv_some(c, &rd->in, &eof);
+            if (st != TALLY_OK || eof) {
+                break;
+            }
+            st = gb_add(body, rd->in.p, rd->in.n);
+        }
+        return st == TALLY_ELIMIT ? fail_fmt(c, st, "response body over the cap") : st;
+    }
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || errno != 0) {
+        return fail_fmt(c, TALLY_EFORMAT, "malformed Content-Length");
+    }
+    if (n > c->max_response) {
+        return fail_fmt(c, TALLY_ELIMIT, "response body over the cap");
+    }
+    rd->in.max = rd->in.n + (size_t)n + 1u;
+    st = rd_fill(rd, (size_t)n, &eof);
+    if (st == TALLY_OK && eof) {
+        return fail_fmt(c, TALLY_EFORMAT, "truncated response body");
+    }
+    st = st ? st : gb_add(body, rd->in.p + rd->off, (size_t)n);
+    rd->off += st == TALLY_OK ? (size_t)n : 0;
+    return st;
+}
+
+/* Moves body into r, decoding Content-Encoding: zstd. */
+static tally_status take_body(client_conn *c, client_response *r, gbuf *body)
+{
+    const char *v;
+    tally_status st;
+
+    if (client_response_header(r, "Content-Encoding", &v) == 0 || strcasecmp(v, "identity") == 0) {
+        r->body = body->p;
+        r->body_n = body->n;
+        body->p = NULL;
+        return TALLY_OK;
+    }
+    if (strcasecmp(v, "zstd") != 0) {
+        return fail_fmt(c, TALLY_EFORMAT, "unsupported Content-Encoding");
+    }
+    st = decode_zstd(body, c->max_response, &r->body, &r->body_n);
+    if (st != TALLY_OK) {
+        return fail_fmt(c, st,
+                        st == TALLY_ELIMIT ? "decoded body over the cap" : "malformed zstd body");
+    }
+    r->zstd = true;
+    return TALLY_OK;
+}
+
+/* Reads one response into *out; *keep tells whether the connection may be reused. */
 static tally_status read_response(client_conn *c, bool head_req, client_response **out,
                                   bool *any_byte, bool *keep)
 {
@@ -729,149 +852,39 @@ static tally_status read_response(client_conn *c, bool head_req, client_response
     client_response *r = NULL;
     tally_status st;
     const char *v;
-    size_t hend;
-    bool eof, http10 = false;
+    bool http10 = false;
 
     *out = NULL;
     *any_byte = false;
-    for (;;) {
-        free(r ? r->head : NULL);
-        free(r);
-        r = calloc(1, sizeof(*r));
-        if (r == NULL) {
-            st = TALLY_ENOMEM;
-            goto fail;
+    st = read_final_head(&rd, &r, any_byte, &http10);
+    if (st == TALLY_OK) {
+        *keep = !http10;
+        if (client_response_header(r, "Connection", &v) > 0) {
+            *keep = http10 ? token_in(v, "keep-alive") : !token_in(v, "close");
         }
-        while ((hend = rd.in.p == NULL ? 0 : head_end(rd.in.p + rd.off, rd.in.n - rd.off)) == 0) {
-            if (rd.in.n - rd.off > CLIENT_HEAD_MAX) {
-                st = fail_fmt(c, TALLY_ELIMIT, "response head too large");
-                goto fail;
-            }
-            st = rd_fill(&rd, rd.in.n - rd.off + 1u, &eof);
-            if (st != TALLY_OK) {
-                goto fail;
-            }
-            if (eof) {
-                st = rd.in.n - rd.off == 0 && !*any_byte
-                         ? fail_io(c, "connection closed by", ECONNRESET)
-                         : fail_fmt(c, TALLY_EFORMAT, "truncated response head");
-                goto fail;
-            }
-            *any_byte = true;
-        }
-        *any_byte = true;
-        r->head = malloc(hend + 1u);
-        if (r->head == NULL) {
-            st = TALLY_ENOMEM;
-            goto fail;
-        }
-        memcpy(r->head, rd.in.p + rd.off, hend);
-        r->head[hend] = '\0';
-        rd.off += hend;
-        st = parse_head(r, &http10);
-        if (st != TALLY_OK) {
-            st = fail_fmt(c, st, "malformed response head");
-            goto fail;
-        }
-        if (r->status >= 200 || r->status == 101) {
-            break;
+        if (!head_req && r->status != 204 && r->status != 304 && r->status != 101) {
+            st = read_body(&rd, r, keep, &body);
         }
     }
-    *keep = !http10;
-    if (client_response_header(r, "Connection", &v) > 0) {
-        *keep = http10 ? token_in(v, "keep-alive") : !token_in(v, "close");
-    }
-    if (head_req || r->status == 204 || r->status == 304) {
-        /* no body */
-    } else if (client_response_header(r, "Transfer-Encoding", &v) > 0) {
-        if (!token_in(v, "chunked")) {
-            st = fail_fmt(c, TALLY_EFORMAT, "unsupported Transfer-Encoding");
-            goto fail;
-        }
-        st = read_chunked(&rd, &body);
-        if (st != TALLY_OK) {
-            st = st == TALLY_EIO ? st : fail_fmt(c, st, "bad chunked body");
-            goto fail;
-        }
-    } else if (client_response_header(r, "Content-Length", &v) == 1) {
-        char *end;
-        unsigned long long n;
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        if (*v < '0' || *v > '9' || *end != '\0' || errno != 0) {
-            st = fail_fmt(c, TALLY_EFORMAT, "malformed Content-Length");
-            goto fail;
-        }
-        if (n > c->max_response) {
-            st = fail_fmt(c, TALLY_ELIMIT, "response body over the cap");
-            goto fail;
-        }
-        rd.in.max = rd.in.n + (size_t)n + 1u;
-        st = rd_fill(&rd, (size_t)n, &eof);
-        if (st == TALLY_OK && eof) {
-            st = fail_fmt(c, TALLY_EFORMAT, "truncated response body");
-        }
-        st = st ? st : gb_add(&body, rd.in.p + rd.off, (size_t)n);
-        if (st != TALLY_OK) {
-            goto fail;
-        }
-        rd.off += (size_t)n;
-    } else if (client_response_header(r, "Content-Length", NULL) > 1) {
-        st = fail_fmt(c, TALLY_EFORMAT, "repeated Content-Length");
-        goto fail;
-    } else {
-        /* delimited by close */
-        *keep = false;
-        st = gb_add(&body, rd.in.p + rd.off, rd.in.n - rd.off);
-        rd.off = rd.in.n;
-        while (st == TALLY_OK) {
-            rd.in.n = rd.off = 0;
-            st = recv_some(c, &rd.in, &eof);
-            if (st != TALLY_OK || eof) {
-                break;
-            }
-            st = gb_add(&body, rd.in.p, rd.in.n);
-        }
-        if (st != TALLY_OK) {
-            goto fail;
-        }
-    }
-    if (client_response_header(r, "Content-Encoding", &v) > 0 && strcasecmp(v, "identity") != 0) {
-        if (strcasecmp(v, "zstd") != 0) {
-            st = fail_fmt(c, TALLY_EFORMAT, "unsupported Content-Encoding");
-            goto fail;
-        }
-        st = decode_zstd(&body, c->max_response, &r->body, &r->body_n);
-        if (st != TALLY_OK) {
-            st = fail_fmt(c, st,
-                          st == TALLY_ELIMIT ? "decoded body over the cap" : "malformed zstd body");
-            goto fail;
-        }
-        r->zstd = true;
-        free(body.p);
-    } else {
-        r->body = body.p;
-        r->body_n = body.n;
-    }
-    body.p = NULL;
-    if (rd.in.n > rd.off && *keep) {
+    st = st ? st : take_body(c, r, &body);
+    if (st == TALLY_OK && rd.in.n > rd.off && *keep) {
+        /* bytes past this response; without room for them the connection cannot be reused */
         c->carry = malloc(rd.in.n - rd.off);
+        *keep = c->carry != NULL;
         if (c->carry != NULL) {
             memcpy(c->carry, rd.in.p + rd.off, rd.in.n - rd.off);
             c->carry_n = rd.in.n - rd.off;
         }
     }
     free(rd.in.p);
+    free(body.p);
+    if (st != TALLY_OK) {
+        client_response_free(r);
+        conn_drop(c);
+        return st;
+    }
     *out = r;
     return TALLY_OK;
-fail:
-    free(rd.in.p);
-    free(body.p);
-    client_response_free(r);
-    if (st == TALLY_ENOMEM || st == TALLY_ELIMIT) {
-        conn_drop(c);
-    }
-    return st;
 }
 
 tally_status client_do(client_conn *c, const client_request *rq, client_response **out)
