@@ -213,6 +213,12 @@ bool net__check_framing(http_conn *c)
     size_t n, i;
     uint64_t cl = 0;
 
+    /* RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; a repeated one is ambiguous in any case. */
+    n = net_req_header(req, "Host", NULL);
+    if (n > 1 || (n == 0 && !req->http10)) {
+        net__conn_fail(c, 400, "bad_request", "exactly one Host header is required");
+        return false;
+    }
     n = net_req_header(req, "Connection", &v);
     req->keep_alive = !req->http10;
     for (i = 0; i < n; i++) {

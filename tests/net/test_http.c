@@ -548,6 +548,8 @@ static void test_malformed(void **state)
         "GET echo HTTP/1.1\r\n\r\n",
         "GET /echo HTTP/1.1\r\nBad Name: x\r\n\r\n",
         "GET /echo HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+        "GET /echo HTTP/1.1\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
         "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -710,7 +712,7 @@ static void test_per_ip_limit(void **state)
     net_http_gauges_get(f->srv, &g);
     assert_int_equal(g.conns_rejected[0], 1);
     /* the 64 admitted ones still work */
-    assert_int_equal(send(fds[0], "GET /echo HTTP/1.1\r\n\r\n", 22, MSG_NOSIGNAL), 22);
+    assert_int_equal(send(fds[0], "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", 31, MSG_NOSIGNAL), 31);
     r = recv(fds[0], buf, sizeof(buf), 0);
     assert_true(r > 0);
     assert_memory_equal(buf, "HTTP/1.1 200", 12);
