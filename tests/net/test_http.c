@@ -140,7 +140,7 @@ static void app_join(app *a)
     pthread_mutex_unlock(&a->mu);
 }
 
-static fixture *fixture_new(unsigned per_ip, unsigned read_ms)
+static fixture *fixture_new3(unsigned per_ip, unsigned read_ms, unsigned max_inflight)
 {
     fixture *f = calloc(1, sizeof(*f));
     net_listener_cfg lc;
@@ -159,10 +159,16 @@ static fixture *fixture_new(unsigned per_ip, unsigned read_ms)
                          .n_listeners = 1,
                          .threads = 2,
                          .max_conns_per_ip = per_ip,
-                         .read_timeout_ms = read_ms};
+                         .read_timeout_ms = read_ms,
+                         .max_inflight = max_inflight};
     TALLY_ASSERT(net_http_open(&cfg, &f->srv) == TALLY_OK);
     f->port = net_http_port(f->srv, 0);
     return f;
+}
+
+static fixture *fixture_new(unsigned per_ip, unsigned read_ms)
+{
+    return fixture_new3(per_ip, read_ms, 0);
 }
 
 static void fixture_free(fixture *f)
@@ -796,6 +802,65 @@ static void test_graceful_stop(void **state)
     fixture_free(f);
 }
 
+/* Waits (bounded) until n requests are in flight. */
+static void wait_inflight(net_http *srv, uint64_t n)
+{
+    net_http_gauges g;
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        net_http_gauges_get(srv, &g);
+        if (g.inflight == n) {
+            return;
+        }
+        sleep_ms(5);
+    }
+    fail_msg("in-flight requests stayed at %llu", (unsigned long long)g.inflight);
+}
+
+static void test_inflight_cap(void **state)
+{
+    fixture *f = fixture_new3(0, 2000, 1);
+    defer_call d = {.port = f->port};
+    client_conn *c = cl_open(f->port);
+    client_request rq = {.method = "GET", .target = "/echo"};
+    client_response *r;
+    pthread_t t;
+
+    (void)state;
+    assert_int_equal(pthread_create(&t, NULL, defer_client, &d), 0);
+    wait_inflight(f->srv, 1);
+    r = cl_do(c, &rq);
+    assert_int_equal(client_response_status(r), 503);
+    client_response_free(r);
+    pthread_join(t, NULL);
+    assert_int_equal(d.status, 200);
+    r = cl_do(c, &rq); /* the 503 closed that connection; client/ reconnects */
+    assert_int_equal(client_response_status(r), 200);
+    client_response_free(r);
+    client_close(c);
+    fixture_free(f);
+}
+
+static void test_stop_drops_late_deferred(void **state)
+{
+    fixture *f = fixture_new(0, 2000);
+    defer_call d = {.port = f->port};
+    pthread_t t;
+
+    (void)state;
+    assert_int_equal(pthread_create(&t, NULL, defer_client, &d), 0);
+    wait_inflight(f->srv, 1);
+    /* No grace: the connection closes while the reply is still being made elsewhere; the loop
+     * keeps running until that reply arrives, then drops it. */
+    net_http_stop(f->srv, 0);
+    pthread_join(t, NULL);
+    assert_int_equal(d.status, 0);
+    net_http_wait(f->srv);
+    wait_inflight(f->srv, 0);
+    fixture_free(f);
+}
+
 static void test_open_errors(void **state)
 {
     net_listener_cfg lc = {.host = "not-an-ip", .handle = on_request};
@@ -854,8 +919,12 @@ int main(void)
         cmocka_unit_test(test_deferred),
     };
     const struct CMUnitTest own[] = {
-        cmocka_unit_test(test_per_ip_limit),  cmocka_unit_test(test_read_timeout),
-        cmocka_unit_test(test_graceful_stop), cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_per_ip_limit),
+        cmocka_unit_test(test_read_timeout),
+        cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_inflight_cap),
+        cmocka_unit_test(test_stop_drops_late_deferred),
+        cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_ipv6),
     };
     int fails = cmocka_run_group_tests_name("http_shared", shared, setup, teardown);
