@@ -1,0 +1,198 @@
+/* The HTTP engine's own structures, shared by net/http.c (sockets, loops, lifecycle),
+ * net/http_parse.c (request head, framing, zstd decoding) and net/http_req.c (request
+ * accessors, arena, response bytes). Handlers never include this.
+ *
+ * | object      | owner                  | lives                                              |
+ * |-------------|------------------------|----------------------------------------------------|
+ * | net_http    | caller of net_http_open| until net_http_close                               |
+ * | http_worker | net_http               | one per loop thread                                |
+ * | http_conn   | its worker             | accept to close; longer while a deferred req waits |
+ * | net_req     | its conn               | head parsed to response written (or dropped)       |
+ */
+#ifndef TALLY_NET_HTTP_ENGINE_INT_H
+#define TALLY_NET_HTTP_ENGINE_INT_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <zstd.h>
+
+#include "net/http_int.h"
+
+typedef struct http_worker http_worker;
+typedef struct http_conn http_conn;
+struct bufferevent;
+struct event;
+struct event_base;
+struct evconnlistener;
+
+#define IP_BUCKETS 1024u
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap, used;
+    max_align_t data[];
+} arena_chunk;
+
+typedef struct http_field {
+    const char *name, *value; /* NUL-terminated, inside the request's head copy */
+} http_field;
+
+typedef struct http_out_header {
+    struct http_out_header *next;
+    const char *name, *value; /* arena copies */
+} http_out_header;
+
+struct net_req {
+    net_http *srv;
+    http_conn *conn;
+    net_req *next_done; /* the worker's completion queue */
+    size_t listener;
+    net_method method;
+    const char *method_name, *target, *path, *query;
+    http_field fields[NET_HTTP_HEADERS_MAX];
+    size_t n_fields;
+    bool http10, keep_alive, expect_continue, zstd_in, accept_zstd;
+    size_t content_length, body_limit;
+    uint8_t *body; /* malloc'd, decoded */
+    size_t body_n;
+    char id[NET_HTTP_REQUEST_ID_MAX + 1];
+    unsigned route;
+    int zstd_level;
+    char peer[INET6_ADDRSTRLEN];
+    struct sockaddr_storage peer_ss;
+    socklen_t peer_len;
+    size_t arena_used, arena_cap;
+    arena_chunk *chunks;
+    /* the response, filled by the reply functions */
+    bool in_handler, deferred, replied;
+    unsigned status;
+    http_out_header *out_headers;
+    uint8_t *out; /* the complete response bytes (head and body), malloc'd */
+    size_t out_n;
+};
+
+typedef struct ip_key {
+    uint8_t b[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 keeps its /64 and zeroes the rest */
+} ip_key;
+
+typedef struct ip_entry {
+    struct ip_entry *next;
+    ip_key key;
+    unsigned count;
+} ip_entry;
+
+typedef enum conn_state {
+    CONN_IDLE,     /* waiting for the first byte of a request */
+    CONN_HEAD,     /* reading the request line and headers */
+    CONN_BODY,     /* reading Content-Length bytes */
+    CONN_HANDLING, /* the handler has the request (maybe deferred); reading is off */
+    CONN_WRITING,  /* the response is in the output buffer */
+    CONN_LINGER,   /* response sent, write side shut; draining input until EOF or a timer */
+} conn_state;
+
+typedef struct lis_ctx {
+    http_worker *w;
+    size_t idx;
+    struct event *resume; /* re-enables the listener after an accept error */
+} lis_ctx;
+
+struct http_conn {
+    http_worker *w;
+    http_conn *prev, *next;
+    size_t listener;
+    struct bufferevent *bev;
+    struct event *timer;
+    conn_state state;
+    bool closed;    /* socket gone; the struct waits for a deferred reply */
+    bool inflight;  /* the current request counts in srv->inflight */
+    bool line_done; /* the request line has been parsed */
+    net_req *req;
+    char *head;       /* the current request's head copy (arena), NULs in place of CRLFs */
+    size_t head_n;    /* bytes received for the head, CRLFs included */
+    size_t head_used; /* bytes used in head */
+    size_t scanned;   /* input bytes already searched for a line end, so slow senders cost
+                       * linear time */
+    size_t body_got;
+    uint8_t *raw; /* the body as received when zstd-encoded */
+    ip_key key;
+    char peer[INET6_ADDRSTRLEN];
+    struct sockaddr_storage ss;
+    socklen_t ss_len;
+};
+
+struct http_worker {
+    net_http *srv;
+    unsigned idx;
+    struct event_base *base;
+    struct evconnlistener *lev[NET_HTTP_LISTENERS_MAX];
+    lis_ctx lctx[NET_HTTP_LISTENERS_MAX];
+    struct event *wake_ev, *grace_ev;
+    int wake_rd, wake_wr;
+    pthread_t thread;
+    bool started;
+    ZSTD_DCtx *dctx;
+    /* shared with other threads, under mu */
+    pthread_mutex_t mu;
+    net_req *done_head, *done_tail;
+    bool stop_order;
+    unsigned grace_ms;
+    /* loop thread only */
+    bool stopping;
+    http_conn *conns;
+    size_t n_deferred; /* requests handed off and not yet replied to */
+};
+
+struct net_http {
+    net_http_cfg cfg;
+    net_listener_cfg lis[NET_HTTP_LISTENERS_MAX];
+    size_t n_lis;
+    int fds[NET_HTTP_LISTENERS_MAX];
+    uint16_t ports[NET_HTTP_LISTENERS_MAX];
+    http_worker *workers;
+    unsigned n_workers;
+    pthread_mutex_t mu; /* the per-IP table and conns_total */
+    ip_entry *ip[IP_BUCKETS];
+    unsigned conns_total;
+    atomic_bool stopping;
+    atomic_uint listening; /* workers that still accept */
+    pthread_mutex_t wait_mu;
+    bool joined;
+    atomic_uint_fast64_t inflight;
+    atomic_uint_fast64_t conns_open[NET_HTTP_LISTENERS_MAX];
+    atomic_uint_fast64_t conns_accepted[NET_HTTP_LISTENERS_MAX];
+    atomic_uint_fast64_t conns_rejected[NET_HTTP_LISTENERS_MAX];
+    atomic_uint_fast64_t *counts; /* [listener][route][method][slot] */
+};
+
+/* The head parser (http_parse.c). net__read_head returns 1 when the blank line ending the head
+ * has been read, 0 when more input is needed, -1 after replying with an error; the others return
+ * false / a reason after replying. */
+int net__read_head(http_conn *c);
+bool net__check_framing(http_conn *c);
+/* Decodes a zstd body into req->body up to its limit; NULL or the reason (status in *status_out).
+ */
+const char *net__decode_zstd(http_conn *c, unsigned *status_out);
+/* The engine's own rejection (http.c): a §8 body, then the connection closes. */
+void net__conn_fail(http_conn *c, unsigned status, const char *code, const char *message);
+
+/* Builds req->out from a status, type and body (compressing when allowed); on failure a static
+ * 500 takes its place. Then hands the request back to its loop. net/http_req.c. */
+void net__req_finish(net_req *req, unsigned status, const char *content_type, const void *body,
+                     size_t n);
+/* Frees the arena, the body and the response bytes, and the request itself. */
+void net__req_free(net_req *req);
+/* A fresh request with its arena; NULL on ENOMEM. */
+net_req *net__req_new(http_conn *conn, size_t listener, size_t arena_cap);
+/* Chooses the X-Request-Id (the client's valid one, else 16 random hex). */
+void net__req_pick_id(net_req *req);
+/* Parses Accept-Encoding for zstd. */
+bool net__accepts_zstd(const char *accept_encoding);
+/* Called from net__req_finish: the loop side (http.c) sends req->out now or after a wake-up. */
+void net__req_done(net_req *req);
+/* Counts a sent response in the stats. */
+void net__stats_count(net_http *srv, const net_req *req);
+
+#endif
