@@ -72,6 +72,8 @@ struct net_req {
     http_out_header *out_headers;
     uint8_t *out; /* the complete response bytes (head and body), malloc'd */
     size_t out_n;
+    void *data;        /* the handler's (net_req_set_data) */
+    uint64_t start_ns; /* monotonic, when the request's first line was read */
 };
 
 typedef struct ip_key {

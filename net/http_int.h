@@ -84,6 +84,11 @@ typedef struct net_http_cfg {
     unsigned idle_timeout_ms;  /* 0: 60,000 */
     size_t arena_cap;          /* bytes of net_req_alloc() per request; 0: 1 MiB */
     int zstd_level;            /* response compression; 0 picks 3 */
+    /* optional: called once per response, on the thread that replies, just before it is sent
+       (req still valid: its route, status and data can be read), for access logs and metrics;
+       bytes is the response's size on the wire. It must not reply or defer. */
+    void (*on_reply)(void *arg, net_req *req, unsigned status, size_t bytes);
+    void *on_reply_arg;
 } net_http_cfg;
 
 /* Binds every listener (so their ports are known on return) and starts cfg->threads loops, each
@@ -148,6 +153,15 @@ void *net_req_alloc(net_req *req, size_t n);
 void net_req_set_route(net_req *req, unsigned route);
 /* Lowers (never raises) the body limit for this request; only meaningful in head. */
 void net_req_set_body_limit(net_req *req, size_t limit);
+
+/* The handler's own per-request state: set in head, read in handle (NULL until set). The
+ * pointer is not freed by the engine (put it in net_req_alloc memory). */
+void net_req_set_data(net_req *req, void *data);
+void *net_req_data(const net_req *req);
+/* Nanoseconds since the request's first line was read (monotonic). */
+uint64_t net_req_elapsed_ns(const net_req *req);
+/* The route id set for it (0 when unset). */
+unsigned net_req_route(const net_req *req);
 
 /* ---- the response ---- */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -28,6 +29,10 @@ net_req *net__req_new(http_conn *conn, size_t listener, size_t arena_cap)
     if (req == NULL) {
         return NULL;
     }
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    req->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     req->conn = conn;
     req->listener = listener;
     req->arena_cap = arena_cap;
@@ -188,6 +193,11 @@ tally_bytes net_req_body(const net_req *req)
 const char *net_req_id(const net_req *req)
 {
     return req->id;
+}
+
+unsigned net_req_route(const net_req *req)
+{
+    return req->route;
 }
 
 void net_req_set_route(net_req *req, unsigned route)
@@ -544,7 +554,28 @@ void net__req_finish(net_req *req, unsigned status, const char *content_type, co
         req->out = (uint8_t *)fallback_500;
         req->out_n = sizeof(fallback_500) - 1;
     }
+    if (req->srv->cfg.on_reply != NULL) {
+        req->srv->cfg.on_reply(req->srv->cfg.on_reply_arg, req, req->status, req->out_n);
+    }
     net__req_done(req);
+}
+
+void net_req_set_data(net_req *req, void *data)
+{
+    req->data = data;
+}
+
+void *net_req_data(const net_req *req)
+{
+    return req->data;
+}
+
+uint64_t net_req_elapsed_ns(const net_req *req)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - req->start_ns;
 }
 
 void net_req_reply(net_req *req, unsigned status, const char *content_type, const void *body,
