@@ -620,14 +620,17 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     check_exit(w);
 }
 
-static void begin_stop(http_worker *w, unsigned grace_ms)
+/* Stops accepting on this loop; the last loop to let go closes the sockets, so new connections
+ * are refused, not queued. */
+static void close_listeners(http_worker *w)
 {
     net_http *srv = w->srv;
-    struct timeval tv = {(time_t)(grace_ms / 1000u), (suseconds_t)(grace_ms % 1000u) * 1000};
-    http_conn *c, *next;
     size_t i;
 
-    w->stopping = true;
+    if (w->closed) {
+        return;
+    }
+    w->closed = true;
     for (i = 0; i < srv->n_lis; i++) {
         if (w->lev[i] != NULL) {
             evconnlistener_free(w->lev[i]);
@@ -635,13 +638,21 @@ static void begin_stop(http_worker *w, unsigned grace_ms)
         }
         evtimer_del(w->lctx[i].resume);
     }
-    /* The last loop to let go closes the sockets, so new connections are refused, not queued. */
     if (atomic_fetch_sub(&srv->listening, 1) == 1) {
         for (i = 0; i < srv->n_lis; i++) {
             close(srv->fds[i]);
             srv->fds[i] = -1;
         }
     }
+}
+
+static void begin_stop(http_worker *w, unsigned grace_ms)
+{
+    struct timeval tv = {(time_t)(grace_ms / 1000u), (suseconds_t)(grace_ms % 1000u) * 1000};
+    http_conn *c, *next;
+
+    w->stopping = true;
+    close_listeners(w);
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
         if (c->state == CONN_IDLE || c->state == CONN_LINGER) {
@@ -668,7 +679,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     w->done_head = w->done_tail = NULL;
     stop = w->stop_order;
     grace = w->grace_ms;
+    bool close_now = w->close_order;
     pthread_mutex_unlock(&w->mu);
+    if (close_now) {
+        close_listeners(w);
+    }
     for (; done != NULL; done = next) {
         next = done->next_done;
         TALLY_ASSERT(w->n_deferred > 0);
@@ -679,6 +694,19 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         begin_stop(w, grace);
     }
     check_exit(w);
+}
+
+void net_http_stop_accepting(net_http *srv)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        http_worker *w = &srv->workers[i];
+        ssize_t r;
+        pthread_mutex_lock(&w->mu);
+        w->close_order = true;
+        pthread_mutex_unlock(&w->mu);
+        r = write(w->wake_wr, "a", 1);
+        (void)r;
+    }
 }
 
 void net_http_stop(net_http *srv, unsigned grace_ms)

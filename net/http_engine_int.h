@@ -140,6 +140,7 @@ struct http_worker {
     pthread_mutex_t mu;
     net_req *done_head, *done_tail;
     bool stop_order;
+    bool close_order, closed; /* net_http_stop_accepting: listeners closed, connections kept */
     unsigned grace_ms;
     /* loop thread only */
     bool stopping;

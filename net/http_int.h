@@ -103,6 +103,9 @@ uint16_t net_http_port(const net_http *srv, size_t idx);
  * in-flight requests may finish and be answered for grace_ms, then every connection closes. The
  * loops end once no connection is open and every deferred request has been replied to. */
 void net_http_stop(net_http *srv, unsigned grace_ms);
+/* Closes the listening sockets (new connections are refused) and keeps serving the connections
+ * that are open, keep-alive included: the node's drain notice before net_http_stop. Any thread. */
+void net_http_stop_accepting(net_http *srv);
 /* Blocks until the loops have ended (after net_http_stop). Any thread but a loop thread. */
 void net_http_wait(net_http *srv);
 /* Stops with no grace if still running, waits, frees. Every deferred request must have been
