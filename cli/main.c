@@ -16,6 +16,7 @@ static const cli_cmd commands[] = {
     {"checkpoint", cmd_checkpoint, "print the latest C2SP checkpoint note"},
     {"key", cmd_key, "print the node's verifier key"},
     {"keygen", cmd_keygen, "make a key file for a miner or an auditor"},
+    {"serve", cmd_serve, "run the node: signed ingest, the ledger API, health, admin"},
     {"proof", cmd_proof, "print an inclusion (tlog-proof) or consistency proof"},
     {"tiles", cmd_tiles, "export the log as static tlog-tiles files"},
     {"verify", cmd_verify, "full integrity scan of the log"},

@@ -138,7 +138,8 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     if (st == TALLY_OK) {
         /* judged by the writer's rules where it lands, and never on the next UTC day, whose
          * as_of it would not have */
-        st = store_append_judged(log, batch.in, batch.n, as_of + SCHEMA_DAY_MS - 1, &first, &rej);
+        st = store_append_judged(log, batch.in, batch.n, as_of + SCHEMA_DAY_MS - 1, NULL, &first,
+                                 &rej);
         if (st == TALLY_EINVAL && rej.has_index) {
             snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s", rej.index,
                      engine_rule_name((engine_rule)rej.code));

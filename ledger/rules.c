@@ -125,7 +125,8 @@ static void admission_rewind(void *arg, uint64_t size)
 tally_status ledger_admission_init(ledger_admission *a)
 {
     memset(a, 0, sizeof(*a));
-    a->hook = (store_admission){admission_admit, admission_rewind, a};
+    a->hook = (store_admission){admission_admit, admission_rewind, a,
+                                ENGINE_RULE_MARKET_DUPLICATE};
     return engine_rules_new(&a->rules);
 }
 

@@ -48,6 +48,8 @@ typedef struct store_admission {
                           size_t body_len, bool judge, bool *admitted, int *code);
     void (*rewind)(void *arg, uint64_t size);
     void *arg;
+    int noop_code; /* a refusal code meaning "a repeat to drop as a no-op" (not 0): a judged
+                      batch (store_append_judged) skips such a record instead of failing */
 } store_admission;
 
 typedef struct store_cfg {
@@ -67,6 +69,10 @@ typedef struct store_cfg {
     bool simulated_time;      /* the caller's record times are a simulation's clock, not this
                                  machine's: no upper bound against the wall clock (they must still
                                  never decrease). For `tally simulate` only. */
+    /* optional: the node clock in ms (a controllable clock for tests and replays of a simulated
+       week through a live node); NULL reads CLOCK_REALTIME. Record times follow it. */
+    uint64_t (*clock)(void *arg);
+    void *clock_arg;
     size_t queue_max;         /* records queued for the writer before an append is refused with
                                  TALLY_EAGAIN; 0 picks STORE_QUEUE_DEFAULT */
     /* optional: called on the writer thread after each durable commit with its record count and
@@ -137,15 +143,23 @@ TALLY_MUST_USE tally_status store_append_ex(store_log *log, const store_input *i
                                             uint64_t *first_seq_out, store_rejection *rej);
 
 /* Appends n records all or nothing, each judged by the admission hook at its position (the
- * node's own blocks, e.g. a scoring cycle computed while ingest went on): if the hook refuses
- * one, nothing is appended and TALLY_EINVAL names it (rej->index, and the hook's code in
- * rej->what). With not_after_ms, the append is refused with TALLY_EAGAIN, nothing judged, if the
- * first record would be stored at a later time (a block computed for one day must not land in
- * the next). Records with time_ms 0 get the node clock. Committed in a transaction of its own.
- * Otherwise as store_append_ex. */
+ * node's own records: its feeders' inputs, a scoring cycle computed while ingest went on): if
+ * the hook refuses one, nothing is appended and TALLY_EINVAL names it (rej->index, and the
+ * hook's code in rej->code); a record refused with the hook's noop_code is skipped instead. With
+ * not_after_ms, the append is refused with TALLY_EAGAIN, nothing judged, if the first record
+ * would be stored at a later time (a block computed for one day must not land in the next).
+ * Records with time_ms 0 get the node clock. out (n entries, or NULL) says where each record
+ * went (accepted, seq, time, leaf hash; a skipped one not accepted). Committed in a transaction
+ * of its own. Otherwise as store_append_ex. */
 TALLY_MUST_USE tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
-                                                uint64_t not_after_ms, uint64_t *first_seq_out,
-                                                store_rejection *rej);
+                                                uint64_t not_after_ms, store_item_result *out,
+                                                uint64_t *first_seq_out, store_rejection *rej);
+/* store_append_judged without waiting (no time bound): done(arg, st) follows on the writer
+ * thread with out, *first_out and *rej filled; everything given must live until then. */
+TALLY_MUST_USE tally_status store_submit_judged(store_log *log, const store_input *in, size_t n,
+                                                store_item_result *out, uint64_t *first_out,
+                                                store_rejection *rej, store_done_fn done,
+                                                void *arg);
 
 /* One item's fate in store_append_items. */
 typedef struct store_item_result {
@@ -273,6 +287,7 @@ typedef struct store_writer_stats {
                                once a second while idle) */
     uint64_t commits, committed_records;
     uint64_t last_commit_ns, last_commit_records;
+    uint64_t map_size, map_used; /* bytes: the map, and the file's high-water mark in it */
 } store_writer_stats;
 void store_writer_stats_get(store_log *log, store_writer_stats *out);
 

@@ -330,6 +330,14 @@ static tally_status put_request(batch *b, store__req *r, bool *any)
         /* per item, the hook judges; an all-or-nothing request was judged by its caller, so
          * the hook only folds it, unless it asked to be judged whole */
         st = admit_hook(log, &one, it != NULL || r->judge_all, &ok, &code);
+        if (st == TALLY_OK && r->judge_all && !ok && code != 0 &&
+            code == log->cfg.admission->noop_code) {
+            /* a repeat the rules drop as a no-op (a byte-identical MARKET): skipped, no refusal */
+            if (it != NULL) {
+                *it = (store_item_result){.accepted = false, .code = code};
+            }
+            continue;
+        }
         if (st == TALLY_OK && r->judge_all && !ok) {
             /* the caller's transaction holds nothing else: it is dropped whole */
             if (r->rej != NULL) {
@@ -392,7 +400,7 @@ static void commit_group(store_log *log, store__req *group)
     if (st == TALLY_OK) {
         st = resync(log, b.txn);
     }
-    b.now = now_ms();
+    b.now = log->cfg.clock != NULL ? log->cfg.clock(log->cfg.clock_arg) : now_ms();
     start = log->tree.size;
     for (store__req *r = group; st == TALLY_OK && r != NULL; r = r->next) {
         if (r->side_op) {
@@ -740,35 +748,63 @@ tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
     return enqueue(log, &req);
 }
 
+/* The checks of a judged batch before queueing (store_append_judged, store_submit_judged). */
+static tally_status check_judged(store_log *log, store__req *req)
+{
+    if (!log->writer_started) {
+        return reject(req, 0, TALLY_EAGAIN, "the log is open read-only");
+    }
+    if (req->n == 0 || log->cfg.admission == NULL) {
+        return TALLY_EINVAL;
+    }
+    for (size_t i = 0; i < req->n; i++) {
+        tally_status st = check_input(log, req, i);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    return TALLY_OK;
+}
+
 tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
-                                 uint64_t not_after_ms, uint64_t *first_seq_out,
-                                 store_rejection *rej)
+                                 uint64_t not_after_ms, store_item_result *out,
+                                 uint64_t *first_seq_out, store_rejection *rej)
 {
     store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .judge_all = true,
-                      .not_after = not_after_ms};
+                      .not_after = not_after_ms, .items = out};
     tally_status st;
 
     *first_seq_out = 0;
     if (rej != NULL) {
         memset(rej, 0, sizeof(*rej));
     }
-    if (!log->writer_started) {
-        return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
+    st = check_judged(log, &req);
+    if (st == TALLY_OK) {
+        st = enqueue(log, &req);
     }
-    if (n == 0 || log->cfg.admission == NULL) {
-        return TALLY_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        st = check_input(log, &req, i);
-        if (st != TALLY_OK) {
-            return st;
-        }
-    }
-    st = enqueue(log, &req);
     if (st == TALLY_OK) {
         *first_seq_out = req.first;
     }
     return st;
+}
+
+tally_status store_submit_judged(store_log *log, const store_input *in, size_t n,
+                                 store_item_result *out, uint64_t *first_out,
+                                 store_rejection *rej, store_done_fn done, void *arg)
+{
+    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .judge_all = true,
+                      .items = out, .done = done, .done_arg = arg, .first_out = first_out};
+    tally_status st;
+
+    *first_out = 0;
+    if (rej != NULL) {
+        memset(rej, 0, sizeof(*rej));
+    }
+    if (done == NULL) {
+        return TALLY_EINVAL;
+    }
+    st = check_judged(log, &req);
+    return st == TALLY_OK ? enqueue(log, &req) : st;
 }
 
 tally_status store_append_request(store_log *log, const store_request *rq, const store_input *in,
@@ -849,4 +885,10 @@ void store_writer_stats_get(store_log *log, store_writer_stats *out)
     out->committed_records = atomic_load(&log->committed_records);
     out->last_commit_ns = atomic_load(&log->last_commit_ns);
     out->last_commit_records = atomic_load(&log->last_commit_records);
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (mdb_env_info(log->env, &info) == 0 && mdb_env_stat(log->env, &ms) == 0) {
+        out->map_size = info.me_mapsize;
+        out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    }
 }

@@ -1,0 +1,155 @@
+/* net/ internals of the node: the handle every handler works on, the route table, the request
+ * context that goes from the head stage to the handler, and the one error path that answers,
+ * charges the abuse engine, counts and logs.
+ *
+ * | route (net/route.c table)  | listener   | auth    | limited | handler file |
+ * |----------------------------|------------|---------|---------|--------------|
+ * | GET  /                     | all        | none    | yes     | ops_routes.c |
+ * | GET  /health, /health/*    | all        | none    | no      | ops_routes.c |
+ * | GET  /metrics              | ops        | none    | no      | ops_routes.c |
+ * | GET  /log/checkpoint       | ledger     | none    | yes     | ops_routes.c |
+ * | GET  /v1/games             | ingest     | signed  | yes     | ingest.c     |
+ * | POST /v1/odds, /v1/outcomes| ingest     | signed  | yes     | ingest.c     |
+ * | /admin/v1/...              | ops        | admin   | no      | admin.c      |
+ */
+#ifndef TALLY_NET_NODE_INT_H
+#define TALLY_NET_NODE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ledger/ledger.h"
+#include "net/abuse_int.h"
+#include "net/http_int.h"
+#include "net/net.h"
+#include "net/rnonce_int.h"
+#include "wire/wire.h"
+
+typedef enum net__auth {
+    NET_AUTH_NONE = 0,
+    NET_AUTH_SIGNED, /* Tally-* headers (§4), checked through stage 7 in head, signed in handle */
+    NET_AUTH_ADMIN,  /* Authorization: Bearer <admin token> */
+} net__auth;
+
+typedef struct net__ctx net__ctx;
+typedef void (*net__handler)(net_node *n, net_req *req, net__ctx *ctx);
+
+typedef struct net__route {
+    const char *name;    /* the metrics/log label ("odds") */
+    const char *path;    /* exact path, or with prefix a path prefix ending in '/' */
+    bool prefix;
+    unsigned listeners;  /* bit i: listener i serves it */
+    unsigned methods;    /* bit m: net_method m allowed */
+    net__auth auth;
+    bool limited;        /* rate-limited (§7.1) */
+    bool write;          /* a signed write (write nonce) */
+    const char *media;   /* Content-Type a body must have, or NULL for no body */
+    size_t max_body;     /* decoded bytes */
+    net__handler handle;
+} net__route;
+
+/* What the head stage learnt, for the handler (in the request's arena). */
+struct net__ctx {
+    const net__route *route;
+    unsigned route_id;
+    net_ip ip;            /* the client IP (§3) */
+    bool exempt;
+    bool signed_req, verified; /* Tally-* present and well formed; request signature verified */
+    wire_auth auth;
+    engine_binding bind;  /* the key's neuron (signed requests) */
+    net_abuse_resv resv;
+    bool has_rate;
+    net_abuse_rate rate;  /* X-RateLimit-* of the response */
+    const char *error;    /* the error code answered, for the access log ("" when none) */
+};
+
+/* A ban write the abuse engine asked for, queued for the housekeeper (bans go to LMDB through
+ * the writer within a second, never on a request thread). */
+typedef struct net__ban_job {
+    net_ban ban;
+    bool removed;
+    struct net__ban_job *next;
+} net__ban_job;
+
+struct net_node {
+    char dir[4096];
+    _Atomic(const ops_config *) conf; /* swapped by a reload; every use loads it once */
+    ops_log *log;
+    ops_clock *clock;
+    char admin_token[65];
+
+    store_log *store;
+    ledger_admission adm;
+    bool adm_init;
+    ledger_view *view;
+    net_abuse *abuse;
+    net_rnonce *rnonce;
+    net_http *http;
+    char hosts[NET_LISTEN_COUNT][46]; /* the listen addresses, numeric */
+    ops_metrics *metrics;
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    uint8_t node_pk[32];
+    uint64_t started_ms;
+    unsigned grace_ms;
+
+    /* the cycle driver (its own thread): the engine and rules following the log */
+    pthread_t cycler;
+    bool cycler_started;
+    pthread_mutex_t mu;       /* guards what follows and the cycle fields */
+    pthread_cond_t cv;
+    bool stop_threads, cycle_asked;
+    engine *eng;
+    engine_rules *cyc_rules;
+    uint64_t last_cycle, last_cycle_ms, next_cycle_ms, cycles_failed;
+    char last_cycle_error[256];
+
+    /* the housekeeper (its own thread): ban writes, hourly purges */
+    pthread_t keeper;
+    bool keeper_started;
+    net__ban_job *bans_head, *bans_tail;
+
+    net_reload_fn reload;
+    void *reload_arg;
+    atomic_bool draining, stop_asked;
+    atomic_int latched;       /* tally_status of a write fault that latched writes off, or 0 */
+};
+
+/* The route table (route.c) and the pipeline of §7.3 as the HTTP engine's callbacks. */
+extern const net__route net__routes[];
+extern const size_t net__n_routes;
+void net__head(void *arg, net_req *req);
+void net__handle(void *arg, net_req *req);
+void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes);
+
+/* The one error path: answers code (its HTTP status from the §8 table) with message and details
+ * (borrowed; NULL for none), charges the failure's class to the abuse engine as §7.2 says
+ * (to the IP, and to the hotkey once verified), and records it for the log and metrics. */
+void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const char *message,
+               json_t *details);
+/* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed). */
+void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json);
+/* The node clock. */
+uint64_t net__now_ms(const net_node *n);
+uint64_t net__mono_ms(const net_node *n);
+/* A write fault latches ingest off (not_ready): TALLY_EFULL and TALLY_EIO do. */
+void net__latch(net_node *n, tally_status st);
+/* Reloads the configuration now (the admin route; SIGHUP goes through net_node_run). */
+tally_status net__reload(net_node *n, char *err);
+/* Asks the cycle driver for a cycle now. */
+void net__cycle_now(net_node *n);
+
+/* Handlers (ingest.c, admin.c, ops_routes.c). */
+void net__h_index(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_health(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_games(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_odds(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_outcomes(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_admin(net_node *n, net_req *req, net__ctx *ctx);
+
+/* Health (ops_routes.c): which readiness checks fail now, as names into out (up to 8). */
+size_t net__not_ready(net_node *n, const char **out);
+
+#endif
