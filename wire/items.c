@@ -216,10 +216,11 @@ static tally_status form(const kind_rules *kr, const uint8_t *p, size_t n, sitem
     wire__rd r = {p, n, 0};
     bool small = true, ordered = true;
     uint64_t count;
+    bool walked = walk(&r, 1, &small);
 
-    if (!walk(&r, 1, &small) || r.off != n) {
+    if (!walked || r.off != n) {
         return refuse(f, WIRE_MALFORMED_BODY, -1, 0, "",
-                      r.off != n ? "bytes after the request's top-level value"
+                      walked ? "bytes after the request's top-level value"
                                  : "not canonical msgpack of the allowed formats "
                                    "(truncated, a map, float or ext, or nested over 8 levels)");
     }
@@ -255,8 +256,9 @@ static tally_status form(const kind_rules *kr, const uint8_t *p, size_t n, sitem
     for (size_t i = 0; i < keep && i < count; i++) {
         sitem *it = &items[i];
         tally_status st;
-        if (it->many_prices || it->few_prices || it->n_markets == 0 ||
-            it->n_markets > WIRE_ITEM_MARKETS_MAX) {
+        if (kr->type == SCHEMA_ODDS_SUBMISSION &&
+            (it->many_prices || it->few_prices || it->n_markets == 0 ||
+             it->n_markets > WIRE_ITEM_MARKETS_MAX)) {
             continue; /* decided by the count and side-set stages */
         }
         st = schema_body_decode_ex(kr->type, p + it->off, it->len, &it->body, &it->ferr);

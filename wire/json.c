@@ -67,6 +67,14 @@ static tally_status one(unsigned type, json_t *item, uint64_t nonce, size_t i, u
         return TALLY_ENOMEM;
     }
     randombytes_buf(salt, sizeof(salt));
+    /* set here, not through salt_fill: an OUTCOME's salt is optional in its schema */
+    if (json_object_get(item, "salt") == NULL) {
+        char hex[33];
+        schema_hex(salt, sizeof(salt), hex);
+        if (json_object_set_new(item, "salt", json_string(hex)) != 0) {
+            return TALLY_ENOMEM;
+        }
+    }
     text = json_dumps(item, JSON_COMPACT);
     if (text == NULL) {
         return TALLY_ENOMEM;
