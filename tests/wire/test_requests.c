@@ -174,7 +174,7 @@ static void test_auth_headers(void **state)
     assert_int_equal(auth(HKEY, "1", "1", NULL, 1), WIRE_AUTH_MISSING);
     assert_int_equal(auth(HKEY, "1", NULL, "zz", 1), WIRE_AUTH_MISSING); /* missing first */
     /* case 2 */
-    assert_int_equal(auth(HKEY + 1, "1", "1", HSIG, 1), WIRE_AUTH_MALFORMED); /* 63 hex */
+    assert_int_equal(auth(&HKEY[1], "1", "1", HSIG, 1), WIRE_AUTH_MALFORMED); /* 63 hex */
     assert_int_equal(auth("79B5562E8FE654F94078B112E8A98BA7901F853AE695BED7E0E3910BAD049664", "1",
                           "1", HSIG, 1),
                      WIRE_AUTH_MALFORMED);
