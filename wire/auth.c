@@ -42,9 +42,8 @@ static bool request_ok(const wire_request *rq)
 {
     if (!wire__origin_ok(rq->origin) || rq->method.p == NULL || rq->method.n == 0 ||
         rq->method.n > WIRE_METHOD_MAX || rq->target.p == NULL || rq->target.n == 0 ||
-        rq->target.n > WIRE_TARGET_MAX || rq->target.p[0] != '/' ||
-        rq->time_ms > SCHEMA_ID_MAX || rq->nonce > SCHEMA_ID_MAX ||
-        (rq->body == NULL && rq->body_len != 0)) {
+        rq->target.n > WIRE_TARGET_MAX || rq->target.p[0] != '/' || rq->time_ms > SCHEMA_ID_MAX ||
+        rq->nonce > SCHEMA_ID_MAX || (rq->body == NULL && rq->body_len != 0)) {
         return false;
     }
     for (size_t i = 0; i < rq->method.n; i++) {
@@ -131,5 +130,5 @@ tally_status wire_request_verify(const wire_request *rq, const uint8_t key[32],
     }
     /* libsodium's -1 becomes TALLY_EAUTH here, the one place this module verifies a request */
     return crypto_sign_verify_detached(sig, (const uint8_t *)buf, n, key) == 0 ? TALLY_OK
-                                                                                : TALLY_EAUTH;
+                                                                               : TALLY_EAUTH;
 }

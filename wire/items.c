@@ -15,14 +15,14 @@
 
 /* What the scan learns of one item, before any body is decoded. */
 typedef struct sitem {
-    size_t off, len;      /* the body's bytes in the request */
-    const uint8_t *sig;   /* 64 bytes in the request */
+    size_t off, len;    /* the body's bytes in the request */
+    const uint8_t *sig; /* 64 bytes in the request */
     uint64_t nonce, idx, event_id, source;
     size_t n_markets;
-    bool few_prices;      /* a market with fewer than 2 prices (sides_invalid) */
-    bool many_prices;     /* a market with more than 3 (batch_too_large) */
+    bool few_prices;  /* a market with fewer than 2 prices (sides_invalid) */
+    bool many_prices; /* a market with more than 3 (batch_too_large) */
     bool decoded;
-    bool has_ferr;        /* decode_ex found a field out of bounds: ferr says which */
+    bool has_ferr; /* decode_ex found a field out of bounds: ferr says which */
     schema_field_error ferr;
     schema_body body;
 } sitem;
@@ -196,9 +196,8 @@ static bool scan_outcome(wire__rd *r, sitem *it, bool *ordered)
     const uint8_t *salt;
 
     (void)ordered;
-    if (!rd_arity(r, 8) || !rd_kind(r, WT_UINT, &it->source) ||
-        !rd_kind(r, WT_UINT, &it->nonce) || !rd_kind(r, WT_UINT, &it->idx) ||
-        !rd_kind(r, WT_UINT, &it->event_id)) {
+    if (!rd_arity(r, 8) || !rd_kind(r, WT_UINT, &it->source) || !rd_kind(r, WT_UINT, &it->nonce) ||
+        !rd_kind(r, WT_UINT, &it->idx) || !rd_kind(r, WT_UINT, &it->event_id)) {
         return false;
     }
     for (int i = 0; i < 3; i++) {
@@ -221,8 +220,8 @@ static tally_status form(const kind_rules *kr, const uint8_t *p, size_t n, sitem
     if (!walked || r.off != n) {
         return refuse(f, WIRE_MALFORMED_BODY, -1, 0, "",
                       walked ? "bytes after the request's top-level value"
-                                 : "not canonical msgpack of the allowed formats "
-                                   "(truncated, a map, float or ext, or nested over 8 levels)");
+                             : "not canonical msgpack of the allowed formats "
+                               "(truncated, a map, float or ext, or nested over 8 levels)");
     }
     r.off = 0;
     if (!rd_kind(&r, WT_ARRAY, &count) || count == 0) {
@@ -275,8 +274,8 @@ static tally_status form(const kind_rules *kr, const uint8_t *p, size_t n, sitem
     return TALLY_OK;
 }
 
-static tally_status counts(const kind_rules *kr, const sitem *items, size_t count,
-                           size_t markets, wire_fail *f)
+static tally_status counts(const kind_rules *kr, const sitem *items, size_t count, size_t markets,
+                           wire_fail *f)
 {
     size_t total = 0;
 
@@ -312,9 +311,12 @@ static bool sides_ok(uint64_t kind, uint64_t *sides, size_t n)
 {
     schema_body b = {.type = SCHEMA_MARKET};
 
-    b.u.market = (schema_market){.market_id = 1, .event_id = 1, .kind = kind,
+    b.u.market = (schema_market){.market_id = 1,
+                                 .event_id = 1,
+                                 .kind = kind,
                                  .has_line_n = kind == SCHEMA_SPREAD || kind == SCHEMA_TOTAL,
-                                 .sides = sides, .n_sides = n};
+                                 .sides = sides,
+                                 .n_sides = n};
     return schema_body_check(&b, NULL) == TALLY_OK;
 }
 
@@ -341,9 +343,9 @@ static tally_status odds_sides(const uint8_t *p, size_t n, size_t i, wire_fail *
         }
         snprintf(path, sizeof(path), "markets[%llu].prices", (unsigned long long)k);
         if (np < 2 || repeat || (kind >= 1 && kind <= 4 && !sides_ok(kind, sides, (size_t)np))) {
-            return refuse(f, WIRE_SIDES_INVALID, (long)i, mid, path,
-                          "item %zu, market %llu: %s", i, (unsigned long long)mid,
-                          np < 2    ? "fewer than two prices"
+            return refuse(f, WIRE_SIDES_INVALID, (long)i, mid, path, "item %zu, market %llu: %s", i,
+                          (unsigned long long)mid,
+                          np < 2   ? "fewer than two prices"
                           : repeat ? "a side is repeated"
                                    : "the sides are not a valid set for the market's kind");
         }
@@ -537,8 +539,8 @@ static tally_status parse(const kind_rules *kr, tally_str origin, const uint8_t 
 }
 
 tally_status wire_odds_parse(tally_str origin, const uint8_t key[32], uint64_t nonce,
-                             const schema_paramset *ps, const uint8_t *p, size_t n,
-                             wire_items *out, wire_fail *fail)
+                             const schema_paramset *ps, const uint8_t *p, size_t n, wire_items *out,
+                             wire_fail *fail)
 {
     TALLY_ASSERT(ps != NULL);
     return parse(&odds_rules, origin, key, nonce, ps, p, n, out, fail);

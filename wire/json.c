@@ -101,8 +101,8 @@ static tally_status one(unsigned type, json_t *item, uint64_t nonce, size_t i, u
     return TALLY_OK;
 }
 
-static tally_status from_json(unsigned type, size_t max, const char *json, size_t n,
-                              uint64_t nonce, wire_bodies *out, schema_field_error *err)
+static tally_status from_json(unsigned type, size_t max, const char *json, size_t n, uint64_t nonce,
+                              wire_bodies *out, schema_field_error *err)
 {
     json_t *root = NULL, *items;
     tally_status st = TALLY_OK;
@@ -150,8 +150,8 @@ tally_status wire_odds_from_json(const char *json, size_t n, uint64_t nonce, wir
     return from_json(SCHEMA_ODDS_SUBMISSION, WIRE_ODDS_ITEMS_MAX, json, n, nonce, out, err);
 }
 
-tally_status wire_outcomes_from_json(const char *json, size_t n, uint64_t nonce,
-                                     wire_bodies *out, schema_field_error *err)
+tally_status wire_outcomes_from_json(const char *json, size_t n, uint64_t nonce, wire_bodies *out,
+                                     schema_field_error *err)
 {
     return from_json(SCHEMA_OUTCOME, WIRE_OUTCOME_ITEMS_MAX, json, n, nonce, out, err);
 }

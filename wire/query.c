@@ -99,7 +99,8 @@ tally_status wire_games_query_parse(const char *query, wire_games_query *out, wi
             return bad(fail, keys[key], "given twice");
         }
         seen[key] = true;
-        if (memchr(eq + 1, '%', len - kn - 1) != NULL || memchr(eq + 1, '+', len - kn - 1) != NULL ||
+        if (memchr(eq + 1, '%', len - kn - 1) != NULL ||
+            memchr(eq + 1, '+', len - kn - 1) != NULL ||
             !value_of(key, eq + 1, len - kn - 1, out)) {
             defaults(out);
             return bad(fail, keys[key], "bad value");

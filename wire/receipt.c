@@ -8,15 +8,15 @@
 #include "wire/wire_int.h"
 
 #define RECEIPT_JSON_MAX (64u << 10) /* bytes of a receipt's JSON text */
-#define RECEIPT_MSG_MAX (16u << 10)  /* bytes of its message: 200 entries of ≤ 53 bytes, and more */
+#define RECEIPT_MSG_MAX (16u << 10) /* bytes of its message: 200 entries of ≤ 53 bytes, and more \
+                                     */
 
 static bool receipt_ok(const wire_receipt *r)
 {
     size_t on = strnlen(r->origin, sizeof(r->origin));
 
-    if (on == sizeof(r->origin) || !wire__origin_ok((tally_str){r->origin, on}) ||
-        r->nonce == 0 || r->nonce > SCHEMA_ID_MAX || r->tree_size > SCHEMA_ID_MAX ||
-        r->n > WIRE_RECEIPT_MAX) {
+    if (on == sizeof(r->origin) || !wire__origin_ok((tally_str){r->origin, on}) || r->nonce == 0 ||
+        r->nonce > SCHEMA_ID_MAX || r->tree_size > SCHEMA_ID_MAX || r->n > WIRE_RECEIPT_MAX) {
         return false;
     }
     for (size_t i = 0; i < r->n; i++) {

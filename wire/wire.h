@@ -93,8 +93,8 @@ typedef struct wire_fail {
 } wire_fail;
 
 /* ---- §4 Tally-* headers ---- */
-#define WIRE_TARGET_MAX 2048u  /* bytes of a request-target */
-#define WIRE_METHOD_MAX 16u    /* bytes of a method name */
+#define WIRE_TARGET_MAX 2048u /* bytes of a request-target */
+#define WIRE_METHOD_MAX 16u   /* bytes of a method name */
 /* The largest signing string: the fixed lines, an origin of 128, a method of 16, a target of
  * 2048, two 16-digit decimals and a 64-digit hash, with six LFs. */
 #define WIRE_SIGNING_MAX 2400u
@@ -160,25 +160,25 @@ TALLY_MUST_USE tally_status wire_request_verify(const wire_request *rq, const ui
                                                 const uint8_t sig[64]);
 
 /* ---- §5.2–§5.4 odds and outcome requests ---- */
-#define WIRE_ODDS_ITEMS_MAX 200u      /* items (events) per odds request */
-#define WIRE_ITEM_MARKETS_MAX 64u     /* markets per odds item */
-#define WIRE_ODDS_MARKETS_MAX 200u    /* markets over an odds request */
-#define WIRE_PRICES_MAX 3u            /* prices per market */
-#define WIRE_OUTCOME_ITEMS_MAX 50u    /* items per outcome request */
+#define WIRE_ODDS_ITEMS_MAX 200u           /* items (events) per odds request */
+#define WIRE_ITEM_MARKETS_MAX 64u          /* markets per odds item */
+#define WIRE_ODDS_MARKETS_MAX 200u         /* markets over an odds request */
+#define WIRE_PRICES_MAX 3u                 /* prices per market */
+#define WIRE_OUTCOME_ITEMS_MAX 50u         /* items per outcome request */
 #define WIRE_REQUEST_BODY_MAX (256u << 10) /* bytes of a decoded ingest body (§10) */
-#define WIRE_DEPTH_MAX 8u             /* msgpack nesting; the top-level array is depth 1 */
+#define WIRE_DEPTH_MAX 8u                  /* msgpack nesting; the top-level array is depth 1 */
 
 /* One accepted item. body is a view into the request bytes given to the parse function and is
  * valid as long as they are; decoded owns its memory until wire_items_release(). */
 typedef struct wire_item {
-    tally_bytes body;      /* the exact body bytes: the record body */
-    uint8_t sig[64];       /* the item's record signature */
-    schema_body decoded;   /* ODDS_SUBMISSION or OUTCOME */
+    tally_bytes body;    /* the exact body bytes: the record body */
+    uint8_t sig[64];     /* the item's record signature */
+    schema_body decoded; /* ODDS_SUBMISSION or OUTCOME */
     uint64_t event_id;
-    bool has_rows;         /* odds: true, rows = number of prices; outcomes: false */
+    bool has_rows; /* odds: true, rows = number of prices; outcomes: false */
     uint64_t rows;
-    schema_header header;  /* [1, type, 0, 3, event_id, rows|nil, key, SHA-256(body), sig]:
-                              ready to append once the writer sets time_ms */
+    schema_header header; /* [1, type, 0, 3, event_id, rows|nil, key, SHA-256(body), sig]:
+                             ready to append once the writer sets time_ms */
 } wire_item;
 typedef struct wire_items {
     wire_item *items; /* n items in idx order, or NULL */
@@ -206,10 +206,9 @@ void wire_items_release(wire_items *it); /* NULL and empty lists are no-ops; emp
  * n > WIRE_REQUEST_BODY_MAX as payload_too_large), TALLY_EAUTH (item_signature_invalid),
  * TALLY_EINVAL (the other 422 codes; also, with fail->err WIRE_INTERNAL_ERROR, an origin that is
  * not ascii128 without '+'), or TALLY_ENOMEM. */
-TALLY_MUST_USE tally_status wire_odds_parse(tally_str origin, const uint8_t key[32],
-                                            uint64_t nonce, const schema_paramset *ps,
-                                            const uint8_t *p, size_t n, wire_items *out,
-                                            wire_fail *fail);
+TALLY_MUST_USE tally_status wire_odds_parse(tally_str origin, const uint8_t key[32], uint64_t nonce,
+                                            const schema_paramset *ps, const uint8_t *p, size_t n,
+                                            wire_items *out, wire_fail *fail);
 /* The same for POST /v1/outcomes `[[body, sig], ...]` with OUTCOME bodies (type 11): 1..50 items;
  * a salt nil or not bin 16 is malformed_body; per item: invalid_field (schema bounds, source
  * other than 2), outcome_incomplete (neither a result nor both scores), outcome_inconsistent (a
@@ -293,8 +292,8 @@ TALLY_MUST_USE tally_status wire_receipt_check_items(const wire_receipt *r, cons
 
 /* ---- §5.1 GET /v1/games query ---- */
 #define WIRE_GAMES_LIMIT_MAX 500u
-#define WIRE_CODE_MAX 16u      /* bytes of a code16 (league, sport) */
-#define WIRE_CURSOR_LEN 32u    /* characters of a cursor */
+#define WIRE_CODE_MAX 16u   /* bytes of a code16 (league, sport) */
+#define WIRE_CURSOR_LEN 32u /* characters of a cursor */
 /* Cursor: 32 lower-case hex digits of start_ms (8 bytes, big-endian) then event_id (8 bytes,
  * big-endian): the last event of the previous page; the next page starts after it. */
 typedef struct wire_cursor {

@@ -29,10 +29,10 @@ bool wire__origin_ok(tally_str o);
 enum { WT_UINT = 1, WT_NINT, WT_NIL, WT_BOOL, WT_STR, WT_BIN, WT_ARRAY };
 typedef struct wire__tok {
     int kind;
-    uint64_t u;        /* WT_UINT value, WT_BOOL 0/1, WT_ARRAY count, WT_STR/WT_BIN length */
-    int64_t i;         /* WT_NINT value */
-    const uint8_t *p;  /* WT_STR/WT_BIN payload */
-    bool small;        /* the smallest form for the value */
+    uint64_t u;       /* WT_UINT value, WT_BOOL 0/1, WT_ARRAY count, WT_STR/WT_BIN length */
+    int64_t i;        /* WT_NINT value */
+    const uint8_t *p; /* WT_STR/WT_BIN payload */
+    bool small;       /* the smallest form for the value */
 } wire__tok;
 typedef struct wire__rd {
     const uint8_t *p;
