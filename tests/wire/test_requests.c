@@ -299,6 +299,15 @@ static void test_case10(void **state)
     free(cp);
     free(req);
     expect(false, (const uint8_t *)"\x90", 1, WIRE_MALFORMED_BODY); /* no items */
+    {
+        fx_outcome o[2] = {fx_outcome_item(0, 10), fx_outcome_item(1, 11)};
+        len = fx_request(&key, NULL, o, 2, &req);
+        expect(true, req, len, WIRE_OK);
+        for (size_t cut = 0; cut < len; cut++) {
+            expect(true, req, cut, WIRE_MALFORMED_BODY);
+        }
+        free(req);
+    }
 }
 
 /* ---- case 11: a float, a map, nesting depth 9 ---- */
