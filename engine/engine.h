@@ -239,6 +239,8 @@ typedef struct engine_verdict {
     engine_rule rule;   /* ENGINE_RULE_OK when the record is admitted */
     uint64_t market_id; /* the entry or market concerned, 0 when none */
     char detail[200];   /* one sentence naming the values compared */
+    char field[SCHEMA_PATH_MAX]; /* the body field concerned where one is ("markets[0].prices[1]
+                                    .odds_n", set by engine_prices_check), else "" */
 } engine_verdict;
 
 /* The protocol's name of a rule ("market_closed", "nonce_stale", …); "?" past the table. */
@@ -249,6 +251,16 @@ const char *engine_rule_name(engine_rule rule);
 tally_status engine_rule_status(engine_rule rule);
 /* True for the item-level codes of §8, which reject one item of a request, not the request. */
 bool engine_rule_is_item(engine_rule rule);
+
+/* The §5.4 stateless price rules of an ODDS_SUBMISSION body under the parameters ps: every
+ * odds_n within security.odds_min..odds_max and imp_prob_n within security.prob_min..prob_max
+ * (ENGINE_RULE_INVALID_FIELD), then |imp_prob_n − 10^18 div odds_n| ≤ ingest.prob_tolerance
+ * (ENGINE_RULE_PRICE_INCONSISTENT). All bounds of the body are checked before any agreement
+ * (protocol §14.2). On a refusal v->rule, v->market_id, v->field and v->detail name the first
+ * fault; on ENGINE_RULE_OK v is untouched. The writer's rules and wire/'s request checks both
+ * call it, so the node cannot accept at the door what its log would refuse. */
+engine_rule engine_prices_check(const schema_paramset *ps, const schema_odds *o,
+                                engine_verdict *v);
 
 /* An empty state (before GENESIS). Free with engine_rules_free (NULL is a no-op). */
 TALLY_MUST_USE tally_status engine_rules_new(engine_rules **out);

@@ -248,32 +248,45 @@ static engine_rule check_sides(engine_verdict *v, const rmarket *m, uint64_t mar
                 (unsigned long long)market_id);
 }
 
-/* §5.4 stateless bounds that the parameters set: odds and probabilities, and their agreement. */
-static engine_rule check_prices(const schema_paramset *ps, engine_verdict *v,
-                                const schema_entry *en)
+/* §5.4 stateless bounds that the parameters set, in the order of protocol §14.2: every odds and
+ * probability bound of the body first (invalid_field), then their agreement (price_inconsistent),
+ * so a body with both faults reports the bound wherever the two sit. */
+engine_rule engine_prices_check(const schema_paramset *ps, const schema_odds *o, engine_verdict *v)
 {
-    for (size_t j = 0; j < en->n_prices; j++) {
-        const schema_price *pr = &en->prices[j];
-        uint64_t implied = pr->odds_n ? 1000000000000000000ull / pr->odds_n : 0;
-        uint64_t diff = implied > pr->imp_prob_n ? implied - pr->imp_prob_n
-                                                 : pr->imp_prob_n - implied;
-        if ((int64_t)pr->odds_n < ps->v[SCHEMA_P_SEC_ODDS_MIN] ||
-            pr->odds_n > (uint64_t)ps->v[SCHEMA_P_SEC_ODDS_MAX]) {
-            return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
-                        "field odds_n: %llu is outside security.odds_min..odds_max",
-                        (unsigned long long)pr->odds_n);
+    for (size_t k = 0; k < o->n_markets; k++) {
+        const schema_entry *en = &o->markets[k];
+        for (size_t j = 0; j < en->n_prices; j++) {
+            const schema_price *pr = &en->prices[j];
+            if ((int64_t)pr->odds_n < ps->v[SCHEMA_P_SEC_ODDS_MIN] ||
+                pr->odds_n > (uint64_t)ps->v[SCHEMA_P_SEC_ODDS_MAX]) {
+                snprintf(v->field, sizeof(v->field), "markets[%zu].prices[%zu].odds_n", k, j);
+                return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
+                            "field odds_n: %llu is outside security.odds_min..odds_max",
+                            (unsigned long long)pr->odds_n);
+            }
+            if ((int64_t)pr->imp_prob_n < ps->v[SCHEMA_P_SEC_PROB_MIN] ||
+                pr->imp_prob_n > (uint64_t)ps->v[SCHEMA_P_SEC_PROB_MAX]) {
+                snprintf(v->field, sizeof(v->field), "markets[%zu].prices[%zu].imp_prob_n", k, j);
+                return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
+                            "field imp_prob_n: %llu is outside security.prob_min..prob_max",
+                            (unsigned long long)pr->imp_prob_n);
+            }
         }
-        if ((int64_t)pr->imp_prob_n < ps->v[SCHEMA_P_SEC_PROB_MIN] ||
-            pr->imp_prob_n > (uint64_t)ps->v[SCHEMA_P_SEC_PROB_MAX]) {
-            return fail(v, ENGINE_RULE_INVALID_FIELD, en->market_id,
-                        "field imp_prob_n: %llu is outside security.prob_min..prob_max",
-                        (unsigned long long)pr->imp_prob_n);
-        }
-        if (diff > (uint64_t)ps->v[SCHEMA_P_PROB_TOLERANCE]) {
-            return fail(v, ENGINE_RULE_PRICE_INCONSISTENT, en->market_id,
-                        "imp_prob_n %llu differs from 1/odds (%llu) by more than "
-                        "ingest.prob_tolerance",
-                        (unsigned long long)pr->imp_prob_n, (unsigned long long)implied);
+    }
+    for (size_t k = 0; k < o->n_markets; k++) {
+        const schema_entry *en = &o->markets[k];
+        for (size_t j = 0; j < en->n_prices; j++) {
+            const schema_price *pr = &en->prices[j];
+            uint64_t implied = pr->odds_n ? 1000000000000000000ull / pr->odds_n : 0;
+            uint64_t diff = implied > pr->imp_prob_n ? implied - pr->imp_prob_n
+                                                     : pr->imp_prob_n - implied;
+            if (diff > (uint64_t)ps->v[SCHEMA_P_PROB_TOLERANCE]) {
+                snprintf(v->field, sizeof(v->field), "markets[%zu].prices[%zu].imp_prob_n", k, j);
+                return fail(v, ENGINE_RULE_PRICE_INCONSISTENT, en->market_id,
+                            "imp_prob_n %llu differs from 1/odds (%llu) by more than "
+                            "ingest.prob_tolerance",
+                            (unsigned long long)pr->imp_prob_n, (unsigned long long)implied);
+            }
         }
     }
     return ENGINE_RULE_OK;
@@ -374,10 +387,8 @@ static engine_rule odds_intake(const schema_paramset *ps, engine_verdict *v, con
 static engine_rule check_odds(const engine_rules *r, engine_verdict *v, uint64_t seq,
                               const schema_header *h, const schema_odds *o, const rbind *b)
 {
-    for (size_t k = 0; k < o->n_markets; k++) {
-        if (check_prices(&r->ps, v, &o->markets[k]) != ENGINE_RULE_OK) {
-            return v->rule;
-        }
+    if (engine_prices_check(&r->ps, o, v) != ENGINE_RULE_OK) {
+        return v->rule;
     }
     if (check_nonce(r, v, h->actor, o->nonce, o->idx) != ENGINE_RULE_OK ||
         odds_event(r, v, o->event_id, h->time_ms) != ENGINE_RULE_OK ||
@@ -758,9 +769,7 @@ tally_status engine_rules_reveal(engine_rules *r, uint64_t seq, const schema_bod
     ps = eng__params_at(r, seq);
     if (b->type == SCHEMA_ODDS_SUBMISSION && pr->has_hotkey) {
         const schema_odds *o = &b->u.odds;
-        for (size_t k = 0; k < o->n_markets && v->rule == ENGINE_RULE_OK; k++) {
-            (void)check_prices(ps, v, &o->markets[k]);
-        }
+        (void)engine_prices_check(ps, o, v);
         if (v->rule == ENGINE_RULE_OK && odds_markets(r, v, o, seq) == ENGINE_RULE_OK) {
             (void)odds_intake(ps, v, &r->late, pr->hotkey, o, pr->h.time_ms);
         }

@@ -1,0 +1,345 @@
+/* wire: the protocol's wire pieces shared by the node (net/) and its clients (`tally sign`,
+ * `tally submit`, load generators, the auditor): the §8 error codes, the Tally-* headers and the
+ * request signature of §4, the odds and outcome request bodies of §5.2–§5.4 with their stateless
+ * checks, receipts (§5.5, §14.3) and the /v1/games query (§5.1). Pure functions: no I/O, no
+ * network, no threads, no global state; every function may be called from any thread. */
+#ifndef TALLY_WIRE_WIRE_H
+#define TALLY_WIRE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "schema/schema.h"
+#include "schema/status.h"
+
+/* ---- §8 error codes ----
+ * One static table (wire/errors.c) gives each code its name, HTTP status and failure class, in
+ * the order of the §8 table. The item-level codes of §8 are not here: they are engine_rule. */
+typedef enum wire_err {
+    WIRE_OK = 0,
+    WIRE_BAD_REQUEST,
+    WIRE_UNKNOWN_ROUTE,
+    WIRE_NOT_FOUND,
+    WIRE_METHOD_NOT_ALLOWED,
+    WIRE_FORBIDDEN,
+    WIRE_REQUEST_TIMEOUT,
+    WIRE_PAYLOAD_TOO_LARGE,
+    WIRE_UNSUPPORTED_MEDIA_TYPE,
+    WIRE_OVERLOADED,
+    WIRE_RATE_LIMITED,
+    WIRE_IP_COOLDOWN,
+    WIRE_HOTKEY_COOLDOWN,
+    WIRE_IP_BLACKLISTED,
+    WIRE_HOTKEY_BLACKLISTED,
+    WIRE_AUTH_MISSING,
+    WIRE_AUTH_MALFORMED,
+    WIRE_KEY_NOT_REGISTERED,
+    WIRE_TIMESTAMP_SKEW,
+    WIRE_BAD_SIGNATURE,
+    WIRE_NONCE_STALE,
+    WIRE_NONCE_REUSED,
+    WIRE_NONCE_REPLAY,
+    WIRE_MALFORMED_BODY,
+    WIRE_NON_CANONICAL,
+    WIRE_BATCH_TOO_LARGE,
+    WIRE_INVALID_FIELD,
+    WIRE_PRICE_INCONSISTENT,
+    WIRE_SIDES_INVALID,
+    WIRE_DUPLICATE_ITEM,
+    WIRE_ITEM_NONCE_MISMATCH,
+    WIRE_ITEM_SIGNATURE_INVALID,
+    WIRE_OUTCOME_INCOMPLETE,
+    WIRE_OUTCOME_INCONSISTENT,
+    WIRE_ITEMS_REJECTED,
+    WIRE_METAGRAPH_UNAVAILABLE,
+    WIRE_TOKEN_MISSING,
+    WIRE_TOKEN_INVALID,
+    WIRE_NOT_ELIGIBLE,
+    WIRE_CHALLENGE_INVALID,
+    WIRE_RANGE_INVALID,
+    WIRE_ATTESTATION_INVALID,
+    WIRE_ATTESTATION_DUPLICATE,
+    WIRE_ADMIN_UNAUTHORIZED,
+    WIRE_CONFLICT,
+    WIRE_NOT_READY,
+    WIRE_SHUTTING_DOWN,
+    WIRE_STORAGE_FULL,
+    WIRE_INTERNAL_ERROR,
+    WIRE_ERR_COUNT
+} wire_err;
+
+/* "auth_missing" …; "ok" for WIRE_OK; NULL past the table. Static strings. */
+const char *wire_err_name(wire_err e);
+/* The HTTP status (401 …); 200 for WIRE_OK, 0 past the table. */
+unsigned wire_err_http(wire_err e);
+/* The §7.2 failure class: 'C', 'V', 'X', 'P', or 0 for "—" (and WIRE_OK, or past the table). */
+char wire_err_class(wire_err e);
+/* The code named name; WIRE_OK for NULL, "ok" or an unknown name (never a failure code). */
+wire_err wire_err_from_name(const char *name);
+
+/* What a stateless check refused, for the §8 error body: the code, the item (details.idx), the
+ * market (details.market_id, 0 when none), the field (details.field, "" when none) and one
+ * sentence for "message". Filled only on failure. */
+#define WIRE_MSG_MAX 256u
+typedef struct wire_fail {
+    wire_err err;
+    bool has_idx;
+    size_t idx;
+    uint64_t market_id;
+    char field[SCHEMA_PATH_MAX];
+    char message[WIRE_MSG_MAX];
+} wire_fail;
+
+/* ---- §4 Tally-* headers ---- */
+#define WIRE_TARGET_MAX 2048u /* bytes of a request-target */
+#define WIRE_METHOD_MAX 16u   /* bytes of a method name */
+/* The largest signing string: the fixed lines, an origin of 128, a method of 16, a target of
+ * 2048, two 16-digit decimals and a 64-digit hash, with six LFs. */
+#define WIRE_SIGNING_MAX 2400u
+
+/* One header as the HTTP layer saw it: its value (NUL-terminated; NULL when absent) and how many
+ * times the header appeared (a repeated header is malformed whatever its values). */
+typedef struct wire_hval {
+    const char *value;
+    unsigned count;
+} wire_hval;
+typedef struct wire_auth_headers {
+    wire_hval key, time, nonce, sig; /* Tally-Key, Tally-Time, Tally-Nonce, Tally-Signature */
+} wire_auth_headers;
+typedef struct wire_auth {
+    uint8_t key[32];
+    uint64_t time_ms; /* 0..2^53−1 */
+    uint64_t nonce;   /* 1..2^53−1 */
+    uint8_t sig[64];
+} wire_auth;
+
+/* Parses the four Tally-* headers. TALLY_OK; or TALLY_EAUTH with *err_out WIRE_AUTH_MISSING when
+ * any header is absent (checked first, for all four); or TALLY_EFORMAT with WIRE_AUTH_MALFORMED
+ * when one is repeated or malformed: Tally-Key not exactly 64 lower-case hex digits,
+ * Tally-Signature not exactly 128, Tally-Time not a decimal 0..2^53−1 and Tally-Nonce not one of
+ * 1..2^53−1 (decimals: digits only, no sign, no leading zero, no spaces). *err_out is WIRE_OK on
+ * success; on failure *out is zeroed. */
+TALLY_MUST_USE tally_status wire_auth_parse(const wire_auth_headers *h, wire_auth *out,
+                                            wire_err *err_out);
+
+/* The parts of a signed request. body is the decoded request body (after Content-Encoding),
+ * empty (NULL, 0) for GET. */
+typedef struct wire_request {
+    tally_str origin; /* ascii128 without '+', the node's origin */
+    tally_str method; /* upper case A–Z, 1..16 bytes: "GET", "POST" */
+    tally_str target; /* path plus "?" and query if any, exactly as sent; 1..2048 bytes of
+                         0x21–0x7E beginning with '/' */
+    uint64_t time_ms, nonce;
+    const uint8_t *body;
+    size_t body_len;
+} wire_request;
+
+/* The §4 signing string: "tally-req-v1", origin, METHOD, target, Tally-Time, Tally-Nonce and the
+ * lower-case hex SHA-256 of the body, joined by LF with no trailing LF (the time and nonce in
+ * canonical decimal, which is exactly the header text wire_auth_parse accepts). Writes it into
+ * buf (not NUL-terminated). TALLY_EINVAL for an origin, method or target outside its rule above,
+ * or a time or nonce above 2^53−1; TALLY_ELIMIT when cap is too small (WIRE_SIGNING_MAX is
+ * always enough). *n_out is 0 on failure. */
+TALLY_MUST_USE tally_status wire_signing_string(const wire_request *rq, char *buf, size_t cap,
+                                                size_t *n_out);
+/* The request digest of the write-nonce index (§4): SHA-256 of the signing string with its
+ * Tally-Time line removed, meaning the fifth line together with the LF that ends it, so the
+ * hashed text is the six lines "tally-req-v1", origin, METHOD, target, nonce, body hash joined
+ * by LF. A retry re-signed with a fresh time therefore has the same digest. Errors as
+ * wire_signing_string (out zeroed on failure). */
+TALLY_MUST_USE tally_status wire_request_digest(const wire_request *rq, uint8_t out[32]);
+/* Ed25519 (libsodium, no prehash) over the signing string with sk, a 64-byte libsodium secret
+ * key. Errors as wire_signing_string; sig_out zeroed on failure. */
+TALLY_MUST_USE tally_status wire_request_sign(const wire_request *rq, const uint8_t sk[64],
+                                              uint8_t sig_out[64]);
+/* TALLY_OK if sig verifies over the signing string under key (crypto_sign_verify_detached,
+ * strict), TALLY_EAUTH if not; TALLY_EINVAL as wire_signing_string. */
+TALLY_MUST_USE tally_status wire_request_verify(const wire_request *rq, const uint8_t key[32],
+                                                const uint8_t sig[64]);
+
+/* ---- §5.2–§5.4 odds and outcome requests ---- */
+#define WIRE_ODDS_ITEMS_MAX 200u           /* items (events) per odds request */
+#define WIRE_ITEM_MARKETS_MAX 64u          /* markets per odds item */
+#define WIRE_ODDS_MARKETS_MAX 200u         /* markets over an odds request */
+#define WIRE_PRICES_MAX 3u                 /* prices per market */
+#define WIRE_OUTCOME_ITEMS_MAX 50u         /* items per outcome request */
+#define WIRE_REQUEST_BODY_MAX (256u << 10) /* bytes of a decoded ingest body (§10) */
+#define WIRE_DEPTH_MAX 8u                  /* msgpack nesting; the top-level array is depth 1 */
+
+/* One accepted item. body is a view into the request bytes given to the parse function and is
+ * valid as long as they are; decoded owns its memory until wire_items_release(). */
+typedef struct wire_item {
+    tally_bytes body;    /* the exact body bytes: the record body */
+    uint8_t sig[64];     /* the item's record signature */
+    schema_body decoded; /* ODDS_SUBMISSION or OUTCOME */
+    uint64_t event_id;
+    bool has_rows; /* odds: true, rows = number of prices; outcomes: false */
+    uint64_t rows;
+    schema_header header; /* [1, type, 0, 3, event_id, rows|nil, key, SHA-256(body), sig]:
+                             ready to append once the writer sets time_ms */
+} wire_item;
+typedef struct wire_items {
+    wire_item *items; /* n items in idx order, or NULL */
+    size_t n;
+} wire_items;
+#define WIRE_ITEMS_INIT {NULL, 0}
+void wire_items_release(wire_items *it); /* NULL and empty lists are no-ops; empties it */
+
+/* Decodes a POST /v1/odds body `[[body, sig], ...]` and applies every stateless check of §5.4 in
+ * the order of §14.2, the first fault winning (docs/protocol-notes.md lists the order in full):
+ *   1. form: malformed_body (not msgpack, maps, floats, ext, 0xc1, truncation, trailing bytes,
+ *      depth > 8, wrong types or arity, a sig that is not bin 64, a salt missing or not bin 16,
+ *      no items), then non_canonical (valid msgpack in a non-smallest form, markets not strictly
+ *      ascending by market_id, prices in descending side order);
+ *   2. counts: batch_too_large (> 200 items, > 64 markets in an item, > 200 markets over the
+ *      request, > 3 prices in a market);
+ *   3. per item in idx order: sides_invalid (side set not valid for the kind, a repeated side,
+ *      fewer than 2 prices), invalid_field (schema bounds, then the security.* bounds of ps),
+ *      price_inconsistent (ingest.prob_tolerance of ps), duplicate_item (event of an earlier
+ *      item), item_nonce_mismatch (body.nonce ≠ nonce or body.idx ≠ position);
+ *   4. item signatures, in idx order: item_signature_invalid (the record message of type 10 for
+ *      origin and key does not verify).
+ * On TALLY_OK *out holds the items. Otherwise *out is empty, *fail names the fault, and the
+ * status is TALLY_EFORMAT (malformed_body, non_canonical), TALLY_ELIMIT (batch_too_large, or
+ * n > WIRE_REQUEST_BODY_MAX as payload_too_large), TALLY_EAUTH (item_signature_invalid),
+ * TALLY_EINVAL (the other 422 codes; also, with fail->err WIRE_INTERNAL_ERROR, an origin that is
+ * not ascii128 without '+'), or TALLY_ENOMEM. */
+TALLY_MUST_USE tally_status wire_odds_parse(tally_str origin, const uint8_t key[32], uint64_t nonce,
+                                            const schema_paramset *ps, const uint8_t *p, size_t n,
+                                            wire_items *out, wire_fail *fail);
+/* The same for POST /v1/outcomes `[[body, sig], ...]` with OUTCOME bodies (type 11): 1..50 items;
+ * a salt nil or not bin 16 is malformed_body; per item: invalid_field (schema bounds, source
+ * other than 2), outcome_incomplete (neither a result nor both scores), outcome_inconsistent (a
+ * home/away/draw result contradicting the scores), duplicate_item, item_nonce_mismatch; then the
+ * item signatures. ps is accepted for symmetry and may be NULL. */
+TALLY_MUST_USE tally_status wire_outcomes_parse(tally_str origin, const uint8_t key[32],
+                                                uint64_t nonce, const schema_paramset *ps,
+                                                const uint8_t *p, size_t n, wire_items *out,
+                                                wire_fail *fail);
+
+/* A body and its signature, as a client holds them. Both views borrowed. */
+typedef struct wire_signed {
+    tally_bytes body;
+    const uint8_t *sig; /* 64 bytes */
+} wire_signed;
+/* Signs one item body of type (SCHEMA_ODDS_SUBMISSION or SCHEMA_OUTCOME) for origin with sk (a
+ * 64-byte libsodium secret key whose public half is key): the record signature of §2.1.
+ * TALLY_EFORMAT if the body is not a canonical body of the type, TALLY_EINVAL for another type
+ * or a bad origin; sig_out zeroed on failure. */
+TALLY_MUST_USE tally_status wire_item_sign(tally_str origin, unsigned type, const uint8_t key[32],
+                                           const uint8_t sk[64], const uint8_t *body, size_t n,
+                                           uint8_t sig_out[64]);
+/* Writes the request body `[[body, sig], ...]` of n items (1..200), each body inserted as its
+ * bytes are. On TALLY_OK *out is malloc'd (the caller frees it) and *n_out its length; else
+ * *out NULL, *n_out 0 and TALLY_EINVAL (n out of range), TALLY_ELIMIT (over
+ * WIRE_REQUEST_BODY_MAX) or TALLY_ENOMEM. */
+TALLY_MUST_USE tally_status wire_request_build(const wire_signed *items, size_t n, uint8_t **out,
+                                               size_t *n_out);
+
+/* ---- §5.5 receipts ---- */
+#define WIRE_RECEIPT_MAX 200u /* entries: at most one per item of a request */
+typedef struct wire_receipt_entry {
+    uint64_t seq, time_ms;
+    uint8_t leaf_hash[32];
+} wire_receipt_entry;
+typedef struct wire_receipt {
+    char origin[SCHEMA_ORIGIN_MAX + 1]; /* NUL-terminated */
+    uint8_t key[32];
+    uint64_t nonce, tree_size;
+    uint8_t root[32];
+    size_t n; /* 0..WIRE_RECEIPT_MAX entries, strictly ascending by seq, every seq < tree_size */
+    wire_receipt_entry entries[WIRE_RECEIPT_MAX];
+} wire_receipt;
+
+/* The message the node signs: canonical msgpack `["tally-receipt-v1", origin, key, nonce,
+ * tree_size, root, [[seq, time_ms, leaf_hash], ...]]`, binaries as bin. TALLY_EINVAL for a
+ * receipt breaking the rules above (origin ascii128 without '+', nonce 1..2^53−1, times ≤
+ * 2^53−1, entries ascending and below tree_size); TALLY_ENOMEM. On TALLY_OK *out is malloc'd. */
+TALLY_MUST_USE tally_status wire_receipt_message(const wire_receipt *r, uint8_t **out,
+                                                 size_t *n_out);
+/* Signs the message with the node's 64-byte libsodium secret key. Errors as the message. */
+TALLY_MUST_USE tally_status wire_receipt_sign(const wire_receipt *r, const uint8_t sk[64],
+                                              uint8_t sig_out[64]);
+/* TALLY_OK when sig is node_pk's signature of the message; TALLY_EAUTH when not; TALLY_EINVAL
+ * for a receipt the message cannot be built for. */
+TALLY_MUST_USE tally_status wire_receipt_verify(const wire_receipt *r, const uint8_t sig[64],
+                                                const uint8_t node_pk[32]);
+/* JSON form (§14.3): {"origin", "key", "nonce", "tree_size", "root", "entries": [[seq, time_ms,
+ * "leaf hex"]], "sig"}, binaries lower-case hex. *out is malloc'd, NUL-terminated, one line.
+ * TALLY_EINVAL for a receipt breaking the rules above, TALLY_ENOMEM. */
+TALLY_MUST_USE tally_status wire_receipt_to_json(const wire_receipt *r, const uint8_t sig[64],
+                                                 char **out);
+/* Parses the JSON form strictly: an object with exactly those seven members (no others, none
+ * twice), integers within the rules above (no reals, no strings), lower-case hex of the exact
+ * lengths, at most WIRE_RECEIPT_MAX entries of exactly three values, at most 64 KiB of text.
+ * TALLY_EFORMAT otherwise (out zeroed); the signature is not checked here. */
+TALLY_MUST_USE tally_status wire_receipt_from_json(const char *json, size_t n, wire_receipt *out,
+                                                   uint8_t sig_out[64]);
+/* The client's check of a receipt for its own accepted items: sig verifies under node_pk, the
+ * receipt names origin and key, it has exactly n entries, and entry k's leaf hash is
+ * SHA-256(0x00 || header) of the header rebuilt from items[k] (body, signature, type and the
+ * entry's time_ms; §5.2, §5.3). items are the accepted items in idx order (the items the write
+ * response reports as accepted); entry k is the k-th of them. TALLY_OK; TALLY_EAUTH for a bad
+ * signature; TALLY_ECONFLICT when the signed receipt disagrees with the items (evidence against
+ * the node); TALLY_EFORMAT for an item body that is not a canonical body of type; TALLY_EINVAL. */
+TALLY_MUST_USE tally_status wire_receipt_check_items(const wire_receipt *r, const uint8_t sig[64],
+                                                     const uint8_t node_pk[32], tally_str origin,
+                                                     const uint8_t key[32],
+                                                     const wire_signed *items, size_t n,
+                                                     unsigned type);
+
+/* ---- §5.1 GET /v1/games query ---- */
+#define WIRE_GAMES_LIMIT_MAX 500u
+#define WIRE_CODE_MAX 16u   /* bytes of a code16 (league, sport) */
+#define WIRE_CURSOR_LEN 32u /* characters of a cursor */
+/* Cursor: 32 lower-case hex digits of start_ms (8 bytes, big-endian) then event_id (8 bytes,
+ * big-endian): the last event of the previous page; the next page starts after it. */
+typedef struct wire_cursor {
+    uint64_t start_ms; /* 0..2^53−1 */
+    uint64_t event_id; /* 1..2^53−1 */
+} wire_cursor;
+typedef struct wire_games_query {
+    unsigned limit; /* 1..500; 500 when absent */
+    bool has_cursor, has_since, has_league, has_sport;
+    wire_cursor cursor;
+    uint64_t since_ms;
+    char league[WIRE_CODE_MAX + 1], sport[WIRE_CODE_MAX + 1]; /* NUL-terminated */
+} wire_games_query;
+/* Parses the query (the text after '?', NULL or "" for none): '&'-separated key=value pairs,
+ * keys limit, cursor, since_ms, league, sport, each at most once, values non-empty and never
+ * percent-encoded (every legal value is plain ASCII: decimals, hex, code16 [A-Za-z0-9_.-]).
+ * TALLY_EFORMAT with *fail (when not NULL) WIRE_BAD_REQUEST naming the key in fail->field for
+ * an unknown or repeated key, an empty pair, a '%' or '+' anywhere, or a bad value; *out then
+ * holds the defaults. */
+TALLY_MUST_USE tally_status wire_games_query_parse(const char *query, wire_games_query *out,
+                                                   wire_fail *fail);
+/* out holds WIRE_CURSOR_LEN + 1 bytes (NUL-terminated). TALLY_EINVAL for values out of range
+ * (out then ""). */
+TALLY_MUST_USE tally_status wire_cursor_encode(const wire_cursor *c, char out[33]);
+/* TALLY_EFORMAT unless s is exactly 32 lower-case hex digits of values within range. */
+TALLY_MUST_USE tally_status wire_cursor_decode(const char *s, size_t n, wire_cursor *out);
+
+/* ---- client side: JSON to bodies (`tally sign`) ---- */
+/* A list of encoded bodies, each malloc'd; release with wire_bodies_release. */
+typedef struct wire_bodies {
+    uint8_t **body;
+    size_t *len;
+    size_t n;
+} wire_bodies;
+#define WIRE_BODIES_INIT {NULL, NULL, 0}
+void wire_bodies_release(wire_bodies *b); /* NULL and empty lists are no-ops; empties it */
+/* Builds the bodies of an odds request from JSON {"items": [{"event_id": …, "markets": […]},
+ * …]}, each item in the named-field form of schema_body_from_json (ODDS_SUBMISSION), with
+ * "nonce" and "idx" filled in (nonce; the position) unless given, and a fresh random salt
+ * (randombytes_buf) unless given. A given nonce or idx that differs is refused. TALLY_EFORMAT
+ * with *err (when not NULL) naming the field ("items[1].markets[0].kind") for bad JSON or a body
+ * breaking a rule; TALLY_ELIMIT for more than 200 items; TALLY_ENOMEM. *out empty on failure. */
+TALLY_MUST_USE tally_status wire_odds_from_json(const char *json, size_t n, uint64_t nonce,
+                                                wire_bodies *out, schema_field_error *err);
+/* The same for an outcome request (OUTCOME bodies; "source" defaults to "miner"; ≤ 50 items). */
+TALLY_MUST_USE tally_status wire_outcomes_from_json(const char *json, size_t n, uint64_t nonce,
+                                                    wire_bodies *out, schema_field_error *err);
+
+#endif
