@@ -216,7 +216,9 @@ int cmd_serve(int argc, char **argv)
         return rc;
     }
     sc.cur = conf, sc.all[sc.n_all++] = conf;
-    (void)ops_level_parse(ops_config_str(conf, OPS_K_LOG_LEVEL), &level);
+    if (ops_level_parse(ops_config_str(conf, OPS_K_LOG_LEVEL), &level) != TALLY_OK) {
+        level = OPS_INFO; /* the table admits only valid levels */
+    }
     st = ops_clock_new(ops_config_u64(conf, OPS_K_CLOCK) == 1 ? OPS_CLOCK_MANUAL : OPS_CLOCK_REAL,
                        (int64_t)ops_config_u64(conf, OPS_K_CLOCK_START_MS), &clock);
     if (st == TALLY_OK) {

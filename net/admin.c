@@ -262,7 +262,7 @@ static void h_one(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
     if (type == SCHEMA_RECOMPUTE) {
         ledger_view_info vi;
         uint64_t cycle, epoch;
-        (void)ledger_view_sync(n->view);
+        net__best_effort(ledger_view_sync(n->view));
         ledger_view_info_get(n->view, &vi);
         pthread_mutex_lock(&n->mu);
         engine_rules_cycles(n->cyc_rules, &cycle, &epoch);
@@ -311,7 +311,7 @@ static void h_reveal(net_node *n, net_req *req, net__ctx *ctx)
     }
     tally_status st = store_iter_read(it, false, &rec, &h, &b);
     store_iter_close(it);
-    if (st != TALLY_OK || h.tier != SCHEMA_TIER_PRIVATE) {
+    if (st != TALLY_OK || h.tier != SCHEMA_PRIVATE) {
         net__fail(n, req, ctx, WIRE_INVALID_FIELD, "only a private record is revealed", NULL);
         return;
     }
@@ -493,7 +493,7 @@ void net__h_admin(net_node *n, net_req *req, net__ctx *ctx)
     } else if (strcmp(p, "records") == 0 || strcmp(p, "config") == 0 ||
                strcmp(p, "recompute") == 0 || strcmp(p, "cycle") == 0 ||
                strcmp(p, "reveal") == 0 || strcmp(p, "reload") == 0) {
-        (void)net_req_header_add(req, "Allow", "POST");
+        net__header(req, "Allow", "POST");
         net__fail(n, req, ctx, WIRE_METHOD_NOT_ALLOWED, "this admin route takes POST", NULL);
     } else {
         net__fail(n, req, ctx, WIRE_UNKNOWN_ROUTE, "no such admin route", NULL);

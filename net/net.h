@@ -25,6 +25,20 @@ typedef enum net_listener {
 
 typedef struct net_node net_node; /* opaque; one per data directory */
 
+/* What net_node_run should do about the next signal the caller's thread took. */
+typedef enum net_signal {
+    NET_SIG_NONE = 0,
+    NET_SIG_STOP,   /* SIGTERM or SIGINT: drain (protocol §9.6) */
+    NET_SIG_RELOAD, /* SIGHUP: reload the configuration */
+} net_signal;
+/* Called by net_node_run in its loop: waits up to wait_ms for a signal and says which came. */
+typedef net_signal (*net_signal_fn)(void *arg, unsigned wait_ms);
+/* Builds the configuration anew from its sources (SIGHUP, POST /admin/v1/reload), refusing
+ * changes to settings only a restart may change: the new one, which the node borrows from then
+ * on (the caller keeps every configuration it returned alive until net_node_close), or NULL with
+ * the reason in err (NET_DETAIL_MAX bytes), the node keeping its configuration. */
+typedef const ops_config *(*net_reload_fn)(void *arg, const ops_config *current, char *err);
+
 typedef struct net_node_cfg {
     const char *dir;        /* the data directory (holds the log and node.key) */
     const ops_config *conf; /* every TALLY_ setting; borrowed until net_node_close */
@@ -44,20 +58,6 @@ typedef struct net_node_cfg {
 TALLY_MUST_USE tally_status net_node_open(const net_node_cfg *cfg, net_node **out);
 /* The bound port of a listener. */
 uint16_t net_node_port(const net_node *n, net_listener which);
-
-/* What net_node_run should do about the next signal the caller's thread took. */
-typedef enum net_signal {
-    NET_SIG_NONE = 0,
-    NET_SIG_STOP,   /* SIGTERM or SIGINT: drain (protocol §9.6) */
-    NET_SIG_RELOAD, /* SIGHUP: reload the configuration */
-} net_signal;
-/* Called by net_node_run in its loop: waits up to wait_ms for a signal and says which came. */
-typedef net_signal (*net_signal_fn)(void *arg, unsigned wait_ms);
-/* Builds the configuration anew from its sources (SIGHUP, POST /admin/v1/reload), refusing
- * changes to settings only a restart may change: the new one, which the node borrows from then
- * on (the caller keeps every configuration it returned alive until net_node_close), or NULL with
- * the reason in err (NET_DETAIL_MAX bytes), the node keeping its configuration. */
-typedef const ops_config *(*net_reload_fn)(void *arg, const ops_config *current, char *err);
 
 /* Serves until a stop signal or net_node_stop, then drains: /health/ready turns 503, the
  * listeners stop accepting, every request still arriving on an open connection is answered 503

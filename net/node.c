@@ -470,7 +470,8 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
         return TALLY_ENOMEM;
     }
     snprintf(n->dir, sizeof(n->dir), "%s", cfg->dir);
-    n->conf = cfg->conf, n->log = cfg->log, n->clock = cfg->clock;
+    n->conf = cfg->conf;
+    n->log = cfg->log, n->clock = cfg->clock;
     n->reload = cfg->reload, n->reload_arg = cfg->reload_arg;
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
@@ -582,7 +583,7 @@ static void log_startup(net_node *n)
     char vkey[300] = "";
     ledger_view_info vi;
 
-    (void)store_vkey(n->origin, n->node_pk, vkey, sizeof(vkey));
+    net__best_effort(store_vkey(n->origin, n->node_pk, vkey, sizeof(vkey)));
     ledger_view_info_get(n->view, &vi);
     OPS_LOG(n->log, OPS_INFO, "net", "startup", OPS_FS("version", SCHEMA_CODE_VERSION),
             OPS_FS("origin", n->origin), OPS_FS("verifier_key", vkey),

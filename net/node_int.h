@@ -5,7 +5,7 @@
  * | route (net/route.c table)  | listener   | auth    | limited | handler file |
  * |----------------------------|------------|---------|---------|--------------|
  * | GET  /                     | all        | none    | yes     | ops_routes.c |
- * | GET  /health, /health/*    | all        | none    | no      | ops_routes.c |
+ * | GET  /health, /health/...  | all        | none    | no      | ops_routes.c |
  * | GET  /metrics              | ops        | none    | no      | ops_routes.c |
  * | GET  /log/checkpoint       | ledger     | none    | yes     | ops_routes.c |
  * | GET  /v1/games             | ingest     | signed  | yes     | ingest.c     |
@@ -102,7 +102,7 @@ struct net_node {
     engine *eng;
     engine_rules *cyc_rules;
     uint64_t last_cycle, last_cycle_ms, next_cycle_ms, cycles_failed;
-    char last_cycle_error[256];
+    char last_cycle_error[320];
 
     /* the housekeeper (its own thread): ban writes, hourly purges */
     pthread_t keeper;
@@ -129,6 +129,14 @@ void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const ch
                json_t *details);
 /* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed). */
 void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json);
+/* A response header; one that does not fit in the request's arena is left out (the response
+ * goes on without it). */
+void net__header(net_req *req, const char *name, const char *value);
+/* A status whose failure changes nothing for the caller (a best-effort refresh). */
+static inline void net__best_effort(tally_status st)
+{
+    (void)st;
+}
 /* The node clock. */
 uint64_t net__now_ms(const net_node *n);
 uint64_t net__mono_ms(const net_node *n);

@@ -46,7 +46,7 @@ size_t net__not_ready(net_node *n, const char **out)
     size_t k = 0;
 
     store_writer_stats_get(n->store, &ws);
-    (void)ledger_view_sync(n->view);
+    net__best_effort(ledger_view_sync(n->view));
     ledger_view_info_get(n->view, &vi);
     if (atomic_load(&n->draining)) {
         out[k++] = "draining";
@@ -258,6 +258,6 @@ void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx)
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "cannot write the checkpoint note", NULL);
         return;
     }
-    (void)net_req_header_add(req, "Cache-Control", "no-store");
+    net__header(req, "Cache-Control", "no-store");
     net_req_reply(req, 200, "text/plain; charset=utf-8", note, len);
 }

@@ -3,6 +3,7 @@
  * table whose expired entries are free slots: a probe passes at most NET_RNONCE_PROBE slots, so
  * a full table refuses (the caller answers 503) rather than growing or forgetting a live entry. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>

@@ -84,6 +84,13 @@ static void allow_of(const net__route *r, char *out, size_t cap)
     }
 }
 
+void net__header(net_req *req, const char *name, const char *value)
+{
+    if (net_req_header_add(req, name, value) != TALLY_OK) {
+        return; /* the arena is full: the response goes without this header */
+    }
+}
+
 static void rate_headers(net_req *req, const net__ctx *ctx)
 {
     char v[24];
@@ -92,18 +99,18 @@ static void rate_headers(net_req *req, const net__ctx *ctx)
         return;
     }
     snprintf(v, sizeof(v), "%" PRIu32, ctx->rate.limit);
-    (void)net_req_header_add(req, "X-RateLimit-Limit", v);
+    net__header(req, "X-RateLimit-Limit", v);
     snprintf(v, sizeof(v), "%" PRIu32, ctx->rate.remaining);
-    (void)net_req_header_add(req, "X-RateLimit-Remaining", v);
+    net__header(req, "X-RateLimit-Remaining", v);
     snprintf(v, sizeof(v), "%" PRIu32, ctx->rate.reset_s);
-    (void)net_req_header_add(req, "X-RateLimit-Reset", v);
+    net__header(req, "X-RateLimit-Reset", v);
 }
 
 void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json)
 {
     (void)n;
     rate_headers(req, ctx);
-    (void)net_req_header_add(req, "Cache-Control", "no-store");
+    net__header(req, "Cache-Control", "no-store");
     net_req_reply_json(req, status, json);
 }
 
@@ -196,7 +203,7 @@ static void fail_cooling(net_node *n, net_req *req, net__ctx *ctx, wire_err code
     ctx->error = wire_err_name(code);
     charge(n, ctx, code);
     snprintf(v, sizeof(v), "%" PRIu32, remaining_s ? remaining_s : 1);
-    (void)net_req_header_add(req, "Retry-After", v);
+    net__header(req, "Retry-After", v);
     rate_headers(req, ctx);
     if (o == NULL) {
         net_req_error(req, 429, wire_err_name(code), "cooling down", NULL);
@@ -225,7 +232,7 @@ static void fail_limited(net_node *n, net_req *req, net__ctx *ctx, const net_abu
     char ra[16];
 
     snprintf(ra, sizeof(ra), "%" PRIu32, v->retry_after_s ? v->retry_after_s : 1);
-    (void)net_req_header_add(req, "Retry-After", ra);
+    net__header(req, "Retry-After", ra);
     if (v->result == NET_ABUSE_OVERLOADED) {
         net__fail(n, req, ctx, WIRE_OVERLOADED, "the node is at its request limit", d);
     } else {
@@ -272,7 +279,7 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
     if (!(ctx->route->methods & (1u << net_req_method(req)))) {
         char allow[64];
         allow_of(ctx->route, allow, sizeof(allow));
-        (void)net_req_header_add(req, "Allow", allow);
+        net__header(req, "Allow", allow);
         net__fail(n, req, ctx, WIRE_METHOD_NOT_ALLOWED, "method not allowed on this route", NULL);
         return false;
     }
@@ -482,7 +489,7 @@ void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes)
     size_t listener = net_req_listener(req);
     const char *route = ctx != NULL && ctx->route != NULL ? ctx->route->name : "unknown";
     const char *lname = listener < NET_LISTEN_COUNT ? listener_names[listener] : "?";
-    char st[8], ip[64] = "", hex[65] = "";
+    char st[8], ip[NET_IDENT_STR_MAX] = "", hex[65] = "";
     double secs = (double)net_req_elapsed_ns(req) / 1e9;
     const char *l4[4] = {lname, route, net_req_method_name(req), st};
     const char *l2[2] = {lname, route};

@@ -142,25 +142,6 @@ typedef struct store_rejection {
 TALLY_MUST_USE tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
                                             uint64_t *first_seq_out, store_rejection *rej);
 
-/* Appends n records all or nothing, each judged by the admission hook at its position (the
- * node's own records: its feeders' inputs, a scoring cycle computed while ingest went on): if
- * the hook refuses one, nothing is appended and TALLY_EINVAL names it (rej->index, and the
- * hook's code in rej->code); a record refused with the hook's noop_code is skipped instead. With
- * not_after_ms, the append is refused with TALLY_EAGAIN, nothing judged, if the first record
- * would be stored at a later time (a block computed for one day must not land in the next).
- * Records with time_ms 0 get the node clock. out (n entries, or NULL) says where each record
- * went (accepted, seq, time, leaf hash; a skipped one not accepted). Committed in a transaction
- * of its own. Otherwise as store_append_ex. */
-TALLY_MUST_USE tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
-                                                uint64_t not_after_ms, store_item_result *out,
-                                                uint64_t *first_seq_out, store_rejection *rej);
-/* store_append_judged without waiting (no time bound): done(arg, st) follows on the writer
- * thread with out, *first_out and *rej filled; everything given must live until then. */
-TALLY_MUST_USE tally_status store_submit_judged(store_log *log, const store_input *in, size_t n,
-                                                store_item_result *out, uint64_t *first_out,
-                                                store_rejection *rej, store_done_fn done,
-                                                void *arg);
-
 /* One item's fate in store_append_items. */
 typedef struct store_item_result {
     bool accepted;
@@ -238,6 +219,25 @@ TALLY_MUST_USE tally_status store_submit_request(store_log *log, const store_req
 TALLY_MUST_USE tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
                                                uint64_t *first_out, store_rejection *rej,
                                                store_done_fn done, void *arg);
+
+/* Appends n records all or nothing, each judged by the admission hook at its position (the
+ * node's own records: its feeders' inputs, a scoring cycle computed while ingest went on): if
+ * the hook refuses one, nothing is appended and TALLY_EINVAL names it (rej->index, and the
+ * hook's code in rej->code); a record refused with the hook's noop_code is skipped instead. With
+ * not_after_ms, the append is refused with TALLY_EAGAIN, nothing judged, if the first record
+ * would be stored at a later time (a block computed for one day must not land in the next).
+ * Records with time_ms 0 get the node clock. out (n entries, or NULL) says where each record
+ * went (accepted, seq, time, leaf hash; a skipped one not accepted). Committed in a transaction
+ * of its own. Otherwise as store_append_ex. */
+TALLY_MUST_USE tally_status store_append_judged(store_log *log, const store_input *in, size_t n,
+                                                uint64_t not_after_ms, store_item_result *out,
+                                                uint64_t *first_seq_out, store_rejection *rej);
+/* store_append_judged without waiting (no time bound): done(arg, st) follows on the writer
+ * thread with out, *first_out and *rej filled; everything given must live until then. */
+TALLY_MUST_USE tally_status store_submit_judged(store_log *log, const store_input *in, size_t n,
+                                                store_item_result *out, uint64_t *first_out,
+                                                store_rejection *rej, store_done_fn done,
+                                                void *arg);
 
 /* What the nonce index says of request rq as committed: found (its key and nonce accepted
  * before, with that request's digest, first seq and count), or stale (a higher nonce of the key
