@@ -24,6 +24,7 @@ TALLY_MUST_USE tally_status ledger_state_load(store_log *log, const uint8_t *sta
 /* ---- the node side ---- */
 typedef struct ledger_cycle_info {
     uint64_t seq, records, scores, miners, state_len; /* seq: the SCORING_CYCLE's */
+    uint64_t covers_to;
     bool has_weights;
     uint8_t state_hash[32];
     char what[300]; /* with TALLY_EINVAL: the rule a block record broke */

@@ -24,18 +24,18 @@ static tally_status add_node(ledger_batch *batch, store_log *log, const schema_b
     return st;
 }
 
-/* The cycle's records, signed, in batch (times t), and its block: folds every record not yet in
- * e, computes SCORING_CYCLE `cycle` covering the log as it stands, with rules (standing there)
- * attached for the checkpoint. */
+/* The cycle's records, signed, in batch (times t), and its block: folds the records [next, to)
+ * into e, computes SCORING_CYCLE `cycle` covering [0, to), with rules (standing at to) attached
+ * for the checkpoint. */
 static tally_status build_block(store_log *log, engine *e, const engine_rules *rules,
-                                uint64_t cycle, uint64_t epoch, uint64_t t, uint64_t as_of,
-                                ledger_batch *batch, engine_block *blk)
+                                uint64_t to, uint64_t cycle, uint64_t epoch, uint64_t t,
+                                uint64_t as_of, ledger_batch *batch, engine_block *blk)
 {
     schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
     schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
     uint8_t (*leaf)[32] = NULL;
     uint64_t seq;
-    tally_status st = ledger__fold_range(log, NULL, e, store_size(log));
+    tally_status st = ledger__fold_range(log, NULL, e, to);
 
     memset(blk, 0, sizeof(*blk));
     if (st != TALLY_OK) {
@@ -64,8 +64,10 @@ static tally_status build_block(store_log *log, engine *e, const engine_rules *r
     return st;
 }
 
-static void fill_info(ledger_cycle_info *info, uint64_t first, const engine_block *blk)
+static void fill_info(ledger_cycle_info *info, uint64_t first, const engine_block *blk,
+                      uint64_t covers_to)
 {
+    info->covers_to = covers_to;
     info->seq = first, info->records = blk->n + 1, info->scores = blk->n_scores;
     info->miners = blk->n_miners, info->has_weights = blk->has_weights;
     info->state_len = blk->state_len;
@@ -82,7 +84,8 @@ tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, u
 
     memset(info, 0, sizeof(*info));
     /* the checkpoint carries the rules' state, which stands at the log's end = covers_to */
-    st = build_block(log, e, rules, cycle, epoch, t, SCHEMA_AS_OF(t), &batch, &blk);
+    st = build_block(log, e, rules, store_size(log), cycle, epoch, t, SCHEMA_AS_OF(t), &batch,
+                     &blk);
     /* the block passes the same rules as every record (a failure here is a bug in the engine
      * or the driver, reported as such) */
     for (size_t i = 0; st == TALLY_OK && rules != NULL && i < batch.n; i++) {
@@ -102,7 +105,7 @@ tally_status ledger_node_cycle(store_log *log, engine *e, engine_rules *rules, u
         st = ledger_batch_flush(&batch, log, &first);
     }
     if (st == TALLY_OK) {
-        fill_info(info, first, &blk);
+        fill_info(info, first, &blk, first);
     }
     ledger_batch_release(&batch);
     engine_block_release(&blk);
@@ -119,11 +122,10 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     tally_status st;
 
     memset(info, 0, sizeof(*info));
-    /* the rules and the engine stand where the cycle's inputs end: the log as it is now */
-    st = ledger__fold_range(log, NULL, *e, store_size(log));
-    if (st == TALLY_OK) {
-        st = ledger_rules_fold(log, rules, engine_next_seq(*e));
-    }
+    /* the rules and the engine stand where the cycle's inputs end: the log as it is now (read
+     * once: ingest goes on meanwhile, and what it appends is the next cycle's) */
+    uint64_t covers_to = store_size(log);
+    st = ledger_rules_fold(log, rules, covers_to);
     if (st != TALLY_OK) {
         return st;
     }
@@ -131,7 +133,7 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     cycle++;
     /* records time 0: the writer gives them its clock when it stores them, after whatever was
      * ingested meanwhile (these are inputs of the next cycle) */
-    st = build_block(log, *e, rules, cycle, epoch, 0, as_of, &batch, &blk);
+    st = build_block(log, *e, rules, covers_to, cycle, epoch, 0, as_of, &batch, &blk);
     if (st == TALLY_OK) {
         st = store_checkpoint_put(log, cycle, blk.state, blk.state_len);
     }
@@ -148,7 +150,7 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
         }
     }
     if (st == TALLY_OK) {
-        fill_info(info, first, &blk);
+        fill_info(info, first, &blk, covers_to);
     } else if (blk.state != NULL) {
         /* the engine computed a block that is not in the log: it is put back as it was before,
          * from the state this very computation produced */
