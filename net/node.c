@@ -315,6 +315,10 @@ static tally_status open_store(net_node *n, char *detail)
                     .detail = sd};
     tally_status st;
 
+    /* the node key sits in the data directory unless TALLY_KEY_FILE names another file */
+    if (ops_config_source(n->conf, OPS_K_KEY_FILE) != OPS_SRC_DEFAULT) {
+        sc.key_file = ops_config_str(n->conf, OPS_K_KEY_FILE);
+    }
     /* the map size of an existing log is kept unless configured explicitly */
     if (ops_config_source(n->conf, OPS_K_LMDB_MAP_SIZE) == OPS_SRC_DEFAULT) {
         sc.map_size = 0;
@@ -479,6 +483,8 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
     n->grace_ms = (unsigned)ops_config_u64(n->conf, OPS_K_SHUTDOWN_GRACE_S) * 1000u;
     st = ops_metrics_new(ops_metrics_node_defs(), OPS_M_NODE_COUNT, &n->metrics);
     if (st == TALLY_OK) {
+        const char *bi[2] = {SCHEMA_CODE_VERSION, TALLY_COMMIT};
+        ops_metric_set(n->metrics, OPS_M_BUILD_INFO, bi, 1);
         st = open_store(n, cfg->detail);
     }
     if (st == TALLY_OK) {

@@ -314,7 +314,11 @@ static tally_status key_load(store_log *log, char *dst)
     uint8_t pk[32];
     tally_status st;
 
-    if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK) {
+    if (log->cfg.key_file != NULL && log->cfg.key_file[0] != '\0') {
+        if ((size_t)snprintf(path, sizeof(path), "%s", log->cfg.key_file) >= sizeof(path)) {
+            return store__say(dst, TALLY_EINVAL, "the node key path is too long");
+        }
+    } else if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK) {
         return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
     }
     seed = sodium_malloc(33);

@@ -60,6 +60,8 @@ typedef struct store_cfg {
     const char *origin;       /* with create: the log's origin (ascii, no '+', ≤ 128 bytes) */
     const uint8_t *key_seed;  /* with create: the node key's 32-byte seed; NULL draws one */
     bool read_only;           /* open without a writer thread; store_append is refused */
+    const char *key_file;     /* a writer's node key elsewhere than DIR/node.key (TALLY_KEY_FILE,
+                                 e.g. /etc/tally/node.key); NULL: DIR/node.key */
     size_t commit_max;        /* records per write transaction; 0 picks STORE_COMMIT_MAX */
     bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks only: the
                                  ingest path verifies before appending) */
