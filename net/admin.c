@@ -463,6 +463,40 @@ static void h_cooldowns(net_node *n, net_req *req, net__ctx *ctx, const char *re
               NULL);
 }
 
+/* The controllable clock (TALLY_CLOCK=manual): {"set_ms": T} or {"advance_ms": D}; the node's
+ * record times, skew checks and cycle schedule follow it. */
+static void h_clock(net_node *n, net_req *req, net__ctx *ctx)
+{
+    json_t *o;
+    json_t *set, *adv;
+    tally_status st = TALLY_EINVAL;
+
+    if (ops_clock_get_mode(n->clock) != OPS_CLOCK_MANUAL) {
+        net__fail(n, req, ctx, WIRE_CONFLICT, "the node clock is the system clock", NULL);
+        return;
+    }
+    o = body_object(n, req, ctx);
+    if (o == NULL) {
+        return;
+    }
+    set = json_object_get(o, "set_ms");
+    adv = json_object_get(o, "advance_ms");
+    if (json_is_integer(set) && adv == NULL && json_integer_value(set) >= 0) {
+        st = ops_clock_set_wall_ms(n->clock, (int64_t)json_integer_value(set));
+    } else if (json_is_integer(adv) && set == NULL && json_integer_value(adv) >= 0) {
+        st = ops_clock_advance_ms(n->clock, (int64_t)json_integer_value(adv));
+    }
+    json_decref(o);
+    if (st != TALLY_OK) {
+        net__fail(n, req, ctx, WIRE_INVALID_FIELD,
+                  "the clock takes {\"set_ms\": T} or {\"advance_ms\": D} (ms, ≥ 0)", NULL);
+        return;
+    }
+    OPS_LOG(n->log, OPS_INFO, "net", "clock_set", OPS_FU("now_ms", net__now_ms(n)));
+    reply_ok(n, req, ctx, 200, json_pack("{s:b, s:I}", "success", 1, "now_ms",
+                                         (json_int_t)net__now_ms(n)));
+}
+
 void net__h_admin(net_node *n, net_req *req, net__ctx *ctx)
 {
     const char *p = net_req_path(req) + strlen("/admin/v1/");
@@ -480,6 +514,8 @@ void net__h_admin(net_node *n, net_req *req, net__ctx *ctx)
         reply_ok(n, req, ctx, 202, json_pack("{s:b, s:s}", "success", 1, "status", "queued"));
     } else if (strcmp(p, "reveal") == 0 && post) {
         h_reveal(n, req, ctx);
+    } else if (strcmp(p, "clock") == 0 && post) {
+        h_clock(n, req, ctx);
     } else if (strcmp(p, "reload") == 0 && post) {
         if (net__reload(n, err) != TALLY_OK) {
             net__fail(n, req, ctx, WIRE_CONFLICT, err, NULL);
@@ -492,7 +528,7 @@ void net__h_admin(net_node *n, net_req *req, net__ctx *ctx)
         h_cooldowns(n, req, ctx, p + 9);
     } else if (strcmp(p, "records") == 0 || strcmp(p, "config") == 0 ||
                strcmp(p, "recompute") == 0 || strcmp(p, "cycle") == 0 ||
-               strcmp(p, "reveal") == 0 || strcmp(p, "reload") == 0) {
+               strcmp(p, "reveal") == 0 || strcmp(p, "reload") == 0 || strcmp(p, "clock") == 0) {
         net__header(req, "Allow", "POST");
         net__fail(n, req, ctx, WIRE_METHOD_NOT_ALLOWED, "this admin route takes POST", NULL);
     } else {

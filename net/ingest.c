@@ -129,6 +129,9 @@ typedef struct job {
     net_node *n;
     net_req *req;
     net__ctx *ctx;
+    atomic_int answered;   /* 0 until the writer's answer or the commit timeout replied */
+    uint64_t deadline_ms;  /* monotonic: TALLY_COMMIT_TIMEOUT_S after queueing */
+    struct job *prev, *next; /* the node's list of writes in the writer's hands */
     unsigned type;
     wire_items items;
     store_request rq;
@@ -339,14 +342,65 @@ static void fail_nonce(net_node *n, net_req *req, net__ctx *ctx, bool replay)
               NULL);
 }
 
+/* The writes in the writer's hands, for the commit timeout (§8 overloaded: "commit not done in
+ * TALLY_COMMIT_TIMEOUT_S; the write may still land"). */
+static void pending_add(net_node *n, job *j)
+{
+    pthread_mutex_lock(&n->pending_mu);
+    j->prev = NULL, j->next = n->pending;
+    if (n->pending != NULL) {
+        ((job *)n->pending)->prev = j;
+    }
+    n->pending = j;
+    pthread_mutex_unlock(&n->pending_mu);
+}
+
+static void pending_del(net_node *n, job *j)
+{
+    pthread_mutex_lock(&n->pending_mu);
+    if (j->prev != NULL) {
+        j->prev->next = j->next;
+    } else {
+        n->pending = j->next;
+    }
+    if (j->next != NULL) {
+        j->next->prev = j->prev;
+    }
+    pthread_mutex_unlock(&n->pending_mu);
+}
+
+void net__reap_writes(net_node *n)
+{
+    uint64_t now = net__mono_ms(n);
+
+    pthread_mutex_lock(&n->pending_mu);
+    for (job *j = n->pending; j != NULL; j = j->next) {
+        int zero = 0;
+        if (now >= j->deadline_ms && atomic_compare_exchange_strong(&j->answered, &zero, 1)) {
+            net__fail(n, j->req, j->ctx, WIRE_OVERLOADED,
+                      "the commit did not finish in time; it may still land: retry with the "
+                      "same nonce and body",
+                      NULL);
+        }
+    }
+    pthread_mutex_unlock(&n->pending_mu);
+}
+
 /* The writer's verdict, on the writer thread once the commit is durable (or failed). */
 static void on_done(void *arg, tally_status st)
 {
     job *j = arg;
     net_node *n = j->n;
     double secs = (double)(ops_clock_mono_ns(n->clock) - j->enq_ns) / 1e9;
+    int zero = 0;
 
     ops_metric_observe(n->metrics, OPS_M_APPEND_ACK, NULL, secs);
+    pending_del(n, j);
+    if (!atomic_compare_exchange_strong(&j->answered, &zero, 1)) {
+        /* the commit timeout answered already: the request is gone */
+        job_free(j);
+        return;
+    }
     if (st != TALLY_OK) {
         net__latch(n, st);
         net__fail(n, j->req, j->ctx, st == TALLY_EFULL ? WIRE_STORAGE_FULL : WIRE_INTERNAL_ERROR,
@@ -461,9 +515,12 @@ static void ingest(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
                                  .body_len = j->items.items[i].body.n};
     }
     j->enq_ns = ops_clock_mono_ns(n->clock);
+    j->deadline_ms = net__mono_ms(n) + ops_config_u64(n->conf, OPS_K_COMMIT_TIMEOUT_S) * 1000u;
     net_req_defer(req);
+    pending_add(n, j);
     st = store_submit_request(n->store, &j->rq, j->in, j->items.n, j->out, &j->res, on_done, j);
     if (st != TALLY_OK) {
+        pending_del(n, j);
         /* nothing was decided: the nonce is not consumed and the client may retry */
         net__fail(n, req, ctx, st == TALLY_EAGAIN ? WIRE_OVERLOADED : WIRE_INTERNAL_ERROR,
                   st == TALLY_EAGAIN ? "the writer's queue is full; retry with the same nonce"

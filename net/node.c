@@ -160,6 +160,9 @@ static void *keeper_main(void *arg)
             pthread_mutex_lock(&n->mu);
             continue;
         }
+        pthread_mutex_unlock(&n->mu);
+        net__reap_writes(n);
+        pthread_mutex_lock(&n->mu);
         if (net__mono_ms(n) >= next_purge) {
             size_t purged;
             pthread_mutex_unlock(&n->mu);
@@ -478,6 +481,7 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
     n->log = cfg->log, n->clock = cfg->clock;
     n->reload = cfg->reload, n->reload_arg = cfg->reload_arg;
     pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->pending_mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     n->started_ms = net__now_ms(n);
     n->grace_ms = (unsigned)ops_config_u64(n->conf, OPS_K_SHUTDOWN_GRACE_S) * 1000u;
@@ -668,6 +672,7 @@ void net_node_close(net_node *n)
     }
     sodium_memzero(n->admin_token, sizeof(n->admin_token));
     pthread_mutex_destroy(&n->mu);
+    pthread_mutex_destroy(&n->pending_mu);
     pthread_cond_destroy(&n->cv);
     free(n);
 }

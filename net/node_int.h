@@ -111,6 +111,8 @@ struct net_node {
 
     net_reload_fn reload;
     void *reload_arg;
+    pthread_mutex_t pending_mu; /* the ingest writes in the writer's hands (ingest.c) */
+    struct job *pending;
     atomic_bool draining, stop_asked;
     atomic_int latched;       /* tally_status of a write fault that latched writes off, or 0 */
 };
@@ -144,6 +146,9 @@ uint64_t net__mono_ms(const net_node *n);
 void net__latch(net_node *n, tally_status st);
 /* Reloads the configuration now (the admin route; SIGHUP goes through net_node_run). */
 tally_status net__reload(net_node *n, char *err);
+/* Answers 503 overloaded for every ingest write whose commit outlived TALLY_COMMIT_TIMEOUT_S
+ * (the housekeeper calls it). */
+void net__reap_writes(net_node *n);
 /* Asks the cycle driver for a cycle now. */
 void net__cycle_now(net_node *n);
 
