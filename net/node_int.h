@@ -129,7 +129,11 @@ void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes);
  * (to the IP, and to the hotkey once verified), and records it for the log and metrics. */
 void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const char *message,
                json_t *details);
-/* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed). */
+/* json as a msgpack map with the same keys (msgpack_json.c); false (nothing sent) without
+ * memory. */
+bool net__reply_msgpack(net_req *req, unsigned status, const json_t *json);
+/* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed), as msgpack when the
+ * request's Accept prefers it (§3). */
 void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json);
 /* A response header; one that does not fit in the request's arena is left out (the response
  * goes on without it). */

@@ -111,6 +111,9 @@ void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, 
     (void)n;
     rate_headers(req, ctx);
     net__header(req, "Cache-Control", "no-store");
+    if (net_req_prefers_msgpack(req) && net__reply_msgpack(req, status, json)) {
+        return;
+    }
     net_req_reply_json(req, status, json);
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <msgpack.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -159,6 +160,27 @@ static void ingest_end_to_end(void **state)
                                                 "metagraph_block")));
     tn_resp_free(&r);
     free(body);
+    /* §3: msgpack maps with the JSON keys when Accept prefers msgpack */
+    {
+        client_header acc = {"Accept", "application/msgpack"};
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        tn_http(&n, TN_INGEST, "GET", "/", &acc, 1, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_null(r.json);
+        assert_int_equal(msgpack_unpack_next(&u, r.body, r.n, NULL), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        bool found = false;
+        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+            msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+            if (kv->key.via.str.size == 4 && memcmp(kv->key.via.str.ptr, "name", 4) == 0) {
+                found = kv->val.via.str.size == 5 && memcmp(kv->val.via.str.ptr, "tally", 5) == 0;
+            }
+        }
+        assert_true(found);
+        msgpack_unpacked_destroy(&u);
+        tn_resp_free(&r);
+    }
     /* case 35 */
     tn_http(&n, TN_INGEST, "DELETE", "/v1/odds", NULL, 0, NULL, 0, NULL, &r);
     expect(&r, 405, "method_not_allowed");
