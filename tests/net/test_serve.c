@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,10 +197,109 @@ static void ingest_end_to_end(void **state)
     tn_free(&n);
 }
 
+typedef struct racer {
+    uint16_t port;
+    const client_header *h;
+    const uint8_t *body;
+    size_t bn;
+    pthread_barrier_t *go;
+    unsigned status;
+    int duplicate; /* 1 duplicate, 0 fresh, -1 neither */
+    char error[64];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    client_cfg cc = {.host = "127.0.0.1", .port = r->port, .io_timeout_ms = 60000};
+    client_request rq = {.method = "POST", .target = "/v1/odds", .headers = r->h,
+                         .n_headers = 4, .body = r->body, .body_n = r->bn,
+                         .content_type = "application/msgpack"};
+    client_conn *c;
+    client_response *resp = NULL;
+
+    r->duplicate = -1;
+    if (client_open(&cc, &c) != TALLY_OK) {
+        return NULL;
+    }
+    pthread_barrier_wait(r->go);
+    if (client_do(c, &rq, &resp) == TALLY_OK) {
+        tally_bytes b = client_response_body(resp);
+        json_t *j = json_loadb((const char *)b.p, b.n, 0, NULL);
+        r->status = client_response_status(resp);
+        if (json_is_true(json_object_get(j, "duplicate"))) {
+            r->duplicate = 1;
+        } else if (json_is_false(json_object_get(j, "duplicate"))) {
+            r->duplicate = 0;
+        }
+        const char *e = json_string_value(json_object_get(j, "error"));
+        snprintf(r->error, sizeof(r->error), "%s", e ? e : "");
+        json_decref(j);
+        client_response_free(resp);
+    }
+    client_close(c);
+    return NULL;
+}
+
+/* Several connections send the very same request at once: one appends, the others get it as a
+ * duplicate of that one (never nonce_replay), and the log grows by one request's items. */
+static void racing_same_nonce(void **state)
+{
+    tn_node n;
+    tn_miner m;
+    uint64_t ids[1] = {8001}, size0;
+    uint8_t *body, s[64];
+    size_t bn;
+    char key[65], sig[129], ts[24], ns[24];
+    client_header h[4] = {{"Tally-Key", key}, {"Tally-Time", ts}, {"Tally-Nonce", ns},
+                          {"Tally-Signature", sig}};
+    racer r[6];
+    pthread_t th[6];
+    pthread_barrier_t go;
+    unsigned fresh = 0, dup = 0;
+    (void)state;
+
+    tn_init(&n, "serve_race");
+    tn_start(&n);
+    tn_miner_init(&m, 3);
+    tn_feed(&n, &m, 1, 100, ids, 1, tn_now() + DAY);
+    size0 = tn_size(&n);
+    body = tn_odds(&n, &m, 777, ids, 1, &bn);
+    wire_request wr = {.origin = {n.origin, strlen(n.origin)}, .method = {"POST", 4},
+                       .target = {"/v1/odds", 8}, .time_ms = tn_now(), .nonce = 777,
+                       .body = body, .body_len = bn};
+    assert_int_equal(wire_request_sign(&wr, m.sk, s), TALLY_OK);
+    schema_hex(m.pk, 32, key);
+    schema_hex(s, 64, sig);
+    snprintf(ts, sizeof(ts), "%llu", (unsigned long long)wr.time_ms);
+    snprintf(ns, sizeof(ns), "777");
+    pthread_barrier_init(&go, NULL, 6);
+    for (int i = 0; i < 6; i++) {
+        r[i] = (racer){.port = n.port[TN_INGEST], .h = h, .body = body, .bn = bn, .go = &go};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        if (r[i].status != 200) {
+            fail_msg("racer %d: %u %s", i, r[i].status, r[i].error);
+        }
+        fresh += r[i].duplicate == 0;
+        dup += r[i].duplicate == 1;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(fresh, 1);
+    assert_int_equal(dup, 5);
+    assert_int_equal(tn_size(&n), size0 + 1);
+    free(body);
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    tn_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ingest_end_to_end),
+        cmocka_unit_test(racing_same_nonce),
     };
     if (sodium_init() < 0) {
         return 1;
