@@ -97,6 +97,8 @@ static void records_done(void *arg, tally_status st)
                                                        "status", "duplicate"));
                 continue;
             }
+            const char *lt[1] = {schema_type_name((unsigned)j->batch.in[i].header.type)};
+            ops_metric_add(n->metrics, OPS_M_LOG_APPENDS, lt, 1);
             schema_hex(r->leaf_hash, 32, hex);
             json_array_append_new(items, json_pack("{s:I, s:I, s:I, s:s}", "idx", (json_int_t)i,
                                                    "seq", (json_int_t)r->seq, "time_ms",

@@ -233,6 +233,8 @@ static void answer_new(job *j)
         const char *lab[2] = {type_label(j->type), r->accepted ? "accepted" : "rejected"};
         ops_metric_add(n->metrics, OPS_M_INGEST_ITEMS, lab, 1);
         if (r->accepted) {
+            const char *lt[1] = {schema_type_name(j->type)};
+            ops_metric_add(n->metrics, OPS_M_LOG_APPENDS, lt, 1);
             e[k] = (wire_receipt_entry){.seq = r->seq, .time_ms = r->time_ms};
             memcpy(e[k].leaf_hash, r->leaf_hash, 32);
             k++;

@@ -225,6 +225,16 @@ static void run_cycle(net_node *n)
     pthread_mutex_unlock(&n->mu);
     if (st == TALLY_OK) {
         double secs = (double)(net__mono_ms(n) - t0) / 1000.0;
+        /* the block: the cycle record and its derived records */
+        static const char *const types[5] = {"SCORING_CYCLE", "SUBMISSION_SCORE", "MINER_SCORE",
+                                             "WEIGHTS", "STATE_HASH"};
+        const uint64_t counts[5] = {1, info.scores, info.miners, info.has_weights ? 1u : 0u, 1};
+        for (int i = 0; i < 5; i++) {
+            const char *lt[1] = {types[i]};
+            if (counts[i] > 0) {
+                ops_metric_add(n->metrics, OPS_M_LOG_APPENDS, lt, (double)counts[i]);
+            }
+        }
         ops_metric_set(n->metrics, OPS_M_SCORING_CYCLE, NULL, (double)n->last_cycle);
         ops_metric_observe(n->metrics, OPS_M_SCORING_DURATION, NULL, secs);
         OPS_LOG(n->log, OPS_INFO, "engine", "cycle_appended", OPS_FU("cycle", n->last_cycle),

@@ -88,6 +88,7 @@ struct net_node {
     net_http *http;
     char hosts[NET_LISTEN_COUNT][46]; /* the listen addresses, numeric */
     ops_metrics *metrics;
+    net_abuse_stats seen; /* the abuse totals at the last scrape (metrics) */
     char origin[SCHEMA_ORIGIN_MAX + 1];
     uint8_t node_pk[32];
     uint64_t started_ms;

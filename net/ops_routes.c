@@ -186,6 +186,36 @@ void net__h_health(net_node *n, net_req *req, net__ctx *ctx)
     }
 }
 
+/* The abuse engine keeps totals; the registry's counters take the growth since the last
+ * scrape (counters only ever add). Scrapes are serialised by the node's mutex. */
+static void abuse_counters(net_node *n, const net_abuse_stats *as)
+{
+    static const char *const scopes[3] = {"key", "ip", "global"};
+    static const char *const windows[2] = {"1s", "60s"};
+    static const char *const classes[4] = {"C", "V", "X", "P"};
+    static const char *const ids[2] = {"ip", "hotkey"};
+
+    for (int s = 0; s < 3; s++) {
+        for (int w = 0; w < 2; w++) {
+            const char *l[2] = {scopes[s], windows[w]};
+            uint64_t d = as->rate_limited[s][w] - n->seen.rate_limited[s][w];
+            if (d > 0) {
+                ops_metric_add(n->metrics, OPS_M_RATE_LIMITED, l, (double)d);
+            }
+        }
+    }
+    for (int c = 0; c < 4; c++) {
+        for (int i = 0; i < 2; i++) {
+            const char *l[2] = {classes[c], ids[i]};
+            uint64_t d = as->failures[c][i] - n->seen.failures[c][i];
+            if (d > 0) {
+                ops_metric_add(n->metrics, OPS_M_ABUSE_FAILURES, l, (double)d);
+            }
+        }
+    }
+    n->seen = *as;
+}
+
 /* The gauges are read when scraped: nothing polls in the background for them. */
 static void refresh_gauges(net_node *n)
 {
@@ -201,6 +231,7 @@ static void refresh_gauges(net_node *n)
     store_writer_stats_get(n->store, &ws);
     ledger_view_info_get(n->view, &vi);
     net_abuse_stats_get(n->abuse, now, net__mono_ms(n), &as);
+    abuse_counters(n, &as);
     net_http_gauges_get(n->http, &hg);
     ops_metric_set(n->metrics, OPS_M_LOG_SIZE_RECORDS, NULL, (double)store_size(n->store));
     ops_metric_set(n->metrics, OPS_M_WRITER_QUEUE_DEPTH, NULL, (double)ws.queued);
@@ -235,7 +266,9 @@ void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx)
     char *text = NULL;
     size_t len = 0;
 
+    pthread_mutex_lock(&n->mu);
     refresh_gauges(n);
+    pthread_mutex_unlock(&n->mu);
     if (ops_metrics_render_buf(n->metrics, &text, &len) != TALLY_OK) {
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "out of memory", NULL);
         return;
