@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,13 +69,14 @@ static bool has_env(const tn_node *n, const char *key)
     return false;
 }
 
-/* The ports the node printed ("  ingest http://127.0.0.1:PORT"). */
+/* The ports the node printed ("  ingest http://127.0.0.1:PORT", one line per listener). */
 static bool read_ports(tn_node *n)
 {
-    static const char *const names[3] = {"ingest", "ledger", "ops"};
+    static const char *const lines[3] = {"\n  ingest http://", "\n  ledger http://",
+                                         "\n  ops    http://"};
     char buf[4096];
     FILE *f = fopen(n->out, "r");
-    size_t k = 0;
+    size_t k;
 
     if (f == NULL) {
         return false;
@@ -83,14 +85,12 @@ static bool read_ports(tn_node *n)
     fclose(f);
     buf[k] = '\0';
     for (int i = 0; i < 3; i++) {
-        char *p = strstr(buf, names[i]);
-        char *colon = p ? strstr(p, "http://") : NULL;
-        if (colon == NULL || (colon = strrchr(colon, ':')) == NULL || strchr(colon, '\n') == NULL) {
+        char *p = strstr(buf, lines[i]);
+        char *nl = p ? strchr(p + 1, '\n') : NULL;
+        char *c = nl;
+        if (nl == NULL) {
             return false;
         }
-        /* the last ':' of the line before its newline */
-        char *nl = strchr(p, '\n');
-        char *c = nl;
         while (c > p && *c != ':') {
             c--;
         }
@@ -112,6 +112,8 @@ void tn_start(tn_node *n)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* a test that fails half-way never leaves a node running behind it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int o = open(n->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int e = open(n->err, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(o, 1), dup2(e, 2);
