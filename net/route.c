@@ -510,21 +510,26 @@ void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes)
     if (!ops_log_enabled(n->log, level)) {
         return;
     }
+    char hotkey[49] = "";
     if (ctx != NULL) {
         net_ident id;
         net_ident_ip(&ctx->ip, &id);
-        net_ident_format(&id, ip);
+        net_ident_format(&id, ip); /* "ip:203.0.113.9": the log field is the address itself */
+        memmove(ip, ip + 3, strlen(ip + 3) + 1);
         if (ctx->signed_req) {
             schema_hex(ctx->auth.key, 32, hex);
         }
+        if (ctx->verified) {
+            schema_ss58_encode(ctx->bind.hotkey, hotkey);
+        }
     }
     OPS_LOG(n->log, level, "net", "http_request", OPS_FS("request_id", net_req_id(req)),
-            OPS_FS("listener", lname), OPS_FS("ip", ip[0] ? ip + 3 : net_req_peer(req)),
+            OPS_FS("listener", lname), OPS_FS("ip", ip[0] ? ip : net_req_peer(req)),
             OPS_FS("method", net_req_method_name(req)), OPS_FS("route", route),
             OPS_FU("status", status), OPS_FS("error", ctx && ctx->error[0] ? ctx->error : NULL),
             OPS_FU("bytes_in", net_req_body(req).n), OPS_FU("bytes_out", bytes),
             OPS_FU("duration_ms", net_req_elapsed_ns(req) / 1000000u),
-            OPS_FS("key", hex[0] ? hex : NULL),
+            OPS_FS("key", hex[0] ? hex : NULL), OPS_FS("hotkey", hotkey[0] ? hotkey : NULL),
             OPS_FU("uid", ctx && ctx->verified ? ctx->bind.uid : 0),
             OPS_FU("nonce", ctx && ctx->signed_req ? ctx->auth.nonce : 0));
 }
