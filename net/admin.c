@@ -191,8 +191,7 @@ static void append_records(net_node *n, net_req *req, net__ctx *ctx, json_t *rec
                   "\"records\" is an array of 1 to 10,000 records", NULL);
         return;
     }
-    if (atomic_load(&n->latched) != 0) {
-        net__fail(n, req, ctx, WIRE_NOT_READY, "writes are latched off after a store fault", NULL);
+    if (!net__writable(n, req, ctx)) {
         return;
     }
     j = calloc(1, sizeof(*j));

@@ -435,22 +435,15 @@ static void fail_stateless(net_node *n, net_req *req, net__ctx *ctx, const wire_
 static void ingest(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
 {
     tally_bytes body = net_req_body(req);
-    const char *m = net_req_method_name(req), *t = net_req_target(req);
-    wire_request wr = {.origin = {n->origin, strlen(n->origin)},
-                       .method = {m, strlen(m)},
-                       .target = {t, strlen(t)},
-                       .time_ms = ctx->auth.time_ms,
-                       .nonce = ctx->auth.nonce,
-                       .body = body.p,
-                       .body_len = body.n};
+    wire_request wr;
     ledger_view_info vi;
     store_nonce_info ni;
     wire_fail wf;
     tally_status st;
     job *j;
 
-    if (atomic_load(&n->latched) != 0) {
-        net__fail(n, req, ctx, WIRE_NOT_READY, "writes are latched off after a store fault", NULL);
+    net__wire_request(n, req, ctx, &wr);
+    if (!net__writable(n, req, ctx)) {
         return;
     }
     j = calloc(1, sizeof(*j));

@@ -147,6 +147,10 @@ static inline void net__best_effort(tally_status st)
 /* The node clock. */
 uint64_t net__now_ms(const net_node *n);
 uint64_t net__mono_ms(const net_node *n);
+/* The signed request of ctx as wire/ sees it (origin, method, target, time, nonce, body). */
+void net__wire_request(const net_node *n, net_req *req, const net__ctx *ctx, wire_request *out);
+/* False, after answering 503 not_ready, when writes are latched off. */
+bool net__writable(net_node *n, net_req *req, net__ctx *ctx);
 /* A write fault latches ingest off (not_ready): TALLY_EFULL and TALLY_EIO do. */
 void net__latch(net_node *n, tally_status st);
 /* Reloads the configuration now (the admin route; SIGHUP goes through net_node_run). */

@@ -451,25 +451,41 @@ void net__head(void *arg, net_req *req)
     net_req_set_body_limit(req, ctx->route->max_body);
 }
 
+void net__wire_request(const net_node *n, net_req *req, const net__ctx *ctx, wire_request *out)
+{
+    const char *m = net_req_method_name(req), *t = net_req_target(req);
+    tally_bytes body = net_req_body(req);
+
+    *out = (wire_request){.origin = {n->origin, strlen(n->origin)},
+                          .method = {m, strlen(m)},
+                          .target = {t, strlen(t)},
+                          .time_ms = ctx->auth.time_ms,
+                          .nonce = ctx->auth.nonce,
+                          .body = body.p,
+                          .body_len = body.n};
+}
+
+bool net__writable(net_node *n, net_req *req, net__ctx *ctx)
+{
+    if (atomic_load(&n->latched) == 0) {
+        return true;
+    }
+    net__fail(n, req, ctx, WIRE_NOT_READY, "writes are latched off after a store fault", NULL);
+    return false;
+}
+
 void net__handle(void *arg, net_req *req)
 {
     net_node *n = arg;
     net__ctx *ctx = net_req_data(req);
-    tally_bytes body = net_req_body(req);
 
     if (ctx == NULL || ctx->route == NULL) {
         net_req_error(req, 500, "internal_error", "request without context", NULL);
         return;
     }
     if (ctx->route->auth == NET_AUTH_SIGNED) {
-        const char *m = net_req_method_name(req), *t = net_req_target(req);
-        wire_request rq = {.origin = {n->origin, strlen(n->origin)},
-                           .method = {m, strlen(m)},
-                           .target = {t, strlen(t)},
-                           .time_ms = ctx->auth.time_ms,
-                           .nonce = ctx->auth.nonce,
-                           .body = body.p,
-                           .body_len = body.n};
+        wire_request rq;
+        net__wire_request(n, req, ctx, &rq);
         bool ok = wire_request_verify(&rq, ctx->auth.key, ctx->auth.sig) == TALLY_OK;
         const char *labels[2] = {"request", ok ? "ok" : "bad"};
         ops_metric_add(n->metrics, OPS_M_SIG_VERIFICATIONS, labels, 1);

@@ -216,11 +216,6 @@ TALLY_MUST_USE tally_status store_submit_request(store_log *log, const store_req
                                                  const store_input *in, size_t n,
                                                  store_item_result *out, store_req_result *res,
                                                  store_done_fn done, void *arg);
-/* store_append_ex (all or nothing, judged by the caller) without waiting, as above; *first_out
- * and *rej are filled before done is called. */
-TALLY_MUST_USE tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
-                                               uint64_t *first_out, store_rejection *rej,
-                                               store_done_fn done, void *arg);
 
 /* Appends n records all or nothing, each judged by the admission hook at its position (the
  * node's own records: its feeders' inputs, a scoring cycle computed while ingest went on): if

@@ -722,32 +722,6 @@ tally_status store_submit_request(store_log *log, const store_request *rq, const
     return st;
 }
 
-tally_status store_submit_batch(store_log *log, const store_input *in, size_t n,
-                                uint64_t *first_out, store_rejection *rej, store_done_fn done,
-                                void *arg)
-{
-    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .done = done,
-                      .done_arg = arg, .first_out = first_out};
-
-    *first_out = 0;
-    if (rej != NULL) {
-        memset(rej, 0, sizeof(*rej));
-    }
-    if (done == NULL || n == 0) {
-        return TALLY_EINVAL;
-    }
-    if (!log->writer_started) {
-        return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
-    }
-    for (size_t i = 0; i < n; i++) {
-        tally_status st = check_input(log, &req, i);
-        if (st != TALLY_OK) {
-            return st;
-        }
-    }
-    return enqueue(log, &req);
-}
-
 /* The checks of a judged batch before queueing (store_append_judged, store_submit_judged). */
 static tally_status check_judged(store_log *log, store__req *req)
 {

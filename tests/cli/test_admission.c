@@ -66,51 +66,26 @@ static schema_body odds(uint64_t nonce, uint64_t idx, uint64_t market, schema_en
     return b;
 }
 
+static store_log *open_fixture(const char *dir, ledger_admission *adm, bool create,
+                               store_cfg *cfg_io);
+
 static void items_judged_in_order(void **state)
 {
     const char *dir = tu_tmpdir("admission");
     static uint8_t bufs[8][SCHEMA_BODY_MAX];
     ledger_admission adm;
-    store_cfg cfg = {.dir = dir, .create = true, .origin = "tally.test/7"};
+    store_cfg cfg = {0};
     store_log *log;
     store_input in[4];
     store_item_result res[4];
     schema_body b;
-    schema_neuron nn = {.uid = 1, .stake_rao = 1, .active = true, .has_tally_key = true};
     schema_entry en[3];
     schema_price pr[3][2];
-    uint64_t first, t = START - DAY;
+    uint64_t t = START - DAY;
     size_t acc;
     (void)state;
 
-    assert_int_equal(ledger_admission_init(&adm), TALLY_OK);
-    cfg.admission = &adm.hook;
-    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    assert_int_equal(ledger_admission_attach(&adm, log), TALLY_OK);
-    /* the prefix through the trusted path: GENESIS, a METAGRAPH binding the miner, an event
-     * with two markets */
-    b = (schema_body){.type = SCHEMA_GENESIS};
-    b.u.genesis = (schema_genesis){.origin = {"tally.test/7", 12}, .netuid = 7,
-                                   .code_version = {"t", 1}};
-    b.u.genesis.chain = (schema_chain_params){.netuid = 7, .block = 1, .max_weight_limit = 65535};
-    in[0] = node_rec(log, &b, T0, bufs[0]);
-    memcpy(nn.tally_key, miner_pk, 32);
-    b = (schema_body){.type = SCHEMA_METAGRAPH};
-    b.u.metagraph = (schema_metagraph){7, 2, 0, 1, &nn, 1};
-    in[1] = node_rec(log, &b, T0 + 1, bufs[1]);
-    b = (schema_body){.type = SCHEMA_EVENT};
-    b.u.event = (schema_event){.event_id = 42, .sport = {"x", 1}, .league = {"y", 1},
-                               .home_team = {"A", 1}, .away_team = {"B", 1}, .start_ms = START,
-                               .status = SCHEMA_SCHEDULED};
-    in[2] = node_rec(log, &b, T0 + 2, bufs[2]);
-    assert_int_equal(store_append(log, in, 3, &first), TALLY_OK);
-    for (uint64_t m = 1; m <= 2; m++) {
-        b = (schema_body){.type = SCHEMA_MARKET};
-        b.u.market = (schema_market){.market_id = 4200 + m, .event_id = 42,
-                                     .kind = SCHEMA_MONEYLINE, .sides = sides2, .n_sides = 2};
-        in[0] = node_rec(log, &b, T0 + 3, bufs[3]);
-        assert_int_equal(store_append(log, in, 1, &first), TALLY_OK);
-    }
+    log = open_fixture(dir, &adm, true, &cfg);
     assert_int_equal(store_size(log), 5);
     /* one request: the second item is in the first's bucket for market 4201, the third is for
      * the other market, the fourth's event has started by its time */
