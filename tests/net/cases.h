@@ -325,6 +325,9 @@ static inline void cs_signed(tn_node *n, tn_miner *m, const char *method, const 
     tn_http(n, TN_INGEST, method, target, h, nh, o->wire ? o->wire : body,
             o->wire ? o->wn : bn,
             o->ctype ? o->ctype : (bn || o->wire ? "application/msgpack" : NULL), out);
+    if (out->status == 0) {
+        print_message("no response: %s\n", client_error(n->conn[TN_INGEST]));
+    }
 }
 
 /* An unsigned request from ip (NULL: 127.0.0.1 itself) to a listener. */
