@@ -7,11 +7,14 @@
 #ifndef TALLY_TESTS_NET_CASES_H
 #define TALLY_TESTS_NET_CASES_H
 
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -273,16 +276,16 @@ static inline cs_mp cs_odds1(tn_node *n, const tn_miner *m, uint64_t nonce, uint
 /* ---- signed requests with options ---- */
 
 typedef struct cs_opt {
-    uint64_t t, nonce;               /* 0: now / the miner's next */
-    const char *ip;                  /* sent as X-Forwarded-For (the node trusts 127.0.0.1) */
-    const client_header *h;          /* extra headers */
+    uint64_t t, nonce;      /* 0: now / the miner's next */
+    const char *ip;         /* sent as X-Forwarded-For (the node trusts 127.0.0.1) */
+    const client_header *h; /* extra headers */
     size_t nh;
-    const char *ctype;               /* NULL: application/msgpack when there is a body */
-    const void *wire;                /* bytes sent instead of the body (e.g. zstd) */
+    const char *ctype; /* NULL: application/msgpack when there is a body */
+    const void *wire;  /* bytes sent instead of the body (e.g. zstd) */
     size_t wn;
-    const uint8_t *sign_sk;          /* sign with this secret key instead of the miner's */
-    const char *sign_target;         /* sign over this target instead */
-    const char *origin;              /* sign for this origin instead */
+    const uint8_t *sign_sk;  /* sign with this secret key instead of the miner's */
+    const char *sign_target; /* sign over this target instead */
+    const char *origin;      /* sign for this origin instead */
 } cs_opt;
 
 static inline void cs_signed(tn_node *n, tn_miner *m, const char *method, const char *target,
@@ -322,8 +325,7 @@ static inline void cs_signed(tn_node *n, tn_miner *m, const char *method, const 
     for (size_t i = 0; i < o->nh && nh < 16; i++) {
         h[nh++] = o->h[i];
     }
-    tn_http(n, TN_INGEST, method, target, h, nh, o->wire ? o->wire : body,
-            o->wire ? o->wn : bn,
+    tn_http(n, TN_INGEST, method, target, h, nh, o->wire ? o->wire : body, o->wire ? o->wn : bn,
             o->ctype ? o->ctype : (bn || o->wire ? "application/msgpack" : NULL), out);
     if (out->status == 0) {
         print_message("no response: %s\n", client_error(n->conn[TN_INGEST]));
@@ -410,7 +412,8 @@ static inline json_t *cs_ban_of(tn_node *n, const char *id)
     tn_admin(n, "GET", "/admin/v1/bans", NULL, &r);
     assert_int_equal(r.status, 200);
     a = json_object_get(r.json, "bans");
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         const char *s = json_string_value(json_object_get(v, "id"));
         if (s != NULL && strcmp(s, id) == 0) {
             hit = json_incref(v);

@@ -149,8 +149,8 @@ static void case_04_33_34_bans_survive_restart(void **state)
     expect_banned(&f, "203.0.113.42", true);
     json_t *again = cs_ban_of(&f.n, "ip:203.0.113.41");
     assert_non_null(again);
-    assert_true(json_equal(json_object_get(again, "expires_ms"),
-                           json_object_get(b33, "expires_ms")));
+    assert_true(
+        json_equal(json_object_get(again, "expires_ms"), json_object_get(b33, "expires_ms")));
     json_decref(again);
     json_decref(b33);
     assert_int_equal(cs_bans(&f.n), 3);

@@ -206,8 +206,8 @@ static void case_25_28_nonces(void **state)
     cs_opt o = {.nonce = 5000, .ip = "203.0.113.20"};
     cs_signed(&f.n, &f.m[0], "POST", "/v1/odds", body, bn, &o, &r);
     cs_expect(&r, 200, NULL);
-    seq = json_integer_value(json_object_get(json_array_get(json_object_get(r.json, "items"), 0),
-                                             "seq"));
+    seq = json_integer_value(
+        json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "seq"));
     tn_resp_free(&r);
     assert_int_equal(tn_size(&f.n), size0 + 1);
 

@@ -81,9 +81,9 @@ static void feed_refused(fixture *f, const char *records, unsigned status, const
     assert_int_equal(tn_size(&f->n), size0);
 }
 
-#define EVENT_8001                                                                               \
-    "{\"type\": \"EVENT\", \"body\": {\"event_id\": 8001, \"sport\": \"soccer\", \"league\": "  \
-    "\"EPL\", \"home_team\": \"Lions\", \"away_team\": \"Bears\", \"venue\": null, "            \
+#define EVENT_8001                                                                                 \
+    "{\"type\": \"EVENT\", \"body\": {\"event_id\": 8001, \"sport\": \"soccer\", \"league\": "     \
+    "\"EPL\", \"home_team\": \"Lions\", \"away_team\": \"Bears\", \"venue\": null, "               \
     "\"start_ms\": 1, \"status\": \"scheduled\", \"ext_id\": null}}"
 
 static void case_14_43_feed_refusals(void **state)

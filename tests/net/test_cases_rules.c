@@ -11,12 +11,16 @@
 #define NM 4
 
 static char clock_env[64];
-static const char *const env_rules[] = {
-    "TALLY_CLOCK=manual",           clock_env,
-    "TALLY_SHUTDOWN_GRACE_S=1",     "TALLY_RATE_KEY_PER_S=1000",
-    "TALLY_RATE_KEY_PER_MIN=60000", "TALLY_RATE_IP_PER_S=1000",
-    "TALLY_RATE_IP_PER_MIN=60000",  "TALLY_RATE_GLOBAL_PER_S=1000",
-    "TALLY_RATE_GLOBAL_PER_MIN=60000", NULL};
+static const char *const env_rules[] = {"TALLY_CLOCK=manual",
+                                        clock_env,
+                                        "TALLY_SHUTDOWN_GRACE_S=1",
+                                        "TALLY_RATE_KEY_PER_S=1000",
+                                        "TALLY_RATE_KEY_PER_MIN=60000",
+                                        "TALLY_RATE_IP_PER_S=1000",
+                                        "TALLY_RATE_IP_PER_MIN=60000",
+                                        "TALLY_RATE_GLOBAL_PER_S=1000",
+                                        "TALLY_RATE_GLOBAL_PER_MIN=60000",
+                                        NULL};
 
 typedef struct fixture {
     tn_node n;
@@ -239,9 +243,9 @@ static void case_24_partly_accepted(void **state)
     assert_string_equal(cs_item_err(&r, 1), "market_closed");
     json_t *rc = json_object_get(r.json, "receipt");
     assert_int_equal(json_array_size(json_object_get(rc, "entries")), 1);
-    assert_int_equal(json_integer_value(json_array_get(
-                         json_array_get(json_object_get(rc, "entries"), 0), 0)),
-                     json_integer_value(json_object_get(json_array_get(items, 0), "seq")));
+    assert_int_equal(
+        json_integer_value(json_array_get(json_array_get(json_object_get(rc, "entries"), 0), 0)),
+        json_integer_value(json_object_get(json_array_get(items, 0), "seq")));
     assert_int_equal(json_integer_value(json_object_get(rc, "tree_size")), size0 + 1);
     tn_resp_free(&r);
     assert_int_equal(tn_size(&f.n), size0 + 1);
