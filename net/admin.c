@@ -139,6 +139,13 @@ static bool add_record(net_node *n, net_req *req, net__ctx *ctx, admin_job *j, s
                  "a record is {\"type\": NAME, \"body\": {named fields}}");
         return false;
     }
+    /* the log has its GENESIS at seq 0 (tally init): a second one is a conflict (§8), not a
+     * type the feed does not know */
+    if (only == NULL && type == SCHEMA_GENESIS) {
+        fail_idx(n, req, ctx, WIRE_CONFLICT, idx, "type",
+                 "the log has its GENESIS already: it comes once, at seq 0");
+        return false;
+    }
     if (only != NULL ? type != *only : !feed_type(type)) {
         fail_idx(n, req, ctx, WIRE_INVALID_FIELD, idx, "type",
                  "the feed takes CHAIN_PARAMS, METAGRAPH, EVENT, MARKET, PROVIDER_QUOTE, "

@@ -152,7 +152,7 @@ static void charge(net_node *n, net__ctx *ctx, wire_err code)
         if (out.ip_cooldown_s > 0) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "cooldown_started", OPS_FS("identity", "ip"),
                     OPS_FS("id", who), OPS_FU("seconds", out.ip_cooldown_s),
-                    OPS_FU("level", out.ip_level));
+                    OPS_FU("cooldown_level", out.ip_level));
         }
         if (out.ip_banned) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "ban_added", OPS_FS("identity", "ip"),
@@ -167,7 +167,7 @@ static void charge(net_node *n, net__ctx *ctx, wire_err code)
         if (out.hotkey_cooldown_s > 0) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "cooldown_started", OPS_FS("identity", "hotkey"),
                     OPS_FS("id", who), OPS_FU("seconds", out.hotkey_cooldown_s),
-                    OPS_FU("level", out.hotkey_level));
+                    OPS_FU("cooldown_level", out.hotkey_level));
         }
         if (out.hotkey_banned) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "ban_added", OPS_FS("identity", "hotkey"),
@@ -300,6 +300,10 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
             fail_cooling(n, req, ctx, WIRE_IP_COOLDOWN, v.retry_after_s);
             return false;
         }
+        if (v.result == NET_ABUSE_RATE_LIMITED) {
+            /* the refusing window's headers (Remaining 0), as on every response of the route */
+            ctx->has_rate = true, ctx->rate = v.rate;
+        }
         if (v.result != NET_ABUSE_OK) {
             fail_limited(n, req, ctx, &v);
             return false;
@@ -363,6 +367,10 @@ static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
     if (v.result == NET_ABUSE_COOLING) {
         fail_cooling(n, req, ctx, WIRE_HOTKEY_COOLDOWN, v.retry_after_s);
         return false;
+    }
+    if (v.result == NET_ABUSE_RATE_LIMITED) {
+        /* a refusal by the key window shows that window (Remaining 0), not the IP's (§7.1) */
+        ctx->has_rate = true, ctx->rate = v.rate;
     }
     if (v.result != NET_ABUSE_OK) {
         fail_limited(n, req, ctx, &v);
