@@ -152,7 +152,7 @@ static void charge(net_node *n, net__ctx *ctx, wire_err code)
         if (out.ip_cooldown_s > 0) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "cooldown_started", OPS_FS("identity", "ip"),
                     OPS_FS("id", who), OPS_FU("seconds", out.ip_cooldown_s),
-                    OPS_FU("level", out.ip_level));
+                    OPS_FU("cooldown_level", out.ip_level));
         }
         if (out.ip_banned) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "ban_added", OPS_FS("identity", "ip"),
@@ -167,7 +167,7 @@ static void charge(net_node *n, net__ctx *ctx, wire_err code)
         if (out.hotkey_cooldown_s > 0) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "cooldown_started", OPS_FS("identity", "hotkey"),
                     OPS_FS("id", who), OPS_FU("seconds", out.hotkey_cooldown_s),
-                    OPS_FU("level", out.hotkey_level));
+                    OPS_FU("cooldown_level", out.hotkey_level));
         }
         if (out.hotkey_banned) {
             OPS_LOG(n->log, OPS_WARN, "abuse", "ban_added", OPS_FS("identity", "hotkey"),
