@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every benchmark, one command: builds a release tally, then prints each result table with the
 # machine, the median of N runs, and the baseline measured in the same run.
-#   bench/run.sh [runs] [all|replay]   (default 5 runs, every section; scratch data goes to
-#                                       ./bench-data, on disk)
+#   bench/run.sh [runs] [all|replay|flood]   (default 5 runs, every section; scratch data goes
+#                                             to ./bench-data, on disk; the flood runs
+#                                             FLOOD_RUNS times, default 1: ~2 minutes a run)
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -35,14 +36,22 @@ echo
 
 fi
 
+if [ "$only" != flood ]; then
 echo
 echo "## replay to weights, full and gated views (256 miners, 30 days, 72 markets a day)"
 ./build-bench/tally --dir "$scratch/big" simulate --miners 256 --days 30 --markets-per-day 72 -q
 ./build-bench/bench/bench_replay "$scratch/big" "$runs"
+fi
 
 if [ "$only" = all ]; then
 echo
 echo "## engine/fx against libm"
 ./build-bench/bench/bench_fx "$runs"
+fi
+
+if [ "$only" = all ] || [ "$only" = flood ]; then
+echo
+echo "## flood at 10 x the global limit from 100 IPs"
+FLOOD_SKIP_BUILD=1 bench/flood.sh "${FLOOD_RUNS:-1}"
 fi
 rm -rf "$scratch"

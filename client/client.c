@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@ struct client_conn {
     unsigned connect_ms, io_ms;
     size_t max_response;
     int fd;
+    struct sockaddr_storage src; /* the bind_host address; ss_family AF_UNSPEC when none */
+    socklen_t src_len;
     char err[ERR_MAX];
     /* bytes read past the end of the last response (pipelining is not used, so normally none) */
     uint8_t *carry;
@@ -164,6 +167,29 @@ bad:
 
 /* ---- connection ---- */
 
+/* The source address of bind_host (an IP literal, port 0), or none for NULL or "". */
+static tally_status parse_src(const char *bind_host, client_conn *c)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&c->src;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&c->src;
+
+    c->src.ss_family = AF_UNSPEC;
+    if (bind_host == NULL || bind_host[0] == '\0') {
+        return TALLY_OK;
+    }
+    if (inet_pton(AF_INET, bind_host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        c->src_len = sizeof(*v4);
+        return TALLY_OK;
+    }
+    if (inet_pton(AF_INET6, bind_host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        c->src_len = sizeof(*v6);
+        return TALLY_OK;
+    }
+    return TALLY_EINVAL;
+}
+
 tally_status client_open(const client_cfg *cfg, client_conn **out)
 {
     client_conn *c;
@@ -175,6 +201,10 @@ tally_status client_open(const client_cfg *cfg, client_conn **out)
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         return TALLY_ENOMEM;
+    }
+    if (parse_src(cfg->bind_host, c) != TALLY_OK) {
+        free(c);
+        return TALLY_EINVAL;
     }
     memcpy(c->host, cfg->host, strlen(cfg->host) + 1);
     c->port = cfg->port;
@@ -263,9 +293,20 @@ static tally_status conn_connect(client_conn *c)
         return TALLY_EIO;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int fd;
+        if (c->src.ss_family != AF_UNSPEC && c->src.ss_family != ai->ai_family) {
+            err = EAFNOSUPPORT;
+            continue;
+        }
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             err = errno;
+            continue;
+        }
+        if (c->src.ss_family != AF_UNSPEC &&
+            bind(fd, (const struct sockaddr *)&c->src, c->src_len) != 0) {
+            err = errno;
+            close(fd);
             continue;
         }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {

@@ -32,6 +32,11 @@ typedef struct client_cfg {
     unsigned connect_timeout_ms; /* 0 picks 5,000 */
     unsigned io_timeout_ms;      /* each wait for the socket to accept or yield bytes; 0: 30,000 */
     size_t max_response;         /* decoded body bytes; 0 picks CLIENT_RESPONSE_DEFAULT */
+    /* Optional source address: an IPv4 or IPv6 literal (no name, no port) the socket binds to
+     * before connect, so one process can speak from many client IPs (127.0.3.N on Linux's lo);
+     * NULL or "" lets the kernel choose. Copied. Only the host's addresses of the same family
+     * are tried. */
+    const char *bind_host;
 } client_cfg;
 
 typedef struct client_conn client_conn;
@@ -54,7 +59,8 @@ typedef struct client_request {
 } client_request;
 
 /* Makes a connection handle; nothing is connected until the first request. Returns TALLY_EINVAL
- * (no host, or longer than CLIENT_HOST_MAX) or TALLY_ENOMEM. *out is the caller's, released with
+ * (no host, or longer than CLIENT_HOST_MAX; a bind_host that is not an IP literal) or
+ * TALLY_ENOMEM. *out is the caller's, released with
  * client_close(). */
 TALLY_MUST_USE tally_status client_open(const client_cfg *cfg, client_conn **out);
 void client_close(client_conn *c); /* NULL is a no-op */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ typedef struct canned {
     size_t n;
     char last_req[8192];
     size_t accepted;
+    struct sockaddr_in peer; /* the last accepted connection's source address */
 } canned;
 
 static void canned_listen(canned *s)
@@ -82,7 +84,8 @@ static void *canned_main(void *arg)
     int fd;
 
     while (i < s->n) {
-        fd = accept(s->lfd, NULL, NULL);
+        socklen_t plen = sizeof(s->peer);
+        fd = accept(s->lfd, (struct sockaddr *)&s->peer, &plen);
         if (fd < 0) {
             return NULL;
         }
@@ -295,6 +298,45 @@ static void test_request_validation(void **state)
     client_close(c);
 }
 
+/* bind_host picks the source address: any 127/8 address is local on Linux's lo. */
+static void test_bind_host(void **state)
+{
+    canned s = {0};
+    pthread_t t;
+    client_conn *c;
+    client_response *r;
+    client_request rq = {.method = "GET", .target = "/"};
+    client_cfg cfg = {.host = "127.0.0.1", .io_timeout_ms = 3000, .bind_host = "127.0.3.7"};
+    char peer[INET_ADDRSTRLEN];
+
+    (void)state;
+    canned_listen(&s);
+    canned_add(&s, "HTTP/1.1 204 No Content\r\n\r\n");
+    assert_int_equal(pthread_create(&t, NULL, canned_main, &s), 0);
+    cfg.port = s.port;
+    assert_int_equal(client_open(&cfg, &c), TALLY_OK);
+    assert_int_equal(client_do(c, &rq, &r), TALLY_OK);
+    assert_int_equal(client_response_status(r), 204);
+    client_response_free(r);
+    client_close(c);
+    pthread_join(t, NULL);
+    assert_non_null(inet_ntop(AF_INET, &s.peer.sin_addr, peer, sizeof(peer)));
+    assert_string_equal(peer, "127.0.3.7");
+
+    /* a name or a port is not a literal; an IPv6 source cannot reach an IPv4 host */
+    cfg.bind_host = "localhost";
+    assert_int_equal(client_open(&cfg, &c), TALLY_EINVAL);
+    assert_null(c);
+    cfg.bind_host = "127.0.0.1:80";
+    assert_int_equal(client_open(&cfg, &c), TALLY_EINVAL);
+    cfg.bind_host = "::1";
+    assert_int_equal(client_open(&cfg, &c), TALLY_OK);
+    assert_int_equal(client_do(c, &rq, &r), TALLY_EIO);
+    assert_null(r);
+    client_close(c);
+    close(s.lfd);
+}
+
 static void test_url_parse(void **state)
 {
     client_url u;
@@ -337,7 +379,7 @@ int main(void)
         cmocka_unit_test(test_chunked_and_reuse),   cmocka_unit_test(test_reconnect_after_close),
         cmocka_unit_test(test_zstd_response),       cmocka_unit_test(test_caps_and_bad_framing),
         cmocka_unit_test(test_timeout_and_refused), cmocka_unit_test(test_request_validation),
-        cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_url_parse),           cmocka_unit_test(test_bind_host),
     };
 
     return cmocka_run_group_tests_name("client", tests, NULL, NULL);

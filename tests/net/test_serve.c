@@ -292,6 +292,41 @@ static void racing_same_nonce(void **state)
     assert_int_equal(tn_size(&n), size0 + 1);
     free(body);
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
+
+/* The first IP cooldown of a node without the loopback exemption: the cooldown_started line is
+ * logged (its level field is "cooldown_level": "level" is the line's own) and the node serves on.
+ * It used to abort on the log's reserved key. */
+static void ip_cooldown_keeps_serving(void **state)
+{
+    tn_node n;
+    tn_resp r;
+    char log[65536];
+    FILE *f;
+    size_t k;
+
+    (void)state;
+    tn_init(&n, "serve-cool");
+    n.env[0] = "TALLY_ABUSE_EXEMPT=";
+    tn_start(&n);
+    for (int i = 0; i < 50; i++) {
+        tn_http(&n, TN_INGEST, "GET", "/v1/games", NULL, 0, NULL, 0, NULL, &r);
+        expect(&r, 401, "auth_missing");
+        tn_resp_free(&r);
+    }
+    tn_http(&n, TN_INGEST, "GET", "/v1/games", NULL, 0, NULL, 0, NULL, &r);
+    expect(&r, 429, "ip_cooldown");
+    tn_resp_free(&r);
+    tn_http(&n, TN_OPS, "GET", "/health/live", NULL, 0, NULL, 0, NULL, &r);
+    expect(&r, 200, NULL);
+    tn_resp_free(&r);
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    f = fopen(n.err, "r");
+    assert_non_null(f);
+    k = fread(log, 1, sizeof(log) - 1, f);
+    fclose(f);
+    log[k] = '\0';
+    assert_non_null(strstr(log, "\"event\":\"cooldown_started\""));
+    assert_non_null(strstr(log, "\"cooldown_level\":1"));
     tn_free(&n);
 }
 
@@ -300,6 +335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ingest_end_to_end),
         cmocka_unit_test(racing_same_nonce),
+        cmocka_unit_test(ip_cooldown_keeps_serving),
     };
     if (sodium_init() < 0) {
         return 1;
