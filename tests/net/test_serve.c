@@ -292,6 +292,8 @@ static void racing_same_nonce(void **state)
     assert_int_equal(tn_size(&n), size0 + 1);
     free(body);
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    tn_free(&n);
+}
 
 /* The first IP cooldown of a node without the loopback exemption: the cooldown_started line is
  * logged (its level field is "cooldown_level": "level" is the line's own) and the node serves on.
