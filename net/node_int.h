@@ -62,6 +62,7 @@ struct net__ctx {
     bool has_rate;
     net_abuse_rate rate;  /* X-RateLimit-* of the response */
     const char *error;    /* the error code answered, for the access log ("" when none) */
+    bool retry_after;     /* a Retry-After header was added */
 };
 
 /* A ban write the abuse engine asked for, queued for the housekeeper (bans go to LMDB through

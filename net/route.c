@@ -186,6 +186,10 @@ void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const ch
         ctx->error = wire_err_name(code);
         charge(n, ctx, code);
     }
+    /* §7.1: every 429 and 503 says when to come back (1 s unless a window said more) */
+    if ((status == 429 || status == 503) && (ctx == NULL || !ctx->retry_after)) {
+        net__header(req, "Retry-After", "1");
+    }
     rate_headers(req, ctx);
     net_req_error(req, status, wire_err_name(code), message, details);
 }
@@ -207,6 +211,7 @@ static void fail_cooling(net_node *n, net_req *req, net__ctx *ctx, wire_err code
     charge(n, ctx, code);
     snprintf(v, sizeof(v), "%" PRIu32, remaining_s ? remaining_s : 1);
     net__header(req, "Retry-After", v);
+    ctx->retry_after = true;
     rate_headers(req, ctx);
     if (o == NULL) {
         net_req_error(req, 429, wire_err_name(code), "cooling down", NULL);
@@ -236,6 +241,7 @@ static void fail_limited(net_node *n, net_req *req, net__ctx *ctx, const net_abu
 
     snprintf(ra, sizeof(ra), "%" PRIu32, v->retry_after_s ? v->retry_after_s : 1);
     net__header(req, "Retry-After", ra);
+    ctx->retry_after = true;
     if (v->result == NET_ABUSE_OVERLOADED) {
         net__fail(n, req, ctx, WIRE_OVERLOADED, "the node is at its request limit", d);
     } else {

@@ -214,6 +214,7 @@ static void case_44_drain(void **state)
     uint8_t *body = tn_odds(&f.n, &f.m, 9000, f.ids, 1, &bn);
     tn_signed(&f.n, &f.m, "POST", "/v1/odds", body, bn, 0, 9000, &r);
     cs_expect(&r, 503, "shutting_down");
+    assert_true(r.retry_after[0] != '\0'); /* §7.1: every 503 says when to come back */
     tn_resp_free(&r);
     free(body);
     tn_http(&f.n, TN_OPS, "GET", "/health/ready", NULL, 0, NULL, 0, NULL, &r);
