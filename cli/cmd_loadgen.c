@@ -59,18 +59,36 @@ static int parse_opt(int c, const char *arg, opts *o)
 {
     uint64_t v;
     switch (c) {
-    case 'i': o->cfg.ingest_url = arg; return CLI_OK;
-    case 'o': o->cfg.ops_url = arg; return CLI_OK;
-    case 't': o->token_file = arg; return CLI_OK;
-    case 'J': o->out = arg; return CLI_OK;
-    case 'R': o->receipts_out = arg; return CLI_OK;
-    case 'q': o->quiet = true; return CLI_OK;
-    case 'n': return set_u("--miners", arg, 4000, &o->cfg.miners);
-    case 's': return set_u("--seconds", arg, 86400, &o->cfg.seconds);
-    case 'r': return set_u("--rate", arg, 1000000, &o->cfg.rate);
-    case 'b': return set_u("--batch", arg, 66, &o->cfg.batch);
-    case 'c': return set_u("--concurrency", arg, 256, &o->cfg.concurrency);
-    case 'e': return set_u("--events", arg, 10000, &o->cfg.events);
+    case 'i':
+        o->cfg.ingest_url = arg;
+        return CLI_OK;
+    case 'o':
+        o->cfg.ops_url = arg;
+        return CLI_OK;
+    case 't':
+        o->token_file = arg;
+        return CLI_OK;
+    case 'J':
+        o->out = arg;
+        return CLI_OK;
+    case 'R':
+        o->receipts_out = arg;
+        return CLI_OK;
+    case 'q':
+        o->quiet = true;
+        return CLI_OK;
+    case 'n':
+        return set_u("--miners", arg, 4000, &o->cfg.miners);
+    case 's':
+        return set_u("--seconds", arg, 86400, &o->cfg.seconds);
+    case 'r':
+        return set_u("--rate", arg, 1000000, &o->cfg.rate);
+    case 'b':
+        return set_u("--batch", arg, 66, &o->cfg.batch);
+    case 'c':
+        return set_u("--concurrency", arg, 256, &o->cfg.concurrency);
+    case 'e':
+        return set_u("--events", arg, 10000, &o->cfg.events);
     case 'S':
         if (!cli_parse_u64(arg, &o->cfg.seed)) {
             return cli_usage_error("loadgen", "--seed takes a decimal number");
@@ -88,22 +106,30 @@ static int parse_opt(int c, const char *arg, opts *o)
         }
         o->cfg.has_node_key = true;
         return CLI_OK;
-    default: return cli_usage_error("loadgen", "bad option; see --help");
+    default:
+        return cli_usage_error("loadgen", "bad option; see --help");
     }
 }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option lo[] = {
-        {"ingest", required_argument, NULL, 'i'},      {"ops", required_argument, NULL, 'o'},
-        {"admin-token-file", required_argument, NULL, 't'},
-        {"miners", required_argument, NULL, 'n'},      {"seconds", required_argument, NULL, 's'},
-        {"seed", required_argument, NULL, 'S'},        {"rate", required_argument, NULL, 'r'},
-        {"batch", required_argument, NULL, 'b'},       {"concurrency", required_argument, NULL, 'c'},
-        {"events", required_argument, NULL, 'e'},      {"node-key", required_argument, NULL, 'k'},
-        {"netuid", required_argument, NULL, 'u'},      {"out", required_argument, NULL, 'J'},
-        {"receipts-out", required_argument, NULL, 'R'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"ingest", required_argument, NULL, 'i'},
+                                       {"ops", required_argument, NULL, 'o'},
+                                       {"admin-token-file", required_argument, NULL, 't'},
+                                       {"miners", required_argument, NULL, 'n'},
+                                       {"seconds", required_argument, NULL, 's'},
+                                       {"seed", required_argument, NULL, 'S'},
+                                       {"rate", required_argument, NULL, 'r'},
+                                       {"batch", required_argument, NULL, 'b'},
+                                       {"concurrency", required_argument, NULL, 'c'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {"node-key", required_argument, NULL, 'k'},
+                                       {"netuid", required_argument, NULL, 'u'},
+                                       {"out", required_argument, NULL, 'J'},
+                                       {"receipts-out", required_argument, NULL, 'R'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     int c, rc;
 
     o->cfg.seed = 1;
@@ -125,7 +151,8 @@ static int parse(int argc, char **argv, opts *o)
         o->token_file = getenv("TALLY_ADMIN_TOKEN_FILE");
     }
     if (o->token_file == NULL) {
-        return cli_usage_error("loadgen", "--admin-token-file or $TALLY_ADMIN_TOKEN_FILE is needed");
+        return cli_usage_error("loadgen",
+                               "--admin-token-file or $TALLY_ADMIN_TOKEN_FILE is needed");
     }
     return CLI_OK;
 }

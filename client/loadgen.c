@@ -39,8 +39,11 @@ static tally_status call(const client_url *u, unsigned timeout_ms, const char *m
     client_cfg cc = {.host = u->host, .port = u->port, .io_timeout_ms = timeout_ms};
     char auth[128];
     client_header h = {"Authorization", auth};
-    client_request rq = {.method = method, .target = target, .headers = token ? &h : NULL,
-                         .n_headers = token ? 1 : 0, .body = body,
+    client_request rq = {.method = method,
+                         .target = target,
+                         .headers = token ? &h : NULL,
+                         .n_headers = token ? 1 : 0,
+                         .body = body,
                          .body_n = body ? strlen(body) : 0,
                          .content_type = body ? "application/json" : NULL};
     client_conn *c = NULL;
@@ -73,8 +76,8 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     unsigned status;
     json_t *o;
     const char *origin, *key;
-    tally_status st = call(&run->ingest, run->io_timeout_ms, "GET", "/", NULL, NULL, &status, &o,
-                           err, cap);
+    tally_status st =
+        call(&run->ingest, run->io_timeout_ms, "GET", "/", NULL, NULL, &status, &o, err, cap);
 
     if (st != TALLY_OK) {
         return st;
@@ -89,7 +92,8 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     snprintf(run->origin, sizeof(run->origin), "%s", origin);
     if (run->cfg->has_node_key) {
         memcpy(run->node_pk, run->cfg->node_key, 32);
-    } else if (key == NULL || strlen(key) != 64 || schema_unhex(key, 64, run->node_pk, 32) != TALLY_OK) {
+    } else if (key == NULL || strlen(key) != 64 ||
+               schema_unhex(key, 64, run->node_pk, 32) != TALLY_OK) {
         json_decref(o);
         return failf(err, cap, TALLY_EIO,
                      "the node's index names no node key: give it (tally key --dir)");
@@ -180,7 +184,7 @@ static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char
     if (st == TALLY_OK && status != 200) {
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         st = failf(err, cap,
-                   status == 401 || status == 403 ? TALLY_EAUTH
+                   status == 401 || status == 403                    ? TALLY_EAUTH
                    : status == 409 || status == 422 || status == 400 ? TALLY_ECONFLICT
                                                                      : TALLY_EIO,
                    "the feed was refused: %u %s", status, text ? text : "");
@@ -202,8 +206,10 @@ static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t 
     }
     for (unsigned i = 0; i < run->n_miners; i++) {
         const sim_miner *m = &run->ms[i].m;
-        nn[i] = (schema_neuron){.uid = i, .stake_rao = 1000000000ull + 1000ull * i,
-                                .active = true, .has_tally_key = true};
+        nn[i] = (schema_neuron){.uid = i,
+                                .stake_rao = 1000000000ull + 1000ull * i,
+                                .active = true,
+                                .has_tally_key = true};
         memcpy(nn[i].hotkey, m->hotkey, 32);
         memcpy(nn[i].tally_key, m->pk, 32);
     }
@@ -211,8 +217,8 @@ static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t 
         unsigned lo = p * NEURONS_PER_PART;
         unsigned n = run->n_miners - lo < NEURONS_PER_PART ? run->n_miners - lo : NEURONS_PER_PART;
         schema_body body = {.type = SCHEMA_METAGRAPH};
-        body.u.metagraph = (schema_metagraph){netuid_of(run->cfg, run->origin), block, p, parts,
-                                              nn + lo, n};
+        body.u.metagraph =
+            (schema_metagraph){netuid_of(run->cfg, run->origin), block, p, parts, nn + lo, n};
         sb_record(b, count, &body);
     }
     free(nn);
@@ -222,8 +228,7 @@ static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t 
 /* Makes the events (a few starting during the load, the rest later in the odds window) and
  * feeds them with the METAGRAPH. Event ids are now_ms × 100 + k: distinct from those of another
  * run started more than events/100 ms apart. */
-static tally_status feed(lg__run *run, const client_url *ops, uint64_t block, char *err,
-                         size_t cap)
+static tally_status feed(lg__run *run, const client_url *ops, uint64_t block, char *err, size_t cap)
 {
     uint64_t t = lg__real_ms(), base = t * 100, span = (uint64_t)run->cfg->seconds * 2000u / 3u;
     size_t n_later = run->n_events - run->n_soon, count = 0;
@@ -382,7 +387,9 @@ static tally_status load(lg__run *run, loadgen_report *out, char *err, size_t ca
 static tally_status setup(lg__run *run, const loadgen_cfg *c, client_url *ops, char *err,
                           size_t cap)
 {
-    sim_cfg sc = {.seed = c->seed, .miners = c->miners, .markets_per_day = 3,
+    sim_cfg sc = {.seed = c->seed,
+                  .miners = c->miners,
+                  .markets_per_day = 3,
                   .code_version = "tally-loadgen"};
     tally_status st;
 
@@ -482,33 +489,30 @@ tally_status loadgen_report_json(const loadgen_report *r, char **out)
 
     *out = NULL;
     for (unsigned k = 0; kinds != NULL && k < LOADGEN_KINDS; k++) {
-        json_object_set_new(kinds, sim_kind_name((sim_kind)k), json_integer((json_int_t)r->kinds[k]));
+        json_object_set_new(kinds, sim_kind_name((sim_kind)k),
+                            json_integer((json_int_t)r->kinds[k]));
     }
-    o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:f,"
-                  " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o},"
-                  " s:{s:I, s:I, s:I, s:o},"
-                  " s:{s:I, s:I, s:I, s:I},"
-                  " s:f, s:f, s:{s:f, s:f, s:f, s:f}}",
-                  "origin", r->origin, "miners", (json_int_t)r->miners, "threads",
-                  (json_int_t)r->threads, "events", (json_int_t)r->events, "events_starting",
-                  (json_int_t)r->events_starting, "kinds", kinds ? kinds : json_object(),
-                  "metagraph_block", (json_int_t)r->metagraph_block, "elapsed_s", r->elapsed_s,
-                  "requests", "sent", (json_int_t)r->requests, "odds", (json_int_t)r->odds_requests,
-                  "outcomes", (json_int_t)r->outcome_requests, "garbage",
-                  (json_int_t)r->garbage_requests, "garbage_refused",
-                  (json_int_t)r->garbage_refused, "retries", (json_int_t)r->retries,
-                  "no_response", (json_int_t)r->no_response, "duplicates",
-                  (json_int_t)r->duplicates, "by_status", tally_json(&r->status), "by_error",
-                  tally_json(&r->errors),
-                  "items", "sent", (json_int_t)r->items_sent, "accepted",
-                  (json_int_t)r->items_accepted, "rejected", (json_int_t)r->items_rejected,
-                  "rejected_by_code", tally_json(&r->rejections),
-                  "receipts", "received", (json_int_t)r->receipts, "verified",
-                  (json_int_t)r->receipts_verified, "failed", (json_int_t)r->receipts_failed,
-                  "entries", (json_int_t)r->receipt_entries,
-                  "requests_per_s", r->requests_per_s, "items_per_s", r->items_per_s,
-                  "latency_ms", "p50", r->lat_p50_ms, "p90", r->lat_p90_ms, "p99",
-                  r->lat_p99_ms, "max", r->lat_max_ms);
+    o = json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:f,"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o},"
+        " s:{s:I, s:I, s:I, s:o},"
+        " s:{s:I, s:I, s:I, s:I},"
+        " s:f, s:f, s:{s:f, s:f, s:f, s:f}}",
+        "origin", r->origin, "miners", (json_int_t)r->miners, "threads", (json_int_t)r->threads,
+        "events", (json_int_t)r->events, "events_starting", (json_int_t)r->events_starting, "kinds",
+        kinds ? kinds : json_object(), "metagraph_block", (json_int_t)r->metagraph_block,
+        "elapsed_s", r->elapsed_s, "requests", "sent", (json_int_t)r->requests, "odds",
+        (json_int_t)r->odds_requests, "outcomes", (json_int_t)r->outcome_requests, "garbage",
+        (json_int_t)r->garbage_requests, "garbage_refused", (json_int_t)r->garbage_refused,
+        "retries", (json_int_t)r->retries, "no_response", (json_int_t)r->no_response, "duplicates",
+        (json_int_t)r->duplicates, "by_status", tally_json(&r->status), "by_error",
+        tally_json(&r->errors), "items", "sent", (json_int_t)r->items_sent, "accepted",
+        (json_int_t)r->items_accepted, "rejected", (json_int_t)r->items_rejected,
+        "rejected_by_code", tally_json(&r->rejections), "receipts", "received",
+        (json_int_t)r->receipts, "verified", (json_int_t)r->receipts_verified, "failed",
+        (json_int_t)r->receipts_failed, "entries", (json_int_t)r->receipt_entries, "requests_per_s",
+        r->requests_per_s, "items_per_s", r->items_per_s, "latency_ms", "p50", r->lat_p50_ms, "p90",
+        r->lat_p90_ms, "p99", r->lat_p99_ms, "max", r->lat_max_ms);
     if (o == NULL) {
         return TALLY_ENOMEM;
     }

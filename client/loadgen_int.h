@@ -25,16 +25,16 @@
 /* A miner's place in the run. */
 typedef struct lg__mstate {
     sim_miner m;
-    uint64_t nonce;        /* the last one used; the next is above it and above now in µs */
-    size_t cursor;         /* next event to price */
-    size_t pass_start;     /* where the current pass over the events started */
-    uint64_t pass_bucket;  /* the odds bucket in which it started */
+    uint64_t nonce;       /* the last one used; the next is above it and above now in µs */
+    size_t cursor;        /* next event to price */
+    size_t pass_start;    /* where the current pass over the events started */
+    uint64_t pass_bucket; /* the odds bucket in which it started */
     bool pass_wrapped;
-    size_t next_outcome;   /* events before this (in start order) are reported */
+    size_t next_outcome;            /* events before this (in start order) are reported */
     size_t last[LOADGEN_BATCH_MAX]; /* the events of its last accepted odds request (garbage) */
     size_t n_last;
     uint64_t last_bucket;
-    unsigned turn;         /* garbage: which refusal comes next */
+    unsigned turn; /* garbage: which refusal comes next */
 } lg__mstate;
 
 typedef struct lg__stats {

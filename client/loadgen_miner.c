@@ -161,13 +161,15 @@ static bool plan_garbage(lg__worker *w, lg__mstate *ms, uint64_t now, size_t n_s
     switch (ms->turn / 2 % 3) {
     case 0:
         if (n_started > 0) {
-            set_range(rq, SCHEMA_ODDS_SUBMISSION, n_started > b ? n_started - b : 0, n_started,
-                      b);
+            set_range(rq, SCHEMA_ODDS_SUBMISSION, n_started > b ? n_started - b : 0, n_started, b);
             return true;
         }
         break;
     case 1:
-        if (ms->n_last > 0 && ms->last_bucket == now / LG__ODDS_BUCKET_MS) {
+        /* in the bucket of the node's time for them, and not in its last second, so that the
+         * node's time for the copy is in the same bucket */
+        if (ms->n_last > 0 && ms->last_bucket == now / LG__ODDS_BUCKET_MS &&
+            now % LG__ODDS_BUCKET_MS < LG__ODDS_BUCKET_MS - 1000u) {
             rq->type = SCHEMA_ODDS_SUBMISSION, rq->n = ms->n_last;
             memcpy(rq->ev, ms->last, ms->n_last * sizeof(ms->last[0]));
             return true;
@@ -282,18 +284,25 @@ static client_response *send_req(lg__worker *w, const lg__mstate *ms, const lg_r
     const lg__run *run = w->run;
     const char *target = rq->type == SCHEMA_OUTCOME ? "/v1/outcomes" : "/v1/odds";
     char key[65], sig_hex[129], ts[24], ns[24];
-    client_header h[4] = {{"Tally-Key", key}, {"Tally-Time", ts}, {"Tally-Nonce", ns},
-                          {"Tally-Signature", sig_hex}};
-    client_request cr = {.method = "POST", .target = target, .headers = h, .n_headers = 4,
-                         .body = rq->wire, .body_n = rq->wire_n,
+    client_header h[4] = {
+        {"Tally-Key", key}, {"Tally-Time", ts}, {"Tally-Nonce", ns}, {"Tally-Signature", sig_hex}};
+    client_request cr = {.method = "POST",
+                         .target = target,
+                         .headers = h,
+                         .n_headers = 4,
+                         .body = rq->wire,
+                         .body_n = rq->wire_n,
                          .content_type = "application/msgpack"};
 
     schema_hex(ms->m.pk, 32, key);
     snprintf(ns, sizeof(ns), "%llu", (unsigned long long)rq->nonce);
     for (unsigned a = 0; a < LG__ATTEMPTS; a++) {
         wire_request wr = {.origin = {run->origin, strlen(run->origin)},
-                           .method = {"POST", 4}, .target = {target, strlen(target)},
-                           .time_ms = lg__real_ms(), .nonce = rq->nonce, .body = rq->wire,
+                           .method = {"POST", 4},
+                           .target = {target, strlen(target)},
+                           .time_ms = lg__real_ms(),
+                           .nonce = rq->nonce,
+                           .body = rq->wire,
                            .body_len = rq->wire_n};
         uint8_t sig[64];
         client_response *r = NULL;
@@ -338,8 +347,9 @@ static bool check_receipt(lg__worker *w, const lg__mstate *ms, const lg_req *rq,
     }
     if (r != NULL && text != NULL &&
         wire_receipt_from_json(text, strlen(text), r, sig) == TALLY_OK && r->nonce == rq->nonce &&
-        wire_receipt_check_items(r, sig, run->node_pk, (tally_str){run->origin, strlen(run->origin)},
-                                 ms->m.pk, sv, k, rq->type) == TALLY_OK) {
+        wire_receipt_check_items(r, sig, run->node_pk,
+                                 (tally_str){run->origin, strlen(run->origin)}, ms->m.pk, sv, k,
+                                 rq->type) == TALLY_OK) {
         ok = true;
         w->st.entries += r->n;
         if (run->cfg->on_receipt != NULL) {
@@ -393,6 +403,7 @@ static void handle(lg__worker *w, lg__mstate *ms, const lg_req *rq, client_respo
     json_t *o = r ? json_loadb((const char *)b.p, b.n, 0, NULL) : NULL;
     json_t *items = json_object_get(o, "items"), *rc = json_object_get(o, "receipt");
     size_t acc[LOADGEN_BATCH_MAX], k = 0;
+    uint64_t first_ms = 0; /* the node's time for the first accepted item */
 
     st->requests++;
     st->items_sent += rq->n;
@@ -423,6 +434,9 @@ static void handle(lg__worker *w, lg__mstate *ms, const lg_req *rq, client_respo
         json_int_t idx = json_integer_value(json_object_get(it, "idx"));
         if (s != NULL && strcmp(s, "accepted") == 0 && idx >= 0 && (size_t)idx < rq->n &&
             k < rq->n) {
+            if (k == 0) {
+                first_ms = (uint64_t)json_integer_value(json_object_get(it, "time_ms"));
+            }
             acc[k++] = (size_t)idx;
         }
     }
@@ -444,7 +458,7 @@ static void handle(lg__worker *w, lg__mstate *ms, const lg_req *rq, client_respo
         for (size_t i = 0; i < k; i++) {
             ms->last[i] = rq->ev[acc[i]];
         }
-        ms->last_bucket = lg__real_ms() / LG__ODDS_BUCKET_MS;
+        ms->last_bucket = first_ms / LG__ODDS_BUCKET_MS;
     }
     json_decref(o);
 }
@@ -474,8 +488,8 @@ void *lg__worker_main(void *arg)
 {
     lg__worker *w = arg;
     lg__run *run = w->run;
-    client_cfg cc = {.host = run->ingest.host, .port = run->ingest.port,
-                     .io_timeout_ms = run->io_timeout_ms};
+    client_cfg cc = {
+        .host = run->ingest.host, .port = run->ingest.port, .io_timeout_ms = run->io_timeout_ms};
     lg_req *rq = calloc(1, sizeof(*rq));
 
     if (rq == NULL || client_open(&cc, &w->conn) != TALLY_OK) {

@@ -56,14 +56,14 @@ tally_status sim_live_event_make(const sim_gen *g, uint64_t event_id, uint64_t s
     sim__make_event(g->cfg.seed, event_id / 1000, (unsigned)(event_id % 1000), 1000, &e);
     out->event_id = event_id, out->start_ms = start_ms;
     out->event.type = SCHEMA_EVENT;
-    out->event.u.event = (schema_event){
-        .event_id = event_id,
-        .sport = {e.lg->sport, strlen(e.lg->sport)},
-        .league = {e.lg->league, strlen(e.lg->league)},
-        .home_team = {sim__teams[e.home], strlen(sim__teams[e.home])},
-        .away_team = {sim__teams[e.away], strlen(sim__teams[e.away])},
-        .start_ms = start_ms,
-        .status = SCHEMA_SCHEDULED};
+    out->event.u.event =
+        (schema_event){.event_id = event_id,
+                       .sport = {e.lg->sport, strlen(e.lg->sport)},
+                       .league = {e.lg->league, strlen(e.lg->league)},
+                       .home_team = {sim__teams[e.home], strlen(sim__teams[e.home])},
+                       .away_team = {sim__teams[e.away], strlen(sim__teams[e.away])},
+                       .start_ms = start_ms,
+                       .status = SCHEMA_SCHEDULED};
     for (unsigned m = 0; m < 3; m++) {
         unsigned n = sim__truth(&e, m, out->p[m], out->sides[m]);
         out->market[m].type = SCHEMA_MARKET;
@@ -85,8 +85,8 @@ static const sim__miner *miner_of(const sim_gen *g, const sim_miner *m)
     return m->uid < g->cfg.miners ? &g->slots[m->uid].m[0] : NULL;
 }
 
-static void live_rng(const sim_gen *g, const char *purpose, const sim_live_event *e,
-                     uint64_t nonce, unsigned uid, sim__rng *r)
+static void live_rng(const sim_gen *g, const char *purpose, const sim_live_event *e, uint64_t nonce,
+                     unsigned uid, sim__rng *r)
 {
     sim__rng_init(r, g->cfg.seed, purpose, e->event_id, nonce << 10 ^ (uint64_t)uid);
 }
@@ -119,15 +119,14 @@ tally_status sim_live_odds(const sim_gen *g, const sim_miner *m, const sim_live_
                                     .prices = prices[k],
                                     .n_prices = mk->n_sides};
     }
-    b.u.odds = (schema_odds){.nonce = nonce, .idx = idx, .event_id = e->event_id,
-                             .markets = entries, .n_markets = 3};
+    b.u.odds = (schema_odds){
+        .nonce = nonce, .idx = idx, .event_id = e->event_id, .markets = entries, .n_markets = 3};
     sim__salt(&r, b.u.odds.salt);
     return schema_body_encode(&b, buf, cap, n_out);
 }
 
 tally_status sim_live_outcome(const sim_gen *g, const sim_miner *m, const sim_live_event *e,
-                              uint64_t nonce, uint64_t idx, uint8_t *buf, size_t cap,
-                              size_t *n_out)
+                              uint64_t nonce, uint64_t idx, uint8_t *buf, size_t cap, size_t *n_out)
 {
     schema_body b = {.type = SCHEMA_OUTCOME};
     sim__rng r;
@@ -137,11 +136,17 @@ tally_status sim_live_outcome(const sim_gen *g, const sim_miner *m, const sim_li
         return TALLY_EINVAL;
     }
     live_rng(g, "live-outcome", e, nonce, m->uid, &r);
-    b.u.outcome = (schema_outcome){.source = 2, .nonce = nonce, .idx = idx,
-                                   .event_id = e->event_id, .has_result = true,
-                                   .result = e->result, .has_score_home = true,
-                                   .score_home = e->score_home, .has_score_away = true,
-                                   .score_away = e->score_away, .has_salt = true};
+    b.u.outcome = (schema_outcome){.source = 2,
+                                   .nonce = nonce,
+                                   .idx = idx,
+                                   .event_id = e->event_id,
+                                   .has_result = true,
+                                   .result = e->result,
+                                   .has_score_home = true,
+                                   .score_home = e->score_home,
+                                   .has_score_away = true,
+                                   .score_away = e->score_away,
+                                   .has_salt = true};
     sim__salt(&r, b.u.outcome.salt);
     return schema_body_encode(&b, buf, cap, n_out);
 }

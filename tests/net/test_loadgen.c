@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -66,7 +67,8 @@ static void loadgen_drives_node(void **state)
     assert_int_equal(get_int(sum, "receipts", "verified"), get_int(sum, "receipts", "received"));
     assert_int_equal(get_int(sum, "receipts", "failed"), 0);
     /* the garbage miners' refusals are answered as refusals */
-    assert_int_equal(get_int(sum, "requests", "garbage"), get_int(sum, "requests", "garbage_refused"));
+    assert_int_equal(get_int(sum, "requests", "garbage"),
+                     get_int(sum, "requests", "garbage_refused"));
     checked = tlg_check_receipts(n.dir, l.receipts);
     assert_int_equal(checked, (uint64_t)get_int(sum, "receipts", "entries"));
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
@@ -91,12 +93,8 @@ static void sigterm_during_load(void **state)
     node_env(&n, "TALLY_SHUTDOWN_GRACE_S=4");
     tn_start(&n);
     size0 = tn_size(&n);
-    tlg_start(&n, &l, "term", 8, 4, 5, "--concurrency 4");
-    /* load under way: the feed has landed */
-    for (int t = 0; t < 500 && tn_size(&n) == size0; t++) {
-        sleep_ms(20);
-    }
-    assert_true(tn_size(&n) > size0);
+    tlg_start(&n, &l, "term", 8, 4, 5, "--concurrency 4 --events 300");
+    tlg_wait_load(&n, &l, size0);
     sleep_ms(600);
     kill(n.pid, SIGTERM);
     for (unsigned t = 0; t < (GRACE_S + 10u) * 50u; t++) {

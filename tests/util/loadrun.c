@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +19,12 @@
 #include "util/testutil.h"
 
 const char *const tlg_node_env[] = {
-    "TALLY_RATE_KEY_PER_S=5000",    "TALLY_RATE_KEY_PER_MIN=60000",
-    "TALLY_RATE_IP_PER_S=20000",    "TALLY_RATE_IP_PER_MIN=65535",
-    "TALLY_RATE_GLOBAL_PER_S=20000", "TALLY_RATE_GLOBAL_PER_MIN=65535",
+    "TALLY_RATE_KEY_PER_S=5000",
+    "TALLY_RATE_KEY_PER_MIN=60000",
+    "TALLY_RATE_IP_PER_S=20000",
+    "TALLY_RATE_IP_PER_MIN=65535",
+    "TALLY_RATE_GLOBAL_PER_S=20000",
+    "TALLY_RATE_GLOBAL_PER_MIN=65535",
     NULL,
 };
 
@@ -92,6 +96,27 @@ int tlg_wait(tlg_run *l, unsigned timeout_s)
     return -1;
 }
 
+void tlg_wait_load(tn_node *n, const tlg_run *l, uint64_t size0)
+{
+    struct timespec ts = {0, 10000000L};
+    uint64_t fed = 0;
+
+    for (unsigned t = 0; t < 3000; t++) {
+        uint64_t size = tn_size(n);
+        if (fed == 0 && size > size0) {
+            fed = size;
+        } else if (fed != 0 && size > fed) {
+            return;
+        }
+        if (waitpid(l->pid, NULL, WNOHANG) == l->pid) {
+            fail_msg("tally loadgen exited before its load began (see %s)", l->log);
+        }
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the load did not begin within 30 s (log %llu records, see %s)",
+             (unsigned long long)tn_size(n), l->log);
+}
+
 json_t *tlg_summary(const tlg_run *l)
 {
     return json_load_file(l->out, 0, NULL);
@@ -104,7 +129,7 @@ static uint8_t (*read_leaves(const char *dir, uint64_t *n_out))[32]
     store_log *log;
     store_iter *it;
     store_record rec;
-    uint8_t (*leaves)[32];
+    uint8_t(*leaves)[32];
     uint64_t n;
     tally_status st;
 
@@ -127,7 +152,7 @@ static uint8_t (*read_leaves(const char *dir, uint64_t *n_out))[32]
 uint64_t tlg_check_receipts(const char *dir, const char *receipts_path)
 {
     uint64_t n, count = 0;
-    uint8_t (*leaves)[32] = read_leaves(dir, &n);
+    uint8_t(*leaves)[32] = read_leaves(dir, &n);
     FILE *f = fopen(receipts_path, "r");
     unsigned long long seq;
     char hex[80];
@@ -142,7 +167,8 @@ uint64_t tlg_check_receipts(const char *dir, const char *receipts_path)
         assert_int_equal(tu_unhex(hex, leaf, 32), 32);
         if (seq >= n) {
             fail_msg("receipt entry %llu is past the log's %llu records: an acknowledged record "
-                     "was lost", seq, (unsigned long long)n);
+                     "was lost",
+                     seq, (unsigned long long)n);
         }
         if (memcmp(leaves[seq], leaf, 32) != 0) {
             fail_msg("receipt entry %llu names a leaf the log does not hold there", seq);

@@ -18,6 +18,10 @@ typedef struct tlg_run {
  * extra arguments (NULL for none, split at spaces); files are named after tag in n->tmp. */
 void tlg_start(tn_node *n, tlg_run *l, const char *tag, unsigned miners, unsigned seconds,
                uint64_t seed, const char *extra);
+/* Waits (at most 30 s, else fails) until the load is under way: the log has grown past size0
+ * (the feed, one commit when it holds at most 2,000 records) and then again (a miner's record,
+ * which the loader sends only after the feed's answer). */
+void tlg_wait_load(tn_node *n, const tlg_run *l, uint64_t size0);
 /* Waits at most timeout_s for the exit and returns its status (128 + signal when killed); on a
  * timeout kills it and fails the test. */
 int tlg_wait(tlg_run *l, unsigned timeout_s);
