@@ -12,7 +12,7 @@ static void help(void)
     printf("usage: tally loadgen --ingest URL --ops URL [--admin-token-file F] [--miners N]\n"
            "                     [--seconds S] [--seed X] [--rate R] [--batch B]\n"
            "                     [--concurrency C] [--events E] [--node-key HEX] [--netuid N]\n"
-           "                     [--out FILE] [--receipts-out FILE] [--quiet]\n\n"
+           "                     [--timeout-ms T] [--out FILE] [--receipts-out FILE] [--quiet]\n\n"
            "Feeds the node (admin API on the ops listener) a METAGRAPH binding N simulated\n"
            "miners (sharp, copying, noisy, late and garbage, from the simulator's models) and E\n"
            "events starting in the near future with their markets, then runs the miners for S\n"
@@ -34,6 +34,7 @@ static void help(void)
            "  --events E            events fed (default: enough for the rate, at most 10000)\n"
            "  --node-key HEX        the node key (default: from GET / on the ingest listener)\n"
            "  --netuid N            the METAGRAPH's netuid (default: the origin's last number)\n"
+           "  --timeout-ms T        each wait for the node before a retry (default 10000)\n"
            "  --out FILE            write the summary as one JSON object\n"
            "  --receipts-out FILE   write \"<seq> <leaf hex>\" for every verified receipt entry\n"
            "  --quiet               print no summary\n");
@@ -89,6 +90,8 @@ static int parse_opt(int c, const char *arg, opts *o)
         return set_u("--concurrency", arg, 256, &o->cfg.concurrency);
     case 'e':
         return set_u("--events", arg, 10000, &o->cfg.events);
+    case 'T':
+        return set_u("--timeout-ms", arg, 600000, &o->cfg.io_timeout_ms);
     case 'S':
         if (!cli_parse_u64(arg, &o->cfg.seed)) {
             return cli_usage_error("loadgen", "--seed takes a decimal number");
@@ -128,6 +131,7 @@ static int parse(int argc, char **argv, opts *o)
                                        {"out", required_argument, NULL, 'J'},
                                        {"receipts-out", required_argument, NULL, 'R'},
                                        {"quiet", no_argument, NULL, 'q'},
+                                       {"timeout-ms", required_argument, NULL, 'T'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int c, rc;

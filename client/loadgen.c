@@ -14,6 +14,9 @@
 #define SOON_START_MS 1500u     /* the first events start this long after the feed */
 #define LATER_START_MS 1800000u /* the rest from 30 minutes on, over five days (odds window 7) */
 #define LATER_SPAN_MS (5ull * 86400000ull)
+/* The calls before the load (index, health, feed) wait at least this long: a feed of 2,000
+ * records is one commit, far slower than one miner's request. */
+#define SETUP_TIMEOUT_MS 60000u
 
 static tally_status failf(char *err, size_t cap, tally_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -70,6 +73,11 @@ static tally_status call(const client_url *u, unsigned timeout_ms, const char *m
     return st;
 }
 
+static unsigned setup_timeout(const lg__run *run)
+{
+    return run->io_timeout_ms > SETUP_TIMEOUT_MS ? run->io_timeout_ms : SETUP_TIMEOUT_MS;
+}
+
 /* The origin and node key from GET / on the ingest listener. */
 static tally_status read_index(lg__run *run, char *err, size_t cap)
 {
@@ -77,7 +85,7 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     json_t *o;
     const char *origin, *key;
     tally_status st =
-        call(&run->ingest, run->io_timeout_ms, "GET", "/", NULL, NULL, &status, &o, err, cap);
+        call(&run->ingest, setup_timeout(run), "GET", "/", NULL, NULL, &status, &o, err, cap);
 
     if (st != TALLY_OK) {
         return st;
@@ -179,7 +187,7 @@ static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char
     if (b->oom) {
         return failf(err, cap, TALLY_ENOMEM, "out of memory building the feed");
     }
-    st = call(ops, run->io_timeout_ms, "POST", "/admin/v1/records", run->cfg->admin_token, b->p,
+    st = call(ops, setup_timeout(run), "POST", "/admin/v1/records", run->cfg->admin_token, b->p,
               &status, &o, err, cap);
     if (st == TALLY_OK && status != 200) {
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -443,7 +451,7 @@ tally_status loadgen_run(const loadgen_cfg *cfg, loadgen_report *out, char *err,
     st = setup(&run, &c, &ops, err, err_cap);
     /* the next METAGRAPH block is above the one in effect */
     if (st == TALLY_OK) {
-        st = call(&ops, run.io_timeout_ms, "GET", "/health", NULL, NULL, &status, &health, err,
+        st = call(&ops, setup_timeout(&run), "GET", "/health", NULL, NULL, &status, &health, err,
                   err_cap);
     }
     if (st == TALLY_OK) {
