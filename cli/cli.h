@@ -91,6 +91,7 @@ int cmd_weights(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_loadgen(int argc, char **argv);
 
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);

@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
     {"key", cmd_key, "print the node's verifier key"},
     {"keygen", cmd_keygen, "make a key file for a miner or an auditor"},
     {"serve", cmd_serve, "run the node: signed ingest, the ledger API, health, admin"},
+    {"loadgen", cmd_loadgen, "drive a live node like a subnet; check every receipt"},
     {"proof", cmd_proof, "print an inclusion (tlog-proof) or consistency proof"},
     {"tiles", cmd_tiles, "export the log as static tlog-tiles files"},
     {"verify", cmd_verify, "full integrity scan of the log"},

@@ -91,4 +91,85 @@ size_t client_response_header(const client_response *r, const char *name, const 
 bool client_response_was_zstd(const client_response *r);
 void client_response_free(client_response *r); /* NULL is a no-op */
 
+/* ==== load generator (client/loadgen*.c): `tally loadgen` ====
+ * Drives a live node like a subnet (docs/loadgen.md): it feeds, through the admin API of the ops
+ * listener, a METAGRAPH binding the generator's miners (sim/sim.h) and events starting in the
+ * near future with their markets; then the miners post signed odds and, for events that have
+ * started, outcomes at a total rate for a number of seconds, from several threads, each with
+ * its own connection and its own miners (so one write is in flight per key and each key's
+ * nonces rise); garbage miners send what the node must refuse. Every receipt is checked as a
+ * miner would: the node's signature, and each leaf hash rebuilt from the miner's own bodies. */
+#define LOADGEN_MINERS_MAX 4000u  /* the generator's bound */
+#define LOADGEN_BATCH_MAX 66u     /* events per odds request: three markets each, ≤ 200 markets */
+#define LOADGEN_THREADS_MAX 256u
+#define LOADGEN_EVENTS_MAX 10000u /* events fed (four records each, in feeds of 500) */
+#define LOADGEN_CODES_MAX 64u     /* distinct names per tally below; more are counted as "other" */
+#define LOADGEN_KINDS 5u          /* sharp, copying, noisy, garbage, late (sim_kind order) */
+
+/* Called once per entry of each receipt that verified, one call at a time (under the run's lock),
+ * from the miner threads. */
+typedef void (*loadgen_receipt_fn)(void *arg, uint64_t seq, uint64_t time_ms,
+                                   const uint8_t leaf_hash[32]);
+
+typedef struct loadgen_cfg {
+    const char *ingest_url;  /* "http://host:port" of the ingest listener */
+    const char *ops_url;     /* of the ops listener: GET /health, POST /admin/v1/records */
+    const char *admin_token; /* the ops listener's bearer token */
+    unsigned miners;         /* 1..LOADGEN_MINERS_MAX; 0 picks 8 */
+    unsigned seconds;        /* length of the load phase, 1..86400; 0 picks 10 */
+    uint64_t seed;           /* the generator's seed: miner keys, kinds, prices */
+    unsigned rate;           /* requests per second over all threads; 0: as fast as they go */
+    unsigned batch;          /* events per odds request, 1..LOADGEN_BATCH_MAX; 0 picks 4 */
+    unsigned concurrency;    /* miner threads, 1..LOADGEN_THREADS_MAX; 0 picks 4; at most miners */
+    unsigned events;         /* events fed, 1..LOADGEN_EVENTS_MAX; 0 picks from the load */
+    bool has_node_key;       /* node_key given; else read from GET / on the ingest listener */
+    uint8_t node_key[32];
+    bool has_netuid;         /* netuid given; else the origin's trailing "/<n>", else 1 */
+    uint64_t netuid;
+    unsigned io_timeout_ms;  /* each wait for the node; 0 picks 10,000 */
+    loadgen_receipt_fn on_receipt; /* NULL: none */
+    void *on_receipt_arg;
+} loadgen_cfg;
+
+typedef struct loadgen_count {
+    char name[40];
+    uint64_t n;
+} loadgen_count;
+typedef struct loadgen_tally {
+    loadgen_count c[LOADGEN_CODES_MAX];
+    size_t n;
+} loadgen_tally;
+
+typedef struct loadgen_report {
+    char origin[129];
+    unsigned miners, threads, events, events_starting; /* events starting during the run */
+    uint64_t kinds[LOADGEN_KINDS];                      /* miners by kind */
+    uint64_t metagraph_block;
+    double elapsed_s;                                   /* of the load phase */
+    uint64_t requests, odds_requests, outcome_requests; /* answered or given up, not retries */
+    uint64_t garbage_requests, garbage_refused;
+    uint64_t retries, no_response;  /* attempts repeated; requests given up without an answer */
+    uint64_t duplicates;            /* answers "duplicate": true (a retry of a committed write) */
+    loadgen_tally status;           /* final answers by HTTP status ("200", "422", "0": none) */
+    loadgen_tally errors;           /* error answers by §8 code */
+    uint64_t items_sent, items_accepted, items_rejected;
+    loadgen_tally rejections;       /* rejected items by code */
+    uint64_t receipts, receipts_verified, receipts_failed, receipt_entries;
+    double requests_per_s, items_per_s;      /* answered requests and accepted items */
+    double lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_max_ms; /* per request answered with a
+                                                              receipt, first attempt to answer */
+} loadgen_report;
+
+/* Runs the load: reads the node's index and health, feeds, loads for cfg->seconds, and fills
+ * *out (failures during the load are counted there, not returned). Returns TALLY_EINVAL for a
+ * configuration out of range or a bad URL, TALLY_EIO when the node cannot be reached or its
+ * index gives no node key (with no cfg->node_key), TALLY_EAUTH or TALLY_ECONFLICT when a feed is
+ * refused (a bad token; records the rules refuse), TALLY_ENOMEM; then err (when cap > 0) holds
+ * one sentence and *out is zeroed. Blocks until the load ends; starts and joins its threads. */
+TALLY_MUST_USE tally_status loadgen_run(const loadgen_cfg *cfg, loadgen_report *out, char *err,
+                                        size_t err_cap);
+/* The report as one JSON object (docs/loadgen.md), NUL-terminated; *out is malloc'd and the
+ * caller's. TALLY_ENOMEM (then *out is NULL). */
+TALLY_MUST_USE tally_status loadgen_report_json(const loadgen_report *r, char **out);
+
 #endif

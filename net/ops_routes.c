@@ -14,6 +14,7 @@ void net__h_index(net_node *n, net_req *req, net__ctx *ctx)
 {
     size_t listener = net_req_listener(req);
     json_t *routes = json_array(), *o;
+    char key_hex[65], vkey[256];
 
     for (size_t i = 0; routes != NULL && i < net__n_routes; i++) {
         const net__route *r = &net__routes[i];
@@ -24,8 +25,15 @@ void net__h_index(net_node *n, net_req *req, net__ctx *ctx)
         snprintf(path, sizeof(path), "%s%s", r->path, r->prefix ? "…" : "");
         json_array_append_new(routes, json_string(path));
     }
-    o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", "tally", "version", SCHEMA_CODE_VERSION,
-                  "origin", n->origin, "listener",
+    /* The node key (GENESIS's actor) and its verifier key, so that a client can check receipts
+     * and checkpoints without a copy of `tally key` (the chain commitment stays the anchor). */
+    schema_hex(n->node_pk, 32, key_hex);
+    if (store_vkey(n->origin, n->node_pk, vkey, sizeof(vkey)) != TALLY_OK) {
+        vkey[0] = '\0';
+    }
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "name", "tally", "version",
+                  SCHEMA_CODE_VERSION, "origin", n->origin, "node_key", key_hex, "verifier_key",
+                  vkey, "listener",
                   listener == NET_LISTEN_INGEST   ? "ingest"
                   : listener == NET_LISTEN_LEDGER ? "ledger"
                                                   : "ops",

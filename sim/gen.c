@@ -9,17 +9,6 @@
 #include "engine/engine.h"
 #include "sim/sim_int.h"
 
-struct sim_gen {
-    sim_cfg cfg;
-    unsigned n_events;
-    sim__slot *slots; /* one per miner uid */
-    sim__miner *keys; /* every generation of every uid; sodium_malloc */
-    size_t n_keys;
-    uint8_t node_pk[32];
-    uint8_t *node_sk; /* 64 bytes, sodium_malloc */
-    engine_params params; /* consensus follows protocol version 1's defaults */
-};
-
 /* One built record waiting for the day's sort. */
 typedef struct item {
     schema_header h;
@@ -145,8 +134,8 @@ static const sim__miner *sender(const sim_gen *g, unsigned i, unsigned gen, uint
     return NULL;
 }
 
-/* The probability a miner prices side i of market m at, by its habits. */
-static double miner_prob(const sim__miner *mi, sim__rng *r, const double *p, unsigned i)
+/* The probability a miner prices side i of market m at, by its habits (sim_int.h). */
+double sim__miner_prob(const sim__miner *mi, sim__rng *r, const double *p, unsigned i)
 {
     switch (mi->kind) {
     case SIM__GARBAGE:
@@ -178,7 +167,7 @@ static void emit_submission(day *d, const sim__event *e, const sim__miner *mi, u
         uint64_t sides[3];
         unsigned n = sim__truth(e, m, p, sides);
         for (unsigned i = 0; i < n; i++) {
-            uint64_t odds = sim__odds_of(miner_prob(mi, &r, p, i));
+            uint64_t odds = sim__odds_of(sim__miner_prob(mi, &r, p, i));
             prices[m][i] = (schema_price){sides[i], odds, 1000000000000000000ull / odds};
         }
         entries[m] = (schema_entry){.market_id = market_id(e, m),

@@ -76,4 +76,65 @@ void sim_gen_node_pubkey(const sim_gen *g, uint8_t pk[32]);
 /* Signs a node-authored header with the generator's node key (sets actor and actor_sig). */
 TALLY_MUST_USE tally_status sim_gen_node_sign(const sim_gen *g, schema_header *h);
 
+/* ---- live runs: the generator's miners against a running node (`tally loadgen`) ----
+ * The history above lives on the simulated calendar (from SIM_T0_MS). A live run puts the same
+ * miners (keys, kinds, habits) and the same event model on the real clock: the caller picks the
+ * event ids and start times and asks for each body when a miner sends it. */
+typedef enum sim_kind {
+    SIM_KIND_SHARP,
+    SIM_KIND_COPIER,
+    SIM_KIND_NOISY,
+    SIM_KIND_GARBAGE,
+    SIM_KIND_LATE,
+    SIM_KIND_COUNT
+} sim_kind;
+/* "sharp", "copying", "noisy", "garbage", "late"; "?" past the table. Static strings. */
+const char *sim_kind_name(sim_kind k);
+
+/* A miner of a live run: generation 0 of its uid (re-registrations belong to the history). */
+typedef struct sim_miner {
+    unsigned uid;
+    sim_kind kind;
+    const uint8_t *pk;     /* 32 bytes, its tally key */
+    const uint8_t *sk;     /* 64 bytes, a libsodium secret key in sodium_malloc() memory */
+    const uint8_t *hotkey; /* 32 bytes, the account id the METAGRAPH binds the key to */
+    uint64_t lead_min_ms, lead_max_ms; /* how long before a start it likes to price */
+} sim_miner;
+/* Fills *out with uid's miner; the views are borrowed until sim_gen_free. TALLY_EINVAL for a uid
+ * not below cfg.miners (then *out is zeroed). */
+TALLY_MUST_USE tally_status sim_gen_miner(const sim_gen *g, unsigned uid, sim_miner *out);
+
+/* One event of a live run with its three markets: moneyline, spread and total, market ids
+ * 10 × event_id + 1..3, drawn from the event model by (seed, event_id). The bodies point into the
+ * struct itself: it must not be copied or moved while they are in use. */
+#define SIM_LIVE_EVENT_ID_MAX 900719925474098ull /* (2^53 − 1 − 3) / 10: market ids stay JSON-safe */
+typedef struct sim_live_event {
+    uint64_t event_id, start_ms;
+    schema_body event;     /* EVENT, status scheduled */
+    schema_body market[3]; /* MARKET bodies */
+    uint64_t sides[3][3];  /* what market[m].u.market.sides points to */
+    double p[3][3];        /* the true probability of each side */
+    uint64_t result, score_home, score_away; /* what an honest report says */
+} sim_live_event;
+/* TALLY_EINVAL for an event_id of 0 or above SIM_LIVE_EVENT_ID_MAX, or a start_ms above
+ * 2^53 − 1 (then *out is zeroed). */
+TALLY_MUST_USE tally_status sim_live_event_make(const sim_gen *g, uint64_t event_id,
+                                                uint64_t start_ms, sim_live_event *out);
+
+/* Encodes into buf the ODDS_SUBMISSION body miner m sends at t_ms for event e's three markets
+ * with the request's nonce and the item's idx, priced by the miner's model (sharp and noisy
+ * miners around the truth with their own noise, copiers at the market's price with a little
+ * jitter, garbage miners at random), priced_at_ms up to 5 s before t_ms and a salt drawn from
+ * (seed, event, nonce, uid). TALLY_ELIMIT when cap is too small (SCHEMA_BODY_MAX is enough),
+ * TALLY_EINVAL for a nonce or time the schema refuses; *n_out is 0 on failure. */
+TALLY_MUST_USE tally_status sim_live_odds(const sim_gen *g, const sim_miner *m,
+                                          const sim_live_event *e, uint64_t t_ms, uint64_t nonce,
+                                          uint64_t idx, uint8_t *buf, size_t cap, size_t *n_out);
+/* The same for the miner's own OUTCOME report (source 2) of event e: the result and the score
+ * an honest reporter gives. Errors as sim_live_odds. */
+TALLY_MUST_USE tally_status sim_live_outcome(const sim_gen *g, const sim_miner *m,
+                                             const sim_live_event *e, uint64_t nonce,
+                                             uint64_t idx, uint8_t *buf, size_t cap,
+                                             size_t *n_out);
+
 #endif

@@ -19,6 +19,7 @@
 #ifndef TALLY_SIM_SIM_INT_H
 #define TALLY_SIM_SIM_INT_H
 
+#include "engine/engine.h"
 #include "sim/sim.h"
 
 #define SIM__HOUR_MS 3600000ull
@@ -83,6 +84,18 @@ typedef struct sim__event {
     sim__rng r;
 } sim__event;
 
+/* The generator handle (gen.c builds it; live.c reads it). */
+struct sim_gen {
+    sim_cfg cfg;
+    unsigned n_events;
+    sim__slot *slots; /* one per miner uid */
+    sim__miner *keys; /* every generation of every uid; sodium_malloc */
+    size_t n_keys;
+    uint8_t node_pk[32];
+    uint8_t *node_sk; /* 64 bytes, sodium_malloc */
+    engine_params params; /* consensus follows protocol version 1's defaults */
+};
+
 extern const char *const sim__teams[14];
 extern const char *const sim__books[SIM__N_BOOKS];
 
@@ -98,6 +111,10 @@ void sim__make_event(uint64_t seed, uint64_t list_day, unsigned k, unsigned n_ev
 /* Truth for market m (0 moneyline, 1 spread, 2 total): the probabilities of its sides, in
  * canonical order; returns the number of sides. */
 unsigned sim__truth(const sim__event *e, unsigned m, double *p, uint64_t *sides);
+/* The probability miner mi prices a side of true probability p[i] at, by its kind and habits
+ * (gen.c): garbage at random, copiers at the market's price with a little jitter, the others at
+ * the truth plus their own noise. */
+double sim__miner_prob(const sim__miner *mi, sim__rng *r, const double *p, unsigned i);
 /* Decimal odds in nanos for probability p, on a 0.001 grid, within [1.01, 1000]. */
 uint64_t sim__odds_of(double p);
 /* The day whose METAGRAPH is in effect for a record at time t, or −1 before the first. */
