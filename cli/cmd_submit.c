@@ -183,6 +183,13 @@ static int summary(const client_write *w, const client_submit_result *r)
     return CLI_OK;
 }
 
+static void on_retry(void *arg, unsigned attempt, unsigned wait_ms, const char *why)
+{
+    (void)arg;
+    fprintf(stderr, "tally submit: attempt %u: %s; retrying in %u ms with the same nonce\n",
+            attempt, why, wait_ms);
+}
+
 int cmd_submit(int argc, char **argv)
 {
     submit_opts o = {.retries = 3, .max_wait_s = 60};
@@ -238,7 +245,8 @@ int cmd_submit(int argc, char **argv)
                                 .retries = (unsigned)o.retries,
                                 .max_wait_ms = (unsigned)o.max_wait_s * 1000u + 1u,
                                 .io_timeout_ms = (unsigned)o.timeout_ms,
-                                .receipts_dir = o.receipts};
+                                .receipts_dir = o.receipts,
+                                .on_retry = on_retry};
         st = client_submit(&sc, w, res, detail);
         if (st == TALLY_OK) {
             rc = summary(w, res);

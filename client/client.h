@@ -171,6 +171,10 @@ typedef struct client_submit_cfg {
     unsigned io_timeout_ms;   /* 0 picks 30,000 */
     const char *receipts_dir; /* optional: the receipt JSON is kept as DIR/<nonce>.json (DIR
                                  made 0700 if missing), whether or not it verified */
+    /* optional: told before each sleep: the attempt that failed (1, 2, ...), the sleep ahead
+       and why ("connect to ...: connection refused", "503 overloaded") */
+    void (*on_retry)(void *arg, unsigned attempt, unsigned wait_ms, const char *why);
+    void *on_retry_arg;
 } client_submit_cfg;
 
 /* Posts the write, retrying as cfg says, then checks the answer: the per-item results, and for

@@ -444,6 +444,12 @@ tally_status client_submit(const client_submit_cfg *cfg, client_write *w, client
         if (last || wait_ms > budget - out->waited_ms) {
             break;
         }
+        if (cfg->on_retry != NULL) {
+            char why[CLIENT_CODE_MAX + 16];
+            snprintf(why, sizeof(why), "%u %s", code, out->error);
+            cfg->on_retry(cfg->on_retry_arg, out->attempts, wait_ms,
+                          code ? why : client_error(c));
+        }
         sleep_ms(wait_ms);
         out->waited_ms += wait_ms;
         backoff = backoff * 2u > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2u;
