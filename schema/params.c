@@ -192,7 +192,9 @@ tally_status schema_param_check(const schema_param *p, schema_param_error *err, 
     } else {
         v = d->kind == SCHEMA_PK_BOOL ? (int64_t)p->value.b : p->value.i;
     }
-    if (v < 0 || (d->kind != SCHEMA_PK_TEXT && (v < d->lo || v > d->hi))) {
+    /* a text value is the index of its choice, -1 for none; numbers keep their own range */
+    if ((d->kind == SCHEMA_PK_TEXT && v < 0) ||
+        (d->kind != SCHEMA_PK_TEXT && (v < d->lo || v > d->hi))) {
         err->what = SCHEMA_PARAM_RANGE;
         if (d->kind == SCHEMA_PK_TEXT) {
             snprintf(err->msg, sizeof(err->msg), "parameter %s: \"%.*s\" is not an allowed value",
