@@ -320,7 +320,9 @@ void tn_feed(tn_node *n, const tn_miner *miners, size_t k, uint64_t block, const
                             (json_int_t)ids[i], "kind", "moneyline", "line_n", "sides", "home",
                             "away"));
     }
-    text = json_dumps(json_pack("{s:o}", "records", recs), JSON_COMPACT);
+    json_t *all = json_pack("{s:o}", "records", recs); /* takes recs */
+    text = json_dumps(all, JSON_COMPACT);
+    json_decref(all);
     assert_non_null(text);
     tn_admin(n, "POST", "/admin/v1/records", text, &r);
     if (r.status != 200) {
