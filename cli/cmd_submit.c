@@ -44,7 +44,8 @@ static void help(void)
            "nothing (every item rejected, or the request refused: the code is printed);\n"
            "2 usage; 3 bad request JSON; 4 no key file; 7 the receipt's signature does not\n"
            "verify; 8 the signed receipt contradicts the request (keep it: it is evidence);\n"
-           "9 no answer after every attempt, or still 429/503 when the wait ran out.\n");
+           "9 no answer after every attempt, still 429/503 when the wait ran out, an answer\n"
+           "that is not the protocol's JSON, or the receipt could not be kept in DIR.\n");
 }
 
 typedef struct submit_opts {
@@ -248,12 +249,14 @@ int cmd_submit(int argc, char **argv)
                                 .receipts_dir = o.receipts,
                                 .on_retry = on_retry};
         st = client_submit(&sc, w, res, detail);
-        if (st == TALLY_OK) {
-            rc = summary(w, res);
-        } else {
+        if (st == TALLY_OK || (res->status == 200 && res->n_items > 0)) {
+            rc = summary(w, res); /* a receipt that could not be kept fails below */
+        }
+        if (st != TALLY_OK) {
             rc = cli_fail("submit", st, "nonce %llu: %s", (unsigned long long)client_write_nonce(w),
                           detail[0] ? detail : "the submit failed");
-            rc = st == TALLY_EIO || st == TALLY_EAGAIN ? CLI_IO : rc;
+            /* no answer, a busy node, or an answer that is not the protocol's JSON */
+            rc = st == TALLY_EIO || st == TALLY_EAGAIN || st == TALLY_EFORMAT ? CLI_IO : rc;
         }
     }
     free(res);
