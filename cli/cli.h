@@ -92,6 +92,16 @@ int cmd_explain(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
+/* miner clients and the admin wrappers (cli/admin_int.h has their shared glue) */
+int cmd_sign(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_feed(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_recompute(int argc, char **argv);
+int cmd_cycle(int argc, char **argv);
+int cmd_reveal(int argc, char **argv);
+int cmd_ban(int argc, char **argv);
+int cmd_cooldown(int argc, char **argv);
 
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);

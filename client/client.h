@@ -172,4 +172,112 @@ TALLY_MUST_USE tally_status loadgen_run(const loadgen_cfg *cfg, loadgen_report *
  * caller's. TALLY_ENOMEM (then *out is NULL). */
 TALLY_MUST_USE tally_status loadgen_report_json(const loadgen_report *r, char **out);
 
+
+/* ==== signed ingest writes: `tally sign` and `tally submit` (client/submit.c) ====
+ * One write is one POST /v1/odds or /v1/outcomes request (protocol §4, §5): items built from
+ * the JSON form of wire_odds_from_json / wire_outcomes_from_json, each signed with the miner's
+ * key (the record signature of §2.1), the canonical msgpack body, and the four Tally-* headers.
+ * A retry reuses the nonce and the body and re-signs only Tally-Time, so the node's request
+ * digest is the same and a write that did land answers as an idempotent duplicate. */
+#define CLIENT_ODDS 10u     /* the item type: SCHEMA_ODDS_SUBMISSION */
+#define CLIENT_OUTCOMES 11u /* SCHEMA_OUTCOME */
+#define CLIENT_DETAIL_MAX 512u
+#define CLIENT_ITEMS_MAX 200u /* items of one write */
+#define CLIENT_CODE_MAX 48u   /* bytes of a §8 or item-level error code, NUL included */
+
+typedef struct client_write client_write;
+typedef struct client_write_cfg {
+    unsigned type;      /* CLIENT_ODDS or CLIENT_OUTCOMES */
+    const char *origin; /* the node's origin (ascii, no '+', ≤ 128 bytes) */
+    const char *target; /* the request-target; NULL: "/v1/odds" or "/v1/outcomes" */
+    const uint8_t *pk;  /* the miner's Ed25519 public key, 32 bytes */
+    const uint8_t *sk;  /* its 64-byte libsodium secret key; borrowed for the write's life */
+    uint64_t nonce;     /* 1..2^53−1; 0 picks the Unix time in µs */
+} client_write_cfg;
+
+/* Builds a write from the request JSON (n bytes): fills each item's nonce and idx, draws salts,
+ * signs every item, encodes the body and signs the request for the current time. TALLY_EFORMAT
+ * (bad JSON or an item breaking a rule: detail names the field), TALLY_ELIMIT (too many items,
+ * body over 256 KiB), TALLY_EINVAL (bad cfg: type, origin, target, nonce), TALLY_ENOMEM, each
+ * with a sentence in detail (CLIENT_DETAIL_MAX bytes, or NULL). On TALLY_OK *out is the
+ * caller's (client_write_free). */
+TALLY_MUST_USE tally_status client_write_new(const client_write_cfg *cfg, const char *json,
+                                             size_t n, client_write **out, char *detail);
+/* Signs the request again for time_ms (0: now), same nonce and body. TALLY_EINVAL for a time
+ * above 2^53−1. */
+TALLY_MUST_USE tally_status client_write_sign(client_write *w, uint64_t time_ms);
+/* The canonical msgpack body; borrowed until client_write_free. */
+tally_bytes client_write_body(const client_write *w);
+/* Tally-Key, Tally-Time, Tally-Nonce, Tally-Signature, in that order (4 headers) for the last
+ * signing; borrowed until the next client_write_sign or client_write_free. */
+const client_header *client_write_headers(const client_write *w);
+uint64_t client_write_nonce(const client_write *w);
+const char *client_write_target(const client_write *w); /* borrowed like the body */
+size_t client_write_count(const client_write *w);       /* items, 1..200 */
+void client_write_free(client_write *w);                /* NULL is a no-op */
+
+typedef enum client_verdict {
+    CLIENT_ACCEPTED = 1, /* ≥ 1 item appended (now or by the write a duplicate repeats) and the
+                            receipt verified */
+    CLIENT_REJECTED,     /* the node answered and appended nothing; error names its code */
+    CLIENT_RECEIPT_BAD,  /* items were appended but the receipt failed: receipt_st says how */
+} client_verdict;
+
+typedef struct client_item_result {
+    size_t idx;
+    bool accepted;
+    uint64_t seq, time_ms;      /* accepted items */
+    char error[CLIENT_CODE_MAX]; /* rejected items: the item-level code ("" if none given) */
+} client_item_result;
+
+typedef struct client_submit_result {
+    client_verdict verdict;
+    unsigned status;                 /* HTTP status of the final response */
+    char error[CLIENT_CODE_MAX];     /* a refused request's §8 code ("" on 200) */
+    char message[256];               /* and its message */
+    bool duplicate;                  /* the node answered an idempotent retry */
+    size_t accepted, rejected, n_items;
+    client_item_result items[CLIENT_ITEMS_MAX]; /* in idx order, as the node listed them */
+    tally_status receipt_st; /* TALLY_OK; TALLY_EAUTH (bad signature), TALLY_ECONFLICT (the signed
+                                receipt disagrees with the items), TALLY_EFORMAT (missing or
+                                unparseable receipt); meaningful when accepted > 0 */
+    uint64_t tree_size;      /* of the receipt */
+    char receipt_path[4200]; /* where the receipt was kept ("" when not) */
+    unsigned attempts;       /* requests sent, retries included */
+    unsigned waited_ms;      /* time slept between attempts */
+} client_submit_result;
+
+typedef struct client_submit_cfg {
+    const char *host; /* the ingest listener */
+    uint16_t port;
+    const uint8_t *node_pk;   /* the node's Ed25519 key (32 bytes) the receipt must verify under */
+    unsigned retries;         /* further attempts after a timeout, a connection failure, 408,
+                                 429 or 503; each re-signed with a fresh Tally-Time */
+    unsigned max_wait_ms;     /* total sleep between attempts (Retry-After and backoff); 0 picks
+                                 60,000 */
+    unsigned io_timeout_ms;   /* 0 picks 30,000 */
+    const char *receipts_dir; /* optional: the receipt JSON is kept as DIR/<nonce>.json (DIR
+                                 made 0700 if missing), whether or not it verified */
+    /* optional: told before each sleep: the attempt that failed (1, 2, ...), the sleep ahead
+       and why ("connect to ...: connection refused", "503 overloaded") */
+    void (*on_retry)(void *arg, unsigned attempt, unsigned wait_ms, const char *why);
+    void *on_retry_arg;
+} client_submit_cfg;
+
+/* Posts the write, retrying as cfg says, then checks the answer: the per-item results, and for
+ * accepted items the receipt (wire_receipt_check_items against the write's own bodies and
+ * signatures). TALLY_OK when the node gave a final answer: *out says which (its verdict).
+ * Otherwise, with a sentence in detail: TALLY_EIO (no answer after every attempt: refused,
+ * reset, timed out; or the receipt file could not be written), TALLY_EAGAIN (still 429 or 503
+ * when the attempts or the wait ran out), TALLY_EFORMAT (a response that is not the protocol's
+ * JSON), TALLY_ENOMEM. *out is zeroed first and filled as far as the exchange went. */
+TALLY_MUST_USE tally_status client_submit(const client_submit_cfg *cfg, client_write *w,
+                                          client_submit_result *out, char *detail);
+
+/* Reads a verifier key `origin+keyid+base64(0x01 || pk)` (c2sp.org/signed-note, what `tally key`
+ * prints): the origin (NUL-terminated, ≤ 128 bytes) and the Ed25519 key, the key id checked.
+ * TALLY_EFORMAT otherwise (outputs zeroed). */
+TALLY_MUST_USE tally_status client_vkey_parse(const char *vkey, char origin_out[129],
+                                              uint8_t pk_out[32]);
+
 #endif

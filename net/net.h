@@ -78,4 +78,41 @@ void net_node_close(net_node *n);
 TALLY_MUST_USE tally_status net_admin_token(const char *path, bool create, char out[65],
                                             char *detail);
 
+
+/* ---- the bans table with the node stopped (net/bans_offline.c; protocol §7.2, §9.5) ----
+ * `tally ban` edits the LMDB `bans` table directly when no node runs: the writes go through
+ * the store's writer, so they need the data directory's writer lock (a running node holds it,
+ * and then the admin API is the way). A stopped node loads what was written at its next start. */
+#define NET_BAN_ID_MAX 80u /* "ip:203.0.113.9", "ip:2001:db8:1:2::/64", "hotkey:<SS58>", NUL */
+typedef struct net_ban_row {
+    char id[NET_BAN_ID_MAX];
+    uint64_t expires_ms; /* wall clock; 0 = permanent */
+    char reason[24];     /* "admin", "forbidden", "cooldown_violations", or a critical code */
+    uint64_t created_ms;
+    uint32_t strikes;
+    bool has_note;
+    char note[257]; /* NUL-terminated; "" without a note */
+} net_ban_row;
+
+/* Every row of the bans table of dir, expired ones included (the node purges them hourly), in
+ * key order (IPs, then hotkeys). Opens the log read-only, so it works beside a running node
+ * too (whose newest decisions may then be a second behind). On TALLY_OK *out is malloc'd (the
+ * caller frees it; NULL when *n_out is 0). TALLY_ENOTFOUND (no log), TALLY_ECORRUPT (a row that
+ * does not decode), what store_open returns; a sentence in detail (NET_DETAIL_MAX, or NULL). */
+TALLY_MUST_USE tally_status net_bans_offline_list(const char *dir, net_ban_row **out,
+                                                  size_t *n_out, char *detail);
+/* Adds or replaces the admin ban of one identity: kind "ip" or "hotkey" and id as the admin
+ * routes take them (net_ident_parse: IPv4, IPv6 taken to its /64, SS58 or 64 hex), for seconds
+ * from now_ms (0: permanent), with an optional note (≤ 256 bytes of text). Opens dir for
+ * writing: TALLY_ECONFLICT when another process (a running node) holds the writer lock.
+ * TALLY_EINVAL for a bad identity or note, TALLY_ENOTFOUND (no log), and what the store
+ * returns. *out (optional) is the stored row. */
+TALLY_MUST_USE tally_status net_bans_offline_add(const char *dir, const char *kind,
+                                                 const char *id, uint64_t seconds,
+                                                 const char *note, uint64_t now_ms,
+                                                 net_ban_row *out, char *detail);
+/* Removes one identity's ban: TALLY_ENOTFOUND when it has none; else as net_bans_offline_add. */
+TALLY_MUST_USE tally_status net_bans_offline_remove(const char *dir, const char *kind,
+                                                    const char *id, char *detail);
+
 #endif

@@ -192,7 +192,9 @@ tally_status schema_param_check(const schema_param *p, schema_param_error *err, 
     } else {
         v = d->kind == SCHEMA_PK_BOOL ? (int64_t)p->value.b : p->value.i;
     }
-    if (v < 0 || (d->kind != SCHEMA_PK_TEXT && (v < d->lo || v > d->hi))) {
+    /* a text value is the index of its choice, -1 for none; numbers keep their own range */
+    if ((d->kind == SCHEMA_PK_TEXT && v < 0) ||
+        (d->kind != SCHEMA_PK_TEXT && (v < d->lo || v > d->hi))) {
         err->what = SCHEMA_PARAM_RANGE;
         if (d->kind == SCHEMA_PK_TEXT) {
             snprintf(err->msg, sizeof(err->msg), "parameter %s: \"%.*s\" is not an allowed value",
@@ -223,6 +225,98 @@ tally_status schema_paramset_apply(schema_paramset *ps, const schema_param *p, s
         tally_status st = schema_param_check(&p[i], err, &v);
         TALLY_ASSERT(st == TALLY_OK);
         ps->v[schema_param_find(p[i].key)] = v;
+    }
+    return TALLY_OK;
+}
+
+/* A decimal with an optional '-' and at most `frac` fraction digits, scaled by 10^frac, within
+ * int64. False for anything else (no '+', no exponent, no spaces, digits on both sides of a
+ * point). */
+static bool parse_fixed(const char *s, unsigned frac, int64_t *out)
+{
+    bool neg = *s == '-';
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    unsigned seen = 0;
+    bool point = false, digits = false;
+
+    s += neg;
+    for (; *s; s++) {
+        if (*s == '.' && !point && digits && frac > 0 && s[1] != '\0') {
+            point = true;
+            continue;
+        }
+        if (*s < '0' || *s > '9' || (point && seen == frac)) {
+            return false;
+        }
+        if (v > (lim - (uint64_t)(*s - '0')) / 10u) {
+            return false;
+        }
+        v = v * 10u + (uint64_t)(*s - '0');
+        seen += point;
+        digits = true;
+    }
+    for (; digits && seen < frac; seen++) {
+        if (v > lim / 10u) {
+            return false;
+        }
+        v *= 10u;
+    }
+    if (!digits) {
+        return false;
+    }
+    *out = !neg ? (int64_t)v : v == 0 ? 0 : -(int64_t)(v - 1u) - 1;
+    return true;
+}
+
+tally_status schema_param_from_text(const char *key, const char *text, schema_param *out,
+                                    schema_param_error *err)
+{
+    int id = schema_param_find((tally_str){key, strlen(key)});
+    const schema_pdef *d;
+    bool ok = true;
+    int64_t v;
+
+    memset(out, 0, sizeof(*out));
+    memset(err, 0, sizeof(*err));
+    if (id < 0) {
+        err->what = SCHEMA_PARAM_UNKNOWN;
+        snprintf(err->msg, sizeof(err->msg), "unknown parameter key \"%s\"", key);
+        return TALLY_EINVAL;
+    }
+    d = &defs[id];
+    out->key = (tally_str){d->key, strlen(d->key)};
+    switch (d->kind) {
+    case SCHEMA_PK_INT:
+        out->value.kind = SCHEMA_PV_INT;
+        ok = parse_fixed(text, 0, &out->value.i);
+        break;
+    case SCHEMA_PK_REAL:
+        out->value.kind = SCHEMA_PV_INT;
+        ok = parse_fixed(text, 9, &out->value.i);
+        break;
+    case SCHEMA_PK_BOOL:
+        out->value.kind = SCHEMA_PV_BOOL;
+        out->value.b = strcmp(text, "true") == 0;
+        ok = out->value.b || strcmp(text, "false") == 0;
+        break;
+    default:
+        out->value.kind = SCHEMA_PV_TEXT;
+        out->value.s = (tally_str){text, strlen(text)};
+        break;
+    }
+    if (!ok) {
+        err->what = SCHEMA_PARAM_KIND;
+        snprintf(err->msg, sizeof(err->msg), "parameter %s takes %s; \"%s\" is not one", d->key,
+                 d->kind == SCHEMA_PK_REAL ? "a decimal with up to 9 fraction digits"
+                 : d->kind == SCHEMA_PK_BOOL ? "true or false"
+                                             : "a decimal integer",
+                 text);
+        memset(out, 0, sizeof(*out));
+        return TALLY_EINVAL;
+    }
+    if (schema_param_check(out, err, &v) != TALLY_OK) {
+        memset(out, 0, sizeof(*out));
+        return TALLY_EINVAL;
     }
     return TALLY_OK;
 }

@@ -133,6 +133,14 @@ TALLY_MUST_USE tally_status schema_param_check(const schema_param *p, schema_par
  * unchanged. */
 TALLY_MUST_USE tally_status schema_paramset_apply(schema_paramset *ps, const schema_param *p,
                                                   size_t n, schema_param_error *err);
+/* Reads a parameter from text in its key's own form (`tally config set KEY=VALUE`): an int as a
+ * decimal ("-3", "200"); a real as a decimal with at most 9 fraction digits, stored as nanos
+ * ("2.05" → 2050000000, "2" → 2000000000); a bool as "true" or "false"; a text as one of its
+ * choices. Then schema_param_check. On TALLY_OK *out holds the key and the value (out->key and
+ * a text value borrow key and text). TALLY_EINVAL with err filled otherwise (an unknown key, a
+ * value not in the key's form, a value out of range). */
+TALLY_MUST_USE tally_status schema_param_from_text(const char *key, const char *text,
+                                                   schema_param *out, schema_param_error *err);
 
 typedef struct schema_chain_params {
     uint64_t netuid, block, tempo, max_weight_limit, min_allowed_weights, max_allowed_uids;
