@@ -11,6 +11,7 @@
 #include "schema/schema.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
+#include "client/client.h"
 
 /* Exit codes: 0 success, 1 a check failed (verify), 2 usage, then one per failure kind. */
 enum {
@@ -102,6 +103,12 @@ int cmd_cycle(int argc, char **argv);
 int cmd_reveal(int argc, char **argv);
 int cmd_ban(int argc, char **argv);
 int cmd_cooldown(int argc, char **argv);
+
+/* Prints a load generator's summary (cmd_loadgen.c). */
+void cli_loadgen_summary(const loadgen_report *r);
+/* The demo's last part (cmd_demo_node.c): a node on loopback serving a fresh log in
+ * DIR-node, driven by the load generator; returns an exit code. */
+int cli_demo_node(const char *dir);
 
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);

@@ -196,7 +196,7 @@ static void print_tally(const char *label, const loadgen_tally *t)
     printf("%s\n", t->n ? "" : " -");
 }
 
-static void print_summary(const loadgen_report *r)
+void cli_loadgen_summary(const loadgen_report *r)
 {
     static const char *const kinds[LOADGEN_KINDS] = {"sharp", "copying", "noisy", "garbage",
                                                      "late"};
@@ -271,7 +271,7 @@ int cmd_loadgen(int argc, char **argv)
         rc = cli_fail("loadgen", TALLY_EIO, "cannot write %s", o.receipts_out);
     }
     if (rc == CLI_OK && !o.quiet) {
-        print_summary(r);
+        cli_loadgen_summary(r);
     }
     if (rc == CLI_OK && o.out != NULL) {
         rc = write_json(o.out, r);

@@ -320,5 +320,6 @@ int cmd_demo(int argc, char **argv)
     }
     printf("   verifier key: %s\n== checkpoint (C2SP signed note)\n", vkey);
     fwrite(note, 1, n, stdout);
-    return demo_replay(dir);
+    rc = demo_replay(dir);
+    return rc != CLI_OK ? rc : cli_demo_node(dir);
 }
