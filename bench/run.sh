@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every benchmark, one command: builds a release tally, then prints each result table with the
 # machine, the median of N runs, and the baseline measured in the same run.
-#   bench/run.sh [runs] [all|replay|flood]   (default 5 runs, every section; scratch data goes
+#   bench/run.sh [runs] [all|replay|ingest|flood]   (default 5 runs, every section; scratch data goes
 #                                             to ./bench-data, on disk; the flood runs
 #                                             FLOOD_RUNS times, default 1: ~2 minutes a run)
 set -eu
@@ -36,7 +36,7 @@ echo
 
 fi
 
-if [ "$only" != flood ]; then
+if [ "$only" != flood ] && [ "$only" != ingest ]; then
 echo
 echo "## replay to weights, full and gated views (256 miners, 30 days, 72 markets a day)"
 ./build-bench/tally --dir "$scratch/big" simulate --miners 256 --days 30 --markets-per-day 72 -q
@@ -49,6 +49,11 @@ echo "## engine/fx against libm"
 ./build-bench/bench/bench_fx "$runs"
 fi
 
+if [ "$only" = all ] || [ "$only" = ingest ]; then
+echo
+echo "## signed ingest over HTTP (tally serve + tally loadgen) and its baselines"
+INGEST_SKIP_BUILD=1 bench/ingest.sh "${INGEST_RUNS:-3}" "${INGEST_SECONDS:-8}"
+fi
 if [ "$only" = all ] || [ "$only" = flood ]; then
 echo
 echo "## flood at 10 x the global limit from 100 IPs"
