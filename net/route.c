@@ -250,6 +250,33 @@ static void fail_limited(net_node *n, net_req *req, net__ctx *ctx, const net_abu
     json_decref(d);
 }
 
+/* Answers a verdict of the IP (stage 2–5) or key (stage 7) checks that refuses the request
+ * and returns true; for one that admits it, keeps its window for the X-RateLimit-* headers. A
+ * refusal by a window shows that window (Remaining 0), as every response of the route does. */
+static bool refused(net_node *n, net_req *req, net__ctx *ctx, const net_abuse_verdict *v,
+                    bool ip)
+{
+    switch (v->result) {
+    case NET_ABUSE_OK:
+        ctx->has_rate = true, ctx->rate = v->rate;
+        return false;
+    case NET_ABUSE_BANNED:
+        fail_banned(n, req, ctx, ip ? WIRE_IP_BLACKLISTED : WIRE_HOTKEY_BLACKLISTED,
+                    v->expires_ms);
+        return true;
+    case NET_ABUSE_COOLING:
+        fail_cooling(n, req, ctx, ip ? WIRE_IP_COOLDOWN : WIRE_HOTKEY_COOLDOWN, v->retry_after_s);
+        return true;
+    case NET_ABUSE_RATE_LIMITED:
+        ctx->has_rate = true, ctx->rate = v->rate;
+        fail_limited(n, req, ctx, v);
+        return true;
+    default:
+        fail_limited(n, req, ctx, v);
+        return true;
+    }
+}
+
 /* Stages 2–5: bans, route, probes, windows. False when the request was answered. */
 static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
 {
@@ -298,23 +325,9 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
             net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "abuse check failed", NULL);
             return false;
         }
-        if (v.result == NET_ABUSE_BANNED) {
-            fail_banned(n, req, ctx, WIRE_IP_BLACKLISTED, v.expires_ms);
+        if (refused(n, req, ctx, &v, true)) {
             return false;
         }
-        if (v.result == NET_ABUSE_COOLING) {
-            fail_cooling(n, req, ctx, WIRE_IP_COOLDOWN, v.retry_after_s);
-            return false;
-        }
-        if (v.result == NET_ABUSE_RATE_LIMITED) {
-            /* the refusing window's headers (Remaining 0), as on every response of the route */
-            ctx->has_rate = true, ctx->rate = v.rate;
-        }
-        if (v.result != NET_ABUSE_OK) {
-            fail_limited(n, req, ctx, &v);
-            return false;
-        }
-        ctx->has_rate = true, ctx->rate = v.rate;
     }
     return true;
 }
@@ -366,24 +379,10 @@ static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "abuse check failed", NULL);
         return false;
     }
-    if (v.result == NET_ABUSE_BANNED) {
-        fail_banned(n, req, ctx, WIRE_HOTKEY_BLACKLISTED, v.expires_ms);
-        return false;
-    }
-    if (v.result == NET_ABUSE_COOLING) {
-        fail_cooling(n, req, ctx, WIRE_HOTKEY_COOLDOWN, v.retry_after_s);
-        return false;
-    }
-    if (v.result == NET_ABUSE_RATE_LIMITED) {
-        /* a refusal by the key window shows that window (Remaining 0), not the IP's (§7.1) */
-        ctx->has_rate = true, ctx->rate = v.rate;
-    }
-    if (v.result != NET_ABUSE_OK) {
-        fail_limited(n, req, ctx, &v);
-        return false;
-    }
     /* the key scope's limits are the ones a signed request's headers show */
-    ctx->has_rate = true, ctx->rate = v.rate;
+    if (refused(n, req, ctx, &v, false)) {
+        return false;
+    }
     skew = ops_config_u64(n->conf, OPS_K_AUTH_MAX_SKEW_S) * 1000u;
     if (ctx->auth.time_ms + skew < now || ctx->auth.time_ms > now + skew) {
         json_t *d = json_pack("{s:I}", "server_time_ms", (json_int_t)now);
