@@ -219,8 +219,15 @@ int cmd_serve(int argc, char **argv)
     if (ops_level_parse(ops_config_str(conf, OPS_K_LOG_LEVEL), &level) != TALLY_OK) {
         level = OPS_INFO; /* the table admits only valid levels */
     }
+    /* a manual clock starts at TALLY_CLOCK_START_MS, or at the real time when that is 0 */
+    int64_t start = (int64_t)ops_config_u64(conf, OPS_K_CLOCK_START_MS);
+    if (start == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        start = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     st = ops_clock_new(ops_config_u64(conf, OPS_K_CLOCK) == 1 ? OPS_CLOCK_MANUAL : OPS_CLOCK_REAL,
-                       (int64_t)ops_config_u64(conf, OPS_K_CLOCK_START_MS), &clock);
+                       start, &clock);
     if (st == TALLY_OK) {
         ops_log_cfg lc = {.fd = 2, .level = level, .now_ms = ops_clock_now_ms_cb,
                           .now_arg = clock};

@@ -162,6 +162,15 @@ static void *keeper_main(void *arg)
         }
         pthread_mutex_unlock(&n->mu);
         net__reap_writes(n);
+        /* §9.1: a wall clock stepped back by more than a second makes /health degraded (for an
+         * hour): record times never go back, so records would queue behind the old time */
+        uint64_t wall = net__now_ms(n), seen = atomic_load(&n->clock_seen_ms);
+        if (seen > wall + 1000) {
+            atomic_store(&n->clock_stepped_ms, net__mono_ms(n) + 1);
+            OPS_LOG(n->log, OPS_WARN, "net", "clock_stepped_back", OPS_FU("from_ms", seen),
+                    OPS_FU("to_ms", wall));
+        }
+        atomic_store(&n->clock_seen_ms, wall);
         pthread_mutex_lock(&n->mu);
         if (net__mono_ms(n) >= next_purge) {
             size_t purged;

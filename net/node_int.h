@@ -116,6 +116,8 @@ struct net_node {
     pthread_mutex_t pending_mu; /* the ingest writes in the writer's hands (ingest.c) */
     struct job *pending;
     atomic_bool draining, stop_asked;
+    _Atomic uint64_t clock_seen_ms, clock_stepped_ms; /* the housekeeper's view of the wall
+                                                         clock: when it last went back > 1 s */
     atomic_int latched;       /* tally_status of a write fault that latched writes off, or 0 */
 };
 

@@ -134,10 +134,13 @@ static void h_full(net_node *n, net_req *req, net__ctx *ctx)
     bool mg_old = vi.has_metagraph && mg_age > mg_max;
     bool cycle_old = last_cycle_ms != 0 && now > last_cycle_ms + 2 * iv;
     bool map_high = ws.map_size > 0 && ws.map_used * 100 > ws.map_size * 80;
+    uint64_t stepped = atomic_load(&n->clock_stepped_ms);
+    bool clock_back = stepped != 0 && net__mono_ms(n) < stepped + 3600000u;
     bool failing = k > 0;
-    bool degraded = mg_old || cycle_old || map_high;
+    bool degraded = mg_old || cycle_old || map_high || clock_back;
 
-    checks = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "store",
+    checks = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "clock",
+                       check_of(false, clock_back), "store",
                        check_of(atomic_load(&n->latched) != 0, false), "writer",
                        check_of(ws.heartbeat_ms + HEARTBEAT_MAX_MS < now &&
                                     ops_clock_get_mode(n->clock) == OPS_CLOCK_REAL,

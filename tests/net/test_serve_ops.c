@@ -124,10 +124,50 @@ static void cycle_reload_check(void **state)
     tn_free(&n);
 }
 
+/* §9.1: the wall clock stepped back by more than a second (the controllable clock here) makes
+ * /health degraded, and the clock is said to be manual. */
+static void clock_stepped_back(void **state)
+{
+    tn_node n;
+    tn_resp r;
+    char body[64];
+    (void)state;
+
+    tn_init(&n, "serve_clock");
+    n.env[0] = "TALLY_CLOCK=manual";
+    n.env[1] = NULL;
+    tn_start(&n);
+    tn_http(&n, TN_OPS, "GET", "/health", NULL, 0, NULL, 0, NULL, &r);
+    assert_string_equal(json_string_value(json_object_get(r.json, "clock")), "manual");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "checks"), "clock")), "ok");
+    json_int_t now = json_integer_value(json_object_get(r.json, "sth_time_ms"));
+    tn_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"set_ms\": %lld}", (long long)(now - 5000));
+    tn_admin(&n, "POST", "/admin/v1/clock", body, &r);
+    assert_int_equal(r.status, 200);
+    tn_resp_free(&r);
+    for (int t = 0; t < 100; t++) {
+        tn_http(&n, TN_OPS, "GET", "/health", NULL, 0, NULL, 0, NULL, &r);
+        const char *c =
+            json_string_value(json_object_get(json_object_get(r.json, "checks"), "clock"));
+        bool degraded = c != NULL && strcmp(c, "degraded") == 0;
+        tn_resp_free(&r);
+        if (degraded) {
+            assert_int_equal(tn_stop(&n, SIGTERM), 0);
+            tn_free(&n);
+            return;
+        }
+        sleep_ms(50);
+    }
+    fail_msg("/health never said the clock stepped back");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cycle_reload_check),
+        cmocka_unit_test(clock_stepped_back),
     };
     if (sodium_init() < 0) {
         return 1;
