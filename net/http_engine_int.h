@@ -198,4 +198,12 @@ void net__req_done(net_req *req);
 /* Counts a sent response in the stats. */
 void net__stats_count(net_http *srv, const net_req *req);
 
+/* Accounting (http_account.c): the client-address key of a peer, the connection limits at
+ * accept() (admit takes a slot, release gives it back), and the number of status slots of
+ * the response counters. */
+ip_key net__ip_key(const struct sockaddr *sa);
+bool net__conn_admit(net_http *srv, const ip_key *k);
+void net__conn_release(net_http *srv, const ip_key *k);
+size_t net__stat_slots(void);
+
 #endif
