@@ -90,6 +90,7 @@ typedef struct ledger_view_info {
     uint8_t node_key[32];
     uint64_t metagraph_block, metagraph_time_ms; /* time_ms of the record completing it */
     schema_paramset params;                      /* in effect after the last record */
+    uint64_t last_cycle, epoch;                  /* engine_rules_cycles at the head */
     size_t games_indexed;
 } ledger_view_info;
 void ledger_view_info_get(ledger_view *v, ledger_view_info *out);

@@ -226,6 +226,7 @@ void ledger_view_info_get(ledger_view *v, ledger_view_info *out)
     out->has_metagraph = engine_rules_metagraph(v->rules, &out->metagraph_block);
     out->metagraph_time_ms = v->mg_time_ms;
     out->params = *engine_rules_params(v->rules);
+    engine_rules_cycles(v->rules, &out->last_cycle, &out->epoch);
     out->games_indexed = v->n_games;
     pthread_rwlock_unlock(&v->lock);
 }
