@@ -1,7 +1,8 @@
 #!/bin/sh
 # The ingest benchmark, one command: signed odds over HTTP through a fresh `tally serve` (release
 # build), driven by `tally loadgen` on the same 2-core machine, at 1, 8 and 64 concurrent miners
-# and 1, 50 and 66 events (items) a request, with the baselines of the same run: the Ed25519
+# and 1, 50 and 66 events (items, three markets each) a request, and 200 items of one market
+# (a request holds at most 200 markets), with the baselines of the same run: the Ed25519
 # verification ceiling of the machine (every core) and the same items through the node's own
 # path without HTTP (bench_ingest store). Then the p99 of a receipt at the global limit of §7.1
 # (200 requests/s of 50 items), and the cost of a scoring cycle appended while ingest goes on.
@@ -79,7 +80,9 @@ echo "miners batch runs  items/s(median)  p50_ms  p99_ms  max_ms  receipts_ok  r
 for m in 1 8 64; do
     c=$m
     [ "$c" -gt 16 ] && c=16
-    for b in 1 50 66; do
+    for b in 1 50 66 200; do
+        mk=3
+        [ "$b" = 200 ] && mk=1
         n=1
         [ "$m" = 64 ] && [ "$b" = 50 ] && n=$runs
         rates=""
@@ -87,8 +90,8 @@ for m in 1 8 64; do
         k=0
         while [ $k -lt "$n" ]; do
             start_node
-            last=$(loadgen --miners "$m" --concurrency "$c" --batch "$b" --seconds "$secs" \
-                --seed $((k + 1)))
+            last=$(loadgen --miners "$m" --concurrency "$c" --batch "$b" --markets "$mk" \
+                --seconds "$secs" --seed $((k + 1)))
             stop_node
             rates="$rates $(echo "$last" | cut -d' ' -f1)"
             k=$((k + 1))

@@ -10,7 +10,7 @@
 static void help(void)
 {
     printf("usage: tally loadgen --ingest URL --ops URL [--admin-token-file F] [--miners N]\n"
-           "                     [--seconds S] [--seed X] [--rate R] [--batch B]\n"
+           "                     [--seconds S] [--seed X] [--rate R] [--batch B] [--markets M]\n"
            "                     [--concurrency C] [--events E] [--node-key HEX] [--netuid N]\n"
            "                     [--timeout-ms T] [--out FILE] [--receipts-out FILE] [--quiet]\n\n"
            "Feeds the node (admin API on the ops listener) a METAGRAPH binding N simulated\n"
@@ -29,7 +29,9 @@ static void help(void)
            "  --seconds S           length of the load (default 10)\n"
            "  --seed X              the simulator's seed: keys, kinds, prices (default 1)\n"
            "  --rate R              requests per second in total (default 0: unlimited)\n"
-           "  --batch B             events per odds request (default 4, at most 66)\n"
+           "  --batch B             events per odds request (default 4; B x M at most 200)\n"
+           "  --markets M           markets per event: 1 moneyline, 2 and spread, 3 and total\n"
+           "                        (default 3)\n"
            "  --concurrency C       miner threads (default 4, at most 256 and N)\n"
            "  --events E            events fed (default: enough for the rate, at most 10000)\n"
            "  --node-key HEX        the node key (default: from GET / on the ingest listener)\n"
@@ -85,7 +87,9 @@ static int parse_opt(int c, const char *arg, opts *o)
     case 'r':
         return set_u("--rate", arg, 1000000, &o->cfg.rate);
     case 'b':
-        return set_u("--batch", arg, 66, &o->cfg.batch);
+        return set_u("--batch", arg, LOADGEN_BATCH_MAX, &o->cfg.batch);
+    case 'm':
+        return set_u("--markets", arg, 3, &o->cfg.markets);
     case 'c':
         return set_u("--concurrency", arg, 256, &o->cfg.concurrency);
     case 'e':
@@ -124,6 +128,7 @@ static int parse(int argc, char **argv, opts *o)
                                        {"seed", required_argument, NULL, 'S'},
                                        {"rate", required_argument, NULL, 'r'},
                                        {"batch", required_argument, NULL, 'b'},
+                                       {"markets", required_argument, NULL, 'm'},
                                        {"concurrency", required_argument, NULL, 'c'},
                                        {"events", required_argument, NULL, 'e'},
                                        {"node-key", required_argument, NULL, 'k'},

@@ -100,7 +100,7 @@ void client_response_free(client_response *r); /* NULL is a no-op */
  * nonces rise); garbage miners send what the node must refuse. Every receipt is checked as a
  * miner would: the node's signature, and each leaf hash rebuilt from the miner's own bodies. */
 #define LOADGEN_MINERS_MAX 4000u  /* the generator's bound */
-#define LOADGEN_BATCH_MAX 66u     /* events per odds request: three markets each, ≤ 200 markets */
+#define LOADGEN_BATCH_MAX 200u    /* events per odds request; with their markets ≤ 200 (§10) */
 #define LOADGEN_THREADS_MAX 256u
 #define LOADGEN_EVENTS_MAX 10000u /* events fed (four records each, in feeds of 500) */
 #define LOADGEN_CODES_MAX 64u     /* distinct names per tally below; more are counted as "other" */
@@ -119,7 +119,9 @@ typedef struct loadgen_cfg {
     unsigned seconds;        /* length of the load phase, 1..86400; 0 picks 10 */
     uint64_t seed;           /* the generator's seed: miner keys, kinds, prices */
     unsigned rate;           /* requests per second over all threads; 0: as fast as they go */
-    unsigned batch;          /* events per odds request, 1..LOADGEN_BATCH_MAX; 0 picks 4 */
+    unsigned batch;          /* events per odds request, 1..LOADGEN_BATCH_MAX; 0 picks 4; batch ×
+                                markets ≤ 200 (a request's markets, §10) */
+    unsigned markets;        /* markets per event: 1 moneyline, 2 + spread, 3 + total; 0 picks 3 */
     unsigned concurrency;    /* miner threads, 1..LOADGEN_THREADS_MAX; 0 picks 4; at most miners */
     unsigned events;         /* events fed, 1..LOADGEN_EVENTS_MAX; 0 picks from the load */
     bool has_node_key;       /* node_key given; else read from GET / on the ingest listener */

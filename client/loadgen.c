@@ -251,11 +251,12 @@ static tally_status feed(lg__run *run, const client_url *ops, uint64_t block, ch
         if (st != TALLY_OK) {
             return failf(err, cap, st, "event %zu cannot be made", k);
         }
+        run->events[k].n_markets = run->cfg->markets;
     }
     st = add_metagraph(run, block, &b, &count);
     for (size_t k = 0; st == TALLY_OK && k < run->n_events; k++) {
         sb_record(&b, &count, &run->events[k].event);
-        for (unsigned m = 0; m < 3; m++) {
+        for (unsigned m = 0; m < run->events[k].n_markets; m++) {
             sb_record(&b, &count, &run->events[k].market[m]);
         }
         if (count + 4 > FEED_RECORDS_MAX || k + 1 == run->n_events) {
@@ -275,10 +276,12 @@ static tally_status check_cfg(const loadgen_cfg *in, loadgen_cfg *c, char *err, 
     c->miners = c->miners ? c->miners : 8;
     c->seconds = c->seconds ? c->seconds : 10;
     c->batch = c->batch ? c->batch : 4;
+    c->markets = c->markets ? c->markets : 3;
     c->concurrency = c->concurrency ? c->concurrency : 4;
     c->concurrency = c->concurrency < c->miners ? c->concurrency : c->miners;
     c->io_timeout_ms = c->io_timeout_ms ? c->io_timeout_ms : 10000;
     if (c->miners > LOADGEN_MINERS_MAX || c->seconds > 86400 || c->batch > LOADGEN_BATCH_MAX ||
+        c->markets > 3 || c->batch * c->markets > 200 ||
         c->concurrency > LOADGEN_THREADS_MAX || c->events > LOADGEN_EVENTS_MAX ||
         c->ingest_url == NULL || c->ops_url == NULL || c->admin_token == NULL) {
         return failf(err, cap, TALLY_EINVAL, "a setting is out of range");

@@ -54,7 +54,7 @@ tally_status sim_live_event_make(const sim_gen *g, uint64_t event_id, uint64_t s
     }
     /* the model's event of that number on the calendar, moved to the caller's id and start */
     sim__make_event(g->cfg.seed, event_id / 1000, (unsigned)(event_id % 1000), 1000, &e);
-    out->event_id = event_id, out->start_ms = start_ms;
+    out->event_id = event_id, out->start_ms = start_ms, out->n_markets = 3;
     out->event.type = SCHEMA_EVENT;
     out->event.u.event =
         (schema_event){.event_id = event_id,
@@ -105,8 +105,11 @@ tally_status sim_live_odds(const sim_gen *g, const sim_miner *m, const sim_live_
     if (mi == NULL || t_ms > LIVE_TIME_MAX) {
         return TALLY_EINVAL;
     }
+    if (e->n_markets < 1 || e->n_markets > 3) {
+        return TALLY_EINVAL;
+    }
     live_rng(g, "live-odds", e, nonce, m->uid, &r);
-    for (unsigned k = 0; k < 3; k++) {
+    for (unsigned k = 0; k < e->n_markets; k++) {
         const schema_market *mk = &e->market[k].u.market;
         for (unsigned i = 0; i < mk->n_sides; i++) {
             uint64_t odds = sim__odds_of(sim__miner_prob(mi, &r, e->p[k], i));
@@ -120,7 +123,8 @@ tally_status sim_live_odds(const sim_gen *g, const sim_miner *m, const sim_live_
                                     .n_prices = mk->n_sides};
     }
     b.u.odds = (schema_odds){
-        .nonce = nonce, .idx = idx, .event_id = e->event_id, .markets = entries, .n_markets = 3};
+        .nonce = nonce, .idx = idx, .event_id = e->event_id, .markets = entries,
+        .n_markets = e->n_markets};
     sim__salt(&r, b.u.odds.salt);
     return schema_body_encode(&b, buf, cap, n_out);
 }

@@ -110,6 +110,8 @@ TALLY_MUST_USE tally_status sim_gen_miner(const sim_gen *g, unsigned uid, sim_mi
 #define SIM_LIVE_EVENT_ID_MAX 900719925474098ull /* (2^53 − 1 − 3) / 10: market ids stay JSON-safe */
 typedef struct sim_live_event {
     uint64_t event_id, start_ms;
+    unsigned n_markets;    /* 1..3: the event's markets are the first n (3 as made; a caller
+                              may lower it before feeding the event and pricing it) */
     schema_body event;     /* EVENT, status scheduled */
     schema_body market[3]; /* MARKET bodies */
     uint64_t sides[3][3];  /* what market[m].u.market.sides points to */
@@ -121,7 +123,7 @@ typedef struct sim_live_event {
 TALLY_MUST_USE tally_status sim_live_event_make(const sim_gen *g, uint64_t event_id,
                                                 uint64_t start_ms, sim_live_event *out);
 
-/* Encodes into buf the ODDS_SUBMISSION body miner m sends at t_ms for event e's three markets
+/* Encodes into buf the ODDS_SUBMISSION body miner m sends at t_ms for event e's markets
  * with the request's nonce and the item's idx, priced by the miner's model (sharp and noisy
  * miners around the truth with their own noise, copiers at the market's price with a little
  * jitter, garbage miners at random), priced_at_ms up to 5 s before t_ms and a salt drawn from

@@ -110,6 +110,23 @@ static void bodies_pass_the_stateless_checks(void **state)
                          TALLY_OK);
         assert_int_equal(n2, len[0]);
         assert_memory_equal(again, body[0], n2);
+        /* an event lowered to its moneyline alone is priced on that market only */
+        {
+            sim_live_event one = e[0];
+            schema_body d;
+            one.n_markets = 1;
+            assert_int_equal(sim_live_odds(g, &m, &one, 1767225600000ull, nonce, 0, again,
+                                           sizeof(again), &n2),
+                             TALLY_OK);
+            assert_int_equal(schema_body_decode(SCHEMA_ODDS_SUBMISSION, again, n2, &d), TALLY_OK);
+            assert_int_equal(d.u.odds.n_markets, 1);
+            assert_int_equal(d.u.odds.markets[0].kind, SCHEMA_MONEYLINE);
+            schema_body_release(&d);
+            one.n_markets = 0;
+            assert_int_equal(sim_live_odds(g, &m, &one, 1767225600000ull, nonce, 0, again,
+                                           sizeof(again), &n2),
+                             TALLY_EINVAL);
+        }
         assert_int_equal(wire_request_build(it, 2, &req, &rn), TALLY_OK);
         assert_int_equal(wire_odds_parse(origin, m.pk, nonce, &ps, req, rn, &items, &wf), TALLY_OK);
         assert_int_equal(items.n, 2);
