@@ -7,34 +7,30 @@
 
 /* ---- admin: bans ---- */
 
-tally_status net_abuse_ban_load(net_abuse *a, const net_ban *b)
+/* A ban checked and stored; persist says whether the persistence callback hears of it (not for
+ * the bans loaded from it at start). */
+static tally_status ban_store(net_abuse *a, const net_ban *b, bool persist)
 {
-    tally_status st;
+    tally_status st = net_ban_check(b);
     bool stored;
 
-    st = net_ban_check(b);
     if (st != TALLY_OK) {
         return st;
     }
     pthread_mutex_lock(&a->mu);
-    st = net__ban_put(a, b, false, false, &stored);
+    st = net__ban_put(a, b, false, persist, &stored);
     pthread_mutex_unlock(&a->mu);
     return st;
 }
 
+tally_status net_abuse_ban_load(net_abuse *a, const net_ban *b)
+{
+    return ban_store(a, b, false);
+}
+
 tally_status net_abuse_ban_add(net_abuse *a, const net_ban *b)
 {
-    tally_status st;
-    bool stored;
-
-    st = net_ban_check(b);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    pthread_mutex_lock(&a->mu);
-    st = net__ban_put(a, b, false, true, &stored);
-    pthread_mutex_unlock(&a->mu);
-    return st;
+    return ban_store(a, b, true);
 }
 
 /* Reports and drops one ban entry. */
