@@ -119,6 +119,26 @@ TALLY_MUST_USE tally_status ledger_view_games(ledger_view *v, const ledger_games
                                            uint64_t *next_start_out, uint64_t *next_id_out);
 
 /* ---- the auditor side ---- */
+/* A cycle whose derived block replayed byte for byte (ledger_replay_cfg.on_cycle). */
+typedef struct ledger_cycle_checked {
+    uint64_t cycle, epoch, cycle_seq, state_seq; /* state_seq: its STATE_HASH's seq */
+    uint64_t time_ms, covers_to;                 /* the SCORING_CYCLE's */
+    uint8_t state_hash[32];
+    bool has_weights;
+    uint64_t weights_seq;
+    uint8_t weights_hash[32]; /* SHA-256 of the WEIGHTS body, when has_weights */
+} ledger_cycle_checked;
+/* What kind of record a replay found wrong first (ledger_replay_result.kind). */
+typedef enum ledger_divergence {
+    LEDGER_DIV_NONE = 0,
+    LEDGER_DIV_DERIVED,   /* a derived record that is not the recomputed one (or missing) */
+    LEDGER_DIV_STATE,     /* a STATE_HASH that is not the recomputed one */
+    LEDGER_DIV_RULE,      /* a record the acceptance or record rules refuse */
+    LEDGER_DIV_SIGNATURE, /* an actor signature, or a body that is not the one its header
+                             commits to */
+    LEDGER_DIV_WITHHELD,  /* a body due since its reveal that the log does not hold */
+    LEDGER_DIV_TREE,      /* a header the tree does not commit to, or a signed head that fails */
+} ledger_divergence;
 typedef struct ledger_replay_cfg {
     uint64_t from_cycle; /* 0: from genesis; else resume from that cycle's checkpoint */
     bool gated;          /* read only what an authenticated auditor may (protocol §2.3) */
@@ -126,6 +146,9 @@ typedef struct ledger_replay_cfg {
     uint64_t to;         /* stop before this seq; 0: the whole log */
     store_progress_fn progress; /* called with (done, total) records now and then; or NULL */
     void *progress_arg;
+    /* optional: called for each cycle as soon as its whole block matched */
+    void (*on_cycle)(void *arg, const ledger_cycle_checked *c);
+    void *on_cycle_arg;
 } ledger_replay_cfg;
 typedef struct ledger_replay_result {
     uint64_t records, cycles, derived_checked, last_cycle;
@@ -133,6 +156,7 @@ typedef struct ledger_replay_result {
     uint64_t pending;  /* gated view: embargoed bodies not yet revealed at the end */
     uint64_t heads_checked; /* signed tree heads verified (key, signatures, root of the tiles) */
     bool mismatch;
+    ledger_divergence kind; /* with mismatch */
     uint64_t bad_seq;
     char what[768];
     uint8_t state_hash[32];   /* of the last cycle replayed */
@@ -146,6 +170,13 @@ typedef struct ledger_replay_result {
  * record (seq, type, field). Returns a status for failures to read. */
 TALLY_MUST_USE tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg,
                                        ledger_replay_result *res);
+/* The acceptance rules in the gated view at the end of a log that may lack the bodies an
+ * auditor may not read yet (a replica): such records are folded from their headers. */
+TALLY_MUST_USE tally_status ledger_rules_open_gated(store_log *log, engine_rules **out);
+/* The embargoed records whose reveal is due by the log's latest time and whose body the log does
+ * not hold (an auditor fetches them), ascending, in a malloc'd array the caller frees (NULL when
+ * *n_out is 0). */
+TALLY_MUST_USE tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_out);
 /* ---- building records ---- */
 /* A batch of records to append together. Bodies are copied into the batch. */
 typedef struct ledger_batch {

@@ -59,14 +59,17 @@ typedef struct rp {
     schema_header prev_h;
     uint64_t prev_seq;
     bool has_prev;
+    bool cyc_weights;         /* the block being compared has a WEIGHTS record, at this seq */
+    uint64_t cyc_weights_seq;
     engine_rules *rules; /* the acceptance rules, judged on every record read */
     const engine_rules *gate; /* the gated view: rules (for reveal times), else NULL */
     ledger__fetcher ef;               /* the engine's source of bodies taken at their reveal */
     ledger__fetcher rf;               /* bodies judged by the rules at their reveal */
 } rp;
 
-static void mismatch(rp *p, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void mismatch(rp *p, uint64_t seq, const char *fmt, ...)
+static void mismatch(rp *p, ledger_divergence kind, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void mismatch(rp *p, ledger_divergence kind, uint64_t seq, const char *fmt, ...)
 {
     ledger_replay_result *r = p->res;
     va_list ap;
@@ -75,6 +78,7 @@ static void mismatch(rp *p, uint64_t seq, const char *fmt, ...)
         return;
     }
     r->mismatch = true;
+    r->kind = kind;
     r->bad_seq = seq;
     va_start(ap, fmt);
     vsnprintf(r->what, sizeof(r->what), fmt, ap);
@@ -114,7 +118,7 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
         st = ledger__fetch(due[i], &p->rf, &h, &b);
         if (st == TALLY_ECORRUPT || st == TALLY_EFORMAT || st == TALLY_ENOTFOUND) {
             if (p->res != NULL) {
-                mismatch(p, due[i], "%s: its body is due since its reveal but %s", tname(h.type),
+                mismatch(p, LEDGER_DIV_WITHHELD, due[i], "%s: its body is due since its reveal but %s", tname(h.type),
                          st == TALLY_ENOTFOUND ? "is not in the log" : "does not match its header");
             }
             st = TALLY_OK;
@@ -125,7 +129,7 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
             schema_body_release(&b);
         }
         if (st == TALLY_OK && v.rule != ENGINE_RULE_OK && p->res != NULL) {
-            mismatch(p, due[i], "%s: rule %s (judged at its reveal): %s", tname(h.type),
+            mismatch(p, LEDGER_DIV_RULE, due[i], "%s: rule %s (judged at its reveal): %s", tname(h.type),
                      engine_rule_name(v.rule), v.detail);
             break;
         }
@@ -291,7 +295,7 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     tally_status st = TALLY_OK;
 
     if (c->covers_to > seq) {
-        mismatch(p, seq, "SCORING_CYCLE: covers_to %llu lies beyond the cycle itself",
+        mismatch(p, LEDGER_DIV_RULE, seq, "SCORING_CYCLE: covers_to %llu lies beyond the cycle itself",
                  (unsigned long long)c->covers_to);
         return TALLY_OK;
     }
@@ -350,6 +354,7 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     free(p->leaf);
     p->leaf = calloc(p->blk.n_miners + 1, sizeof(*p->leaf));
     p->expecting = true, p->expect_from = seq + 1, p->pos = 0;
+    p->cyc_weights = false, p->cyc_weights_seq = 0;
     p->res->cycles++;
     p->res->last_cycle = c->cycle;
     memcpy(p->res->state_hash, p->blk.state_hash, 32);
@@ -366,7 +371,7 @@ static const schema_body *on_derived(rp *p, const store_record *r, const schema_
     schema_body *exp;
 
     if (!p->expecting || r->seq < p->expect_from || p->pos >= p->blk.n) {
-        mismatch(p, r->seq, "unexpected %s: no cycle computes a record here", tn);
+        mismatch(p, LEDGER_DIV_DERIVED, r->seq, "unexpected %s: no cycle computes a record here", tn);
         return NULL;
     }
     exp = &p->blk.bodies[p->pos];
@@ -374,18 +379,18 @@ static const schema_body *on_derived(rp *p, const store_record *r, const schema_
         engine_block_set_inputs_hash(&p->blk, (const uint8_t(*)[32])p->leaf);
     }
     if (exp->type != h->type) {
-        mismatch(p, r->seq, "%s found where %s was expected", tn, tname(exp->type));
+        mismatch(p, LEDGER_DIV_DERIVED, r->seq, "%s found where %s was expected", tn, tname(exp->type));
         return NULL;
     }
     if (schema_body_encode(exp, want, sizeof(want), &n) != TALLY_OK) {
-        mismatch(p, r->seq, "%s: the expected body does not encode", tn);
+        mismatch(p, LEDGER_DIV_DERIVED, r->seq, "%s: the expected body does not encode", tn);
         return NULL;
     }
     if (r->body.p != NULL) {
         uint8_t got[32];
         schema_sha256_2(got, r->body.p, r->body.n, NULL, 0);
         if (memcmp(got, h->body_hash, 32) != 0) {
-            mismatch(p, r->seq, "%s: its body does not match its header's body_hash", tn);
+            mismatch(p, LEDGER_DIV_DERIVED, r->seq, "%s: its body does not match its header's body_hash", tn);
             return NULL;
         }
     }
@@ -398,7 +403,7 @@ static const schema_body *on_derived(rp *p, const store_record *r, const schema_
         } else {
             snprintf(detail, sizeof(detail), "its body does not match its header");
         }
-        mismatch(p, r->seq, "%s: %s", tn, detail);
+        mismatch(p, h->type == SCHEMA_STATE_HASH ? LEDGER_DIV_STATE : LEDGER_DIV_DERIVED, r->seq, "%s: %s", tn, detail);
         return NULL;
     }
     if (exp->type == SCHEMA_MINER_SCORE) {
@@ -407,11 +412,26 @@ static const schema_body *on_derived(rp *p, const store_record *r, const schema_
     if (exp->type == SCHEMA_WEIGHTS) {
         schema_sha256_2(p->res->weights_hash, want, n, NULL, 0);
         p->res->has_weights = true;
+        p->cyc_weights = true, p->cyc_weights_seq = r->seq;
     }
     p->pos++;
     p->res->derived_checked++;
     if (p->pos == p->blk.n) {
         p->expecting = false;
+        /* the whole block matched: the cycle stands */
+        if (p->cfg->on_cycle != NULL) {
+            ledger_cycle_checked c = {.cycle = p->prev_c.cycle, .epoch = p->prev_c.epoch,
+                                      .cycle_seq = p->prev_seq, .state_seq = r->seq,
+                                      .time_ms = p->prev_h.time_ms,
+                                      .covers_to = p->prev_c.covers_to,
+                                      .has_weights = p->cyc_weights,
+                                      .weights_seq = p->cyc_weights_seq};
+            memcpy(c.state_hash, p->blk.state_hash, 32);
+            if (p->cyc_weights) {
+                memcpy(c.weights_hash, p->res->weights_hash, 32);
+            }
+            p->cfg->on_cycle(p->cfg->on_cycle_arg, &c);
+        }
     }
     return exp;
 }
@@ -494,7 +514,7 @@ static bool check_head(const schema_sth *sth, void *arg)
     uint8_t root[32];
 
     if (store_sth_verify(sth, store_origin(c->p->log), c->pk) != TALLY_OK) {
-        mismatch(c->p, sth->tree_size ? sth->tree_size - 1 : 0,
+        mismatch(c->p, LEDGER_DIV_TREE, sth->tree_size ? sth->tree_size - 1 : 0,
                  "the signed tree head of size %llu does not verify against the GENESIS key",
                  (unsigned long long)sth->tree_size);
         return false;
@@ -504,7 +524,7 @@ static bool check_head(const schema_sth *sth, void *arg)
         return false;
     }
     if (sth->tree_size && memcmp(root, sth->root, 32) != 0) {
-        mismatch(c->p, sth->tree_size - 1,
+        mismatch(c->p, LEDGER_DIV_TREE, sth->tree_size - 1,
                  "the tiles do not give the root the head of size %llu signs",
                  (unsigned long long)sth->tree_size);
         return false;
@@ -548,7 +568,7 @@ static bool judge(rp *p, uint64_t seq, const schema_header *h, const schema_body
 
     *st = engine_rules_check(p->rules, seq, h, b, &v);
     if (*st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
-        mismatch(p, seq, "%s: rule %s: %s", tname(h->type), engine_rule_name(v.rule), v.detail);
+        mismatch(p, LEDGER_DIV_RULE, seq, "%s: rule %s: %s", tname(h->type), engine_rule_name(v.rule), v.detail);
         return false;
     }
     if (*st == TALLY_OK) {
@@ -632,16 +652,16 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
             }
         }
         if (memcmp(tile + 32 * (r.seq & 255), r.leaf_hash, 32) != 0) {
-            mismatch(&p, r.seq, "the header does not match the tree (its leaf is not the hash in "
+            mismatch(&p, LEDGER_DIV_TREE, r.seq, "the header does not match the tree (its leaf is not the hash in "
                                 "the tile)");
             break;
         }
         if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
-            mismatch(&p, r.seq, "the header does not decode");
+            mismatch(&p, LEDGER_DIV_TREE, r.seq, "the header does not decode");
             break;
         }
         if (p.expecting && r.seq >= p.expect_from && h.type < SCHEMA_SUBMISSION_SCORE) {
-            mismatch(&p, r.seq, "%s found where the cycle's %s was expected", tname(h.type),
+            mismatch(&p, LEDGER_DIV_DERIVED, r.seq, "%s found where the cycle's %s was expected", tname(h.type),
                      tname(p.blk.bodies[p.pos].type));
             break;
         }
@@ -661,7 +681,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
         if (cfg->signatures &&
             schema_record_verify(&h, (tally_str){store_origin(log), strlen(store_origin(log))}) !=
                 TALLY_OK) {
-            mismatch(&p, r.seq, "%s: its actor signature does not verify", tname(h.type));
+            mismatch(&p, LEDGER_DIV_SIGNATURE, r.seq, "%s: its actor signature does not verify", tname(h.type));
             break;
         }
         /* the gated view reads no private body, and an embargoed one only from its reveal: such
@@ -677,14 +697,14 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
             continue;
         }
         if (r.body.p == NULL || schema_record_check(&h, r.body.p, r.body.n, &b) != TALLY_OK) {
-            mismatch(&p, r.seq, "%s: its body does not match its header (hash, encoding or "
+            mismatch(&p, LEDGER_DIV_SIGNATURE, r.seq, "%s: its body does not match its header (hash, encoding or "
                                 "header fields)", tname(h.type));
             break;
         }
         if (h.type == SCHEMA_GENESIS &&
             (b.u.genesis.origin.n != strlen(store_origin(log)) ||
              memcmp(b.u.genesis.origin.p, store_origin(log), b.u.genesis.origin.n) != 0)) {
-            mismatch(&p, r.seq, "GENESIS: its origin is not the log's (%s)", store_origin(log));
+            mismatch(&p, LEDGER_DIV_RULE, r.seq, "GENESIS: its origin is not the log's (%s)", store_origin(log));
             schema_body_release(&b);
             break;
         }
@@ -698,7 +718,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
             engine_verdict v;
             st = engine_rules_check(p.rules, r.seq, &h, &b, &v);
             if (st == TALLY_OK && v.rule != ENGINE_RULE_OK) {
-                mismatch(&p, r.seq, "%s: rule %s: %s", tname(h.type), engine_rule_name(v.rule),
+                mismatch(&p, LEDGER_DIV_RULE, r.seq, "%s: rule %s: %s", tname(h.type), engine_rule_name(v.rule),
                          v.detail);
                 schema_body_release(&b);
                 break;
@@ -724,7 +744,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
         cfg->progress(cfg->progress_arg, res->records + from, to);
     }
     if (st == TALLY_OK && !res->mismatch && p.expecting && p.pos < p.blk.n && to == store_size(log)) {
-        mismatch(&p, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));
+        mismatch(&p, LEDGER_DIV_DERIVED, to, "the log ends before the cycle's %s", tname(p.blk.bodies[p.pos].type));
     }
     res->pending = engine_rules_pending(p.rules);
     store_iter_close(it);
