@@ -1,12 +1,12 @@
 /* tally verify --checkpoint: a node's checkpoint note with witness cosignatures (c2sp.org/
  * tlog-cosignature), checked with the log's key or a given one, against a quorum of witnesses:
  * met, not met, a bad witness key, a witness line that does not verify. */
+#include <cmocka.h>
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +51,8 @@ static void test_checkpoint_quorum(void **state)
     size_t n;
     (void)state;
 
-    assert_int_equal(run(out, sizeof(out), "%s init --dir %s --origin example.org/log --netuid 9",
-                         bin, dir), 0);
+    assert_int_equal(
+        run(out, sizeof(out), "%s init --dir %s --origin example.org/log --netuid 9", bin, dir), 0);
     assert_int_equal(run(out, sizeof(out), "%s key --dir %s", bin, dir), 0);
     out[strlen(out) - 1] = '\0';
     last = strrchr(out, '\n');
@@ -69,34 +69,53 @@ static void test_checkpoint_quorum(void **state)
     put(path, note);
 
     /* with the log's key: both witnesses, quorum 2 (the default: all given) */
-    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --checkpoint %s --witness '%s' "
-                         "--witness '%s' 2>&1", bin, dir, path, v1, v2), 0);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --dir %s --checkpoint %s --witness '%s' "
+                         "--witness '%s' 2>&1",
+                         bin, dir, path, v1, v2),
+                     0);
     assert_non_null(strstr(out, "witness w1.audit.example.org/log: cosigned at 1767225600"));
     assert_non_null(strstr(out, "witness w2.audit.example.org/log: cosigned at 1767225601"));
     assert_non_null(strstr(out, "ok: 2 of 2 witnesses cosigned, 2 required"));
     /* standalone, with the node's vkey: 2 of 3 meet a quorum of 2, not one of 3 */
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "--witness '%s' --witness '%s' --quorum 2 2>&1", bin, nvkey, path, v1, v2,
-                         v3), 0);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "--witness '%s' --witness '%s' --quorum 2 2>&1",
+                         bin, nvkey, path, v1, v2, v3),
+                     0);
     assert_non_null(strstr(out, "witness w3.audit.example.org/log: no cosignature"));
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "--witness '%s' --witness '%s' --quorum 3 2>&1", bin, nvkey, path, v1, v2,
-                         v3), 1);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "--witness '%s' --witness '%s' --quorum 3 2>&1",
+                         bin, nvkey, path, v1, v2, v3),
+                     1);
     assert_non_null(strstr(out, "FAILED: 2 of 3 witnesses cosigned"));
     /* a key given twice counts once */
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "--witness '%s' --quorum 2 2>&1", bin, nvkey, path, v1, v1), 2);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "--witness '%s' --quorum 2 2>&1",
+                         bin, nvkey, path, v1, v1),
+                     2);
     /* a bad witness key: exit 3; quorum 0 needs only the node */
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness "
-                         "'w1+00000000+AAAA' 2>&1", bin, nvkey, path), 3);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness "
+                         "'w1+00000000+AAAA' 2>&1",
+                         bin, nvkey, path),
+                     3);
     assert_non_null(strstr(out, "not a cosigner's verifier key"));
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "--quorum 0 2>&1", bin, nvkey, path, v3), 0);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "--quorum 0 2>&1",
+                         bin, nvkey, path, v3),
+                     0);
     /* the node's vkey is no witness key (type 0x01), and a witness's is no node key */
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "2>&1", bin, nvkey, path, nvkey), 3);
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s 2>&1", bin, v1,
-                         path), 3);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "2>&1",
+                         bin, nvkey, path, nvkey),
+                     3);
+    assert_int_equal(
+        run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s 2>&1", bin, v1, path), 3);
     /* a witness line that does not verify (a flipped signature character): exit 7 */
     {
         char *p = strstr(note, l1);
@@ -105,8 +124,11 @@ static void test_checkpoint_quorum(void **state)
         snprintf(bad, sizeof(bad), "%s/tampered", dir);
         put(bad, note);
     }
-    assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --checkpoint %s --witness '%s' "
-                         "--witness '%s' --quorum 1 2>&1", bin, dir, bad, v1, v2), 7);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --dir %s --checkpoint %s --witness '%s' "
+                         "--witness '%s' --quorum 1 2>&1",
+                         bin, dir, bad, v1, v2),
+                     7);
     assert_non_null(strstr(out, "witness w1.audit.example.org/log has a cosignature line that "
                                 "does not verify"));
     /* the node's signature is checked first: another node key is exit 7 */
@@ -115,18 +137,24 @@ static void test_checkpoint_quorum(void **state)
         char other[512];
         crypto_sign_seed_keypair(pk, sk, seed);
         assert_int_equal(store_vkey("example.org/log", pk, other, sizeof(other)), TALLY_OK);
-        assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s 2>&1", bin,
-                             other, path), 7);
+        assert_int_equal(
+            run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s 2>&1", bin, other, path),
+            7);
     }
     /* not a note at all; usage errors */
     assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s/data.mdb 2>&1",
-                         bin, nvkey, dir), 3);
+                         bin, nvkey, dir),
+                     3);
     assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --witness '%s' 2>&1", bin, dir, v1),
                      2);
     assert_int_equal(run(out, sizeof(out), "%s verify --dir %s --key '%s' --checkpoint %s 2>&1",
-                         bin, dir, nvkey, path), 2);
-    assert_int_equal(run(out, sizeof(out), "%s verify --key '%s' --checkpoint %s --witness '%s' "
-                         "--quorum 2 2>&1", bin, nvkey, path, v1), 2);
+                         bin, dir, nvkey, path),
+                     2);
+    assert_int_equal(run(out, sizeof(out),
+                         "%s verify --key '%s' --checkpoint %s --witness '%s' "
+                         "--quorum 2 2>&1",
+                         bin, nvkey, path, v1),
+                     2);
     assert_int_equal(run(out, sizeof(out), "%s verify --help", bin), 0);
     assert_non_null(strstr(out, "--witness VKEY"));
     tu_rmdir(dir);

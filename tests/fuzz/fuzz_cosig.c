@@ -11,7 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The witness of tests/store/test_cosig.c's vector, and the text it signed. */
-static const char vkey[] = "witness.example/w1+468d99bb+BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk";
+static const char vkey[] =
+    "witness.example/w1+468d99bb+BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk";
 static const char text[] = "example.org/log\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
 
 static void check_vkey(const char *s)
@@ -55,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < parts.n_sigs; i++) {
         const tally_str *l = &parts.sigs[i];
         tally_status st = store_cosig_verify(parts.text.p, parts.text.n, l->p, l->n, vkey, &ts);
-        if (st == TALLY_OK && (parts.text.n != sizeof(text) - 1 ||
-                               memcmp(parts.text.p, text, parts.text.n) != 0)) {
+        if (st == TALLY_OK &&
+            (parts.text.n != sizeof(text) - 1 || memcmp(parts.text.p, text, parts.text.n) != 0)) {
             abort(); /* only the witness's real line verifies, over the text it signed */
         }
         memcpy(rebuilt + n, l->p, l->n);

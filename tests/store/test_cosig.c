@@ -1,12 +1,12 @@
 /* C2SP tlog-cosignature (cosignature/v1): a byte-exact line computed independently, sign and
  * verify, mutations that must fail, checkpoint notes that carry cosignature lines (still valid
  * for a client that knows only the node key), and bad input for every parser. */
+#include <cmocka.h>
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,8 +20,8 @@
 #define W_TIME 1767225600u
 #define W_TEXT "example.org/log\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
 #define W_VKEY "witness.example/w1+468d99bb+BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk"
-#define W_LINE                                                                                   \
-    "\xe2\x80\x94 witness.example/w1 Ro2ZuwAAAABpVbkAJdqPRZCFMovIvXohbOIYwPcYo3WNIMHrz0ejUdt/w2V" \
+#define W_LINE                                                                                     \
+    "\xe2\x80\x94 witness.example/w1 Ro2ZuwAAAABpVbkAJdqPRZCFMovIvXohbOIYwPcYo3WNIMHrz0ejUdt/w2V"  \
     "pLM5NrYyIdNMzPuqEiNaChjKXslyMR/zxN/lnYDKBDg==\n"
 
 static void keys(uint8_t pk[32], uint8_t sk[64], uint8_t first)
@@ -48,21 +48,20 @@ static void test_vector(void **state)
     assert_string_equal(name, W_NAME);
     assert_memory_equal(pk2, pk, 32);
     assert_memory_equal(id, "\x46\x8d\x99\xbb", 4);
-    assert_int_equal(store_cosig_sign(W_TEXT, strlen(W_TEXT), W_NAME, sk, W_TIME, line,
-                                      sizeof(line), &n),
-                     TALLY_OK);
+    assert_int_equal(
+        store_cosig_sign(W_TEXT, strlen(W_TEXT), W_NAME, sk, W_TIME, line, sizeof(line), &n),
+        TALLY_OK);
     assert_string_equal(line, W_LINE);
     assert_int_equal(n, strlen(W_LINE));
-    assert_int_equal(store_cosig_verify(W_TEXT, strlen(W_TEXT), W_LINE, strlen(W_LINE), W_VKEY,
-                                        &ts),
-                     TALLY_OK);
+    assert_int_equal(
+        store_cosig_verify(W_TEXT, strlen(W_TEXT), W_LINE, strlen(W_LINE), W_VKEY, &ts), TALLY_OK);
     assert_int_equal(ts, W_TIME);
     /* too small a buffer: ELIMIT and an empty string, for the vkey and the line */
     assert_int_equal(store_cosig_vkey(W_NAME, pk, vkey, strlen(W_VKEY)), TALLY_ELIMIT);
     assert_string_equal(vkey, "");
-    assert_int_equal(store_cosig_sign(W_TEXT, strlen(W_TEXT), W_NAME, sk, W_TIME, line,
-                                      strlen(W_LINE), &n),
-                     TALLY_ELIMIT);
+    assert_int_equal(
+        store_cosig_sign(W_TEXT, strlen(W_TEXT), W_NAME, sk, W_TIME, line, strlen(W_LINE), &n),
+        TALLY_ELIMIT);
     assert_int_equal(n, 0);
 }
 
@@ -126,9 +125,9 @@ static void test_mutations(void **state)
         assert_int_equal(store_cosig_verify(text, strlen(text), bad, strlen(bad), vkey, &ts),
                          TALLY_EAUTH);
     }
-    assert_int_equal(store_cosig_sign(text, strlen(text), W_NAME, sk, 1ull << 63, line,
-                                      sizeof(line), &n),
-                     TALLY_EINVAL);
+    assert_int_equal(
+        store_cosig_sign(text, strlen(text), W_NAME, sk, 1ull << 63, line, sizeof(line), &n),
+        TALLY_EINVAL);
     /* the node's own (68-byte) signature under a cosigner's name and id is not a cosignature */
     {
         uint8_t short_blob[68];
@@ -180,12 +179,12 @@ static void test_note(void **state)
     assert_int_equal(store_vkey(sth.origin, npk, nvkey, sizeof(nvkey)), TALLY_OK);
     assert_int_equal(store_cosig_vkey("w1.audit.tally.example/57", w1pk, v1, sizeof(v1)), TALLY_OK);
     assert_int_equal(store_cosig_vkey("w2.audit.tally.example/57", w2pk, v2, sizeof(v2)), TALLY_OK);
-    assert_int_equal(store_cosig_sign(text, tn, "w1.audit.tally.example/57", w1sk, 1767225600,
-                                      l1, sizeof(l1), &n1),
+    assert_int_equal(store_cosig_sign(text, tn, "w1.audit.tally.example/57", w1sk, 1767225600, l1,
+                                      sizeof(l1), &n1),
                      TALLY_OK);
     /* a second witness, a second later */
-    assert_int_equal(store_cosig_sign(text, tn, "w2.audit.tally.example/57", w2sk, 1767225601,
-                                      l2, sizeof(l2), &n2),
+    assert_int_equal(store_cosig_sign(text, tn, "w2.audit.tally.example/57", w2sk, 1767225601, l2,
+                                      sizeof(l2), &n2),
                      TALLY_OK);
     assert_int_equal(store_note_append(note, n, sizeof(note), l1, n1, &n), TALLY_OK);
     assert_int_equal(store_note_append(note, n, sizeof(note), l2, n2, &n), TALLY_OK);
@@ -196,16 +195,16 @@ static void test_note(void **state)
     assert_int_equal(parts.n_sigs, 3);
     assert_int_equal(parts.text.n, tn);
     assert_memory_equal(parts.text.p, text, tn);
-    assert_int_equal(store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[0].p,
-                                        parts.sigs[0].n, v1, &ts),
-                     TALLY_ENOTFOUND); /* the node's line */
-    assert_int_equal(store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[1].p,
-                                        parts.sigs[1].n, v1, &ts),
-                     TALLY_OK);
+    assert_int_equal(
+        store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[0].p, parts.sigs[0].n, v1, &ts),
+        TALLY_ENOTFOUND); /* the node's line */
+    assert_int_equal(
+        store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[1].p, parts.sigs[1].n, v1, &ts),
+        TALLY_OK);
     assert_int_equal(ts, 1767225600);
-    assert_int_equal(store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[2].p,
-                                        parts.sigs[2].n, v2, &ts),
-                     TALLY_OK);
+    assert_int_equal(
+        store_cosig_verify(parts.text.p, parts.text.n, parts.sigs[2].p, parts.sigs[2].n, v2, &ts),
+        TALLY_OK);
     assert_int_equal(ts, 1767225601);
     /* a cosignature by the node's own key under the origin's name is ignored by note_verify */
     assert_int_equal(store_cosig_sign(text, tn, sth.origin, nsk, 7, l1, sizeof(l1), &n1), TALLY_OK);
@@ -260,9 +259,9 @@ static void test_bad_input(void **state)
     for (size_t i = 0; i < sizeof(vkeys) / sizeof(vkeys[0]); i++) {
         assert_int_equal(store_cosig_vkey_parse(vkeys[i], name, id, pk), TALLY_EFORMAT);
         assert_string_equal(name, "");
-        assert_int_equal(store_cosig_verify(W_TEXT, strlen(W_TEXT), W_LINE, strlen(W_LINE),
-                                            vkeys[i], &ts),
-                         TALLY_EFORMAT);
+        assert_int_equal(
+            store_cosig_verify(W_TEXT, strlen(W_TEXT), W_LINE, strlen(W_LINE), vkeys[i], &ts),
+            TALLY_EFORMAT);
     }
     for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++) {
         assert_int_equal(store_note_split(notes[i], strlen(notes[i]), &parts), TALLY_EFORMAT);

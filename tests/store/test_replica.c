@@ -1,13 +1,13 @@
 /* Replicas: a primary's log copied into tally's own store as the primary signed it, with the
  * bodies the replica was not served left out (and added when they arrive), refusals that change
  * nothing, a writer killed mid-replication, and the replica's roles at open. */
+#include <cmocka.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +32,8 @@ static const uint8_t miner_seed[32] = {9};
  * (gated), ODDS_SUBMISSION (embargoed, by a miner), EVENT. Salts make every body unique. */
 static void build(store_log *log, uint64_t seq, uint8_t *buf, size_t cap, store_input *in)
 {
-    static const unsigned kinds[5] = {SCHEMA_EVENT, SCHEMA_PROVIDER_QUOTE,
-                                      SCHEMA_MARKET_SNAPSHOT, SCHEMA_ODDS_SUBMISSION,
-                                      SCHEMA_EVENT};
+    static const unsigned kinds[5] = {SCHEMA_EVENT, SCHEMA_PROVIDER_QUOTE, SCHEMA_MARKET_SNAPSHOT,
+                                      SCHEMA_ODDS_SUBMISSION, SCHEMA_EVENT};
     unsigned type = kinds[seq % 5];
     uint8_t pk[32], sk[64], salt[16] = {0};
     schema_body b;
@@ -161,8 +160,12 @@ static store_log *replica_open(const char *dir, bool create)
 {
     uint8_t pk[32], sk[64];
     char detail[STORE_DETAIL_MAX];
-    store_cfg cfg = {.dir = dir, .create = create, .origin = ORIGIN, .replica_pk = pk,
-                     .map_size = 64u << 20, .detail = detail};
+    store_cfg cfg = {.dir = dir,
+                     .create = create,
+                     .origin = ORIGIN,
+                     .replica_pk = pk,
+                     .map_size = 64u << 20,
+                     .detail = detail};
     store_log *log;
 
     crypto_sign_seed_keypair(pk, sk, node_seed);
@@ -581,8 +584,12 @@ static void test_create_crash(void **state)
 {
     const char *dir = tu_tmpdir("repl-create");
     uint8_t pk[32] = {1};
-    store_cfg cfg = {.dir = dir, .create = true, .origin = ORIGIN, .replica_pk = pk,
-                     .map_size = 16u << 20, .fault = fail_commit};
+    store_cfg cfg = {.dir = dir,
+                     .create = true,
+                     .origin = ORIGIN,
+                     .replica_pk = pk,
+                     .map_size = 16u << 20,
+                     .fault = fail_commit};
     store_log *log;
     (void)state;
 
