@@ -1,12 +1,14 @@
 /* tally verify --checkpoint: a node's checkpoint note with witness cosignatures (c2sp.org/
  * tlog-cosignature), checked with the log's key or a given one, against a quorum of witnesses:
  * met, not met, a bad witness key, a witness line that does not verify. */
-#include <cmocka.h>
 #include <setjmp.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

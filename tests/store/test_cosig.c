@@ -1,12 +1,14 @@
 /* C2SP tlog-cosignature (cosignature/v1): a byte-exact line computed independently, sign and
  * verify, mutations that must fail, checkpoint notes that carry cosignature lines (still valid
  * for a client that knows only the node key), and bad input for every parser. */
-#include <cmocka.h>
 #include <setjmp.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -1,13 +1,15 @@
 /* Replicas: a primary's log copied into tally's own store as the primary signed it, with the
  * bodies the replica was not served left out (and added when they arrive), refusals that change
  * nothing, a writer killed mid-replication, and the replica's roles at open. */
-#include <cmocka.h>
 #include <setjmp.h>
-#include <signal.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
