@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include <lmdb.h>
+
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -707,13 +709,95 @@ static void test_crash(void **state)
     tu_rmdir(rdir);
 }
 
+/* A replica's scan still finds damage: a public body gone from the tail is not "absent". */
+static void test_damage(void **state)
+{
+    const char *sdir = tu_tmpdir("dmg-src"), *rdir = tu_tmpdir("dmg-dst");
+    store_log *src = tl_create(sdir, 64u << 20), *dst;
+    store_cfg cfg = {.dir = rdir, .read_only = true};
+    store_verify_report rep;
+    store_iter *it;
+    store_record r;
+    schema_header h;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    (void)state;
+
+    source_fill(src, 300);
+    dst = replica_open(rdir, true);
+    replicate_upto(src, dst, 0, true);
+    assert_int_equal(store_size(dst), 300);
+    verify_ok(dst, nonpublic_below(300));
+    assert_int_equal(store_iter_open(dst, 295, &it), TALLY_OK); /* 295: an EVENT, public */
+    assert_int_equal(store_iter_next(it, &r), TALLY_OK);
+    assert_int_equal(schema_header_decode(r.header.p, r.header.n, &h), TALLY_OK);
+    store_iter_close(it);
+    assert_int_equal(h.tier, SCHEMA_PUBLIC);
+    store_close(dst);
+    store_close(src);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, rdir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "bodies", 0, &dbi), 0);
+    {
+        MDB_val k = {32, h.body_hash};
+        assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(store_open(&cfg, &dst), TALLY_OK);
+    assert_int_equal(store_verify(dst, false, NULL, NULL, &rep), TALLY_ECORRUPT);
+    assert_true(rep.has_bad_seq);
+    assert_int_equal(rep.bad_seq, 295);
+    assert_non_null(strstr(rep.what, "body missing"));
+    store_close(dst);
+    tu_rmdir(sdir);
+    tu_rmdir(rdir);
+}
+
+/* The cosignature side table of a node's log: put, get, each, delete. */
+static void test_side_cosigs(void **state)
+{
+    const char *dir = tu_tmpdir("cosigs");
+    store_log *log = tl_create(dir, 16u << 20);
+    uint8_t val[64];
+    size_t n;
+    bool found;
+    (void)state;
+
+    assert_int_equal(store_side_put(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7,
+                                    (const uint8_t *)"line", 4),
+                     TALLY_OK);
+    assert_int_equal(store_side_get(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7, val,
+                                    sizeof(val), &n, &found),
+                     TALLY_OK);
+    assert_true(found);
+    assert_memory_equal(val, "line", 4);
+    /* the other tables do not see it */
+    assert_int_equal(store_side_get(log, STORE_SIDE_MARKS, (const uint8_t *)"auditor", 7, val,
+                                    sizeof(val), &n, &found),
+                     TALLY_OK);
+    assert_false(found);
+    assert_int_equal(store_side_put(log, (store_side)STORE_SIDE_COUNT, val, 1, val, 1),
+                     TALLY_EINVAL);
+    assert_int_equal(store_side_put(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7, NULL, 0),
+                     TALLY_OK);
+    assert_int_equal(store_side_get(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7, val,
+                                    sizeof(val), &n, &found),
+                     TALLY_OK);
+    assert_false(found);
+    store_close(log);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replicate),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_create_crash),
-        cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_replicate),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_create_crash), cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_damage),       cmocka_unit_test(test_side_cosigs),
     };
     if (sodium_init() < 0) {
         return 1;
