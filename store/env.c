@@ -427,8 +427,8 @@ static tally_status open_dbs(store_log *log, MDB_txn *txn, unsigned flags)
         rc = mdb_dbi_open(txn, "packs", flags, &log->packs);
     }
     /* tables newer than format 2: a writer creates them, a reader of an older log goes without */
-    static const char *const extra[3] = {"nonces", "bans", "marks"};
-    for (unsigned i = 0; rc == 0 && i < 3; i++) {
+    static const char *const extra[1 + STORE_SIDE_COUNT] = {"nonces", "bans", "marks", "cosigs"};
+    for (unsigned i = 0; rc == 0 && i < 1 + STORE_SIDE_COUNT; i++) {
         MDB_dbi *dbi = i == 0 ? &log->nonces : &log->side[i - 1];
         bool *has = i == 0 ? &log->has_nonces : &log->has_side[i - 1];
         rc = mdb_dbi_open(txn, extra[i], flags, dbi);
@@ -469,6 +469,25 @@ static tally_status create_log(store_log *log, MDB_txn *txn, char *dst)
     if (meta_get(txn, log->meta, "format", &v) == TALLY_OK) {
         return store__say(dst, TALLY_ECONFLICT, "%s already holds a tally log", log->cfg.dir);
     }
+    memcpy(fmt, STORE__MAGIC, 8);
+    fmt[8] = 0, fmt[9] = 0, fmt[10] = 0, fmt[11] = STORE__VERSION;
+    if (log->cfg.replica_pk != NULL) {
+        /* A replica holds no secret key: the whole creation is this one transaction's commit,
+         * so a creation killed before it leaves nothing, and one killed after it a replica. */
+        static const uint8_t mark = 1;
+        memcpy(log->pk, log->cfg.replica_pk, 32);
+        st = meta_put(txn, log->meta, "format", fmt, 12);
+        if (st == TALLY_OK) {
+            st = meta_put(txn, log->meta, "origin", o, on);
+        }
+        if (st == TALLY_OK) {
+            st = meta_put(txn, log->meta, "node_pk", log->pk, 32);
+        }
+        if (st == TALLY_OK) {
+            st = meta_put(txn, log->meta, "replica", &mark, 1);
+        }
+        return st;
+    }
     if (dir_path(log->cfg.dir, STORE_KEY_FILE, path, sizeof(path)) != TALLY_OK) {
         return store__say(dst, TALLY_EINVAL, "the data directory path is too long");
     }
@@ -492,8 +511,6 @@ static tally_status create_log(store_log *log, MDB_txn *txn, char *dst)
     crypto_sign_seed_keypair(log->pk, sk, seed);
     sodium_memzero(sk, sizeof(sk));
     sodium_memzero(seed, sizeof(seed));
-    memcpy(fmt, STORE__MAGIC, 8);
-    fmt[8] = 0, fmt[9] = 0, fmt[10] = 0, fmt[11] = STORE__VERSION;
     if (st == TALLY_OK) {
         st = meta_put(txn, log->meta, "format", fmt, 12);
     }
@@ -504,6 +521,33 @@ static tally_status create_log(store_log *log, MDB_txn *txn, char *dst)
         st = meta_put(txn, log->meta, "node_pk", log->pk, 32);
     }
     return st;
+}
+
+/* A writer opens a replica only as a replica of its pinned key, and a node's log only as a
+ * node's: a node writing a replica would sign heads over records it never judged, and a replica
+ * writer on a node's log would take records without them. A reader may open either; given a
+ * key, it must be the log's. */
+static tally_status check_role(const store_log *log, char *dst)
+{
+    const uint8_t *want = log->cfg.replica_pk;
+
+    if (want != NULL && !log->replica && !log->cfg.read_only) {
+        return store__say(dst, TALLY_ECONFLICT,
+                          "the log in %s is a node's own log, not a replica: open it without a "
+                          "pinned key", log->cfg.dir);
+    }
+    if (want == NULL && log->replica && !log->cfg.read_only) {
+        return store__say(dst, TALLY_ECONFLICT,
+                          "the log in %s is a replica of another node's log: only its auditor "
+                          "writes it (read-only commands such as 'tally verify' work)",
+                          log->cfg.dir);
+    }
+    if (want != NULL && log->replica && memcmp(want, log->pk, 32) != 0) {
+        return store__say(dst, TALLY_EAUTH,
+                          "the log in %s is a replica of another node key than the one pinned",
+                          log->cfg.dir);
+    }
+    return TALLY_OK;
 }
 
 static tally_status read_meta(store_log *log, MDB_txn *txn, char *dst)
@@ -533,7 +577,15 @@ static tally_status read_meta(store_log *log, MDB_txn *txn, char *dst)
         return store__corrupt(dst, "the store's metadata holds no 32-byte node key");
     }
     memcpy(log->pk, v.mv_data, 32);
-    return TALLY_OK;
+    st = meta_get(txn, log->meta, "replica", &v);
+    if (st == TALLY_OK && (v.mv_size != 1 || ((const uint8_t *)v.mv_data)[0] != 1)) {
+        return store__corrupt(dst, "the store's replica mark is not valid");
+    }
+    if (st != TALLY_OK && st != TALLY_ENOTFOUND) {
+        return st;
+    }
+    log->replica = st == TALLY_OK;
+    return check_role(log, dst);
 }
 
 static tally_status env_open(store_log *log)
@@ -605,6 +657,10 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
     if (cfg->dir == NULL || stat(cfg->dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return store__say(dst, TALLY_ENOTFOUND, "no directory %s", cfg->dir ? cfg->dir : "");
     }
+    if (cfg->replica_pk != NULL && cfg->admission != NULL) {
+        return store__say(dst, TALLY_EINVAL, "a replica takes no admission hook: it judges "
+                                             "nothing it stores");
+    }
     if (!cfg->create && !cfg->read_only) {
         char probe[4096];
         snprintf(probe, sizeof(probe), "%s/data.mdb", cfg->dir);
@@ -669,10 +725,11 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
     if (st == TALLY_OK) {
         st = load_checked(log, dst);
     }
-    if (st == TALLY_OK && !cfg->read_only) {
+    /* a replica holds no node key: it signs nothing, it stores the primary's heads */
+    if (st == TALLY_OK && !cfg->read_only && !log->replica) {
         st = key_settle(log, dst);
     }
-    if (st == TALLY_OK && !cfg->read_only) {
+    if (st == TALLY_OK && !cfg->read_only && !log->replica) {
         st = key_load(log, dst);
     }
     if (st == TALLY_OK && !cfg->read_only) {
@@ -732,6 +789,11 @@ void store_close(store_log *log)
 void store_node_pubkey(const store_log *log, uint8_t pk[32])
 {
     memcpy(pk, log->pk, 32);
+}
+
+bool store_is_replica(const store_log *log)
+{
+    return log->replica;
 }
 
 const char *store_origin(const store_log *log)

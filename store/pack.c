@@ -4,7 +4,8 @@
  * bundle beats a trained dictionary per record type (ODDS_SUBMISSION bodies 158.8 → 89.0
  * bytes, against 125.2). The log and bodies tables then hold only the tail that is not yet a
  * full bundle (bodies still one copy per body_hash there); a body repeated in different
- * bundles is in each of their frames.
+ * bundles is in each of their frames. A replica's pack holds length 0 for a body it lacks; a body
+ * that arrives later is written into the frame, which is compressed anew.
  *
  * Pack value: u8 version (2) ‖ zstd frame (content size and checksum set) of 256 ×
  * (u16 BE header length ‖ header ‖ u16 BE body length ‖ body). */
@@ -20,7 +21,7 @@
 #define PACK_LEVEL 3
 
 static tally_status tail_header(store_log *log, MDB_txn *txn, uint64_t seq, MDB_val *v,
-                                uint8_t hash[32])
+                                uint8_t hash[32], uint64_t *tier)
 {
     uint8_t key[8];
     MDB_val k = {8, key};
@@ -39,14 +40,17 @@ static tally_status tail_header(store_log *log, MDB_txn *txn, uint64_t seq, MDB_
                               seq);
     }
     memcpy(hash, h.body_hash, 32);
+    *tier = h.tier;
     return TALLY_OK;
 }
 
+static tally_status pack_put(store_log *log, MDB_txn *txn, uint64_t bundle, size_t len,
+                             unsigned flags);
+
 tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
 {
-    uint8_t hashes[256][32], key[8];
-    size_t len = 0, bound, z;
-    MDB_val k = {8, key}, v;
+    uint8_t hashes[256][32];
+    size_t len = 0;
     tally_status st = TALLY_OK;
 
     if (log->pack_raw == NULL) {
@@ -55,19 +59,12 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
             return TALLY_ENOMEM;
         }
     }
-    if (log->pack_cctx == NULL) {
-        log->pack_cctx = store__fault(log, STORE_FAULT_ALLOC) ? NULL : ZSTD_createCCtx();
-        if (log->pack_cctx == NULL) {
-            return TALLY_ENOMEM;
-        }
-        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_compressionLevel, PACK_LEVEL);
-        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_checksumFlag, 1);
-    }
     for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
         const uint8_t *p;
         size_t n;
+        uint64_t tier = 0;
         MDB_val hv;
-        st = tail_header(log, txn, bundle * 256 + i, &hv, hashes[i]);
+        st = tail_header(log, txn, bundle * 256 + i, &hv, hashes[i], &tier);
         if (st == TALLY_OK) {
             log->pack_raw[len++] = (uint8_t)(hv.mv_size >> 8);
             log->pack_raw[len++] = (uint8_t)hv.mv_size;
@@ -76,7 +73,9 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         }
         if (st == TALLY_OK) {
             st = store__body_get(txn, log->bodies, hashes[i], &p, &n);
-            if (st == TALLY_ECORRUPT) {
+            if (st == TALLY_ECORRUPT && log->replica && tier != SCHEMA_PUBLIC) {
+                p = NULL, n = 0, st = TALLY_OK; /* withheld from the replica: length 0 */
+            } else if (st == TALLY_ECORRUPT) {
                 st = store__corrupt(log->wdetail, "record %" PRIu64 ": its body is missing",
                                     bundle * 256 + i);
             }
@@ -84,16 +83,50 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         if (st == TALLY_OK) {
             log->pack_raw[len++] = (uint8_t)(n >> 8);
             log->pack_raw[len++] = (uint8_t)n;
-            memcpy(log->pack_raw + len, p, n);
+            if (n > 0) {
+                memcpy(log->pack_raw + len, p, n);
+            }
             len += n;
         }
     }
-    if (st != TALLY_OK) {
-        return st;
+    if (st == TALLY_OK) {
+        st = pack_put(log, txn, bundle, len, MDB_APPEND);
+    }
+    /* the bundle's headers and bodies now live in the pack; a hash seen twice is deleted once */
+    for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
+        uint8_t key[8];
+        MDB_val bk = {32, hashes[i]}, lk = {8, key};
+        int rc;
+        store__be64(bundle * 256 + i, key);
+        rc = store__del(log, txn, log->log, &lk);
+        if (rc == 0) {
+            rc = store__del(log, txn, log->bodies, &bk);
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            st = store__status(rc);
+        }
+    }
+    return st;
+}
+
+/* Compresses the len bytes of log->pack_raw and stores them as pack `bundle`. */
+static tally_status pack_put(store_log *log, MDB_txn *txn, uint64_t bundle, size_t len,
+                             unsigned flags)
+{
+    uint8_t key[8];
+    size_t bound, z;
+    MDB_val k = {8, key}, v;
+
+    if (log->pack_cctx == NULL) {
+        log->pack_cctx = store__fault(log, STORE_FAULT_ALLOC) ? NULL : ZSTD_createCCtx();
+        if (log->pack_cctx == NULL) {
+            return TALLY_ENOMEM;
+        }
+        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_compressionLevel, PACK_LEVEL);
+        ZSTD_CCtx_setParameter(log->pack_cctx, ZSTD_c_checksumFlag, 1);
     }
     bound = ZSTD_compressBound(len);
     store__be64(bundle, key);
-    v.mv_size = bound + 1;
     /* reserve the bound, compress in place, then shrink to what zstd wrote */
     if (log->pack_buf_cap < bound + 1) {
         uint8_t *grown = store__realloc(log, log->pack_buf, bound + 1);
@@ -108,21 +141,7 @@ tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle)
         return TALLY_ENOMEM;
     }
     v.mv_data = log->pack_buf, v.mv_size = z + 1;
-    st = store__status(store__put(log, txn, log->packs, &k, &v, MDB_APPEND));
-    /* the bundle's headers and bodies now live in the pack; a hash seen twice is deleted once */
-    for (unsigned i = 0; st == TALLY_OK && i < 256; i++) {
-        MDB_val bk = {32, hashes[i]}, lk = {8, key};
-        int rc;
-        store__be64(bundle * 256 + i, key);
-        rc = store__del(log, txn, log->log, &lk);
-        if (rc == 0) {
-            rc = store__del(log, txn, log->bodies, &bk);
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND) {
-            st = store__status(rc);
-        }
-    }
-    return st;
+    return store__status(store__put(log, txn, log->packs, &k, &v, flags));
 }
 
 void store__pack_free(store_log *log)
@@ -225,8 +244,51 @@ tally_status store__record_at(MDB_txn *txn, const store_log *log, store__pack_ca
         }
     }
     *header = (tally_bytes){c->data + c->off[2 * (seq & 255)], c->len[2 * (seq & 255)]};
+    if (c->len[2 * (seq & 255) + 1] == 0) {
+        return TALLY_ECORRUPT; /* a body is never empty: length 0 is a body the log lacks */
+    }
     *body = (tally_bytes){c->data + c->off[2 * (seq & 255) + 1], c->len[2 * (seq & 255) + 1]};
     return TALLY_OK;
+}
+
+tally_status store__pack_put_body(store_log *log, MDB_txn *txn, uint64_t seq, const uint8_t *body,
+                                  size_t n, bool *added)
+{
+    store__pack_cache c = {0};
+    unsigned at = 2 * (unsigned)(seq & 255) + 1;
+    size_t len = 0;
+    tally_status st;
+
+    *added = false;
+    if (log->pack_raw == NULL) {
+        log->pack_raw = store__malloc(log, PACK_RAW_MAX);
+        if (log->pack_raw == NULL) {
+            return TALLY_ENOMEM;
+        }
+    }
+    st = load_pack(txn, log->packs, &c, seq >> 8);
+    if (st == TALLY_ECORRUPT) {
+        st = store__corrupt(log->wdetail, "pack %" PRIu64 " is unreadable", seq >> 8);
+    }
+    if (st != TALLY_OK || c.len[at] != 0) {
+        store__pack_cache_release(&c);
+        return st;
+    }
+    /* the same 512 entries, with the body in its place; the frame is compressed anew */
+    for (unsigned i = 0; i < 512; i++) {
+        const uint8_t *p = i == at ? body : c.data + c.off[i];
+        size_t m = i == at ? n : c.len[i];
+        log->pack_raw[len++] = (uint8_t)(m >> 8);
+        log->pack_raw[len++] = (uint8_t)m;
+        if (m > 0) {
+            memcpy(log->pack_raw + len, p, m);
+        }
+        len += m;
+    }
+    store__pack_cache_release(&c);
+    st = pack_put(log, txn, seq >> 8, len, 0);
+    *added = st == TALLY_OK;
+    return st;
 }
 
 void store__pack_cache_release(store__pack_cache *c)

@@ -227,6 +227,45 @@ tally_status store_sth_get(store_log *log, uint64_t size, schema_sth *out)
     return sth_lookup(log, false, size, out);
 }
 
+tally_status store_sth_floor(store_log *log, uint64_t size, schema_sth *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint8_t key[8];
+    MDB_val k = {8, key}, v;
+    int rc;
+    tally_status st = store__status(mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn));
+
+    memset(out, 0, sizeof(*out));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    store__be64(size, key);
+    rc = mdb_cursor_open(txn, log->sth, &cur);
+    if (rc == 0) {
+        /* the first head at or above size; if it is above (or there is none), the one before */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && (k.mv_size != 8 || store__rd_be64(k.mv_data) != size)) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+        } else if (rc == MDB_NOTFOUND) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0) {
+        st = schema_sth_decode(v.mv_data, v.mv_size, out) == TALLY_OK && out->tree_size <= size
+                 ? TALLY_OK
+                 : store__corrupt(NULL, "stored data failed a check");
+    } else {
+        st = store__status(rc);
+    }
+    if (st != TALLY_OK) {
+        memset(out, 0, sizeof(*out));
+    }
+    mdb_txn_abort(txn);
+    return st;
+}
+
 tally_status store_sth_each(store_log *log, bool (*fn)(const schema_sth *, void *), void *arg)
 {
     MDB_txn *txn;

@@ -13,7 +13,7 @@ tally_status store_side_each(store_log *log, store_side side,
     int rc;
     tally_status st;
 
-    if ((unsigned)side > STORE_SIDE_MARKS) {
+    if ((unsigned)side >= STORE_SIDE_COUNT) {
         return TALLY_EINVAL;
     }
     if (!log->has_side[side]) {
@@ -49,7 +49,7 @@ tally_status store_side_get(store_log *log, store_side side, const uint8_t *key,
     tally_status st;
 
     *n_out = 0, *found = false;
-    if ((unsigned)side > STORE_SIDE_MARKS || kn == 0 || kn > STORE_SIDE_KEY_MAX) {
+    if ((unsigned)side >= STORE_SIDE_COUNT || kn == 0 || kn > STORE_SIDE_KEY_MAX) {
         return TALLY_EINVAL;
     }
     if (!log->has_side[side]) {

@@ -85,6 +85,13 @@ typedef struct store_cfg {
                                  sentence (never a source location) */
     store_fault_fn fault;     /* optional fault injection (tests) */
     void *fault_arg;
+    /* A replica (an auditor's copy of a primary's log) pinned to the primary's node key: 32
+       bytes. With create, a new replica with cfg->origin is made (no node.key is written or
+       read); without, the log must be a replica of this very key (TALLY_EAUTH otherwise). A
+       replica takes records only through store_replicate and store_body_put. NULL for a node's
+       own log; a writer open of a replica without it is refused (TALLY_ECONFLICT), a read-only
+       open works with or without it. A replica takes no admission hook (TALLY_EINVAL). */
+    const uint8_t *replica_pk;
 } store_cfg;
 
 /* Opens (or with cfg->create, creates) the log in cfg->dir. A writer (not read_only) takes the
@@ -100,10 +107,13 @@ typedef struct store_cfg {
  * log too, so that store_verify can name the damage (store_damage() says what was seen at open).
  * On TALLY_OK *out belongs to the caller, who releases it with store_close(). Returns TALLY_EIO,
  * TALLY_ENOMEM, TALLY_ENOTFOUND (no log in dir, or a writer without node.key), TALLY_ECONFLICT
- * (create over an existing log; another process is writing the log), TALLY_EINVAL (bad origin),
- * TALLY_EAUTH (node.key not 0600, or not this log's key), TALLY_EFORMAT (node.key not 32 bytes),
- * TALLY_ECORRUPT (bad magic, version or tree state; metadata key not the GENESIS actor). Every
- * failure but ENOMEM writes a sentence to cfg->detail when given. */
+ * (create over an existing log; another process is writing the log; a writer open of a replica
+ * as a node's log, or of a node's log as a replica), TALLY_EINVAL (bad origin; an admission hook
+ * for a replica), TALLY_EAUTH (node.key not 0600, or not this log's key; a replica of another
+ * key than cfg->replica_pk), TALLY_EFORMAT (node.key not 32 bytes), TALLY_ECORRUPT (bad magic,
+ * version or tree state; metadata key not the GENESIS actor). Every failure but ENOMEM writes a
+ * sentence to cfg->detail when given. A replica is created in one LMDB commit (format, origin,
+ * pinned key and the replica mark), so a creation killed before it leaves no log. */
 TALLY_MUST_USE tally_status store_open(const store_cfg *cfg, store_log **out);
 /* What a read-only open found wrong with the log (a sentence), or NULL if nothing. Valid until
  * store_close(). */
@@ -113,6 +123,8 @@ const char *store_damage(const store_log *log);
 const char *store_detail(const store_log *log);
 /* Stops the writer after the queued appends are committed, and closes LMDB. NULL is a no-op. */
 void store_close(store_log *log);
+/* True when the log is a replica (marked so in its metadata), whatever way it was opened. */
+bool store_is_replica(const store_log *log);
 
 /* One record to append. The header's actor_sig must already be valid; time_ms 0 means the node
  * clock, any other value is used as the time (raised to the previous record's time if below). */
@@ -128,7 +140,9 @@ typedef struct store_input {
  * node key as author of node types, GENESIS only at seq 0. Thread-safe. Returns TALLY_EFORMAT
  * (a body does not match its header), TALLY_EAUTH (signature or author), TALLY_ECONFLICT
  * (GENESIS placement), TALLY_EFULL (LMDB map or disk full: nothing of the batch was written),
- * TALLY_EIO, TALLY_EAGAIN (read-only or closing). On failure nothing of `in` is in the log. */
+ * TALLY_EIO, TALLY_EAGAIN (read-only or closing). On failure nothing of `in` is in the log.
+ * Every append, request, judged and side-table call below returns TALLY_EINVAL on a replica,
+ * which takes records only as its primary signed them (store_replicate). */
 TALLY_MUST_USE tally_status store_append(store_log *log, const store_input *in, size_t n,
                                          uint64_t *first_seq_out);
 /* Why an append was refused: the index in `in` of the record concerned (has_index false when
@@ -161,6 +175,36 @@ typedef struct store_item_result {
  * is refused (TALLY_ECONFLICT). On failure every out[i] is zeroed and nothing is in the log. */
 TALLY_MUST_USE tally_status store_append_items(store_log *log, const store_input *in, size_t n,
                                                store_item_result *out, size_t *n_accepted_out);
+
+/* ---- replicas: a primary's log as it signed it (auditors) ----
+ * Appends n ≥ 0 records at the end of a replica, exactly as given, with the primary's tree head
+ * sth for the new size, in one write transaction, all or nothing, durable on return. Each
+ * header is stored as schema_header_encode gives it (time_ms as in the header, no clock bound:
+ * they are the primary's bytes); a body given must match its header (schema_record_check), and
+ * a record without one (body NULL, body_len 0: not served to this replica yet) is allowed for
+ * tiers 2..4 only. sth must verify (store_sth_verify) against the pinned key and the log's
+ * origin, have tree_size = size + n and the root of the tree with the n records, and neither
+ * its size nor its time may be below the latest stored head's. With n = 0 it is a newer head of
+ * the current size: its root must be the current one; it replaces the stored head of that size
+ * (byte-identical: nothing changes). Nothing else is judged (authorship, actor signatures,
+ * times, GENESIS placement): that is the auditor's part, and it must see what the primary's tree
+ * commits to. Returns TALLY_EAUTH (sth not signed by the pinned key for this origin),
+ * TALLY_ECONFLICT (size or root mismatch, or a head older than the stored one: rej->what says
+ * which), TALLY_EFORMAT (a header that does not encode, a body not matching its header, a
+ * public record without its body: rej->index names it), TALLY_EINVAL (not a writer of a
+ * replica), TALLY_EFULL, TALLY_EIO, TALLY_EAGAIN (closing). rej may be NULL. On failure nothing
+ * changed. Thread-safe. */
+TALLY_MUST_USE tally_status store_replicate(store_log *log, const store_input *in, size_t n,
+                                            const schema_sth *sth, store_rejection *rej);
+/* Stores the body of record seq of a replica that arrived after the record (a reveal): it must
+ * match the record's header (body_hash, canonical form, tier, event_id, rows). From then on
+ * store_iter_next and the other readers return it, whether the record is in the tail or in a
+ * pack. Idempotent: a body already there is TALLY_OK. Durable on return. Returns TALLY_EINVAL
+ * (not a writer of a replica, or n out of bounds), TALLY_ENOTFOUND (seq ≥ size), TALLY_EFORMAT
+ * (the body is not the header's), TALLY_ECORRUPT, TALLY_EFULL, TALLY_EIO, TALLY_EAGAIN
+ * (closing). On failure nothing changed. Thread-safe. */
+TALLY_MUST_USE tally_status store_body_put(store_log *log, const uint8_t *body, size_t n,
+                                           uint64_t seq);
 
 /* ---- signed write requests (protocol §4: write nonces, idempotent retries) ----
  * A miner's write request carries a key, a strictly increasing nonce and a digest of what it
@@ -251,13 +295,15 @@ TALLY_MUST_USE tally_status store_nonce_get(store_log *log, const store_request 
                                             store_nonce_info *out);
 
 /* ---- side tables: the node's own state beside the log, not in the Merkle tree ----
- * Bans (protocol §7.2) and dispute-reveal marks (§9.5). Keys and values are the caller's bytes
+ * Bans (protocol §7.2), dispute-reveal marks (§9.5) and auditors' cosignatures (§6.6a). Keys and values are the caller's bytes
  * (≤ 511 and ≤ 4096 bytes); writes go through the writer in its next transaction and return once
  * durable. */
 typedef enum store_side {
     STORE_SIDE_BANS = 0,
     STORE_SIDE_MARKS = 1,
+    STORE_SIDE_COSIGS = 2, /* protocol §6.6a: each auditor's latest cosignature */
 } store_side;
+#define STORE_SIDE_COUNT 3u
 #define STORE_SIDE_KEY_MAX 511u
 #define STORE_SIDE_VAL_MAX 4096u
 /* Puts (val != NULL) or deletes (val NULL; deleting a missing key is not an error) one entry.
@@ -316,6 +362,9 @@ uint64_t store_size(store_log *log);
 /* The latest STH, or the STH stored for a given size. TALLY_ENOTFOUND if none. */
 TALLY_MUST_USE tally_status store_sth_latest(store_log *log, schema_sth *out);
 TALLY_MUST_USE tally_status store_sth_get(store_log *log, uint64_t size, schema_sth *out);
+/* The stored STH of the largest size ≤ size (a range cut at a size that has a head, for
+ * deltas). TALLY_ENOTFOUND if there is none. */
+TALLY_MUST_USE tally_status store_sth_floor(store_log *log, uint64_t size, schema_sth *out);
 /* Calls fn for every stored STH in size order; stops early when fn returns false. */
 TALLY_MUST_USE tally_status store_sth_each(store_log *log, bool (*fn)(const schema_sth *, void *),
                                            void *arg);
@@ -384,9 +433,65 @@ TALLY_MUST_USE tally_status store_note_text(const char *origin, uint64_t size,
                                             const uint8_t root[32], char *buf, size_t cap,
                                             size_t *n_out);
 
+/* ---- C2SP tlog-cosignature (cosignature/v1, Ed25519; c2sp.org/tlog-cosignature) ----
+ * A witness (an auditor) signs "cosignature/v1\ntime <timestamp>\n" followed by the note text
+ * (origin, size and root lines, and any extension lines, with the final newline). Its line is
+ * "— <name> base64(key id (4) || timestamp u64 BE (8) || Ed25519 signature (64))\n", its key id
+ * SHA-256(name || 0x0A || 0x04 || public key)[0..4], its vkey `name+hexkeyid+base64(0x04 || pk)`.
+ * Names are 1..STORE_NOTE_NAME_MAX bytes of 0x21..0x7E without '+'. */
+#define STORE_NOTE_NAME_MAX 255u
+#define STORE_NOTE_SIGS_MAX 64u  /* signature lines a note may carry (signed-note: ≥ 16) */
+#define STORE_NOTE_MAX 16384u    /* bytes of a note with its signature lines */
+#define STORE_COSIG_LINE_MAX (STORE_NOTE_NAME_MAX + 112u) /* one line with its newline, NUL */
+#define STORE_COSIG_TIME_MAX 0x7fffffffffffffffull     /* the spec's timestamp bound */
+/* The vkey of a cosigner into buf (cap bytes, NUL-terminated). TALLY_EINVAL for a bad name,
+ * TALLY_ELIMIT if it does not fit. */
+TALLY_MUST_USE tally_status store_cosig_vkey(const char *name, const uint8_t pk[32], char *buf,
+                                             size_t cap);
+/* Parses a cosigner vkey: name (NUL-terminated, STORE_NOTE_NAME_MAX + 1 bytes), key id and
+ * public key. TALLY_EFORMAT for anything but a well-formed type-0x04 vkey whose key id is the
+ * one its name and key give. */
+TALLY_MUST_USE tally_status store_cosig_vkey_parse(const char *vkey, char *name, uint8_t id[4],
+                                                   uint8_t pk[32]);
+/* Signs note text (n bytes: the note up to, not including, the blank line) as cosigner name
+ * with sk (64-byte libsodium secret key) at timestamp (seconds) and writes the one signature line
+ * with its newline into buf (cap bytes, NUL-terminated; *n_out without the NUL). TALLY_EINVAL
+ * for a bad name or a timestamp above STORE_COSIG_TIME_MAX, TALLY_EFORMAT for text that is not
+ * newline-terminated, TALLY_ELIMIT if it does not fit. */
+TALLY_MUST_USE tally_status store_cosig_sign(const char *text, size_t n, const char *name,
+                                             const uint8_t sk[64], uint64_t timestamp, char *buf,
+                                             size_t cap, size_t *n_out);
+/* Checks one signature line (ln bytes, its newline optional) against note text (n bytes) and a
+ * cosigner vkey. TALLY_OK with the line's timestamp; TALLY_ENOTFOUND when the line is not this
+ * key's (another name or key id: signed-note says to ignore it); TALLY_EAUTH when it is this
+ * key's but the signature does not verify, or is not a cosignature (length, timestamp above
+ * STORE_COSIG_TIME_MAX); TALLY_EFORMAT for a malformed line or vkey. Pure. */
+TALLY_MUST_USE tally_status store_cosig_verify(const char *text, size_t n, const char *line,
+                                               size_t ln, const char *vkey,
+                                               uint64_t *timestamp_out);
+/* A signed note split into its text and its signature lines (views into the note, each line
+ * without its newline). */
+typedef struct store_note_parts {
+    tally_str text; /* with its final newline */
+    size_t n_sigs;
+    tally_str sigs[STORE_NOTE_SIGS_MAX];
+} store_note_parts;
+/* Splits a note (c2sp.org/signed-note): text ending in a newline, a blank line (the last one in
+ * the note), then 1..STORE_NOTE_SIGS_MAX lines "— name base64\n". TALLY_EFORMAT otherwise
+ * (control characters but newline, a line that is not a signature line, n > STORE_NOTE_MAX),
+ * TALLY_ELIMIT for more than STORE_NOTE_SIGS_MAX lines. The views borrow note. */
+TALLY_MUST_USE tally_status store_note_split(const char *note, size_t n, store_note_parts *out);
+/* Appends signature line(s) `lines` (ln bytes, each newline-terminated) to the note in buf, which
+ * holds n bytes of a signed note and has cap bytes; *n_out is the new length (NUL-terminated).
+ * TALLY_EFORMAT if the result does not split as a note, TALLY_ELIMIT if it does not fit; buf is
+ * unchanged on failure. */
+TALLY_MUST_USE tally_status store_note_append(char *buf, size_t n, size_t cap, const char *lines,
+                                              size_t ln, size_t *n_out);
+
 /* ---- integrity scan ---- */
 typedef struct store_verify_report {
     uint64_t records, sths;
+    uint64_t bodies_absent; /* a replica's records of tiers 2..4 whose body it does not hold */
     bool has_bad_seq;
     uint64_t bad_seq;   /* the first sequence number the failed check concerns */
     char what[256];     /* which check failed */
@@ -396,7 +501,8 @@ typedef void (*store_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * rebuilds every tile and compares it with the stored one, checks every STH's root, key (the
  * GENESIS actor's), signatures and order, that the metadata key is the GENESIS actor, and that no
  * record, pack or tile lies beyond the latest head; with signatures, also every record's
- * actor_sig. Needs no secret key. TALLY_OK, or TALLY_ECORRUPT with the report naming the first
+ * actor_sig. On a replica, a non-public record without its body is counted in bodies_absent
+ * (its header is checked all the same); a public one without it is damage. Needs no secret key. TALLY_OK, or TALLY_ECORRUPT with the report naming the first
  * failure and its sequence number. */
 TALLY_MUST_USE tally_status store_verify(store_log *log, bool signatures, store_progress_fn progress,
                                          void *arg, store_verify_report *out);

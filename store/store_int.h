@@ -6,6 +6,8 @@
  * | meta   | "format"                     | "TALLYLOG" ‖ u32 BE version (1)               |
  * | meta   | "origin"                     | origin bytes                                  |
  * | meta   | "node_pk"                    | 32-byte Ed25519 public key                    |
+ * | meta   | "replica"                    | u8 1: a replica of the primary whose key is   |
+ * |        |                              |   node_pk (absent in a node's own log)        |
  * | log    | u64 BE seq                   | header bytes (canonical msgpack, 141–158), of |
  * |        |                              |   the tail not yet packed                     |
  * | bodies | body_hash (32)               | u8 codec (0: raw) ‖ the body, of the tail     |
@@ -13,15 +15,20 @@
  * | sth    | u64 BE tree size             | STH wire form (schema_sth_encode)             |
  * | packs  | u64 BE bundle index N        | u8 version (2) ‖ zstd frame of records        |
  * |        |                              |   256N…256N+255: (u16 len ‖ header ‖ u16 len  |
- * |        |                              |   ‖ body)*, lengths big-endian                |
+ * |        |                              |   ‖ body)*, lengths big-endian; body length 0 |
+ * |        |                              |   = absent (a replica's withheld body)        |
  * | nonces | key (32) ‖ u64 BE nonce      | request digest (32) ‖ u64 BE first seq ‖      |
  * |        |                              |   u32 BE count (store/nonces.c)               |
  * | bans   | the caller's key             | the caller's value (side table)               |
  * | marks  | the caller's key             | the caller's value (side table)               |
+ * | cosigs | the caller's key             | the caller's value (side table)               |
  * Records of a full 256-record bundle are in packs (store/pack.c), the tail in log and bodies.
  * All of them change only inside the writer's one transaction per batch, so they always agree.
- * nonces, bans and marks came after format version 2 was released: a writer creates them in an
- * older log, a read-only open of such a log treats them as empty.
+ * nonces, bans, marks and cosigs came after format version 2 was released: a writer creates them
+ * in an older log, a read-only open of such a log treats them as empty.
+ * A replica's bodies table also holds the late bodies (store_body_put) of tail records; a late
+ * body of a packed record is written into its pack (the pack is rewritten), so packs and the
+ * tail keep holding every body the replica has, and nothing outside them.
  *
  * Files beside data.mdb: node.key (32-byte seed, 0600), node.key.new (the same, only while a
  * creation is between writing the key and linking it into place after the log's first commit)
@@ -111,8 +118,9 @@ typedef struct store__consumed {
 struct store_log {
     MDB_env *env;
     MDB_dbi meta, log, bodies, tiles, sth, packs;
-    MDB_dbi nonces, side[2];
-    bool has_nonces, has_side[2]; /* false only in a read-only open of an older log */
+    MDB_dbi nonces, side[STORE_SIDE_COUNT];
+    bool has_nonces, has_side[STORE_SIDE_COUNT]; /* false only in a read-only open of an older log */
+    bool replica;   /* meta "replica": records come only through store_replicate */
     char origin[SCHEMA_ORIGIN_MAX + 1];
     uint8_t pk[32]; /* the metadata key; a writer opens only if it is the GENESIS actor */
     uint8_t *sk;    /* 64 bytes in sodium_malloc memory; NULL when read-only */
@@ -206,7 +214,13 @@ TALLY_MUST_USE tally_status store__body_get(MDB_txn *txn, MDB_dbi bodies, const 
  * is returned with no body, for the caller's own check to name. */
 TALLY_MUST_USE tally_status store__pack_bundle(store_log *log, MDB_txn *txn, uint64_t bundle);
 
+/* Writes the late body of packed record seq into its pack (a replica's reveal), rewriting the
+ * pack in the writer's transaction. *added false when the pack already held a body there. */
+TALLY_MUST_USE tally_status store__pack_put_body(store_log *log, MDB_txn *txn, uint64_t seq,
+                                                 const uint8_t *body, size_t n, bool *added);
 void store__pack_free(store_log *log);
+/* (A body length 0 in a pack is an absent body: returned as for a tail record without its body,
+ * TALLY_ECORRUPT with the header and no body.) */
 TALLY_MUST_USE tally_status store__record_at(MDB_txn *txn, const store_log *log,
                                              store__pack_cache *c, uint64_t seq,
                                              uint64_t packed_below, tally_bytes *header,

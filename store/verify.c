@@ -178,8 +178,9 @@ static tally_status check_author(scan *s, uint64_t seq, const schema_header *h, 
                           "GENESIS actor (a substituted key?)");
         }
     }
-    /* only OUTCOME's author depends on its body (source 1 is the node's, source 2 a miner's) */
-    if (h->type == SCHEMA_OUTCOME) {
+    /* only OUTCOME's author depends on its body (source 1 is the node's, source 2 a miner's);
+     * the header's tier says which, so a replica's absent body is judged by it alone */
+    if (h->type == SCHEMA_OUTCOME && bb.p != NULL) {
         if (schema_record_check(h, bb.p, bb.n, &body) != TALLY_OK) {
             return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
         }
@@ -227,10 +228,12 @@ static tally_status check_record(scan *s, uint64_t seq, uint64_t *last_time, boo
     }
     *last_time = h.time_ms;
     s->last_time = h.time_ms;
-    if (st == TALLY_ECORRUPT) {
+    if (st == TALLY_ECORRUPT && s->log->replica && h.tier >= SCHEMA_GATED &&
+        h.tier <= SCHEMA_PRIVATE) {
+        s->rep->bodies_absent++; /* not served to this replica (yet): its header still counts */
+    } else if (st == TALLY_ECORRUPT) {
         return report(s, true, seq, "record %" PRIu64 ": body missing or unreadable", seq);
-    }
-    if (schema_record_check(&h, bb.p, bb.n, NULL) != TALLY_OK) {
+    } else if (schema_record_check(&h, bb.p, bb.n, NULL) != TALLY_OK) {
         return report(s, true, seq, "record %" PRIu64 ": body does not match its header", seq);
     }
     st = check_author(s, seq, &h, bb);

@@ -32,6 +32,14 @@ struct store__req {
        request is committed in a transaction of its own */
     bool judge_all;
     uint64_t not_after;
+    /* a replica's records as its primary signed them, with the primary's head for the new size
+       (store_replicate): committed in a transaction of its own, n may be 0 */
+    const schema_sth *repl_sth;
+    /* a replica's late body for record bseq (store_body_put) */
+    bool body_op;
+    const uint8_t *bbody;
+    size_t bn;
+    uint64_t bseq;
     bool done_flag;
     pthread_cond_t cv; /* a waiting producer waits here: a commit wakes only its own producers */
     store__req *next;
@@ -133,26 +141,27 @@ static tally_status admit_hook(store_log *log, const store_input *in, bool judge
                     code);
 }
 
-static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out[32])
+/* Stores header h (its time fixed) and its body (NULL: a replica's absent body) at the end of
+ * the log: tail row, body, leaf, tiles, and the pack when the bundle fills. */
+static tally_status put_entry(batch *b, const schema_header *h, const uint8_t *body, size_t n,
+                              uint8_t leaf_out[32])
 {
     store_log *log = b->log;
-    schema_header h = in->header;
     uint8_t hb[SCHEMA_HEADER_MAX], key[8], leaf[32];
     size_t hn;
     MDB_val k = {8, key}, v;
     tally_status st;
 
-    h.time_ms = record_time(b, in);
-    log->last_time = h.time_ms;
-    st = schema_header_encode(&h, hb, sizeof(hb), &hn);
+    log->last_time = h->time_ms;
+    st = schema_header_encode(h, hb, sizeof(hb), &hn);
     if (st != TALLY_OK) {
         return st;
     }
     store__be64(log->tree.size, key);
     v.mv_data = hb, v.mv_size = hn;
     st = store__status(store__put(log, b->txn, log->log, &k, &v, MDB_APPEND));
-    if (st == TALLY_OK) {
-        st = put_body(b, h.body_hash, in->body, in->body_len);
+    if (st == TALLY_OK && body != NULL) {
+        st = put_body(b, h->body_hash, body, n);
     }
     if (st == TALLY_OK) {
         store_leaf_hash(hb, hn, leaf);
@@ -165,6 +174,14 @@ static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out
         st = store__pack_bundle(log, b->txn, log->tree.size / 256 - 1);
     }
     return st;
+}
+
+static tally_status put_record(batch *b, const store_input *in, uint8_t leaf_out[32])
+{
+    schema_header h = in->header;
+
+    h.time_ms = record_time(b, in);
+    return put_entry(b, &h, in->body, in->body_len, leaf_out);
 }
 
 /* Refuses a request whose records are misplaced (GENESIS is the record at seq 0 and nowhere
@@ -202,6 +219,24 @@ static tally_status request_ok(const batch *b, store__req *r)
     return TALLY_OK;
 }
 
+/* Writes the partial tiles the batch changed. */
+static tally_status flush_tiles(batch *b)
+{
+    store__tree *t = &b->log->tree;
+
+    for (unsigned tl = 0; tl < STORE__LEVELS; tl++) {
+        if ((t->dirty & (1u << tl)) && t->width[tl] > 0) {
+            uint64_t count = t->size >> (8 * tl);
+            tally_status st = put_tile(b->log, b->txn, tl, count >> 8, t->edge[tl], t->width[tl]);
+            if (st != TALLY_OK) {
+                return st;
+            }
+        }
+    }
+    t->dirty = 0;
+    return TALLY_OK;
+}
+
 /* Flushes partial tiles, then signs a head for the new size after checking that the tree it
  * describes extends the last signed one (RFC 9162 consistency proof, generated and verified). */
 static tally_status seal(batch *b)
@@ -216,16 +251,10 @@ static tally_status seal(batch *b)
     MDB_val k = {8, key}, v;
     tally_status st;
 
-    for (unsigned tl = 0; tl < STORE__LEVELS; tl++) {
-        if ((t->dirty & (1u << tl)) && t->width[tl] > 0) {
-            uint64_t count = t->size >> (8 * tl);
-            st = put_tile(log, b->txn, tl, count >> 8, t->edge[tl], t->width[tl]);
-            if (st != TALLY_OK) {
-                return st;
-            }
-        }
+    st = flush_tiles(b);
+    if (st != TALLY_OK) {
+        return st;
     }
-    t->dirty = 0;
     store__tree_root(t, root);
     if (log->has_sth) {
         st = store__consistency(store__txn_hash_fn, &src, log->last_sth.tree_size, t->size, path,
@@ -370,6 +399,105 @@ static tally_status put_request(batch *b, store__req *r, bool *any)
     return st;
 }
 
+/* A replica's batch (store_replicate): the primary's records at the end, exactly as given, and
+ * its head, which must be for exactly the new size, not older than the stored one, and carry the
+ * root of the tree the records make. The caller checked the head's signature and each body. */
+static tally_status replicate_write(batch *b, store__req *r)
+{
+    store_log *log = b->log;
+    const schema_sth *sth = r->repl_sth;
+    uint64_t size = log->tree.size;
+    uint8_t root[32], key[8], wire[SCHEMA_STH_MAX];
+    size_t wn;
+    MDB_val k = {8, key}, v;
+    tally_status st;
+
+    r->first = size;
+    if (sth->tree_size < size || sth->tree_size - size != r->n) {
+        return store__say(log->wdetail, TALLY_ECONFLICT,
+                          "size mismatch: the head is for size %" PRIu64 ", but the replica "
+                          "holds %" PRIu64 " records and the batch %zu",
+                          sth->tree_size, size, r->n);
+    }
+    if (log->has_sth && sth->time_ms < log->last_sth.time_ms) {
+        return store__say(log->wdetail, TALLY_ECONFLICT,
+                          "the head's time %" PRIu64 " is below the stored head's %" PRIu64
+                          ": an older head", sth->time_ms, log->last_sth.time_ms);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        st = put_entry(b, &r->in[i].header, r->in[i].body, r->in[i].body_len, NULL);
+        if (st != TALLY_OK) {
+            return st;
+        }
+    }
+    st = flush_tiles(b);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    store__tree_root(&log->tree, root);
+    if (memcmp(root, sth->root, 32) != 0) {
+        return store__say(log->wdetail, TALLY_ECONFLICT,
+                          "root mismatch: the tree of size %" PRIu64 " these records make is not "
+                          "the head's", sth->tree_size);
+    }
+    st = schema_sth_encode(sth, wire, sizeof(wire), &wn);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    store__be64(sth->tree_size, key);
+    v.mv_data = wire, v.mv_size = wn;
+    st = store__status(store__put(log, b->txn, log->sth, &k, &v, 0));
+    if (st == TALLY_OK) {
+        log->last_sth = *sth;
+        log->has_sth = true;
+    }
+    return st;
+}
+
+/* A replica's late body for record r->bseq: checked against the record's header, then stored
+ * with the tail's bodies or written into the record's pack. Returns the request's status; a
+ * failure of the transaction itself (I/O) also goes to *txn_st. */
+static tally_status body_write(batch *b, store__req *r, tally_status *txn_st)
+{
+    store_log *log = b->log;
+    uint64_t size = log->tree.size, packed_below = size / 256 * 256;
+    store__pack_cache c = {0};
+    tally_bytes hb, bb;
+    schema_header h;
+    bool had, added;
+    tally_status st;
+
+    if (r->bseq >= size) {
+        return TALLY_ENOTFOUND;
+    }
+    st = store__record_at(b->txn, log, &c, r->bseq, packed_below, &hb, &bb);
+    had = st == TALLY_OK;
+    if (st == TALLY_OK || (st == TALLY_ECORRUPT && hb.p != NULL)) {
+        st = schema_header_decode(hb.p, hb.n, &h) == TALLY_OK ? TALLY_OK : TALLY_ECORRUPT;
+    } else if (st != TALLY_ECORRUPT && st != TALLY_ENOTFOUND) {
+        *txn_st = st;
+    } else {
+        st = TALLY_ECORRUPT;
+    }
+    store__pack_cache_release(&c);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    if (schema_record_check(&h, r->bbody, r->bn, NULL) != TALLY_OK) {
+        return TALLY_EFORMAT;
+    }
+    if (had) {
+        return TALLY_OK; /* it is there already (a repeat, or a body shared by hash) */
+    }
+    st = r->bseq >= packed_below ? put_body(b, h.body_hash, r->bbody, r->bn)
+                                 : store__pack_put_body(log, b->txn, r->bseq, r->bbody, r->bn,
+                                                        &added);
+    if (st != TALLY_OK) {
+        *txn_st = st;
+    }
+    return st;
+}
+
 /* After a durable commit: what each signed request learns, and the nonces consumed in memory. */
 static void settle_requests(store_log *log, store__req *group)
 {
@@ -390,7 +518,7 @@ static void commit_group(store_log *log, store__req *group)
     batch b = {log, NULL, 0};
     uint64_t saved_time = log->last_time;
     schema_sth saved_sth = log->last_sth;
-    bool saved_has = log->has_sth, any = false;
+    bool saved_has = log->has_sth, any = false, replicated = false;
     uint64_t start = 0, t0 = mono_ns();
     tally_status st;
 
@@ -405,6 +533,16 @@ static void commit_group(store_log *log, store__req *group)
     for (store__req *r = group; st == TALLY_OK && r != NULL; r = r->next) {
         if (r->side_op) {
             st = side_write(&b, r);
+            continue;
+        }
+        if (r->body_op) {
+            /* a refused body changes nothing and fails only its own request */
+            r->st = body_write(&b, r, &st);
+            continue;
+        }
+        if (r->repl_sth != NULL) {
+            st = replicate_write(&b, r);
+            replicated = st == TALLY_OK;
             continue;
         }
         r->st = request_ok(&b, r);
@@ -452,7 +590,7 @@ static void commit_group(store_log *log, store__req *group)
     }
     atomic_store(&log->published, log->tree.size);
     settle_requests(log, group);
-    if (any) {
+    if (any || (replicated && log->tree.size > start)) {
         uint64_t ns = mono_ns() - t0, records = log->tree.size - start;
         atomic_fetch_add(&log->commits, 1);
         atomic_fetch_add(&log->committed_records, records);
@@ -467,7 +605,14 @@ static void commit_group(store_log *log, store__req *group)
 /* The requests of a group the writer took from the queue: records and side writes count. */
 static uint64_t req_weight(const store__req *r)
 {
-    return r->side_op ? 1 : r->n;
+    return r->side_op || r->body_op || r->n == 0 ? 1 : r->n;
+}
+
+/* A request committed in a transaction of its own: a judged block, or a replica's batch (whose
+ * head is the primary's, for exactly its records). */
+static bool req_alone(const store__req *r)
+{
+    return r->judge_all || r->repl_sth != NULL;
 }
 
 static void *writer_main(void *arg)
@@ -494,7 +639,7 @@ static void *writer_main(void *arg)
         /* Take whole requests up to commit_max records (always at least one request). */
         group = r = log->head;
         while (r != NULL && (count == 0 || (count + req_weight(r) <= log->commit_max &&
-                                            !r->judge_all && !group->judge_all))) {
+                                            !req_alone(r) && !req_alone(group)))) {
             count += req_weight(r);
             last = r;
             r = r->next;
@@ -558,6 +703,9 @@ void store__writer_stop(store_log *log)
 }
 
 /* ---- producers ---- */
+
+static const char replica_refusal[] =
+    "the log is a replica: it takes records only as its primary signed them (store_replicate)";
 
 /* The checks that need no log state, on the caller's thread: header shape, body against
  * header, author, actor signature. A request the caller verified skips the two costly ones. */
@@ -655,6 +803,9 @@ static tally_status enqueue(store_log *log, store__req *r)
 /* The per-item checks of store_append_items and of signed requests, before queueing. */
 static tally_status check_items(store_log *log, store__req *req)
 {
+    if (log->replica) {
+        return TALLY_EINVAL;
+    }
     if (!log->writer_started) {
         return TALLY_EAGAIN;
     }
@@ -725,6 +876,9 @@ tally_status store_submit_request(store_log *log, const store_request *rq, const
 /* The checks of a judged batch before queueing (store_append_judged, store_submit_judged). */
 static tally_status check_judged(store_log *log, store__req *req)
 {
+    if (log->replica) {
+        return reject(req, 0, TALLY_EINVAL, "%s", replica_refusal);
+    }
     if (!log->writer_started) {
         return reject(req, 0, TALLY_EAGAIN, "the log is open read-only");
     }
@@ -813,6 +967,9 @@ tally_status store_append_ex(store_log *log, const store_input *in, size_t n,
     if (rej != NULL) {
         memset(rej, 0, sizeof(*rej));
     }
+    if (log->replica) {
+        return reject(&req, 0, TALLY_EINVAL, "%s", replica_refusal);
+    }
     if (!log->writer_started) {
         return reject(&req, 0, TALLY_EAGAIN, "the log is open read-only");
     }
@@ -838,9 +995,9 @@ tally_status store_side_put(store_log *log, store_side side, const uint8_t *key,
     store__req req = {.side_op = true, .side = side, .skey = key, .skn = kn, .sval = val,
                       .svn = vn, .st = TALLY_OK};
 
-    if ((unsigned)side > STORE_SIDE_MARKS || kn == 0 || kn > STORE_SIDE_KEY_MAX ||
-        (val != NULL && vn > STORE_SIDE_VAL_MAX)) {
-        return TALLY_EINVAL;
+    if ((unsigned)side >= STORE_SIDE_COUNT || kn == 0 || kn > STORE_SIDE_KEY_MAX ||
+        (val != NULL && vn > STORE_SIDE_VAL_MAX) || log->replica) {
+        return TALLY_EINVAL; /* a replica keeps the primary's log, not a node's own state */
     }
     if (!log->writer_started) {
         return TALLY_EAGAIN;
@@ -865,4 +1022,65 @@ void store_writer_stats_get(store_log *log, store_writer_stats *out)
         out->map_size = info.me_mapsize;
         out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
     }
+}
+
+/* The checks of a replica's batch before queueing: the head's signature, each record's shape
+ * and its body (present and matching, or absent from a non-public record). */
+static tally_status check_replica(store_log *log, store__req *req)
+{
+    uint8_t hb[SCHEMA_HEADER_MAX];
+    size_t hn;
+
+    if (!log->replica || !log->writer_started) {
+        return reject(req, 0, TALLY_EINVAL, "the log is not open as a replica's writer");
+    }
+    if (store_sth_verify(req->repl_sth, log->origin, log->pk) != TALLY_OK) {
+        if (req->rej != NULL) {
+            req->rej->has_index = false;
+            snprintf(req->rej->what, sizeof(req->rej->what),
+                     "the head is not signed by the pinned node key for origin %s", log->origin);
+        }
+        return TALLY_EAUTH;
+    }
+    for (size_t i = 0; i < req->n; i++) {
+        const store_input *in = &req->in[i];
+        const schema_header *h = &in->header;
+        if (schema_header_encode(h, hb, sizeof(hb), &hn) != TALLY_OK) {
+            return reject(req, i, TALLY_EFORMAT, "record %zu: the header does not encode", i);
+        }
+        if (in->body == NULL) {
+            if (in->body_len != 0 || h->tier < SCHEMA_GATED || h->tier > SCHEMA_PRIVATE) {
+                return reject(req, i, TALLY_EFORMAT,
+                              "record %zu: a public record's body must be present", i);
+            }
+        } else if (schema_record_check(h, in->body, in->body_len, NULL) != TALLY_OK) {
+            return reject(req, i, TALLY_EFORMAT, "record %zu: the %s body does not match its "
+                          "header", i, schema_type_name((unsigned)h->type));
+        }
+    }
+    return TALLY_OK;
+}
+
+tally_status store_replicate(store_log *log, const store_input *in, size_t n,
+                             const schema_sth *sth, store_rejection *rej)
+{
+    store__req req = {.in = in, .n = n, .st = TALLY_OK, .rej = rej, .repl_sth = sth};
+    tally_status st;
+
+    if (rej != NULL) {
+        memset(rej, 0, sizeof(*rej));
+    }
+    st = check_replica(log, &req);
+    return st == TALLY_OK ? enqueue(log, &req) : st;
+}
+
+tally_status store_body_put(store_log *log, const uint8_t *body, size_t n, uint64_t seq)
+{
+    store__req req = {.body_op = true, .bbody = body, .bn = n, .bseq = seq, .st = TALLY_OK};
+
+    if (!log->replica || !log->writer_started || body == NULL || n == 0 ||
+        n > SCHEMA_BODY_MAX) {
+        return TALLY_EINVAL;
+    }
+    return enqueue(log, &req);
 }
