@@ -427,7 +427,8 @@ static tally_status open_dbs(store_log *log, MDB_txn *txn, unsigned flags)
         rc = mdb_dbi_open(txn, "packs", flags, &log->packs);
     }
     /* tables newer than format 2: a writer creates them, a reader of an older log goes without */
-    static const char *const extra[1 + STORE_SIDE_COUNT] = {"nonces", "bans", "marks", "cosigs"};
+    static const char *const extra[1 + STORE_SIDE_COUNT] = {"nonces", "bans", "marks", "cosigs",
+                                                                 "audit"};
     for (unsigned i = 0; rc == 0 && i < 1 + STORE_SIDE_COUNT; i++) {
         MDB_dbi *dbi = i == 0 ? &log->nonces : &log->side[i - 1];
         bool *has = i == 0 ? &log->has_nonces : &log->has_side[i - 1];

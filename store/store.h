@@ -294,16 +294,18 @@ typedef struct store_nonce_info {
 TALLY_MUST_USE tally_status store_nonce_get(store_log *log, const store_request *rq,
                                             store_nonce_info *out);
 
-/* ---- side tables: the node's own state beside the log, not in the Merkle tree ----
- * Bans (protocol §7.2), dispute-reveal marks (§9.5) and auditors' cosignatures (§6.6a). Keys and values are the caller's bytes
- * (≤ 511 and ≤ 4096 bytes); writes go through the writer in its next transaction and return once
- * durable. */
+/* ---- side tables: the owner's own state beside the log, not in the Merkle tree ----
+ * A node's bans (protocol §7.2), dispute-reveal marks (§9.5) and auditors' cosignatures (§6.6a);
+ * an auditor's state and evidence beside its replica (§6.7), the one side table a replica
+ * writes. Keys and values are the caller's bytes (≤ 511 and ≤ 4096 bytes); writes go through
+ * the writer in its next transaction and return once durable. */
 typedef enum store_side {
     STORE_SIDE_BANS = 0,
     STORE_SIDE_MARKS = 1,
     STORE_SIDE_COSIGS = 2, /* protocol §6.6a: each auditor's latest cosignature */
+    STORE_SIDE_AUDIT = 3,  /* a replica's: the auditor's trusted head, verdicts and evidence */
 } store_side;
-#define STORE_SIDE_COUNT 3u
+#define STORE_SIDE_COUNT 4u
 #define STORE_SIDE_KEY_MAX 511u
 #define STORE_SIDE_VAL_MAX 4096u
 /* Puts (val != NULL) or deletes (val NULL; deleting a missing key is not an error) one entry.

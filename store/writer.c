@@ -996,8 +996,10 @@ tally_status store_side_put(store_log *log, store_side side, const uint8_t *key,
                       .svn = vn, .st = TALLY_OK};
 
     if ((unsigned)side >= STORE_SIDE_COUNT || kn == 0 || kn > STORE_SIDE_KEY_MAX ||
-        (val != NULL && vn > STORE_SIDE_VAL_MAX) || log->replica) {
-        return TALLY_EINVAL; /* a replica keeps the primary's log, not a node's own state */
+        (val != NULL && vn > STORE_SIDE_VAL_MAX) || (log->replica != (side == STORE_SIDE_AUDIT))) {
+        /* a replica keeps the primary's log and its auditor's state, never a node's own state;
+           a node's log holds no auditor state */
+        return TALLY_EINVAL;
     }
     if (!log->writer_started) {
         return TALLY_EAGAIN;

@@ -415,6 +415,17 @@ static void test_replicate(void **state)
     tl_event(src, 99999, body, sizeof(body), &in);
     assert_int_equal(store_append(dst, &in, 1, &first), TALLY_EINVAL);
     assert_int_equal(store_side_put(dst, STORE_SIDE_COSIGS, other, 1, other, 1), TALLY_EINVAL);
+    /* ... but its auditor's own state, beside it */
+    {
+        uint8_t v[8];
+        size_t vn;
+        bool found;
+        assert_int_equal(store_side_put(dst, STORE_SIDE_AUDIT, other, 1, other, 1), TALLY_OK);
+        assert_int_equal(store_side_get(dst, STORE_SIDE_AUDIT, other, 1, v, sizeof(v), &vn, &found),
+                         TALLY_OK);
+        assert_true(found);
+        assert_int_equal(vn, 1);
+    }
     /* an n = 0 head of the current size: the same head again is fine */
     assert_int_equal(store_sth_latest(dst, &sth), TALLY_OK);
     assert_int_equal(store_replicate(dst, NULL, 0, &sth, NULL), TALLY_OK);
@@ -782,6 +793,8 @@ static void test_side_cosigs(void **state)
     assert_false(found);
     assert_int_equal(store_side_put(log, (store_side)STORE_SIDE_COUNT, val, 1, val, 1),
                      TALLY_EINVAL);
+    /* an auditor's state lives beside a replica, never in a node's log */
+    assert_int_equal(store_side_put(log, STORE_SIDE_AUDIT, val, 1, val, 1), TALLY_EINVAL);
     assert_int_equal(store_side_put(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7, NULL, 0),
                      TALLY_OK);
     assert_int_equal(store_side_get(log, STORE_SIDE_COSIGS, (const uint8_t *)"auditor", 7, val,
