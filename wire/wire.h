@@ -1,7 +1,8 @@
 /* wire: the protocol's wire pieces shared by the node (net/) and its clients (`tally sign`,
  * `tally submit`, load generators, the auditor): the §8 error codes, the Tally-* headers and the
  * request signature of §4, the odds and outcome request bodies of §5.2–§5.4 with their stateless
- * checks, receipts (§5.5, §14.3) and the /v1/games query (§5.1). Pure functions: no I/O, no
+ * checks, receipts (§5.5, §14.3), the /v1/games query (§5.1), and the ledger's pieces (§6): the
+ * login message and bodies, ledger queries, tile paths, deltas and attestation requests. Pure functions: no I/O, no
  * network, no threads, no global state; every function may be called from any thread. */
 #ifndef TALLY_WIRE_WIRE_H
 #define TALLY_WIRE_WIRE_H
