@@ -462,7 +462,13 @@ static engine_rule check_attestation(const engine_rules *r, engine_verdict *v,
                     "uid %llu stakes %llu rao, below auth.min_stake_rao",
                     (unsigned long long)b->uid, (unsigned long long)b->stake);
     }
-    if (a->cycle < 1 || a->cycle > r->cycle || a->tree_size < 1 || a->tree_size > seq) {
+    /* §6.6: the cycle's STATE_HASH is in the log (a cycle ≤ the latest whose block is closed:
+     * no record but a derived one stands inside a block) and state_seq < tree_size ≤ the size at
+     * the attestation. The rules keep no per-cycle seqs, so for the latest cycle they check the
+     * bound its covers_to implies (state_seq ≥ covers_to + 1); the exact bound is the node's
+     * door check and ledger_finality's, where an attestation below it never counts. */
+    if (a->cycle < 1 || a->cycle > r->cycle || a->tree_size < 1 || a->tree_size > seq ||
+        (a->cycle == r->cycle && a->tree_size <= r->covers_to + 1)) {
         return fail(v, ENGINE_RULE_ATTESTATION_INVALID, 0,
                     "cycle %llu (latest %llu) or tree size %llu (log size %llu) out of range",
                     (unsigned long long)a->cycle, (unsigned long long)r->cycle,

@@ -254,4 +254,70 @@ typedef struct ledger_sim_result {
  * TALLY_EIO, TALLY_ENOMEM). Every record committed before a failure is kept. */
 TALLY_MUST_USE tally_status ledger_simulate(const ledger_sim_cfg *cfg, ledger_sim_result *out);
 
+
+/* reveal_at_ms of an embargoed record at seq (engine_rules_reveal_at on the view's rules, which
+ * hold every EVENT up to the head). Errors as engine_rules_reveal_at. */
+TALLY_MUST_USE tally_status ledger_view_reveal_at(ledger_view *v, uint64_t seq,
+                                                  const schema_header *h, uint64_t *out);
+
+/* ---- cycles, attestations and finality (protocol §6.5–§6.6; ledger/finality.c) ----
+ * One fold over the log, shared by the node (GET /v1/finality, /v1/checkpoints,
+ * /v1/attestations), the auditor and the CLI, so everyone computes finality with the same code
+ * from public records only. A pass counts when its verdict is pass, its state and weights hashes
+ * equal the cycle's, its tree_size is above the cycle's STATE_HASH seq and its root is the log's
+ * root at that size, and its author was eligible at its own position (bound key, not the node's
+ * key or hotkey, permit when auth.require_permit, stake ≥ auth.min_stake_rao, as in effect
+ * there); one per hotkey. A fail counts when eligible. m = eligible auditors in the METAGRAPH
+ * effective at the STATE_HASH; k = finality.k in effect at the STATE_HASH. */
+typedef struct ledger_cycle_meta {
+    uint64_t cycle, epoch, as_of_ms, covers_to;
+    uint64_t cycle_seq, state_seq, state_len;
+    bool complete;               /* its STATE_HASH is in the log */
+    uint8_t state_hash[32];
+    uint8_t weights_hash[32];    /* the WEIGHTS body_hash, or SHA-256("") without WEIGHTS */
+    uint64_t k, m;               /* finality.k and eligible auditors at state_seq */
+    uint64_t passes, fails;      /* counted attestations so far */
+} ledger_cycle_meta;
+
+typedef struct ledger_attestation {
+    uint64_t seq, time_ms;
+    uint8_t key[32], hotkey[32];
+    schema_attestation a;        /* the body */
+    bool eligible;               /* author eligible at its own position */
+    bool root_ok;                /* a.root is the log's root at a.tree_size */
+    bool pass, fail;             /* counted as a pass / a fail for its cycle */
+} ledger_attestation;
+
+typedef struct ledger_finality_result {
+    ledger_cycle_meta meta;
+    uint8_t (*passes)[32];       /* keys of the counted passes, then fails (malloc'd) */
+    uint8_t (*fails)[32];
+    size_t n_passes, n_fails;
+    bool final, disputed;
+    uint64_t latest_final_cycle; /* 0 when no cycle is final */
+} ledger_finality_result;
+void ledger_finality_result_release(ledger_finality_result *r); /* NULL is a no-op */
+
+typedef struct ledger_finality_state ledger_finality_state; /* one thread at a time */
+TALLY_MUST_USE tally_status ledger_finality_new(ledger_finality_state **out);
+void ledger_finality_free(ledger_finality_state *s); /* NULL is a no-op */
+/* Folds records [folded, to) of log (to ≤ store_size). A record whose body is absent (a
+ * replica's withheld embargoed or private body) is folded from its header. TALLY_ENOMEM,
+ * TALLY_ECORRUPT and the store's read errors; the state is unusable after a failure. */
+TALLY_MUST_USE tally_status ledger_finality_update(ledger_finality_state *s, store_log *log,
+                                                   uint64_t to);
+uint64_t ledger_finality_size(const ledger_finality_state *s); /* records folded */
+/* The cycles seen, ascending by cycle number (borrowed until the next update). */
+const ledger_cycle_meta *ledger_finality_cycles(const ledger_finality_state *s, size_t *n_out);
+/* The attestations seen, ascending by seq (borrowed until the next update). */
+const ledger_attestation *ledger_finality_attestations(const ledger_finality_state *s,
+                                                       size_t *n_out);
+/* Finality of cycle (0: the latest complete cycle). TALLY_ENOTFOUND for a cycle not in the log
+ * or not complete; TALLY_ENOMEM. *out released by the caller. */
+TALLY_MUST_USE tally_status ledger_finality_get(const ledger_finality_state *s, uint64_t cycle,
+                                                ledger_finality_result *out);
+/* ledger_finality_new + update to store_size(log) + get + free. */
+TALLY_MUST_USE tally_status ledger_finality(store_log *log, uint64_t cycle,
+                                            ledger_finality_result *out);
+
 #endif

@@ -299,3 +299,14 @@ tally_status ledger_view_games(ledger_view *v, const ledger_games_query *q, ledg
     free(pick);
     return st;
 }
+
+tally_status ledger_view_reveal_at(ledger_view *v, uint64_t seq, const schema_header *h,
+                                   uint64_t *out)
+{
+    tally_status st;
+
+    pthread_rwlock_rdlock(&v->lock);
+    st = engine_rules_reveal_at(v->rules, seq, h, out);
+    pthread_rwlock_unlock(&v->lock);
+    return st;
+}

@@ -55,6 +55,7 @@ struct net_req {
     http_field fields[NET_HTTP_HEADERS_MAX];
     size_t n_fields;
     bool http10, keep_alive, expect_continue, zstd_in, accept_zstd;
+    bool frame_zstd; /* the body given to the reply is a zstd frame already (sent as is) */
     size_t content_length, body_limit;
     uint8_t *body; /* malloc'd, decoded */
     size_t body_n;

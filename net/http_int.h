@@ -181,6 +181,12 @@ void net_req_defer(net_req *req);
  * is sent instead. The body is copied. Any thread (see net_req_defer). */
 void net_req_reply(net_req *req, unsigned status, const char *content_type, const void *body,
                    size_t n);
+/* True when the request's Accept-Encoding accepts zstd. */
+bool net_req_accepts_zstd(const net_req *req);
+/* A body that is one zstd frame already (a stored checkpoint), sent as is with
+ * Content-Encoding: zstd; the caller checked net_req_accepts_zstd(). */
+void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,
+                              const void *frame, size_t n);
 /* application/json; charset=utf-8. json is borrowed (its refcount is untouched). */
 void net_req_reply_json(net_req *req, unsigned status, const json_t *json);
 void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text);

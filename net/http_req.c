@@ -490,7 +490,9 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
     bool head = req->method == NET_METHOD_HEAD;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
 
-    if (req->accept_zstd && n >= NET_HTTP_COMPRESS_MIN && !no_body) {
+    bool framed = req->frame_zstd && !no_body;
+
+    if (!framed && req->accept_zstd && n >= NET_HTTP_COMPRESS_MIN && !no_body) {
         z = compress_body(body, n, req->zstd_level, &zn);
         if (z != NULL) {
             body = z, n = zn;
@@ -515,7 +517,7 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
         snprintf(line, sizeof(line), "Content-Length: %zu\r\n", n);
         wb_str(&w, line);
         wb_str(&w, "Vary: Accept, Accept-Encoding\r\n");
-        if (z != NULL) {
+        if (z != NULL || framed) {
             wb_str(&w, "Content-Encoding: zstd\r\n");
         }
     }
@@ -583,6 +585,18 @@ void net_req_reply(net_req *req, unsigned status, const char *content_type, cons
 {
     net__req_finish(req, status, content_type != NULL ? content_type : "application/octet-stream",
                     body, n);
+}
+
+bool net_req_accepts_zstd(const net_req *req)
+{
+    return req->accept_zstd;
+}
+
+void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,
+                              const void *frame, size_t n)
+{
+    req->frame_zstd = true;
+    net__req_finish(req, status, content_type, frame, n);
 }
 
 void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text)

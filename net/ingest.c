@@ -155,8 +155,8 @@ static const char *type_label(unsigned type)
 }
 
 /* The signed receipt of §5.5 for entries (ascending by seq) under head sth, as JSON. */
-static json_t *receipt_json(net_node *n, const store_request *rq, const schema_sth *sth,
-                            const wire_receipt_entry *e, size_t k)
+json_t *net__receipt_json(net_node *n, const store_request *rq, const schema_sth *sth,
+                          const wire_receipt_entry *e, size_t k)
 {
     wire_receipt *r = calloc(1, sizeof(*r));
     uint8_t *msg = NULL, sig[64];
@@ -262,7 +262,7 @@ static void answer_new(job *j)
         free(e);
         return;
     }
-    rc = receipt_json(n, &j->rq, &j->res.sth, e, k);
+    rc = net__receipt_json(n, &j->rq, &j->res.sth, e, k);
     free(e);
     o = json_pack("{s:b, s:b, s:I, s:I, s:o, s:o}", "success", 1, "duplicate", 0, "accepted",
                   (json_int_t)k, "rejected", (json_int_t)rejected, "items", items, "receipt",
@@ -326,7 +326,7 @@ static void answer_duplicate(net_node *n, net_req *req, net__ctx *ctx, const sto
                                                   "rejected"));
         }
     }
-    rc = receipt_json(n, rq, &sth, e, count);
+    rc = net__receipt_json(n, rq, &sth, e, count);
     o = json_pack("{s:b, s:b, s:I, s:I, s:o, s:o}", "success", 1, "duplicate", 1, "accepted",
                   (json_int_t)count, "rejected", (json_int_t)(items->n - count), "items", list,
                   "receipt", rc ? rc : json_null());

@@ -501,6 +501,8 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
     n->reload = cfg->reload, n->reload_arg = cfg->reload_arg;
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->pending_mu, NULL);
+    pthread_mutex_init(&n->fin_mu, NULL);
+    n->fin_init = true;
     pthread_cond_init(&n->cv, NULL);
     n->started_ms = net__now_ms(n);
     n->grace_ms = (unsigned)ops_config_u64(n->conf, OPS_K_SHUTDOWN_GRACE_S) * 1000u;
@@ -521,6 +523,9 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
     }
     if (st == TALLY_OK) {
         st = net_rnonce_new(&n->rnonce);
+    }
+    if (st == TALLY_OK) {
+        st = net__auth_new(&n->auth);
     }
     if (st == TALLY_OK) {
         st = open_http(n, cfg->detail);
@@ -683,6 +688,11 @@ void net_node_close(net_node *n)
     engine_rules_free(n->cyc_rules);
     net_abuse_free(n->abuse);
     net_rnonce_free(n->rnonce);
+    net__auth_free(n->auth);
+    ledger_finality_free(n->fin);
+    if (n->fin_init) {
+        pthread_mutex_destroy(&n->fin_mu);
+    }
     ops_metrics_free(n->metrics);
     while (n->bans_head != NULL) {
         net__ban_job *j = n->bans_head;

@@ -10,8 +10,22 @@
  * | GET  /log/checkpoint       | ledger     | none    | yes     | ops_routes.c |
  * | GET  /v1/games             | ingest     | signed  | yes     | ingest.c     |
  * | POST /v1/odds, /v1/outcomes| ingest     | signed  | yes     | ingest.c     |
+ * | POST /v1/auth/challenge    | ledger     | none    | yes     | auth.c       |
+ * | POST /v1/auth/token        | ledger     | none    | yes     | auth.c       |
+ * | GET  /v1/sth, /v1/sth/<n>  | ledger     | none    | yes     | ledger_tree.c|
+ * | GET  /v1/info              | ledger     | none    | yes     | ledger_tree.c|
+ * | GET  /log/tile/..., /log/bodies/... | ledger | none | yes    | ledger_tree.c|
+ * | GET  /v1/proof/inclusion, /consistency | ledger | none | yes | ledger_tree.c|
+ * | GET  /v1/records, /v1/deltas | ledger   | token   | yes     | ledger_records.c |
+ * | GET  /v1/checkpoints       | ledger     | none    | yes     | ledger_audit.c |
+ * | GET  /v1/checkpoints/<c|latest> | ledger | token  | yes     | ledger_audit.c |
+ * | GET  /v1/attestations      | ledger     | none    | yes     | ledger_audit.c |
+ * | POST /v1/attestations      | ledger     | token   | yes     | ledger_audit.c |
+ * | GET  /v1/finality          | ledger     | none    | yes     | ledger_audit.c |
  * | /admin/v1/...              | ops        | admin   | no      | admin.c      |
- */
+ *
+ * A path may appear in two rows with other methods (GET and POST /v1/attestations): the route
+ * is the first row whose path and method match, else the first whose path matches (405). */
 #ifndef TALLY_NET_NODE_INT_H
 #define TALLY_NET_NODE_INT_H
 
@@ -30,6 +44,8 @@ typedef enum net__auth {
     NET_AUTH_NONE = 0,
     NET_AUTH_SIGNED, /* Tally-* headers (§4), checked through stage 7 in head, signed in handle */
     NET_AUTH_ADMIN,  /* Authorization: Bearer <admin token> */
+    NET_AUTH_TOKEN,  /* Authorization: Bearer <login token> (§6.1), eligibility re-checked at
+                        stage 6, the token's key window at stage 7 (auth.c) */
 } net__auth;
 
 typedef struct net__ctx net__ctx;
@@ -55,7 +71,9 @@ struct net__ctx {
     unsigned route_id;
     net_ip ip;            /* the client IP (§3) */
     bool exempt;
-    bool signed_req, verified; /* Tally-* present and well formed; request signature verified */
+    bool signed_req, verified; /* Tally-* present and well formed; request signature verified
+                                  (or, for a token route, the bearer token valid and eligible) */
+    bool token_req;       /* a token route whose token was valid: auth.key is the token's key */
     wire_auth auth;
     engine_binding bind;  /* the key's neuron (signed requests) */
     net_abuse_resv resv;
@@ -119,6 +137,12 @@ struct net_node {
     _Atomic uint64_t clock_seen_ms, clock_stepped_ms; /* the housekeeper's view of the wall
                                                          clock: when it last went back > 1 s */
     atomic_int latched;       /* tally_status of a write fault that latched writes off, or 0 */
+
+    /* the ledger listener (auth.c, ledger_*.c) */
+    struct net__auth_state *auth;   /* challenges and tokens, memory only */
+    pthread_mutex_t fin_mu;         /* guards fin */
+    ledger_finality_state *fin;     /* cycles, attestations and finality, folded on demand */
+    bool fin_init;
 };
 
 /* The route table (route.c) and the pipeline of §7.3 as the HTTP engine's callbacks. */
@@ -139,6 +163,11 @@ bool net__reply_msgpack(net_req *req, unsigned status, const json_t *json);
 /* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed), as msgpack when the
  * request's Accept prefers it (§3). */
 void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json);
+/* The same with its own Cache-Control value. */
+void net__reply_json_cc(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json,
+                        const char *cache_control);
+/* The X-RateLimit-* headers of ctx, for a handler that replies with its own body. */
+void net__rate_headers(net_req *req, const net__ctx *ctx);
 /* A response header; one that does not fit in the request's arena is left out (the response
  * goes on without it). */
 void net__header(net_req *req, const char *name, const char *value);
@@ -173,6 +202,48 @@ void net__h_games(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_odds(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_outcomes(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_admin(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_auth_challenge(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_auth_token(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_sth(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_info(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_tile(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_proof(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_records(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_deltas(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_checkpoints(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_checkpoint_blob(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_attest_list(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_attest_post(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_finality(net_node *n, net_req *req, net__ctx *ctx);
+
+/* The signed receipt of §5.5 for entries (ascending by seq) under head sth, as JSON (ingest.c);
+ * NULL without memory. */
+json_t *net__receipt_json(net_node *n, const store_request *rq, const schema_sth *sth,
+                          const wire_receipt_entry *e, size_t k);
+
+/* ---- login state (auth.c) ---- */
+TALLY_MUST_USE tally_status net__auth_new(struct net__auth_state **out);
+void net__auth_free(struct net__auth_state *a); /* NULL is a no-op */
+/* Stage 6 of a token route: the bearer token (401 token_missing with WWW-Authenticate, 401
+ * token_invalid), the key's eligibility now (503 metagraph_unavailable, 403 not_eligible). On
+ * true ctx->auth.key, ctx->bind, ctx->verified and ctx->token_req are set. False when answered. */
+bool net__stage_token(net_node *n, net_req *req, net__ctx *ctx);
+/* Whether key may log in now (§6.1): WIRE_OK with its binding, WIRE_METAGRAPH_UNAVAILABLE, or
+ * WIRE_NOT_ELIGIBLE with *reason ("key_not_registered", "no_validator_permit",
+ * "stake_too_low"). The view is synced first. */
+wire_err net__eligible(net_node *n, const uint8_t key[32], engine_binding *bind,
+                       const char **reason);
+/* Sets the tokens gauge (the metrics scrape calls it). */
+void net__auth_gauge(net_node *n);
+
+/* ---- the ledger's folds (ledger_audit.c) ---- */
+/* The finality state folded to the head, under n->fin_mu, which the caller holds on TALLY_OK
+ * and releases with pthread_mutex_unlock. */
+TALLY_MUST_USE tally_status net__fin_lock(net_node *n, ledger_finality_state **out);
+/* The size a delta or a record range may end at for the requested end `to` (≤ the tree): the
+ * largest stored STH size ≤ to (the one place the cut is made, so it can move to
+ * store_sth_floor). TALLY_ENOTFOUND when no STH is ≤ to. */
+TALLY_MUST_USE tally_status net__sth_floor(net_node *n, uint64_t to, schema_sth *out);
 
 /* Health (ops_routes.c): which readiness checks fail now, as names into out (up to 8). */
 size_t net__not_ready(net_node *n, const char **out);

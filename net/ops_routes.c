@@ -270,6 +270,17 @@ static void refresh_gauges(net_node *n)
     }
     const char *all[1] = {"all"};
     ops_metric_set(n->metrics, OPS_M_HTTP_INFLIGHT, all, (double)hg.inflight);
+    net__auth_gauge(n);
+    ledger_finality_state *fin;
+    if (net__fin_lock(n, &fin) == TALLY_OK) {
+        ledger_finality_result fr;
+        if (ledger_finality_get(fin, 0, &fr) == TALLY_OK) {
+            ops_metric_set(n->metrics, OPS_M_FINALITY_FINAL_CYCLE, NULL,
+                           (double)fr.latest_final_cycle);
+            ledger_finality_result_release(&fr);
+        }
+        pthread_mutex_unlock(&n->fin_mu);
+    }
 }
 
 void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx)

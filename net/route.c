@@ -10,39 +10,6 @@
 
 #include "net/node_int.h"
 
-#define L_IN (1u << NET_LISTEN_INGEST)
-#define L_LED (1u << NET_LISTEN_LEDGER)
-#define L_OPS (1u << NET_LISTEN_OPS)
-#define L_ALL (L_IN | L_LED | L_OPS)
-#define M_GET ((1u << NET_METHOD_GET) | (1u << NET_METHOD_HEAD))
-#define M_POST (1u << NET_METHOD_POST)
-#define M_DELETE (1u << NET_METHOD_DELETE)
-#define MSGPACK "application/msgpack"
-#define JSON "application/json"
-#define ADMIN_BODY_MAX (4u << 20) /* §10: admin ≤ 4 MiB */
-
-/* Ordered: the first route whose path matches serves the request (exact paths before the
- * prefixes that contain them). Route ids are indexes + 1 (0 is the engine's "unknown"). */
-const net__route net__routes[] = {
-    {"index", "/", false, L_ALL, M_GET, NET_AUTH_NONE, true, false, NULL, 0, net__h_index},
-    {"health", "/health", false, L_ALL, M_GET, NET_AUTH_NONE, false, false, NULL, 0,
-     net__h_health},
-    {"health", "/health/", true, L_ALL, M_GET, NET_AUTH_NONE, false, false, NULL, 0,
-     net__h_health},
-    {"metrics", "/metrics", false, L_OPS, M_GET, NET_AUTH_NONE, false, false, NULL, 0,
-     net__h_metrics},
-    {"checkpoint", "/log/checkpoint", false, L_LED, M_GET, NET_AUTH_NONE, true, false, NULL, 0,
-     net__h_checkpoint},
-    {"games", "/v1/games", false, L_IN, M_GET, NET_AUTH_SIGNED, true, false, NULL, 0,
-     net__h_games},
-    {"odds", "/v1/odds", false, L_IN, M_POST, NET_AUTH_SIGNED, true, true, MSGPACK,
-     WIRE_REQUEST_BODY_MAX, net__h_odds},
-    {"outcomes", "/v1/outcomes", false, L_IN, M_POST, NET_AUTH_SIGNED, true, true, MSGPACK,
-     WIRE_REQUEST_BODY_MAX, net__h_outcomes},
-    {"admin", "/admin/v1/", true, L_OPS, M_GET | M_POST | M_DELETE, NET_AUTH_ADMIN, false, false,
-     JSON, ADMIN_BODY_MAX, net__h_admin},
-};
-const size_t net__n_routes = sizeof(net__routes) / sizeof(net__routes[0]);
 
 static const char *const listener_names[NET_LISTEN_COUNT] = {"ingest", "ledger", "ops"};
 
@@ -56,29 +23,50 @@ uint64_t net__mono_ms(const net_node *n)
     return ops_clock_mono_ns(n->clock) / 1000000u;
 }
 
-static const net__route *find_route(const char *path, size_t listener)
+static bool path_hit(const net__route *r, const char *path, size_t listener)
 {
-    for (size_t i = 0; i < net__n_routes; i++) {
-        const net__route *r = &net__routes[i];
-        bool hit = r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
-                             : strcmp(path, r->path) == 0;
-        if (hit && (r->listeners & (1u << listener))) {
-            return r;
-        }
-    }
-    return NULL;
+    bool hit = r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
+                         : strcmp(path, r->path) == 0;
+    return hit && (r->listeners & (1u << listener));
 }
 
-/* The Allow header of a route: its methods by name. */
-static void allow_of(const net__route *r, char *out, size_t cap)
+/* The first route whose path and method match, else the first whose path matches (its method
+ * check then answers 405). */
+static const net__route *find_route(const char *path, size_t listener, net_method method)
+{
+    const net__route *first = NULL;
+
+    for (size_t i = 0; i < net__n_routes; i++) {
+        const net__route *r = &net__routes[i];
+        if (!path_hit(r, path, listener)) {
+            continue;
+        }
+        if (r->methods & (1u << method)) {
+            return r;
+        }
+        if (first == NULL) {
+            first = r;
+        }
+    }
+    return first;
+}
+
+/* The Allow header of a path: the methods of every route serving it, by name. */
+static void allow_of(const char *path, size_t listener, char *out, size_t cap)
 {
     static const char *const names[NET_METHOD_COUNT] = {"GET", "HEAD", "POST", "PUT", "DELETE",
                                                         "OPTIONS", "PATCH", NULL};
     size_t used = 0;
+    unsigned methods = 0;
 
+    for (size_t i = 0; i < net__n_routes; i++) {
+        if (path_hit(&net__routes[i], path, listener)) {
+            methods |= net__routes[i].methods;
+        }
+    }
     out[0] = '\0';
     for (unsigned m = 0; m < NET_METHOD_COUNT; m++) {
-        if ((r->methods & (1u << m)) && names[m] != NULL) {
+        if ((methods & (1u << m)) && names[m] != NULL) {
             used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "", names[m]);
         }
     }
@@ -108,13 +96,24 @@ static void rate_headers(net_req *req, const net__ctx *ctx)
 
 void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json)
 {
+    net__reply_json_cc(n, req, ctx, status, json, "no-store");
+}
+
+void net__reply_json_cc(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json,
+                        const char *cache_control)
+{
     (void)n;
     rate_headers(req, ctx);
-    net__header(req, "Cache-Control", "no-store");
+    net__header(req, "Cache-Control", cache_control);
     if (net_req_prefers_msgpack(req) && net__reply_msgpack(req, status, json)) {
         return;
     }
     net_req_reply_json(req, status, json);
+}
+
+void net__rate_headers(net_req *req, const net__ctx *ctx)
+{
+    rate_headers(req, ctx);
 }
 
 /* What the abuse engine is told of a failure of code: its class and who is charged (§7.2). */
@@ -305,7 +304,7 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
             return false;
         }
     }
-    ctx->route = find_route(path, listener);
+    ctx->route = find_route(path, listener, net_req_method(req));
     if (ctx->route == NULL) {
         net__fail(n, req, ctx, WIRE_UNKNOWN_ROUTE, "no such route", NULL);
         return false;
@@ -314,7 +313,7 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
     net_req_set_route(req, ctx->route_id);
     if (!(ctx->route->methods & (1u << net_req_method(req)))) {
         char allow[64];
-        allow_of(ctx->route, allow, sizeof(allow));
+        allow_of(path, listener, allow, sizeof(allow));
         net__header(req, "Allow", allow);
         net__fail(n, req, ctx, WIRE_METHOD_NOT_ALLOWED, "method not allowed on this route", NULL);
         return false;
@@ -394,6 +393,24 @@ static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
     return true;
 }
 
+/* Stages 6–7 of a token route: the token and eligibility (auth.c), then the hotkey's ban and
+ * cooldown and the key window, as for a signed request (the per-key window applies to the
+ * token's key, §7.1). */
+static bool stage_token_key(net_node *n, net_req *req, net__ctx *ctx)
+{
+    net_abuse_verdict v;
+
+    if (!net__stage_token(n, req, ctx)) {
+        return false;
+    }
+    if (net_abuse_check_key(n->abuse, ctx->auth.key, ctx->bind.hotkey, net__now_ms(n),
+                            net__mono_ms(n), &v, &ctx->resv) != TALLY_OK) {
+        net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "abuse check failed", NULL);
+        return false;
+    }
+    return !refused(n, req, ctx, &v, false);
+}
+
 static bool stage_admin(net_node *n, net_req *req, net__ctx *ctx)
 {
     const char *v = NULL;
@@ -449,10 +466,13 @@ void net__head(void *arg, net_req *req)
     if (ctx->route->auth == NET_AUTH_ADMIN && !stage_admin(n, req, ctx)) {
         return;
     }
+    if (ctx->route->auth == NET_AUTH_TOKEN && !stage_token_key(n, req, ctx)) {
+        return;
+    }
     /* stage 8: what the body must be; its size is checked by the engine against this limit */
     if (net_req_method(req) == NET_METHOD_POST && ctx->route->media != NULL &&
         !net_req_content_type_is(req, ctx->route->media)) {
-        if (ctx->route->auth == NET_AUTH_SIGNED) {
+        if (ctx->route->auth == NET_AUTH_SIGNED || ctx->route->auth == NET_AUTH_TOKEN) {
             net_abuse_key_release(n->abuse, &ctx->resv);
         }
         net__fail(n, req, ctx, WIRE_UNSUPPORTED_MEDIA_TYPE,
@@ -511,6 +531,9 @@ void net__handle(void *arg, net_req *req)
         net_abuse_key_commit(n->abuse, &ctx->resv);
         ctx->verified = true;
     }
+    if (ctx->route->auth == NET_AUTH_TOKEN) {
+        net_abuse_key_commit(n->abuse, &ctx->resv); /* the token was the verification */
+    }
     ctx->route->handle(n, req, ctx);
 }
 
@@ -545,7 +568,7 @@ void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes)
         net_ident_ip(&ctx->ip, &id);
         net_ident_format(&id, ip); /* "ip:203.0.113.9": the log field is the address itself */
         memmove(ip, ip + 3, strlen(ip + 3) + 1);
-        if (ctx->signed_req) {
+        if (ctx->signed_req || ctx->token_req) {
             schema_hex(ctx->auth.key, 32, hex);
         }
         if (ctx->verified) {

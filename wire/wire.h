@@ -1,7 +1,8 @@
 /* wire: the protocol's wire pieces shared by the node (net/) and its clients (`tally sign`,
  * `tally submit`, load generators, the auditor): the §8 error codes, the Tally-* headers and the
  * request signature of §4, the odds and outcome request bodies of §5.2–§5.4 with their stateless
- * checks, receipts (§5.5, §14.3) and the /v1/games query (§5.1). Pure functions: no I/O, no
+ * checks, receipts (§5.5, §14.3), the /v1/games query (§5.1), and the ledger's pieces (§6): the
+ * login message and bodies, ledger queries, tile paths, deltas and attestation requests. Pure functions: no I/O, no
  * network, no threads, no global state; every function may be called from any thread. */
 #ifndef TALLY_WIRE_WIRE_H
 #define TALLY_WIRE_WIRE_H
@@ -341,5 +342,134 @@ TALLY_MUST_USE tally_status wire_odds_from_json(const char *json, size_t n, uint
 /* The same for an outcome request (OUTCOME bodies; "source" defaults to "miner"; ≤ 50 items). */
 TALLY_MUST_USE tally_status wire_outcomes_from_json(const char *json, size_t n, uint64_t nonce,
                                                     wire_bodies *out, schema_field_error *err);
+
+/* ---- §6.1 ledger login ---- */
+#define WIRE_AUTH_BODY_MAX 4096u  /* bytes of a decoded /v1/auth/ body (§10) */
+#define WIRE_LOGIN_MSG_MAX 256u   /* bytes of the login message (origin ≤ 128) */
+/* The message a login signature covers: canonical msgpack `["tally-auth-v1", origin, challenge
+ * bin32, key bin32]`, written into buf. TALLY_EINVAL for an origin that is not ascii128 without
+ * '+'; TALLY_ELIMIT when cap is too small (WIRE_LOGIN_MSG_MAX is enough); *n_out 0 then. */
+TALLY_MUST_USE tally_status wire_login_message(tally_str origin, const uint8_t challenge[32],
+                                               const uint8_t key[32], uint8_t *buf, size_t cap,
+                                               size_t *n_out);
+/* Ed25519 (no prehash) over the login message with sk (64-byte libsodium key of key). Errors as
+ * the message; sig_out zeroed on failure. */
+TALLY_MUST_USE tally_status wire_login_sign(tally_str origin, const uint8_t challenge[32],
+                                            const uint8_t key[32], const uint8_t sk[64],
+                                            uint8_t sig_out[64]);
+/* TALLY_OK when sig verifies (crypto_sign_verify_detached, strict), TALLY_EAUTH when not,
+ * TALLY_EINVAL for a bad origin. */
+TALLY_MUST_USE tally_status wire_login_verify(tally_str origin, const uint8_t challenge[32],
+                                              const uint8_t key[32], const uint8_t sig[64]);
+/* The bodies of POST /v1/auth/challenge `{"key": hex64}` and POST /v1/auth/token `{"key": hex64,
+ * "challenge": hex64, "sig": hex128}`: one JSON object with exactly those members (none twice, no
+ * others), lower-case hex of the exact lengths, at most WIRE_AUTH_BODY_MAX bytes. TALLY_EFORMAT
+ * with fail (when not NULL) WIRE_MALFORMED_BODY naming the member; outputs zeroed then. */
+typedef struct wire_token_req {
+    uint8_t key[32], challenge[32], sig[64];
+} wire_token_req;
+TALLY_MUST_USE tally_status wire_challenge_req_parse(const char *json, size_t n,
+                                                     uint8_t key_out[32], wire_fail *fail);
+TALLY_MUST_USE tally_status wire_token_req_parse(const char *json, size_t n, wire_token_req *out,
+                                                 wire_fail *fail);
+/* An Authorization value "Bearer <64 lower-case hex>" (scheme case-insensitive, one space).
+ * TALLY_EFORMAT otherwise (token zeroed). */
+TALLY_MUST_USE tally_status wire_bearer_parse(const char *value, uint8_t token_out[32]);
+
+/* A decimal of digits only, no sign, no leading zero ("0" allowed), ≤ max (the rule of every
+ * decimal in a header, path or query). */
+bool wire_decimal_parse(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+/* ---- ledger queries (§6.3–§6.6): key=value pairs of decimals or 64-hex keys ---- */
+typedef struct wire_qparam {
+    const char *key; /* the name, e.g. "from" */
+    bool hex32;      /* the value is 64 lower-case hex digits (a key) instead of a decimal */
+    uint64_t max;    /* decimals: the largest allowed (0 means SCHEMA_ID_MAX) */
+    bool present;    /* out: the pair was given */
+    uint64_t u;      /* out: the decimal */
+    uint8_t hex[32]; /* out: the key */
+} wire_qparam;
+/* Parses the query (NULL or "" for none) against the n keys of params: each at most once, none
+ * other, no empty pair, no '%' or '+', decimals without sign or leading zero. TALLY_EFORMAT with
+ * fail (when not NULL) WIRE_BAD_REQUEST naming the key; every present flag false then. */
+TALLY_MUST_USE tally_status wire_query_params(const char *query, wire_qparam *params, size_t n,
+                                              wire_fail *fail);
+
+/* ---- §6.3 tile paths (c2sp.org/tlog-tiles, with tally's body bundles) ---- */
+typedef enum wire_tile_kind {
+    WIRE_TILE_HASH = 0, /* tile/<L>/<N>[.p/<W>] */
+    WIRE_TILE_ENTRIES,  /* tile/entries/<N>[.p/<W>] */
+    WIRE_TILE_BODIES,   /* bodies/<N>[.p/<W>] */
+} wire_tile_kind;
+#define WIRE_TILE_LEVEL_MAX 63u
+#define WIRE_TILE_INDEX_MAX ((UINT64_C(1) << 56) - 1) /* 256·N + 255 fits in 64 bits */
+#define WIRE_TILE_PATH_MAX 64u
+typedef struct wire_tile {
+    wire_tile_kind kind;
+    unsigned level;  /* hash tiles: 0..63; 0 for bundles */
+    uint64_t index;  /* N, 0..WIRE_TILE_INDEX_MAX */
+    unsigned width;  /* 1..255 for a partial tile, 256 for a full one */
+} wire_tile;
+/* Parses a path relative to the log's prefix ("tile/0/x001/234.p/7", "tile/entries/000",
+ * "bodies/001"), exactly: L 0..63 without leading zeros, N as 3-digit groups with all but the last
+ * prefixed 'x' and no leading group "x000", W 1..255 without leading zeros, nothing else.
+ * TALLY_EFORMAT otherwise (out zeroed). */
+TALLY_MUST_USE tally_status wire_tile_parse(const char *path, size_t n, wire_tile *out);
+/* The path of t, relative as above, NUL-terminated in buf (WIRE_TILE_PATH_MAX is enough).
+ * TALLY_EINVAL for a tile out of range, TALLY_ELIMIT when cap is too small. */
+TALLY_MUST_USE tally_status wire_tile_format(const wire_tile *t, char *buf, size_t cap,
+                                             size_t *n_out);
+
+/* ---- §6.4 deltas ---- */
+#define WIRE_DELTA_MEDIA "application/vnd.tally.delta+msgpack"
+#define WIRE_DELTA_RECORDS_MAX 65536u
+#define WIRE_DELTA_BYTES_MAX (32u << 20) /* uncompressed */
+/* One entry: the header and, where the reader may see it, the body (views). */
+typedef struct wire_delta_entry {
+    tally_bytes header;
+    bool has_body;
+    tally_bytes body;
+} wire_delta_entry;
+typedef struct wire_delta {
+    uint64_t from, to, size; /* from ≤ to ≤ size, to − from = n */
+    wire_delta_entry *entries;
+    size_t n;
+    uint8_t (*proof)[32]; /* consistency proof from `to` to `size` */
+    size_t n_proof;       /* ≤ 64 */
+    tally_bytes sth;      /* the STH wire form of `size` */
+} wire_delta;
+/* Writes canonical `["tally-delta-v1", from, to, size, [[header bin, body bin|nil]], [hash],
+ * sth]` (the sth as its encoded array, inserted as is). TALLY_EINVAL for a delta breaking the
+ * bounds above (headers 1..255 bytes, bodies 1..65535, n ≤ WIRE_DELTA_RECORDS_MAX); TALLY_ELIMIT
+ * over WIRE_DELTA_BYTES_MAX; TALLY_ENOMEM. On TALLY_OK *out is malloc'd. */
+TALLY_MUST_USE tally_status wire_delta_encode(const wire_delta *d, uint8_t **out, size_t *n_out);
+/* Decodes a delta strictly: the canonical form above and nothing after it, the bounds above,
+ * every header decoding (schema_header_decode) and the sth decoding (schema_sth_decode) with
+ * tree_size = size. It does not check bodies against headers nor the proof (the caller verifies
+ * those). On TALLY_OK *out points into p (views; the entry and proof arrays are malloc'd: release
+ * with wire_delta_release) and sth_out holds the decoded STH; TALLY_EFORMAT, TALLY_ENOMEM
+ * otherwise (out empty). */
+TALLY_MUST_USE tally_status wire_delta_decode(const uint8_t *p, size_t n, wire_delta *out,
+                                              schema_sth *sth_out);
+void wire_delta_release(wire_delta *d); /* NULL is a no-op; empties it */
+
+/* ---- §6.6 attestation requests ---- */
+#define WIRE_ATTEST_BODY_MAX (16u << 10) /* bytes of a decoded POST /v1/attestations body */
+/* Writes `[body, sig]` for an ATTESTATION body (its canonical bytes) and its record signature.
+ * TALLY_EFORMAT when body is not a canonical ATTESTATION body; TALLY_ENOMEM. *out malloc'd. */
+TALLY_MUST_USE tally_status wire_attest_build(const uint8_t *body, size_t n, const uint8_t sig[64],
+                                              uint8_t **out, size_t *n_out);
+/* Parses `[body, sig]`: malformed_body (not canonical msgpack of that shape, trailing bytes, a
+ * sig that is not bin 64, over WIRE_ATTEST_BODY_MAX), then the body as an ATTESTATION (invalid
+ * bytes: malformed_body; bounds: invalid_field), then the record signature under origin and key
+ * (item_signature_invalid: the token authenticated the request, the record signature is the
+ * item's, §8). On TALLY_OK *body_out views the body
+ * inside p, *decoded owns its copy (schema_body_release) and header_out is the record header
+ * [1, 13, 0, 1, nil, nil, key, SHA-256(body), sig] ready for the writer. TALLY_EFORMAT,
+ * TALLY_EINVAL (field bounds) or TALLY_EAUTH with fail filled. */
+TALLY_MUST_USE tally_status wire_attest_parse(tally_str origin, const uint8_t key[32],
+                                              const uint8_t *p, size_t n, tally_bytes *body_out,
+                                              schema_body *decoded, schema_header *header_out,
+                                              wire_fail *fail);
 
 #endif

@@ -42,6 +42,11 @@ static void sleep_ms(unsigned ms)
 
 void tn_init(tn_node *n, const char *tag)
 {
+    tn_init_origin(n, tag, "tally.local/1");
+}
+
+void tn_init_origin(tn_node *n, const char *tag, const char *origin)
+{
     char out[4096];
     const char *d = tu_tmpdir(tag);
 
@@ -50,11 +55,11 @@ void tn_init(tn_node *n, const char *tag)
     snprintf(n->dir, sizeof(n->dir), "%s/log", d);
     snprintf(n->out, sizeof(n->out), "%s/serve.out", d);
     snprintf(n->err, sizeof(n->err), "%s/serve.err", d);
-    snprintf(n->origin, sizeof(n->origin), "tally.local/1");
+    snprintf(n->origin, sizeof(n->origin), "%s", origin);
     assert_int_equal(tu_run(out, sizeof(out),
-                            "%s init --dir %s --key-seed "
+                            "%s init --dir %s --origin %s --key-seed "
                             "1111111111111111111111111111111111111111111111111111111111111111",
-                            bin(), n->dir),
+                            bin(), n->dir, origin),
                      0);
     n->pid = -1;
 }
@@ -241,6 +246,12 @@ void tn_http(tn_node *n, int listener, const char *method, const char *target,
     copy_header(r, "X-RateLimit-Remaining", out->rl_remaining, sizeof(out->rl_remaining));
     copy_header(r, "Allow", out->allow, sizeof(out->allow));
     copy_header(r, "X-Request-Id", out->request_id, sizeof(out->request_id));
+    copy_header(r, "WWW-Authenticate", out->www_auth, sizeof(out->www_auth));
+    copy_header(r, "ETag", out->etag, sizeof(out->etag));
+    copy_header(r, "Content-Type", out->ctype, sizeof(out->ctype));
+    copy_header(r, "Content-Encoding", out->cenc, sizeof(out->cenc));
+    copy_header(r, "Cache-Control", out->cache, sizeof(out->cache));
+    copy_header(r, "Tally-Cycle", out->cycle, sizeof(out->cycle));
     client_response_free(r);
 }
 

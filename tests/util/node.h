@@ -27,6 +27,8 @@ typedef struct tn_node {
 
 /* A new data directory with a log (origin "tally.local/1", netuid 1), not started. */
 void tn_init(tn_node *n, const char *tag);
+/* The same with another origin (a second node whose logins mean nothing at the first). */
+void tn_init_origin(tn_node *n, const char *tag, const char *origin);
 /* Starts the node (env: n->env) and waits until it listens; aborts the test if it does not
  * within 30 s. */
 void tn_start(tn_node *n);
@@ -41,6 +43,7 @@ typedef struct tn_resp {
     char *body;   /* NUL-terminated copy */
     size_t n;
     char retry_after[16], rl_remaining[16], allow[64], request_id[80];
+    char www_auth[96], etag[80], ctype[96], cenc[32], cache[96], cycle[24]; /* ledger headers */
 } tn_resp;
 void tn_resp_free(tn_resp *r);
 
