@@ -26,6 +26,7 @@ enum {
     CLI_CONFLICT = 8,
     CLI_IO = 9,
     CLI_INTERNAL = 10,
+    CLI_PAUSED = 11,   /* audit --once: a cycle paused by the recompute policy, none failed */
 };
 
 typedef struct cli_cmd {
@@ -92,6 +93,7 @@ int cmd_weights(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 /* miner clients and the admin wrappers (cli/admin_int.h has their shared glue) */
 int cmd_sign(int argc, char **argv);

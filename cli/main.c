@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
     {"key", cmd_key, "print the node's verifier key"},
     {"keygen", cmd_keygen, "make a key file for a miner or an auditor"},
     {"serve", cmd_serve, "run the node: signed ingest, the ledger API, health, admin"},
+    {"audit", cmd_audit, "audit a primary node: sync, verify, replay, attest, cosign"},
     {"sign", cmd_sign, "sign an odds or outcome request given as JSON (body and headers)"},
     {"submit", cmd_submit, "sign, post with safe retries, verify and keep the receipt"},
     {"feed", cmd_feed, "send feeder records (JSON lines) to the running node, all or nothing"},

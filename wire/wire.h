@@ -472,4 +472,20 @@ TALLY_MUST_USE tally_status wire_attest_parse(tally_str origin, const uint8_t ke
                                               schema_body *decoded, schema_header *header_out,
                                               wire_fail *fail);
 
+/* ---- §6.4 records (the msgpack form of GET /v1/records) ---- */
+#define WIRE_RECORDS_MAX 1024u
+/* One record of a records answer: the header and, where the reader may see it, the body. */
+typedef struct wire_records {
+    uint64_t from, to; /* to − from = n */
+    wire_delta_entry *entries;
+    size_t n;
+} wire_records;
+/* Decodes `[from, to, [[header bin, body bin|nil]]]` strictly: canonical, nothing after it,
+ * to − from entries (≤ WIRE_RECORDS_MAX), headers 1..255 bytes that decode, bodies 1..65535
+ * bytes. It does not check bodies against headers (the caller does). On TALLY_OK *out views p
+ * (the entry array is malloc'd: wire_records_release); TALLY_EFORMAT or TALLY_ENOMEM otherwise
+ * (out empty). */
+TALLY_MUST_USE tally_status wire_records_decode(const uint8_t *p, size_t n, wire_records *out);
+void wire_records_release(wire_records *r); /* NULL is a no-op; empties it */
+
 #endif

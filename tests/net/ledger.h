@@ -111,7 +111,7 @@ static inline void lg_get(tn_node *n, const char *target, const char *token, con
                           tn_resp *out)
 {
     char auth[80];
-    client_header h[2];
+    client_header h[2] = {{NULL, NULL}, {NULL, NULL}};
     size_t nh = 0;
 
     if (token != NULL) {

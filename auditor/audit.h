@@ -1,0 +1,127 @@
+/* auditor: `tally audit`, an independent validator that trusts nothing the primary node says
+ * until it has checked it (protocol §6.7). One round: fetch the primary's checkpoint note and
+ * verify it against the pinned origin and node key, and its consistency with the last head this
+ * auditor trusted (a smaller head, or one that is not an extension, is a split view: both heads
+ * are kept as evidence); log in; pull deltas from the replica's verified size into a replica of
+ * the primary's log in tally's own store (every header against the tree and the signed head,
+ * every body against its header); fetch the bodies revealed since; replay the replica in the
+ * gated view an auditor may read (every actor signature, the acceptance and record rules, every
+ * derived record recomputed and compared byte for byte); apply the recompute policy; attest
+ * each cycle checked (pass, fail with the reason and the first divergent seq, or paused); write
+ * the weights of the last passing cycle for the process that sets weights on chain; cosign the
+ * checkpoint it verified. Library code: no printing, no exit; statuses, results and log lines
+ * through ops_log. */
+#ifndef TALLY_AUDITOR_AUDIT_H
+#define TALLY_AUDITOR_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/ops.h"
+#include "schema/status.h"
+
+#define AUDIT_WHAT_MAX 768u
+#define AUDIT_WEIGHTS_FILE "weights.json" /* in the data directory (docs/audit.md) */
+#define AUDIT_LOG_DIR "replica"           /* the replica's store, in the data directory */
+
+typedef struct audit audit; /* opaque; one per data directory */
+
+/* Attestation verdicts and reasons (protocol §2.5 ATTESTATION). */
+typedef enum audit_verdict {
+    AUDIT_PASS = 1,
+    AUDIT_FAIL = 2,
+    AUDIT_PAUSED = 3,
+} audit_verdict;
+typedef enum audit_reason {
+    AUDIT_R_NONE = 0,
+    AUDIT_R_DERIVED_MISMATCH = 1,
+    AUDIT_R_STATE_MISMATCH = 2,
+    AUDIT_R_INGEST_RULE = 3,
+    AUDIT_R_SIGNATURE = 4,
+    AUDIT_R_SPLIT_VIEW = 5,
+    AUDIT_R_RECOMPUTE_RATE = 6,
+    AUDIT_R_OTHER = 7,
+} audit_reason;
+const char *audit_verdict_name(audit_verdict v);  /* "pass", "fail", "paused" */
+const char *audit_reason_name(audit_reason r);    /* "none", "derived_mismatch", ... */
+
+typedef struct audit_cfg {
+    const char *dir;          /* the auditor's data directory (created if missing) */
+    const char *primary_url;  /* http://host:port of the primary's ledger listener */
+    const char *origin;       /* pinned: the log's origin */
+    const char *primary_key;  /* pinned: the node's verifier key string (`tally key`), or its
+                                 64 hex public key */
+    const char *key_file;     /* the auditor's own Ed25519 seed (tally keygen), mode 0600 */
+    uint64_t max_recompute_day, max_recompute_week; /* §6.7 recompute policy */
+    bool bootstrap_checkpoint; /* start a new replica from a final checkpoint (§6.5) */
+    bool no_post;             /* check and record verdicts but post nothing (dry run) */
+    ops_log *log;             /* JSON lines (component "auditor"); borrowed */
+    ops_clock *clock;         /* for nonces and cosignature times; borrowed */
+    char *detail;             /* optional, AUDIT_WHAT_MAX bytes: why audit_open failed */
+} audit_cfg;
+
+/* Opens the data directory: the auditor's key, its persisted state and its replica (created
+ * empty, pinned to origin and key, on first use). Connects to nothing yet. TALLY_EINVAL (a
+ * setting missing or malformed), TALLY_EAUTH/EFORMAT/ENOTFOUND (the key file), TALLY_ECONFLICT
+ * (the directory holds a replica of another log, or another process audits it), what the store
+ * returns. */
+TALLY_MUST_USE tally_status audit_open(const audit_cfg *cfg, audit **out);
+void audit_close(audit *a); /* NULL is a no-op */
+
+/* One cycle's verdict as attested (or, with no_post or while failing, as decided). */
+typedef struct audit_cycle {
+    uint64_t cycle, cycle_seq, state_seq;
+    audit_verdict verdict;
+    audit_reason reason;
+    bool has_divergent_seq;
+    uint64_t divergent_seq;
+    uint8_t state_hash[32], weights_hash[32];
+    uint64_t tree_size; /* the head attested under: the trusted one, or for a split view the */
+    uint8_t root[32];   /* primary's head that is not consistent with it */
+    bool posted;     /* the node took the ATTESTATION (or it was there already) */
+    bool agrees;     /* the node said its root, state and weights hashes agree */
+} audit_cycle;
+
+/* What one round saw and did. */
+typedef struct audit_round {
+    uint64_t primary_size;  /* the checkpoint's size */
+    uint64_t verified_size; /* the replica's size after the round */
+    uint64_t pulled;        /* records added to the replica */
+    uint64_t bodies_fetched, bodies_withheld; /* due embargoed bodies got / not served */
+    uint64_t records_replayed, cycles_checked, last_cycle;
+    audit_cycle *cycles;    /* verdicts decided this round (malloc'd; audit_round_release) */
+    size_t n_cycles;
+    bool failed;            /* a divergence: reason, seq and what say which */
+    audit_reason reason;
+    bool has_seq;
+    uint64_t seq;
+    char what[AUDIT_WHAT_MAX];
+    bool cosigned;          /* a cosignature of primary_size was posted */
+    bool weights_written;
+    uint64_t weights_cycle;
+    double seconds;
+} audit_round;
+void audit_round_release(audit_round *r);
+
+/* Runs one round (above). A divergence is not an error status: the round returns TALLY_OK with
+ * r->failed, after attesting the fail and keeping the evidence; once failed, the auditor stays
+ * failed (later rounds re-report it and attest nothing new) until an operator clears it. A
+ * primary that cannot be reached or answers outside the protocol returns TALLY_EIO (r->what says
+ * what) and changes nothing verified. Fills *r on every return. */
+TALLY_MUST_USE tally_status audit_round_run(audit *a, audit_round *r);
+
+/* The persisted summary (for /health, `tally audit --status` and tests). */
+typedef struct audit_status {
+    uint64_t trusted_size, replica_size, last_checked_cycle, last_attested_cycle;
+    uint64_t last_pass_cycle;
+    bool failed;
+    audit_reason reason;
+    bool has_seq;
+    uint64_t seq;
+    char what[AUDIT_WHAT_MAX];
+    uint64_t evidence; /* evidence items kept */
+} audit_status;
+void audit_status_get(audit *a, audit_status *out);
+
+#endif

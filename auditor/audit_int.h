@@ -1,0 +1,109 @@
+/* auditor internals shared by its files.
+ *
+ * Persisted state: the replica's side table STORE_SIDE_AUDIT (in the same LMDB as the replica,
+ * each put one durable write transaction, so a state change is atomic):
+ * | key              | value                                                              |
+ * |------------------|--------------------------------------------------------------------|
+ * | "state"          | JSON object: trusted_size, trusted_root (hex), trusted_note, the   |
+ * |                  |   cycles checked / attested / last passed, nonce, failed, reason,  |
+ * |                  |   seq, what, evidence (count)                                      |
+ * | "evidence/" ‖ u64 BE n | JSON object: kind, what, seq, and the heads or bytes it keeps |
+ *
+ * The replica itself: DIR/replica, a store opened as a replica pinned to the origin and node
+ * key (store_cfg.replica_pk), holding the primary's records and signed tree heads as served.
+ */
+#ifndef TALLY_AUDITOR_AUDIT_INT_H
+#define TALLY_AUDITOR_AUDIT_INT_H
+
+#include <jansson.h>
+
+#include "auditor/audit.h"
+#include "client/client.h"
+#include "ledger/ledger.h"
+#include "schema/schema.h"
+#include "store/store.h"
+
+#define AUDIT__NOTE_MAX 4096u
+
+typedef struct audit__state {
+    uint64_t trusted_size;
+    uint8_t trusted_root[32];
+    char trusted_note[AUDIT__NOTE_MAX]; /* the checkpoint note last trusted, "" if none */
+    uint64_t last_checked_cycle, last_attested_cycle, last_pass_cycle;
+    uint64_t nonce; /* the last attestation nonce used */
+    bool failed;
+    audit_reason reason;
+    bool has_seq;
+    uint64_t seq;
+    char what[AUDIT_WHAT_MAX];
+    uint64_t fail_cycle;         /* the cycle the fail is attested for; 0 until one exists */
+    uint8_t fail_state_hash[32]; /* the auditor's own state hash of that cycle, or zero */
+    uint64_t evidence;
+} audit__state;
+
+struct audit {
+    audit_cfg cfg;
+    char dir[4096];
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    uint8_t node_pk[32];
+    char node_vkey[512];
+    uint8_t pk[32];
+    uint8_t *sk; /* sodium_malloc'd 64 bytes */
+    char cosigner_name[256]; /* <auditor hotkey SS58>.audit.<origin>, once the hotkey is known */
+    store_log *log;           /* the replica */
+    client_conn *conn;
+    client_url url;
+    char token[65];           /* "" until logged in */
+    uint64_t token_expires_ms;
+    audit__state st;
+    ops_log *olog;
+};
+
+/* ---- state.c ---- */
+TALLY_MUST_USE tally_status audit__state_load(audit *a);
+TALLY_MUST_USE tally_status audit__state_save(audit *a);
+/* Keeps one piece of evidence (a JSON object the callee takes ownership of). */
+TALLY_MUST_USE tally_status audit__evidence(audit *a, json_t *ev);
+
+/* ---- conn.c: talking to the primary ---- */
+/* One request to the primary; *out belongs to the caller. With bearer, the session token is
+ * sent (logging in first when there is none or it was refused with token_invalid). TALLY_EIO
+ * with what filled when the primary cannot be reached. */
+TALLY_MUST_USE tally_status audit__get(audit *a, const char *target, bool bearer, bool msgpack,
+                                       client_response **out, char *what);
+TALLY_MUST_USE tally_status audit__post(audit *a, const char *target, const char *ctype,
+                                        const void *body, size_t n, client_response **out,
+                                        char *what);
+/* The response body as a JSON object (new reference), or NULL. */
+json_t *audit__json(const client_response *r);
+TALLY_MUST_USE tally_status audit__login(audit *a, char *what);
+
+/* ---- sync.c: the checkpoint and the replica ---- */
+typedef struct audit__head {
+    uint64_t size;
+    uint8_t root[32];
+    char note[AUDIT__NOTE_MAX]; /* the node's note alone, without cosignature lines */
+    size_t note_n;
+} audit__head;
+/* Fetches and verifies the checkpoint and its consistency with the trusted head; on a split
+ * view or rewind records the evidence, sets r->failed and returns TALLY_OK. */
+TALLY_MUST_USE tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r);
+/* Pulls the records [replica size, head->size) into the replica; a delta that does not verify
+ * sets r->failed (nothing of it stored). */
+TALLY_MUST_USE tally_status audit__pull(audit *a, const audit__head *head, audit_round *r);
+/* Fetches the bodies due by the replica's latest time that it does not hold. */
+TALLY_MUST_USE tally_status audit__reveals(audit *a, audit_round *r);
+
+/* ---- check.c: replay, verdicts, the recompute policy ---- */
+TALLY_MUST_USE tally_status audit__check(audit *a, const audit__head *head, audit_round *r);
+
+/* ---- attest.c: attestations, the weights file, cosignatures ---- */
+TALLY_MUST_USE tally_status audit__attest(audit *a, const audit__head *head, audit_round *r);
+TALLY_MUST_USE tally_status audit__weights(audit *a, audit_round *r);
+TALLY_MUST_USE tally_status audit__cosign(audit *a, const audit__head *head, audit_round *r);
+
+/* A sentence into dst (AUDIT_WHAT_MAX bytes); returns st. */
+tally_status audit__say(char *dst, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

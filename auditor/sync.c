@@ -1,0 +1,533 @@
+/* The primary's checkpoint, checked against the head this auditor trusts, and the replica
+ * brought up to it: deltas whose every header is canonical, signed by its actor, authored as
+ * §2.4 allows and hashed into the tree the node signed, and whose every body matches its
+ * header; then the bodies revealed since the last round. Nothing is stored that did not verify,
+ * and what was verified before is never touched. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auditor/audit_int.h"
+#include "wire/wire.h"
+
+#define DELTA_MAX_RESPONSE (40u << 20) /* §10: 32 MiB uncompressed, and the framing */
+
+/* Fails the round with a reason, the first divergent seq (when known) and a sentence, and
+ * keeps the evidence given (ev may be NULL). */
+static tally_status diverge(audit *a, audit_round *r, audit_reason reason, bool has_seq,
+                            uint64_t seq, json_t *ev, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static tally_status diverge(audit *a, audit_round *r, audit_reason reason, bool has_seq,
+                            uint64_t seq, json_t *ev, const char *fmt, ...)
+{
+    va_list ap;
+    tally_status st = TALLY_OK;
+
+    r->failed = true, r->reason = reason, r->has_seq = has_seq, r->seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(r->what, sizeof(r->what), fmt, ap);
+    va_end(ap);
+    /* sticky: persisted before the round goes on */
+    a->st.failed = true, a->st.reason = reason, a->st.has_seq = has_seq, a->st.seq = seq;
+    a->st.fail_cycle = 0;
+    memset(a->st.fail_state_hash, 0, 32);
+    snprintf(a->st.what, sizeof(a->st.what), "%s", r->what);
+    if (ev == NULL) {
+        st = audit__state_save(a);
+    } else {
+        json_object_set_new(ev, "kind", json_string(audit_reason_name(reason)));
+        json_object_set_new(ev, "what", json_string(r->what));
+        if (has_seq) {
+            json_object_set_new(ev, "seq", json_integer((json_int_t)seq));
+        }
+        st = audit__evidence(a, ev);
+    }
+    return st;
+}
+
+/* The node's own note out of a note that may carry cosignature lines after it: the text and
+ * the first signature line under the origin's name (the node's key name is the origin, §14.7). */
+static bool node_note(const char *note, size_t n, const char *origin, char *out, size_t cap,
+                      size_t *n_out)
+{
+    const char *end = note + n, *sig = NULL;
+    char prefix[SCHEMA_ORIGIN_MAX + 8];
+    size_t pn = (size_t)snprintf(prefix, sizeof(prefix), "\xe2\x80\x94 %s ", origin);
+
+    for (const char *p = note; p + 1 < end; p++) {
+        if (p[0] == '\n' && p[1] == '\n') {
+            sig = p + 2;
+            break;
+        }
+    }
+    for (const char *line = sig; line != NULL && line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl == NULL) {
+            return false;
+        }
+        if ((size_t)(nl - line) > pn && memcmp(line, prefix, pn) == 0) {
+            size_t textn = (size_t)(sig - note), ln = (size_t)(nl + 1 - line);
+            if (textn + ln >= cap) {
+                return false;
+            }
+            memcpy(out, note, textn);
+            memcpy(out + textn, line, ln);
+            out[textn + ln] = '\0';
+            *n_out = textn + ln;
+            return true;
+        }
+        line = nl + 1;
+    }
+    return false;
+}
+
+/* The first leaf in [0, upto) where the primary's public hash tiles differ from the replica's:
+ * where two views of the log part (a fork). UINT64_MAX if none differs. */
+static tally_status first_fork(audit *a, uint64_t upto, uint64_t *out, char *what)
+{
+    uint8_t *mine = malloc(256 * 32);
+    tally_status st = TALLY_OK;
+
+    *out = UINT64_MAX;
+    if (mine == NULL) {
+        return TALLY_ENOMEM;
+    }
+    for (uint64_t t = 0; st == TALLY_OK && t * 256 < upto && *out == UINT64_MAX; t++) {
+        uint64_t w = upto - t * 256 < 256 ? upto - t * 256 : 256;
+        char path[96], target[160];
+        client_response *resp = NULL;
+        tally_bytes b;
+        wire_tile tile = {.kind = WIRE_TILE_HASH, .level = 0, .index = t, .width = (unsigned)w};
+        size_t pn;
+        st = wire_tile_format(&tile, path, sizeof(path), &pn);
+        snprintf(target, sizeof(target), "/log/%s", path);
+        if (st == TALLY_OK) {
+            st = store_tile_read(a->log, 0, t, (unsigned)w, mine);
+        }
+        if (st == TALLY_OK) {
+            st = audit__get(a, target, false, false, &resp, what);
+        }
+        if (st != TALLY_OK) {
+            break;
+        }
+        b = client_response_body(resp);
+        if (client_response_status(resp) != 200 || b.n != w * 32) {
+            *out = t * 256; /* the primary no longer serves this tile of its own log */
+        } else {
+            for (uint64_t i = 0; i < w; i++) {
+                if (memcmp(mine + 32 * i, b.p + 32 * i, 32) != 0) {
+                    *out = t * 256 + i;
+                    break;
+                }
+            }
+        }
+        client_response_free(resp);
+    }
+    free(mine);
+    return st;
+}
+
+/* A proof's "path" member: at most STORE_PROOF_MAX hashes as lower-case hex. */
+static bool proof_from_json(const json_t *arr, uint8_t (*path)[32], size_t *n_out)
+{
+    size_t i;
+    const json_t *v;
+
+    *n_out = 0;
+    if (!json_is_array(arr) || json_array_size(arr) > STORE_PROOF_MAX) {
+        return false;
+    }
+    json_array_foreach(arr, i, v) {
+        const char *h = json_string_value(v);
+        if (h == NULL || schema_unhex(h, strlen(h), path[i], 32) != TALLY_OK) {
+            return false;
+        }
+    }
+    *n_out = json_array_size(arr);
+    return true;
+}
+
+static json_t *heads_evidence(const audit *a, const char *new_note)
+{
+    return json_pack("{ss ss}", "trusted_note", a->st.trusted_note, "new_note", new_note);
+}
+
+tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r)
+{
+    client_response *resp = NULL;
+    tally_bytes b;
+    tally_status st = audit__get(a, "/log/checkpoint", false, false, &resp, r->what);
+    uint64_t size, fork;
+
+    memset(head, 0, sizeof(*head));
+    if (st != TALLY_OK) {
+        return st;
+    }
+    b = client_response_body(resp);
+    if (client_response_status(resp) != 200) {
+        st = audit__say(r->what, TALLY_EIO, "GET /log/checkpoint: HTTP %u",
+                        client_response_status(resp));
+        client_response_free(resp);
+        return st;
+    }
+    st = store_note_verify((const char *)b.p, b.n, a->node_vkey, &size, head->root);
+    if (st == TALLY_OK &&
+        !node_note((const char *)b.p, b.n, a->origin, head->note, sizeof(head->note), &head->note_n)) {
+        st = TALLY_EFORMAT;
+    }
+    if (st != TALLY_OK) {
+        json_t *ev = json_pack("{ss#}", "note", (const char *)b.p, (int)(b.n < 3000 ? b.n : 3000));
+        client_response_free(resp);
+        st = diverge(a, r, AUDIT_R_SIGNATURE, false, 0, ev,
+                     "the primary's checkpoint does not verify with the pinned key %s",
+                     a->node_vkey);
+        return st;
+    }
+    client_response_free(resp);
+    head->size = r->primary_size = size;
+
+    if (a->st.trusted_size > 0) {
+        bool consistent;
+        if (size < a->st.trusted_size) {
+            /* a rewind: the primary now shows less than it signed before */
+            st = first_fork(a, size < store_size(a->log) ? size : store_size(a->log), &fork,
+                            r->what);
+            if (st != TALLY_OK) {
+                return st;
+            }
+            return diverge(a, r, AUDIT_R_SPLIT_VIEW, true, fork == UINT64_MAX ? size : fork,
+                           heads_evidence(a, head->note),
+                           "rewind: the primary's checkpoint has %" PRIu64
+                           " records after one of %" PRIu64 " was trusted",
+                           size, a->st.trusted_size);
+        }
+        if (size == a->st.trusted_size) {
+            consistent = memcmp(head->root, a->st.trusted_root, 32) == 0;
+        } else {
+            char target[96];
+            json_t *o;
+            uint8_t path[STORE_PROOF_MAX][32];
+            size_t np = 0;
+            snprintf(target, sizeof(target), "/v1/proof/consistency?from=%" PRIu64 "&to=%" PRIu64,
+                     a->st.trusted_size, size);
+            st = audit__get(a, target, false, false, &resp, r->what);
+            if (st != TALLY_OK) {
+                return st;
+            }
+            o = client_response_status(resp) == 200 ? audit__json(resp) : NULL;
+            client_response_free(resp);
+            if (o == NULL || !proof_from_json(json_object_get(o, "path"), path, &np)) {
+                json_decref(o);
+                return audit__say(r->what, TALLY_EIO,
+                                  "the primary serves no consistency proof from %" PRIu64
+                                  " to %" PRIu64,
+                                  a->st.trusted_size, size);
+            }
+            json_decref(o);
+            consistent = store_verify_consistency(a->st.trusted_size, size, a->st.trusted_root,
+                                                  head->root, (const uint8_t(*)[32])path, np);
+        }
+        if (!consistent) {
+            st = first_fork(a, a->st.trusted_size < store_size(a->log) ? a->st.trusted_size
+                                                                       : store_size(a->log),
+                            &fork, r->what);
+            if (st != TALLY_OK) {
+                return st;
+            }
+            return diverge(a, r, AUDIT_R_SPLIT_VIEW, fork != UINT64_MAX, fork,
+                           heads_evidence(a, head->note),
+                           "split view: the primary's checkpoint of %" PRIu64
+                           " records is not an extension of the trusted one of %" PRIu64,
+                           size, a->st.trusted_size);
+        }
+    }
+    /* trusted from now on, persisted before anything relies on it */
+    if (size != a->st.trusted_size || a->st.trusted_note[0] == '\0') {
+        a->st.trusted_size = size;
+        memcpy(a->st.trusted_root, head->root, 32);
+        snprintf(a->st.trusted_note, sizeof(a->st.trusted_note), "%s", head->note);
+        st = audit__state_save(a);
+    }
+    return st;
+}
+
+/* ---- deltas ---- */
+
+typedef struct pending {
+    client_response **resp; /* kept alive: the inputs point into their bodies */
+    size_t n_resp, cap_resp;
+    store_input *in;
+    size_t n, cap;
+} pending;
+
+static void pending_release(pending *p)
+{
+    for (size_t i = 0; i < p->n_resp; i++) {
+        client_response_free(p->resp[i]);
+    }
+    free(p->resp);
+    free(p->in);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Checks one delta's entries from seq `from` on and adds them to p. A failing entry fails the
+ * round (r->failed) and adds nothing. */
+static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audit_round *r)
+{
+    tally_str origin = {a->origin, strlen(a->origin)};
+
+    if (p->n + d->n > p->cap) {
+        size_t cap = (p->n + d->n) * 2;
+        store_input *in = realloc(p->in, cap * sizeof(*in));
+        if (in == NULL) {
+            return TALLY_ENOMEM;
+        }
+        p->in = in, p->cap = cap;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        uint64_t seq = d->from + i;
+        store_input *in = &p->in[p->n + i];
+        uint8_t re[SCHEMA_HEADER_MAX];
+        size_t rn;
+        memset(in, 0, sizeof(*in));
+        if (schema_header_decode(d->entries[i].header.p, d->entries[i].header.n, &in->header) !=
+                TALLY_OK ||
+            schema_header_encode(&in->header, re, sizeof(re), &rn) != TALLY_OK ||
+            rn != d->entries[i].header.n || memcmp(re, d->entries[i].header.p, rn) != 0) {
+            return diverge(a, r, AUDIT_R_OTHER, true, seq, NULL,
+                           "record %" PRIu64 ": its header is not canonical", seq);
+        }
+        if (schema_record_verify(&in->header, origin) != TALLY_OK) {
+            char hex[2 * SCHEMA_HEADER_MAX + 1];
+            schema_hex(d->entries[i].header.p, d->entries[i].header.n, hex);
+            return diverge(a, r, AUDIT_R_SIGNATURE, true, seq, json_pack("{ss}", "header", hex),
+                           "record %" PRIu64 " (%s): its actor signature does not verify", seq,
+                           schema_type_name((unsigned)in->header.type));
+        }
+        if (schema_author_check(a->node_pk, &in->header) != TALLY_OK) {
+            return diverge(a, r, AUDIT_R_INGEST_RULE, true, seq, NULL,
+                           "record %" PRIu64 " (%s): its author may not write that type", seq,
+                           schema_type_name((unsigned)in->header.type));
+        }
+        if (d->entries[i].has_body) {
+            if (schema_record_check(&in->header, d->entries[i].body.p, d->entries[i].body.n,
+                                    NULL) != TALLY_OK) {
+                return diverge(a, r, AUDIT_R_SIGNATURE, true, seq, NULL,
+                               "record %" PRIu64 " (%s): the body served is not the one its "
+                               "header commits to",
+                               seq, schema_type_name((unsigned)in->header.type));
+            }
+            in->body = d->entries[i].body.p, in->body_len = d->entries[i].body.n;
+        } else if (in->header.tier == SCHEMA_PUBLIC || in->header.tier == SCHEMA_GATED) {
+            return diverge(a, r, AUDIT_R_OTHER, true, seq, NULL,
+                           "record %" PRIu64 " (%s): the primary withholds a %s body", seq,
+                           schema_type_name((unsigned)in->header.type),
+                           in->header.tier == SCHEMA_PUBLIC ? "public" : "gated");
+        }
+    }
+    p->n += d->n;
+    return TALLY_OK;
+}
+
+/* The stored STH of size `size` from the primary, checked. TALLY_ENOTFOUND if it has none. */
+static tally_status sth_of(audit *a, uint64_t size, schema_sth *out, char *what)
+{
+    char target[64];
+    client_response *resp = NULL;
+    tally_bytes b;
+    tally_status st;
+
+    snprintf(target, sizeof(target), "/v1/sth/%" PRIu64, size);
+    st = audit__get(a, target, false, true, &resp, what);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    b = client_response_body(resp);
+    st = client_response_status(resp) == 404 ? TALLY_ENOTFOUND
+         : client_response_status(resp) != 200 ? TALLY_EIO
+                                                : schema_sth_decode(b.p, b.n, out);
+    client_response_free(resp);
+    if (st == TALLY_OK && (out->tree_size != size ||
+                           store_sth_verify(out, a->origin, a->node_pk) != TALLY_OK)) {
+        st = TALLY_EAUTH;
+    }
+    return st;
+}
+
+tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
+{
+    pending p = {0};
+    uint64_t base = store_size(a->log), at = base;
+    tally_status st = TALLY_OK;
+
+    while (st == TALLY_OK && !r->failed && at < head->size) {
+        char target[128];
+        client_response *resp = NULL;
+        wire_delta d;
+        schema_sth sth_size, sth_to;
+        bool have_sth;
+        snprintf(target, sizeof(target),
+                 "/v1/deltas?from=%" PRIu64 "&to=%" PRIu64 "&size=%" PRIu64, at, head->size,
+                 head->size);
+        st = audit__get(a, target, true, true, &resp, r->what);
+        if (st != TALLY_OK) {
+            break;
+        }
+        if (client_response_status(resp) != 200) {
+            st = audit__say(r->what, TALLY_EIO, "GET %s: HTTP %u", target,
+                            client_response_status(resp));
+            client_response_free(resp);
+            break;
+        }
+        {
+            tally_bytes b = client_response_body(resp);
+            st = wire_delta_decode(b.p, b.n, &d, &sth_size);
+        }
+        if (st != TALLY_OK || d.from != at || d.to <= at || d.to > head->size ||
+            d.size != head->size || d.n != d.to - d.from) {
+            if (st == TALLY_OK) {
+                wire_delta_release(&d);
+            }
+            client_response_free(resp);
+            st = audit__say(r->what, TALLY_EIO,
+                            "the primary's delta from %" PRIu64 " is malformed or out of range",
+                            at);
+            break;
+        }
+        /* the delta's head is the checkpoint's */
+        if (sth_size.tree_size != head->size || memcmp(sth_size.root, head->root, 32) != 0 ||
+            store_sth_verify(&sth_size, a->origin, a->node_pk) != TALLY_OK) {
+            wire_delta_release(&d);
+            client_response_free(resp);
+            st = diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
+                         "the delta's signed head is not the checkpoint's of %" PRIu64 " records",
+                         head->size);
+            break;
+        }
+        if (p.n_resp == p.cap_resp) {
+            size_t cap = p.cap_resp ? 2 * p.cap_resp : 8;
+            client_response **nr = realloc(p.resp, cap * sizeof(*nr));
+            if (nr == NULL) {
+                wire_delta_release(&d);
+                client_response_free(resp);
+                st = TALLY_ENOMEM;
+                break;
+            }
+            p.resp = nr, p.cap_resp = cap;
+        }
+        p.resp[p.n_resp++] = resp;
+        st = take_entries(a, &d, &p, r);
+        if (st != TALLY_OK || r->failed) {
+            wire_delta_release(&d);
+            break;
+        }
+        /* the records are stored under a signed head of exactly their size: the checkpoint's,
+         * or the primary's stored head at the delta's end, proven consistent with it */
+        have_sth = d.to == head->size;
+        if (have_sth) {
+            sth_to = sth_size;
+        } else {
+            st = sth_of(a, d.to, &sth_to, r->what);
+            have_sth = st == TALLY_OK;
+            if (have_sth && !store_verify_consistency(d.to, head->size, sth_to.root, head->root,
+                                                      (const uint8_t(*)[32])d.proof, d.n_proof)) {
+                have_sth = false;
+                st = diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
+                             "the primary's head of %" PRIu64
+                             " records is not consistent with its checkpoint",
+                             d.to);
+            } else if (st == TALLY_ENOTFOUND || st == TALLY_EAUTH) {
+                st = TALLY_OK; /* no usable head there: keep the records for the next one */
+            }
+        }
+        at = d.to;
+        wire_delta_release(&d);
+        if (st == TALLY_OK && have_sth && !r->failed) {
+            store_rejection rej = {0};
+            st = store_replicate(a->log, p.in, p.n, &sth_to, &rej);
+            if (st == TALLY_ECONFLICT) {
+                /* the headers do not hash to the root the node signed: name the first one
+                 * that differs from the primary's public tiles */
+                uint64_t fork;
+                st = first_fork(a, at, &fork, r->what);
+                if (st == TALLY_OK) {
+                    st = diverge(a, r, AUDIT_R_SIGNATURE, fork != UINT64_MAX, fork, NULL,
+                                 "the records served from %" PRIu64
+                                 " do not hash to the signed head of %" PRIu64 " records: %s",
+                                 base, sth_to.tree_size, rej.what);
+                }
+            } else if (st == TALLY_OK) {
+                r->pulled += p.n;
+                base = at;
+            }
+            pending_release(&p);
+        }
+    }
+    pending_release(&p);
+    r->verified_size = store_size(a->log);
+    return st;
+}
+
+/* ---- bodies revealed since ---- */
+
+tally_status audit__reveals(audit *a, audit_round *r)
+{
+    uint64_t *due = NULL;
+    size_t n = 0;
+    tally_status st = ledger_reveals_due(a->log, &due, &n);
+
+    for (size_t i = 0; st == TALLY_OK && i < n;) {
+        /* one request per run of seqs within 1,024 of each other */
+        size_t j = i;
+        char target[96];
+        client_response *resp = NULL;
+        wire_records rec;
+        while (j + 1 < n && due[j + 1] - due[i] < 1024) {
+            j++;
+        }
+        snprintf(target, sizeof(target), "/v1/records?from=%" PRIu64 "&to=%" PRIu64, due[i],
+                 due[j] + 1);
+        st = audit__get(a, target, true, true, &resp, r->what);
+        if (st == TALLY_OK && client_response_status(resp) != 200) {
+            st = audit__say(r->what, TALLY_EIO, "GET %s: HTTP %u", target,
+                            client_response_status(resp));
+        }
+        bool decoded = false;
+        if (st == TALLY_OK) {
+            tally_bytes b = client_response_body(resp);
+            st = wire_records_decode(b.p, b.n, &rec);
+            decoded = st == TALLY_OK;
+        }
+        for (size_t k = i; st == TALLY_OK && k <= j; k++) {
+            uint64_t off = due[k] - rec.from;
+            const tally_bytes *body = off < rec.n && rec.entries[off].has_body
+                                          ? &rec.entries[off].body
+                                          : NULL;
+            if (body == NULL) {
+                r->bodies_withheld++;
+                continue;
+            }
+            st = store_body_put(a->log, body->p, body->n, due[k]);
+            if (st == TALLY_EFORMAT) {
+                st = diverge(a, r, AUDIT_R_SIGNATURE, true, due[k], NULL,
+                             "record %" PRIu64 ": the body revealed is not the one its header "
+                             "commits to",
+                             due[k]);
+                break;
+            }
+            r->bodies_fetched += st == TALLY_OK;
+        }
+        if (decoded) {
+            wire_records_release(&rec);
+        }
+        client_response_free(resp);
+        if (r->failed) {
+            break;
+        }
+        i = j + 1;
+    }
+    free(due);
+    return st;
+}
