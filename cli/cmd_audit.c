@@ -176,9 +176,8 @@ int cmd_audit(int argc, char **argv)
                         .log = log,
                         .clock = clock,
                         .detail = detail};
-        if (ac.primary_url[0] == '\0' || ac.origin[0] == '\0' || ac.primary_key[0] == '\0') {
-            rc = cli_usage_error("audit", "TALLY_AUDIT_PRIMARY_URL, TALLY_AUDIT_ORIGIN and "
-                                          "TALLY_AUDIT_PRIMARY_KEY must be set");
+        if (ops_config_require(conf, OPS_ROLE_AUDIT, err, sizeof(err)) != TALLY_OK) {
+            rc = cli_usage_error("audit", "%s", err);
             goto out;
         }
         if (ac.bootstrap_checkpoint) {

@@ -115,13 +115,37 @@ static bool check_url(const char *v)
     return true;
 }
 
-static bool check_hexkey(const char *v)
+static bool lower_hex(const char *v, size_t n)
 {
-    if (strlen(v) != 64) {
+    for (size_t i = 0; i < n; i++) {
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* 64 lower-case hex digits, or the shape of a signed-note verifier key: a name of 0x21..0x7E
+ * without '+', '+', 8 lower-case hex digits, '+', standard base64 (the key itself is checked
+ * by whoever uses it, against the origin it names). */
+static bool check_nodekey(const char *v)
+{
+    const char *p1 = strchr(v, '+'), *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
+
+    if (p1 == NULL) {
+        return strlen(v) == 64 && lower_hex(v, 64);
+    }
+    if (p1 == v || p2 == NULL || p2 - p1 != 9 || !lower_hex(p1 + 1, 8) || p2[1] == '\0') {
         return false;
     }
-    for (size_t i = 0; i < 64; i++) {
-        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) {
+    for (const char *c = v; c < p1; c++) {
+        if (*c < 0x21 || *c > 0x7e) {
+            return false;
+        }
+    }
+    for (const char *c = p2 + 1; *c; c++) {
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '+' || *c == '/' || *c == '=')) {
             return false;
         }
     }
@@ -194,9 +218,9 @@ static bool check_value(const ops_keydef *d, const char *v, uint64_t *u, char *w
             return false;
         }
         return true;
-    case OPS_KIND_HEXKEY:
-        if (!check_hexkey(v)) {
-            ops__errf(why, cap, "must be 64 lower-case hex digits");
+    case OPS_KIND_NODEKEY:
+        if (!check_nodekey(v)) {
+            ops__errf(why, cap, "must be a verifier key (`tally key`) or 64 lower-case hex digits");
             return false;
         }
         return true;

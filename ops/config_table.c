@@ -136,7 +136,7 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                  "Base URL of the primary's ledger listener."},
     [OPS_K_AUDIT_ORIGIN] = {"TALLY_AUDIT_ORIGIN", K(OPS_KIND_STRING), "", false, A, A,
                             "Origin of the primary's log (pinned)."},
-    [OPS_K_AUDIT_PRIMARY_KEY] = {"TALLY_AUDIT_PRIMARY_KEY", K(OPS_KIND_STRING), "", false, A, A,
+    [OPS_K_AUDIT_PRIMARY_KEY] = {"TALLY_AUDIT_PRIMARY_KEY", K(OPS_KIND_NODEKEY), "", false, A, A,
                                  "The primary's verifier key (`tally key`) or 64 hex (pinned)."},
     [OPS_K_AUDIT_KEY_FILE] = {"TALLY_AUDIT_KEY_FILE", K(OPS_KIND_PATH), "/etc/tally/auditor.key",
                               false, A, 0,
@@ -202,7 +202,7 @@ static void kind_text(const ops_keydef *d, char *out, size_t cap)
         [OPS_KIND_STRING] = "text",      [OPS_KIND_PATH] = "absolute path",
         [OPS_KIND_LISTEN] = "host:port", [OPS_KIND_CIDRS] = "CIDR list",
         [OPS_KIND_ENUM] = "one of",      [OPS_KIND_URL] = "http(s) URL",
-        [OPS_KIND_HEXKEY] = "64 hex",
+        [OPS_KIND_NODEKEY] = "verifier key or 64 hex",
     };
     size_t used;
 

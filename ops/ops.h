@@ -123,7 +123,7 @@ typedef enum ops_kind {
     OPS_KIND_CIDRS,  /* comma-separated addr/len list, maybe empty (ops_cidr_list_parse) */
     OPS_KIND_ENUM,   /* one of the row's choices; the value is its index */
     OPS_KIND_URL,    /* http:// or https:// with a host */
-    OPS_KIND_HEXKEY, /* 64 lower-case hex digits (an Ed25519 public key) */
+    OPS_KIND_NODEKEY, /* a node's verifier key string (`tally key`), or 64 lower-case hex */
 } ops_kind;
 
 /* Which servers read a key (bits). */

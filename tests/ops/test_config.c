@@ -252,9 +252,16 @@ static const kcase kcases[] = {
      NULL},
     {"TALLY_AUDIT_PRIMARY_KEY=3B6A27BCCEB6A42D62A3A8D02A6F0D73653215771DE243A63AC048A18B59DA29",
      "TALLY_AUDIT_PRIMARY_KEY=3B6A27BCCEB6A42D62A3A8D02A6F0D73653215771DE243A63AC048A18B59DA29: "
-     "must be 64 lower-case hex digits (environment)"},
-    {"TALLY_AUDIT_PRIMARY_KEY=3b6a", "TALLY_AUDIT_PRIMARY_KEY=3b6a: must be 64 lower-case hex "
-                                     "digits (environment)"},
+     "must be a verifier key (`tally key`) or 64 lower-case hex digits (environment)"},
+    {"TALLY_AUDIT_PRIMARY_KEY=3b6a", "TALLY_AUDIT_PRIMARY_KEY=3b6a: must be a verifier key "
+                                     "(`tally key`) or 64 lower-case hex digits (environment)"},
+    {"TALLY_AUDIT_PRIMARY_KEY=tally.local/1+5d1e6a2b+AQ4+dGVzdA==", NULL},
+    {"TALLY_AUDIT_PRIMARY_KEY=tally.local/1+5D1E6A2B+AQ4+dGVzdA==",
+     "TALLY_AUDIT_PRIMARY_KEY=tally.local/1+5D1E6A2B+AQ4+dGVzdA==: must be a verifier key "
+     "(`tally key`) or 64 lower-case hex digits (environment)"},
+    {"TALLY_AUDIT_PRIMARY_KEY=tally.local/1+5d1e6a2b+",
+     "TALLY_AUDIT_PRIMARY_KEY=tally.local/1+5d1e6a2b+: must be a verifier key (`tally key`) or "
+     "64 lower-case hex digits (environment)"},
     {"TALLY_AUDIT_ORIGIN=tally.example/1", NULL},
     {"TALLY_AUDIT_ORIGIN=caf\xc3\xa9/1", NULL},
     {"TALLY_AUDIT_ORIGIN=a\tb",
