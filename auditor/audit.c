@@ -219,8 +219,14 @@ tally_status audit_round_run(audit *a, audit_round *r)
         st = audit__weights(a, r);
     }
     if (st == TALLY_OK && !a->st.failed) {
+        /* the attestations just posted moved the primary's head: cosign the head as it stands
+         * now, once it is verified consistent with the one trusted (§6.6a) */
+        audit__head now;
         learn_name(a);
-        st = audit__cosign(a, &head, r);
+        st = r->n_cycles > 0 ? audit__checkpoint(a, &now, r) : TALLY_OK;
+        if (st == TALLY_OK && !r->failed) {
+            st = audit__cosign(a, r->n_cycles > 0 ? &now : &head, r);
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -215,6 +215,11 @@ void net__h_checkpoint_blob(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_attest_list(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_attest_post(net_node *n, net_req *req, net__ctx *ctx);
 void net__h_finality(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_cosign(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_cosig_list(net_node *n, net_req *req, net__ctx *ctx);
+/* The signature lines of the eligible auditors whose latest cosignature is for size, into buf
+ * (cap bytes; lines that do not fit are left out); returns the bytes written. */
+size_t net__cosig_lines(net_node *n, uint64_t size, char *buf, size_t cap);
 
 /* The signed receipt of §5.5 for entries (ascending by seq) under head sth, as JSON (ingest.c);
  * NULL without memory. */

@@ -302,7 +302,7 @@ void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx)
 void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx)
 {
     schema_sth sth;
-    char note[1024];
+    char note[STORE_NOTE_MAX + 1];
     size_t len;
 
     if (store_sth_latest(n->store, &sth) != TALLY_OK) {
@@ -312,6 +312,10 @@ void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx)
     if (store_note(&sth, note, sizeof(note), &len) != TALLY_OK) {
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "cannot write the checkpoint note", NULL);
         return;
+    }
+    /* the witnesses' cosignatures of this very head after the node's own line (§6.6a) */
+    if (ctx->route->listeners == (1u << NET_LISTEN_LEDGER)) {
+        len += net__cosig_lines(n, sth.tree_size, note + len, sizeof(note) - 1 - len);
     }
     net__header(req, "Cache-Control", "no-store");
     net_req_reply(req, 200, "text/plain; charset=utf-8", note, len);

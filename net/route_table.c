@@ -62,5 +62,9 @@ const net__route net__routes[] = {
      WIRE_ATTEST_BODY_MAX, net__h_attest_post},
     {"finality", "/v1/finality", false, L_LED, M_GET, NET_AUTH_NONE, true, false, NULL, 0,
      net__h_finality},
+    {"cosignatures", "/v1/cosignatures", false, L_LED, M_GET, NET_AUTH_NONE, true, false, NULL,
+     0, net__h_cosig_list},
+    {"cosign", "/v1/cosignatures", false, L_LED, M_POST, NET_AUTH_TOKEN, true, false,
+     "text/plain", 1024, net__h_cosign},
 };
 const size_t net__n_routes = sizeof(net__routes) / sizeof(net__routes[0]);

@@ -54,6 +54,7 @@ static const err_row errs[WIRE_ERR_COUNT] = {
     [WIRE_RANGE_INVALID] = {"range_invalid", 400, 0},
     [WIRE_ATTESTATION_INVALID] = {"attestation_invalid", 422, 'C'},
     [WIRE_ATTESTATION_DUPLICATE] = {"attestation_duplicate", 409, 0},
+    [WIRE_COSIGNATURE_INVALID] = {"cosignature_invalid", 422, 'C'},
     [WIRE_ADMIN_UNAUTHORIZED] = {"admin_unauthorized", 401, 0},
     [WIRE_CONFLICT] = {"conflict", 409, 0},
     [WIRE_NOT_READY] = {"not_ready", 503, 0},

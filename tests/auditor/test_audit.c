@@ -205,6 +205,50 @@ static void honest_then_fork(void **state)
     assert_int_equal(attestations(&n, &last, &verdict), 2);
     assert_int_equal(last, 2);
 
+    /* the auditor cosigned the head it left: /log/checkpoint carries its line after the
+     * node's, and verify --checkpoint counts it as a witness */
+    {
+        tn_resp r;
+        char path[700], wvkey[512], name[300], ss58[49];
+        uint8_t acct[32];
+        FILE *f;
+        for (int b = 0; b < 32; b++) {
+            acct[b] = (uint8_t)(apk[b] ^ 0x33);
+        }
+        schema_ss58_encode(acct, ss58);
+        snprintf(name, sizeof(name), "%s.audit.%s", ss58, n.origin);
+        assert_int_equal(store_cosig_vkey(name, apk, wvkey, sizeof(wvkey)), TALLY_OK);
+        tn_http(&n, TN_LEDGER, "GET", "/log/checkpoint", NULL, 0, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, name));
+        snprintf(path, sizeof(path), "%s/checkpoint", adir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fwrite(r.body, 1, r.n, f);
+        fclose(f);
+        tn_resp_free(&r);
+        rc = tu_run(cmd_out, sizeof(cmd_out),
+                    "%s verify --checkpoint %s --key '%s' --witness '%s' --quorum 1", bin(), path,
+                    vkey, wvkey);
+        if (rc != 0) {
+            fail_msg("verify --checkpoint with the auditor as witness: exit %d\n%s", rc, cmd_out);
+        }
+        /* a second witness that did not sign: a quorum of two is not met */
+        char other[512];
+        uint8_t opk[32];
+        memset(opk, 0, sizeof(opk));
+        opk[0] = 9;
+        assert_int_equal(store_cosig_vkey("other.audit.tally.local/1", opk, other, sizeof(other)),
+                         TALLY_OK);
+        rc = tu_run(cmd_out, sizeof(cmd_out),
+                    "%s verify --checkpoint %s --key '%s' --witness '%s' --witness '%s' "
+                    "--quorum 2 2>&1",
+                    bin(), path, vkey, wvkey, other);
+        if (rc != 1) {
+            fail_msg("quorum 2 of one signature: exit %d\n%s", rc, cmd_out);
+        }
+    }
+
     /* the replica is a tally log: verify accepts it */
     rc = tu_run(cmd_out, sizeof(cmd_out), "%s --dir %s/replica verify", bin(), adir);
     if (rc != 0) {

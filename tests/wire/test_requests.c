@@ -132,7 +132,9 @@ static void test_error_table(void **state)
     assert_int_equal(wire_err_from_name("market_closed"), WIRE_OK); /* item-level: engine_rule */
     assert_int_equal(wire_err_from_name("nope"), WIRE_OK);
     assert_null(wire_err_name(WIRE_ERR_COUNT));
-    assert_int_equal(WIRE_ERR_COUNT, 49); /* the 43 rows of §8, six of them naming two codes */
+    /* the 43 rows of §8, six of them naming two codes, and cosignature_invalid (§6.6a) */
+    assert_int_equal(WIRE_ERR_COUNT, 50);
+    assert_int_equal(wire_err_http(WIRE_COSIGNATURE_INVALID), 422);
 }
 
 /* ---- cases 1 and 2: Tally-* headers ---- */
