@@ -111,6 +111,13 @@ void cli_loadgen_summary(const loadgen_report *r);
 /* The demo's last part (cmd_demo_node.c): a node on loopback serving a fresh log in
  * DIR-node, driven by the load generator; returns an exit code. */
 int cli_demo_node(const char *dir);
+/* The demo's auditors (demo_audit.c): the key of auditor k under ndir (made on first use), and
+ * n auditors' rounds against the running node after a cycle, with finality and the cosigned
+ * checkpoint printed. Exit codes. */
+struct net_node;
+int cli_demo_auditor_key(const char *ndir, unsigned k, uint8_t pk[32]);
+int cli_demo_auditors(struct net_node *node, const char *ndir, const char *token,
+                      unsigned n_auditors);
 
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);

@@ -13,6 +13,8 @@
 #include "cli/cli.h"
 #include "net/net.h"
 
+#define DEMO_AUDITORS 3u
+
 typedef struct runner {
     net_node *node;
     tally_status st;
@@ -123,10 +125,23 @@ int cli_demo_node(const char *dir)
     char tpath[4300];
     snprintf(tpath, sizeof(tpath), "%s/%s", ndir, NET_ADMIN_TOKEN_FILE);
     st = net_admin_token(tpath, false, token, detail);
+    /* three auditors, bound as validators by the load generator's METAGRAPH */
+    uint8_t auditors[DEMO_AUDITORS][32];
+    for (unsigned k = 0; st == TALLY_OK && k < DEMO_AUDITORS; k++) {
+        if (cli_demo_auditor_key(ndir, k, auditors[k]) != CLI_OK) {
+            st = TALLY_EIO;
+        }
+    }
     if (st == TALLY_OK) {
         loadgen_cfg lg = {.ingest_url = ingest, .ops_url = ops, .admin_token = token,
-                          .miners = 32, .seconds = 5, .seed = 7, .batch = 4, .concurrency = 4};
+                          .miners = 32, .seconds = 5, .seed = 7, .batch = 4, .concurrency = 4,
+                          .validators = (const uint8_t(*)[32])auditors,
+                          .n_validators = DEMO_AUDITORS};
         st = loadgen_run(&lg, rep, err, sizeof(err));
+    }
+    if (st == TALLY_OK) {
+        cli_loadgen_summary(rep);
+        rc = cli_demo_auditors(node, ndir, token, DEMO_AUDITORS);
     }
     net_node_stop(node);
     pthread_join(th, NULL);
@@ -134,7 +149,9 @@ int cli_demo_node(const char *dir)
         rc = cli_fail("demo", st, "the load generator stopped: %s", err[0] ? err : detail);
         goto out;
     }
-    cli_loadgen_summary(rep);
+    if (rc != CLI_OK) {
+        goto out;
+    }
     if (rep->receipts_failed > 0 || rep->receipts_verified == 0) {
         fprintf(stderr, "tally demo: %llu receipts failed their check\n",
                 (unsigned long long)rep->receipts_failed);

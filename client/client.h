@@ -131,6 +131,10 @@ typedef struct loadgen_cfg {
     unsigned io_timeout_ms;  /* each wait for the node; 0 picks 10,000 */
     loadgen_receipt_fn on_receipt; /* NULL: none */
     void *on_receipt_arg;
+    /* optional: auditor keys bound as validators (permit, 200,000 alpha) after the miners in
+       the METAGRAPH, each under the hotkey SHA-256("tally-loadgen-validator" || key) */
+    const uint8_t (*validators)[32];
+    size_t n_validators; /* ≤ 16 */
 } loadgen_cfg;
 
 typedef struct loadgen_count {

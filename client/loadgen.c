@@ -206,11 +206,25 @@ static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char
 /* The METAGRAPH binding every miner's key, in parts of 256 neurons, at block. */
 static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t *count)
 {
-    unsigned parts = (run->n_miners + NEURONS_PER_PART - 1) / NEURONS_PER_PART;
-    schema_neuron *nn = calloc(run->n_miners, sizeof(*nn));
+    unsigned total = run->n_miners + (unsigned)run->cfg->n_validators;
+    unsigned parts = (total + NEURONS_PER_PART - 1) / NEURONS_PER_PART;
+    schema_neuron *nn = calloc(total, sizeof(*nn));
 
     if (nn == NULL) {
         return TALLY_ENOMEM;
+    }
+    /* the auditors, validators after the miners */
+    for (unsigned j = 0; j < run->cfg->n_validators; j++) {
+        static const char tag[] = "tally-loadgen-validator";
+        schema_neuron *v = &nn[run->n_miners + j];
+        *v = (schema_neuron){.uid = run->n_miners + j,
+                             .stake_rao = 200000000000000ull,
+                             .validator_permit = true,
+                             .active = true,
+                             .has_tally_key = true};
+        schema_sha256_2(v->hotkey, (const uint8_t *)tag, sizeof(tag) - 1,
+                        run->cfg->validators[j], 32);
+        memcpy(v->tally_key, run->cfg->validators[j], 32);
     }
     for (unsigned i = 0; i < run->n_miners; i++) {
         const sim_miner *m = &run->ms[i].m;
@@ -223,7 +237,7 @@ static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t 
     }
     for (unsigned p = 0; p < parts; p++) {
         unsigned lo = p * NEURONS_PER_PART;
-        unsigned n = run->n_miners - lo < NEURONS_PER_PART ? run->n_miners - lo : NEURONS_PER_PART;
+        unsigned n = total - lo < NEURONS_PER_PART ? total - lo : NEURONS_PER_PART;
         schema_body body = {.type = SCHEMA_METAGRAPH};
         body.u.metagraph =
             (schema_metagraph){netuid_of(run->cfg, run->origin), block, p, parts, nn + lo, n};
@@ -283,6 +297,7 @@ static tally_status check_cfg(const loadgen_cfg *in, loadgen_cfg *c, char *err, 
     if (c->miners > LOADGEN_MINERS_MAX || c->seconds > 86400 || c->batch > LOADGEN_BATCH_MAX ||
         c->markets > 3 || c->batch * c->markets > 200 ||
         c->concurrency > LOADGEN_THREADS_MAX || c->events > LOADGEN_EVENTS_MAX ||
+        c->n_validators > 16 || (c->n_validators > 0 && c->validators == NULL) ||
         c->ingest_url == NULL || c->ops_url == NULL || c->admin_token == NULL) {
         return failf(err, cap, TALLY_EINVAL, "a setting is out of range");
     }
