@@ -247,12 +247,69 @@ static void attest_request(void **state)
     assert_int_equal(wire_attest_build(body, bn - 1, sig, &req, &rn), TALLY_EFORMAT);
 }
 
+/* The msgpack answer of /v1/records as the auditor reads it: what the node writes decodes, and
+ * every truncation, a trailing byte, a count that is not to − from, and a header that does not
+ * decode are refused. */
+static void records_decode(void **state)
+{
+    uint8_t h[2][160], body[12], *out = NULL;
+    size_t hn[2], on;
+    schema_mpw w;
+    wire_records r;
+    (void)state;
+
+    for (int i = 0; i < 2; i++) {
+        schema_header hd = {.version = 1, .type = SCHEMA_EVENT,
+                            .time_ms = 1767225600000u + (uint64_t)i, .tier = SCHEMA_PUBLIC};
+        memset(hd.actor, 1, 32);
+        memset(hd.body_hash, 3 + i, 32);
+        assert_int_equal(schema_header_encode(&hd, h[i], sizeof(h[i]), &hn[i]), TALLY_OK);
+    }
+    memset(body, 7, sizeof(body));
+    schema_mpw_init(&w, 1u << 20);
+    schema_mpw_array(&w, 3);
+    schema_mpw_uint(&w, 40), schema_mpw_uint(&w, 42);
+    schema_mpw_array(&w, 2);
+    schema_mpw_array(&w, 2), schema_mpw_bin(&w, h[0], hn[0]), schema_mpw_bin(&w, body, 12);
+    schema_mpw_array(&w, 2), schema_mpw_bin(&w, h[1], hn[1]), schema_mpw_nil(&w);
+    assert_int_equal(schema_mpw_finish(&w, &out, &on), TALLY_OK);
+    assert_int_equal(wire_records_decode(out, on, &r), TALLY_OK);
+    assert_int_equal(r.from, 40);
+    assert_int_equal(r.to, 42);
+    assert_int_equal(r.n, 2);
+    assert_true(r.entries[0].has_body && !r.entries[1].has_body);
+    assert_int_equal(r.entries[0].body.n, 12);
+    assert_memory_equal(r.entries[1].header.p, h[1], hn[1]);
+    wire_records_release(&r);
+    for (size_t k = 0; k < on; k++) {
+        assert_int_equal(wire_records_decode(out, k, &r), TALLY_EFORMAT);
+        assert_null(r.entries);
+    }
+    {
+        uint8_t *more = malloc(on + 1);
+        memcpy(more, out, on);
+        more[on] = 0xc0;
+        assert_int_equal(wire_records_decode(more, on + 1, &r), TALLY_EFORMAT);
+        /* to − from ≠ the entries: 43 for 42 */
+        memcpy(more, out, on);
+        more[2] = 43;
+        assert_int_equal(wire_records_decode(more, on, &r), TALLY_EFORMAT);
+        /* a header that does not decode (its version byte) */
+        memcpy(more, out, on);
+        assert_int_equal(more[7], 0x99); /* the first header's fixarray */
+        more[8] = 2;
+        assert_int_equal(wire_records_decode(more, on, &r), TALLY_EFORMAT);
+        free(more);
+    }
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tile_paths), cmocka_unit_test(delta_codec), cmocka_unit_test(login),
         cmocka_unit_test(auth_bodies), cmocka_unit_test(queries),
-        cmocka_unit_test(attest_request),
+        cmocka_unit_test(attest_request), cmocka_unit_test(records_decode),
     };
     if (sodium_init() < 0) {
         return 1;
