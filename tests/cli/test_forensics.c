@@ -321,7 +321,7 @@ static uint64_t at_cycle(const char *at)
 static void test_reconstruct_at(void **state)
 {
     uint64_t t3 = cycle_time(base, 3), t2 = cycle_time(base, 2);
-    char arg[64], iso[64];
+    char arg[96], iso[40];
     time_t secs;
     struct tm tm;
     (void)state;
@@ -332,7 +332,7 @@ static void test_reconstruct_at(void **state)
     assert_int_equal(at_cycle(arg), 2);
     snprintf(arg, sizeof(arg), "%llu", (unsigned long long)(t3 + 3600 * 1000));
     assert_int_equal(at_cycle(arg), 3);
-    /* RFC 3339: the second before cycle 3, and a millisecond after cycle 2 */
+    /* RFC 3339: the second before cycle 3, and cycle 2's own time with milliseconds */
     secs = (time_t)(t3 / 1000 - 1);
     gmtime_r(&secs, &tm);
     strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
