@@ -89,6 +89,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_reconstruct(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

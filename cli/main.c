@@ -33,6 +33,8 @@ static const cli_cmd commands[] = {
     {"verify", cmd_verify, "full integrity scan of the log"},
     {"stats", cmd_stats, "sizes and record counts"},
     {"replay", cmd_replay, "recompute every derived record and compare with the log"},
+    {"reconstruct", cmd_reconstruct, "rebuild a past cycle's state, scores and weights, checked"},
+    {"diff", cmd_diff, "the first record where two logs diverge, and the weights it changes"},
     {"weights", cmd_weights, "the weight vector of a cycle, with each miner's dimensions"},
     {"explain", cmd_explain, "how one miner's weight came about, down to each row"},
     {"demo", cmd_demo, "simulate a week of 256 miners, score, replay, print the weights"},

@@ -127,6 +127,10 @@ typedef struct ledger_cycle_checked {
     bool has_weights;
     uint64_t weights_seq;
     uint8_t weights_hash[32]; /* SHA-256 of the WEIGHTS body, when has_weights */
+    /* the recomputed checkpoint state (uncompressed; its SHA-256 is state_hash), borrowed for
+     * the call only: a caller that wants it (tally reconstruct) copies it */
+    const uint8_t *state;
+    size_t state_len;
 } ledger_cycle_checked;
 /* What kind of record a replay found wrong first (ledger_replay_result.kind). */
 typedef enum ledger_divergence {
@@ -177,6 +181,151 @@ TALLY_MUST_USE tally_status ledger_rules_open_gated(store_log *log, engine_rules
  * not hold (an auditor fetches them), ascending, in a malloc'd array the caller frees (NULL when
  * *n_out is 0). */
 TALLY_MUST_USE tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_out);
+/* ---- forensics: one past cycle rebuilt, and where two logs part (ledger/forensics.c,
+ * ledger/diff.c) ---- */
+typedef struct ledger_reconstruct_cfg {
+    uint64_t cycle;  /* the cycle to rebuild (1..); 0: the one at_ms picks */
+    uint64_t at_ms;  /* with cycle 0: the latest cycle whose SCORING_CYCLE time_ms <= at_ms */
+    bool gated;      /* replay the gated view (an auditor's replica without non-public bodies) */
+    bool resume;     /* start from the nearest earlier cycle whose checkpoint file is present and
+                        matches its STATE_HASH record, instead of from genesis */
+    store_progress_fn progress; /* ledger_replay's progress, or NULL */
+    void *progress_arg;
+} ledger_reconstruct_cfg;
+
+/* One cycle rebuilt. Everything but the mismatch fields is set only when !mismatch. */
+typedef struct ledger_reconstruction {
+    uint64_t cycle, epoch, as_of_ms, covers_to, time_ms; /* the SCORING_CYCLE's */
+    uint64_t cycle_seq, state_seq; /* the block: [cycle_seq, state_seq], STATE_HASH last */
+    uint64_t tree_size;            /* state_seq + 1, and the tree's root at that size */
+    uint8_t root[32];
+    uint8_t state_hash[32];        /* SHA-256(state): equal to the STATE_HASH record's */
+    uint8_t *state;                /* malloc'd, the uncompressed checkpoint state */
+    size_t state_len;
+    bool checkpoint_checked;       /* DIR/checkpoints/<cycle>.zst exists and holds these bytes */
+    uint64_t resumed_from;         /* the checkpoint's cycle the replay started from; 0: genesis */
+    bool gated;                    /* replayed in the gated view */
+    schema_paramset params;        /* in effect for the cycle: GENESIS and the CONFIG_SETs before
+                                      covers_to over the defaults */
+    bool has_metagraph;            /* a complete METAGRAPH snapshot before covers_to */
+    uint64_t metagraph_block;
+    uint8_t (*hotkeys)[32];        /* by uid (ENGINE_MAX_UIDS entries), when has_hotkey[uid] */
+    bool *has_hotkey;
+    schema_body *bodies;           /* the block's derived records as the log holds them (each
+                                      identical to the recomputed one), in block order */
+    size_t n_bodies;
+    const schema_body *weights;    /* the WEIGHTS among bodies, or NULL when the cycle has none */
+    uint64_t replayed;             /* records the replay read */
+    /* the log does not reproduce: the first differing record */
+    bool mismatch;
+    ledger_divergence kind;
+    uint64_t bad_seq;
+    char what[800];
+} ledger_reconstruction;
+
+/* Rebuilds one past cycle from the log: finds its SCORING_CYCLE (by number, or by time), replays
+ * the log with ledger_replay (from genesis, or with cfg->resume from an earlier checkpoint) up to
+ * the end of that cycle's block, so every derived record up to there is compared byte for byte
+ * with its recomputation, and keeps the recomputed state, checked against the log's STATE_HASH
+ * record and against DIR/checkpoints/<cycle>.zst when that file exists. A difference is not an
+ * error: out->mismatch names the first differing seq and field (kind LEDGER_DIV_STATE for a
+ * checkpoint file that differs or is damaged). Returns TALLY_ENOTFOUND for no such cycle (or
+ * none at or before at_ms, or a block the log does not hold to its STATE_HASH), TALLY_EINVAL for
+ * a cfg asking for nothing, TALLY_ENOMEM, and what reading the log returns. On every return *out
+ * is filled as far as it got; release it with ledger_reconstruction_release. */
+TALLY_MUST_USE tally_status ledger_reconstruct(store_log *log, const ledger_reconstruct_cfg *cfg,
+                                               ledger_reconstruction *out);
+void ledger_reconstruction_release(ledger_reconstruction *r); /* zeroed: a no-op */
+
+/* Writes a reconstruction (not a mismatch) into dir, created if missing (one level): cycle.json,
+ * scores.json, weights.json, submission_scores.jsonl and state.msgpack (docs/forensics.md has
+ * their formats), each to a temporary name, synced, then renamed over any older file. Returns
+ * TALLY_EINVAL for a mismatch, TALLY_EIO (with a sentence in detail, cap bytes, when given),
+ * TALLY_ENOMEM. */
+TALLY_MUST_USE tally_status ledger_reconstruct_write(const ledger_reconstruction *r,
+                                                     const char *dir, char *detail, size_t cap);
+/* The JSON texts of those files (malloc'd, NUL-terminated, the caller frees): which is
+ * "cycle", "scores", "weights" or "submission_scores" (JSON lines). TALLY_EINVAL otherwise. */
+TALLY_MUST_USE tally_status ledger_reconstruct_json(const ledger_reconstruction *r,
+                                                    const char *which, char **out);
+
+/* A log as ledger_diff reads it: a local store (ledger_diff_source_store), or later a node's
+ * ledger API. Records are read as header and body bytes; a body the source does not hold (a
+ * replica's) comes as {NULL, 0}. Views are borrowed for the callback's duration. */
+typedef tally_status (*ledger_diff_record_fn)(void *fn_arg, uint64_t seq, tally_bytes header,
+                                              tally_bytes body, bool *stop);
+typedef struct ledger_diff_source {
+    const char *name;   /* for messages: a directory or a URL */
+    uint64_t size;      /* records under its latest signed head */
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    uint8_t node_key[32];
+    /* the first `width` hashes of level-0 hash tile `index` into out (256 × 32 bytes) */
+    tally_status (*tile)(void *arg, uint64_t index, unsigned width, uint8_t *out);
+    /* calls fn for records from seq `from` in order until fn sets *stop or the log ends */
+    tally_status (*records)(void *arg, uint64_t from, ledger_diff_record_fn fn, void *fn_arg);
+    void *arg;
+} ledger_diff_source;
+/* A source over an open store (borrowed; it must outlive the source). */
+void ledger_diff_source_store(store_log *log, const char *name, ledger_diff_source *out);
+
+typedef enum ledger_diff_verdict {
+    LEDGER_DIFF_IDENTICAL = 0, /* same origin, key and records */
+    LEDGER_DIFF_PREFIX,        /* one log is a prefix of the other (not a divergence) */
+    LEDGER_DIFF_DIVERGED,      /* a record differs at seq */
+} ledger_diff_verdict;
+
+typedef struct ledger_weight_change {
+    uint64_t uid;
+    bool in_a, in_b; /* the uid is in that log's WEIGHTS */
+    uint64_t a, b;   /* its weights (0 where absent) */
+} ledger_weight_change;
+
+typedef struct ledger_diff_cycle {
+    uint64_t cycle;
+    bool in_a, in_b;            /* the log holds the cycle's SCORING_CYCLE */
+    uint64_t seq_a, seq_b;      /* where, when held */
+    uint64_t covers_to_a, covers_to_b;
+    bool inputs;                /* its inputs include the divergent seq (covers_to > seq) */
+    bool weights_a, weights_b;  /* the log holds the cycle's WEIGHTS */
+    bool weights_differ;        /* the WEIGHTS bodies differ, or only one log has one */
+    ledger_weight_change *changes; /* uids whose weight differs, ascending */
+    size_t n_changes;
+} ledger_diff_cycle;
+
+typedef struct ledger_diff_result {
+    ledger_diff_verdict verdict;
+    uint64_t size_a, size_b;
+    bool origin_differs, key_differs;
+    char origin_a[SCHEMA_ORIGIN_MAX + 1], origin_b[SCHEMA_ORIGIN_MAX + 1];
+    uint8_t key_a[32], key_b[32];
+    /* LEDGER_DIFF_DIVERGED: the first record whose leaf differs, both headers */
+    uint64_t seq;
+    schema_header ha, hb;
+    bool has_body_a, has_body_b;
+    char field[64];        /* the first header field that differs ("time_ms", "body_hash") */
+    char body_field[160];  /* when the bodies differ and both are held: the first differing body
+                              field, dotted ("skill", "dims.forecast", "markets[0].prices[1]") */
+    char detail[600];      /* the difference in a sentence, both values side by side */
+    ledger_diff_cycle *cycles; /* the cycles affected, ascending: those of either log whose block
+                                  ends at or after seq */
+    size_t n_cycles;
+    uint64_t tiles_skipped; /* level-0 tiles found equal without reading their records */
+} ledger_diff_result;
+
+/* Compares two logs: origins and node keys, then record by record (equal level-0 hash tiles are
+ * skipped whole; only the first differing tile is read leaf by leaf), and at the first
+ * differing record its headers field by field and, where both sources hold the bodies, the
+ * bodies through their JSON views; then lists the cycles the divergence affects, each with the
+ * uids whose WEIGHTS differ between the two logs. Returns TALLY_OK whatever the verdict, and
+ * TALLY_ENOMEM or what a source returns (TALLY_ECORRUPT for a record that does not decode). On
+ * every return *out needs ledger_diff_release. */
+TALLY_MUST_USE tally_status ledger_diff_sources(const ledger_diff_source *a,
+                                                const ledger_diff_source *b,
+                                                ledger_diff_result *out);
+/* ledger_diff_sources over two open stores. */
+TALLY_MUST_USE tally_status ledger_diff(store_log *a, store_log *b, ledger_diff_result *out);
+void ledger_diff_release(ledger_diff_result *r); /* zeroed: a no-op */
+
 /* ---- building records ---- */
 /* A batch of records to append together. Bodies are copied into the batch. */
 typedef struct ledger_batch {

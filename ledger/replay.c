@@ -425,7 +425,8 @@ static const schema_body *on_derived(rp *p, const store_record *r, const schema_
                                       .time_ms = p->prev_h.time_ms,
                                       .covers_to = p->prev_c.covers_to,
                                       .has_weights = p->cyc_weights,
-                                      .weights_seq = p->cyc_weights_seq};
+                                      .weights_seq = p->cyc_weights_seq,
+                                      .state = p->blk.state, .state_len = p->blk.state_len};
             memcpy(c.state_hash, p->blk.state_hash, 32);
             if (p->cyc_weights) {
                 memcpy(c.weights_hash, p->res->weights_hash, 32);
