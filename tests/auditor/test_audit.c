@@ -254,6 +254,13 @@ static void honest_then_fork(void **state)
     if (rc != 0) {
         fail_msg("verify of the replica: exit %d\n%s", rc, cmd_out);
     }
+    /* and the forensics read it: cycle 2 rebuilt in the gated view from the replica alone */
+    rc = tu_run(cmd_out, sizeof(cmd_out),
+                "%s --dir %s/replica reconstruct --cycle 2 --gated --out %s/rec --quiet 2>&1",
+                bin(), adir, adir);
+    if (rc != 0) {
+        fail_msg("reconstruct on the replica: exit %d\n%s", rc, cmd_out);
+    }
     uint64_t replica_size;
     {
         store_cfg cfg = {.dir = kpath, .read_only = true};
