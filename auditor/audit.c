@@ -222,8 +222,10 @@ tally_status audit_round_run(audit *a, audit_round *r)
         /* the attestations just posted moved the primary's head: cosign the head as it stands
          * now, once it is verified consistent with the one trusted (§6.6a) */
         audit__head now;
+        uint64_t seen = r->primary_size;
         learn_name(a);
         st = r->n_cycles > 0 ? audit__checkpoint(a, &now, r) : TALLY_OK;
+        r->primary_size = seen; /* the round reports the head it checked */
         if (st == TALLY_OK && !r->failed) {
             st = audit__cosign(a, r->n_cycles > 0 ? &now : &head, r);
         }

@@ -90,6 +90,7 @@ typedef struct audit_round {
     uint64_t pulled;        /* records added to the replica */
     uint64_t bodies_fetched, bodies_withheld; /* due embargoed bodies got / not served */
     uint64_t records_replayed, cycles_checked, last_cycle;
+    uint64_t resumed_from;  /* the replay resumed from this cycle's state (0: from GENESIS) */
     audit_cycle *cycles;    /* verdicts decided this round (malloc'd; audit_round_release) */
     size_t n_cycles;
     bool failed;            /* a divergence: reason, seq and what say which */

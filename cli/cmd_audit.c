@@ -63,11 +63,15 @@ static void print_round(const audit_round *r)
                                  : ", not posted");
     }
     printf("primary %" PRIu64 " records, verified %" PRIu64 " (+%" PRIu64 "), %" PRIu64
-           " replayed, %" PRIu64 " cycles checked, bodies revealed %" PRIu64
-           ", withheld %" PRIu64 "%s%s\n",
-           r->primary_size, r->verified_size, r->pulled, r->records_replayed, r->cycles_checked,
-           r->bodies_fetched, r->bodies_withheld, r->cosigned ? ", cosigned" : "",
-           r->weights_written ? ", weights written" : "");
+           " replayed",
+           r->primary_size, r->verified_size, r->pulled, r->records_replayed);
+    if (r->resumed_from) {
+        printf(" (resumed from cycle %" PRIu64 ")", r->resumed_from);
+    }
+    printf(", %" PRIu64 " cycles checked, bodies revealed %" PRIu64 ", withheld %" PRIu64
+           "%s%s\n",
+           r->cycles_checked, r->bodies_fetched, r->bodies_withheld,
+           r->cosigned ? ", cosigned" : "", r->weights_written ? ", weights written" : "");
 }
 
 static void print_fail(const audit_round *r)

@@ -202,6 +202,8 @@ static void honest_then_fork(void **state)
     }
     assert_null(strstr(out, "cycle 1:"));
     assert_non_null(strstr(out, "cycle 2: pass"));
+    /* from the state of cycle 1 it checked before, not from GENESIS */
+    assert_non_null(strstr(out, "(resumed from cycle 1)"));
     assert_int_equal(attestations(&n, &last, &verdict), 2);
     assert_int_equal(last, 2);
 
