@@ -262,6 +262,17 @@ tally_status audit__check(audit *a, const audit__head *head, audit_round *r)
         } else if (a->st.has_seq) {
             c = fail_cycle(&s, a->st.seq, last_passed);
             c = c != NULL && c->seq < head->size ? c : NULL;
+            if (c == NULL && a->st.seq >= store_size(a->log)) {
+                /* found in what the primary served and the replica never took: the primary's
+                 * latest cycle, if it commits to a log holding that seq, under the trusted head */
+                uint64_t state_seq;
+                st = primary_latest_cycle(a, &other.cycle, &state_seq, r->what);
+                if (st == TALLY_OK && other.cycle > 0 && state_seq > a->st.seq &&
+                    state_seq < size) {
+                    other.seq = state_seq;
+                    c = &other;
+                }
+            }
         }
         if (st == TALLY_OK && c != NULL) {
             audit_cycle v = {.cycle = c->cycle, .cycle_seq = c->seq, .verdict = AUDIT_FAIL,

@@ -272,6 +272,49 @@ static void pending_release(pending *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* The first of the records served from base on (p) whose leaf is not the primary's own in its
+ * public hash tiles: what was rewritten on the way. UINT64_MAX when every leaf agrees. */
+static tally_status first_served_fork(audit *a, uint64_t base, const pending *p, uint64_t *out,
+                                      char *what)
+{
+    tally_status st = TALLY_OK;
+
+    *out = UINT64_MAX;
+    for (uint64_t t = base / 256; st == TALLY_OK && t * 256 < base + p->n && *out == UINT64_MAX;
+         t++) {
+        uint64_t lo = t * 256, hi = base + p->n, w;
+        char path[96], target[160];
+        size_t pn;
+        client_response *resp = NULL;
+        w = hi - lo < 256 ? hi - lo : 256;
+        wire_tile tile = {.kind = WIRE_TILE_HASH, .level = 0, .index = t, .width = (unsigned)w};
+        st = wire_tile_format(&tile, path, sizeof(path), &pn);
+        snprintf(target, sizeof(target), "/log/%s", path);
+        if (st == TALLY_OK) {
+            st = audit__get(a, target, false, false, &resp, what);
+        }
+        if (st != TALLY_OK) {
+            break;
+        }
+        tally_bytes b = client_response_body(resp);
+        for (uint64_t s = lo > base ? lo : base; s < lo + w && *out == UINT64_MAX; s++) {
+            uint8_t hb[SCHEMA_HEADER_MAX], leaf[32];
+            size_t hn;
+            if (schema_header_encode(&p->in[s - base].header, hb, sizeof(hb), &hn) != TALLY_OK) {
+                *out = s;
+                break;
+            }
+            store_leaf_hash(hb, hn, leaf);
+            if (client_response_status(resp) != 200 || b.n < (s - lo + 1) * 32 ||
+                memcmp(b.p + 32 * (s - lo), leaf, 32) != 0) {
+                *out = s;
+            }
+        }
+        client_response_free(resp);
+    }
+    return st;
+}
+
 /* Checks one delta's entries from seq `from` on and adds them to p. A failing entry fails the
  * round (r->failed) and adds nothing. */
 static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audit_round *r)
@@ -451,7 +494,7 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
                 /* the headers do not hash to the root the node signed: name the first one
                  * that differs from the primary's public tiles */
                 uint64_t fork;
-                st = first_fork(a, at, &fork, r->what);
+                st = first_served_fork(a, base, &p, &fork, r->what);
                 if (st == TALLY_OK) {
                     st = diverge(a, r, AUDIT_R_SIGNATURE, fork != UINT64_MAX, fork, NULL,
                                  "the records served from %" PRIu64

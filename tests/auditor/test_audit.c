@@ -18,6 +18,7 @@
 
 #include "schema/schema.h"
 #include "store/store.h"
+#include "util/auditrun.h"
 #include "util/node.h"
 #include "util/testutil.h"
 
@@ -26,129 +27,6 @@ static const char *bin(void)
     const char *b = getenv("TALLY_BIN");
     assert_non_null(b);
     return b;
-}
-
-/* A METAGRAPH binding miner m (no permit) and the auditor key (permit, 200,000 alpha), an event
- * starting at start_ms with its market. */
-static void feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t block,
-                 uint64_t event, uint64_t start_ms)
-{
-    json_t *neurons = json_array(), *recs = json_array();
-    uint8_t acct[32];
-    char ss58[49], hex[65];
-    tn_resp r;
-    char *text;
-
-    for (int b = 0; b < 32; b++) {
-        acct[b] = (uint8_t)(m->pk[b] ^ 0x55);
-    }
-    schema_ss58_encode(acct, ss58);
-    schema_hex(m->pk, 32, hex);
-    json_array_append_new(neurons, json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "uid", 0, "hotkey",
-                                             ss58, "stake_rao", "1000", "validator_permit", 0,
-                                             "active", 1, "tally_key", hex));
-    for (int b = 0; b < 32; b++) {
-        acct[b] = (uint8_t)(auditor[b] ^ 0x33);
-    }
-    schema_ss58_encode(acct, ss58);
-    schema_hex(auditor, 32, hex);
-    json_array_append_new(neurons, json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "uid", 1, "hotkey",
-                                             ss58, "stake_rao", "200000000000000",
-                                             "validator_permit", 1, "active", 1, "tally_key",
-                                             hex));
-    json_array_append_new(recs, json_pack("{s:s, s:{s:i, s:I, s:i, s:i, s:o}}", "type",
-                                          "METAGRAPH", "body", "netuid", 1, "block",
-                                          (json_int_t)block, "part", 0, "parts", 1, "neurons",
-                                          neurons));
-    json_array_append_new(
-        recs, json_pack("{s:s, s:{s:I, s:s, s:s, s:s, s:s, s:n, s:I, s:s, s:n}}", "type", "EVENT",
-                        "body", "event_id", (json_int_t)event, "sport", "soccer", "league", "EPL",
-                        "home_team", "Tigers", "away_team", "Rovers", "venue", "start_ms",
-                        (json_int_t)start_ms, "status", "scheduled", "ext_id"));
-    json_array_append_new(recs, json_pack("{s:s, s:{s:I, s:I, s:s, s:n, s:[s,s]}}", "type",
-                                          "MARKET", "body", "market_id",
-                                          (json_int_t)(1000 * event + 1), "event_id",
-                                          (json_int_t)event, "kind", "moneyline", "line_n",
-                                          "sides", "home", "away"));
-    json_t *all = json_pack("{s:o}", "records", recs);
-    text = json_dumps(all, JSON_COMPACT);
-    json_decref(all);
-    tn_admin(n, "POST", "/admin/v1/records", text, &r);
-    free(text);
-    if (r.status != 200) {
-        fail_msg("feed: %u %s", r.status, r.body ? r.body : "");
-    }
-    tn_resp_free(&r);
-}
-
-/* Asks the node for a cycle and waits until it is in the log. */
-static void cycle(tn_node *n, uint64_t want)
-{
-    tn_resp r;
-
-    tn_admin(n, "POST", "/admin/v1/cycle", "{}", &r);
-    assert_int_equal(r.status, 202);
-    tn_resp_free(&r);
-    for (int i = 0; i < 300; i++) {
-        tn_http(n, TN_OPS, "GET", "/health", NULL, 0, NULL, 0, NULL, &r);
-        bool done = r.json && (uint64_t)json_integer_value(json_object_get(r.json, "last_cycle")) >= want;
-        tn_resp_free(&r);
-        if (done) {
-            return;
-        }
-        usleep(20000);
-    }
-    fail_msg("cycle %" PRIu64 " never landed", want);
-}
-
-static int audit_once(const tn_node *n, const char *adir, const char *vkey, char *out,
-                      size_t cap)
-{
-    int rc = tu_run(out, cap,
-                  "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                  "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --once "
-                  "2>%s/audit.err",
-                  n->port[TN_LEDGER], n->origin, vkey, bin(), adir, adir);
-    print_message("tally audit --once: exit %d\n%s", rc, out);
-    return rc;
-}
-
-static void node_vkey(const tn_node *n, char *out, size_t cap)
-{
-    char buf[4096];
-    assert_int_equal(tu_run(buf, sizeof(buf), "%s --dir %s key", bin(), n->dir), 0);
-    /* the last line is the verifier key */
-    char *last = buf, *nl;
-    while ((nl = strchr(last, '\n')) != NULL && nl[1] != '\0') {
-        last = nl + 1;
-    }
-    snprintf(out, cap, "%.*s", (int)strcspn(last, "\n"), last);
-}
-
-/* ATTESTATION records in the node's log (read-only open beside the running node). */
-static size_t attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict)
-{
-    store_cfg cfg = {.dir = n->dir, .read_only = true};
-    store_log *log;
-    store_iter *it;
-    store_record rec;
-    schema_header h;
-    schema_body b;
-    size_t count = 0;
-
-    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    assert_int_equal(store_iter_open(log, 0, &it), TALLY_OK);
-    while (store_iter_read(it, true, &rec, &h, &b) == TALLY_OK) {
-        if (h.type == SCHEMA_ATTESTATION) {
-            count++;
-            *last_cycle = b.u.attestation.cycle;
-            *verdict = b.u.attestation.verdict;
-        }
-        schema_body_release(&b);
-    }
-    store_iter_close(it);
-    store_close(log);
-    return count;
 }
 
 static void honest_then_fork(void **state)
@@ -169,7 +47,7 @@ static void honest_then_fork(void **state)
     memset(seed, 0x42, sizeof(seed));
     assert_int_equal(store_key_create(kpath, seed, apk, NULL), TALLY_OK);
     tn_miner_init(&m, 7);
-    feed(&n, &m, apk, 100, 11, t0 + 3600000);
+    ta_feed(&n, &m, apk, 100, 11, t0 + 3600000);
     {
         uint64_t ev = 11;
         size_t len;
@@ -181,22 +59,22 @@ static void honest_then_fork(void **state)
         free(body);
         m.nonce++;
     }
-    cycle(&n, 1);
-    node_vkey(&n, vkey, sizeof(vkey));
+    ta_cycle(&n, 1);
+    ta_node_vkey(&n, vkey, sizeof(vkey));
 
     /* an honest node: cycle 1 passes and is attested in the node's log */
-    rc = audit_once(&n, adir, vkey, out, sizeof(out));
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
     if (rc != 0) {
         fail_msg("audit exit %d:\n%s", rc, out);
     }
     assert_non_null(strstr(out, "cycle 1: pass"));
-    assert_int_equal(attestations(&n, &last, &verdict), 1);
+    assert_int_equal(ta_attestations(&n, &last, &verdict), 1);
     assert_int_equal(last, 1);
     assert_int_equal(verdict, 1);
 
     /* the next round attests only the new cycle */
-    cycle(&n, 2);
-    rc = audit_once(&n, adir, vkey, out, sizeof(out));
+    ta_cycle(&n, 2);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
     if (rc != 0) {
         fail_msg("audit exit %d:\n%s", rc, out);
     }
@@ -204,7 +82,7 @@ static void honest_then_fork(void **state)
     assert_non_null(strstr(out, "cycle 2: pass"));
     /* from the state of cycle 1 it checked before, not from GENESIS */
     assert_non_null(strstr(out, "(resumed from cycle 1)"));
-    assert_int_equal(attestations(&n, &last, &verdict), 2);
+    assert_int_equal(ta_attestations(&n, &last, &verdict), 2);
     assert_int_equal(last, 2);
 
     /* the auditor cosigned the head it left: /log/checkpoint carries its line after the
@@ -279,17 +157,17 @@ static void honest_then_fork(void **state)
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
     tn_init(&fork, "audit_fork");
     tn_start(&fork);
-    feed(&fork, &m, apk, 100, 12, t0 + 7200000);
-    feed(&fork, &m, apk, 101, 13, t0 + 7200000);
-    cycle(&fork, 1);
-    cycle(&fork, 2);
-    cycle(&fork, 3);
-    rc = audit_once(&fork, adir, vkey, out, sizeof(out));
+    ta_feed(&fork, &m, apk, 100, 12, t0 + 7200000);
+    ta_feed(&fork, &m, apk, 101, 13, t0 + 7200000);
+    ta_cycle(&fork, 1);
+    ta_cycle(&fork, 2);
+    ta_cycle(&fork, 3);
+    rc = ta_audit_once(fork.port[TN_LEDGER], fork.origin, adir, vkey, out, sizeof(out));
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "FAIL split_view"));
     /* attested on the next cycle, in the log of the node that showed the other history */
     assert_non_null(strstr(out, "cycle 3: fail (split_view"));
-    assert_int_equal(attestations(&fork, &last, &verdict), 1);
+    assert_int_equal(ta_attestations(&fork, &last, &verdict), 1);
     assert_int_equal(last, 3);
     assert_int_equal(verdict, 2);
     /* nothing verified is lost: the replica is what it was, and still verifies */

@@ -1,0 +1,27 @@
+/* Helpers of the auditor tests: a node fed with one miner and one auditor bound as a validator,
+ * its cycles, `tally audit --once` against a port, the node's verifier key, and the
+ * ATTESTATION records in a node's log. */
+#ifndef TALLY_TESTS_AUDITRUN_H
+#define TALLY_TESTS_AUDITRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/node.h"
+
+/* A METAGRAPH (block) binding miner m (no permit) as uid 0 and the auditor key as uid 1
+ * (permit, 200,000 alpha, hotkey = key ^ 0x33), an event starting at start_ms with its
+ * moneyline market 1000 × event + 1. */
+void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t block,
+             uint64_t event, uint64_t start_ms);
+/* Asks the node for a cycle and waits until cycle `want` is in the log. */
+void ta_cycle(tn_node *n, uint64_t want);
+/* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
+int ta_audit_once(uint16_t port, const char *origin, const char *adir, const char *vkey,
+                  char *out, size_t cap);
+/* The node's verifier key string (`tally key`). */
+void ta_node_vkey(const tn_node *n, char *out, size_t cap);
+/* The ATTESTATION records in the node's log, and the last one's cycle and verdict. */
+size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict);
+
+#endif
