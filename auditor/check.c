@@ -183,21 +183,25 @@ static audit_reason reason_of(ledger_divergence d)
     }
 }
 
-/* The cycle a divergence at seq fails: the last cycle at or before seq when none of the cycles
- * checked is it (its block holds seq), else the first cycle after seq; 0 when there is none yet
- * (the fail is attested once one is appended). */
+/* The cycle a divergence at seq fails, among the cycles not passed yet (the replay verified
+ * every cycle before it reached seq): the one whose block holds seq, else the first one after
+ * seq (it commits to a log holding seq, or its inputs reveal the body that failed); NULL when
+ * there is none yet (the fail is attested once one is appended). */
 static const cyc_rec *fail_cycle(const scan *s, uint64_t seq, uint64_t last_passed)
 {
     const cyc_rec *at = NULL;
 
     for (size_t i = 0; i < s->n_cyc; i++) {
+        if (s->cyc[i].cycle <= last_passed) {
+            continue;
+        }
         if (s->cyc[i].seq <= seq) {
             at = &s->cyc[i];
         } else {
-            return at != NULL && at->cycle > last_passed ? at : &s->cyc[i];
+            return at != NULL ? at : &s->cyc[i];
         }
     }
-    return at != NULL && at->cycle > last_passed ? at : NULL;
+    return at;
 }
 
 tally_status audit__check(audit *a, const audit__head *head, audit_round *r)

@@ -54,7 +54,11 @@ tally_status ledger__fetch(uint64_t seq, void *arg, schema_header *h, schema_bod
         }
     }
     if (st == TALLY_OK) {
-        st = r.body.p ? schema_record_check(h, r.body.p, r.body.n, b) : TALLY_ECORRUPT;
+        /* a body the log lacks: damage in the operator's view; in the gated view (a replica),
+         * a body never served */
+        st = r.body.p     ? schema_record_check(h, r.body.p, r.body.n, b)
+             : f->gate    ? TALLY_ENOTFOUND
+                          : TALLY_ECORRUPT;
     }
     return st;
 }

@@ -119,7 +119,8 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
         if (st == TALLY_ECORRUPT || st == TALLY_EFORMAT || st == TALLY_ENOTFOUND) {
             if (p->res != NULL) {
                 mismatch(p, LEDGER_DIV_WITHHELD, due[i], "%s: its body is due since its reveal but %s", tname(h.type),
-                         st == TALLY_ENOTFOUND ? "is not in the log" : "does not match its header");
+                         st == TALLY_ENOTFOUND ? "is not in the log"
+                                               : "is missing or does not match its header");
             }
             st = TALLY_OK;
             break;
