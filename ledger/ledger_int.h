@@ -34,9 +34,13 @@ typedef tally_status (*ledger__fold_fn)(void *arg, const schema_header *h, schem
 tally_status ledger__rules_fold_with(store_log *log, engine_rules *r, uint64_t to,
                                      ledger__fold_fn fn, void *arg);
 
-/* ledger_rules_fold in the gated view (the rules are their own gate): a body the view may not
- * read where it stands, or an embargoed body the log lacks, is folded from its header. */
-tally_status ledger__rules_fold_gated(store_log *log, engine_rules *r, uint64_t to);
+/* Folds records [engine_rules_size(r), to) into r in the gated view of gate (NULL: r is its
+ * own gate): a body the view may not read where it stands, or an embargoed body the log lacks,
+ * is folded from its header. */
+tally_status ledger__rules_fold_gated(store_log *log, const engine_rules *gate, engine_rules *r,
+                                      uint64_t to);
+/* The rules at the end of the log, folded in the full view or the gated one. */
+tally_status ledger__rules_open_with(store_log *log, bool gated, engine_rules **out);
 
 /* The decoded header of record seq (one random read). TALLY_ENOTFOUND past the log. */
 tally_status ledger__header_at(store_log *log, uint64_t seq, schema_header *h);

@@ -143,34 +143,8 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
  * view may (the rules' state at a cycle's covers_to, for its checkpoint section). */
 static tally_status rules_fold_view(rp *p, engine_rules *r, uint64_t to)
 {
-    store_iter *it;
-    store_record rec;
-    schema_header h;
-    schema_body b;
-    tally_status st;
-
-    if (p->gate == NULL) {
-        return ledger_rules_fold(p->log, r, to);
-    }
-    if (engine_rules_size(r) >= to) {
-        return TALLY_OK;
-    }
-    st = store_iter_open(p->log, engine_rules_size(r), &it);
-    while (st == TALLY_OK && (st = store_iter_read(it, false, &rec, &h, &b)) == TALLY_OK &&
-           rec.seq < to) {
-        schema_body d = {.type = (unsigned)h.type};
-        bool has_body = h.type < SCHEMA_SUBMISSION_SCORE && ledger__visible(p->gate, rec.seq, &h);
-        if (has_body) {
-            st = store_record_body(&rec, &h, &b);
-        }
-        if (st == TALLY_OK) {
-            st = engine_rules_apply(r, rec.seq, &h,
-                                    has_body ? &b : h.type >= SCHEMA_SUBMISSION_SCORE ? &d : NULL);
-        }
-        schema_body_release(&b);
-    }
-    store_iter_close(it);
-    return st == TALLY_ENOTFOUND || (st == TALLY_OK && rec.seq >= to) ? TALLY_OK : st;
+    return p->gate == NULL ? ledger_rules_fold(p->log, r, to)
+                           : ledger__rules_fold_gated(p->log, p->gate, r, to);
 }
 
 /* The first seq whose time is at least t (records' times never decrease), in [0, size]. */

@@ -6,7 +6,8 @@
 
 #include "ledger/ledger_int.h"
 
-tally_status ledger__rules_fold_gated(store_log *log, engine_rules *r, uint64_t to)
+tally_status ledger__rules_fold_gated(store_log *log, const engine_rules *gate, engine_rules *r,
+                                      uint64_t to)
 {
     store_iter *it;
     store_record rec;
@@ -23,7 +24,8 @@ tally_status ledger__rules_fold_gated(store_log *log, engine_rules *r, uint64_t 
         schema_body d = {.type = (unsigned)h.type};
         /* a body the view may read where it stands, and the log holds (a replica may still lack
          * an embargoed body revealed at its own time: it is folded from its header) */
-        bool has_body = h.type < SCHEMA_SUBMISSION_SCORE && ledger__visible(r, rec.seq, &h) &&
+        bool has_body = h.type < SCHEMA_SUBMISSION_SCORE &&
+                        ledger__visible(gate != NULL ? gate : r, rec.seq, &h) &&
                         (rec.body.p != NULL || h.tier != SCHEMA_EMBARGOED);
         if (has_body) {
             st = store_record_body(&rec, &h, &b);
@@ -40,19 +42,7 @@ tally_status ledger__rules_fold_gated(store_log *log, engine_rules *r, uint64_t 
 
 tally_status ledger_rules_open_gated(store_log *log, engine_rules **out)
 {
-    engine_rules *r;
-    tally_status st = engine_rules_new(&r);
-
-    *out = NULL;
-    if (st == TALLY_OK) {
-        st = ledger__rules_fold_gated(log, r, store_size(log));
-    }
-    if (st != TALLY_OK) {
-        engine_rules_free(r);
-        return st;
-    }
-    *out = r;
-    return TALLY_OK;
+    return ledger__rules_open_with(log, true, out);
 }
 
 tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_out)

@@ -44,14 +44,15 @@ tally_status ledger_rules_fold(store_log *log, engine_rules *r, uint64_t to)
     return ledger__rules_fold_with(log, r, to, NULL, NULL);
 }
 
-tally_status ledger_rules_open(store_log *log, engine_rules **out)
+tally_status ledger__rules_open_with(store_log *log, bool gated, engine_rules **out)
 {
     engine_rules *r;
     tally_status st = engine_rules_new(&r);
 
     *out = NULL;
     if (st == TALLY_OK) {
-        st = ledger_rules_fold(log, r, store_size(log));
+        st = gated ? ledger__rules_fold_gated(log, NULL, r, store_size(log))
+                   : ledger_rules_fold(log, r, store_size(log));
     }
     if (st != TALLY_OK) {
         engine_rules_free(r);
@@ -59,6 +60,11 @@ tally_status ledger_rules_open(store_log *log, engine_rules **out)
     }
     *out = r;
     return TALLY_OK;
+}
+
+tally_status ledger_rules_open(store_log *log, engine_rules **out)
+{
+    return ledger__rules_open_with(log, false, out);
 }
 
 tally_status ledger_rules_admit(engine_rules *r, const store_input *in, engine_verdict *v)
