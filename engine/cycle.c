@@ -216,17 +216,19 @@ static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, 
     }
     for (size_t j = lo; j < hi; j++) {
         eng_row *w = &s->rows[j];
+        schema_close_metrics cm = {0};
+        int64_t tf = 0;
         w->has_close = m->has_close && (m->close_mask & (1u << w->side_idx));
         if (w->has_close) {
             engine_close_metrics(p, w->odds_n, m->pi[w->side_idx], m->omega[w->side_idx],
-                                 ev->start_ms, s->t_sub, &w->cm);
-            w->cle = w->cm.cle, w->mes = w->cm.mes;
+                                 ev->start_ms, s->t_sub, &cm);
+            w->cle = cm.cle, w->mes = cm.mes;
         }
         w->has_out = scored;
         if (scored) {
-            w->brier = oc.brier, w->logloss = oc.logloss, w->pss = oc.pss;
-            w->tf = time_factor(e, minutes); /* D4: minutes from the row and the start */
-            w->pss_adj = engine_pss_adj(p, oc.pss, w->tf);
+            w->brier = oc.brier;
+            tf = time_factor(e, minutes); /* D4: minutes from the row and the start */
+            w->pss_adj = engine_pss_adj(p, oc.pss, tf);
             w->hit = m->sides[w->side_idx] == rho;
             w->settled = ev->out_time;
         }
@@ -240,10 +242,12 @@ static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, 
             ss->cycle = y->c->cycle, ss->sub_seq = s->seq, ss->uid = e->hks[s->hk].uid;
             ss->market_id = m->id, ss->side = m->sides[w->side_idx];
             ss->submitted_at_ms = (uint64_t)s->t_sub;
-            ss->has_close = w->has_close, ss->close = w->cm;
+            ss->has_close = w->has_close, ss->close = cm;
             ss->has_outcome = w->has_out;
-            ss->outcome = (schema_outcome_metrics){w->brier, w->logloss, w->pss, w->tf, w->pss_adj,
-                                                   w->hit};
+            if (scored) {
+                ss->outcome = (schema_outcome_metrics){w->brier, oc.logloss, oc.pss, tf,
+                                                       w->pss_adj, w->hit};
+            }
             memcpy(ss->salt, s->salt, 16);
         }
     }

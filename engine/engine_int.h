@@ -78,16 +78,15 @@ typedef struct eng_market {
 } eng_market;
 
 /* A price. The metrics are those of the last cycle that scored the row (memory only: recomputed
- * on load). The fields each cycle sums come first, in one cache line; the rest are read only
- * when a score record is emitted. */
+ * on load): only the ones each cycle sums, so that a row is one 64-byte cache line and the
+ * per-cycle pass over every row reads half the memory. The rest of a SUBMISSION_SCORE is
+ * computed when the row is scored and goes straight into the record. */
 typedef struct eng_row {
     uint32_t market;
     uint8_t side_idx;
     bool has_close, has_out, hit;
     int64_t p, cle, mes, pss_adj, brier, settled;
     uint64_t odds_n;
-    schema_close_metrics cm;
-    int64_t logloss, pss, tf;
 } eng_row;
 
 typedef struct eng_sub {

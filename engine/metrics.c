@@ -358,9 +358,16 @@ static int by_time_seq(const void *a, const void *b)
 /* Buckets a sorted series in place (last point per bucket, time = bucket start). */
 static size_t bucketise(engine_point *s, size_t n, int64_t beta)
 {
-    size_t m = 0;
+    size_t m = 0, k = 1;
 
-    qsort(s, n, sizeof(*s), by_time_seq);
+    /* the series come mostly in (time, seq) order already: a strictly ascending one is the only
+     * order the sort could give, so it is not sorted again */
+    while (k < n && by_time_seq(&s[k - 1], &s[k]) < 0) {
+        k++;
+    }
+    if (k < n) {
+        qsort(s, n, sizeof(*s), by_time_seq);
+    }
     for (size_t i = 0; i < n; i++) {
         int64_t bt = s[i].t - s[i].t % beta;
         if (m > 0 && s[m - 1].t == bt) {
@@ -397,23 +404,28 @@ void eng__series_bucketed(const engine_params *p, const engine_point *truth, siz
     if (nt < 2 || nm < 2) {
         return;
     }
-    /* lead: each truth move against the miner's moves of the same direction */
+    /* lead: each truth move against the miner's moves of the same direction within
+     * [t − lead, t + lag]. Both series are bucketed (strictly ascending times) and t − lead only
+     * grows, so a miner move skipped once (the other direction, too small, or before the
+     * window) is never in a later window: one forward cursor per direction finds the earliest
+     * move in the window, and the truth move is matched when that one lies at or before t + lag,
+     * led when it lies before t. */
+    size_t cur[2] = {1, 1};
     for (i = 1; i < nt; i++) {
         int64_t d = truth[i].v - truth[i - 1].v, t = truth[i].t;
-        bool matched = false, led = false;
+        bool up = d > 0, matched, led;
         if (abs64(d) < p->move_threshold) {
             continue;
         }
-        for (j = 1; j < nm; j++) {
+        for (j = cur[up]; j < nm; j++) {
             int64_t dm = miner[j].v - miner[j - 1].v, tm = miner[j].t;
-            if (abs64(dm) < p->move_threshold || (dm > 0) != (d > 0)) {
-                continue;
-            }
-            if (tm >= t - lead && tm <= t + lag) {
-                matched = true;
-                led = led || tm < t;
+            if (abs64(dm) >= p->move_threshold && (dm > 0) == up && tm >= t - lead) {
+                break;
             }
         }
+        cur[up] = j;
+        matched = j < nm && miner[j].t <= t + lag;
+        led = matched && miner[j].t < t;
         out->matched += matched;
         out->led += led;
     }

@@ -87,7 +87,30 @@ typedef struct scratch {
     size_t n_series, cap_series;
     engine_point *mp;
     size_t cap_mp;
+    uint32_t *head; /* by event: 1 + the miner's first candidate on it, 0 for none (n_events) */
+    uint32_t *next; /* by candidate: 1 + the next candidate on its event, 0 for none */
+    size_t cap_next;
 } scratch;
+
+/* The series rows of one event in by_series order: an insertion sort for the usual few rows, the
+ * library's sort beyond. The key is a total order (a submission prices a market side once), so
+ * both give the one sorted order. */
+static void sort_series(mrow *r, size_t n)
+{
+    if (n > 48) {
+        qsort(r, n, sizeof(*r), by_series);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        mrow x = r[i];
+        size_t j = i;
+        while (j > 0 && by_series(&r[j - 1], &x) > 0) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j] = x;
+    }
+}
 
 static const truth_series *truth_of(eng_cycle *y, uint32_t market, uint8_t side_idx)
 {
@@ -123,18 +146,6 @@ typedef struct orig_row {
     int64_t p;
 } orig_row;
 
-static int by_event_time(const void *a, const void *b)
-{
-    const orig_cand *x = a, *y = b;
-    if (x->ev != y->ev) {
-        return x->ev < y->ev ? -1 : 1;
-    }
-    if (x->t != y->t) {
-        return x->t < y->t ? -1 : 1;
-    }
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 /* SOS and LEAD (§5.7) over the miner's candidate submissions. A (market, side) series needs two
  * buckets, so two submissions on the event: only events the miner priced twice are examined. */
 static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
@@ -144,21 +155,30 @@ static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
     uint64_t n_sos = 0, n_lead = 0;
     size_t g = 0;
 
-    if (ms->n_cand > 1) {
-        qsort(ms->cand, ms->n_cand, sizeof(orig_cand), by_event_time);
+    /* the candidates of each event, chained in their order; events in the order of their first
+     * candidate (the sums below are exact, so the order of the events changes nothing) */
+    sc->next = eng__grow(sc->next, &sc->cap_next, ms->n_cand + 1, sizeof(uint32_t));
+    if (sc->next == NULL) {
+        return TALLY_ENOMEM;
     }
-    while (g < ms->n_cand) {
-        size_t h = g + 1, i = 0;
-        while (h < ms->n_cand && ms->cand[h].ev == ms->cand[g].ev) {
-            h++;
+    for (size_t k = ms->n_cand; k-- > 0;) {
+        sc->next[k] = sc->head[ms->cand[k].ev];
+        sc->head[ms->cand[k].ev] = (uint32_t)k + 1;
+    }
+    for (; g < ms->n_cand; g++) {
+        uint32_t ev = ms->cand[g].ev, first = sc->head[ev];
+        size_t i = 0;
+        sc->head[ev] = 0; /* taken: the group is examined once, and the table is clear after */
+        if (first == 0 || sc->next[first - 1] == 0) {
+            continue; /* a later candidate of a group already examined, or a single one */
         }
         sc->n_series = 0;
-        for (size_t k = g; h - g >= 2 && k < h; k++) {
-            const orig_cand *c = &ms->cand[k];
+        for (uint32_t k = first; k != 0; k = sc->next[k - 1]) {
+            const orig_cand *c = &ms->cand[k - 1];
             mrow *gr = eng__grow(sc->series, &sc->cap_series, sc->n_series + c->n + 1,
                                  sizeof(mrow));
             if (gr == NULL) {
-                return TALLY_ENOMEM;
+                return TALLY_ENOMEM; /* the cycle fails: the table is not used again */
             }
             sc->series = gr;
             for (size_t j = 0; j < c->n; j++) {
@@ -166,10 +186,7 @@ static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
                 gr[sc->n_series++] = (mrow){o->market, o->side_idx, c->t, c->seq, o->p};
             }
         }
-        g = h;
-        if (sc->n_series > 1) {
-            qsort(sc->series, sc->n_series, sizeof(mrow), by_series);
-        }
+        sort_series(sc->series, sc->n_series);
         while (i < sc->n_series) {
             size_t j = i, nm = 0;
             const truth_series *t;
@@ -232,9 +249,35 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
     engine *e = y->e;
     int64_t nb = e->params.num_bins;
 
+    /* the originality candidates of each hotkey, counted first so each array is allocated once */
+    for (size_t k = 0; k < e->n_subs; k++) {
+        const eng_sub *s = &e->subs[k];
+        if (s->revealed && s->t_sub >= y->wr_lo && s->t_sub < y->as_of) {
+            ms[s->hk].cap_cand++, ms[s->hk].cap_orows += s->n_prices;
+        }
+    }
+    for (size_t i = 0; i < e->n_hks; i++) {
+        mscr *m = &ms[i];
+        if (m->cap_cand > 0) {
+            m->cand = malloc(m->cap_cand * sizeof(*m->cand));
+            m->orows = malloc((m->cap_orows + 1) * sizeof(*m->orows));
+            if (m->cand == NULL || m->orows == NULL) {
+                return TALLY_ENOMEM;
+            }
+            m->cap_orows++;
+        }
+    }
     for (size_t k = 0; k < e->n_subs; k++) {
         eng_sub *s = &e->subs[k];
         mscr *m = &ms[s->hk];
+        /* the rows are one allocation per submission: ask for those of a later one now, as the
+         * pass is bound by waiting for them */
+        if (k + 16 < e->n_subs && e->subs[k + 16].rows != NULL) {
+            const eng_sub *a = &e->subs[k + 16];
+            for (uint32_t j = 0; j < a->n_prices && j < 8; j += 2) {
+                __builtin_prefetch(&a->rows[j]);
+            }
+        }
         bool in_wr = s->t_sub >= y->wr_lo && s->t_sub < y->as_of;
         int64_t w = in_wr ? decay(e, y->as_of - s->t_sub) : 0;
         if (in_wr) {
@@ -464,8 +507,8 @@ tally_status eng__miners(eng_cycle *y, engine_block *blk)
     engine *e = y->e;
     size_t n_ms = 0;
     mscr *by_hk = calloc(e->n_hks + 1, sizeof(*by_hk)), *ms = NULL;
-    scratch sc = {0};
-    tally_status st = by_hk ? sum_pass(y, by_hk) : TALLY_ENOMEM;
+    scratch sc = {.head = calloc(e->n_events + 1, sizeof(uint32_t))};
+    tally_status st = by_hk && sc.head ? sum_pass(y, by_hk) : TALLY_ENOMEM;
 
     if (st == TALLY_OK) {
         ms = calloc(e->n_uids ? e->n_uids : 1, sizeof(*ms));
@@ -522,5 +565,7 @@ tally_status eng__miners(eng_cycle *y, engine_block *blk)
     free(ms);
     free(sc.series);
     free(sc.mp);
+    free(sc.head);
+    free(sc.next);
     return st;
 }

@@ -41,21 +41,44 @@ void schema_mpw_raw(schema_mpw *w, const void *src, size_t n)
     w->n += n;
 }
 
+/* Where n more bytes go when the buffer already has room for them (else NULL, and the caller
+ * takes schema_mpw_raw's path, which grows the buffer or fails): a checkpoint state is millions
+ * of small values, and most need no more than a store. */
+static uint8_t *room(schema_mpw *w, size_t n)
+{
+    uint8_t *q;
+
+    if (w->oom || n > w->max - w->n || n > w->cap - w->n) {
+        return NULL;
+    }
+    q = w->p + w->n;
+    w->n += n;
+    return q;
+}
+
 static void put_be(schema_mpw *w, uint8_t tag, uint64_t v, int bytes)
 {
-    uint8_t b[9];
-    b[0] = tag;
+    uint8_t b[9], *q = room(w, 1 + (size_t)bytes);
+    uint8_t *d = q != NULL ? q : b;
+
+    d[0] = tag;
     for (int i = 0; i < bytes; i++) {
-        b[1 + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+        d[1 + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
     }
-    schema_mpw_raw(w, b, 1 + (size_t)bytes);
+    if (q == NULL) {
+        schema_mpw_raw(w, b, 1 + (size_t)bytes);
+    }
 }
 
 void schema_mpw_uint(schema_mpw *w, uint64_t v)
 {
     if (v < 128) {
-        uint8_t b = (uint8_t)v;
-        schema_mpw_raw(w, &b, 1);
+        uint8_t b = (uint8_t)v, *q = room(w, 1);
+        if (q != NULL) {
+            *q = b;
+        } else {
+            schema_mpw_raw(w, &b, 1);
+        }
     } else if (v <= 0xff) {
         put_be(w, 0xcc, v, 1);
     } else if (v <= 0xffff) {

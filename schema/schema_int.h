@@ -23,12 +23,11 @@
 
 #include "schema/schema.h"
 
-/* ---- writer: msgpack-c's packer into a fixed buffer; an overflow is remembered, not written */
+/* ---- writer: msgpack-c's forms into a fixed buffer; an overflow is remembered, not written */
 typedef struct schema__w {
     uint8_t *buf;
     size_t cap, len;
     bool overflow;
-    msgpack_packer pk;
 } schema__w;
 
 void schema__w_init(schema__w *w, uint8_t *buf, size_t cap);

@@ -273,6 +273,107 @@ static void test_series_11_10(void **state)
     near(pr.sos, 0.209766072, 5, "sos");
 }
 
+/* The reference for §5.7's lead, matching and alignment: every truth move against every miner
+ * move, every bucket against every bucket (engine/metrics.c narrows both searches). */
+static int ref_by_time_seq(const void *a, const void *b)
+{
+    const engine_point *x = a, *y = b;
+    if (x->t != y->t) {
+        return x->t < y->t ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static size_t ref_bucket(engine_point *s, size_t n, int64_t beta)
+{
+    size_t m = 0;
+    qsort(s, n, sizeof(*s), ref_by_time_seq);
+    for (size_t i = 0; i < n; i++) {
+        int64_t bt = s[i].t - s[i].t % beta;
+        if (m > 0 && s[m - 1].t == bt) {
+            s[m - 1].v = s[i].v;
+        } else {
+            s[m++] = (engine_point){bt, s[i].seq, s[i].v};
+        }
+    }
+    return m;
+}
+
+static void ref_pair(const engine_params *p, const engine_point *tr, size_t nt,
+                     const engine_point *mi, size_t nm, uint64_t *matched, uint64_t *led,
+                     uint64_t *aligned)
+{
+    int64_t lead = p->lead_win_min * MIN, lag = p->lag_win_min * MIN;
+    *matched = *led = *aligned = 0;
+    if (nt < 2 || nm < 2) {
+        return;
+    }
+    for (size_t i = 1; i < nt; i++) {
+        int64_t d = tr[i].v - tr[i - 1].v, t = tr[i].t;
+        bool m = false, l = false;
+        if (llabs(d) < p->move_threshold) {
+            continue;
+        }
+        for (size_t j = 1; j < nm; j++) {
+            int64_t dm = mi[j].v - mi[j - 1].v, tm = mi[j].t;
+            if (llabs(dm) < p->move_threshold || (dm > 0) != (d > 0)) {
+                continue;
+            }
+            if (tm >= t - lead && tm <= t + lag) {
+                m = true;
+                l = l || tm < t;
+            }
+        }
+        *matched += m, *led += l;
+    }
+    for (size_t i = 0; i < nt; i++) {
+        for (size_t j = 0; j < nm; j++) {
+            *aligned += tr[i].t == mi[j].t;
+        }
+    }
+}
+
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
+static void test_series_against_reference(void **state)
+{
+    engine_params p = P();
+    uint64_t x = 42;
+    (void)state;
+    for (int round = 0; round < 3000; round++) {
+        engine_point tp[200], mp[40], tr[200], mr[40], ts[200], ms[40];
+        engine_pair pr, ps;
+        size_t nt = lcg(&x) % 200, nm = lcg(&x) % 40;
+        int64_t t0 = MS_2026_02_25_18 - 9 * HOUR, span = (int64_t)(1 + lcg(&x) % 600) * MIN;
+        uint64_t matched, led, aligned;
+        int64_t v = T(0.5);
+        for (size_t k = 0; k < nt; k++) {
+            v += (int64_t)(lcg(&x) % 40000001) - 20000000;
+            tp[k] = (engine_point){t0 + (int64_t)(lcg(&x) % (uint64_t)span), k, v};
+        }
+        for (size_t k = 0; k < nm; k++) {
+            v += (int64_t)(lcg(&x) % 40000001) - 20000000;
+            mp[k] = (engine_point){t0 + (int64_t)(lcg(&x) % (uint64_t)span), 1000 + k, v};
+        }
+        memcpy(tr, tp, sizeof(tp)), memcpy(mr, mp, sizeof(mp));
+        size_t bt = ref_bucket(tr, nt, p.bucket_min * MIN), bm = ref_bucket(mr, nm, p.bucket_min * MIN);
+        ref_pair(&p, tr, bt, mr, bm, &matched, &led, &aligned);
+        memcpy(ts, tp, sizeof(tp)), memcpy(ms, mp, sizeof(mp));
+        engine_series_pair(&p, tp, nt, mp, nm, &pr);
+        assert_int_equal(pr.matched, matched);
+        assert_int_equal(pr.led, led);
+        assert_int_equal(pr.aligned, bt >= 2 && bm >= 2 ? aligned : 0);
+        /* the same points already in order give the same pair */
+        qsort(ts, nt, sizeof(*ts), ref_by_time_seq), qsort(ms, nm, sizeof(*ms), ref_by_time_seq);
+        engine_series_pair(&p, ts, nt, ms, nm, &ps);
+        assert_memory_equal(&pr, &ps, sizeof(pr));
+    }
+}
+
 static void test_maxweight_11_11(void **state)
 {
     int64_t x1[4] = {T(0.9), T(0.05), T(0.03), T(0.02)}, y[5];
@@ -826,7 +927,7 @@ int main(void)
         cmocka_unit_test(test_outcome_11_3_11_4), cmocka_unit_test(test_time_factor_11_5),
         cmocka_unit_test(test_decay_11_6),       cmocka_unit_test(test_shrink_11_7),
         cmocka_unit_test(test_normalise_11_8),   cmocka_unit_test(test_calibration_11_9),
-        cmocka_unit_test(test_series_11_10),     cmocka_unit_test(test_maxweight_11_11),
+        cmocka_unit_test(test_series_11_10),     cmocka_unit_test(test_series_against_reference),     cmocka_unit_test(test_maxweight_11_11),
         cmocka_unit_test(test_against_double),   cmocka_unit_test(test_against_double_aggregates),
         cmocka_unit_test(test_end_to_end_11_12),
     };
