@@ -5,7 +5,7 @@
  * round-robin (connection i starts at tile i × n / CONNS) for SECONDS, or until REQUESTS_MAX
  * requests in all, checking each answer (200, 8,192 bytes for a tile, at least 512 for a
  * bundle) and recording its latency (send to last body byte). Prints one line:
- * "requests/s p50_ms p99_ms failed"; exits 1 when any request failed.
+ * "requests/s p50_ms p99_ms failed ok"; exits 1 when any request failed.
  * usage: bench_tiles tally|nginx PORT tile|entries CONNS SECONDS FULL_TILES */
 #include <inttypes.h>
 #include <pthread.h>
@@ -97,7 +97,7 @@ static void *load_main(void *arg)
 
 typedef struct point {
     double rps, p50_ms, p99_ms;
-    uint64_t bad;
+    uint64_t ok, bad;
 } point;
 
 /* One measurement: conns threads on one server and kind for secs seconds. */
@@ -142,7 +142,7 @@ static point measure(uint16_t port, unsigned server, unsigned kind, uint64_t n_t
     p.rps = (double)ok / elapsed;
     p.p99_ms = bench_pct(all, n_all, 0.99) * 1e3;
     p.p50_ms = bench_pct(all, n_all, 0.50) * 1e3;
-    p.bad = bad;
+    p.ok = ok, p.bad = bad;
     free(all);
     return p;
 }
@@ -172,6 +172,6 @@ int main(int argc, char **argv)
         return 2;
     }
     p = measure(port, server, kind, n_tiles, conns, secs);
-    printf("%.0f %.3f %.3f %" PRIu64 "\n", p.rps, p.p50_ms, p.p99_ms, p.bad);
+    printf("%.0f %.3f %.3f %" PRIu64 " %" PRIu64 "\n", p.rps, p.p50_ms, p.p99_ms, p.bad, p.ok);
     return p.bad != 0;
 }

@@ -109,35 +109,47 @@ echo "machine: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(np
 echo "servers: $("$nginx_bin" -v 2>&1), worker_processes 1, access_log off, sendfile on; tally serve TALLY_HTTP_THREADS=1, TALLY_LOG_ACCESS=0, rate limits 65535, a fresh process per point; both under taskset -c 1, the client (bench_tiles) under taskset -c 0"
 echo "load: $runs runs; per run, per kind and connection count: tally then nginx, $secs s each (or 60,000 requests); keep-alive, no Accept-Encoding (both send the stored bytes)"
 echo "uptime: $(uptime)"
+# CPU ticks (user + system, every thread) a process has used: /proc/PID/stat fields 14 and 15.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+nworker=$(pgrep -P "$npid" | head -1)
 out=$scratch/points
 : >"$out"
 for r in $(seq "$runs"); do
     for k in tile entries; do
         for c in 1 4; do
             start_tally
+            c0=$(ticks "$pid")
             t=$(taskset -c 0 build-bench/bench/bench_tiles tally "$tport" "$k" "$c" "$secs" "$full")
+            c1=$(ticks "$pid")
             stop_tally
+            # the server's CPU per request: what one core of it can serve whatever else runs
+            tc=$(echo "$t" | awk -v d=$((c1 - c0)) -v hz="$hz" '{printf "%.1f", d / hz * 1e6 / $5}')
+            c0=$(ticks "$nworker")
             n=$(taskset -c 0 build-bench/bench/bench_tiles nginx "$nport" "$k" "$c" "$secs" "$full")
-            echo "run $r $k conns $c: tally $t | nginx $n   (req/s p50_ms p99_ms failed)"
-            echo "$k $c $t $n" >>"$out"
+            c1=$(ticks "$nworker")
+            nc=$(echo "$n" | awk -v d=$((c1 - c0)) -v hz="$hz" '{printf "%.1f", d / hz * 1e6 / $5}')
+            echo "run $r $k conns $c: tally $t ${tc}us | nginx $n ${nc}us   (req/s p50_ms p99_ms failed ok server-CPU-per-request)"
+            echo "$k $c $t $tc $n $nc" >>"$out"
         done
     done
 done
 echo "uptime: $(uptime)"
 echo
 echo "median of $runs runs (each column's own median):"
-echo "| kind | conns | tally req/s | tally p50 ms | tally p99 ms | nginx req/s | nginx p50 ms | nginx p99 ms | tally / nginx req/s |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| kind | conns | tally req/s | tally p50 ms | tally p99 ms | tally CPU µs/req | nginx req/s | nginx p50 ms | nginx p99 ms | nginx CPU µs/req | tally / nginx req/s | the same, median of each run's pair | tally / nginx req per CPU-s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 med() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for k in tile entries; do
     for c in 1 4; do
         row=""
-        for col in 3 4 5 7 8 9; do
+        for col in 3 4 5 8 9 10 11 14; do
             row="$row $(awk -v k="$k" -v c="$c" -v f="$col" '$1 == k && $2 == c {print $f}' "$out" | med)"
         done
         set -- $row
         label="hash tile 0/N (8 KiB)"
         [ "$k" = entries ] && label="entry bundle entries/N"
-        echo "| $label | $c | $1 | $2 | $3 | $4 | $5 | $6 | $(awk -v a="$1" -v b="$4" 'BEGIN {printf "%.2f", a / b}') |"
+        pair=$(awk -v k="$k" -v c="$c" '$1 == k && $2 == c {printf "%.3f\n", $3 / $9}' "$out" | med)
+        echo "| $label | $c | $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $(awk -v a="$1" -v b="$5" 'BEGIN {printf "%.2f", a / b}') | $pair | $(awk -v a="$4" -v b="$8" 'BEGIN {printf "%.2f", b / a}') |"
     done
 done
