@@ -115,8 +115,13 @@ static point measure(uint16_t port, unsigned server, unsigned kind, uint64_t n_t
     memset(l, 0, sizeof(l));
     t0 = bench_now();
     for (unsigned i = 0; i < conns; i++) {
-        l[i] = (load){.sent = &sent, .port = port, .prefix = server == S_TALLY ? "/log" : "", .kind = kind,
-                      .n_tiles = n_tiles, .start = i * n_tiles / conns, .until = t0 + secs,
+        l[i] = (load){.sent = &sent,
+                      .port = port,
+                      .prefix = server == S_TALLY ? "/log" : "",
+                      .kind = kind,
+                      .n_tiles = n_tiles,
+                      .start = i * n_tiles / conns,
+                      .until = t0 + secs,
                       .lat = malloc(LAT_MAX * sizeof(double))};
         if (l[i].lat == NULL || pthread_create(&th[i], NULL, load_main, &l[i]) != 0) {
             fprintf(stderr, "cannot start a load thread\n");
@@ -166,8 +171,7 @@ int main(int argc, char **argv)
     conns = (unsigned)strtoul(argv[4], NULL, 10);
     secs = strtod(argv[5], NULL);
     n_tiles = strtoull(argv[6], NULL, 10);
-    if (port == 0 || conns < 1 || conns > CONNS_MAX || !(secs > 0 && secs <= 60) ||
-        n_tiles == 0) {
+    if (port == 0 || conns < 1 || conns > CONNS_MAX || !(secs > 0 && secs <= 60) || n_tiles == 0) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }

@@ -21,7 +21,7 @@
 #include "bench/bench_common.h"
 #include "store/store.h"
 
-#define BIG_LEAVES ((uint64_t)1048583)/* 2^20 + 7: a right edge that is not a power of two */
+#define BIG_LEAVES ((uint64_t)1048583) /* 2^20 + 7: a right edge that is not a power of two */
 #define PROOFS 1024u
 #define RUNS_MAX 99u
 #define LEVELS 22u
@@ -122,12 +122,12 @@ static double one(int kind, const char *note, size_t nn, const char *vkey, const
         ok = store_note_verify(note, nn, vkey, &size, root) == TALLY_OK;
     }
     if (kind == 1 || kind == 3) {
-        ok = ok && store_verify_inclusion(big->leaf, big->index, big->size, big->path, big->n,
-                                          big_root);
+        ok = ok &&
+             store_verify_inclusion(big->leaf, big->index, big->size, big->path, big->n, big_root);
     }
     if (kind == 2 || kind == 4) {
-        ok = ok && store_verify_inclusion(lp->leaf, lp->index, lp->size, lp->path, lp->n,
-                                          sth->root);
+        ok =
+            ok && store_verify_inclusion(lp->leaf, lp->index, lp->size, lp->path, lp->n, sth->root);
     }
     if (kind == 5) {
         ok = crypto_sign_verify_detached(sth->note_sig, text, tn, sth->key) == 0;
@@ -143,8 +143,8 @@ static double one(int kind, const char *note, size_t nn, const char *vkey, const
 int main(int argc, char **argv)
 {
     static const char *const names[6] = {
-        "store_note_verify (node checkpoint)",     "store_verify_inclusion, 1M-leaf tree",
-        "store_verify_inclusion, the log's tree",  "CHECK: note + inclusion (1M tree)",
+        "store_note_verify (node checkpoint)",      "store_verify_inclusion, 1M-leaf tree",
+        "store_verify_inclusion, the log's tree",   "CHECK: note + inclusion (1M tree)",
         "CHECK: note + inclusion (the log's tree)", "baseline: crypto_sign_verify_detached"};
     store_cfg cfg = {.read_only = true};
     store_log *log = NULL;
@@ -210,8 +210,8 @@ int main(int argc, char **argv)
            "%u random leaves of a %" PRIu64 "-leaf tree (%zu hashes for leaf %" PRIu64
            ") and of the log's tree (%zu hashes); %u runs of %u checks of each kind, each timed "
            "alone, interleaved\n",
-           sth.origin, sth.tree_size, nn, PROOFS, BIG_LEAVES, big[0].n, big[0].index, lp[0].n,
-           runs, iters);
+           sth.origin, sth.tree_size, nn, PROOFS, BIG_LEAVES, big[0].n, big[0].index, lp[0].n, runs,
+           iters);
     for (int k = 0; k < 6; k++) {
         lat[k] = malloc(iters * sizeof(double));
     }

@@ -1,12 +1,12 @@
 /* sim_validator_seed and `tally keygen --sim-validator`: the key they give is the one every
  * METAGRAPH of the simulation binds to validator uid miners + k, with a permit and stake, so an
  * auditor run with it is eligible on a simulated log (the audit benchmark relies on this). */
+#include <cmocka.h>
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,14 +106,23 @@ static void test_keygen_flag(void **state)
         snprintf(hex + 2 * i, 3, "%02x", pk[i]);
     }
     snprintf(want, sizeof(want), "key %s\n", hex);
-    assert_int_equal(tu_run(out, sizeof(out), "%s keygen --out %s/v.key --sim-validator 1 "
-                            "--sim-seed %d --sim-miners %d", bin, dir, SEED, MINERS), 0);
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "%s keygen --out %s/v.key --sim-validator 1 "
+                            "--sim-seed %d --sim-miners %d",
+                            bin, dir, SEED, MINERS),
+                     0);
     assert_non_null(strstr(out, want));
     /* out of range, and exclusive with --seed */
-    assert_int_not_equal(tu_run(out, sizeof(out), "%s keygen --out %s/w.key --sim-validator 2 "
-                                "2>/dev/null", bin, dir), 0);
-    assert_int_not_equal(tu_run(out, sizeof(out), "%s keygen --out %s/w.key --sim-validator 0 "
-                                "--seed %s 2>/dev/null", bin, dir, hex), 0);
+    assert_int_not_equal(tu_run(out, sizeof(out),
+                                "%s keygen --out %s/w.key --sim-validator 2 "
+                                "2>/dev/null",
+                                bin, dir),
+                         0);
+    assert_int_not_equal(tu_run(out, sizeof(out),
+                                "%s keygen --out %s/w.key --sim-validator 0 "
+                                "--seed %s 2>/dev/null",
+                                bin, dir, hex),
+                         0);
     tu_rmdir(dir);
 }
 
