@@ -1,12 +1,13 @@
 /* sim_validator_seed and `tally keygen --sim-validator`: the key they give is the one every
  * METAGRAPH of the simulation binds to validator uid miners + k, with a permit and stake, so an
  * auditor run with it is eligible on a simulated log (the audit benchmark relies on this). */
-#include <cmocka.h>
 #include <setjmp.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four above first */
+#include <cmocka.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
