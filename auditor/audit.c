@@ -192,26 +192,39 @@ static void learn_name(audit *a)
     engine_rules_free(rules);
 }
 
+double audit__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 tally_status audit_round_run(audit *a, audit_round *r)
 {
     audit__head head;
-    struct timespec t0, t1;
+    double t0, t;
     tally_status st;
 
     memset(r, 0, sizeof(*r));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = t = audit__now();
     st = audit__checkpoint(a, &head, r);
+    r->checkpoint_s = audit__now() - t;
     if (st == TALLY_OK && !r->failed && !a->st.failed) {
-        st = audit__pull(a, &head, r);
+        st = audit__pull(a, &head, r); /* fills fetch_s, verify_s and replicate_s */
     }
+    t = audit__now();
     if (st == TALLY_OK && !r->failed && !a->st.failed) {
         st = audit__reveals(a, r);
     }
+    r->reveals_s = audit__now() - t;
     r->verified_size = store_size(a->log);
+    t = audit__now();
     if (st == TALLY_OK) {
         /* a fail found while syncing is attested too: check decides for which cycle */
         st = audit__check(a, &head, r);
     }
+    r->check_s = audit__now() - t;
+    t = audit__now();
     if (st == TALLY_OK) {
         st = audit__attest(a, &head, r);
     }
@@ -230,14 +243,21 @@ tally_status audit_round_run(audit *a, audit_round *r)
             st = audit__cosign(a, r->n_cycles > 0 ? &now : &head, r);
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    t = audit__now();
+    r->post_s = t - t0 - r->checkpoint_s - r->fetch_s - r->verify_s - r->replicate_s -
+                r->reveals_s - r->check_s;
+    r->seconds = t - t0;
     OPS_LOG(a->olog, r->failed ? OPS_ERROR : OPS_INFO, "auditor", "round",
             OPS_FU("primary_size", r->primary_size), OPS_FU("verified_size", r->verified_size),
             OPS_FU("pulled", r->pulled), OPS_FU("cycles_checked", r->cycles_checked),
             OPS_FU("verdicts", r->n_cycles), OPS_FB("failed", r->failed),
             OPS_FS("reason", r->failed ? audit_reason_name(r->reason) : "none"),
-            OPS_FS("status", tally_status_str(st)));
+            OPS_FS("status", tally_status_str(st)), OPS_FU("ms", r->seconds * 1e3),
+            OPS_FU("checkpoint_ms", r->checkpoint_s * 1e3), OPS_FU("fetch_ms", r->fetch_s * 1e3),
+            OPS_FU("verify_ms", r->verify_s * 1e3),
+            OPS_FU("replicate_ms", r->replicate_s * 1e3),
+            OPS_FU("reveals_ms", r->reveals_s * 1e3), OPS_FU("check_ms", r->check_s * 1e3),
+            OPS_FU("post_ms", r->post_s * 1e3));
     return st;
 }
 

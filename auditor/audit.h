@@ -102,6 +102,11 @@ typedef struct audit_round {
     bool weights_written;
     uint64_t weights_cycle;
     double seconds;
+    /* Where the round's wall-clock seconds went: checking checkpoints (GET, note, consistency
+     * proof), the deltas' GETs and decoding, checking their records (canonical header, actor
+     * signature, author, body), the replica's commits, the reveals, the replay with its
+     * verdicts, and the posts (attestations, weights file, cosignature). */
+    double checkpoint_s, fetch_s, verify_s, replicate_s, reveals_s, check_s, post_s;
 } audit_round;
 void audit_round_release(audit_round *r);
 

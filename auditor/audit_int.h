@@ -106,4 +106,7 @@ TALLY_MUST_USE tally_status audit__cosign(audit *a, const audit__head *head, aud
 tally_status audit__say(char *dst, tally_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* CLOCK_MONOTONIC in seconds, for the round's phase times. */
+double audit__now(void);
+
 #endif

@@ -411,9 +411,11 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
         wire_delta d;
         schema_sth sth_size, sth_to;
         bool have_sth;
+        double t;
         snprintf(target, sizeof(target),
                  "/v1/deltas?from=%" PRIu64 "&to=%" PRIu64 "&size=%" PRIu64, at, head->size,
                  head->size);
+        t = audit__now();
         st = audit__get(a, target, true, true, &resp, r->what);
         if (st != TALLY_OK) {
             break;
@@ -428,6 +430,7 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
             tally_bytes b = client_response_body(resp);
             st = wire_delta_decode(b.p, b.n, &d, &sth_size);
         }
+        r->fetch_s += audit__now() - t;
         if (st != TALLY_OK || d.from != at || d.to <= at || d.to > head->size ||
             d.size != head->size || d.n != d.to - d.from) {
             if (st == TALLY_OK) {
@@ -461,7 +464,9 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
             p.resp = nr, p.cap_resp = cap;
         }
         p.resp[p.n_resp++] = resp;
+        t = audit__now();
         st = take_entries(a, &d, &p, r);
+        r->verify_s += audit__now() - t;
         if (st != TALLY_OK || r->failed) {
             wire_delta_release(&d);
             break;
@@ -489,7 +494,9 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
         wire_delta_release(&d);
         if (st == TALLY_OK && have_sth && !r->failed) {
             store_rejection rej = {0};
+            t = audit__now();
             st = store_replicate(a->log, p.in, p.n, &sth_to, &rej);
+            r->replicate_s += audit__now() - t;
             if (st == TALLY_ECONFLICT) {
                 /* the headers do not hash to the root the node signed: name the first one
                  * that differs from the primary's public tiles */

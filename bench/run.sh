@@ -12,6 +12,10 @@ scratch=$(pwd)/bench-data
 rm -rf "$scratch" && mkdir -p "$scratch"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTALLY_BENCH=ON >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
+# tiles, verify and audit (the read path, issue 11) are the section at the end; alone, only it runs.
+case "$only" in tiles | verify | audit)
+    READ_PATH_SKIP_BUILD=1 exec bench/read_path.sh "$runs" "$only" ;;
+esac
 
 if [ "$only" = all ]; then
 echo "## durable appends"
@@ -60,3 +64,10 @@ echo "## flood at 10 x the global limit from 100 IPs"
 FLOOD_SKIP_BUILD=1 bench/flood.sh "${FLOOD_RUNS:-1}"
 fi
 rm -rf "$scratch"
+
+# The read path (issue 11): tile and bundle serving against nginx, checkpoint and proof
+# verification, auditor catch-up (bench/read_path.sh; also `bench/run.sh [runs] tiles|verify|audit`).
+if [ "$only" = all ]; then
+echo
+READ_PATH_SKIP_BUILD=1 bench/read_path.sh "$runs" all
+fi

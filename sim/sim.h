@@ -28,6 +28,7 @@
 #define SIM_CONFIG_DAY 3u          /* the CONFIG_SET lands at 00:00:01 of this day */
 #define SIM_MINERS_MAX 4000u
 #define SIM_MARKETS_MAX 2997u
+#define SIM_VALIDATORS 2u          /* validators of every METAGRAPH, uids miners .. miners+1 */
 
 typedef struct sim_cfg {
     uint64_t seed;
@@ -73,6 +74,12 @@ TALLY_MUST_USE tally_status sim_gen_day(sim_gen *g, uint64_t day, sim_emit_fn em
  * with), and the public key the generator signs node records with. */
 void sim_node_key_seed(uint64_t seed, uint8_t out[32]);
 void sim_gen_node_pubkey(const sim_gen *g, uint8_t pk[32]);
+/* The 32-byte Ed25519 seed of validator k (0..SIM_VALIDATORS−1: uid miners + k) of a simulation
+ * with this seed and miner count: the key its METAGRAPHs bind with a validator permit and stake,
+ * so a benchmark or a test can run `tally audit` as that validator against a simulated log.
+ * TALLY_EINVAL for k or miners out of range (then out is zeroed). A secret: wipe it after use. */
+TALLY_MUST_USE tally_status sim_validator_seed(uint64_t seed, unsigned miners, unsigned k,
+                                               uint8_t out[32]);
 /* Signs a node-authored header with the generator's node key (sets actor and actor_sig). */
 TALLY_MUST_USE tally_status sim_gen_node_sign(const sim_gen *g, schema_header *h);
 

@@ -27,7 +27,7 @@
 #define SIM__LEAD_DAYS 2u   /* events start two days after they are listed */
 #define SIM__ACTIVE_DAYS 4u /* a listed event has records for at most this many more days */
 #define SIM__N_BOOKS 4u
-#define SIM__N_VALIDATORS 2u
+#define SIM__N_VALIDATORS SIM_VALIDATORS
 #define SIM__MAX_SWAPS 8u   /* re-registrations of one uid */
 #define SIM__META_OFFSET_MS 2000ull /* a day's METAGRAPH at 00:00:02 */
 

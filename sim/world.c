@@ -185,10 +185,11 @@ int sim__stale(const sim__slot *s, uint64_t t)
     return t - lost < SIM_DAY_MS ? g - 1 : -1;
 }
 
-void sim__validator_keys(uint64_t seed, unsigned uid, uint8_t hotkey[32], uint8_t key[32])
+/* Validator uid's key seed and hotkey, drawn interleaved from its stream (the order the
+ * METAGRAPH has always used). */
+static void validator_draw(uint64_t seed, unsigned uid, uint8_t ks[32], uint8_t hotkey[32])
 {
     sim__rng vr;
-    uint8_t ks[32], sk[64];
 
     sim__rng_init(&vr, seed, "validator", uid, 0);
     for (int j = 0; j < 4; j++) {
@@ -196,9 +197,28 @@ void sim__validator_keys(uint64_t seed, unsigned uid, uint8_t hotkey[32], uint8_
         memcpy(ks + 8 * j, &x, 8);
         memcpy(hotkey + 8 * j, &y, 8);
     }
+}
+
+void sim__validator_keys(uint64_t seed, unsigned uid, uint8_t hotkey[32], uint8_t key[32])
+{
+    uint8_t ks[32], sk[64];
+
+    validator_draw(seed, uid, ks, hotkey);
     crypto_sign_seed_keypair(key, sk, ks);
     sodium_memzero(sk, sizeof(sk));
     sodium_memzero(ks, sizeof(ks));
+}
+
+tally_status sim_validator_seed(uint64_t seed, unsigned miners, unsigned k, uint8_t out[32])
+{
+    uint8_t hotkey[32];
+
+    memset(out, 0, 32);
+    if (k >= SIM_VALIDATORS || miners == 0 || miners > SIM_MINERS_MAX) {
+        return TALLY_EINVAL;
+    }
+    validator_draw(seed, miners + k, out, hotkey);
+    return TALLY_OK;
 }
 
 /* ---- events ---- */
