@@ -54,7 +54,7 @@ for f in build-fuzz/tests/fuzz/fuzz_*; do
     corpus="tests/fuzz/corpus/${name#fuzz_}"
     work=$(mktemp -d)
     cp "$corpus"/* "$work"/ 2>/dev/null || true
-    "$f" -max_total_time="${TALLY_FUZZ_SECONDS:-20}" -print_final_stats=0 "$work" 2>&1 | tail -n 2
+    "$f" -max_total_time="${TALLY_FUZZ_SECONDS:-12}" -print_final_stats=0 "$work" 2>&1 | tail -n 2
     rm -rf "$work"
 done
 echo "all tests passed"
