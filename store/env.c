@@ -676,6 +676,22 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
     }
     log->cfg = *cfg;
     log->cfg.detail = NULL; /* the caller's buffer is for this call only */
+    /* what the handle reads after this call is its own copy: a caller may open a log with a
+     * path in a stack buffer and return (an auditor once wrote its checkpoints under
+     * /checkpoints that way); origin and key_seed are read during creation only */
+    if ((size_t)snprintf(log->dir, sizeof(log->dir), "%s", cfg->dir) >= sizeof(log->dir) ||
+        (cfg->key_file != NULL && (size_t)snprintf(log->key_file, sizeof(log->key_file), "%s",
+                                                   cfg->key_file) >= sizeof(log->key_file))) {
+        free(log);
+        return store__say(dst, TALLY_EINVAL, "the path %s is too long",
+                          strlen(cfg->dir) >= sizeof(log->dir) ? cfg->dir : cfg->key_file);
+    }
+    log->cfg.dir = log->dir;
+    log->cfg.key_file = cfg->key_file != NULL ? log->key_file : NULL;
+    if (cfg->replica_pk != NULL) {
+        memcpy(log->replica_pk, cfg->replica_pk, 32);
+        log->cfg.replica_pk = log->replica_pk;
+    }
     log->lock_fd = -1;
     log->commit_max = cfg->commit_max ? cfg->commit_max : STORE_COMMIT_MAX;
     log->queue_max = cfg->queue_max ? cfg->queue_max : STORE_QUEUE_DEFAULT;
@@ -746,6 +762,7 @@ tally_status store_open(const store_cfg *cfg, store_log **out)
         store_close(log);
         return st;
     }
+    log->cfg.origin = NULL, log->cfg.key_seed = NULL;
     *out = log;
     return TALLY_OK;
 }

@@ -53,7 +53,8 @@ typedef struct store_admission {
 } store_admission;
 
 typedef struct store_cfg {
-    const char *dir;          /* the data directory; must exist */
+    const char *dir;          /* the data directory; must exist. The handle keeps its own copy
+                                 of dir, key_file and replica_pk (< 4096 bytes a path) */
     size_t map_size;          /* bytes; 0 keeps the file's size, or STORE_MAP_DEFAULT if new */
     bool create;              /* make a new log here (fails with TALLY_ECONFLICT if one exists,
                                  or if DIR/node.key exists and does not hold key_seed) */

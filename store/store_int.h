@@ -124,7 +124,11 @@ struct store_log {
     char origin[SCHEMA_ORIGIN_MAX + 1];
     uint8_t pk[32]; /* the metadata key; a writer opens only if it is the GENESIS actor */
     uint8_t *sk;    /* 64 bytes in sodium_malloc memory; NULL when read-only */
-    store_cfg cfg;
+    store_cfg cfg;  /* the caller's, with dir, key_file and replica_pk pointing at the copies
+                       below: a handle outlives the strings it was opened with */
+    char dir[4096];
+    char key_file[4096];
+    uint8_t replica_pk[32];
     size_t commit_max;
     int lock_fd;    /* the writer lock, held until store_close; -1 when read-only */
     char detail[STORE_DETAIL_MAX]; /* caller-thread failures (export, head checks) */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/testlog.h"
@@ -64,6 +65,39 @@ static void test_lifecycle(void **state)
     assert_int_equal(store_size(log), 10);
     tl_fill(log, 700, 64);
     verify_ok(log);
+    store_close(log);
+    tu_rmdir(dir);
+}
+
+/* The handle keeps its own copy of the directory: an opener's path buffer may be reused at
+ * once (an auditor's checkpoints once landed in /checkpoints because the store kept a pointer
+ * into its stack). */
+static void test_dir_copied(void **state)
+{
+    const char *dir = tu_tmpdir("dircopy");
+    char path[4096], cpath[4200];
+    const uint8_t blob[] = "a recomputed state";
+    uint8_t want[32], *got = NULL;
+    size_t n = 0;
+    store_log *log;
+    (void)state;
+
+    store_close(tl_create(dir, 16u << 20));
+    snprintf(path, sizeof(path), "%s", dir);
+    {
+        store_cfg cfg = {.dir = path};
+        assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    }
+    memset(path, 'x', 64);
+    path[64] = '\0';
+    tl_fill(log, 3, 8);
+    assert_int_equal(store_checkpoint_put(log, 7, blob, sizeof(blob)), TALLY_OK);
+    schema_sha256_2(want, blob, sizeof(blob), NULL, 0);
+    assert_int_equal(store_checkpoint_get(log, 7, want, &got, &n), TALLY_OK);
+    assert_int_equal(n, sizeof(blob));
+    free(got);
+    snprintf(cpath, sizeof(cpath), "%s/checkpoints/7.zst", dir);
+    assert_int_equal(access(cpath, F_OK), 0);
     store_close(log);
     tu_rmdir(dir);
 }
@@ -415,7 +449,8 @@ static void test_tamper_sth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_append_rules),
+        cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_dir_copied),
+        cmocka_unit_test(test_append_rules),
         cmocka_unit_test(test_group_commit),  cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_tamper_header), cmocka_unit_test(test_tamper_body),
         cmocka_unit_test(test_tamper_tile),   cmocka_unit_test(test_tamper_sth),
