@@ -15,7 +15,8 @@
 static const char *const verdict_names[] = {"", "pass", "fail", "paused"};
 static const char *const reason_names[] = {"none",           "derived_mismatch", "state_mismatch",
                                            "ingest_rule_violation", "signature_invalid",
-                                           "split_view",     "recompute_rate",   "other"};
+                                           "split_view",     "recompute_rate",   "other",
+                                           "bad_checkpoint"};
 
 const char *audit_verdict_name(audit_verdict v)
 {
@@ -24,7 +25,7 @@ const char *audit_verdict_name(audit_verdict v)
 
 const char *audit_reason_name(audit_reason r)
 {
-    return (unsigned)r <= AUDIT_R_OTHER ? reason_names[r] : "unknown";
+    return (unsigned)r <= AUDIT_R_BAD_CHECKPOINT ? reason_names[r] : "unknown";
 }
 
 /* The node key from a verifier key string (origin+keyid+base64(0x01 || pk)) of this origin, or
@@ -269,6 +270,7 @@ void audit_status_get(audit *a, audit_status *out)
     out->last_checked_cycle = a->st.last_checked_cycle;
     out->last_attested_cycle = a->st.last_attested_cycle;
     out->last_pass_cycle = a->st.last_pass_cycle;
+    out->bootstrap_cycle = a->st.bootstrap_cycle;
     out->failed = a->st.failed;
     out->reason = a->st.reason;
     out->has_seq = a->st.has_seq;

@@ -42,6 +42,9 @@ typedef enum audit_reason {
     AUDIT_R_SPLIT_VIEW = 5,
     AUDIT_R_RECOMPUTE_RATE = 6,
     AUDIT_R_OTHER = 7,
+    /* not an ATTESTATION reason: a bootstrap checkpoint refused (docs/audit.md), never attested
+       and not sticky */
+    AUDIT_R_BAD_CHECKPOINT = 8,
 } audit_reason;
 const char *audit_verdict_name(audit_verdict v);  /* "pass", "fail", "paused" */
 const char *audit_reason_name(audit_reason r);    /* "none", "derived_mismatch", ... */
@@ -54,7 +57,9 @@ typedef struct audit_cfg {
                                  64 hex public key */
     const char *key_file;     /* the auditor's own Ed25519 seed (tally keygen), mode 0600 */
     uint64_t max_recompute_day, max_recompute_week; /* §6.7 recompute policy */
-    bool bootstrap_checkpoint; /* start a new replica from a final checkpoint (§6.5) */
+    bool bootstrap_checkpoint; /* a new auditor (no cycle checked yet) skips the replay up to
+                                  the latest final, undisputed cycle and resumes from its
+                                  checkpoint (§6.5; docs/audit.md "Bootstrap") */
     bool no_post;             /* check and record verdicts but post nothing (dry run) */
     ops_log *log;             /* JSON lines (component "auditor"); borrowed */
     ops_clock *clock;         /* for nonces and cosignature times; borrowed */
@@ -91,6 +96,7 @@ typedef struct audit_round {
     uint64_t bodies_fetched, bodies_withheld; /* due embargoed bodies got / not served */
     uint64_t records_replayed, cycles_checked, last_cycle;
     uint64_t resumed_from;  /* the replay resumed from this cycle's state (0: from GENESIS) */
+    uint64_t bootstrapped_from; /* this round took the final checkpoint of this cycle (0: no) */
     audit_cycle *cycles;    /* verdicts decided this round (malloc'd; audit_round_release) */
     size_t n_cycles;
     bool failed;            /* a divergence: reason, seq and what say which */
@@ -121,6 +127,7 @@ TALLY_MUST_USE tally_status audit_round_run(audit *a, audit_round *r);
 typedef struct audit_status {
     uint64_t trusted_size, replica_size, last_checked_cycle, last_attested_cycle;
     uint64_t last_pass_cycle;
+    uint64_t bootstrap_cycle; /* the final checkpoint this auditor started from (0: GENESIS) */
     bool failed;
     audit_reason reason;
     bool has_seq;

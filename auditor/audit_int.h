@@ -5,7 +5,8 @@
  * | key              | value                                                              |
  * |------------------|--------------------------------------------------------------------|
  * | "state"          | JSON object: trusted_size, trusted_root (hex), trusted_note, the   |
- * |                  |   cycles checked / attested / last passed, nonce, failed, reason,  |
+ * |                  |   cycles checked / attested / last passed, bootstrap_cycle, nonce, |
+ * |                  |   failed, reason,                                                  |
  * |                  |   seq, what, evidence (count)                                      |
  * | "evidence/" ‖ u64 BE n | JSON object: kind, what, seq, and the heads or bytes it keeps |
  *
@@ -30,6 +31,8 @@ typedef struct audit__state {
     uint8_t trusted_root[32];
     char trusted_note[AUDIT__NOTE_MAX]; /* the checkpoint note last trusted, "" if none */
     uint64_t last_checked_cycle, last_attested_cycle, last_pass_cycle;
+    uint64_t bootstrap_cycle; /* the final checkpoint started from (0: GENESIS): the cycles up to
+                                 it were not replayed here and are never attested */
     uint64_t nonce; /* the last attestation nonce used */
     bool failed;
     audit_reason reason;
@@ -93,6 +96,16 @@ TALLY_MUST_USE tally_status audit__checkpoint(audit *a, audit__head *head, audit
 TALLY_MUST_USE tally_status audit__pull(audit *a, const audit__head *head, audit_round *r);
 /* Fetches the bodies due by the replica's latest time that it does not hold. */
 TALLY_MUST_USE tally_status audit__reveals(audit *a, audit_round *r);
+
+/* ---- boot.c: bootstrap from a final checkpoint (§6.5) ---- */
+/* Picks the latest final, undisputed cycle (the node's /v1/finality, checked in the replica's
+ * own fold), checks the node's listing, the proofs and the blob, and stores the blob as that
+ * cycle's state with the cycle taken as the last checked. TALLY_OK without doing anything when
+ * no cycle qualifies or the node keeps no blob (the replay starts from GENESIS); r->failed with
+ * AUDIT_R_BAD_CHECKPOINT (evidence kept, nothing else changed, not sticky) for a blob or a
+ * listing the log contradicts; TALLY_EIO for an unreachable node or a malformed answer
+ * (nothing written). */
+TALLY_MUST_USE tally_status audit__bootstrap(audit *a, audit_round *r);
 
 /* ---- check.c: replay, verdicts, the recompute policy ---- */
 TALLY_MUST_USE tally_status audit__check(audit *a, const audit__head *head, audit_round *r);

@@ -214,11 +214,22 @@ tally_status audit__check(audit *a, const audit__head *head, audit_round *r)
     tally_status st = scan_log(a, &s);
 
     (void)head;
+    if (st == TALLY_OK && !a->st.failed && a->cfg.bootstrap_checkpoint &&
+        a->st.last_checked_cycle == 0) {
+        /* a new auditor: the replay may start from a final checkpoint (boot.c); a refused one
+         * is reported, and this round replays nothing */
+        st = audit__bootstrap(a, r);
+        if (st != TALLY_OK || r->failed) {
+            scan_release(&s);
+            return st;
+        }
+    }
     if (st == TALLY_OK && !a->st.failed) {
         /* signatures and authorship were checked as the records arrived (sync.c). The replay
          * resumes from the state of the last cycle checked (recomputed here, and vouched for
          * by its STATE_HASH); a divergence found that way, or a resume that cannot be made, is
          * replayed again from GENESIS before anything is concluded from it */
+        last_passed = a->st.last_checked_cycle;
         cfg.from_cycle = a->st.last_checked_cycle;
         st = cfg.from_cycle ? ledger_replay(a->log, &cfg, &res) : TALLY_ENOTFOUND;
         if (st == TALLY_OK && k.st == TALLY_OK && !res.mismatch) {

@@ -62,6 +62,7 @@ tally_status audit__state_load(audit *a)
     a->st.last_checked_cycle = ju64(o, "last_checked_cycle");
     a->st.last_attested_cycle = ju64(o, "last_attested_cycle");
     a->st.last_pass_cycle = ju64(o, "last_pass_cycle");
+    a->st.bootstrap_cycle = ju64(o, "bootstrap_cycle");
     a->st.nonce = ju64(o, "nonce");
     a->st.failed = json_is_true(json_object_get(o, "failed"));
     a->st.reason = (audit_reason)ju64(o, "reason");
@@ -96,6 +97,9 @@ tally_status audit__state_save(audit *a)
                   a->st.failed, "reason", (json_int_t)a->st.reason, "what", a->st.what,
                   "evidence", (json_int_t)a->st.evidence, "fail_cycle",
                   (json_int_t)a->st.fail_cycle, "fail_state_hash", fsh);
+    if (o != NULL && a->st.bootstrap_cycle) {
+        json_object_set_new(o, "bootstrap_cycle", json_integer((json_int_t)a->st.bootstrap_cycle));
+    }
     if (o != NULL && a->st.has_seq) {
         json_object_set_new(o, "seq", json_integer((json_int_t)a->st.seq));
     }

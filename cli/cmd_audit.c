@@ -65,7 +65,10 @@ static void print_round(const audit_round *r)
     printf("primary %" PRIu64 " records, verified %" PRIu64 " (+%" PRIu64 "), %" PRIu64
            " replayed",
            r->primary_size, r->verified_size, r->pulled, r->records_replayed);
-    if (r->resumed_from) {
+    if (r->bootstrapped_from) {
+        printf(" (bootstrapped from the final checkpoint of cycle %" PRIu64 ")",
+               r->bootstrapped_from);
+    } else if (r->resumed_from) {
         printf(" (resumed from cycle %" PRIu64 ")", r->resumed_from);
     }
     printf(", %" PRIu64 " cycles checked, bodies revealed %" PRIu64 ", withheld %" PRIu64
@@ -92,6 +95,9 @@ static int status_cmd(audit *a)
            s.replica_size);
     printf("cycles: checked %" PRIu64 ", attested %" PRIu64 ", last passing %" PRIu64 "\n",
            s.last_checked_cycle, s.last_attested_cycle, s.last_pass_cycle);
+    if (s.bootstrap_cycle) {
+        printf("bootstrapped from the final checkpoint of cycle %" PRIu64 "\n", s.bootstrap_cycle);
+    }
     printf("evidence kept: %" PRIu64 "\n", s.evidence);
     if (s.failed) {
         audit_round r = {.failed = true, .reason = s.reason, .has_seq = s.has_seq, .seq = s.seq};
@@ -182,11 +188,6 @@ int cmd_audit(int argc, char **argv)
                         .detail = detail};
         if (ops_config_require(conf, OPS_ROLE_AUDIT, err, sizeof(err)) != TALLY_OK) {
             rc = cli_usage_error("audit", "%s", err);
-            goto out;
-        }
-        if (ac.bootstrap_checkpoint) {
-            rc = cli_fail("audit", TALLY_EINVAL,
-                          "TALLY_AUDIT_BOOTSTRAP=checkpoint is not available yet; use genesis");
             goto out;
         }
         st = audit_open(&ac, &a);

@@ -28,6 +28,12 @@ static const char *bin(void)
 void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t block,
                  uint64_t event, uint64_t start_ms)
 {
+    ta_feed_auditors(n, m, (const uint8_t(*)[32])auditor, 1, block, event, start_ms);
+}
+
+void ta_feed_auditors(tn_node *n, const tn_miner *m, const uint8_t (*auditors)[32],
+                      size_t n_auditors, uint64_t block, uint64_t event, uint64_t start_ms)
+{
     json_t *neurons = json_array(), *recs = json_array();
     uint8_t acct[32];
     char ss58[49], hex[65];
@@ -42,15 +48,17 @@ void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t 
     json_array_append_new(neurons, json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "uid", 0, "hotkey",
                                              ss58, "stake_rao", "1000", "validator_permit", 0,
                                              "active", 1, "tally_key", hex));
-    for (int b = 0; b < 32; b++) {
-        acct[b] = (uint8_t)(auditor[b] ^ 0x33);
+    for (size_t i = 0; i < n_auditors; i++) {
+        for (int b = 0; b < 32; b++) {
+            acct[b] = (uint8_t)(auditors[i][b] ^ 0x33);
+        }
+        schema_ss58_encode(acct, ss58);
+        schema_hex(auditors[i], 32, hex);
+        json_array_append_new(neurons,
+                              json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "uid", (int)(1 + i),
+                                        "hotkey", ss58, "stake_rao", "200000000000000",
+                                        "validator_permit", 1, "active", 1, "tally_key", hex));
     }
-    schema_ss58_encode(acct, ss58);
-    schema_hex(auditor, 32, hex);
-    json_array_append_new(neurons, json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "uid", 1, "hotkey",
-                                             ss58, "stake_rao", "200000000000000",
-                                             "validator_permit", 1, "active", 1, "tally_key",
-                                             hex));
     json_array_append_new(recs, json_pack("{s:s, s:{s:i, s:I, s:i, s:i, s:o}}", "type",
                                           "METAGRAPH", "body", "netuid", 1, "block",
                                           (json_int_t)block, "part", 0, "parts", 1, "neurons",

@@ -14,6 +14,9 @@
  * moneyline market 1000 × event + 1. */
 void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t block,
              uint64_t event, uint64_t start_ms);
+/* ta_feed with n_auditors auditor keys bound as uids 1.. (each as ta_feed binds its one). */
+void ta_feed_auditors(tn_node *n, const tn_miner *m, const uint8_t (*auditors)[32],
+                      size_t n_auditors, uint64_t block, uint64_t event, uint64_t start_ms);
 /* Asks the node for a cycle and waits until cycle `want` is in the log. */
 void ta_cycle(tn_node *n, uint64_t want);
 /* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
