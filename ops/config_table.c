@@ -151,7 +151,8 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                         0, "RECOMPUTEs in 7 days before the verdict is paused."},
     [OPS_K_AUDIT_BOOTSTRAP] = {"TALLY_AUDIT_BOOTSTRAP", E(bootstrap_choices), "genesis", false, A,
                                0,
-                               "Where a new auditor starts: replay from GENESIS or a checkpoint."},
+                               "Where a new auditor's replay starts: GENESIS, or the latest final, "
+                               "undisputed checkpoint (every record is still checked)."},
     [OPS_K_AUDIT_OPS_LISTEN] = {"TALLY_AUDIT_OPS_LISTEN", K(OPS_KIND_LISTEN), "127.0.0.1:8291",
                                 false, A, 0, "The auditor's ops listener (health, metrics)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,

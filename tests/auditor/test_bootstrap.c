@@ -8,8 +8,10 @@
  *   byte changed, and separately the blob of another cycle → refused with bad_checkpoint, exit
  *   1, evidence kept, nothing attested, nothing verified lost; the next round against the
  *   honest node bootstraps;
+ * - a listing that contradicts the log (covers_to moved) → bad_checkpoint as well;
  * - bad input: a malformed /v1/finality answer or checkpoint listing → a clear error (exit 9)
- *   and nothing of the bootstrap written. */
+ *   and nothing of the bootstrap written;
+ * - with no final cycle yet, a bootstrap replays from GENESIS as without the setting. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -32,7 +34,8 @@
 #include "util/proxy.h"
 #include "util/testutil.h"
 
-#define N_AUD 4 /* A and B from GENESIS, C bootstraps, D plays the bad rows */
+#define N_AUD 5 /* A and B from GENESIS, C bootstraps, D plays the bad rows, E asks for a
+                   bootstrap before any cycle is final */
 
 typedef struct fixture {
     tn_node n;
@@ -219,6 +222,11 @@ static int setup(void **state)
     odds(f, 11);
     ta_cycle(&f->n, 1);
     ta_node_vkey(&f->n, f->vkey, sizeof(f->vkey));
+    /* nothing final yet: a bootstrap replays from GENESIS, as without the setting */
+    expect_pass(f, 4, true, out, sizeof(out));
+    assert_non_null(strstr(out, "cycle 1: pass"));
+    assert_null(strstr(out, "bootstrapped"));
+    assert_null(strstr(out, "resumed"));
     expect_pass(f, 0, false, out, sizeof(out));
     assert_non_null(strstr(out, "cycle 1: pass"));
     expect_pass(f, 1, false, out, sizeof(out));
@@ -307,7 +315,7 @@ static void bootstrap_matches_genesis(void **state)
 
 /* ---- the bad rows, through a rewriting proxy ---- */
 
-typedef enum { B_FINALITY, B_LISTING, B_FLIP, B_OTHER } bkind;
+typedef enum { B_FINALITY, B_LISTING, B_LIE, B_FLIP, B_OTHER } bkind;
 
 typedef struct bad {
     bkind kind;
@@ -333,6 +341,19 @@ static void rewrite(void *arg, const char *target, unsigned status, const uint8_
         b->done = 1;
     } else if (b->kind == B_LISTING && strncmp(target, "/v1/checkpoints?", 16) == 0) {
         *out = (uint8_t *)strdup(listing), *out_n = strlen(listing);
+        b->done = 1;
+    } else if (b->kind == B_LIE && strncmp(target, "/v1/checkpoints?", 16) == 0) {
+        /* well-formed, but the checkpoint listed does not cover what the log's cycle covers */
+        json_t *o = json_loadb((const char *)body, n, 0, NULL);
+        json_t *it = json_array_get(json_object_get(o, "items"), 0);
+        char *text;
+        assert_non_null(it);
+        json_object_set_new(
+            it, "covers_to",
+            json_integer(json_integer_value(json_object_get(it, "covers_to")) + 1));
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        *out = (uint8_t *)text, *out_n = strlen(text);
         b->done = 1;
     } else if (strncmp(target, "/v1/checkpoints/", 16) == 0 &&
                sscanf(target + 16, "%" SCNu64, &cycle) == 1 && cycle > 0 && cycle < 8) {
@@ -429,6 +450,16 @@ static void bad_rows(void **state)
     assert_non_null(strstr(out, "is malformed"));
     nothing_bootstrapped(f, d, 0);
 
+    /* a listing that contradicts the log: refused, evidence kept, nothing else */
+    b.kind = B_LIE, b.done = 0;
+    p = tp_start(f->n.port[TN_LEDGER], rewrite, &b);
+    rc = audit_once(f, d, tp_port(p), true, out, sizeof(out));
+    tp_stop(p);
+    assert_true(b.done);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(last_line(out), "FAIL bad_checkpoint: the primary lists a checkpoint"));
+    nothing_bootstrapped(f, d, 1);
+
     /* a wrong blob: one byte changed, then another cycle's state */
     before = replica_size(f, d);
     assert_true(before > 0);
@@ -454,7 +485,7 @@ static void bad_rows(void **state)
                 fail_msg("wanted \"%s\" in:\n%s", want, ll);
             }
         }
-        nothing_bootstrapped(f, d, (unsigned)k + 1);
+        nothing_bootstrapped(f, d, (unsigned)k + 2);
         /* nothing verified lost */
         assert_true(replica_size(f, d) >= before);
         if (tu_run(cmd, sizeof(cmd), "%s --dir %s/replica verify 2>&1", bin(), f->dir[d]) != 0) {
@@ -476,7 +507,7 @@ static void bad_rows(void **state)
     }
     assert_non_null(strstr(out, "(bootstrapped from the final checkpoint of cycle"));
     assert_int_equal(audit_status(f, d, cmd, sizeof(cmd)), 0);
-    assert_non_null(strstr(cmd, "evidence kept: 2"));
+    assert_non_null(strstr(cmd, "evidence kept: 3"));
     assert_non_null(strstr(cmd, "bootstrapped from the final checkpoint of cycle"));
     assert_true(attestations_by(&f->n, f->pk[d]) >= 1);
 }
