@@ -34,8 +34,9 @@
 #include "util/proxy.h"
 #include "util/testutil.h"
 
-#define N_AUD 5 /* A and B from GENESIS, C bootstraps, D plays the bad rows, E asks for a
-                   bootstrap before any cycle is final */
+#define N_AUD                                                                                      \
+    5 /* A and B from GENESIS, C bootstraps, D plays the bad rows, E asks for a                    \
+         bootstrap before any cycle is final */
 
 typedef struct fixture {
     tn_node n;
@@ -55,12 +56,12 @@ static const char *bin(void)
 /* One `tally audit --once` of auditor i against port (stdout and stderr in out). */
 static int audit_once(fixture *f, int i, uint16_t port, bool bootstrap, char *out, size_t cap)
 {
-    int rc = tu_run(out, cap,
-                    "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                    "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' TALLY_AUDIT_BOOTSTRAP=%s "
-                    "TALLY_LOG_LEVEL=error %s audit --dir %s --once 2>&1",
-                    port, f->n.origin, f->vkey, bootstrap ? "checkpoint" : "genesis", bin(),
-                    f->dir[i]);
+    int rc =
+        tu_run(out, cap,
+               "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
+               "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' TALLY_AUDIT_BOOTSTRAP=%s "
+               "TALLY_LOG_LEVEL=error %s audit --dir %s --once 2>&1",
+               port, f->n.origin, f->vkey, bootstrap ? "checkpoint" : "genesis", bin(), f->dir[i]);
     print_message("auditor %d: exit %d\n%s", i, rc, out);
     return rc;
 }
@@ -166,11 +167,12 @@ static void chain_owner(fixture *f)
         acct[b] = (uint8_t)(f->m.pk[b] ^ 0x55);
     }
     schema_ss58_encode(acct, ss58);
-    snprintf(rec, sizeof(rec),
-             "{\"records\": [{\"type\": \"CHAIN_PARAMS\", \"body\": {\"netuid\": 1, \"block\": 100, "
-             "\"tempo\": 360, \"max_weight_limit\": 65535, \"min_allowed_weights\": 1, "
-             "\"max_allowed_uids\": 256, \"owner_hotkey\": \"%s\"}}]}",
-             ss58);
+    snprintf(
+        rec, sizeof(rec),
+        "{\"records\": [{\"type\": \"CHAIN_PARAMS\", \"body\": {\"netuid\": 1, \"block\": 100, "
+        "\"tempo\": 360, \"max_weight_limit\": 65535, \"min_allowed_weights\": 1, "
+        "\"max_allowed_uids\": 256, \"owner_hotkey\": \"%s\"}}]}",
+        ss58);
     tn_admin(&f->n, "POST", "/admin/v1/records", rec, &r);
     if (r.status != 200) {
         fail_msg("CHAIN_PARAMS: %u %s", r.status, r.body ? r.body : "");
@@ -198,10 +200,13 @@ static int setup(void **state)
     tn_init(&f->n, "bootstrap");
     /* a dozen rounds back to back from one address: no rate limit in the way */
     {
-        static const char *const env[] = {
-            "TALLY_RATE_IP_PER_S=1000",     "TALLY_RATE_IP_PER_MIN=60000",
-            "TALLY_RATE_KEY_PER_S=1000",    "TALLY_RATE_KEY_PER_MIN=60000",
-            "TALLY_RATE_GLOBAL_PER_S=1000", "TALLY_RATE_GLOBAL_PER_MIN=60000", NULL};
+        static const char *const env[] = {"TALLY_RATE_IP_PER_S=1000",
+                                          "TALLY_RATE_IP_PER_MIN=60000",
+                                          "TALLY_RATE_KEY_PER_S=1000",
+                                          "TALLY_RATE_KEY_PER_MIN=60000",
+                                          "TALLY_RATE_GLOBAL_PER_S=1000",
+                                          "TALLY_RATE_GLOBAL_PER_MIN=60000",
+                                          NULL};
         for (size_t k = 0; env[k] != NULL; k++) {
             f->n.env[k] = env[k];
         }
@@ -216,8 +221,7 @@ static int setup(void **state)
         assert_int_equal(store_key_create(kpath, seed, f->pk[i], NULL), TALLY_OK);
     }
     tn_miner_init(&f->m, 7);
-    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 100, 11,
-                     t0 + 3600000);
+    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 100, 11, t0 + 3600000);
     chain_owner(f);
     odds(f, 11);
     ta_cycle(&f->n, 1);
@@ -231,8 +235,7 @@ static int setup(void **state)
     assert_non_null(strstr(out, "cycle 1: pass"));
     expect_pass(f, 1, false, out, sizeof(out));
     assert_non_null(strstr(out, "cycle 1: pass"));
-    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 101, 12,
-                     t0 + 7200000);
+    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 101, 12, t0 + 7200000);
     odds(f, 12);
     ta_cycle(&f->n, 2);
     expect_pass(f, 0, false, out, sizeof(out));
@@ -297,8 +300,7 @@ static void bootstrap_matches_genesis(void **state)
     }
 
     /* the next cycle: C resumes from its own state of cycle 2; same result as A */
-    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 102, 13,
-                     tn_now() + 9000000);
+    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 102, 13, tn_now() + 9000000);
     odds(f, 13);
     ta_cycle(&f->n, 3);
     expect_pass(f, 0, false, out, sizeof(out));
@@ -325,8 +327,8 @@ typedef struct bad {
     size_t other_n[8];
 } bad;
 
-static void rewrite(void *arg, const char *target, unsigned status, const uint8_t *body,
-                    size_t n, uint8_t **out, size_t *out_n)
+static void rewrite(void *arg, const char *target, unsigned status, const uint8_t *body, size_t n,
+                    uint8_t **out, size_t *out_n)
 {
     bad *b = arg;
     static const char finality[] = "{\"cycle\": 2, \"final\": \"yes\"}";
@@ -348,9 +350,8 @@ static void rewrite(void *arg, const char *target, unsigned status, const uint8_
         json_t *it = json_array_get(json_object_get(o, "items"), 0);
         char *text;
         assert_non_null(it);
-        json_object_set_new(
-            it, "covers_to",
-            json_integer(json_integer_value(json_object_get(it, "covers_to")) + 1));
+        json_object_set_new(it, "covers_to",
+                            json_integer(json_integer_value(json_object_get(it, "covers_to")) + 1));
         text = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         *out = (uint8_t *)text, *out_n = strlen(text);
@@ -401,11 +402,35 @@ static void nothing_bootstrapped(fixture *f, int i, unsigned evidence)
     if (strstr(cmd, want) == NULL) {
         fail_msg("wanted \"%s\" in:\n%s", want, cmd);
     }
-    assert_int_equal(tu_run(cmd, sizeof(cmd), "ls %s/replica/checkpoints 2>/dev/null | wc -l",
-                            f->dir[i]),
-                     0);
+    assert_int_equal(
+        tu_run(cmd, sizeof(cmd), "ls %s/replica/checkpoints 2>/dev/null | wc -l", f->dir[i]), 0);
     assert_int_equal(atoi(cmd), 0);
     assert_int_equal(attestations_by(&f->n, f->pk[i]), 0);
+}
+
+/* The evidence entries auditor i keeps, as one string of their JSON objects. */
+static bool collect_evidence(void *arg, tally_bytes key, tally_bytes val)
+{
+    char *all = arg;
+    if (key.n > 9 && memcmp(key.p, "evidence/", 9) == 0) {
+        strncat(all, (const char *)val.p, val.n < 4096 ? val.n : 4096);
+        strcat(all, "\n");
+    }
+    return true;
+}
+
+static void evidence_of(const fixture *f, int i, char *out, size_t cap)
+{
+    store_cfg cfg = {.read_only = true};
+    char rdir[700];
+    store_log *log;
+    assert_true(cap >= 8 * 4097);
+    out[0] = '\0';
+    snprintf(rdir, sizeof(rdir), "%s/replica", f->dir[i]);
+    cfg.dir = rdir;
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    assert_int_equal(store_side_each(log, STORE_SIDE_AUDIT, collect_evidence, out), TALLY_OK);
+    store_close(log);
 }
 
 static void bad_rows(void **state)
@@ -472,8 +497,9 @@ static void bad_rows(void **state)
         assert_int_equal(rc, 1);
         {
             char want[96];
-            snprintf(want, sizeof(want), "FAIL bad_checkpoint: the checkpoint served for cycle %"
-                     PRIu64 " ", b.cycle_served);
+            snprintf(want, sizeof(want),
+                     "FAIL bad_checkpoint: the checkpoint served for cycle %" PRIu64 " ",
+                     b.cycle_served);
             const char *ll = last_line(out);
             if (strncmp(ll, want, strlen(want)) != 0) {
                 fail_msg("wanted the last line to start \"%s\":\n%s", want, ll);
@@ -495,10 +521,22 @@ static void bad_rows(void **state)
     for (int c = 1; c <= 3; c++) {
         free(b.other[c]);
     }
+    /* the evidence: three refusals, each with what was wanted and what was served */
+    {
+        static char ev[8 * 4097];
+        evidence_of(f, d, ev, sizeof(ev));
+        print_message("evidence:\n%s", ev);
+        size_t lines = 0;
+        for (const char *q = ev; (q = strstr(q, "\"kind\":\"bad_checkpoint\"")) != NULL; q++) {
+            lines++;
+        }
+        assert_int_equal(lines, 3);
+        assert_non_null(strstr(ev, "\"served_sha256\""));
+        assert_non_null(strstr(ev, "\"served_is\":\"a state of cycle 2\""));
+    }
 
     /* the honest node, with a cycle after the latest final one: the bootstrap goes through */
-    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 103, 14,
-                     tn_now() + 9000000);
+    ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 103, 14, tn_now() + 9000000);
     odds(f, 14);
     ta_cycle(&f->n, 4);
     rc = audit_once(f, d, f->n.port[TN_LEDGER], true, out, sizeof(out));
