@@ -322,6 +322,7 @@ typedef enum { B_FINALITY, B_LISTING, B_LIE, B_FLIP, B_OTHER } bkind;
 typedef struct bad {
     bkind kind;
     int done;
+    const char *malformed; /* B_FINALITY, B_LISTING: the answer served instead */
     uint64_t cycle_served; /* the blob asked for */
     uint8_t *other[8];     /* the node's states of cycles 1.. (B_OTHER) */
     size_t other_n[8];
@@ -331,18 +332,16 @@ static void rewrite(void *arg, const char *target, unsigned status, const uint8_
                     uint8_t **out, size_t *out_n)
 {
     bad *b = arg;
-    static const char finality[] = "{\"cycle\": 2, \"final\": \"yes\"}";
-    static const char listing[] = "{\"items\": [{\"cycle\": \"one\"}], \"next_cursor\": null}";
     uint64_t cycle = 0;
 
     if (status != 200) {
         return;
     }
     if (b->kind == B_FINALITY && strcmp(target, "/v1/finality") == 0) {
-        *out = (uint8_t *)strdup(finality), *out_n = strlen(finality);
+        *out = (uint8_t *)strdup(b->malformed), *out_n = strlen(b->malformed);
         b->done = 1;
     } else if (b->kind == B_LISTING && strncmp(target, "/v1/checkpoints?", 16) == 0) {
-        *out = (uint8_t *)strdup(listing), *out_n = strlen(listing);
+        *out = (uint8_t *)strdup(b->malformed), *out_n = strlen(b->malformed);
         b->done = 1;
     } else if (b->kind == B_LIE && strncmp(target, "/v1/checkpoints?", 16) == 0) {
         /* well-formed, but the checkpoint listed does not cover what the log's cycle covers */
@@ -454,26 +453,42 @@ static void bad_rows(void **state)
         store_close(log);
     }
 
-    /* bad input: a malformed finality answer, then a malformed listing: exit 9, a clear error,
-     * nothing of the bootstrap written */
-    b.kind = B_FINALITY;
-    p = tp_start(f->n.port[TN_LEDGER], rewrite, &b);
-    rc = audit_once(f, d, tp_port(p), true, out, sizeof(out));
-    tp_stop(p);
-    assert_true(b.done);
-    assert_int_equal(rc, 9);
-    assert_non_null(strstr(out, "GET /v1/finality is malformed"));
-    nothing_bootstrapped(f, d, 0);
-
-    b.kind = B_LISTING, b.done = 0;
-    p = tp_start(f->n.port[TN_LEDGER], rewrite, &b);
-    rc = audit_once(f, d, tp_port(p), true, out, sizeof(out));
-    tp_stop(p);
-    assert_true(b.done);
-    assert_int_equal(rc, 9);
-    assert_non_null(strstr(out, "/v1/checkpoints?after="));
-    assert_non_null(strstr(out, "is malformed"));
-    nothing_bootstrapped(f, d, 0);
+    /* bad input: malformed finality answers, then malformed listings: exit 9, a sentence naming
+     * the route, nothing of the bootstrap written */
+    static const struct {
+        bkind kind;
+        const char *body, *says;
+    } malformed[] = {
+        {B_FINALITY, "{\"cycle\": 2, \"final\": \"yes\"}", "GET /v1/finality is malformed"},
+        {B_FINALITY, "not json", "GET /v1/finality is malformed"},
+        {B_FINALITY,
+         "{\"cycle\": 2, \"latest_final_cycle\": 7, \"final\": true, \"disputed\": false}",
+         "GET /v1/finality is malformed"},
+        {B_FINALITY,
+         "{\"cycle\": 2, \"latest_final_cycle\": -1, \"final\": true, \"disputed\": false}",
+         "GET /v1/finality is malformed"},
+        {B_LISTING, "{\"items\": [{\"cycle\": \"one\"}], \"next_cursor\": null}", "is malformed"},
+        {B_LISTING, "{\"items\": [], \"next_cursor\": null}", "is malformed"},
+        {B_LISTING, "[1, 2, 3]", "is malformed"},
+        {B_LISTING,
+         "{\"items\": [{\"cycle\": 3, \"epoch\": 0, \"as_of_ms\": 1, \"covers_to\": 25, "
+         "\"cycle_seq\": 25, \"state_seq\": 27, \"state_hash\": \"zz\", \"tree_size\": 28, "
+         "\"state_len\": 10, \"final\": true}], \"next_cursor\": null}",
+         "is malformed"},
+    };
+    for (size_t k = 0; k < sizeof(malformed) / sizeof(malformed[0]); k++) {
+        b.kind = malformed[k].kind, b.malformed = malformed[k].body, b.done = 0;
+        p = tp_start(f->n.port[TN_LEDGER], rewrite, &b);
+        rc = audit_once(f, d, tp_port(p), true, out, sizeof(out));
+        tp_stop(p);
+        assert_true(b.done);
+        assert_int_equal(rc, 9);
+        if (strstr(out, malformed[k].says) == NULL ||
+            (b.kind == B_LISTING && strstr(out, "GET /v1/checkpoints?after=") == NULL)) {
+            fail_msg("row %zu: wanted \"%s\" in:\n%s", k, malformed[k].says, out);
+        }
+        nothing_bootstrapped(f, d, 0);
+    }
 
     /* a listing that contradicts the log: refused, evidence kept, nothing else */
     b.kind = B_LIE, b.done = 0;
