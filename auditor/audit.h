@@ -127,7 +127,8 @@ TALLY_MUST_USE tally_status audit_round_run(audit *a, audit_round *r);
 typedef struct audit_status {
     uint64_t trusted_size, replica_size, last_checked_cycle, last_attested_cycle;
     uint64_t last_pass_cycle;
-    uint64_t bootstrap_cycle; /* the final checkpoint this auditor started from (0: GENESIS) */
+    uint64_t bootstrap_cycle; /* the final checkpoint this auditor started from (0: GENESIS);
+                                 last_checked_cycle counts it, though it was not checked here */
     bool failed;
     audit_reason reason;
     bool has_seq;

@@ -98,7 +98,9 @@ static int status_cmd(audit *a)
     printf("cycles: checked %" PRIu64 ", attested %" PRIu64 ", last passing %" PRIu64 "\n",
            s.last_checked_cycle, s.last_attested_cycle, s.last_pass_cycle);
     if (s.bootstrap_cycle) {
-        printf("bootstrapped from the final checkpoint of cycle %" PRIu64 "\n", s.bootstrap_cycle);
+        printf("bootstrapped from the final checkpoint of cycle %" PRIu64
+               ": the cycles up to it were taken on their finality, not checked here\n",
+               s.bootstrap_cycle);
     }
     printf("evidence kept: %" PRIu64 "\n", s.evidence);
     if (s.failed) {
