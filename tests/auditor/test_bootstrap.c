@@ -11,7 +11,8 @@
  * - a listing that contradicts the log (covers_to moved) → bad_checkpoint as well;
  * - bad input: a malformed /v1/finality answer or checkpoint listing → a clear error (exit 9)
  *   and nothing of the bootstrap written;
- * - with no final cycle yet, a bootstrap replays from GENESIS as without the setting. */
+ * - with no final cycle yet, a bootstrap replays from GENESIS as without the setting;
+ * - a node that calls a cycle final that is not: the auditor's own finality fold decides. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -34,9 +35,9 @@
 #include "util/proxy.h"
 #include "util/testutil.h"
 
-#define N_AUD                                                                                      \
-    5 /* A and B from GENESIS, C bootstraps, D plays the bad rows, E asks for a                    \
-         bootstrap before any cycle is final */
+/* A and B from GENESIS, C bootstraps, D plays the bad rows, E asks for a bootstrap before any
+ * cycle is final, F is told a cycle is final that is not. */
+#define N_AUD 6
 
 typedef struct fixture {
     tn_node n;
@@ -319,7 +320,7 @@ static void bootstrap_matches_genesis(void **state)
 
 /* ---- the bad rows, through a rewriting proxy ---- */
 
-typedef enum { B_FINALITY, B_LISTING, B_LIE, B_FLIP, B_OTHER } bkind;
+typedef enum { B_FINALITY, B_LISTING, B_LIE, B_FLIP, B_OTHER, B_CLAIM } bkind;
 
 typedef struct bad {
     bkind kind;
@@ -344,6 +345,17 @@ static void rewrite(void *arg, const char *target, unsigned status, const uint8_
         b->done = 1;
     } else if (b->kind == B_LISTING && strncmp(target, "/v1/checkpoints?", 16) == 0) {
         *out = (uint8_t *)strdup(b->malformed), *out_n = strlen(b->malformed);
+        b->done = 1;
+    } else if (b->kind == B_CLAIM && strcmp(target, "/v1/finality") == 0) {
+        /* the node claims its latest cycle is final */
+        json_t *o = json_loadb((const char *)body, n, 0, NULL);
+        char *text;
+        assert_non_null(o);
+        json_object_set(o, "latest_final_cycle", json_object_get(o, "cycle"));
+        json_object_set_new(o, "final", json_true());
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        *out = (uint8_t *)text, *out_n = strlen(text);
         b->done = 1;
     } else if (b->kind == B_LIE && strncmp(target, "/v1/checkpoints?", 16) == 0) {
         /* well-formed, but the checkpoint listed does not cover what the log's cycle covers */
@@ -560,11 +572,46 @@ static void bad_rows(void **state)
     if (rc != 0) {
         fail_msg("honest round: exit %d\n%s", rc, out);
     }
-    assert_non_null(strstr(out, "(bootstrapped from the final checkpoint of cycle"));
+    assert_non_null(strstr(out, "(bootstrapped from the final checkpoint of cycle 3)"));
+    assert_non_null(strstr(out, "cycle 4: pass"));
     assert_int_equal(audit_status(f, d, cmd, sizeof(cmd)), 0);
     assert_non_null(strstr(cmd, "evidence kept: 3"));
     assert_non_null(strstr(cmd, "bootstrapped from the final checkpoint of cycle"));
     assert_true(attestations_by(&f->n, f->pk[d]) >= 1);
+}
+
+/* A node that calls its latest cycle final when only one auditor passed it: the auditor's own
+ * fold says otherwise, and it bootstraps from the latest cycle that is final in the log. */
+static void finality_claim_not_trusted(void **state)
+{
+    fixture *f = *state;
+    const int e = 5;
+    char out[8192];
+    bad b = {.kind = B_CLAIM};
+    tp_proxy *p;
+    int rc;
+    schema_attestation at;
+
+    /* cycle 4 has one pass (D's, above): not final with k = 2; cycle 3 is */
+    {
+        tn_resp r;
+        tn_http(&f->n, TN_LEDGER, "GET", "/v1/finality", NULL, 0, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "cycle")), 4);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "latest_final_cycle")), 3);
+        tn_resp_free(&r);
+    }
+    p = tp_start(f->n.port[TN_LEDGER], rewrite, &b);
+    rc = audit_once(f, e, tp_port(p), true, out, sizeof(out));
+    tp_stop(p);
+    assert_true(b.done);
+    if (rc != 0) {
+        fail_msg("exit %d\n%s", rc, out);
+    }
+    assert_non_null(strstr(out, "(bootstrapped from the final checkpoint of cycle 3)"));
+    assert_non_null(strstr(out, "cycle 4: pass"));
+    same_attestation(f, 3, e, 4);
+    assert_false(attestation_of(&f->n, f->pk[e], 3, &at));
 }
 
 int main(void)
@@ -572,6 +619,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bootstrap_matches_genesis),
         cmocka_unit_test(bad_rows),
+        cmocka_unit_test(finality_claim_not_trusted),
     };
     if (sodium_init() < 0) {
         return 1;
