@@ -37,6 +37,9 @@ const char *tamper_kind_name(tamper_kind k)
 }
 
 static tally_status say(char *detail, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static tally_status say(char *detail, tally_status st, const char *fmt, ...)
 {
     va_list ap;
 
