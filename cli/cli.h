@@ -120,6 +120,9 @@ struct net_node;
 int cli_demo_auditor_key(const char *ndir, unsigned k, uint8_t pk[32]);
 int cli_demo_auditors(struct net_node *node, const char *ndir, const char *token,
                       unsigned n_auditors);
+/* `tally demo --tamper KIND` (demo_tamper.c): DIR's log forged, served, and failed by three
+ * auditors; CLI_OK when every one of them named the seq a full replay names. */
+int cli_demo_tamper(const char *dir, const char *kind);
 
 /* Prints the weight table of a cycle (0: the latest), at most `limit` rows (cmd_score.c). */
 int cli_show_weights(const char *cmd, const char *dir, uint64_t cycle, size_t limit);

@@ -3,9 +3,11 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <errno.h>
 
 #include "cli/cli.h"
+#include "tamper/tamper.h"
 
 static void help(void)
 {
@@ -185,14 +187,21 @@ int cmd_simulate(int argc, char **argv)
 }
 
 static const char demo_usage[] =
-    "usage: tally demo [--dir DIR]\n\n"
+    "usage: tally demo [--dir DIR] [--tamper KIND]\n\n"
     "Simulates a week of a 256-miner subnet into DIR (default ./tally-data; a simulated\n"
     "log already there is continued by a week), scoring every daily cycle as the node does\n"
     "(derived records and checkpoints), runs the full integrity scan with every actor\n"
     "signature, replays the whole log as an auditor would (every record judged by the\n"
     "acceptance rules, every derived record recomputed and compared), in the operator's full\n"
     "view and in the gated view an auditor reads, and prints the weight table, the replay\n"
-    "verdicts and the signed checkpoint.\n";
+    "verdicts and the signed checkpoint; then it runs a node on loopback (DIR-node) with\n"
+    "simulated miners over HTTP and three auditors (tally audit) that sync, replay, attest\n"
+    "and cosign, and prints their verdicts, the cycle's finality and the cosigned checkpoint.\n\n"
+    "  --tamper KIND  instead: a misbehaving node serves DIR's log forged (one record\n"
+    "                 changed and re-signed with the node key) from DIR-tamper-KIND, and\n"
+    "                 an auditor per simulated validator must fail it at the seq a full\n"
+    "                 replay names; exit 0 when all of them do. KIND: forged-derived, changed-input,\n"
+    "                 rule-violation (DIR is simulated first if it holds no log).\n";
 
 /* The auditor's half of the demo: replay from genesis in both views, then the weights of the
  * last cycle. */
@@ -260,10 +269,44 @@ int cmd_demo(int argc, char **argv)
     uint8_t pk[32];
     size_t n;
     tally_status st;
-    int rc = cli_dir_opts("demo", argc, argv, demo_usage, 0, &dir);
+    const char *tamper = NULL;
+    int rc = CLI_OK;
 
-    if (rc != CLI_OK) {
-        return rc < 0 ? CLI_OK : rc;
+    {
+        static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                             {"tamper", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+        int c;
+        dir = NULL;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+            if (c == 'd') {
+                dir = optarg;
+            } else if (c == 't') {
+                tamper = optarg;
+            } else if (c == 'h') {
+                fputs(demo_usage, stdout);
+                return CLI_OK;
+            } else {
+                return cli_usage_error("demo", "unknown option");
+            }
+        }
+        if (optind != argc) {
+            return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+        }
+        dir = cli_dir(dir);
+    }
+    if (tamper != NULL) {
+        char probe[4200];
+        tamper_kind k;
+        if (!tamper_kind_parse(tamper, &k)) {
+            return cli_demo_tamper(dir, tamper); /* names the kinds */
+        }
+        snprintf(probe, sizeof(probe), "%s/data.mdb", dir);
+        if (access(probe, F_OK) == 0) {
+            return cli_demo_tamper(dir, tamper);
+        }
     }
     printf("== tally demo: simulating 7 days of a 256-miner subnet into %s\n", dir);
     fflush(stdout);
@@ -277,6 +320,9 @@ int cmd_demo(int argc, char **argv)
            res.records_after - res.records_before, res.submissions, res.quotes, res.outcomes,
            res.cycles, res.derived, res.seconds);
     print_refused(&res);
+    if (tamper != NULL) {
+        return cli_demo_tamper(dir, tamper);
+    }
     printf("== verifying: every record, body, tile, tree head and actor signature\n");
     fflush(stdout);
     rc = cli_open("demo", dir, true, &log);

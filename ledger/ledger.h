@@ -72,8 +72,15 @@ TALLY_MUST_USE tally_status ledger_admission_init(ledger_admission *a);
 TALLY_MUST_USE tally_status ledger_admission_attach(ledger_admission *a, store_log *log);
 void ledger_admission_release(ledger_admission *a);
 /* The engine at the end of an existing log (replayed and checked); TALLY_ECORRUPT if a derived
- * record in it does not match. */
-TALLY_MUST_USE tally_status ledger_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out);
+ * record in it does not match. With from_checkpoint (TALLY_START_REPLAY=checkpoint, a fast
+ * restart; `tally replay` checks everything): when the log's last cycle has its checkpoint file
+ * holding the state its STATE_HASH names, the engine is that state with the records after the
+ * cycle's covers_to folded, and nothing before is judged or recomputed: the node trusts what it
+ * wrote. When only an older cycle has one, the replay starts from that checkpoint and recomputes
+ * the cycles after it. *resumed_out: the cycle started from (0: the whole log was replayed).
+ * *cycles_out: the last cycle number. */
+TALLY_MUST_USE tally_status ledger_node_catch_up(store_log *log, bool from_checkpoint, engine **out,
+                                                uint64_t *cycles_out, uint64_t *resumed_out);
 
 /* ---- the node's read view (request threads) ----
  * The acceptance rules' state as of the latest committed head, folded from the log by the same

@@ -168,13 +168,117 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     return st;
 }
 
-tally_status ledger_node_catch_up(store_log *log, engine **out, uint64_t *cycles_out)
+/* The latest cycle whose checkpoint file holds the state its STATE_HASH record names (0: none):
+ * one pass over the log for the STATE_HASH records, then the files from the newest down. */
+static tally_status latest_checkpoint(store_log *log, uint64_t *cycle_out, bool *newest,
+                                      uint8_t **blob_out, size_t *len_out)
+{
+    uint64_t *cyc = NULL;
+    uint8_t (*hash)[32] = NULL;
+    size_t n = 0, cap = 0;
+    store_iter *it;
+    store_record r;
+    tally_status st = store_iter_open(log, 0, &it);
+
+    *cycle_out = 0, *newest = false, *blob_out = NULL, *len_out = 0;
+    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK) {
+        schema_header h;
+        schema_body b;
+        if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
+            st = TALLY_ECORRUPT;
+            break;
+        }
+        if (h.type != SCHEMA_STATE_HASH) {
+            continue;
+        }
+        if (store_record_body(&r, &h, &b) != TALLY_OK) {
+            st = TALLY_ECORRUPT;
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            uint64_t *c2 = realloc(cyc, nc * sizeof(*c2));
+            uint8_t (*h2)[32] = c2 != NULL ? realloc(hash, nc * 32) : NULL;
+            if (c2 != NULL) {
+                cyc = c2;
+            }
+            if (h2 == NULL) {
+                schema_body_release(&b);
+                st = TALLY_ENOMEM;
+                break;
+            }
+            hash = h2, cap = nc;
+        }
+        cyc[n] = b.u.state_hash.cycle;
+        memcpy(hash[n++], b.u.state_hash.state_hash, 32);
+        schema_body_release(&b);
+    }
+    store_iter_close(it);
+    if (st == TALLY_ENOTFOUND) {
+        st = TALLY_OK;
+    }
+    for (size_t top = n; st == TALLY_OK && n > 0;) {
+        uint8_t *blob = NULL;
+        size_t len;
+        n--;
+        st = store_checkpoint_get(log, cyc[n], hash[n], &blob, &len);
+        if (st == TALLY_OK) {
+            *cycle_out = cyc[n], *newest = n + 1 == top, *blob_out = blob, *len_out = len;
+            break;
+        }
+        free(blob);
+        if (st == TALLY_ENOTFOUND || st == TALLY_ECORRUPT) {
+            st = TALLY_OK; /* no file, or not the state named: an older one may serve */
+        }
+    }
+    free(cyc);
+    free(hash);
+    return st;
+}
+
+tally_status ledger_node_catch_up(store_log *log, bool from_checkpoint, engine **out,
+                                  uint64_t *cycles_out, uint64_t *resumed_out)
 {
     ledger_replay_cfg cfg = {0};
     ledger_replay_result res;
-    tally_status st = ledger_replay(log, &cfg, &res);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    bool newest = false;
+    tally_status st = from_checkpoint
+                          ? latest_checkpoint(log, &cfg.from_cycle, &newest, &blob, &len)
+                          : TALLY_OK;
 
     *out = NULL;
+    if (resumed_out != NULL) {
+        *resumed_out = 0;
+    }
+    if (st == TALLY_OK && newest) {
+        /* the state after the log's last cycle, as this node computed it: the records after
+         * its covers_to are folded, its own block included (by header, as a replay does once
+         * it matched), and nothing of the log is judged or recomputed again */
+        engine *e = NULL;
+        st = ledger_state_load(log, blob, len, &e);
+        if (st == TALLY_OK) {
+            st = ledger__fold_range(log, NULL, e, store_size(log));
+        }
+        free(blob);
+        if (st != TALLY_OK) {
+            engine_free(e);
+            return st;
+        }
+        *out = e, *cycles_out = cfg.from_cycle;
+        if (resumed_out != NULL) {
+            *resumed_out = cfg.from_cycle;
+        }
+        return TALLY_OK;
+    }
+    free(blob);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    /* an older checkpoint (the latest cycle's file is missing): the cycles after it are
+     * recomputed and compared */
+    st = ledger_replay(log, &cfg, &res);
     if (st == TALLY_OK && res.mismatch) {
         st = TALLY_ECORRUPT;
     }
@@ -182,7 +286,11 @@ tally_status ledger_node_catch_up(store_log *log, engine **out, uint64_t *cycles
         engine_free(res.eng);
         return st;
     }
-    *out = res.eng, *cycles_out = res.cycles;
+    /* a replay resumed from cycle c counts only the cycles from c on */
+    *out = res.eng, *cycles_out = cfg.from_cycle ? res.last_cycle : res.cycles;
+    if (resumed_out != NULL) {
+        *resumed_out = cfg.from_cycle;
+    }
     return TALLY_OK;
 }
 

@@ -242,7 +242,7 @@ static tally_status resume_point(drv *d, bool *resume, uint64_t *day, uint64_t *
                  "the log's last day does not open with a scoring cycle");
     }
     if (st == TALLY_OK) {
-        st = ledger_node_catch_up(d->log, &d->eng, cycles);
+        st = ledger_node_catch_up(d->log, false, &d->eng, cycles, NULL);
     }
     if (st == TALLY_OK) {
         st = engine_rules_new(&d->rules);

@@ -361,7 +361,10 @@ static tally_status open_store(net_node *n, char *detail)
     }
     if (st == TALLY_OK) {
         uint64_t cycles;
-        st = ledger_node_catch_up(n->store, &n->eng, &cycles);
+        /* TALLY_START_REPLAY=checkpoint trusts the log before the latest checkpoint */
+        st = ledger_node_catch_up(n->store,
+                                  ops_config_u64(n->conf, OPS_K_START_REPLAY) == 1, &n->eng,
+                                  &cycles, &n->resumed_from);
         if (st == TALLY_ECORRUPT) {
             return say(detail, st,
                        "the log's derived records do not replay (run 'tally replay' for the seq)");
@@ -625,6 +628,7 @@ static void log_startup(net_node *n)
             OPS_FU("ingest_port", net_node_port(n, NET_LISTEN_INGEST)),
             OPS_FU("ledger_port", net_node_port(n, NET_LISTEN_LEDGER)),
             OPS_FU("ops_port", net_node_port(n, NET_LISTEN_OPS)),
+            OPS_FU("replay_from_cycle", n->resumed_from),
             OPS_FS("clock", ops_clock_get_mode(n->clock) == OPS_CLOCK_MANUAL ? "manual" : "system"),
             OPS_FU("pid", (uint64_t)getpid()));
 }

@@ -122,6 +122,7 @@ struct net_node {
     engine *eng;
     engine_rules *cyc_rules;
     uint64_t last_cycle, last_cycle_ms, next_cycle_ms, cycles_failed;
+    uint64_t resumed_from; /* the start-up replay began at this cycle's checkpoint (0: GENESIS) */
     char last_cycle_error[320];
 
     /* the housekeeper (its own thread): ban writes, hourly purges */

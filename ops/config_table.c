@@ -25,6 +25,7 @@
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const bootstrap_choices[] = {"genesis", "checkpoint", NULL};
 static const char *const clock_choices[] = {"system", "manual", NULL};
+static const char *const start_choices[] = {"full", "checkpoint", NULL};
 
 /* In enum ops_key order; a test checks that the names match the ids. */
 static const ops_keydef defs[OPS_K_COUNT] = {
@@ -124,6 +125,9 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                    "METAGRAPH age in seconds past which health is degraded."},
     [OPS_K_CYCLE_INTERVAL_S] = {"TALLY_CYCLE_INTERVAL_S", U(60, 604800), "21600", true, N, 0,
                                 "Seconds between scoring cycles."},
+    [OPS_K_START_REPLAY] = {"TALLY_START_REPLAY", E(start_choices), "full", false, N, 0,
+                            "At start: replay the whole log (full), or from the latest "
+                            "checkpoint, trusting the log before it (checkpoint)."},
     [OPS_K_SHUTDOWN_GRACE_S] = {"TALLY_SHUTDOWN_GRACE_S", U(0, 3600), "20", true, NA, 0,
                                 "Seconds in-flight requests get after SIGTERM."},
     [OPS_K_ZSTD_LEVEL] = {"TALLY_ZSTD_LEVEL", U(1, 19), "3", true, N, 0,

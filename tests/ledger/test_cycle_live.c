@@ -73,7 +73,18 @@ static void live_cycles_replay(void **state)
     cfg.admission = &adm.hook;
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
     assert_int_equal(ledger_admission_attach(&adm, log), TALLY_OK);
-    assert_int_equal(ledger_node_catch_up(log, &e, &cycles), TALLY_OK);
+    /* a restart from the latest checkpoint stands where the whole replay stands */
+    {
+        engine *fast;
+        uint64_t fast_cycles, resumed;
+        assert_int_equal(ledger_node_catch_up(log, true, &fast, &fast_cycles, &resumed), TALLY_OK);
+        assert_int_equal(fast_cycles, 2);
+        assert_int_equal(resumed, 2);
+        assert_int_equal(ledger_node_catch_up(log, false, &e, &cycles, &resumed), TALLY_OK);
+        assert_int_equal(resumed, 0);
+        assert_int_equal(engine_next_seq(fast), engine_next_seq(e));
+        engine_free(fast);
+    }
     assert_int_equal(cycles, 2);
     assert_int_equal(engine_rules_new(&rules), TALLY_OK);
     f.log = log;

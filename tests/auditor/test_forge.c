@@ -1,0 +1,192 @@
+/* The tamper matrix, the rows a proxy cannot play: the node itself signs the lie. An honest
+ * history (`tally simulate`: three days, a scored cycle at each midnight); tamper_forge() rewrites
+ * the log with one record changed and re-signed with the node key (tamper/tamper.h); a real
+ * `tally serve` started on the forged log from its latest checkpoint serves it as its own, and
+ * `tally audit --once` must fail with the right reason at the seq that `tally replay` of the
+ * forged log names, and attest the fail:
+ * - forged-derived: a MINER_SCORE one unit off → derived_mismatch at that record;
+ * - changed-input: the OUTCOME's winner swapped → derived_mismatch at the first derived record
+ *   that scored it;
+ * - rule-violation: a CLOSE one ms early → ingest_rule_violation at the CLOSE.
+ * The honest node's own start-up replay refuses each forged log. */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "schema/schema.h"
+#include "store/store.h"
+#include "tamper/tamper.h"
+#include "util/auditrun.h"
+#include "util/node.h"
+#include "util/testutil.h"
+
+static const char *tmp;
+static char logdir[400], origin[60], vkey[512];
+static uint64_t log_size;
+
+static const char *bin(void)
+{
+    const char *b = getenv("TALLY_BIN");
+    assert_non_null(b);
+    return b;
+}
+
+/* The honest history: `tally simulate` of a small subnet over three days (a cycle at every
+ * midnight, with scores, weights and checkpoints), and the key of its first validator, bound
+ * with a permit and stake in every METAGRAPH, for the auditor. */
+static int setup(void **state)
+{
+    char out[8192];
+    store_cfg cfg = {.read_only = true};
+    store_log *log;
+    (void)state;
+
+    tmp = tu_tmpdir("forge");
+    snprintf(logdir, sizeof(logdir), "%s/log", tmp);
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "mkdir -p %s && %s --dir %s simulate --miners 8 --days 4 "
+                            "--markets-per-day 6 --seed 1 -q",
+                            logdir, bin(), logdir),
+                     0);
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "%s keygen --out %s/auditor.key --sim-validator 0 --sim-seed 1 "
+                            "--sim-miners 8",
+                            bin(), tmp),
+                     0);
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s", bin(), logdir), 0);
+    cfg.dir = logdir;
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    snprintf(origin, sizeof(origin), "%s", store_origin(log));
+    log_size = store_size(log);
+    store_close(log);
+    {
+        tn_node n = {0};
+        snprintf(n.dir, sizeof(n.dir), "%s", logdir);
+        ta_node_vkey(&n, vkey, sizeof(vkey));
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (getenv("KEEP_TMP") == NULL) {
+        tu_rmdir(tmp);
+    }
+    return 0;
+}
+
+/* `tally replay` of dir: the seq of its first mismatch. */
+static uint64_t replay_seq(const char *dir)
+{
+    char out[8192];
+    const char *at;
+    assert_int_equal(tu_run(out, sizeof(out), "%s replay --dir %s", bin(), dir), 1);
+    at = strstr(out, "MISMATCH at seq ");
+    if (at == NULL) {
+        fail_msg("replay names no seq:\n%s", out);
+    }
+    return strtoull(at + 16, NULL, 10);
+}
+
+static void forge_case(tamper_kind kind, const char *reason, bool at_forged)
+{
+    char fdir[400], adir[400], out[8192], want[128], detail[TAMPER_DETAIL_MAX] = "";
+    static const char *env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
+    tamper_forged f;
+    tn_node n = {0};
+    uint64_t seq, last = 0, verdict = 0;
+    int rc;
+
+    snprintf(fdir, sizeof(fdir), "%s/forged-%s", tmp, tamper_kind_name(kind));
+    snprintf(adir, sizeof(adir), "%s/auditor-%s", tmp, tamper_kind_name(kind));
+    assert_int_equal(mkdir(fdir, 0700), 0);
+    assert_int_equal(mkdir(adir, 0700), 0);
+    snprintf(out, sizeof(out), "cp -p %s/auditor.key %s/", tmp, adir);
+    assert_int_equal(tu_run(detail, sizeof(detail), "%s", out), 0);
+    if (tamper_forge(logdir, fdir, kind, &f, detail) != TALLY_OK) {
+        fail_msg("forge: %s", detail);
+    }
+    assert_int_equal(f.records, log_size);
+    assert_true(f.checkpoints >= 2);
+    /* every signature and head of the forged log verifies: only replay tells */
+    assert_int_equal(tu_run(out, sizeof(out), "%s verify --dir %s --signatures", bin(), fdir), 0);
+    seq = replay_seq(fdir);
+    if (at_forged) {
+        assert_int_equal(seq, f.seq);
+    } else {
+        assert_true(seq > f.seq);
+    }
+    /* an honest node's start-up replay refuses it */
+    rc = tu_run(out, sizeof(out),
+                "TALLY_CONFIG=/dev/null TALLY_INGEST_LISTEN=127.0.0.1:0 "
+                "TALLY_LEDGER_LISTEN=127.0.0.1:0 TALLY_OPS_LISTEN=127.0.0.1:0 timeout 60 %s serve "
+                "--dir %s 2>&1",
+                bin(), fdir);
+    assert_int_not_equal(rc, 0);
+    assert_int_not_equal(rc, 124);
+    assert_non_null(strstr(out, "do not replay"));
+
+    /* the misbehaving node: the same code, started from its checkpoint, trusting its disk */
+    n.tmp = tmp;
+    snprintf(n.origin, sizeof(n.origin), "%s", origin);
+    snprintf(n.dir, sizeof(n.dir), "%s", fdir);
+    snprintf(n.out, sizeof(n.out), "%s/serve.out", fdir);
+    snprintf(n.err, sizeof(n.err), "%s/serve.err", fdir);
+    n.env[0] = env[0];
+    tn_start(&n);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 1);
+    snprintf(want, sizeof(want), "FAIL %s at seq %" PRIu64 ":", reason, seq);
+    if (strstr(out, want) == NULL) {
+        fail_msg("wanted \"%s\" in:\n%s", want, out);
+    }
+    /* the fail is attested in the node's log, for everyone to see */
+    assert_true(ta_attestations(&n, &last, &verdict) >= 1);
+    assert_int_equal(verdict, 2);
+    /* a second round keeps the verdict and loses nothing verified */
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+}
+
+static void test_forged_derived(void **state)
+{
+    (void)state;
+    forge_case(TAMPER_FORGED_DERIVED, "derived_mismatch", true);
+}
+
+static void test_changed_input(void **state)
+{
+    (void)state;
+    forge_case(TAMPER_CHANGED_INPUT, "derived_mismatch", false);
+}
+
+static void test_rule_violation(void **state)
+{
+    (void)state;
+    forge_case(TAMPER_RULE_VIOLATION, "ingest_rule_violation", true);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forged_derived),
+        cmocka_unit_test(test_changed_input),
+        cmocka_unit_test(test_rule_violation),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
