@@ -288,8 +288,11 @@ tally_status audit_checkpoint_note(audit *a, char *buf, size_t cap, size_t *n_ou
     if (cap > 0) {
         buf[0] = '\0';
     }
+    if (a->st.trusted_note[0] == '\0') {
+        return TALLY_ENOTFOUND;
+    }
     learn_name(a);
-    if (a->st.trusted_note[0] == '\0' || a->cosigner_name[0] == '\0') {
+    if (a->cosigner_name[0] == '\0') {
         return TALLY_ENOTFOUND;
     }
     n = strlen(a->st.trusted_note);
