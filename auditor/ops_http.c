@@ -143,6 +143,9 @@ static void h_health(audit_ops *o, httpd_req *req)
     json_object_set_new(j, "primary_size", ju(sn->primary_size));
     json_object_set_new(j, "lag_records", ju(lag));
     json_object_set_new(j, "round_running", json_boolean(sn->running));
+    if (sn->running) {
+        json_object_set_new(j, "round_running_s", ju(whole(now - sn->round_began)));
+    }
     json_object_set_new(j, "last_round_age_s",
                         sn->has_round ? ju(whole(now - sn->round_ended)) : json_null());
     json_object_set_new(j, "last_round_ms",
