@@ -278,3 +278,44 @@ void audit_status_get(audit *a, audit_status *out)
     snprintf(out->what, sizeof(out->what), "%s", a->st.what);
     out->evidence = a->st.evidence;
 }
+
+tally_status audit_checkpoint_note(audit *a, char *buf, size_t cap, size_t *n_out)
+{
+    char line[STORE_COSIG_LINE_MAX];
+    store_note_parts parts;
+    size_t n, ln = 0;
+    tally_status st;
+
+    *n_out = 0;
+    if (cap > 0) {
+        buf[0] = '\0';
+    }
+    if (a->st.trusted_note[0] == '\0') {
+        return TALLY_ENOTFOUND;
+    }
+    learn_name(a);
+    if (a->cosigner_name[0] == '\0') {
+        return TALLY_ENOTFOUND;
+    }
+    n = strlen(a->st.trusted_note);
+    if (n >= cap) {
+        return TALLY_ELIMIT;
+    }
+    st = store_note_split(a->st.trusted_note, n, &parts);
+    if (st == TALLY_OK) {
+        st = store_cosig_sign(parts.text.p, parts.text.n, a->cosigner_name, a->sk,
+                              (uint64_t)ops_clock_wall_ms(a->cfg.clock) / 1000u, line, sizeof(line),
+                              &ln);
+    }
+    if (st == TALLY_OK) {
+        memcpy(buf, a->st.trusted_note, n + 1);
+        st = store_note_append(buf, n, cap, line, ln, n_out);
+    }
+    if (st != TALLY_OK) {
+        *n_out = 0;
+        if (cap > 0) {
+            buf[0] = '\0';
+        }
+    }
+    return st;
+}

@@ -138,4 +138,47 @@ typedef struct audit_status {
 } audit_status;
 void audit_status_get(audit *a, audit_status *out);
 
+/* The checkpoint note this auditor trusts (verified with the pinned key and consistent with
+ * every head it trusted before), as the primary served it, with this auditor's own C2SP
+ * cosignature line (cosignature/v1, timestamped now, under `<hotkey SS58>.audit.<origin>`)
+ * appended: the note it vouches for (GET /checkpoint of the ops listener). Into buf (cap bytes,
+ * NUL-terminated, *n_out without the NUL). TALLY_ENOTFOUND before a head is trusted or while
+ * the auditor's key is bound to no hotkey in the replica's METAGRAPH (its name is unknown),
+ * TALLY_ELIMIT when cap is too small; then buf is "" and *n_out 0. Uses the handle like a
+ * round: the same thread. */
+TALLY_MUST_USE tally_status audit_checkpoint_note(audit *a, char *buf, size_t cap, size_t *n_out);
+
+/* ---- the ops listener of the daemon (auditor/ops_http.c) ----
+ * GET /health/live, /health (progress, lag and the verdict latch as JSON), /metrics (Prometheus
+ * text 0.0.4) and /checkpoint (audit_checkpoint_note), on a thread of its own (httpd/), so it
+ * answers while a round runs. It never touches the audit handle: the thread that runs the
+ * rounds hands it a snapshot with audit_ops_update(); requests read the snapshot under a mutex.
+ * docs/audit.md lists the fields. */
+typedef struct audit_ops audit_ops; /* opaque */
+
+typedef struct audit_ops_cfg {
+    const char *host;        /* a numeric IPv4 or IPv6 literal (ops_hostport.addr) */
+    uint16_t port;           /* 0: the kernel picks one (audit_ops_port) */
+    const char *origin;      /* shown on /health; copied */
+    const char *primary_url; /* shown on /health; copied */
+    uint64_t poll_s;         /* the round interval: no round ended for 3 × this is degraded */
+    ops_log *log;            /* borrowed; may be NULL */
+} audit_ops_cfg;
+
+/* Binds and starts the listener (one loop thread). On TALLY_OK *out belongs to the caller, who
+ * ends it with audit_ops_close(). TALLY_EINVAL (bad address or cfg), TALLY_EIO (bind failed,
+ * e.g. the port is taken), TALLY_ENOMEM; then nothing is left running. */
+TALLY_MUST_USE tally_status audit_ops_open(const audit_ops_cfg *cfg, audit_ops **out);
+uint16_t audit_ops_port(const audit_ops *o); /* the bound port */
+/* A round begins (/health shows it running). */
+void audit_ops_round_begin(audit_ops *o);
+/* Takes a new snapshot from a (its persisted state and its cosigned checkpoint note) and, when
+ * r is not NULL, from the round that just ended with status st: its sizes, phase times,
+ * verdicts posted and whether it reached the primary. Call it from the thread that runs the
+ * rounds (it reads a), after audit_open (r NULL) and after each round. */
+void audit_ops_update(audit_ops *o, audit *a, const audit_round *r, tally_status st);
+/* Stops the listener (open connections get no grace: ops requests are short), joins its thread
+ * and frees everything. NULL is a no-op. */
+void audit_ops_close(audit_ops *o);
+
 #endif

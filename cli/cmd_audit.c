@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auditor/audit.h"
 #include "cli/cli.h"
@@ -31,7 +32,9 @@ static void help(void)
            "  TALLY_AUDIT_KEY_FILE     this auditor's key (default DIR/auditor.key; tally keygen)\n"
            "  TALLY_AUDIT_POLL_S       seconds between rounds of the daemon (120)\n"
            "  TALLY_AUDIT_BOOTSTRAP    genesis, or checkpoint: a new auditor's replay starts at\n"
-           "                           the latest final, undisputed cycle (docs/audit.md)\n\n"
+           "                           the latest final, undisputed cycle (docs/audit.md)\n"
+           "  TALLY_AUDIT_OPS_LISTEN   the daemon's /health, /metrics and /checkpoint\n"
+           "                           (127.0.0.1:8291)\n\n"
            "  --dir DIR     the auditor's data directory (else $TALLY_AUDIT_DATA_DIR)\n"
            "  --config FILE a KEY=value file (the EnvironmentFile of tally-audit.service)\n"
            "  --once        one round, then exit: 0 when every cycle checked passed, 1 when a\n"
@@ -43,10 +46,38 @@ static void help(void)
 
 static volatile sig_atomic_t stop_flag;
 
+/* The first SIGTERM/SIGINT ends the daemon after the round that runs (or at once between
+ * rounds); a second exits at once, as `tally serve` does (protocol §9.6): every state change
+ * of the auditor is one LMDB transaction, so nothing verified is lost. */
 static void on_stop(int sig)
 {
     (void)sig;
+    if (stop_flag) {
+        _exit(CLI_CHECK_FAILED);
+    }
     stop_flag = 1;
+}
+
+/* The daemon's ops listener (TALLY_AUDIT_OPS_LISTEN): its address goes to stdout and, with the
+ * port bound, to the log (event ops_listening), so a test with port 0 can learn it. */
+static tally_status open_ops(const ops_config *conf, ops_log *log, audit_ops **out)
+{
+    ops_hostport hp = ops_config_listen(conf, OPS_K_AUDIT_OPS_LISTEN);
+    audit_ops_cfg oc = {.host = hp.addr,
+                        .port = hp.port,
+                        .origin = ops_config_str(conf, OPS_K_AUDIT_ORIGIN),
+                        .primary_url = ops_config_str(conf, OPS_K_AUDIT_PRIMARY_URL),
+                        .poll_s = ops_config_u64(conf, OPS_K_AUDIT_POLL_S),
+                        .log = log};
+    tally_status st = audit_ops_open(&oc, out);
+
+    if (st == TALLY_OK) {
+        printf(hp.family == OPS_AF_INET6 ? "ops listening on [%s]:%u\n"
+                                         : "ops listening on %s:%u\n",
+               hp.addr, (unsigned)audit_ops_port(*out));
+        fflush(stdout);
+    }
+    return st;
 }
 
 static void print_round(const audit_round *r)
@@ -130,6 +161,7 @@ int cmd_audit(int argc, char **argv)
     ops_clock *clock = NULL;
     ops_log *log = NULL;
     audit *a = NULL;
+    audit_ops *ops = NULL;
     tally_status st;
     int c, rc = 0;
     size_t no = 0;
@@ -207,9 +239,25 @@ int cmd_audit(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_stop);
     signal(SIGINT, on_stop);
+    if (!once) {
+        st = open_ops(conf, log, &ops);
+        if (st != TALLY_OK) {
+            ops_hostport hp = ops_config_listen(conf, OPS_K_AUDIT_OPS_LISTEN);
+            rc = cli_fail("audit", st, "cannot listen on %s port %u (TALLY_AUDIT_OPS_LISTEN)",
+                          hp.addr, (unsigned)hp.port);
+            goto out;
+        }
+        audit_ops_update(ops, a, NULL, TALLY_OK);
+    }
     for (;;) {
         audit_round r;
+        if (ops != NULL) {
+            audit_ops_round_begin(ops);
+        }
         st = audit_round_run(a, &r);
+        if (ops != NULL) {
+            audit_ops_update(ops, a, &r, st);
+        }
         print_round(&r);
         fflush(stdout);
         if (once) {
@@ -243,6 +291,7 @@ int cmd_audit(int argc, char **argv)
         }
     }
 out:
+    audit_ops_close(ops); /* before the handle its snapshots came from */
     audit_close(a);
     ops_log_free(log);
     ops_clock_free(clock);

@@ -114,6 +114,9 @@ const rbind *eng__binding(const engine_rules *r, const uint8_t key[32])
     rbind probe;
     const rbind *hit;
 
+    if (r->n_bind == 0) {
+        return NULL; /* r->bind may be NULL, which bsearch() must not get even for 0 items */
+    }
     memcpy(probe.key, key, 32);
     hit = bsearch(&probe, r->bind, r->n_bind, sizeof(probe), eng__by_bind_key);
     return hit != NULL && !hit->dup ? hit : NULL;

@@ -44,7 +44,7 @@ static wire_err admin_code(engine_rule r)
 
 typedef struct admin_job {
     net_node *n;
-    net_req *req;
+    httpd_req *req;
     net__ctx *ctx;
     ledger_batch batch;
     store_item_result *out;
@@ -53,13 +53,13 @@ typedef struct admin_job {
     const char *what; /* "records", "config", "recompute" */
 } admin_job;
 
-static void reply_ok(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *o)
+static void reply_ok(net_node *n, httpd_req *req, net__ctx *ctx, unsigned status, json_t *o)
 {
     net__reply_json(n, req, ctx, status, o);
     json_decref(o);
 }
 
-static void fail_idx(net_node *n, net_req *req, net__ctx *ctx, wire_err code, size_t idx,
+static void fail_idx(net_node *n, httpd_req *req, net__ctx *ctx, wire_err code, size_t idx,
                      const char *field, const char *msg)
 {
     json_t *d = json_pack("{s:I, s:s}", "idx", (json_int_t)idx, "field", field ? field : "");
@@ -122,7 +122,7 @@ static void records_done(void *arg, tally_status st)
 }
 
 /* Parses one feed record {"type": NAME, "body": {…}} into the batch, salted by the node. */
-static bool add_record(net_node *n, net_req *req, net__ctx *ctx, admin_job *j, size_t idx,
+static bool add_record(net_node *n, httpd_req *req, net__ctx *ctx, admin_job *j, size_t idx,
                        json_t *rec, const unsigned *only)
 {
     const char *tname = json_string_value(json_object_get(rec, "type"));
@@ -185,7 +185,7 @@ static bool add_record(net_node *n, net_req *req, net__ctx *ctx, admin_job *j, s
 }
 
 /* Appends the records of a JSON array through the writer (deferred reply). */
-static void append_records(net_node *n, net_req *req, net__ctx *ctx, json_t *recs,
+static void append_records(net_node *n, httpd_req *req, net__ctx *ctx, json_t *recs,
                            const unsigned *only)
 {
     admin_job *j;
@@ -221,7 +221,7 @@ static void append_records(net_node *n, net_req *req, net__ctx *ctx, json_t *rec
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "out of memory", NULL);
         return;
     }
-    net_req_defer(req);
+    httpd_req_defer(req);
     st = store_submit_judged(n->store, j->batch.in, j->batch.n, j->out, &j->first, &j->rej,
                              records_done, j);
     if (st != TALLY_OK) {
@@ -233,9 +233,9 @@ static void append_records(net_node *n, net_req *req, net__ctx *ctx, json_t *rec
     }
 }
 
-static json_t *body_object(net_node *n, net_req *req, net__ctx *ctx)
+static json_t *body_object(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    tally_bytes body = net_req_body(req);
+    tally_bytes body = httpd_req_body(req);
     json_error_t je;
     json_t *o = body.n ? json_loadb((const char *)body.p, body.n, JSON_REJECT_DUPLICATES, &je)
                        : NULL;
@@ -248,7 +248,7 @@ static json_t *body_object(net_node *n, net_req *req, net__ctx *ctx)
     return o;
 }
 
-static void h_records(net_node *n, net_req *req, net__ctx *ctx)
+static void h_records(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     json_t *o = body_object(n, req, ctx);
 
@@ -260,7 +260,7 @@ static void h_records(net_node *n, net_req *req, net__ctx *ctx)
 
 /* CONFIG_SET and RECOMPUTE: the body is the record's named fields (RECOMPUTE without epoch and
  * code_version, which the node sets). */
-static void h_one(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
+static void h_one(net_node *n, httpd_req *req, net__ctx *ctx, unsigned type)
 {
     json_t *o = body_object(n, req, ctx), *recs;
 
@@ -290,7 +290,7 @@ static void h_one(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
     json_decref(recs);
 }
 
-static void h_reveal(net_node *n, net_req *req, net__ctx *ctx)
+static void h_reveal(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     json_t *o = body_object(n, req, ctx);
     json_int_t seq;
@@ -357,12 +357,12 @@ static bool ident_of(const char *rest, net_ident *id)
     return net_ident_parse(kind, slash + 1, id) == TALLY_OK;
 }
 
-static void h_bans(net_node *n, net_req *req, net__ctx *ctx, const char *rest)
+static void h_bans(net_node *n, httpd_req *req, net__ctx *ctx, const char *rest)
 {
-    net_method m = net_req_method(req);
+    httpd_method m = httpd_req_method(req);
     net_ident id;
 
-    if (rest[0] == '\0' && m == NET_METHOD_GET) {
+    if (rest[0] == '\0' && m == HTTPD_METHOD_GET) {
         net_ban *list = NULL;
         size_t k = 0;
         json_t *a = json_array();
@@ -378,7 +378,7 @@ static void h_bans(net_node *n, net_req *req, net__ctx *ctx, const char *rest)
         reply_ok(n, req, ctx, 200, json_pack("{s:b, s:o}", "success", 1, "bans", a));
         return;
     }
-    if (rest[0] == '\0' && m == NET_METHOD_POST) {
+    if (rest[0] == '\0' && m == HTTPD_METHOD_POST) {
         json_t *o = body_object(n, req, ctx);
         const char *kind, *ids, *note;
         json_int_t secs;
@@ -414,7 +414,7 @@ static void h_bans(net_node *n, net_req *req, net__ctx *ctx, const char *rest)
         reply_ok(n, req, ctx, 200, json_pack("{s:b, s:o}", "success", 1, "ban", ban_json(&b)));
         return;
     }
-    if (rest[0] == '/' && m == NET_METHOD_DELETE && ident_of(rest + 1, &id)) {
+    if (rest[0] == '/' && m == HTTPD_METHOD_DELETE && ident_of(rest + 1, &id)) {
         tally_status st = net_abuse_ban_remove(n->abuse, &id);
         if (st == TALLY_ENOTFOUND) {
             net__fail(n, req, ctx, WIRE_NOT_FOUND, "no such ban", NULL);
@@ -428,12 +428,12 @@ static void h_bans(net_node *n, net_req *req, net__ctx *ctx, const char *rest)
               "bans: GET or POST /admin/v1/bans, DELETE /admin/v1/bans/<ip|hotkey>/<id>", NULL);
 }
 
-static void h_cooldowns(net_node *n, net_req *req, net__ctx *ctx, const char *rest)
+static void h_cooldowns(net_node *n, httpd_req *req, net__ctx *ctx, const char *rest)
 {
-    net_method m = net_req_method(req);
+    httpd_method m = httpd_req_method(req);
     net_ident id;
 
-    if (rest[0] == '\0' && m == NET_METHOD_GET) {
+    if (rest[0] == '\0' && m == HTTPD_METHOD_GET) {
         net_abuse_cooldown *list = NULL;
         size_t k = 0;
         json_t *a = json_array();
@@ -454,7 +454,7 @@ static void h_cooldowns(net_node *n, net_req *req, net__ctx *ctx, const char *re
         reply_ok(n, req, ctx, 200, json_pack("{s:b, s:o}", "success", 1, "cooldowns", a));
         return;
     }
-    if (rest[0] == '/' && m == NET_METHOD_DELETE && ident_of(rest + 1, &id)) {
+    if (rest[0] == '/' && m == HTTPD_METHOD_DELETE && ident_of(rest + 1, &id)) {
         if (net_abuse_cooldown_clear(n->abuse, &id, net__mono_ms(n)) == TALLY_ENOTFOUND) {
             net__fail(n, req, ctx, WIRE_NOT_FOUND, "no such cooldown", NULL);
             return;
@@ -469,7 +469,7 @@ static void h_cooldowns(net_node *n, net_req *req, net__ctx *ctx, const char *re
 
 /* The controllable clock (TALLY_CLOCK=manual): {"set_ms": T} or {"advance_ms": D}; the node's
  * record times, skew checks and cycle schedule follow it. */
-static void h_clock(net_node *n, net_req *req, net__ctx *ctx)
+static void h_clock(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     json_t *o;
     json_t *set, *adv;
@@ -501,10 +501,10 @@ static void h_clock(net_node *n, net_req *req, net__ctx *ctx)
                                          (json_int_t)net__now_ms(n)));
 }
 
-void net__h_admin(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_admin(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    const char *p = net_req_path(req) + strlen("/admin/v1/");
-    bool post = net_req_method(req) == NET_METHOD_POST;
+    const char *p = httpd_req_path(req) + strlen("/admin/v1/");
+    bool post = httpd_req_method(req) == HTTPD_METHOD_POST;
     char err[NET_DETAIL_MAX];
 
     if (strcmp(p, "records") == 0 && post) {

@@ -143,7 +143,8 @@ static void login_result(net_node *n, const char *result)
 }
 
 /* Answers an eligibility refusal (stage 6 or a login). */
-static void fail_eligible(net_node *n, net_req *req, net__ctx *ctx, wire_err e, const char *reason)
+static void fail_eligible(net_node *n, httpd_req *req, net__ctx *ctx, wire_err e,
+                          const char *reason)
 {
     if (e == WIRE_NOT_ELIGIBLE) {
         json_t *d = json_pack("{s:s}", "reason", reason);
@@ -156,7 +157,7 @@ static void fail_eligible(net_node *n, net_req *req, net__ctx *ctx, wire_err e, 
     }
 }
 
-static void fail_body(net_node *n, net_req *req, net__ctx *ctx, const wire_fail *wf)
+static void fail_body(net_node *n, httpd_req *req, net__ctx *ctx, const wire_fail *wf)
 {
     json_t *d = json_pack("{s:s}", "field", wf->field);
     net__fail(n, req, ctx, wf->err, wf->message, d);
@@ -175,9 +176,9 @@ static void sweep_challenges(struct net__auth_state *a, uint64_t now)
     a->n_ch = w;
 }
 
-void net__h_auth_challenge(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_auth_challenge(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    tally_bytes body = net_req_body(req);
+    tally_bytes body = httpd_req_body(req);
     struct net__auth_state *a = n->auth;
     uint8_t key[32];
     wire_fail wf;
@@ -294,9 +295,9 @@ static tally_status put_token(net_node *n, const uint8_t key[32], uint8_t value_
     return TALLY_OK;
 }
 
-void net__h_auth_token(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_auth_token(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    tally_bytes body = net_req_body(req);
+    tally_bytes body = httpd_req_body(req);
     tally_str origin = {n->origin, strlen(n->origin)};
     wire_token_req tr;
     wire_fail wf;
@@ -342,7 +343,7 @@ void net__h_auth_token(net_node *n, net_req *req, net__ctx *ctx)
     sodium_memzero(tok, sizeof(tok));
     schema_hex(tr.key, 32, key_hex);
     schema_ss58_encode(b.hotkey, hk);
-    OPS_LOG(n->log, OPS_INFO, "net", "login", OPS_FS("request_id", net_req_id(req)),
+    OPS_LOG(n->log, OPS_INFO, "net", "login", OPS_FS("request_id", httpd_req_id(req)),
             OPS_FS("key", key_hex), OPS_FS("hotkey", hk), OPS_FU("uid", b.uid),
             OPS_FU("expires_ms", expires));
     json_t *o = json_pack("{s:b, s:s, s:I, s:s}", "success", 1, "token", hex, "expires_ms",
@@ -373,10 +374,10 @@ static bool token_key(net_node *n, const uint8_t value[32], uint8_t key_out[32])
     return hit;
 }
 
-bool net__stage_token(net_node *n, net_req *req, net__ctx *ctx)
+bool net__stage_token(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     const char *v = NULL, *reason;
-    size_t count = net_req_header(req, "Authorization", &v);
+    size_t count = httpd_req_header(req, "Authorization", &v);
     uint8_t tok[32];
     engine_binding b;
     wire_err e;

@@ -59,7 +59,7 @@ static tally_status add_game(void *arg, const schema_event *e, const schema_body
     return TALLY_OK;
 }
 
-void net__h_games(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_games(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_games_query q;
     wire_fail wf;
@@ -82,7 +82,7 @@ void net__h_games(net_node *n, net_req *req, net__ctx *ctx)
         net__fail(n, req, ctx, WIRE_OVERLOADED, "the read-nonce cache is full", NULL);
         return;
     }
-    if (wire_games_query_parse(net_req_query(req), &q, &wf) != TALLY_OK) {
+    if (wire_games_query_parse(httpd_req_query(req), &q, &wf) != TALLY_OK) {
         json_t *d = json_pack("{s:s}", "field", wf.field);
         net__fail(n, req, ctx, WIRE_BAD_REQUEST, wf.message, d);
         json_decref(d);
@@ -127,7 +127,7 @@ void net__h_games(net_node *n, net_req *req, net__ctx *ctx)
 
 typedef struct job {
     net_node *n;
-    net_req *req;
+    httpd_req *req;
     net__ctx *ctx;
     atomic_int answered;   /* 0 until the writer's answer or the commit timeout replied */
     uint64_t deadline_ms;  /* monotonic: TALLY_COMMIT_TIMEOUT_S after queueing */
@@ -251,8 +251,9 @@ static void answer_new(job *j)
         rejected++;
     }
     if (rejected > 0) {
-        OPS_LOG(n->log, OPS_INFO, "net", "ingest_rejected", OPS_FS("request_id", net_req_id(j->req)),
-                OPS_FU("items", j->items.n), OPS_FU("rejected", rejected));
+        OPS_LOG(n->log, OPS_INFO, "net", "ingest_rejected",
+                OPS_FS("request_id", httpd_req_id(j->req)), OPS_FU("items", j->items.n),
+                OPS_FU("rejected", rejected));
     }
     if (k == 0) {
         json_t *d = json_pack("{s:o}", "items", items);
@@ -273,7 +274,7 @@ static void answer_new(job *j)
 
 /* An idempotent retry (§4): the original records (found by the request's own item bodies) and
  * a fresh receipt under the latest head; nothing appended, no strike. */
-static void answer_duplicate(net_node *n, net_req *req, net__ctx *ctx, const store_request *rq,
+static void answer_duplicate(net_node *n, httpd_req *req, net__ctx *ctx, const store_request *rq,
                              const wire_items *items, uint64_t first, uint32_t count)
 {
     wire_receipt_entry *e = calloc(count ? count : 1, sizeof(*e));
@@ -336,7 +337,7 @@ static void answer_duplicate(net_node *n, net_req *req, net__ctx *ctx, const sto
     free(idx_of);
 }
 
-static void fail_nonce(net_node *n, net_req *req, net__ctx *ctx, bool replay)
+static void fail_nonce(net_node *n, httpd_req *req, net__ctx *ctx, bool replay)
 {
     net__fail(n, req, ctx, replay ? WIRE_NONCE_REPLAY : WIRE_NONCE_STALE,
               replay ? "this write nonce was accepted with other content"
@@ -417,7 +418,7 @@ static void on_done(void *arg, tally_status st)
     job_free(j);
 }
 
-static void fail_stateless(net_node *n, net_req *req, net__ctx *ctx, const wire_fail *wf)
+static void fail_stateless(net_node *n, httpd_req *req, net__ctx *ctx, const wire_fail *wf)
 {
     json_t *d = NULL;
 
@@ -432,9 +433,9 @@ static void fail_stateless(net_node *n, net_req *req, net__ctx *ctx, const wire_
     json_decref(d);
 }
 
-static void ingest(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
+static void ingest(net_node *n, httpd_req *req, net__ctx *ctx, unsigned type)
 {
-    tally_bytes body = net_req_body(req);
+    tally_bytes body = httpd_req_body(req);
     wire_request wr;
     ledger_view_info vi;
     store_nonce_info ni;
@@ -511,7 +512,7 @@ static void ingest(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
     }
     j->enq_ns = ops_clock_mono_ns(n->clock);
     j->deadline_ms = net__mono_ms(n) + ops_config_u64(n->conf, OPS_K_COMMIT_TIMEOUT_S) * 1000u;
-    net_req_defer(req);
+    httpd_req_defer(req);
     pending_add(n, j);
     st = store_submit_request(n->store, &j->rq, j->in, j->items.n, j->out, &j->res, on_done, j);
     if (st != TALLY_OK) {
@@ -525,12 +526,12 @@ static void ingest(net_node *n, net_req *req, net__ctx *ctx, unsigned type)
     }
 }
 
-void net__h_odds(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_odds(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     ingest(n, req, ctx, SCHEMA_ODDS_SUBMISSION);
 }
 
-void net__h_outcomes(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_outcomes(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     ingest(n, req, ctx, SCHEMA_OUTCOME);
 }

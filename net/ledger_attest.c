@@ -14,7 +14,7 @@
 
 typedef struct ajob {
     net_node *n;
-    net_req *req;
+    httpd_req *req;
     net__ctx *ctx;
     schema_body decoded;
     uint8_t *body;
@@ -32,7 +32,7 @@ static void ajob_free(ajob *j)
     free(j);
 }
 
-static void refuse(net_node *n, net_req *req, net__ctx *ctx, engine_rule rule, const char *why)
+static void refuse(net_node *n, httpd_req *req, net__ctx *ctx, engine_rule rule, const char *why)
 {
     json_t *d = json_pack("{s:s}", "rule", engine_rule_name(rule));
 
@@ -81,9 +81,9 @@ static void on_done(void *arg, tally_status st)
     schema_hex(j->ctx->auth.key, 32, key);
     schema_hex(j->out.leaf_hash, 32, leaf);
     OPS_LOG(n->log, OPS_INFO, "net", "attestation_appended",
-            OPS_FS("request_id", net_req_id(j->req)), OPS_FS("key", key),
-            OPS_FU("cycle", a->cycle), OPS_FU("tree_size", a->tree_size),
-            OPS_FS("verdict", lv[0]), OPS_FU("seq", j->out.seq));
+            OPS_FS("request_id", httpd_req_id(j->req)), OPS_FS("key", key),
+            OPS_FU("cycle", a->cycle), OPS_FU("tree_size", a->tree_size), OPS_FS("verdict", lv[0]),
+            OPS_FU("seq", j->out.seq));
     store_request rq = {.nonce = a->nonce};
     memcpy(rq.key, j->ctx->auth.key, 32);
     wire_receipt_entry e = {.seq = j->out.seq, .time_ms = j->out.time_ms};
@@ -105,7 +105,7 @@ static void on_done(void *arg, tally_status st)
 }
 
 /* The door checks against the fold at the head; false when answered. */
-static bool door(net_node *n, net_req *req, net__ctx *ctx, ajob *j)
+static bool door(net_node *n, httpd_req *req, net__ctx *ctx, ajob *j)
 {
     const schema_attestation *a = &j->decoded.u.attestation;
     ledger_finality_state *fin;
@@ -160,9 +160,9 @@ static bool door(net_node *n, net_req *req, net__ctx *ctx, ajob *j)
     return true;
 }
 
-void net__h_attest_post(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_attest_post(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    tally_bytes body = net_req_body(req), view;
+    tally_bytes body = httpd_req_body(req), view;
     tally_str origin = {n->origin, strlen(n->origin)};
     wire_fail wf;
     ajob *j;
@@ -206,7 +206,7 @@ void net__h_attest_post(net_node *n, net_req *req, net__ctx *ctx)
     memcpy(j->body, view.p, view.n);
     j->body_len = view.n;
     j->in.body = j->body, j->in.body_len = j->body_len;
-    net_req_defer(req);
+    httpd_req_defer(req);
     st = store_submit_request(n->store, NULL, &j->in, 1, &j->out, &j->res, on_done, j);
     if (st != TALLY_OK) {
         net__fail(n, req, ctx, st == TALLY_EAGAIN ? WIRE_OVERLOADED : WIRE_INTERNAL_ERROR,

@@ -44,7 +44,7 @@ static void hex32(const uint8_t *p, char out[65])
     schema_hex(p, 32, out);
 }
 
-static void fail_query(net_node *n, net_req *req, net__ctx *ctx, const wire_fail *wf)
+static void fail_query(net_node *n, httpd_req *req, net__ctx *ctx, const wire_fail *wf)
 {
     json_t *d = json_pack("{s:s}", "field", wf->field);
     net__fail(n, req, ctx, WIRE_BAD_REQUEST, wf->message, d);
@@ -57,7 +57,7 @@ static bool cycle_final(const ledger_cycle_meta *c)
 }
 
 /* GET /v1/checkpoints?epoch=&after=&limit= (public metadata). */
-void net__h_checkpoints(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_checkpoints(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[3] = {{.key = "epoch"}, {.key = "after"}, {.key = "limit", .max = LIST_MAX}};
     ledger_finality_state *fin;
@@ -68,7 +68,7 @@ void net__h_checkpoints(net_node *n, net_req *req, net__ctx *ctx)
     uint64_t last = 0;
     bool more = false;
 
-    if (wire_query_params(net_req_query(req), q, 3, &wf) != TALLY_OK ||
+    if (wire_query_params(httpd_req_query(req), q, 3, &wf) != TALLY_OK ||
         (q[2].present && q[2].u == 0)) {
         json_decref(items);
         if (q[2].present && q[2].u == 0) {
@@ -151,16 +151,16 @@ static tally_status read_frame(net_node *n, uint64_t cycle, uint8_t **out, size_
 }
 
 /* GET /v1/checkpoints/<cycle> and /v1/checkpoints/latest (gated). */
-void net__h_checkpoint_blob(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_checkpoint_blob(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    const char *v = net_req_path(req) + strlen("/v1/checkpoints/");
+    const char *v = httpd_req_path(req) + strlen("/v1/checkpoints/");
     bool latest = strcmp(v, "latest") == 0;
     uint64_t cycle = 0;
     ledger_finality_state *fin;
     ledger_cycle_meta c = {0};
     uint8_t *body = NULL;
     size_t len = 0;
-    bool found = false, zstd = net_req_accepts_zstd(req);
+    bool found = false, zstd = httpd_req_accepts_zstd(req);
     tally_status st;
 
     if (!latest && (!wire_decimal_parse(v, strlen(v), UINT32_MAX, &cycle) || cycle == 0)) {
@@ -206,9 +206,9 @@ void net__h_checkpoint_blob(net_node *n, net_req *req, net__ctx *ctx)
     net__header(req, "Cache-Control",
                 latest ? "private, max-age=5" : "private, max-age=31536000, immutable");
     if (zstd) {
-        net_req_reply_zstd_frame(req, 200, STATE_MEDIA, body, len);
+        httpd_req_reply_zstd_frame(req, 200, STATE_MEDIA, body, len);
     } else {
-        net_req_reply(req, 200, STATE_MEDIA, body, len);
+        httpd_req_reply(req, 200, STATE_MEDIA, body, len);
     }
     free(body);
 }
@@ -251,7 +251,7 @@ static json_t *attestation_json(const ledger_attestation *x)
 
 /* GET /v1/attestations?cycle=&auditor=&cursor=&limit= (public). cursor: the seq of the last
  * attestation of the previous page. */
-void net__h_attest_list(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_attest_list(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[4] = {{.key = "cycle", .max = UINT32_MAX},
                         {.key = "auditor", .hex32 = true},
@@ -263,7 +263,7 @@ void net__h_attest_list(net_node *n, net_req *req, net__ctx *ctx)
     uint64_t last = 0;
     bool more = false;
 
-    if (wire_query_params(net_req_query(req), q, 4, &wf) != TALLY_OK ||
+    if (wire_query_params(httpd_req_query(req), q, 4, &wf) != TALLY_OK ||
         (q[3].present && q[3].u == 0)) {
         if (q[3].present && q[3].u == 0) {
             snprintf(wf.field, sizeof(wf.field), "limit");
@@ -316,7 +316,7 @@ static json_t *keys_json(const uint8_t (*k)[32], size_t n)
 }
 
 /* GET /v1/finality[?cycle=] (public). */
-void net__h_finality(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_finality(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[1] = {{.key = "cycle", .max = UINT32_MAX}};
     ledger_finality_state *fin;
@@ -324,7 +324,7 @@ void net__h_finality(net_node *n, net_req *req, net__ctx *ctx)
     wire_fail wf;
     tally_status st;
 
-    if (wire_query_params(net_req_query(req), q, 1, &wf) != TALLY_OK) {
+    if (wire_query_params(httpd_req_query(req), q, 1, &wf) != TALLY_OK) {
         fail_query(n, req, ctx, &wf);
         return;
     }

@@ -48,9 +48,9 @@ static bool keep_head(const schema_sth *s, void *arg)
     return true;
 }
 
-void net__h_cosign(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_cosign(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    tally_bytes body = net_req_body(req);
+    tally_bytes body = httpd_req_body(req);
     char name[STORE_NOTE_NAME_MAX + 1], vkey[STORE_NOTE_NAME_MAX + 128];
     heads *h = NULL;
     uint64_t size = 0, ts;
@@ -173,13 +173,13 @@ size_t net__cosig_lines(net_node *n, uint64_t size, char *buf, size_t cap)
     return w.len;
 }
 
-void net__h_cosig_list(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_cosig_list(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[1] = {{.key = "size", .max = UINT64_MAX >> 1}};
     wire_fail wf;
     cosig_walk w = {.n = n};
 
-    if (wire_query_params(net_req_query(req), q, 1, &wf) != TALLY_OK || !q[0].present) {
+    if (wire_query_params(httpd_req_query(req), q, 1, &wf) != TALLY_OK || !q[0].present) {
         net__fail(n, req, ctx, WIRE_BAD_REQUEST, "size=<n> is required", NULL);
         return;
     }

@@ -94,7 +94,7 @@ tally_status net__sth_floor(net_node *n, uint64_t to, schema_sth *out)
     return TALLY_OK;
 }
 
-static void fail_query(net_node *n, net_req *req, net__ctx *ctx, const wire_fail *wf)
+static void fail_query(net_node *n, httpd_req *req, net__ctx *ctx, const wire_fail *wf)
 {
     json_t *d = json_pack("{s:s}", "field", wf->field);
     net__fail(n, req, ctx, WIRE_BAD_REQUEST, wf->message, d);
@@ -102,11 +102,11 @@ static void fail_query(net_node *n, net_req *req, net__ctx *ctx, const wire_fail
 }
 
 /* from and to (and size, when q has three) of a range query; false when answered. */
-static bool range_query(net_node *n, net_req *req, net__ctx *ctx, wire_qparam *q, size_t nq)
+static bool range_query(net_node *n, httpd_req *req, net__ctx *ctx, wire_qparam *q, size_t nq)
 {
     wire_fail wf;
 
-    if (wire_query_params(net_req_query(req), q, nq, &wf) != TALLY_OK) {
+    if (wire_query_params(httpd_req_query(req), q, nq, &wf) != TALLY_OK) {
         fail_query(n, req, ctx, &wf);
         return false;
     }
@@ -139,11 +139,11 @@ static json_t *record_json(const store_record *rec, const schema_header *h, cons
     return o;
 }
 
-void net__h_records(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_records(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[2] = {{.key = "from", .max = UINT64_MAX}, {.key = "to", .max = UINT64_MAX}};
     uint64_t size = store_size(n->store), to;
-    bool mp = net_req_prefers_msgpack(req);
+    bool mp = httpd_req_prefers_msgpack(req);
     store_iter *it = NULL;
     store_record rec;
     reader r;
@@ -217,7 +217,7 @@ void net__h_records(net_node *n, net_req *req, net__ctx *ctx)
         if (st == TALLY_OK) {
             net__rate_headers(req, ctx);
             net__header(req, "Cache-Control", "private, no-cache");
-            net_req_reply(req, 200, "application/msgpack", out, on);
+            httpd_req_reply(req, 200, "application/msgpack", out, on);
             free(out);
             return;
         }
@@ -316,7 +316,7 @@ static tally_status collect(net_node *n, const reader *r, uint64_t from, uint64_
     return st;
 }
 
-void net__h_deltas(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_deltas(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_qparam q[3] = {{.key = "from", .max = UINT64_MAX},
                         {.key = "to", .max = UINT64_MAX},
@@ -385,10 +385,11 @@ void net__h_deltas(net_node *n, net_req *req, net__ctx *ctx)
     net__header(req, "Cache-Control", "private, no-cache");
     net__header(req, "ETag", etag);
     const char *inm = NULL;
-    if (net_req_header(req, "If-None-Match", &inm) == 1 && inm != NULL && strcmp(inm, etag) == 0) {
-        net_req_reply(req, 304, WIRE_DELTA_MEDIA, NULL, 0);
+    if (httpd_req_header(req, "If-None-Match", &inm) == 1 && inm != NULL &&
+        strcmp(inm, etag) == 0) {
+        httpd_req_reply(req, 304, WIRE_DELTA_MEDIA, NULL, 0);
     } else {
-        net_req_reply(req, 200, WIRE_DELTA_MEDIA, out, on);
+        httpd_req_reply(req, 200, WIRE_DELTA_MEDIA, out, on);
     }
     free(out);
 }

@@ -31,9 +31,9 @@ static json_t *sth_json(const schema_sth *s)
 }
 
 /* GET /v1/sth and /v1/sth/<size>: JSON, or the wire form when Accept prefers msgpack. */
-void net__h_sth(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_sth(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    const char *path = net_req_path(req);
+    const char *path = httpd_req_path(req);
     schema_sth s;
     tally_status st;
     bool latest = strcmp(path, "/v1/sth") == 0;
@@ -59,7 +59,7 @@ void net__h_sth(net_node *n, net_req *req, net__ctx *ctx)
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "cannot read the tree head", NULL);
         return;
     }
-    if (net_req_prefers_msgpack(req)) {
+    if (httpd_req_prefers_msgpack(req)) {
         uint8_t buf[SCHEMA_STH_MAX];
         size_t k;
         if (schema_sth_encode(&s, buf, sizeof(buf), &k) != TALLY_OK) {
@@ -68,7 +68,7 @@ void net__h_sth(net_node *n, net_req *req, net__ctx *ctx)
         }
         net__rate_headers(req, ctx);
         net__header(req, "Cache-Control", cache);
-        net_req_reply(req, 200, "application/msgpack", buf, k);
+        httpd_req_reply(req, 200, "application/msgpack", buf, k);
         return;
     }
     json_t *o = sth_json(&s);
@@ -78,7 +78,7 @@ void net__h_sth(net_node *n, net_req *req, net__ctx *ctx)
     }
     net__rate_headers(req, ctx);
     net__header(req, "Cache-Control", cache);
-    net_req_reply_json(req, 200, o);
+    httpd_req_reply_json(req, 200, o);
     json_decref(o);
 }
 
@@ -128,7 +128,7 @@ static json_t *limits_json(const net_node *n)
 }
 
 /* GET /v1/info (§14.6). */
-void net__h_info(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_info(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     ledger_view_info vi;
     store_iter *it = NULL;
@@ -230,9 +230,9 @@ static tally_status bundle(net_node *n, bool bodies, uint64_t first, unsigned w,
 }
 
 /* GET /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>], /log/bodies/<N>[.p/<W>]. */
-void net__h_tile(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_tile(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    const char *path = net_req_path(req) + strlen("/log/");
+    const char *path = httpd_req_path(req) + strlen("/log/");
     wire_tile t;
     uint64_t size = store_size(n->store);
     uint8_t *out = NULL;
@@ -266,7 +266,7 @@ void net__h_tile(net_node *n, net_req *req, net__ctx *ctx)
     }
     net__rate_headers(req, ctx);
     net__header(req, "Cache-Control", IMMUTABLE);
-    net_req_reply(req, 200, OCTETS, out, len);
+    httpd_req_reply(req, 200, OCTETS, out, len);
     free(out);
 }
 
@@ -282,14 +282,14 @@ static json_t *path_json(const uint8_t (*p)[32], size_t k)
     return a;
 }
 
-static void fail_query(net_node *n, net_req *req, net__ctx *ctx, const wire_fail *wf)
+static void fail_query(net_node *n, httpd_req *req, net__ctx *ctx, const wire_fail *wf)
 {
     json_t *d = json_pack("{s:s}", "field", wf->field);
     net__fail(n, req, ctx, WIRE_BAD_REQUEST, wf->message, d);
     json_decref(d);
 }
 
-static void inclusion(net_node *n, net_req *req, net__ctx *ctx, uint64_t size)
+static void inclusion(net_node *n, httpd_req *req, net__ctx *ctx, uint64_t size)
 {
     wire_qparam q[2] = {{.key = "seq", .max = UINT64_MAX}, {.key = "size", .max = UINT64_MAX}};
     wire_fail wf;
@@ -299,7 +299,7 @@ static void inclusion(net_node *n, net_req *req, net__ctx *ctx, uint64_t size)
     store_record rec;
     char leaf[65];
 
-    if (wire_query_params(net_req_query(req), q, 2, &wf) != TALLY_OK || !q[0].present) {
+    if (wire_query_params(httpd_req_query(req), q, 2, &wf) != TALLY_OK || !q[0].present) {
         if (!q[0].present) {
             snprintf(wf.field, sizeof(wf.field), "seq");
             snprintf(wf.message, sizeof(wf.message), "query seq is required");
@@ -334,14 +334,14 @@ static void inclusion(net_node *n, net_req *req, net__ctx *ctx, uint64_t size)
     json_decref(o);
 }
 
-static void consistency(net_node *n, net_req *req, net__ctx *ctx, uint64_t size)
+static void consistency(net_node *n, httpd_req *req, net__ctx *ctx, uint64_t size)
 {
     wire_qparam q[2] = {{.key = "from", .max = UINT64_MAX}, {.key = "to", .max = UINT64_MAX}};
     wire_fail wf;
     uint8_t path[STORE_PROOF_MAX][32];
     size_t k;
 
-    if (wire_query_params(net_req_query(req), q, 2, &wf) != TALLY_OK || !q[0].present ||
+    if (wire_query_params(httpd_req_query(req), q, 2, &wf) != TALLY_OK || !q[0].present ||
         !q[1].present) {
         if (q[0].present != q[1].present || !q[0].present) {
             snprintf(wf.field, sizeof(wf.field), "%s", q[0].present ? "to" : "from");
@@ -365,11 +365,11 @@ static void consistency(net_node *n, net_req *req, net__ctx *ctx, uint64_t size)
 }
 
 /* GET /v1/proof/inclusion?seq=&size= and /v1/proof/consistency?from=&to= (RFC 9162). */
-void net__h_proof(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_proof(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     uint64_t size = store_size(n->store);
 
-    if (strcmp(net_req_path(req), "/v1/proof/inclusion") == 0) {
+    if (strcmp(httpd_req_path(req), "/v1/proof/inclusion") == 0) {
         inclusion(n, req, ctx, size);
     } else {
         consistency(n, req, ctx, size);

@@ -71,7 +71,7 @@ static void pack(msgpack_packer *pk, const json_t *v)
     }
 }
 
-bool net__reply_msgpack(net_req *req, unsigned status, const json_t *json)
+bool net__reply_msgpack(httpd_req *req, unsigned status, const json_t *json)
 {
     sink s = {0};
     msgpack_packer pk;
@@ -82,7 +82,7 @@ bool net__reply_msgpack(net_req *req, unsigned status, const json_t *json)
         free(s.p);
         return false;
     }
-    net_req_reply(req, status, "application/msgpack", s.p, s.n);
+    httpd_req_reply(req, status, "application/msgpack", s.p, s.n);
     free(s.p);
     return true;
 }

@@ -428,22 +428,21 @@ static tally_status open_http(net_node *n, char *detail)
     static const ops_key keys[NET_LISTEN_COUNT] = {OPS_K_INGEST_LISTEN, OPS_K_LEDGER_LISTEN,
                                                    OPS_K_OPS_LISTEN};
     static const char *const names[NET_LISTEN_COUNT] = {"ingest", "ledger", "ops"};
-    net_listener_cfg lc[NET_LISTEN_COUNT];
+    httpd_listener_cfg lc[NET_LISTEN_COUNT];
     ops_hostport hp;
     char err[256];
     const ops_config *c = n->conf;
-    net_http_cfg hc = {
-        .listeners = lc,
-        .n_listeners = NET_LISTEN_COUNT,
-        .threads = (unsigned)ops_config_u64(c, OPS_K_HTTP_THREADS),
-        .max_conns = (unsigned)ops_config_u64(c, OPS_K_MAX_CONNECTIONS),
-        .max_conns_per_ip = (unsigned)ops_config_u64(c, OPS_K_MAX_CONNECTIONS_PER_IP),
-        .read_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_READ_TIMEOUT_S) * 1000u,
-        .write_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_WRITE_TIMEOUT_S) * 1000u,
-        .idle_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_IDLE_TIMEOUT_S) * 1000u,
-        .zstd_level = (int)ops_config_u64(c, OPS_K_ZSTD_LEVEL),
-        .on_reply = net__on_reply,
-        .on_reply_arg = n};
+    httpd_cfg hc = {.listeners = lc,
+                    .n_listeners = NET_LISTEN_COUNT,
+                    .threads = (unsigned)ops_config_u64(c, OPS_K_HTTP_THREADS),
+                    .max_conns = (unsigned)ops_config_u64(c, OPS_K_MAX_CONNECTIONS),
+                    .max_conns_per_ip = (unsigned)ops_config_u64(c, OPS_K_MAX_CONNECTIONS_PER_IP),
+                    .read_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_READ_TIMEOUT_S) * 1000u,
+                    .write_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_WRITE_TIMEOUT_S) * 1000u,
+                    .idle_timeout_ms = (unsigned)ops_config_u64(c, OPS_K_IDLE_TIMEOUT_S) * 1000u,
+                    .zstd_level = (int)ops_config_u64(c, OPS_K_ZSTD_LEVEL),
+                    .on_reply = net__on_reply,
+                    .on_reply_arg = n};
     tally_status st;
 
     for (int i = 0; i < NET_LISTEN_COUNT; i++) {
@@ -451,18 +450,18 @@ static tally_status open_http(net_node *n, char *detail)
         if (ops_hostport_parse(v, &hp, err, sizeof(err)) != TALLY_OK) {
             return say(detail, TALLY_EINVAL, "%s: %s", ops_config_def(keys[i])->name, err);
         }
-        lc[i] = (net_listener_cfg){.name = names[i],
-                                   .port = hp.port,
-                                   .max_body = i == NET_LISTEN_OPS
-                                                   ? (4u << 20)
-                                                   : (size_t)ops_config_u64(c, OPS_K_MAX_BODY_INGEST),
-                                   .head = net__head,
-                                   .handle = net__handle,
-                                   .arg = n};
+        lc[i] = (httpd_listener_cfg){
+            .name = names[i],
+            .port = hp.port,
+            .max_body =
+                i == NET_LISTEN_OPS ? (4u << 20) : (size_t)ops_config_u64(c, OPS_K_MAX_BODY_INGEST),
+            .head = net__head,
+            .handle = net__handle,
+            .arg = n};
         snprintf(n->hosts[i], sizeof(n->hosts[i]), "%s", hp.addr);
         lc[i].host = n->hosts[i];
     }
-    st = net_http_open(&hc, &n->http);
+    st = httpd_open(&hc, &n->http);
     if (st != TALLY_OK) {
         return say(detail, st, "cannot listen on %s, %s and %s (a port in use?)",
                    ops_config_str(c, keys[0]), ops_config_str(c, keys[1]),
@@ -543,7 +542,7 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
 
 uint16_t net_node_port(const net_node *n, net_listener which)
 {
-    return n->http != NULL ? net_http_port(n->http, which) : 0;
+    return n->http != NULL ? httpd_port(n->http, which) : 0;
 }
 
 /* ---- run and drain ---- */
@@ -663,11 +662,11 @@ tally_status net_node_run(net_node *n, net_signal_fn sig, void *sig_arg)
     atomic_store(&n->draining, true);
     OPS_LOG(n->log, OPS_INFO, "net", "shutdown", OPS_FS("phase", "draining"),
             OPS_FU("grace_ms", n->grace_ms));
-    net_http_stop_accepting(n->http);
+    httpd_stop_accepting(n->http);
     notice = n->grace_ms / 4 < 2000 ? n->grace_ms / 4 : 2000;
     sleep_ms(notice);
-    net_http_stop(n->http, n->grace_ms > notice ? n->grace_ms - notice : 0);
-    net_http_wait(n->http);
+    httpd_stop(n->http, n->grace_ms > notice ? n->grace_ms - notice : 0);
+    httpd_wait(n->http);
     stop_threads(n);
     st = (tally_status)atomic_load(&n->latched);
     OPS_LOG(n->log, OPS_INFO, "net", "shutdown", OPS_FS("phase", "done"),
@@ -681,7 +680,7 @@ void net_node_close(net_node *n)
         return;
     }
     stop_threads(n);
-    net_http_close(n->http);
+    httpd_close(n->http);
     /* the writer commits what it was given and the final head is stored before LMDB closes */
     store_close(n->store);
     if (n->adm_init) {

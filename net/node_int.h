@@ -33,9 +33,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "httpd/httpd.h"
 #include "ledger/ledger.h"
 #include "net/abuse_int.h"
-#include "net/http_int.h"
 #include "net/net.h"
 #include "net/rnonce_int.h"
 #include "wire/wire.h"
@@ -49,14 +49,14 @@ typedef enum net__auth {
 } net__auth;
 
 typedef struct net__ctx net__ctx;
-typedef void (*net__handler)(net_node *n, net_req *req, net__ctx *ctx);
+typedef void (*net__handler)(net_node *n, httpd_req *req, net__ctx *ctx);
 
 typedef struct net__route {
     const char *name;    /* the metrics/log label ("odds") */
     const char *path;    /* exact path, or with prefix a path prefix ending in '/' */
     bool prefix;
     unsigned listeners;  /* bit i: listener i serves it */
-    unsigned methods;    /* bit m: net_method m allowed */
+    unsigned methods;    /* bit m: httpd_method m allowed */
     net__auth auth;
     bool limited;        /* rate-limited (§7.1) */
     bool write;          /* a signed write (write nonce) */
@@ -104,7 +104,7 @@ struct net_node {
     ledger_view *view;
     net_abuse *abuse;
     net_rnonce *rnonce;
-    net_http *http;
+    httpd *http;
     char hosts[NET_LISTEN_COUNT][46]; /* the listen addresses, numeric */
     ops_metrics *metrics;
     net_abuse_stats seen; /* the abuse totals at the last scrape (metrics) */
@@ -149,29 +149,29 @@ struct net_node {
 /* The route table (route.c) and the pipeline of §7.3 as the HTTP engine's callbacks. */
 extern const net__route net__routes[];
 extern const size_t net__n_routes;
-void net__head(void *arg, net_req *req);
-void net__handle(void *arg, net_req *req);
-void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes);
+void net__head(void *arg, httpd_req *req);
+void net__handle(void *arg, httpd_req *req);
+void net__on_reply(void *arg, httpd_req *req, unsigned status, size_t bytes);
 
 /* The one error path: answers code (its HTTP status from the §8 table) with message and details
  * (borrowed; NULL for none), charges the failure's class to the abuse engine as §7.2 says
  * (to the IP, and to the hotkey once verified), and records it for the log and metrics. */
-void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const char *message,
+void net__fail(net_node *n, httpd_req *req, net__ctx *ctx, wire_err code, const char *message,
                json_t *details);
 /* json as a msgpack map with the same keys (msgpack_json.c); false (nothing sent) without
  * memory. */
-bool net__reply_msgpack(net_req *req, unsigned status, const json_t *json);
+bool net__reply_msgpack(httpd_req *req, unsigned status, const json_t *json);
 /* A JSON reply with the X-RateLimit-* headers of ctx (json borrowed), as msgpack when the
  * request's Accept prefers it (§3). */
-void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json);
+void net__reply_json(net_node *n, httpd_req *req, net__ctx *ctx, unsigned status, json_t *json);
 /* The same with its own Cache-Control value. */
-void net__reply_json_cc(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json,
+void net__reply_json_cc(net_node *n, httpd_req *req, net__ctx *ctx, unsigned status, json_t *json,
                         const char *cache_control);
 /* The X-RateLimit-* headers of ctx, for a handler that replies with its own body. */
-void net__rate_headers(net_req *req, const net__ctx *ctx);
+void net__rate_headers(httpd_req *req, const net__ctx *ctx);
 /* A response header; one that does not fit in the request's arena is left out (the response
  * goes on without it). */
-void net__header(net_req *req, const char *name, const char *value);
+void net__header(httpd_req *req, const char *name, const char *value);
 /* A status whose failure changes nothing for the caller (a best-effort refresh). */
 static inline void net__best_effort(tally_status st)
 {
@@ -181,9 +181,9 @@ static inline void net__best_effort(tally_status st)
 uint64_t net__now_ms(const net_node *n);
 uint64_t net__mono_ms(const net_node *n);
 /* The signed request of ctx as wire/ sees it (origin, method, target, time, nonce, body). */
-void net__wire_request(const net_node *n, net_req *req, const net__ctx *ctx, wire_request *out);
+void net__wire_request(const net_node *n, httpd_req *req, const net__ctx *ctx, wire_request *out);
 /* False, after answering 503 not_ready, when writes are latched off. */
-bool net__writable(net_node *n, net_req *req, net__ctx *ctx);
+bool net__writable(net_node *n, httpd_req *req, net__ctx *ctx);
 /* A write fault latches ingest off (not_ready): TALLY_EFULL and TALLY_EIO do. */
 void net__latch(net_node *n, tally_status st);
 /* Reloads the configuration now (the admin route; SIGHUP goes through net_node_run). */
@@ -195,29 +195,29 @@ void net__reap_writes(net_node *n);
 void net__cycle_now(net_node *n);
 
 /* Handlers (ingest.c, admin.c, ops_routes.c). */
-void net__h_index(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_health(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_games(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_odds(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_outcomes(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_admin(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_auth_challenge(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_auth_token(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_sth(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_info(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_tile(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_proof(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_records(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_deltas(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_checkpoints(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_checkpoint_blob(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_attest_list(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_attest_post(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_finality(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_cosign(net_node *n, net_req *req, net__ctx *ctx);
-void net__h_cosig_list(net_node *n, net_req *req, net__ctx *ctx);
+void net__h_index(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_health(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_metrics(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_checkpoint(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_games(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_odds(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_outcomes(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_admin(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_auth_challenge(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_auth_token(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_sth(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_info(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_tile(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_proof(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_records(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_deltas(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_checkpoints(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_checkpoint_blob(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_attest_list(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_attest_post(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_finality(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_cosign(net_node *n, httpd_req *req, net__ctx *ctx);
+void net__h_cosig_list(net_node *n, httpd_req *req, net__ctx *ctx);
 /* The signature lines of the eligible auditors whose latest cosignature is for size, into buf
  * (cap bytes; lines that do not fit are left out); returns the bytes written. */
 size_t net__cosig_lines(net_node *n, uint64_t size, char *buf, size_t cap);
@@ -233,7 +233,7 @@ void net__auth_free(struct net__auth_state *a); /* NULL is a no-op */
 /* Stage 6 of a token route: the bearer token (401 token_missing with WWW-Authenticate, 401
  * token_invalid), the key's eligibility now (503 metagraph_unavailable, 403 not_eligible). On
  * true ctx->auth.key, ctx->bind, ctx->verified and ctx->token_req are set. False when answered. */
-bool net__stage_token(net_node *n, net_req *req, net__ctx *ctx);
+bool net__stage_token(net_node *n, httpd_req *req, net__ctx *ctx);
 /* Whether key may log in now (§6.1): WIRE_OK with its binding, WIRE_METAGRAPH_UNAVAILABLE, or
  * WIRE_NOT_ELIGIBLE with *reason ("key_not_registered", "no_validator_permit",
  * "stake_too_low"). The view is synced first. */

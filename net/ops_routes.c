@@ -10,9 +10,9 @@
 
 #define HEARTBEAT_MAX_MS 5000u
 
-void net__h_index(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_index(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    size_t listener = net_req_listener(req);
+    size_t listener = httpd_req_listener(req);
     json_t *routes = json_array(), *o;
     char key_hex[65], vkey[256];
 
@@ -87,7 +87,7 @@ static json_t *failing_list(const char **names, size_t k)
     return a;
 }
 
-static void h_ready(net_node *n, net_req *req, net__ctx *ctx)
+static void h_ready(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     const char *names[8];
     size_t k = net__not_ready(n, names);
@@ -109,7 +109,7 @@ static const char *check_of(bool failing, bool degraded)
     return failing ? "failing" : degraded ? "degraded" : "ok";
 }
 
-static void h_full(net_node *n, net_req *req, net__ctx *ctx)
+static void h_full(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     const char *names[8];
     size_t k = net__not_ready(n, names);
@@ -180,9 +180,9 @@ static void h_full(net_node *n, net_req *req, net__ctx *ctx)
     json_decref(o);
 }
 
-void net__h_health(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_health(net_node *n, httpd_req *req, net__ctx *ctx)
 {
-    const char *path = net_req_path(req);
+    const char *path = httpd_req_path(req);
 
     if (strcmp(path, "/health") == 0) {
         h_full(n, req, ctx);
@@ -234,7 +234,7 @@ static void refresh_gauges(net_node *n)
     ledger_view_info vi;
     schema_sth sth;
     net_abuse_stats as;
-    net_http_gauges hg;
+    httpd_gauges hg;
     uint64_t now = net__now_ms(n);
     static const char *const lnames[NET_LISTEN_COUNT] = {"ingest", "ledger", "ops"};
     static const char *const ids[2] = {"ip", "hotkey"};
@@ -243,7 +243,7 @@ static void refresh_gauges(net_node *n)
     ledger_view_info_get(n->view, &vi);
     net_abuse_stats_get(n->abuse, now, net__mono_ms(n), &as);
     abuse_counters(n, &as);
-    net_http_gauges_get(n->http, &hg);
+    httpd_gauges_get(n->http, &hg);
     ops_metric_set(n->metrics, OPS_M_LOG_SIZE_RECORDS, NULL, (double)store_size(n->store));
     ops_metric_set(n->metrics, OPS_M_WRITER_QUEUE_DEPTH, NULL, (double)ws.queued);
     ops_metric_set(n->metrics, OPS_M_LMDB_MAP_SIZE, NULL, (double)ws.map_size);
@@ -283,7 +283,7 @@ static void refresh_gauges(net_node *n)
     }
 }
 
-void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_metrics(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     char *text = NULL;
     size_t len = 0;
@@ -295,11 +295,11 @@ void net__h_metrics(net_node *n, net_req *req, net__ctx *ctx)
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "out of memory", NULL);
         return;
     }
-    net_req_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    httpd_req_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
 }
 
-void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx)
+void net__h_checkpoint(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     schema_sth sth;
     char note[STORE_NOTE_MAX + 1];
@@ -318,5 +318,5 @@ void net__h_checkpoint(net_node *n, net_req *req, net__ctx *ctx)
         len += net__cosig_lines(n, sth.tree_size, note + len, sizeof(note) - 1 - len);
     }
     net__header(req, "Cache-Control", "no-store");
-    net_req_reply(req, 200, "text/plain; charset=utf-8", note, len);
+    httpd_req_reply(req, 200, "text/plain; charset=utf-8", note, len);
 }

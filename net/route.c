@@ -32,7 +32,7 @@ static bool path_hit(const net__route *r, const char *path, size_t listener)
 
 /* The first route whose path and method match, else the first whose path matches (its method
  * check then answers 405). */
-static const net__route *find_route(const char *path, size_t listener, net_method method)
+static const net__route *find_route(const char *path, size_t listener, httpd_method method)
 {
     const net__route *first = NULL;
 
@@ -54,8 +54,8 @@ static const net__route *find_route(const char *path, size_t listener, net_metho
 /* The Allow header of a path: the methods of every route serving it, by name. */
 static void allow_of(const char *path, size_t listener, char *out, size_t cap)
 {
-    static const char *const names[NET_METHOD_COUNT] = {"GET", "HEAD", "POST", "PUT", "DELETE",
-                                                        "OPTIONS", "PATCH", NULL};
+    static const char *const names[HTTPD_METHOD_COUNT] = {"GET",    "HEAD",    "POST",  "PUT",
+                                                          "DELETE", "OPTIONS", "PATCH", NULL};
     size_t used = 0;
     unsigned methods = 0;
 
@@ -65,21 +65,21 @@ static void allow_of(const char *path, size_t listener, char *out, size_t cap)
         }
     }
     out[0] = '\0';
-    for (unsigned m = 0; m < NET_METHOD_COUNT; m++) {
+    for (unsigned m = 0; m < HTTPD_METHOD_COUNT; m++) {
         if ((methods & (1u << m)) && names[m] != NULL) {
             used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "", names[m]);
         }
     }
 }
 
-void net__header(net_req *req, const char *name, const char *value)
+void net__header(httpd_req *req, const char *name, const char *value)
 {
-    if (net_req_header_add(req, name, value) != TALLY_OK) {
+    if (httpd_req_header_add(req, name, value) != TALLY_OK) {
         return; /* the arena is full: the response goes without this header */
     }
 }
 
-static void rate_headers(net_req *req, const net__ctx *ctx)
+static void rate_headers(httpd_req *req, const net__ctx *ctx)
 {
     char v[24];
 
@@ -94,24 +94,24 @@ static void rate_headers(net_req *req, const net__ctx *ctx)
     net__header(req, "X-RateLimit-Reset", v);
 }
 
-void net__reply_json(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json)
+void net__reply_json(net_node *n, httpd_req *req, net__ctx *ctx, unsigned status, json_t *json)
 {
     net__reply_json_cc(n, req, ctx, status, json, "no-store");
 }
 
-void net__reply_json_cc(net_node *n, net_req *req, net__ctx *ctx, unsigned status, json_t *json,
+void net__reply_json_cc(net_node *n, httpd_req *req, net__ctx *ctx, unsigned status, json_t *json,
                         const char *cache_control)
 {
     (void)n;
     rate_headers(req, ctx);
     net__header(req, "Cache-Control", cache_control);
-    if (net_req_prefers_msgpack(req) && net__reply_msgpack(req, status, json)) {
+    if (httpd_req_prefers_msgpack(req) && net__reply_msgpack(req, status, json)) {
         return;
     }
-    net_req_reply_json(req, status, json);
+    httpd_req_reply_json(req, status, json);
 }
 
-void net__rate_headers(net_req *req, const net__ctx *ctx)
+void net__rate_headers(httpd_req *req, const net__ctx *ctx)
 {
     rate_headers(req, ctx);
 }
@@ -176,7 +176,7 @@ static void charge(net_node *n, net__ctx *ctx, wire_err code)
     }
 }
 
-void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const char *message,
+void net__fail(net_node *n, httpd_req *req, net__ctx *ctx, wire_err code, const char *message,
                json_t *details)
 {
     unsigned status = wire_err_http(code);
@@ -190,20 +190,20 @@ void net__fail(net_node *n, net_req *req, net__ctx *ctx, wire_err code, const ch
         net__header(req, "Retry-After", "1");
     }
     rate_headers(req, ctx);
-    net_req_error(req, status, wire_err_name(code), message, details);
+    httpd_req_error(req, status, wire_err_name(code), message, details);
 }
 
 /* The 429 of a cooldown keeps the reference's shape (§8), with Retry-After. */
-static void fail_cooling(net_node *n, net_req *req, net__ctx *ctx, wire_err code,
+static void fail_cooling(net_node *n, httpd_req *req, net__ctx *ctx, wire_err code,
                          uint32_t remaining_s)
 {
-    json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:I, s:s, s:s}", "success", 0, "error",
-                          wire_err_name(code), "retry_after", (json_int_t)remaining_s,
-                          "cooldown_type", wire_err_name(code), "cooldown_remaining_seconds",
-                          (json_int_t)remaining_s, "message",
-                          code == WIRE_IP_COOLDOWN ? "too many failed requests from this address"
-                                                   : "too many failed requests by this hotkey",
-                          "request_id", net_req_id(req));
+    json_t *o =
+        json_pack("{s:b, s:s, s:I, s:s, s:I, s:s, s:s}", "success", 0, "error", wire_err_name(code),
+                  "retry_after", (json_int_t)remaining_s, "cooldown_type", wire_err_name(code),
+                  "cooldown_remaining_seconds", (json_int_t)remaining_s, "message",
+                  code == WIRE_IP_COOLDOWN ? "too many failed requests from this address"
+                                           : "too many failed requests by this hotkey",
+                  "request_id", httpd_req_id(req));
     char v[16];
 
     ctx->error = wire_err_name(code);
@@ -213,14 +213,14 @@ static void fail_cooling(net_node *n, net_req *req, net__ctx *ctx, wire_err code
     ctx->retry_after = true;
     rate_headers(req, ctx);
     if (o == NULL) {
-        net_req_error(req, 429, wire_err_name(code), "cooling down", NULL);
+        httpd_req_error(req, 429, wire_err_name(code), "cooling down", NULL);
         return;
     }
-    net_req_reply_json(req, 429, o);
+    httpd_req_reply_json(req, 429, o);
     json_decref(o);
 }
 
-static void fail_banned(net_node *n, net_req *req, net__ctx *ctx, wire_err code,
+static void fail_banned(net_node *n, httpd_req *req, net__ctx *ctx, wire_err code,
                         uint64_t expires_ms)
 {
     json_t *d = json_pack("{s:o}", "expires_ms",
@@ -231,7 +231,7 @@ static void fail_banned(net_node *n, net_req *req, net__ctx *ctx, wire_err code,
     json_decref(d);
 }
 
-static void fail_limited(net_node *n, net_req *req, net__ctx *ctx, const net_abuse_verdict *v)
+static void fail_limited(net_node *n, httpd_req *req, net__ctx *ctx, const net_abuse_verdict *v)
 {
     static const char *const scopes[3] = {"key", "ip", "global"};
     json_t *d = json_pack("{s:s, s:s}", "scope", scopes[v->scope], "window",
@@ -252,8 +252,7 @@ static void fail_limited(net_node *n, net_req *req, net__ctx *ctx, const net_abu
 /* Answers a verdict of the IP (stage 2–5) or key (stage 7) checks that refuses the request
  * and returns true; for one that admits it, keeps its window for the X-RateLimit-* headers. A
  * refusal by a window shows that window (Remaining 0), as every response of the route does. */
-static bool refused(net_node *n, net_req *req, net__ctx *ctx, const net_abuse_verdict *v,
-                    bool ip)
+static bool refused(net_node *n, httpd_req *req, net__ctx *ctx, const net_abuse_verdict *v, bool ip)
 {
     switch (v->result) {
     case NET_ABUSE_OK:
@@ -277,16 +276,16 @@ static bool refused(net_node *n, net_req *req, net__ctx *ctx, const net_abuse_ve
 }
 
 /* Stages 2–5: bans, route, probes, windows. False when the request was answered. */
-static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
+static bool stage_ip(net_node *n, httpd_req *req, net__ctx *ctx, size_t listener)
 {
     net_abuse_verdict v;
     uint64_t now = net__now_ms(n), mono = net__mono_ms(n);
-    const char *path = net_req_path(req), *target = net_req_target(req);
-    bool auth_hdrs = net_req_header(req, "Authorization", NULL) > 0 ||
-                     net_req_header(req, "Tally-Key", NULL) > 0 ||
-                     net_req_header(req, "Tally-Signature", NULL) > 0 ||
-                     net_req_header(req, "Tally-Time", NULL) > 0 ||
-                     net_req_header(req, "Tally-Nonce", NULL) > 0;
+    const char *path = httpd_req_path(req), *target = httpd_req_target(req);
+    bool auth_hdrs = httpd_req_header(req, "Authorization", NULL) > 0 ||
+                     httpd_req_header(req, "Tally-Key", NULL) > 0 ||
+                     httpd_req_header(req, "Tally-Signature", NULL) > 0 ||
+                     httpd_req_header(req, "Tally-Time", NULL) > 0 ||
+                     httpd_req_header(req, "Tally-Nonce", NULL) > 0;
 
     if (listener != NET_LISTEN_OPS) {
         if (net_abuse_check_ban(n->abuse, &ctx->ip, now, &v) != TALLY_OK) {
@@ -299,19 +298,19 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
         }
         /* the ops listener never runs probe detection; exempt addresses are never banned */
         if (!ctx->exempt &&
-            net_abuse_is_probe(net_req_method_name(req), target, strlen(target), auth_hdrs)) {
+            net_abuse_is_probe(httpd_req_method_name(req), target, strlen(target), auth_hdrs)) {
             net__fail(n, req, ctx, WIRE_FORBIDDEN, "forbidden", NULL);
             return false;
         }
     }
-    ctx->route = find_route(path, listener, net_req_method(req));
+    ctx->route = find_route(path, listener, httpd_req_method(req));
     if (ctx->route == NULL) {
         net__fail(n, req, ctx, WIRE_UNKNOWN_ROUTE, "no such route", NULL);
         return false;
     }
     ctx->route_id = (unsigned)(ctx->route - net__routes) + 1;
-    net_req_set_route(req, ctx->route_id);
-    if (!(ctx->route->methods & (1u << net_req_method(req)))) {
+    httpd_req_set_route(req, ctx->route_id);
+    if (!(ctx->route->methods & (1u << httpd_req_method(req)))) {
         char allow[64];
         allow_of(path, listener, allow, sizeof(allow));
         net__header(req, "Allow", allow);
@@ -332,7 +331,7 @@ static bool stage_ip(net_node *n, net_req *req, net__ctx *ctx, size_t listener)
 }
 
 /* Stages 6–7 of a signed request: headers, binding, hotkey state, key window, clock. */
-static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
+static bool stage_signed(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     wire_auth_headers h;
     wire_err err;
@@ -340,10 +339,10 @@ static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
     ledger_view_info vi;
     uint64_t now = net__now_ms(n), skew;
 
-    h.key.count = (unsigned)net_req_header(req, "Tally-Key", &h.key.value);
-    h.time.count = (unsigned)net_req_header(req, "Tally-Time", &h.time.value);
-    h.nonce.count = (unsigned)net_req_header(req, "Tally-Nonce", &h.nonce.value);
-    h.sig.count = (unsigned)net_req_header(req, "Tally-Signature", &h.sig.value);
+    h.key.count = (unsigned)httpd_req_header(req, "Tally-Key", &h.key.value);
+    h.time.count = (unsigned)httpd_req_header(req, "Tally-Time", &h.time.value);
+    h.nonce.count = (unsigned)httpd_req_header(req, "Tally-Nonce", &h.nonce.value);
+    h.sig.count = (unsigned)httpd_req_header(req, "Tally-Signature", &h.sig.value);
     if (wire_auth_parse(&h, &ctx->auth, &err) != TALLY_OK) {
         net__fail(n, req, ctx, err,
                   err == WIRE_AUTH_MISSING ? "a Tally-Key, Tally-Time, Tally-Nonce or "
@@ -396,7 +395,7 @@ static bool stage_signed(net_node *n, net_req *req, net__ctx *ctx)
 /* Stages 6–7 of a token route: the token and eligibility (auth.c), then the hotkey's ban and
  * cooldown and the key window, as for a signed request (the per-key window applies to the
  * token's key, §7.1). */
-static bool stage_token_key(net_node *n, net_req *req, net__ctx *ctx)
+static bool stage_token_key(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     net_abuse_verdict v;
 
@@ -411,12 +410,12 @@ static bool stage_token_key(net_node *n, net_req *req, net__ctx *ctx)
     return !refused(n, req, ctx, &v, false);
 }
 
-static bool stage_admin(net_node *n, net_req *req, net__ctx *ctx)
+static bool stage_admin(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     const char *v = NULL;
     static const char bearer[] = "Bearer ";
 
-    if (net_req_header(req, "Authorization", &v) != 1 || v == NULL ||
+    if (httpd_req_header(req, "Authorization", &v) != 1 || v == NULL ||
         strncmp(v, bearer, sizeof(bearer) - 1) != 0 || strlen(v + sizeof(bearer) - 1) != 64 ||
         sodium_memcmp(v + sizeof(bearer) - 1, n->admin_token, 64) != 0) {
         net__fail(n, req, ctx, WIRE_ADMIN_UNAUTHORIZED, "the admin token is missing or wrong",
@@ -426,28 +425,28 @@ static bool stage_admin(net_node *n, net_req *req, net__ctx *ctx)
     return true;
 }
 
-void net__head(void *arg, net_req *req)
+void net__head(void *arg, httpd_req *req)
 {
     net_node *n = arg;
-    size_t listener = net_req_listener(req);
-    net__ctx *ctx = net_req_alloc(req, sizeof(*ctx));
+    size_t listener = httpd_req_listener(req);
+    net__ctx *ctx = httpd_req_alloc(req, sizeof(*ctx));
     net_ip peer;
     tally_str xff[16];
     size_t nx = 0;
-    const char *p = net_req_peer(req), *x;
+    const char *p = httpd_req_peer(req), *x;
 
     if (ctx == NULL) {
-        net_req_error(req, 500, "internal_error", "out of memory", NULL);
+        httpd_req_error(req, 500, "internal_error", "out of memory", NULL);
         return;
     }
     memset(ctx, 0, sizeof(*ctx));
     ctx->error = "";
-    net_req_set_data(req, ctx);
+    httpd_req_set_data(req, ctx);
     if (net_ip_parse(p, strlen(p), &peer) != TALLY_OK) {
         memset(&peer, 0, sizeof(peer));
         peer.family = NET_IP_V4;
     }
-    while (nx < 16 && (x = net_req_header_nth(req, "X-Forwarded-For", nx)) != NULL) {
+    while (nx < 16 && (x = httpd_req_header_nth(req, "X-Forwarded-For", nx)) != NULL) {
         xff[nx++] = (tally_str){x, strlen(x)};
     }
     net_client_ip(&peer, xff, nx, net_abuse_trusted(n->abuse), &ctx->ip);
@@ -470,8 +469,8 @@ void net__head(void *arg, net_req *req)
         return;
     }
     /* stage 8: what the body must be; its size is checked by the engine against this limit */
-    if (net_req_method(req) == NET_METHOD_POST && ctx->route->media != NULL &&
-        !net_req_content_type_is(req, ctx->route->media)) {
+    if (httpd_req_method(req) == HTTPD_METHOD_POST && ctx->route->media != NULL &&
+        !httpd_req_content_type_is(req, ctx->route->media)) {
         if (ctx->route->auth == NET_AUTH_SIGNED || ctx->route->auth == NET_AUTH_TOKEN) {
             net_abuse_key_release(n->abuse, &ctx->resv);
         }
@@ -481,13 +480,13 @@ void net__head(void *arg, net_req *req)
                   NULL);
         return;
     }
-    net_req_set_body_limit(req, ctx->route->max_body);
+    httpd_req_set_body_limit(req, ctx->route->max_body);
 }
 
-void net__wire_request(const net_node *n, net_req *req, const net__ctx *ctx, wire_request *out)
+void net__wire_request(const net_node *n, httpd_req *req, const net__ctx *ctx, wire_request *out)
 {
-    const char *m = net_req_method_name(req), *t = net_req_target(req);
-    tally_bytes body = net_req_body(req);
+    const char *m = httpd_req_method_name(req), *t = httpd_req_target(req);
+    tally_bytes body = httpd_req_body(req);
 
     *out = (wire_request){.origin = {n->origin, strlen(n->origin)},
                           .method = {m, strlen(m)},
@@ -498,7 +497,7 @@ void net__wire_request(const net_node *n, net_req *req, const net__ctx *ctx, wir
                           .body_len = body.n};
 }
 
-bool net__writable(net_node *n, net_req *req, net__ctx *ctx)
+bool net__writable(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     if (atomic_load(&n->latched) == 0) {
         return true;
@@ -507,13 +506,13 @@ bool net__writable(net_node *n, net_req *req, net__ctx *ctx)
     return false;
 }
 
-void net__handle(void *arg, net_req *req)
+void net__handle(void *arg, httpd_req *req)
 {
     net_node *n = arg;
-    net__ctx *ctx = net_req_data(req);
+    net__ctx *ctx = httpd_req_data(req);
 
     if (ctx == NULL || ctx->route == NULL) {
-        net_req_error(req, 500, "internal_error", "request without context", NULL);
+        httpd_req_error(req, 500, "internal_error", "request without context", NULL);
         return;
     }
     if (ctx->route->auth == NET_AUTH_SIGNED) {
@@ -537,16 +536,16 @@ void net__handle(void *arg, net_req *req)
     ctx->route->handle(n, req, ctx);
 }
 
-void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes)
+void net__on_reply(void *arg, httpd_req *req, unsigned status, size_t bytes)
 {
     net_node *n = arg;
-    net__ctx *ctx = net_req_data(req);
-    size_t listener = net_req_listener(req);
+    net__ctx *ctx = httpd_req_data(req);
+    size_t listener = httpd_req_listener(req);
     const char *route = ctx != NULL && ctx->route != NULL ? ctx->route->name : "unknown";
     const char *lname = listener < NET_LISTEN_COUNT ? listener_names[listener] : "?";
     char st[8], ip[NET_IDENT_STR_MAX] = "", hex[65] = "";
-    double secs = (double)net_req_elapsed_ns(req) / 1e9;
-    const char *l4[4] = {lname, route, net_req_method_name(req), st};
+    double secs = (double)httpd_req_elapsed_ns(req) / 1e9;
+    const char *l4[4] = {lname, route, httpd_req_method_name(req), st};
     const char *l2[2] = {lname, route};
     bool ok = status < 400;
 
@@ -575,12 +574,12 @@ void net__on_reply(void *arg, net_req *req, unsigned status, size_t bytes)
             schema_ss58_encode(ctx->bind.hotkey, hotkey);
         }
     }
-    OPS_LOG(n->log, level, "net", "http_request", OPS_FS("request_id", net_req_id(req)),
-            OPS_FS("listener", lname), OPS_FS("ip", ip[0] ? ip : net_req_peer(req)),
-            OPS_FS("method", net_req_method_name(req)), OPS_FS("route", route),
+    OPS_LOG(n->log, level, "net", "http_request", OPS_FS("request_id", httpd_req_id(req)),
+            OPS_FS("listener", lname), OPS_FS("ip", ip[0] ? ip : httpd_req_peer(req)),
+            OPS_FS("method", httpd_req_method_name(req)), OPS_FS("route", route),
             OPS_FU("status", status), OPS_FS("error", ctx && ctx->error[0] ? ctx->error : NULL),
-            OPS_FU("bytes_in", net_req_body(req).n), OPS_FU("bytes_out", bytes),
-            OPS_FU("duration_ms", net_req_elapsed_ns(req) / 1000000u),
+            OPS_FU("bytes_in", httpd_req_body(req).n), OPS_FU("bytes_out", bytes),
+            OPS_FU("duration_ms", httpd_req_elapsed_ns(req) / 1000000u),
             OPS_FS("key", hex[0] ? hex : NULL), OPS_FS("hotkey", hotkey[0] ? hotkey : NULL),
             OPS_FU("uid", ctx && ctx->verified ? ctx->bind.uid : 0),
             OPS_FU("nonce", ctx && ctx->signed_req ? ctx->auth.nonce : 0));

@@ -6,9 +6,9 @@
 #define L_LED (1u << NET_LISTEN_LEDGER)
 #define L_OPS (1u << NET_LISTEN_OPS)
 #define L_ALL (L_IN | L_LED | L_OPS)
-#define M_GET ((1u << NET_METHOD_GET) | (1u << NET_METHOD_HEAD))
-#define M_POST (1u << NET_METHOD_POST)
-#define M_DELETE (1u << NET_METHOD_DELETE)
+#define M_GET ((1u << HTTPD_METHOD_GET) | (1u << HTTPD_METHOD_HEAD))
+#define M_POST (1u << HTTPD_METHOD_POST)
+#define M_DELETE (1u << HTTPD_METHOD_DELETE)
 #define MSGPACK "application/msgpack"
 #define JSON "application/json"
 #define ADMIN_BODY_MAX (4u << 20) /* §10: admin ≤ 4 MiB */

@@ -20,6 +20,8 @@ static const char *const l_identity[] = {"identity", NULL};
 static const char *const l_ban[] = {"identity", "duration", NULL};
 static const char *const l_result[] = {"result", NULL};
 static const char *const l_verdict[] = {"verdict", NULL};
+static const char *const l_status[] = {"status", NULL};
+static const char *const l_phase[] = {"phase", NULL};
 
 static const double b_records[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 static const double b_cycle[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
@@ -122,6 +124,16 @@ static const ops_metric_def audit[OPS_MA_COUNT] = {
       "Records between the primary's tree size and the verified size.", NULL),
     C(OPS_MA_DIVERGENCES, "tally_audit_divergences_total",
       "Divergences found (split views, differing derived blocks).", NULL),
+    C(OPS_MA_ROUNDS, "tally_audit_rounds_total",
+      "Rounds run, by outcome (pass, fail: a divergence latched, error: the primary not reached "
+      "or not answering within the protocol).",
+      l_status),
+    C(OPS_MA_RECORDS_PULLED, "tally_audit_records_pulled_total",
+      "Records pulled from the primary into the replica.", NULL),
+    G(OPS_MA_ROUND_SECONDS, "tally_audit_last_round_seconds",
+      "Seconds the last round spent in each phase, and in all (phase total).", l_phase),
+    C(OPS_MA_ATTESTATIONS, "tally_attestations_total", "Attestations posted, by verdict.",
+      l_verdict),
 };
 
 const ops_metric_def *ops_metrics_node_defs(void)

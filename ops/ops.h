@@ -433,6 +433,10 @@ typedef enum ops_audit_metric_id {
     OPS_MA_VERIFIED_SIZE,
     OPS_MA_LAG_RECORDS,
     OPS_MA_DIVERGENCES,
+    OPS_MA_ROUNDS,         /* {status = pass|fail|error} */
+    OPS_MA_RECORDS_PULLED, /* records added to the replica */
+    OPS_MA_ROUND_SECONDS,  /* {phase}: the last round's seconds per phase, and "total" */
+    OPS_MA_ATTESTATIONS,   /* {verdict}: attestations this auditor posted */
     OPS_MA_COUNT
 } ops_audit_metric_id;
 

@@ -14,7 +14,7 @@ cmake --build build-test -j "$jobs"
 
 echo "== public headers compile on their own"
 for h in schema/status.h schema/schema.h store/store.h engine/fx.h engine/engine.h ledger/ledger.h \
-    sim/sim.h cli/cli.h ops/ops.h client/client.h wire/wire.h net/net.h auditor/audit.h tamper/tamper.h; do
+    sim/sim.h cli/cli.h ops/ops.h client/client.h wire/wire.h httpd/httpd.h net/net.h auditor/audit.h tamper/tamper.h; do
     printf '#include "%s"\n' "$h" | gcc -std=c17 -Wall -Wextra -Werror -I. -fsyntax-only -x c -
 done
 

@@ -1,4 +1,4 @@
-/* The HTTP engine's request parser (net/http_parse.c) fed through a real socket: a server is
+/* The HTTP engine's request parser (httpd/http_parse.c) fed through a real socket: a server is
  * started once on 127.0.0.1 and each input is one connection's bytes, followed by a half-close.
  * Whatever the bytes, the server must answer with an HTTP/1.1 status line or nothing, close the
  * connection, and keep serving. */
@@ -11,26 +11,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/http_int.h"
+#include "httpd/httpd.h"
 
 typedef struct fuzz_srv {
-    net_http *srv;
+    httpd *srv;
     uint16_t port;
 } fuzz_srv;
 
-static void on_request(void *arg, net_req *req)
+static void on_request(void *arg, httpd_req *req)
 {
-    tally_bytes b = net_req_body(req);
+    tally_bytes b = httpd_req_body(req);
 
     (void)arg;
-    net_req_reply(req, 200, "application/octet-stream", b.p, b.n);
+    httpd_req_reply(req, 200, "application/octet-stream", b.p, b.n);
 }
 
-static void on_head(void *arg, net_req *req)
+static void on_head(void *arg, httpd_req *req)
 {
     (void)arg;
-    if (strcmp(net_req_path(req), "/small") == 0) {
-        net_req_set_body_limit(req, 16);
+    if (strcmp(httpd_req_path(req), "/small") == 0) {
+        httpd_req_set_body_limit(req, 16);
     }
 }
 
@@ -39,7 +39,7 @@ static fuzz_srv *the_server(void);
 
 static void close_server(void)
 {
-    net_http_close(the_server()->srv);
+    httpd_close(the_server()->srv);
 }
 
 static fuzz_srv *the_server(void)
@@ -48,16 +48,19 @@ static fuzz_srv *the_server(void)
     static bool started;
 
     if (!started) {
-        net_listener_cfg lc = {.host = "127.0.0.1", .max_body = 4096, .head = on_head,
-                               .handle = on_request};
-        net_http_cfg cfg = {.listeners = &lc, .n_listeners = 1, .threads = 1,
-                            .read_timeout_ms = 2000, .max_header_bytes = 2048,
-                            .max_target = 512};
+        httpd_listener_cfg lc = {
+            .host = "127.0.0.1", .max_body = 4096, .head = on_head, .handle = on_request};
+        httpd_cfg cfg = {.listeners = &lc,
+                         .n_listeners = 1,
+                         .threads = 1,
+                         .read_timeout_ms = 2000,
+                         .max_header_bytes = 2048,
+                         .max_target = 512};
         started = true;
-        if (net_http_open(&cfg, &s.srv) != TALLY_OK) {
+        if (httpd_open(&cfg, &s.srv) != TALLY_OK) {
             abort();
         }
-        s.port = net_http_port(s.srv, 0);
+        s.port = httpd_port(s.srv, 0);
         atexit(close_server);
     }
     return &s;

@@ -447,6 +447,10 @@ static void test_spec_tables(void **state)
                                               "tally_audit_verified_size",
                                               "tally_audit_lag_records",
                                               "tally_audit_divergences_total",
+                                              "tally_audit_rounds_total",
+                                              "tally_audit_records_pulled_total",
+                                              "tally_audit_last_round_seconds",
+                                              "tally_attestations_total",
                                               NULL};
     ops_metrics *m;
     char *text;

@@ -1,7 +1,7 @@
-/* net/'s HTTP engine: what it counts — open connections per client address (IPv4, or IPv6 per
+/* The HTTP engine: what it counts — open connections per client address (IPv4, or IPv6 per
  * /64) and in all, for the limits checked at accept(), and responses by listener, route, method
  * and status, for the stats. */
-#include "net/http_engine_int.h"
+#include "httpd/httpd_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +12,14 @@ static const unsigned stat_statuses[] = {0,   200, 201, 202, 204, 301, 302, 304,
                                          414, 415, 422, 429, 500, 501, 503, 507};
 #define STAT_SLOTS (sizeof(stat_statuses) / sizeof(stat_statuses[0]))
 
-size_t net__stat_slots(void)
+size_t httpd__stat_slots(void)
 {
     return STAT_SLOTS;
 }
 
 /* ---- connection accounting ---- */
 
-ip_key net__ip_key(const struct sockaddr *sa)
+ip_key httpd__ip_key(const struct sockaddr *sa)
 {
     ip_key k;
 
@@ -52,7 +52,7 @@ static unsigned key_hash(const ip_key *k)
 
 /* Takes one connection slot for key; false when a limit is reached (or on ENOMEM, which also
  * refuses the connection: fail closed). */
-bool net__conn_admit(net_http *srv, const ip_key *k)
+bool httpd__conn_admit(httpd *srv, const ip_key *k)
 {
     ip_entry **slot, *e;
     bool ok = false;
@@ -81,7 +81,7 @@ bool net__conn_admit(net_http *srv, const ip_key *k)
     return ok;
 }
 
-void net__conn_release(net_http *srv, const ip_key *k)
+void httpd__conn_release(httpd *srv, const ip_key *k)
 {
     ip_entry **slot, *e;
 
@@ -102,7 +102,7 @@ void net__conn_release(net_http *srv, const ip_key *k)
 
 /* ---- stats ---- */
 
-static size_t stat_index(size_t l, unsigned route, net_method m, unsigned status)
+static size_t stat_index(size_t l, unsigned route, httpd_method m, unsigned status)
 {
     size_t slot = 0, i;
 
@@ -111,27 +111,27 @@ static size_t stat_index(size_t l, unsigned route, net_method m, unsigned status
             slot = i;
         }
     }
-    return ((l * NET_HTTP_ROUTES_MAX + route) * NET_METHOD_COUNT + (size_t)m) * STAT_SLOTS + slot;
+    return ((l * HTTPD_ROUTES_MAX + route) * HTTPD_METHOD_COUNT + (size_t)m) * STAT_SLOTS + slot;
 }
 
-void net__stats_count(net_http *srv, const net_req *req)
+void httpd__stats_count(httpd *srv, const httpd_req *req)
 {
     atomic_fetch_add_explicit(
         &srv->counts[stat_index(req->listener, req->route, req->method, req->status)], 1,
         memory_order_relaxed);
 }
 
-uint64_t net_http_requests(const net_http *srv, size_t listener, unsigned route, net_method method,
-                           unsigned status)
+uint64_t httpd_requests(const httpd *srv, size_t listener, unsigned route, httpd_method method,
+                        unsigned status)
 {
-    if (listener >= srv->n_lis || route >= NET_HTTP_ROUTES_MAX || method >= NET_METHOD_COUNT) {
+    if (listener >= srv->n_lis || route >= HTTPD_ROUTES_MAX || method >= HTTPD_METHOD_COUNT) {
         return 0;
     }
     return atomic_load_explicit(&srv->counts[stat_index(listener, route, method, status)],
                                 memory_order_relaxed);
 }
 
-void net_http_gauges_get(const net_http *srv, net_http_gauges *out)
+void httpd_gauges_get(const httpd *srv, httpd_gauges *out)
 {
     size_t i;
 

@@ -1,16 +1,16 @@
-/* The HTTP engine's own structures, shared by net/http.c (sockets, loops, lifecycle),
- * net/http_parse.c (request head, framing, zstd decoding) and net/http_req.c (request
+/* The HTTP engine's own structures, shared by httpd/http.c (sockets, loops, lifecycle),
+ * httpd/http_parse.c (request head, framing, zstd decoding) and httpd/http_req.c (request
  * accessors, arena, response bytes). Handlers never include this.
  *
  * | object      | owner                  | lives                                              |
  * |-------------|------------------------|----------------------------------------------------|
- * | net_http    | caller of net_http_open| until net_http_close                               |
- * | http_worker | net_http               | one per loop thread                                |
+ * | httpd    | caller of httpd_open| until httpd_close                               |
+ * | http_worker | httpd               | one per loop thread                                |
  * | http_conn   | its worker             | accept to close; longer while a deferred req waits |
- * | net_req     | its conn               | head parsed to response written (or dropped)       |
+ * | httpd_req     | its conn               | head parsed to response written (or dropped)       |
  */
-#ifndef TALLY_NET_HTTP_ENGINE_INT_H
-#define TALLY_NET_HTTP_ENGINE_INT_H
+#ifndef TALLY_HTTPD_HTTPD_INT_H
+#define TALLY_HTTPD_HTTPD_INT_H
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,7 +19,7 @@
 
 #include <zstd.h>
 
-#include "net/http_int.h"
+#include "httpd/httpd.h"
 
 typedef struct http_worker http_worker;
 typedef struct http_conn http_conn;
@@ -45,21 +45,21 @@ typedef struct http_out_header {
     const char *name, *value; /* arena copies */
 } http_out_header;
 
-struct net_req {
-    net_http *srv;
+struct httpd_req {
+    httpd *srv;
     http_conn *conn;
-    net_req *next_done; /* the worker's completion queue */
+    httpd_req *next_done; /* the worker's completion queue */
     size_t listener;
-    net_method method;
+    httpd_method method;
     const char *method_name, *target, *path, *query;
-    http_field fields[NET_HTTP_HEADERS_MAX];
+    http_field fields[HTTPD_HEADERS_MAX];
     size_t n_fields;
     bool http10, keep_alive, expect_continue, zstd_in, accept_zstd;
     bool frame_zstd; /* the body given to the reply is a zstd frame already (sent as is) */
     size_t content_length, body_limit;
     uint8_t *body; /* malloc'd, decoded */
     size_t body_n;
-    char id[NET_HTTP_REQUEST_ID_MAX + 1];
+    char id[HTTPD_REQUEST_ID_MAX + 1];
     unsigned route;
     int zstd_level;
     char peer[INET6_ADDRSTRLEN];
@@ -73,7 +73,7 @@ struct net_req {
     http_out_header *out_headers;
     uint8_t *out; /* the complete response bytes (head and body), malloc'd */
     size_t out_n;
-    void *data;        /* the handler's (net_req_set_data) */
+    void *data;        /* the handler's (httpd_req_set_data) */
     uint64_t start_ns; /* monotonic, when the request's first line was read */
 };
 
@@ -112,7 +112,7 @@ struct http_conn {
     bool closed;    /* socket gone; the struct waits for a deferred reply */
     bool inflight;  /* the current request counts in srv->inflight */
     bool line_done; /* the request line has been parsed */
-    net_req *req;
+    httpd_req *req;
     char *head;       /* the current request's head copy (arena), NULs in place of CRLFs */
     size_t head_n;    /* bytes received for the head, CRLFs included */
     size_t head_used; /* bytes used in head */
@@ -127,11 +127,11 @@ struct http_conn {
 };
 
 struct http_worker {
-    net_http *srv;
+    httpd *srv;
     unsigned idx;
     struct event_base *base;
-    struct evconnlistener *lev[NET_HTTP_LISTENERS_MAX];
-    lis_ctx lctx[NET_HTTP_LISTENERS_MAX];
+    struct evconnlistener *lev[HTTPD_LISTENERS_MAX];
+    lis_ctx lctx[HTTPD_LISTENERS_MAX];
     struct event *wake_ev, *grace_ev;
     int wake_rd, wake_wr;
     pthread_t thread;
@@ -139,9 +139,9 @@ struct http_worker {
     ZSTD_DCtx *dctx;
     /* shared with other threads, under mu */
     pthread_mutex_t mu;
-    net_req *done_head, *done_tail;
+    httpd_req *done_head, *done_tail;
     bool stop_order;
-    bool close_order, closed; /* net_http_stop_accepting: listeners closed, connections kept */
+    bool close_order, closed; /* httpd_stop_accepting: listeners closed, connections kept */
     unsigned grace_ms;
     /* loop thread only */
     bool stopping;
@@ -149,12 +149,12 @@ struct http_worker {
     size_t n_deferred; /* requests handed off and not yet replied to */
 };
 
-struct net_http {
-    net_http_cfg cfg;
-    net_listener_cfg lis[NET_HTTP_LISTENERS_MAX];
+struct httpd {
+    httpd_cfg cfg;
+    httpd_listener_cfg lis[HTTPD_LISTENERS_MAX];
     size_t n_lis;
-    int fds[NET_HTTP_LISTENERS_MAX];
-    uint16_t ports[NET_HTTP_LISTENERS_MAX];
+    int fds[HTTPD_LISTENERS_MAX];
+    uint16_t ports[HTTPD_LISTENERS_MAX];
     http_worker *workers;
     unsigned n_workers;
     pthread_mutex_t mu; /* the per-IP table and conns_total */
@@ -165,46 +165,46 @@ struct net_http {
     pthread_mutex_t wait_mu;
     bool joined;
     atomic_uint_fast64_t inflight;
-    atomic_uint_fast64_t conns_open[NET_HTTP_LISTENERS_MAX];
-    atomic_uint_fast64_t conns_accepted[NET_HTTP_LISTENERS_MAX];
-    atomic_uint_fast64_t conns_rejected[NET_HTTP_LISTENERS_MAX];
+    atomic_uint_fast64_t conns_open[HTTPD_LISTENERS_MAX];
+    atomic_uint_fast64_t conns_accepted[HTTPD_LISTENERS_MAX];
+    atomic_uint_fast64_t conns_rejected[HTTPD_LISTENERS_MAX];
     atomic_uint_fast64_t *counts; /* [listener][route][method][slot] */
 };
 
-/* The head parser (http_parse.c). net__read_head returns 1 when the blank line ending the head
+/* The head parser (http_parse.c). httpd__read_head returns 1 when the blank line ending the head
  * has been read, 0 when more input is needed, -1 after replying with an error; the others return
  * false / a reason after replying. */
-int net__read_head(http_conn *c);
-bool net__check_framing(http_conn *c);
+int httpd__read_head(http_conn *c);
+bool httpd__check_framing(http_conn *c);
 /* Decodes a zstd body into req->body up to its limit; NULL or the reason (status in *status_out).
  */
-const char *net__decode_zstd(http_conn *c, unsigned *status_out);
+const char *httpd__decode_zstd(http_conn *c, unsigned *status_out);
 /* The engine's own rejection (http.c): a §8 body, then the connection closes. */
-void net__conn_fail(http_conn *c, unsigned status, const char *code, const char *message);
+void httpd__conn_fail(http_conn *c, unsigned status, const char *code, const char *message);
 
 /* Builds req->out from a status, type and body (compressing when allowed); on failure a static
- * 500 takes its place. Then hands the request back to its loop. net/http_req.c. */
-void net__req_finish(net_req *req, unsigned status, const char *content_type, const void *body,
-                     size_t n);
+ * 500 takes its place. Then hands the request back to its loop. httpd/http_req.c. */
+void httpd__req_finish(httpd_req *req, unsigned status, const char *content_type, const void *body,
+                       size_t n);
 /* Frees the arena, the body and the response bytes, and the request itself. */
-void net__req_free(net_req *req);
+void httpd__req_free(httpd_req *req);
 /* A fresh request with its arena; NULL on ENOMEM. */
-net_req *net__req_new(http_conn *conn, size_t listener, size_t arena_cap);
+httpd_req *httpd__req_new(http_conn *conn, size_t listener, size_t arena_cap);
 /* Chooses the X-Request-Id (the client's valid one, else 16 random hex). */
-void net__req_pick_id(net_req *req);
+void httpd__req_pick_id(httpd_req *req);
 /* Parses Accept-Encoding for zstd. */
-bool net__accepts_zstd(const char *accept_encoding);
-/* Called from net__req_finish: the loop side (http.c) sends req->out now or after a wake-up. */
-void net__req_done(net_req *req);
+bool httpd__accepts_zstd(const char *accept_encoding);
+/* Called from httpd__req_finish: the loop side (http.c) sends req->out now or after a wake-up. */
+void httpd__req_done(httpd_req *req);
 /* Counts a sent response in the stats. */
-void net__stats_count(net_http *srv, const net_req *req);
+void httpd__stats_count(httpd *srv, const httpd_req *req);
 
 /* Accounting (http_account.c): the client-address key of a peer, the connection limits at
  * accept() (admit takes a slot, release gives it back), and the number of status slots of
  * the response counters. */
-ip_key net__ip_key(const struct sockaddr *sa);
-bool net__conn_admit(net_http *srv, const ip_key *k);
-void net__conn_release(net_http *srv, const ip_key *k);
-size_t net__stat_slots(void);
+ip_key httpd__ip_key(const struct sockaddr *sa);
+bool httpd__conn_admit(httpd *srv, const ip_key *k);
+void httpd__conn_release(httpd *srv, const ip_key *k);
+size_t httpd__stat_slots(void);
 
 #endif

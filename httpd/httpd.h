@@ -1,8 +1,10 @@
-/* net/'s HTTP/1.1 core (private to net/). Handlers see a request object and response functions
- * only, so the engine underneath (libevent bufferevents today) can be replaced without touching
- * them. docs/http.md describes the threading model and how each limit is enforced.
+/* httpd: the HTTP/1.1 server engine that the node's listeners (net/) and the auditor's ops
+ * listener (auditor/) share; it uses schema/status.h, libevent, zstd and jansson, nothing of
+ * either. Handlers see a request object and response functions only, so the engine underneath
+ * (libevent bufferevents today) can be replaced without touching them. docs/http.md describes
+ * the threading model and how each limit is enforced.
  *
- * | bound (net_http_cfg field)   | default   | enforced                                        |
+ * | bound (httpd_cfg field)      | default   | enforced                                        |
  * |------------------------------|-----------|-------------------------------------------------|
  * | max_conns / max_conns_per_ip | 4096 / 64 | at accept(); over-limit sockets closed, no reply |
  * | max_target                   | 2048 B    | request line parse; 400 bad_request, close      |
@@ -14,10 +16,10 @@
  * | write_timeout_ms             | 30 s      | no write progress; connection closed            |
  * | idle_timeout_ms              | 60 s      | between keep-alive requests; closed silently    |
  * | max_inflight                 | 4096      | requests between head and response; 503         |
- * | arena_cap                    | 1 MiB     | net_req_alloc() per request; NULL beyond        |
+ * | arena_cap                    | 1 MiB     | httpd_req_alloc() per request; NULL beyond        |
  */
-#ifndef TALLY_NET_HTTP_INT_H
-#define TALLY_NET_HTTP_INT_H
+#ifndef TALLY_HTTPD_HTTPD_H
+#define TALLY_HTTPD_HTTPD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,50 +30,50 @@
 
 #include "schema/status.h"
 
-#define NET_HTTP_LISTENERS_MAX 4u
-#define NET_HTTP_ROUTES_MAX 32u         /* route ids handlers may assign for the stats */
-#define NET_HTTP_HEADERS_MAX 100u       /* header fields per request; more is 400 */
-#define NET_HTTP_REQUEST_ID_MAX 64u     /* a client X-Request-Id longer than this is replaced */
-#define NET_HTTP_ZSTD_WINDOW_LOG_MAX 23 /* 8 MiB, spec §3 */
-#define NET_HTTP_COMPRESS_MIN 1024u     /* bytes: smaller bodies are never compressed */
+#define HTTPD_LISTENERS_MAX 4u
+#define HTTPD_ROUTES_MAX 32u         /* route ids handlers may assign for the stats */
+#define HTTPD_HEADERS_MAX 100u       /* header fields per request; more is 400 */
+#define HTTPD_REQUEST_ID_MAX 64u     /* a client X-Request-Id longer than this is replaced */
+#define HTTPD_ZSTD_WINDOW_LOG_MAX 23 /* 8 MiB, spec §3 */
+#define HTTPD_COMPRESS_MIN 1024u     /* bytes: smaller bodies are never compressed */
 
-typedef enum net_method {
-    NET_METHOD_GET = 0,
-    NET_METHOD_HEAD,
-    NET_METHOD_POST,
-    NET_METHOD_PUT,
-    NET_METHOD_DELETE,
-    NET_METHOD_OPTIONS,
-    NET_METHOD_PATCH,
-    NET_METHOD_OTHER, /* any other token; the raw name is net_req_method_name() */
-    NET_METHOD_COUNT
-} net_method;
+typedef enum httpd_method {
+    HTTPD_METHOD_GET = 0,
+    HTTPD_METHOD_HEAD,
+    HTTPD_METHOD_POST,
+    HTTPD_METHOD_PUT,
+    HTTPD_METHOD_DELETE,
+    HTTPD_METHOD_OPTIONS,
+    HTTPD_METHOD_PATCH,
+    HTTPD_METHOD_OTHER, /* any other token; the raw name is httpd_req_method_name() */
+    HTTPD_METHOD_COUNT
+} httpd_method;
 
-typedef struct net_req net_req;   /* one request; see the lifetime rules at net_req_reply() */
-typedef struct net_http net_http; /* a running server */
+typedef struct httpd_req httpd_req; /* one request; see the lifetime rules at httpd_req_reply() */
+typedef struct httpd httpd;         /* a running server */
 
 /* Called on the request's loop thread after the request line and headers are parsed and before
- * any body byte is read. It may call net_req_set_route() and net_req_set_body_limit(), or reply
+ * any body byte is read. It may call httpd_req_set_route() and httpd_req_set_body_limit(), or reply
  * (then the body is never read and the connection closes if one was announced). It must not
  * defer. Several loop threads call it concurrently. */
-typedef void (*net_head_fn)(void *arg, net_req *req);
+typedef void (*httpd_head_fn)(void *arg, httpd_req *req);
 /* Called on the request's loop thread with the whole decoded body. It replies with one of the
- * net_req_reply*() / net_req_error() functions, or calls net_req_defer() and replies later from
- * any thread. Returning without either sends 500 internal_error. Called concurrently. */
-typedef void (*net_handle_fn)(void *arg, net_req *req);
+ * httpd_req_reply*() / httpd_req_error() functions, or calls httpd_req_defer() and replies later
+ * from any thread. Returning without either sends 500 internal_error. Called concurrently. */
+typedef void (*httpd_handle_fn)(void *arg, httpd_req *req);
 
-typedef struct net_listener_cfg {
+typedef struct httpd_listener_cfg {
     const char *name;     /* for logs and metrics ("ingest"); not copied, must outlive the server */
     const char *host;     /* an IPv4 or IPv6 literal ("127.0.0.1", "::1", "0.0.0.0") */
-    uint16_t port;        /* 0 binds an ephemeral port; read it back with net_http_port() */
-    size_t max_body;      /* decoded bytes; 0 picks 256 KiB; net_req_set_body_limit() lowers it */
-    net_head_fn head;     /* optional */
-    net_handle_fn handle; /* required */
+    uint16_t port;        /* 0 binds an ephemeral port; read it back with httpd_port() */
+    size_t max_body;      /* decoded bytes; 0 picks 256 KiB; httpd_req_set_body_limit() lowers it */
+    httpd_head_fn head;   /* optional */
+    httpd_handle_fn handle; /* required */
     void *arg;            /* passed to head and handle */
-} net_listener_cfg;
+} httpd_listener_cfg;
 
-typedef struct net_http_cfg {
-    const net_listener_cfg *listeners; /* 1..NET_HTTP_LISTENERS_MAX, copied by net_http_open */
+typedef struct httpd_cfg {
+    const httpd_listener_cfg *listeners; /* 1..HTTPD_LISTENERS_MAX, copied by httpd_open */
     size_t n_listeners;
     unsigned threads;          /* event loops; 0 picks 4 */
     size_t max_header_bytes;   /* request line and header lines with their CRLFs; 0: 16 KiB */
@@ -82,117 +84,118 @@ typedef struct net_http_cfg {
     unsigned read_timeout_ms;  /* 0: 10,000 */
     unsigned write_timeout_ms; /* 0: 30,000 */
     unsigned idle_timeout_ms;  /* 0: 60,000 */
-    size_t arena_cap;          /* bytes of net_req_alloc() per request; 0: 1 MiB */
+    size_t arena_cap;          /* bytes of httpd_req_alloc() per request; 0: 1 MiB */
     int zstd_level;            /* response compression; 0 picks 3 */
     /* optional: called once per response, on the thread that replies, just before it is sent
        (req still valid: its route, status and data can be read), for access logs and metrics;
        bytes is the response's size on the wire. It must not reply or defer. */
-    void (*on_reply)(void *arg, net_req *req, unsigned status, size_t bytes);
+    void (*on_reply)(void *arg, httpd_req *req, unsigned status, size_t bytes);
     void *on_reply_arg;
-} net_http_cfg;
+} httpd_cfg;
 
 /* Binds every listener (so their ports are known on return) and starts cfg->threads loops, each
  * accepting on all listening sockets. On TALLY_OK *out belongs to the caller, who ends it with
- * net_http_close(). Returns TALLY_EINVAL (bad cfg or address literal), TALLY_EIO (bind/listen
+ * httpd_close(). Returns TALLY_EINVAL (bad cfg or address literal), TALLY_EIO (bind/listen
  * failed, e.g. the port is taken) or TALLY_ENOMEM; then nothing is left running. */
-TALLY_MUST_USE tally_status net_http_open(const net_http_cfg *cfg, net_http **out);
+TALLY_MUST_USE tally_status httpd_open(const httpd_cfg *cfg, httpd **out);
 /* The bound port of listener idx (useful after port 0). */
-uint16_t net_http_port(const net_http *srv, size_t idx);
+uint16_t httpd_port(const httpd *srv, size_t idx);
 /* Starts the graceful stop of spec §9.6, from any thread, any number of times (the first grace
  * counts): listening sockets close at once (new connections are refused), idle connections close,
  * in-flight requests may finish and be answered for grace_ms, then every connection closes. The
  * loops end once no connection is open and every deferred request has been replied to. */
-void net_http_stop(net_http *srv, unsigned grace_ms);
+void httpd_stop(httpd *srv, unsigned grace_ms);
 /* Closes the listening sockets (new connections are refused) and keeps serving the connections
- * that are open, keep-alive included: the node's drain notice before net_http_stop. Any thread. */
-void net_http_stop_accepting(net_http *srv);
-/* Blocks until the loops have ended (after net_http_stop). Any thread but a loop thread. */
-void net_http_wait(net_http *srv);
+ * that are open, keep-alive included: the node's drain notice before httpd_stop. Any thread. */
+void httpd_stop_accepting(httpd *srv);
+/* Blocks until the loops have ended (after httpd_stop). Any thread but a loop thread. */
+void httpd_wait(httpd *srv);
 /* Stops with no grace if still running, waits, frees. Every deferred request must have been
- * replied to, which net_http_wait() guarantees. NULL is a no-op. */
-void net_http_close(net_http *srv);
+ * replied to, which httpd_wait() guarantees. NULL is a no-op. */
+void httpd_close(httpd *srv);
 
 /* Counters for metrics, read with relaxed atomics from any thread (values may be a moment old). */
-typedef struct net_http_gauges {
+typedef struct httpd_gauges {
     uint64_t inflight;                               /* requests between head and response */
-    uint64_t conns_open[NET_HTTP_LISTENERS_MAX];     /* accepted and not yet closed */
-    uint64_t conns_accepted[NET_HTTP_LISTENERS_MAX]; /* total since open */
-    uint64_t conns_rejected[NET_HTTP_LISTENERS_MAX]; /* closed at accept by a connection limit */
-} net_http_gauges;
-void net_http_gauges_get(const net_http *srv, net_http_gauges *out);
-/* Responses sent with this listener, route id (net_req_set_route; 0 when unset), method and
+    uint64_t conns_open[HTTPD_LISTENERS_MAX];        /* accepted and not yet closed */
+    uint64_t conns_accepted[HTTPD_LISTENERS_MAX];    /* total since open */
+    uint64_t conns_rejected[HTTPD_LISTENERS_MAX];    /* closed at accept by a connection limit */
+} httpd_gauges;
+void httpd_gauges_get(const httpd *srv, httpd_gauges *out);
+/* Responses sent with this listener, route id (httpd_req_set_route; 0 when unset), method and
  * HTTP status. Statuses outside 100..599 count as 0. */
-uint64_t net_http_requests(const net_http *srv, size_t listener, unsigned route, net_method method,
-                           unsigned status);
+uint64_t httpd_requests(const httpd *srv, size_t listener, unsigned route, httpd_method method,
+                        unsigned status);
 
 /* ---- the request (valid from head/handle until its reply has been sent) ---- */
 
-size_t net_req_listener(const net_req *req); /* index into cfg->listeners */
-net_method net_req_method(const net_req *req);
-const char *net_req_method_name(const net_req *req); /* "GET", or the raw token */
+size_t httpd_req_listener(const httpd_req *req); /* index into cfg->listeners */
+httpd_method httpd_req_method(const httpd_req *req);
+const char *httpd_req_method_name(const httpd_req *req); /* "GET", or the raw token */
 /* The request-target exactly as received (signed by miners), its path (before '?') and its query
  * string (after '?', "" when none). Not percent-decoded. NUL-terminated, borrowed from req. */
-const char *net_req_target(const net_req *req);
-const char *net_req_path(const net_req *req);
-const char *net_req_query(const net_req *req);
+const char *httpd_req_target(const httpd_req *req);
+const char *httpd_req_path(const httpd_req *req);
+const char *httpd_req_query(const httpd_req *req);
 /* The number of fields named name (case-insensitive); *value_out (optional) is the first one's
  * value with surrounding whitespace trimmed, or NULL when none. Repeated fields are not joined. */
-size_t net_req_header(const net_req *req, const char *name, const char **value_out);
+size_t httpd_req_header(const httpd_req *req, const char *name, const char **value_out);
 /* The idx-th (0-based) field named name, or NULL. */
-const char *net_req_header_nth(const net_req *req, const char *name, size_t idx);
-const char *net_req_peer(const net_req *req); /* "203.0.113.7" or "2001:db8::1" */
-const struct sockaddr *net_req_peer_addr(const net_req *req, socklen_t *len_out);
+const char *httpd_req_header_nth(const httpd_req *req, const char *name, size_t idx);
+const char *httpd_req_peer(const httpd_req *req); /* "203.0.113.7" or "2001:db8::1" */
+const struct sockaddr *httpd_req_peer_addr(const httpd_req *req, socklen_t *len_out);
 /* The decoded body (after Content-Encoding: zstd), borrowed from req; {NULL, 0} in head. */
-tally_bytes net_req_body(const net_req *req);
-const char *net_req_id(const net_req *req); /* the X-Request-Id this request is answered with */
+tally_bytes httpd_req_body(const httpd_req *req);
+const char *httpd_req_id(const httpd_req *req); /* the X-Request-Id this request is answered with */
 /* True when exactly one Content-Type names media_type ("application/msgpack"), parameters
  * ignored, case-insensitive. Content-Type is checked by handlers (its 415 depends on the route). */
-bool net_req_content_type_is(const net_req *req, const char *media_type);
+bool httpd_req_content_type_is(const httpd_req *req, const char *media_type);
 /* True when Accept prefers application/msgpack over application/json (by q-value). */
-bool net_req_prefers_msgpack(const net_req *req);
+bool httpd_req_prefers_msgpack(const httpd_req *req);
 /* Per-request memory, 16-byte aligned, freed when the request ends; NULL past cfg->arena_cap. */
-void *net_req_alloc(net_req *req, size_t n);
-/* For the stats; route < NET_HTTP_ROUTES_MAX. */
-void net_req_set_route(net_req *req, unsigned route);
+void *httpd_req_alloc(httpd_req *req, size_t n);
+/* For the stats; route < HTTPD_ROUTES_MAX. */
+void httpd_req_set_route(httpd_req *req, unsigned route);
 /* Lowers (never raises) the body limit for this request; only meaningful in head. */
-void net_req_set_body_limit(net_req *req, size_t limit);
+void httpd_req_set_body_limit(httpd_req *req, size_t limit);
 
 /* The handler's own per-request state: set in head, read in handle (NULL until set). The
- * pointer is not freed by the engine (put it in net_req_alloc memory). */
-void net_req_set_data(net_req *req, void *data);
-void *net_req_data(const net_req *req);
+ * pointer is not freed by the engine (put it in httpd_req_alloc memory). */
+void httpd_req_set_data(httpd_req *req, void *data);
+void *httpd_req_data(const httpd_req *req);
 /* Nanoseconds since the request's first line was read (monotonic). */
-uint64_t net_req_elapsed_ns(const net_req *req);
+uint64_t httpd_req_elapsed_ns(const httpd_req *req);
 /* The route id set for it (0 when unset). */
-unsigned net_req_route(const net_req *req);
+unsigned httpd_req_route(const httpd_req *req);
 
 /* ---- the response ---- */
 
 /* Adds a response header (copied). Returns TALLY_EINVAL for CR, LF or NUL in name or value or a
  * header the engine sets itself (Content-Length, Content-Encoding, Connection, X-Request-Id,
  * Transfer-Encoding), and TALLY_ELIMIT when the arena is full. Before the reply only. */
-TALLY_MUST_USE tally_status net_req_header_add(net_req *req, const char *name, const char *value);
+TALLY_MUST_USE tally_status httpd_req_header_add(httpd_req *req, const char *name,
+                                                 const char *value);
 /* Hands the request to another thread: the handler returns without replying, and exactly one
  * reply function is called later, from any thread. Until then the request stays valid even if
  * the client disconnects (the response is then dropped). */
-void net_req_defer(net_req *req);
+void httpd_req_defer(httpd_req *req);
 /* The reply functions end the handler's use of req: after the call req must not be touched.
  * They never fail from the caller's view: if building the response fails, a 500 internal_error
- * is sent instead. The body is copied. Any thread (see net_req_defer). */
-void net_req_reply(net_req *req, unsigned status, const char *content_type, const void *body,
-                   size_t n);
+ * is sent instead. The body is copied. Any thread (see httpd_req_defer). */
+void httpd_req_reply(httpd_req *req, unsigned status, const char *content_type, const void *body,
+                     size_t n);
 /* True when the request's Accept-Encoding accepts zstd. */
-bool net_req_accepts_zstd(const net_req *req);
+bool httpd_req_accepts_zstd(const httpd_req *req);
 /* A body that is one zstd frame already (a stored checkpoint), sent as is with
- * Content-Encoding: zstd; the caller checked net_req_accepts_zstd(). */
-void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,
-                              const void *frame, size_t n);
+ * Content-Encoding: zstd; the caller checked httpd_req_accepts_zstd(). */
+void httpd_req_reply_zstd_frame(httpd_req *req, unsigned status, const char *content_type,
+                                const void *frame, size_t n);
 /* application/json; charset=utf-8. json is borrowed (its refcount is untouched). */
-void net_req_reply_json(net_req *req, unsigned status, const json_t *json);
-void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text);
+void httpd_req_reply_json(httpd_req *req, unsigned status, const json_t *json);
+void httpd_req_reply_json_str(httpd_req *req, unsigned status, const char *json_text);
 /* The §8 body {"success": false, "error": code, "message": message, "request_id": id,
  * "details": details} ("details" omitted when NULL; borrowed). */
-void net_req_error(net_req *req, unsigned status, const char *code, const char *message,
-                   const json_t *details);
+void httpd_req_error(httpd_req *req, unsigned status, const char *code, const char *message,
+                     const json_t *details);
 
 #endif

@@ -4,7 +4,7 @@
  * Each loop owns its connections outright: only its thread touches their bufferevents. Other
  * threads reach a loop through its completion queue (a mutex-protected list plus a pipe that
  * wakes the loop), which carries deferred replies and the stop order. */
-#include "net/http_engine_int.h"
+#include "httpd/httpd_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +46,7 @@ static void req_drop(http_conn *c)
     }
     free(c->raw);
     c->raw = NULL;
-    net__req_free(c->req);
+    httpd__req_free(c->req);
     c->req = NULL;
     c->head = NULL;
 }
@@ -79,7 +79,7 @@ static void conn_close(http_conn *c)
     bufferevent_free(c->bev);
     c->bev = NULL;
     conn_unlink(c);
-    net__conn_release(w->srv, &c->key);
+    httpd__conn_release(w->srv, &c->key);
     atomic_fetch_sub_explicit(&w->srv->conns_open[c->listener], 1, memory_order_relaxed);
     if (c->state == CONN_HANDLING && c->req != NULL && c->req->deferred) {
         return;
@@ -90,7 +90,7 @@ static void conn_close(http_conn *c)
 }
 
 /* Sends req->out, built by a reply function; on the loop thread. */
-static void conn_send(http_conn *c, net_req *req)
+static void conn_send(http_conn *c, httpd_req *req)
 {
     http_worker *w = c->w;
 
@@ -104,7 +104,7 @@ static void conn_send(http_conn *c, net_req *req)
     c->state = CONN_WRITING;
     evtimer_del(c->timer);
     bufferevent_disable(c->bev, EV_READ);
-    net__stats_count(w->srv, req);
+    httpd__stats_count(w->srv, req);
     if (bufferevent_write(c->bev, req->out, req->out_n) != 0) {
         /* Closing here would free c under the caller's feet; the timer closes it instead. */
         event_active(c->timer, EV_TIMEOUT, 1);
@@ -113,7 +113,7 @@ static void conn_send(http_conn *c, net_req *req)
     bufferevent_enable(c->bev, EV_WRITE);
 }
 
-void net__req_done(net_req *req)
+void httpd__req_done(httpd_req *req)
 {
     http_worker *w;
     bool was_empty;
@@ -141,16 +141,16 @@ void net__req_done(net_req *req)
 }
 
 /* The error reply for a request the engine itself rejects; always closes afterwards. */
-void net__conn_fail(http_conn *c, unsigned status, const char *code, const char *message)
+void httpd__conn_fail(http_conn *c, unsigned status, const char *code, const char *message)
 {
-    net_req *req = c->req;
+    httpd_req *req = c->req;
 
     if (req->id[0] == '\0') {
-        net__req_pick_id(req);
+        httpd__req_pick_id(req);
     }
     req->keep_alive = false;
     bufferevent_disable(c->bev, EV_READ);
-    net_req_error(req, status, code, message, NULL);
+    httpd_req_error(req, status, code, message, NULL);
 }
 
 /* Closing right after a response while the client may still be sending (a body we refused to
@@ -209,7 +209,7 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->state == CONN_HEAD || c->state == CONN_BODY) {
-        net__conn_fail(c, 408, "request_timeout", "request not received within the read timeout");
+        httpd__conn_fail(c, 408, "request_timeout", "request not received within the read timeout");
         return;
     }
     conn_close(c);
@@ -221,18 +221,18 @@ static void dispatch(http_conn *c);
 static void head_done(http_conn *c)
 {
     http_worker *w = c->w;
-    net_http *srv = w->srv;
-    const net_listener_cfg *lc = &srv->lis[c->listener];
-    net_req *req = c->req;
+    httpd *srv = w->srv;
+    const httpd_listener_cfg *lc = &srv->lis[c->listener];
+    httpd_req *req = c->req;
     bool keep;
 
-    net__req_pick_id(req);
-    if (!net__check_framing(c)) {
+    httpd__req_pick_id(req);
+    if (!httpd__check_framing(c)) {
         return;
     }
     if (atomic_fetch_add(&srv->inflight, 1) >= srv->cfg.max_inflight) {
         atomic_fetch_sub(&srv->inflight, 1);
-        net__conn_fail(c, 503, "overloaded", "too many requests in flight");
+        httpd__conn_fail(c, 503, "overloaded", "too many requests in flight");
         return;
     }
     c->inflight = true;
@@ -253,8 +253,8 @@ static void head_done(http_conn *c)
         req->keep_alive = keep;
     }
     if (req->content_length > req->body_limit) {
-        net__conn_fail(c, 413, "payload_too_large",
-                       "Content-Length exceeds the limit for this route");
+        httpd__conn_fail(c, 413, "payload_too_large",
+                         "Content-Length exceeds the limit for this route");
         return;
     }
     if (req->content_length == 0) {
@@ -263,7 +263,7 @@ static void head_done(http_conn *c)
     }
     c->raw = malloc(req->content_length);
     if (c->raw == NULL) {
-        net__conn_fail(c, 503, "overloaded", "no memory for the request body");
+        httpd__conn_fail(c, 503, "overloaded", "no memory for the request body");
         return;
     }
     c->body_got = 0;
@@ -275,22 +275,22 @@ static void head_done(http_conn *c)
 
 static void dispatch(http_conn *c)
 {
-    const net_listener_cfg *lc = &c->w->srv->lis[c->listener];
-    net_req *req = c->req;
+    const httpd_listener_cfg *lc = &c->w->srv->lis[c->listener];
+    httpd_req *req = c->req;
     unsigned status;
     const char *why;
 
     if (req->zstd_in && req->content_length > 0) {
-        why = net__decode_zstd(c, &status);
+        why = httpd__decode_zstd(c, &status);
         free(c->raw);
         c->raw = NULL;
         if (why != NULL) {
-            net__conn_fail(c, status,
-                           status == 413   ? "payload_too_large"
-                           : status == 400 ? "bad_request"
-                           : status == 503 ? "overloaded"
-                                           : "internal_error",
-                           why);
+            httpd__conn_fail(c, status,
+                             status == 413   ? "payload_too_large"
+                             : status == 400 ? "bad_request"
+                             : status == 503 ? "overloaded"
+                                             : "internal_error",
+                             why);
             return;
         }
     } else {
@@ -311,7 +311,7 @@ static void dispatch(http_conn *c)
     }
     req->in_handler = false;
     if (!req->replied) {
-        net_req_error(req, 500, "internal_error", "handler did not reply", NULL);
+        httpd_req_error(req, 500, "internal_error", "handler did not reply", NULL);
     }
 }
 
@@ -319,7 +319,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 {
     http_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    net_http *srv = c->w->srv;
+    httpd *srv = c->w->srv;
     size_t n;
     int r;
 
@@ -329,8 +329,9 @@ static void conn_read(struct bufferevent *bev, void *arg)
             if (evbuffer_get_length(in) == 0) {
                 return;
             }
-            c->req = net__req_new(c, c->listener, srv->cfg.arena_cap);
-            c->head = c->req != NULL ? net_req_alloc(c->req, srv->cfg.max_header_bytes + 1u) : NULL;
+            c->req = httpd__req_new(c, c->listener, srv->cfg.arena_cap);
+            c->head =
+                c->req != NULL ? httpd_req_alloc(c->req, srv->cfg.max_header_bytes + 1u) : NULL;
             if (c->head == NULL) {
                 conn_close(c);
                 return;
@@ -346,7 +347,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
             timer_arm(c, srv->cfg.read_timeout_ms);
             break;
         case CONN_HEAD:
-            r = net__read_head(c);
+            r = httpd__read_head(c);
             if (r <= 0) {
                 return;
             }
@@ -387,14 +388,14 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 {
     lis_ctx *lx = arg;
     http_worker *w = lx->w;
-    net_http *srv = w->srv;
+    httpd *srv = w->srv;
     struct timeval wtv = {(time_t)(srv->cfg.write_timeout_ms / 1000u),
                           (suseconds_t)(srv->cfg.write_timeout_ms % 1000u) * 1000};
-    ip_key key = net__ip_key(sa);
+    ip_key key = httpd__ip_key(sa);
     http_conn *c;
 
     (void)lev;
-    if (w->stopping || !net__conn_admit(srv, &key)) {
+    if (w->stopping || !httpd__conn_admit(srv, &key)) {
         atomic_fetch_add_explicit(&srv->conns_rejected[lx->idx], 1, memory_order_relaxed);
         close(fd); /* stage 1 of spec §7.3: closed without a response */
         return;
@@ -422,7 +423,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
             event_free(c->timer);
         }
         free(c);
-        net__conn_release(srv, &key);
+        httpd__conn_release(srv, &key);
         atomic_fetch_add_explicit(&srv->conns_rejected[lx->idx], 1, memory_order_relaxed);
         return;
     }
@@ -503,7 +504,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
  * are refused, not queued. */
 static void close_listeners(http_worker *w)
 {
-    net_http *srv = w->srv;
+    httpd *srv = w->srv;
     size_t i;
 
     if (w->closed) {
@@ -545,7 +546,7 @@ static void begin_stop(http_worker *w, unsigned grace_ms)
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     http_worker *w = arg;
-    net_req *done, *next;
+    httpd_req *done, *next;
     bool stop;
     unsigned grace;
     char sink[64];
@@ -575,7 +576,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     check_exit(w);
 }
 
-void net_http_stop_accepting(net_http *srv)
+void httpd_stop_accepting(httpd *srv)
 {
     for (unsigned i = 0; i < srv->n_workers; i++) {
         http_worker *w = &srv->workers[i];
@@ -588,7 +589,7 @@ void net_http_stop_accepting(net_http *srv)
     }
 }
 
-void net_http_stop(net_http *srv, unsigned grace_ms)
+void httpd_stop(httpd *srv, unsigned grace_ms)
 {
     unsigned i;
     ssize_t r;
@@ -607,7 +608,7 @@ void net_http_stop(net_http *srv, unsigned grace_ms)
     }
 }
 
-void net_http_wait(net_http *srv)
+void httpd_wait(httpd *srv)
 {
     unsigned i;
 
@@ -634,7 +635,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static tally_status bind_one(const net_listener_cfg *lc, int *fd_out, uint16_t *port_out)
+static tally_status bind_one(const httpd_listener_cfg *lc, int *fd_out, uint16_t *port_out)
 {
     struct sockaddr_storage ss;
     struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss;
@@ -674,7 +675,7 @@ static tally_status bind_one(const net_listener_cfg *lc, int *fd_out, uint16_t *
     return TALLY_OK;
 }
 
-static tally_status worker_init(net_http *srv, http_worker *w, unsigned idx)
+static tally_status worker_init(httpd *srv, http_worker *w, unsigned idx)
 {
     int p[2];
     size_t i;
@@ -721,7 +722,7 @@ static void worker_release(http_worker *w)
     if (w->srv == NULL) {
         return;
     }
-    for (i = 0; i < NET_HTTP_LISTENERS_MAX; i++) {
+    for (i = 0; i < HTTPD_LISTENERS_MAX; i++) {
         if (w->lev[i] != NULL) {
             evconnlistener_free(w->lev[i]);
         }
@@ -749,12 +750,12 @@ static void worker_release(http_worker *w)
     pthread_mutex_destroy(&w->mu);
 }
 
-static tally_status cfg_fill(const net_http_cfg *in, net_http *srv)
+static tally_status cfg_fill(const httpd_cfg *in, httpd *srv)
 {
-    net_http_cfg *c = &srv->cfg;
+    httpd_cfg *c = &srv->cfg;
     size_t i;
 
-    if (in->listeners == NULL || in->n_listeners == 0 || in->n_listeners > NET_HTTP_LISTENERS_MAX) {
+    if (in->listeners == NULL || in->n_listeners == 0 || in->n_listeners > HTTPD_LISTENERS_MAX) {
         return TALLY_EINVAL;
     }
     *c = *in;
@@ -787,9 +788,9 @@ static tally_status cfg_fill(const net_http_cfg *in, net_http *srv)
     return TALLY_OK;
 }
 
-tally_status net_http_open(const net_http_cfg *cfg, net_http **out)
+tally_status httpd_open(const httpd_cfg *cfg, httpd **out)
 {
-    net_http *srv;
+    httpd *srv;
     tally_status st;
     size_t i, n_counts;
 
@@ -800,14 +801,14 @@ tally_status net_http_open(const net_http_cfg *cfg, net_http **out)
     }
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->wait_mu, NULL);
-    for (i = 0; i < NET_HTTP_LISTENERS_MAX; i++) {
+    for (i = 0; i < HTTPD_LISTENERS_MAX; i++) {
         srv->fds[i] = -1;
     }
     st = cfg_fill(cfg, srv);
     if (st != TALLY_OK) {
         goto fail;
     }
-    n_counts = srv->n_lis * NET_HTTP_ROUTES_MAX * NET_METHOD_COUNT * net__stat_slots();
+    n_counts = srv->n_lis * HTTPD_ROUTES_MAX * HTTPD_METHOD_COUNT * httpd__stat_slots();
     srv->counts = calloc(n_counts, sizeof(*srv->counts));
     srv->workers = calloc(srv->cfg.threads, sizeof(*srv->workers));
     if (srv->counts == NULL || srv->workers == NULL) {
@@ -823,7 +824,7 @@ tally_status net_http_open(const net_http_cfg *cfg, net_http **out)
     for (srv->n_workers = 0; srv->n_workers < srv->cfg.threads; srv->n_workers++) {
         st = worker_init(srv, &srv->workers[srv->n_workers], srv->n_workers);
         if (st != TALLY_OK) {
-            srv->n_workers++; /* so net_http_close releases the half-made one */
+            srv->n_workers++; /* so httpd_close releases the half-made one */
             goto fail;
         }
     }
@@ -838,17 +839,17 @@ tally_status net_http_open(const net_http_cfg *cfg, net_http **out)
     *out = srv;
     return TALLY_OK;
 fail:
-    net_http_close(srv);
+    httpd_close(srv);
     return st;
 }
 
-uint16_t net_http_port(const net_http *srv, size_t idx)
+uint16_t httpd_port(const httpd *srv, size_t idx)
 {
     TALLY_ASSERT(idx < srv->n_lis);
     return srv->ports[idx];
 }
 
-void net_http_close(net_http *srv)
+void httpd_close(httpd *srv)
 {
     unsigned i;
     size_t b;
@@ -857,12 +858,12 @@ void net_http_close(net_http *srv)
     if (srv == NULL) {
         return;
     }
-    net_http_stop(srv, 0);
-    net_http_wait(srv);
+    httpd_stop(srv, 0);
+    httpd_wait(srv);
     for (i = 0; i < srv->n_workers; i++) {
         worker_release(&srv->workers[i]);
     }
-    for (b = 0; b < NET_HTTP_LISTENERS_MAX; b++) {
+    for (b = 0; b < HTTPD_LISTENERS_MAX; b++) {
         if (srv->fds[b] >= 0) {
             close(srv->fds[b]);
         }

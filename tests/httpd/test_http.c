@@ -21,7 +21,7 @@
 #include <zstd.h>
 
 #include "client/client.h"
-#include "net/http_int.h"
+#include "httpd/httpd.h"
 
 #define SMALL_LIMIT 64u
 #define MAX_BODY (64u * 1024u)
@@ -37,7 +37,7 @@ typedef struct app {
 
 typedef struct fixture {
     app app;
-    net_http *srv;
+    httpd *srv;
     uint16_t port;
 } fixture;
 
@@ -50,81 +50,81 @@ static void sleep_ms(unsigned ms)
 
 /* ---- the handler under test ---- */
 
-static void on_head(void *arg, net_req *req)
+static void on_head(void *arg, httpd_req *req)
 {
-    const char *path = net_req_path(req);
+    const char *path = httpd_req_path(req);
 
     (void)arg;
     if (strcmp(path, "/echo") == 0) {
-        net_req_set_route(req, ROUTE_ECHO);
+        httpd_req_set_route(req, ROUTE_ECHO);
     } else if (strcmp(path, "/big") == 0) {
-        net_req_set_route(req, ROUTE_BIG);
+        httpd_req_set_route(req, ROUTE_BIG);
     } else if (strcmp(path, "/small") == 0) {
-        net_req_set_route(req, ROUTE_SMALL);
-        net_req_set_body_limit(req, SMALL_LIMIT);
+        httpd_req_set_route(req, ROUTE_SMALL);
+        httpd_req_set_body_limit(req, SMALL_LIMIT);
     } else if (strcmp(path, "/defer") == 0) {
-        net_req_set_route(req, ROUTE_DEFER);
+        httpd_req_set_route(req, ROUTE_DEFER);
     } else if (strcmp(path, "/deny") == 0) {
-        net_req_error(req, 403, "forbidden", "forbidden", NULL);
+        httpd_req_error(req, 403, "forbidden", "forbidden", NULL);
     }
 }
 
 static void *defer_main(void *arg)
 {
-    net_req *req = arg;
+    httpd_req *req = arg;
 
     sleep_ms(150);
-    net_req_reply(req, 200, "text/plain", "deferred", 8);
+    httpd_req_reply(req, 200, "text/plain", "deferred", 8);
     return NULL;
 }
 
-static void on_request(void *arg, net_req *req)
+static void on_request(void *arg, httpd_req *req)
 {
     app *a = arg;
-    const char *path = net_req_path(req);
-    tally_bytes body = net_req_body(req);
+    const char *path = httpd_req_path(req);
+    tally_bytes body = httpd_req_body(req);
     char head[4096];
     int n;
 
     if (strcmp(path, "/echo") == 0 || strcmp(path, "/small") == 0) {
         char *out;
-        n = snprintf(head, sizeof(head), "%s %s dup=%zu\n", net_req_method_name(req),
-                     net_req_target(req), net_req_header(req, "X-Dup", NULL));
-        out = net_req_alloc(req, (size_t)n + body.n + 1u);
+        n = snprintf(head, sizeof(head), "%s %s dup=%zu\n", httpd_req_method_name(req),
+                     httpd_req_target(req), httpd_req_header(req, "X-Dup", NULL));
+        out = httpd_req_alloc(req, (size_t)n + body.n + 1u);
         if (out == NULL) {
-            net_req_error(req, 500, "internal_error", "arena", NULL);
+            httpd_req_error(req, 500, "internal_error", "arena", NULL);
             return;
         }
         memcpy(out, head, (size_t)n);
         if (body.n > 0) {
             memcpy(out + n, body.p, body.n);
         }
-        net_req_reply(req, 200, "text/plain", out, (size_t)n + body.n);
+        httpd_req_reply(req, 200, "text/plain", out, (size_t)n + body.n);
     } else if (strcmp(path, "/big") == 0) {
-        char *big = net_req_alloc(req, 4096);
+        char *big = httpd_req_alloc(req, 4096);
         size_t i;
         TALLY_ASSERT(big != NULL);
         for (i = 0; i < 4096; i++) {
             big[i] = "tally ledger "[i % 13];
         }
-        TALLY_ASSERT(net_req_header_add(req, "X-Test", "big") == TALLY_OK);
-        net_req_reply(req, 200, "text/plain", big, 4096);
+        TALLY_ASSERT(httpd_req_header_add(req, "X-Test", "big") == TALLY_OK);
+        httpd_req_reply(req, 200, "text/plain", big, 4096);
     } else if (strcmp(path, "/defer") == 0) {
         pthread_mutex_lock(&a->mu);
         TALLY_ASSERT(a->n_threads < DEFER_MAX);
-        net_req_defer(req);
+        httpd_req_defer(req);
         TALLY_ASSERT(pthread_create(&a->threads[a->n_threads++], NULL, defer_main, req) == 0);
         pthread_mutex_unlock(&a->mu);
     } else if (strcmp(path, "/error") == 0) {
         json_t *d = json_pack("{s:s}", "field", "price");
-        net_req_error(req, 422, "invalid_field", "price out of range", d);
+        httpd_req_error(req, 422, "invalid_field", "price out of range", d);
         json_decref(d);
     } else if (strcmp(path, "/json") == 0) {
         json_t *o = json_pack("{s:b}", "ok", 1);
-        net_req_reply_json(req, 200, o);
+        httpd_req_reply_json(req, 200, o);
         json_decref(o);
     } else {
-        net_req_error(req, 404, "unknown_route", "no such route", NULL);
+        httpd_req_error(req, 404, "unknown_route", "no such route", NULL);
     }
 }
 
@@ -143,26 +143,26 @@ static void app_join(app *a)
 static fixture *fixture_new3(unsigned per_ip, unsigned read_ms, unsigned max_inflight)
 {
     fixture *f = calloc(1, sizeof(*f));
-    net_listener_cfg lc;
-    net_http_cfg cfg;
+    httpd_listener_cfg lc;
+    httpd_cfg cfg;
 
     TALLY_ASSERT(f != NULL);
     pthread_mutex_init(&f->app.mu, NULL);
-    lc = (net_listener_cfg){.name = "test",
-                            .host = "127.0.0.1",
-                            .port = 0,
-                            .max_body = MAX_BODY,
-                            .head = on_head,
-                            .handle = on_request,
-                            .arg = &f->app};
-    cfg = (net_http_cfg){.listeners = &lc,
-                         .n_listeners = 1,
-                         .threads = 2,
-                         .max_conns_per_ip = per_ip,
-                         .read_timeout_ms = read_ms,
-                         .max_inflight = max_inflight};
-    TALLY_ASSERT(net_http_open(&cfg, &f->srv) == TALLY_OK);
-    f->port = net_http_port(f->srv, 0);
+    lc = (httpd_listener_cfg){.name = "test",
+                              .host = "127.0.0.1",
+                              .port = 0,
+                              .max_body = MAX_BODY,
+                              .head = on_head,
+                              .handle = on_request,
+                              .arg = &f->app};
+    cfg = (httpd_cfg){.listeners = &lc,
+                      .n_listeners = 1,
+                      .threads = 2,
+                      .max_conns_per_ip = per_ip,
+                      .read_timeout_ms = read_ms,
+                      .max_inflight = max_inflight};
+    TALLY_ASSERT(httpd_open(&cfg, &f->srv) == TALLY_OK);
+    f->port = httpd_port(f->srv, 0);
     return f;
 }
 
@@ -173,10 +173,10 @@ static fixture *fixture_new(unsigned per_ip, unsigned read_ms)
 
 static void fixture_free(fixture *f)
 {
-    net_http_stop(f->srv, 1000);
-    net_http_wait(f->srv);
+    httpd_stop(f->srv, 1000);
+    httpd_wait(f->srv);
     app_join(&f->app);
-    net_http_close(f->srv);
+    httpd_close(f->srv);
     pthread_mutex_destroy(&f->app.mu);
     free(f);
 }
@@ -290,7 +290,7 @@ static void test_keepalive_reuse(void **state)
     fixture *f = *state;
     client_conn *c = cl_open(f->port);
     client_header h[] = {{"X-Dup", "1"}, {"X-Dup", "2"}};
-    net_http_gauges before, after;
+    httpd_gauges before, after;
     client_request rq = {.method = "POST",
                          .target = "/echo?a=1",
                          .headers = h,
@@ -300,7 +300,7 @@ static void test_keepalive_reuse(void **state)
                          .content_type = "text/plain"};
     int i;
 
-    net_http_gauges_get(f->srv, &before);
+    httpd_gauges_get(f->srv, &before);
     for (i = 0; i < 5; i++) {
         client_response *r = cl_do(c, &rq);
         tally_bytes b = client_response_body(r);
@@ -311,9 +311,9 @@ static void test_keepalive_reuse(void **state)
         assert_true(client_connected(c));
         client_response_free(r);
     }
-    net_http_gauges_get(f->srv, &after);
+    httpd_gauges_get(f->srv, &after);
     assert_int_equal(after.conns_accepted[0] - before.conns_accepted[0], 1);
-    assert_true(net_http_requests(f->srv, 0, ROUTE_ECHO, NET_METHOD_POST, 200) >= 5);
+    assert_true(httpd_requests(f->srv, 0, ROUTE_ECHO, HTTPD_METHOD_POST, 200) >= 5);
     client_close(c);
 }
 
@@ -679,13 +679,13 @@ static void test_deferred(void **state)
 }
 
 /* Waits (bounded) until the server has counted n open connections on listener 0. */
-static void wait_conns(net_http *srv, uint64_t n)
+static void wait_conns(httpd *srv, uint64_t n)
 {
-    net_http_gauges g;
+    httpd_gauges g;
     int i;
 
     for (i = 0; i < 300; i++) {
-        net_http_gauges_get(srv, &g);
+        httpd_gauges_get(srv, &g);
         if (g.conns_open[0] == n) {
             return;
         }
@@ -701,7 +701,7 @@ static void test_per_ip_limit(void **state)
     int fds[65], i;
     char buf[16];
     ssize_t r;
-    net_http_gauges g;
+    httpd_gauges g;
 
     (void)state;
     for (i = 0; i < 64; i++) {
@@ -715,7 +715,7 @@ static void test_per_ip_limit(void **state)
     (void)send(fds[64], "GET /echo HTTP/1.1\r\n\r\n", 22, MSG_NOSIGNAL);
     r = recv(fds[64], buf, sizeof(buf), 0);
     assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
-    net_http_gauges_get(f->srv, &g);
+    httpd_gauges_get(f->srv, &g);
     assert_int_equal(g.conns_rejected[0], 1);
     /* the 64 admitted ones still work */
     assert_int_equal(send(fds[0], "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", 31, MSG_NOSIGNAL), 31);
@@ -771,20 +771,20 @@ static void test_graceful_stop(void **state)
     fixture *f = fixture_new(0, 2000);
     defer_call d = {.port = f->port};
     pthread_t t;
-    net_http_gauges g;
+    httpd_gauges g;
     int i, fd = 0;
 
     (void)state;
     assert_int_equal(pthread_create(&t, NULL, defer_client, &d), 0);
     for (i = 0; i < 300; i++) {
-        net_http_gauges_get(f->srv, &g);
+        httpd_gauges_get(f->srv, &g);
         if (g.inflight == 1) {
             break;
         }
         sleep_ms(5);
     }
     assert_int_equal(g.inflight, 1);
-    net_http_stop(f->srv, 3000);
+    httpd_stop(f->srv, 3000);
     /* New connections are refused once every loop has let go of the listening socket. */
     for (i = 0; i < 200; i++) {
         fd = raw_connect(f->port);
@@ -798,18 +798,18 @@ static void test_graceful_stop(void **state)
     pthread_join(t, NULL);
     assert_int_equal(d.status, 200);
     assert_string_equal(d.body, "deferred");
-    net_http_wait(f->srv);
+    httpd_wait(f->srv);
     fixture_free(f);
 }
 
 /* Waits (bounded) until n requests are in flight. */
-static void wait_inflight(net_http *srv, uint64_t n)
+static void wait_inflight(httpd *srv, uint64_t n)
 {
-    net_http_gauges g;
+    httpd_gauges g;
     int i;
 
     for (i = 0; i < 300; i++) {
-        net_http_gauges_get(srv, &g);
+        httpd_gauges_get(srv, &g);
         if (g.inflight == n) {
             return;
         }
@@ -853,49 +853,49 @@ static void test_stop_drops_late_deferred(void **state)
     wait_inflight(f->srv, 1);
     /* No grace: the connection closes while the reply is still being made elsewhere; the loop
      * keeps running until that reply arrives, then drops it. */
-    net_http_stop(f->srv, 0);
+    httpd_stop(f->srv, 0);
     pthread_join(t, NULL);
     assert_int_equal(d.status, 0);
-    net_http_wait(f->srv);
+    httpd_wait(f->srv);
     wait_inflight(f->srv, 0);
     fixture_free(f);
 }
 
 static void test_open_errors(void **state)
 {
-    net_listener_cfg lc = {.host = "not-an-ip", .handle = on_request};
-    net_http_cfg cfg = {.listeners = &lc, .n_listeners = 1, .threads = 1};
-    net_http *srv = (net_http *)&cfg;
+    httpd_listener_cfg lc = {.host = "not-an-ip", .handle = on_request};
+    httpd_cfg cfg = {.listeners = &lc, .n_listeners = 1, .threads = 1};
+    httpd *srv = (httpd *)&cfg;
 
     (void)state;
-    assert_int_equal(net_http_open(&cfg, &srv), TALLY_EINVAL);
+    assert_int_equal(httpd_open(&cfg, &srv), TALLY_EINVAL);
     assert_null(srv);
     lc.host = "::1";
     cfg.n_listeners = 0;
-    assert_int_equal(net_http_open(&cfg, &srv), TALLY_EINVAL);
+    assert_int_equal(httpd_open(&cfg, &srv), TALLY_EINVAL);
 }
 
 static void test_ipv6(void **state)
 {
-    net_listener_cfg lc = {.host = "::1", .handle = on_request, .head = on_head};
-    net_http_cfg cfg = {.listeners = &lc, .n_listeners = 1, .threads = 1};
+    httpd_listener_cfg lc = {.host = "::1", .handle = on_request, .head = on_head};
+    httpd_cfg cfg = {.listeners = &lc, .n_listeners = 1, .threads = 1};
     client_request rq = {.method = "GET", .target = "/echo"};
     client_cfg cc = {.host = "::1", .io_timeout_ms = 3000};
     client_response *r = NULL;
     client_conn *c;
-    net_http *srv;
+    httpd *srv;
 
     (void)state;
-    if (net_http_open(&cfg, &srv) != TALLY_OK) {
+    if (httpd_open(&cfg, &srv) != TALLY_OK) {
         skip(); /* no IPv6 loopback in this sandbox */
     }
-    cc.port = net_http_port(srv, 0);
+    cc.port = httpd_port(srv, 0);
     assert_int_equal(client_open(&cc, &c), TALLY_OK);
     assert_int_equal(client_do(c, &rq, &r), TALLY_OK);
     assert_int_equal(client_response_status(r), 200);
     client_response_free(r);
     client_close(c);
-    net_http_close(srv);
+    httpd_close(srv);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /* The request object handlers see: accessors, the per-request arena, and the response bytes
  * (status line, headers, optional zstd body). Nothing here touches libevent, so the reply
- * functions may run on any thread; net__req_done() (http.c) carries the result to the loop. */
-#include "net/http_engine_int.h"
+ * functions may run on any thread; httpd__req_done() (http.c) carries the result to the loop. */
+#include "httpd/httpd_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +22,9 @@ static const char fallback_500[] =
     "{\"success\": false, \"error\": \"internal_error\", \"message\": \"out of memory\", "
     "\"request_id\": \"\"}";
 
-net_req *net__req_new(http_conn *conn, size_t listener, size_t arena_cap)
+httpd_req *httpd__req_new(http_conn *conn, size_t listener, size_t arena_cap)
 {
-    net_req *req = calloc(1, sizeof(*req));
+    httpd_req *req = calloc(1, sizeof(*req));
 
     if (req == NULL) {
         return NULL;
@@ -40,7 +40,7 @@ net_req *net__req_new(http_conn *conn, size_t listener, size_t arena_cap)
     return req;
 }
 
-void net__req_free(net_req *req)
+void httpd__req_free(httpd_req *req)
 {
     arena_chunk *c, *next;
 
@@ -58,7 +58,7 @@ void net__req_free(net_req *req)
     free(req);
 }
 
-void *net_req_alloc(net_req *req, size_t n)
+void *httpd_req_alloc(httpd_req *req, size_t n)
 {
     const size_t align = sizeof(max_align_t);
     arena_chunk *c = req->chunks;
@@ -93,10 +93,10 @@ void *net_req_alloc(net_req *req, size_t n)
     return p;
 }
 
-static char *arena_strdup(net_req *req, const char *s)
+static char *arena_strdup(httpd_req *req, const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *p = net_req_alloc(req, n);
+    char *p = httpd_req_alloc(req, n);
 
     if (p != NULL) {
         memcpy(p, s, n);
@@ -104,37 +104,37 @@ static char *arena_strdup(net_req *req, const char *s)
     return p;
 }
 
-size_t net_req_listener(const net_req *req)
+size_t httpd_req_listener(const httpd_req *req)
 {
     return req->listener;
 }
 
-net_method net_req_method(const net_req *req)
+httpd_method httpd_req_method(const httpd_req *req)
 {
     return req->method;
 }
 
-const char *net_req_method_name(const net_req *req)
+const char *httpd_req_method_name(const httpd_req *req)
 {
     return req->method_name;
 }
 
-const char *net_req_target(const net_req *req)
+const char *httpd_req_target(const httpd_req *req)
 {
     return req->target;
 }
 
-const char *net_req_path(const net_req *req)
+const char *httpd_req_path(const httpd_req *req)
 {
     return req->path;
 }
 
-const char *net_req_query(const net_req *req)
+const char *httpd_req_query(const httpd_req *req)
 {
     return req->query;
 }
 
-size_t net_req_header(const net_req *req, const char *name, const char **value_out)
+size_t httpd_req_header(const httpd_req *req, const char *name, const char **value_out)
 {
     size_t i, count = 0;
 
@@ -152,7 +152,7 @@ size_t net_req_header(const net_req *req, const char *name, const char **value_o
     return count;
 }
 
-const char *net_req_header_nth(const net_req *req, const char *name, size_t idx)
+const char *httpd_req_header_nth(const httpd_req *req, const char *name, size_t idx)
 {
     size_t i;
 
@@ -167,12 +167,12 @@ const char *net_req_header_nth(const net_req *req, const char *name, size_t idx)
     return NULL;
 }
 
-const char *net_req_peer(const net_req *req)
+const char *httpd_req_peer(const httpd_req *req)
 {
     return req->peer;
 }
 
-const struct sockaddr *net_req_peer_addr(const net_req *req, socklen_t *len_out)
+const struct sockaddr *httpd_req_peer_addr(const httpd_req *req, socklen_t *len_out)
 {
     if (len_out != NULL) {
         *len_out = req->peer_len;
@@ -180,7 +180,7 @@ const struct sockaddr *net_req_peer_addr(const net_req *req, socklen_t *len_out)
     return (const struct sockaddr *)&req->peer_ss;
 }
 
-tally_bytes net_req_body(const net_req *req)
+tally_bytes httpd_req_body(const httpd_req *req)
 {
     tally_bytes b = {req->body, req->body_n};
 
@@ -190,23 +190,23 @@ tally_bytes net_req_body(const net_req *req)
     return b;
 }
 
-const char *net_req_id(const net_req *req)
+const char *httpd_req_id(const httpd_req *req)
 {
     return req->id;
 }
 
-unsigned net_req_route(const net_req *req)
+unsigned httpd_req_route(const httpd_req *req)
 {
     return req->route;
 }
 
-void net_req_set_route(net_req *req, unsigned route)
+void httpd_req_set_route(httpd_req *req, unsigned route)
 {
-    TALLY_ASSERT(route < NET_HTTP_ROUTES_MAX);
+    TALLY_ASSERT(route < HTTPD_ROUTES_MAX);
     req->route = route;
 }
 
-void net_req_set_body_limit(net_req *req, size_t limit)
+void httpd_req_set_body_limit(httpd_req *req, size_t limit)
 {
     if (limit < req->body_limit) {
         req->body_limit = limit;
@@ -221,14 +221,14 @@ static bool id_valid(const char *s)
         char c = s[n];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-';
-        if (!ok || n >= NET_HTTP_REQUEST_ID_MAX) {
+        if (!ok || n >= HTTPD_REQUEST_ID_MAX) {
             return false;
         }
     }
     return n > 0;
 }
 
-void net__req_pick_id(net_req *req)
+void httpd__req_pick_id(httpd_req *req)
 {
     static const char hex[] = "0123456789abcdef";
     const char *v;
@@ -236,7 +236,7 @@ void net__req_pick_id(net_req *req)
     size_t i;
 
     /* A repeated X-Request-Id is ambiguous, so it is replaced like an invalid one. */
-    if (net_req_header(req, "X-Request-Id", &v) == 1 && id_valid(v)) {
+    if (httpd_req_header(req, "X-Request-Id", &v) == 1 && id_valid(v)) {
         memcpy(req->id, v, strlen(v) + 1);
         return;
     }
@@ -312,28 +312,28 @@ static int list_q(const char *list, const char *token, const char *wild)
     return q_tok >= 0 ? q_tok : q_wild;
 }
 
-bool net__accepts_zstd(const char *accept_encoding)
+bool httpd__accepts_zstd(const char *accept_encoding)
 {
     return accept_encoding != NULL && list_q(accept_encoding, "zstd", "*") > 0;
 }
 
-bool net_req_content_type_is(const net_req *req, const char *media_type)
+bool httpd_req_content_type_is(const httpd_req *req, const char *media_type)
 {
     const char *v;
     size_t n = strlen(media_type);
 
-    if (net_req_header(req, "Content-Type", &v) != 1 || strncasecmp(v, media_type, n) != 0) {
+    if (httpd_req_header(req, "Content-Type", &v) != 1 || strncasecmp(v, media_type, n) != 0) {
         return false;
     }
     return v[n] == '\0' || v[n] == ';' || v[n] == ' ' || v[n] == '\t';
 }
 
-bool net_req_prefers_msgpack(const net_req *req)
+bool httpd_req_prefers_msgpack(const httpd_req *req)
 {
     const char *accept;
     int mp, js;
 
-    if (net_req_header(req, "Accept", &accept) == 0) {
+    if (httpd_req_header(req, "Accept", &accept) == 0) {
         return false;
     }
     mp = list_q(accept, "application/msgpack", NULL);
@@ -355,7 +355,7 @@ static bool header_reserved(const char *name)
     return false;
 }
 
-tally_status net_req_header_add(net_req *req, const char *name, const char *value)
+tally_status httpd_req_header_add(httpd_req *req, const char *name, const char *value)
 {
     http_out_header *h;
 
@@ -364,7 +364,7 @@ tally_status net_req_header_add(net_req *req, const char *name, const char *valu
         header_reserved(name)) {
         return TALLY_EINVAL;
     }
-    h = net_req_alloc(req, sizeof(*h));
+    h = httpd_req_alloc(req, sizeof(*h));
     if (h == NULL) {
         return TALLY_ELIMIT;
     }
@@ -378,7 +378,7 @@ tally_status net_req_header_add(net_req *req, const char *name, const char *valu
     return TALLY_OK;
 }
 
-void net_req_defer(net_req *req)
+void httpd_req_defer(httpd_req *req)
 {
     TALLY_ASSERT(req->in_handler && !req->replied);
     req->deferred = true;
@@ -468,7 +468,7 @@ static void wb_str(wbuf *w, const char *s)
     w->n += n;
 }
 
-static size_t head_room(const net_req *req, const char *content_type)
+static size_t head_room(const httpd_req *req, const char *content_type)
 {
     size_t room = 256 + strlen(content_type) + sizeof(req->id);
     const http_out_header *h;
@@ -479,7 +479,7 @@ static size_t head_room(const net_req *req, const char *content_type)
     return room;
 }
 
-static bool build(net_req *req, unsigned status, const char *content_type, const void *body,
+static bool build(httpd_req *req, unsigned status, const char *content_type, const void *body,
                   size_t n)
 {
     uint8_t *z = NULL;
@@ -487,12 +487,12 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
     const http_out_header *h;
     char line[128];
     wbuf w;
-    bool head = req->method == NET_METHOD_HEAD;
+    bool head = req->method == HTTPD_METHOD_HEAD;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
 
     bool framed = req->frame_zstd && !no_body;
 
-    if (!framed && req->accept_zstd && n >= NET_HTTP_COMPRESS_MIN && !no_body) {
+    if (!framed && req->accept_zstd && n >= HTTPD_COMPRESS_MIN && !no_body) {
         z = compress_body(body, n, req->zstd_level, &zn);
         if (z != NULL) {
             body = z, n = zn;
@@ -541,8 +541,8 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
     return true;
 }
 
-void net__req_finish(net_req *req, unsigned status, const char *content_type, const void *body,
-                     size_t n)
+void httpd__req_finish(httpd_req *req, unsigned status, const char *content_type, const void *body,
+                       size_t n)
 {
     TALLY_ASSERT(!req->replied);
     if (status < 100 || status > 599) {
@@ -559,20 +559,20 @@ void net__req_finish(net_req *req, unsigned status, const char *content_type, co
     if (req->srv->cfg.on_reply != NULL) {
         req->srv->cfg.on_reply(req->srv->cfg.on_reply_arg, req, req->status, req->out_n);
     }
-    net__req_done(req);
+    httpd__req_done(req);
 }
 
-void net_req_set_data(net_req *req, void *data)
+void httpd_req_set_data(httpd_req *req, void *data)
 {
     req->data = data;
 }
 
-void *net_req_data(const net_req *req)
+void *httpd_req_data(const httpd_req *req)
 {
     return req->data;
 }
 
-uint64_t net_req_elapsed_ns(const net_req *req)
+uint64_t httpd_req_elapsed_ns(const httpd_req *req)
 {
     struct timespec ts;
 
@@ -580,44 +580,44 @@ uint64_t net_req_elapsed_ns(const net_req *req)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - req->start_ns;
 }
 
-void net_req_reply(net_req *req, unsigned status, const char *content_type, const void *body,
-                   size_t n)
+void httpd_req_reply(httpd_req *req, unsigned status, const char *content_type, const void *body,
+                     size_t n)
 {
-    net__req_finish(req, status, content_type != NULL ? content_type : "application/octet-stream",
-                    body, n);
+    httpd__req_finish(req, status, content_type != NULL ? content_type : "application/octet-stream",
+                      body, n);
 }
 
-bool net_req_accepts_zstd(const net_req *req)
+bool httpd_req_accepts_zstd(const httpd_req *req)
 {
     return req->accept_zstd;
 }
 
-void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,
-                              const void *frame, size_t n)
+void httpd_req_reply_zstd_frame(httpd_req *req, unsigned status, const char *content_type,
+                                const void *frame, size_t n)
 {
     req->frame_zstd = true;
-    net__req_finish(req, status, content_type, frame, n);
+    httpd__req_finish(req, status, content_type, frame, n);
 }
 
-void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text)
+void httpd_req_reply_json_str(httpd_req *req, unsigned status, const char *json_text)
 {
-    net__req_finish(req, status, JSON_TYPE, json_text, strlen(json_text));
+    httpd__req_finish(req, status, JSON_TYPE, json_text, strlen(json_text));
 }
 
-void net_req_reply_json(net_req *req, unsigned status, const json_t *json)
+void httpd_req_reply_json(httpd_req *req, unsigned status, const json_t *json)
 {
     char *text = json_dumps(json, JSON_COMPACT);
 
     if (text == NULL) {
-        net_req_error(req, 500, "internal_error", "response could not be encoded", NULL);
+        httpd_req_error(req, 500, "internal_error", "response could not be encoded", NULL);
         return;
     }
-    net_req_reply_json_str(req, status, text);
+    httpd_req_reply_json_str(req, status, text);
     free(text);
 }
 
-void net_req_error(net_req *req, unsigned status, const char *code, const char *message,
-                   const json_t *details)
+void httpd_req_error(httpd_req *req, unsigned status, const char *code, const char *message,
+                     const json_t *details)
 {
     json_t *o = json_object();
     char *text = NULL;
@@ -633,9 +633,9 @@ void net_req_error(net_req *req, unsigned status, const char *code, const char *
     if (text == NULL) {
         static const char minimal[] = "{\"success\": false, \"error\": \"internal_error\"}";
         req->keep_alive = false;
-        net__req_finish(req, 500, JSON_TYPE, minimal, sizeof(minimal) - 1);
+        httpd__req_finish(req, 500, JSON_TYPE, minimal, sizeof(minimal) - 1);
         return;
     }
-    net__req_finish(req, status, JSON_TYPE, text, strlen(text));
+    httpd__req_finish(req, status, JSON_TYPE, text, strlen(text));
     free(text);
 }

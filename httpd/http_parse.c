@@ -1,7 +1,7 @@
 /* The request head parser (request line, header fields, framing headers) and the zstd body
- * decoder; untrusted bytes in, a filled net_req or a §8 rejection out. Runs on the
+ * decoder; untrusted bytes in, a filled httpd_req or a §8 rejection out. Runs on the
  * connection's loop thread. */
-#include "net/http_engine_int.h"
+#include "httpd/httpd_int.h"
 
 #include <string.h>
 #include <strings.h>
@@ -22,8 +22,8 @@ static const char *const method_names[] = {"GET",    "HEAD",    "POST", "PUT",
 /* Returns NULL or the reason the request line is rejected. */
 static const char *parse_line(http_conn *c, char *line)
 {
-    net_req *req = c->req;
-    const net_http_cfg *cfg = &c->w->srv->cfg;
+    httpd_req *req = c->req;
+    const httpd_cfg *cfg = &c->w->srv->cfg;
     char *sp1 = strchr(line, ' '), *sp2, *q;
     size_t i, tlen;
 
@@ -37,10 +37,10 @@ static const char *parse_line(http_conn *c, char *line)
         }
     }
     req->method_name = line;
-    req->method = NET_METHOD_OTHER;
+    req->method = HTTPD_METHOD_OTHER;
     for (i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
         if (strcmp(line, method_names[i]) == 0) {
-            req->method = (net_method)i;
+            req->method = (httpd_method)i;
         }
     }
     sp2 = strchr(sp1 + 1, ' ');
@@ -70,7 +70,7 @@ static const char *parse_line(http_conn *c, char *line)
         return "unsupported HTTP version";
     }
     /* path and query: a second copy, so the raw target stays intact for signatures */
-    q = net_req_alloc(req, tlen + 1);
+    q = httpd_req_alloc(req, tlen + 1);
     if (q == NULL) {
         return "request too large";
     }
@@ -86,7 +86,7 @@ static const char *parse_line(http_conn *c, char *line)
 
 static const char *parse_field(http_conn *c, char *line)
 {
-    net_req *req = c->req;
+    httpd_req *req = c->req;
     char *colon, *v, *end;
     size_t i;
 
@@ -114,7 +114,7 @@ static const char *parse_field(http_conn *c, char *line)
             return "invalid byte in header value";
         }
     }
-    if (req->n_fields >= NET_HTTP_HEADERS_MAX) {
+    if (req->n_fields >= HTTPD_HEADERS_MAX) {
         return "too many header fields";
     }
     req->fields[req->n_fields].name = line;
@@ -125,10 +125,10 @@ static const char *parse_field(http_conn *c, char *line)
 
 /* Reads head lines. Returns 1 when the blank line ending the head has been read, 0 when more
  * input is needed, -1 after replying with an error. */
-int net__read_head(http_conn *c)
+int httpd__read_head(http_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    const net_http_cfg *cfg = &c->w->srv->cfg;
+    const httpd_cfg *cfg = &c->w->srv->cfg;
     size_t eol_len = 0, len, avail;
     struct evbuffer_ptr p;
     const char *why;
@@ -143,11 +143,11 @@ int net__read_head(http_conn *c)
             c->scanned = avail > 0 ? avail - 1u : 0;
             /* No line end yet: reject as soon as the partial line cannot fit. */
             if (!c->line_done && avail > cfg->max_target + 32u) {
-                net__conn_fail(c, 400, "bad_request", "request-target too long");
+                httpd__conn_fail(c, 400, "bad_request", "request-target too long");
                 return -1;
             }
             if (avail > cfg->max_header_bytes - c->head_n) {
-                net__conn_fail(c, 400, "bad_request", "header block too large");
+                httpd__conn_fail(c, 400, "bad_request", "header block too large");
                 return -1;
             }
             return 0;
@@ -155,8 +155,8 @@ int net__read_head(http_conn *c)
         len = (size_t)p.pos;
         c->scanned = 0;
         if (len + eol_len > cfg->max_header_bytes - c->head_n) {
-            net__conn_fail(c, 400, "bad_request",
-                           c->line_done ? "header block too large" : "request-target too long");
+            httpd__conn_fail(c, 400, "bad_request",
+                             c->line_done ? "header block too large" : "request-target too long");
             return -1;
         }
         c->head_n += len + eol_len;
@@ -166,7 +166,7 @@ int net__read_head(http_conn *c)
         evbuffer_drain(in, eol_len);
         line[len] = '\0';
         if (memchr(line, '\0', len) != NULL) {
-            net__conn_fail(c, 400, "bad_request", "NUL byte in request head");
+            httpd__conn_fail(c, 400, "bad_request", "NUL byte in request head");
             return -1;
         }
         if (!c->line_done) {
@@ -181,7 +181,7 @@ int net__read_head(http_conn *c)
             why = parse_field(c, line);
         }
         if (why != NULL) {
-            net__conn_fail(c, 400, "bad_request", why);
+            httpd__conn_fail(c, 400, "bad_request", why);
             return -1;
         }
     }
@@ -206,23 +206,23 @@ static bool has_token(const char *list, const char *token)
 }
 
 /* Checks the framing headers. Returns NULL or the rejection already sent. */
-bool net__check_framing(http_conn *c)
+bool httpd__check_framing(http_conn *c)
 {
-    net_req *req = c->req;
+    httpd_req *req = c->req;
     const char *v;
     size_t n, i;
     uint64_t cl = 0;
 
     /* RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; a repeated one is ambiguous in any case. */
-    n = net_req_header(req, "Host", NULL);
+    n = httpd_req_header(req, "Host", NULL);
     if (n > 1 || (n == 0 && !req->http10)) {
-        net__conn_fail(c, 400, "bad_request", "exactly one Host header is required");
+        httpd__conn_fail(c, 400, "bad_request", "exactly one Host header is required");
         return false;
     }
-    n = net_req_header(req, "Connection", &v);
+    n = httpd_req_header(req, "Connection", &v);
     req->keep_alive = !req->http10;
     for (i = 0; i < n; i++) {
-        v = net_req_header_nth(req, "Connection", i);
+        v = httpd_req_header_nth(req, "Connection", i);
         if (has_token(v, "close")) {
             req->keep_alive = false;
         } else if (req->http10 && has_token(v, "keep-alive")) {
@@ -232,40 +232,40 @@ bool net__check_framing(http_conn *c)
     if (atomic_load(&c->w->srv->stopping)) {
         req->keep_alive = false;
     }
-    req->accept_zstd = net_req_header(req, "Accept-Encoding", &v) >= 1 && net__accepts_zstd(v);
-    if (net_req_header(req, "Transfer-Encoding", NULL) > 0) {
+    req->accept_zstd = httpd_req_header(req, "Accept-Encoding", &v) >= 1 && httpd__accepts_zstd(v);
+    if (httpd_req_header(req, "Transfer-Encoding", NULL) > 0) {
         /* Only Content-Length framing is accepted, which also rules out TE/CL smuggling. */
-        net__conn_fail(c, 400, "bad_request",
-                       "Transfer-Encoding is not accepted; send Content-Length");
+        httpd__conn_fail(c, 400, "bad_request",
+                         "Transfer-Encoding is not accepted; send Content-Length");
         return false;
     }
-    n = net_req_header(req, "Content-Length", &v);
+    n = httpd_req_header(req, "Content-Length", &v);
     if (n > 1) {
-        net__conn_fail(c, 400, "bad_request", "repeated Content-Length");
+        httpd__conn_fail(c, 400, "bad_request", "repeated Content-Length");
         return false;
     }
     if (n == 1) {
         if (v[0] == '\0' || strlen(v) > 15) {
-            net__conn_fail(c, 400, "bad_request", "malformed Content-Length");
+            httpd__conn_fail(c, 400, "bad_request", "malformed Content-Length");
             return false;
         }
         for (i = 0; v[i] != '\0'; i++) {
             if (v[i] < '0' || v[i] > '9') {
-                net__conn_fail(c, 400, "bad_request", "malformed Content-Length");
+                httpd__conn_fail(c, 400, "bad_request", "malformed Content-Length");
                 return false;
             }
             cl = cl * 10u + (uint64_t)(v[i] - '0');
         }
     }
     req->content_length = (size_t)cl;
-    n = net_req_header(req, "Content-Encoding", &v);
+    n = httpd_req_header(req, "Content-Encoding", &v);
     if (n > 1 || (n == 1 && strcasecmp(v, "identity") != 0 && strcasecmp(v, "zstd") != 0)) {
-        net__conn_fail(c, 415, "unsupported_media_type",
-                       "Content-Encoding must be identity or zstd");
+        httpd__conn_fail(c, 415, "unsupported_media_type",
+                         "Content-Encoding must be identity or zstd");
         return false;
     }
     req->zstd_in = n == 1 && strcasecmp(v, "zstd") == 0;
-    if (net_req_header(req, "Expect", &v) >= 1 && strcasecmp(v, "100-continue") == 0) {
+    if (httpd_req_header(req, "Expect", &v) >= 1 && strcasecmp(v, "100-continue") == 0) {
         req->expect_continue = true;
     }
     return true;
@@ -273,9 +273,9 @@ bool net__check_framing(http_conn *c)
 
 /* Decodes a zstd body into req->body, growing the output up to the limit. Returns NULL or the
  * rejection (status in *status_out). */
-const char *net__decode_zstd(http_conn *c, unsigned *status_out)
+const char *httpd__decode_zstd(http_conn *c, unsigned *status_out)
 {
-    net_req *req = c->req;
+    httpd_req *req = c->req;
     size_t limit = req->body_limit, cap, r = 1;
     ZSTD_inBuffer in = {c->raw, req->content_length, 0};
     ZSTD_outBuffer out;
@@ -283,8 +283,8 @@ const char *net__decode_zstd(http_conn *c, unsigned *status_out)
 
     *status_out = 413;
     if (ZSTD_isError(ZSTD_DCtx_reset(c->w->dctx, ZSTD_reset_session_and_parameters)) ||
-        ZSTD_isError(ZSTD_DCtx_setParameter(c->w->dctx, ZSTD_d_windowLogMax,
-                                            NET_HTTP_ZSTD_WINDOW_LOG_MAX))) {
+        ZSTD_isError(
+            ZSTD_DCtx_setParameter(c->w->dctx, ZSTD_d_windowLogMax, HTTPD_ZSTD_WINDOW_LOG_MAX))) {
         *status_out = 500;
         return "zstd decoder setup failed";
     }
