@@ -95,6 +95,10 @@ tally_status audit_open(const audit_cfg *cfg, audit **out)
                         cfg->primary_url);
         goto fail;
     }
+    st = audit__peers_parse(a, cfg->peers, cfg->detail);
+    if (st != TALLY_OK) {
+        goto fail;
+    }
     a->sk = sodium_malloc(64);
     if (a->sk == NULL) {
         st = TALLY_ENOMEM;
@@ -209,6 +213,9 @@ tally_status audit_round_run(audit *a, audit_round *r)
     memset(r, 0, sizeof(*r));
     t0 = t = audit__now();
     st = audit__checkpoint(a, &head, r);
+    if (st == TALLY_OK && !r->failed && !a->st.failed) {
+        st = audit__peers(a, r); /* the heads other auditors trust, against this replica */
+    }
     r->checkpoint_s = audit__now() - t;
     if (st == TALLY_OK && !r->failed && !a->st.failed) {
         st = audit__pull(a, &head, r); /* fills fetch_s, verify_s and replicate_s */

@@ -22,6 +22,7 @@
 #include "schema/status.h"
 
 #define AUDIT_WHAT_MAX 768u
+#define AUDIT_PEERS_MAX 16
 #define AUDIT_WEIGHTS_FILE "weights.json" /* in the data directory (docs/audit.md) */
 #define AUDIT_LOG_DIR "replica"           /* the replica's store, in the data directory */
 
@@ -61,6 +62,9 @@ typedef struct audit_cfg {
                                   the latest final, undisputed cycle and resumes from its
                                   checkpoint (§6.5; docs/audit.md "Bootstrap") */
     bool no_post;             /* check and record verdicts but post nothing (dry run) */
+    const char *peers;        /* other auditors' ops listeners, comma-separated http://host:port
+                                 (TALLY_AUDIT_PEERS): their trusted heads are compared with this
+                                 replica each round (split views); NULL or "": none */
     ops_log *log;             /* JSON lines (component "auditor"); borrowed */
     ops_clock *clock;         /* for nonces and cosignature times; borrowed */
     char *detail;             /* optional, AUDIT_WHAT_MAX bytes: why audit_open failed */
@@ -105,6 +109,7 @@ typedef struct audit_round {
     uint64_t seq;
     char what[AUDIT_WHAT_MAX];
     bool cosigned;          /* a cosignature of primary_size was posted */
+    uint64_t peers_agree, peers_ahead, peers_unreachable; /* TALLY_AUDIT_PEERS this round */
     bool weights_written;
     uint64_t weights_cycle;
     double seconds;

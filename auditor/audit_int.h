@@ -60,7 +60,23 @@ struct audit {
     uint64_t token_expires_ms;
     audit__state st;
     ops_log *olog;
+    client_url peers[AUDIT_PEERS_MAX]; /* other auditors' ops listeners (TALLY_AUDIT_PEERS) */
+    char peer_urls[AUDIT_PEERS_MAX][CLIENT_HOST_MAX + 64];
+    size_t n_peers;
 };
+
+/* ---- peers.c: split views seen through other auditors ---- */
+/* Parses TALLY_AUDIT_PEERS (comma-separated http://host:port, at most AUDIT_PEERS_MAX). */
+TALLY_MUST_USE tally_status audit__peers_parse(audit *a, const char *list, char *detail);
+/* Compares every peer's trusted head with this replica; a node-signed head of a size held here
+ * with another root latches split_view (sync.c's audit__split_view). */
+TALLY_MUST_USE tally_status audit__peers(audit *a, audit_round *r);
+
+/* sync.c: latches split_view with evidence ev (taken), no seq: the heads disagree, and which
+ * record differs is not known from a root alone */
+TALLY_MUST_USE tally_status audit__split_view(audit *a, audit_round *r, json_t *ev,
+                                              const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- state.c ---- */
 TALLY_MUST_USE tally_status audit__state_load(audit *a);

@@ -581,3 +581,14 @@ tally_status audit__reveals(audit *a, audit_round *r)
     free(due);
     return st;
 }
+
+tally_status audit__split_view(audit *a, audit_round *r, json_t *ev, const char *fmt, ...)
+{
+    char what[AUDIT_WHAT_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, ev, "%s", what);
+}

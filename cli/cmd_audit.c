@@ -34,7 +34,10 @@ static void help(void)
            "  TALLY_AUDIT_BOOTSTRAP    genesis, or checkpoint: a new auditor's replay starts at\n"
            "                           the latest final, undisputed cycle (docs/audit.md)\n"
            "  TALLY_AUDIT_OPS_LISTEN   the daemon's /health, /metrics and /checkpoint\n"
-           "                           (127.0.0.1:8291)\n\n"
+           "                           (127.0.0.1:8291)\n"
+           "  TALLY_AUDIT_PEERS        other auditors' ops listeners (http://host:port,...):\n"
+           "                           a head they trust that this replica's tree contradicts\n"
+           "                           is a split view\n\n"
            "  --dir DIR     the auditor's data directory (else $TALLY_AUDIT_DATA_DIR)\n"
            "  --config FILE a KEY=value file (the EnvironmentFile of tally-audit.service)\n"
            "  --once        one round, then exit: 0 when every cycle checked passed, 1 when a\n"
@@ -105,9 +108,14 @@ static void print_round(const audit_round *r)
         printf(" (resumed from cycle %" PRIu64 ")", r->resumed_from);
     }
     printf(", %" PRIu64 " cycles checked, bodies revealed %" PRIu64 ", withheld %" PRIu64
-           "%s%s\n",
+           "%s%s",
            r->cycles_checked, r->bodies_fetched, r->bodies_withheld,
            r->cosigned ? ", cosigned" : "", r->weights_written ? ", weights written" : "");
+    if (r->peers_agree + r->peers_ahead + r->peers_unreachable > 0) {
+        printf(", peers: %" PRIu64 " agree, %" PRIu64 " ahead, %" PRIu64 " unreachable",
+               r->peers_agree, r->peers_ahead, r->peers_unreachable);
+    }
+    printf("\n");
 }
 
 static void print_fail(const audit_round *r)
@@ -219,6 +227,7 @@ int cmd_audit(int argc, char **argv)
                         .max_recompute_week = ops_config_u64(conf, OPS_K_AUDIT_MAX_RECOMPUTE_WEEK),
                         .bootstrap_checkpoint = ops_config_u64(conf, OPS_K_AUDIT_BOOTSTRAP) == 1,
                         .no_post = no_post,
+                        .peers = ops_config_str(conf, OPS_K_AUDIT_PEERS),
                         .log = log,
                         .clock = clock,
                         .detail = detail};

@@ -160,6 +160,9 @@ static const ops_keydef defs[OPS_K_COUNT] = {
     [OPS_K_AUDIT_OPS_LISTEN] =
         {"TALLY_AUDIT_OPS_LISTEN", K(OPS_KIND_LISTEN), "127.0.0.1:8291", false, A, 0,
          "The audit daemon's ops listener (/health, /metrics, /checkpoint)."},
+    [OPS_K_AUDIT_PEERS] = {"TALLY_AUDIT_PEERS", K(OPS_KIND_STRING), "", false, A, 0,
+                           "Other auditors' ops listeners, comma-separated http://host:port: "
+                           "their trusted heads are compared with this replica (split views)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

@@ -45,94 +45,6 @@ static void nap_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-typedef struct auditd {
-    pid_t pid;
-    uint16_t port;
-    char out[700], err[700];
-    client_conn *conn;
-} auditd;
-
-/* Starts `tally audit --dir adir` (the daemon) with a round every second and the ops listener
- * on an ephemeral port, and reads the port from its first line of output (30 s at most). */
-static void daemon_start(auditd *d, uint16_t ledger_port, const char *origin, const char *adir,
-                         const char *vkey)
-{
-    char url[64];
-    pid_t pid;
-
-    snprintf(d->out, sizeof(d->out), "%s/daemon.out", adir);
-    snprintf(d->err, sizeof(d->err), "%s/daemon.err", adir);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ledger_port);
-    unlink(d->out);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int o = open(d->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(d->err, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(o, 1), dup2(e, 2);
-        setenv("TALLY_CONFIG", "/dev/null", 1);
-        setenv("TALLY_AUDIT_PRIMARY_URL", url, 1);
-        setenv("TALLY_AUDIT_ORIGIN", origin, 1);
-        setenv("TALLY_AUDIT_PRIMARY_KEY", vkey, 1);
-        setenv("TALLY_AUDIT_POLL_S", "1", 1);
-        setenv("TALLY_AUDIT_OPS_LISTEN", "127.0.0.1:0", 1);
-        execl(bin(), bin(), "audit", "--dir", adir, (char *)NULL);
-        _exit(127);
-    }
-    d->pid = pid;
-    d->port = 0;
-    for (int t = 0; t < 600 && d->port == 0; t++) {
-        char buf[4096] = "";
-        FILE *f = fopen(d->out, "r");
-        unsigned port = 0;
-        int st;
-        if (f != NULL) {
-            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-            buf[n] = '\0';
-            fclose(f);
-        }
-        const char *p = strstr(buf, "ops listening on 127.0.0.1:");
-        if (p != NULL && strchr(p, '\n') != NULL &&
-            sscanf(p, "ops listening on 127.0.0.1:%u", &port) == 1 && port > 0 && port < 65536) {
-            d->port = (uint16_t)port;
-            break;
-        }
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            d->pid = -1;
-            fail_msg("tally audit exited at start (see %s)", d->err);
-        }
-        nap_ms(50);
-    }
-    if (d->port == 0) {
-        fail_msg("tally audit did not say where it listens within 30 s (see %s)", d->err);
-    }
-    client_cfg cc = {.host = "127.0.0.1", .port = d->port, .io_timeout_ms = 10000};
-    assert_int_equal(client_open(&cc, &d->conn), TALLY_OK);
-}
-
-/* Sends sig and waits (60 s at most) for the exit; the exit status, 128 + signal if killed. */
-static int daemon_stop(auditd *d, int sig)
-{
-    int st = 0;
-
-    client_close(d->conn);
-    d->conn = NULL;
-    kill(d->pid, sig);
-    for (int t = 0; t < 1200; t++) {
-        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-            d->pid = -1;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        nap_ms(50);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &st, 0);
-    d->pid = -1;
-    fail_msg("tally audit did not stop within 60 s of signal %d", sig);
-    return -1;
-}
-
 typedef struct resp {
     unsigned status;
     char *body;
@@ -141,7 +53,7 @@ typedef struct resp {
     json_t *json;
 } resp;
 
-static void get(auditd *d, const char *method, const char *target, resp *out)
+static void get(ta_daemon *d, const char *method, const char *target, resp *out)
 {
     client_request rq = {.method = method, .target = target};
     client_response *r = NULL;
@@ -241,7 +153,7 @@ static void ops_listener(void **state)
 {
     tn_node n;
     tn_miner m;
-    auditd d = {.pid = -1};
+    ta_daemon d = {.pid = -1};
     char adir[600], kpath[700], vkey[512], cmd_out[4096], name[300], wvkey[512], ss58[49];
     uint8_t apk[32], seed[32], acct[32];
     uint64_t t0 = tn_now(), size = 0, verified = 0;
@@ -267,7 +179,7 @@ static void ops_listener(void **state)
     snprintf(name, sizeof(name), "%s.audit.%s", ss58, n.origin);
     assert_int_equal(store_cosig_vkey(name, apk, wvkey, sizeof(wvkey)), TALLY_OK);
 
-    daemon_start(&d, n.port[TN_LEDGER], n.origin, adir, vkey);
+    ta_daemon_start(&d, n.port[TN_LEDGER], n.origin, adir, vkey, NULL);
 
     get(&d, "GET", "/health/live", &r);
     assert_int_equal(r.status, 200);
@@ -407,7 +319,7 @@ static void ops_listener(void **state)
     resp_free(&r);
 
     /* SIGTERM: a clean exit */
-    rc = daemon_stop(&d, SIGTERM);
+    rc = ta_daemon_stop(&d, SIGTERM);
     if (rc != 0) {
         fail_msg("tally audit exit %d after SIGTERM (see %s)", rc, d.err);
     }
@@ -425,7 +337,7 @@ static void ops_listener(void **state)
     ta_feed(&fork, &m, apk, 101, 13, t0 + 7200000);
     ta_cycle(&fork, 1);
     ta_cycle(&fork, 2);
-    daemon_start(&d, fork.port[TN_LEDGER], fork.origin, adir, vkey);
+    ta_daemon_start(&d, fork.port[TN_LEDGER], fork.origin, adir, vkey, NULL);
     bool failing = false;
     for (int t = 0; t < 600 && !failing; t++) {
         get(&d, "GET", "/health", &r);
@@ -460,7 +372,7 @@ static void ops_listener(void **state)
         assert_int_equal(nsize, size);
     }
     resp_free(&r);
-    rc = daemon_stop(&d, SIGTERM);
+    rc = ta_daemon_stop(&d, SIGTERM);
     if (rc != 0) {
         fail_msg("tally audit exit %d after SIGTERM while failing (see %s)", rc, d.err);
     }

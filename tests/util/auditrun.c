@@ -2,6 +2,11 @@
 #include "util/auditrun.h"
 
 #include <inttypes.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,3 +159,93 @@ size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict
     return count;
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+
+/* Starts `tally audit --dir adir` (the daemon) with a round every second and the ops listener
+ * on an ephemeral port, and reads the port from its first line of output (30 s at most). */
+void ta_daemon_start(ta_daemon *d, uint16_t ledger_port, const char *origin, const char *adir,
+                     const char *vkey, const char *peers)
+{
+    char url[64];
+    pid_t pid;
+
+    snprintf(d->out, sizeof(d->out), "%s/daemon.out", adir);
+    snprintf(d->err, sizeof(d->err), "%s/daemon.err", adir);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ledger_port);
+    unlink(d->out);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int o = open(d->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(d->err, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(o, 1), dup2(e, 2);
+        setenv("TALLY_CONFIG", "/dev/null", 1);
+        setenv("TALLY_AUDIT_PRIMARY_URL", url, 1);
+        setenv("TALLY_AUDIT_ORIGIN", origin, 1);
+        setenv("TALLY_AUDIT_PRIMARY_KEY", vkey, 1);
+        setenv("TALLY_AUDIT_POLL_S", "1", 1);
+        setenv("TALLY_AUDIT_OPS_LISTEN", "127.0.0.1:0", 1);
+        if (peers != NULL) {
+            setenv("TALLY_AUDIT_PEERS", peers, 1);
+        }
+        execl(bin(), bin(), "audit", "--dir", adir, (char *)NULL);
+        _exit(127);
+    }
+    d->pid = pid;
+    d->port = 0;
+    for (int t = 0; t < 600 && d->port == 0; t++) {
+        char buf[4096] = "";
+        FILE *f = fopen(d->out, "r");
+        unsigned port = 0;
+        int st;
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+        }
+        const char *p = strstr(buf, "ops listening on 127.0.0.1:");
+        if (p != NULL && strchr(p, '\n') != NULL &&
+            sscanf(p, "ops listening on 127.0.0.1:%u", &port) == 1 && port > 0 && port < 65536) {
+            d->port = (uint16_t)port;
+            break;
+        }
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            d->pid = -1;
+            fail_msg("tally audit exited at start (see %s)", d->err);
+        }
+        nap_ms(50);
+    }
+    if (d->port == 0) {
+        fail_msg("tally audit did not say where it listens within 30 s (see %s)", d->err);
+    }
+    client_cfg cc = {.host = "127.0.0.1", .port = d->port, .io_timeout_ms = 10000};
+    assert_int_equal(client_open(&cc, &d->conn), TALLY_OK);
+}
+
+/* Sends sig and waits (60 s at most) for the exit; the exit status, 128 + signal if killed. */
+int ta_daemon_stop(ta_daemon *d, int sig)
+{
+    int st = 0;
+
+    client_close(d->conn);
+    d->conn = NULL;
+    kill(d->pid, sig);
+    for (int t = 0; t < 1200; t++) {
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            d->pid = -1;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        nap_ms(50);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, &st, 0);
+    d->pid = -1;
+    fail_msg("tally audit did not stop within 60 s of signal %d", sig);
+    return -1;
+}

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/node.h"
 
@@ -26,5 +27,19 @@ int ta_audit_once(uint16_t port, const char *origin, const char *adir, const cha
 void ta_node_vkey(const tn_node *n, char *out, size_t cap);
 /* The ATTESTATION records in the node's log, and the last one's cycle and verdict. */
 size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict);
+
+/* A `tally audit --dir adir` daemon: a round every second, its ops listener on an ephemeral port
+ * (read from its first line of output, 30 s at most), peers (TALLY_AUDIT_PEERS) or NULL; a
+ * keep-alive connection to the listener in conn. */
+typedef struct ta_daemon {
+    pid_t pid;
+    uint16_t port;
+    char out[700], err[700];
+    client_conn *conn;
+} ta_daemon;
+void ta_daemon_start(ta_daemon *d, uint16_t ledger_port, const char *origin, const char *adir,
+                     const char *vkey, const char *peers);
+/* Sends sig and waits (60 s at most) for the exit; the exit status, 128 + signal if killed. */
+int ta_daemon_stop(ta_daemon *d, int sig);
 
 #endif
