@@ -186,4 +186,19 @@ void audit_ops_update(audit_ops *o, audit *a, const audit_round *r, tally_status
  * and frees everything. NULL is a no-op. */
 void audit_ops_close(audit_ops *o);
 
+/* ---- a node's ledger API as a log to compare (`tally diff URL`, remote.c) ----
+ * Opens http://host:port of a ledger listener: its origin and node key from /v1/info, its
+ * /log/checkpoint verified with that key, every level-0 hash tile fetched and checked to give
+ * the checkpoint's root (32 bytes a record in memory). The source then serves those tiles, and
+ * records from entry and body bundles (public bodies; every other body {NULL, 0}), each header
+ * checked against its leaf (TALLY_ECORRUPT otherwise). TALLY_EINVAL (not such a URL), TALLY_EIO
+ * (unreachable, an HTTP error), TALLY_EFORMAT, TALLY_EAUTH (the checkpoint does not verify),
+ * TALLY_ECORRUPT (the tiles do not give its root), with a sentence in detail (AUDIT_WHAT_MAX). */
+typedef struct audit_remote audit_remote;
+struct ledger_diff_source;
+TALLY_MUST_USE tally_status audit_remote_open(const char *url, audit_remote **out, char *detail);
+/* The source over r (borrowed: r must outlive it). */
+void audit_remote_source(audit_remote *r, struct ledger_diff_source *out);
+void audit_remote_close(audit_remote *r); /* NULL is a no-op */
+
 #endif

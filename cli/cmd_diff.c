@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auditor/audit.h"
 #include "cli/cli.h"
 
 static const char usage[] =
     "usage: tally diff [--json] A B\n\n"
-    "Compares two logs, A and B, each a data directory (a node's ledger listener,\n"
-    "http://host:port, is not supported yet): their origins and node keys, then record by\n"
+    "Compares two logs, A and B, each a data directory or a node's ledger listener\n"
+    "(http://host:port: only public data, all of it checked: its checkpoint against the key\n"
+    "its /v1/info names, its hash tiles against that checkpoint's root, each header of its\n"
+    "entry bundles against its leaf; bodies from its body bundles, the public ones): their\n"
+    "origins and node keys, then record by\n"
     "record (equal 256-record hash tiles are skipped whole). At the first record whose header\n"
     "differs it prints both headers side by side, the first header field that differs and,\n"
     "where both logs hold the bodies, the first body field that differs. Then every cycle of\n"
@@ -224,7 +228,6 @@ int cmd_diff(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ledger_diff_result r;
-    store_log *la = NULL, *lb = NULL;
     bool json = false;
     tally_status st;
     int c, rc;
@@ -245,24 +248,37 @@ int cmd_diff(int argc, char **argv)
     if (argc - optind != 2) {
         return cli_usage_error("diff", "give two logs: tally diff A B");
     }
-    for (int i = optind; i < argc; i++) {
-        if (is_url(argv[i])) {
-            return cli_usage_error("diff", "%s: comparing with a node's ledger listener is not "
-                                           "supported yet; give two data directories",
-                                   argv[i]);
+    {
+        ledger_diff_source src[2];
+        store_log *logs[2] = {NULL, NULL};
+        audit_remote *rem[2] = {NULL, NULL};
+        rc = CLI_OK;
+        for (int i = 0; i < 2 && rc == CLI_OK; i++) {
+            const char *arg = argv[optind + i];
+            if (is_url(arg)) {
+                char detail[AUDIT_WHAT_MAX] = "";
+                st = audit_remote_open(arg, &rem[i], detail);
+                if (st != TALLY_OK) {
+                    rc = cli_fail("diff", st, "%s", detail);
+                } else {
+                    audit_remote_source(rem[i], &src[i]);
+                }
+            } else {
+                rc = cli_open("diff", arg, true, &logs[i]);
+                if (rc == CLI_OK) {
+                    ledger_diff_source_store(logs[i], arg, &src[i]);
+                }
+            }
+        }
+        st = rc == CLI_OK ? ledger_diff_sources(&src[0], &src[1], &r) : TALLY_OK;
+        for (int i = 0; i < 2; i++) {
+            store_close(logs[i]);
+            audit_remote_close(rem[i]);
+        }
+        if (rc != CLI_OK) {
+            return rc;
         }
     }
-    rc = cli_open("diff", argv[optind], true, &la);
-    if (rc == CLI_OK) {
-        rc = cli_open("diff", argv[optind + 1], true, &lb);
-    }
-    if (rc != CLI_OK) {
-        store_close(la);
-        return rc;
-    }
-    st = ledger_diff(la, lb, &r);
-    store_close(la);
-    store_close(lb);
     if (st != TALLY_OK) {
         ledger_diff_release(&r);
         return cli_fail("diff", st, "cannot compare %s and %s", argv[optind], argv[optind + 1]);

@@ -140,3 +140,33 @@ tally_status wire_tile_format(const wire_tile *t, char *buf, size_t cap, size_t 
     *n_out = (size_t)k;
     return TALLY_OK;
 }
+
+tally_status wire_bundle_decode(const uint8_t *p, size_t n, unsigned width, tally_bytes *out)
+{
+    size_t off = 0;
+
+    if (width == 0 || width > 256) {
+        return TALLY_EINVAL;
+    }
+    memset(out, 0, width * sizeof(*out));
+    for (unsigned i = 0; i < width; i++) {
+        size_t len;
+        if (n - off < 2) {
+            memset(out, 0, width * sizeof(*out));
+            return TALLY_EFORMAT;
+        }
+        len = (size_t)p[off] << 8 | p[off + 1];
+        off += 2;
+        if (n - off < len) {
+            memset(out, 0, width * sizeof(*out));
+            return TALLY_EFORMAT;
+        }
+        out[i] = (tally_bytes){len ? p + off : NULL, len};
+        off += len;
+    }
+    if (off != n) {
+        memset(out, 0, width * sizeof(*out));
+        return TALLY_EFORMAT; /* bytes after the last entry */
+    }
+    return TALLY_OK;
+}

@@ -421,6 +421,13 @@ TALLY_MUST_USE tally_status wire_tile_parse(const char *path, size_t n, wire_til
 TALLY_MUST_USE tally_status wire_tile_format(const wire_tile *t, char *buf, size_t cap,
                                              size_t *n_out);
 
+/* A full or partial entry or body bundle (§6.3: each entry a uint16 BE length and that many
+ * bytes): exactly `width` entries (1..256) filling all n bytes, as views into p in out[0..width).
+ * A body bundle's length 0 is a body not served. TALLY_EFORMAT for anything else (out zeroed),
+ * TALLY_EINVAL for a width out of range. */
+TALLY_MUST_USE tally_status wire_bundle_decode(const uint8_t *p, size_t n, unsigned width,
+                                               tally_bytes *out);
+
 /* ---- §6.4 deltas ---- */
 #define WIRE_DELTA_MEDIA "application/vnd.tally.delta+msgpack"
 #define WIRE_DELTA_RECORDS_MAX 65536u

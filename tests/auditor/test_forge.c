@@ -8,7 +8,8 @@
  * - changed-input: the OUTCOME's winner swapped → derived_mismatch at the first derived record
  *   that scored it;
  * - rule-violation: a CLOSE one ms early → ingest_rule_violation at the CLOSE.
- * The honest node's own start-up replay refuses each forged log. */
+ * The honest node's own start-up replay refuses each forged log, and `tally diff` of the node's
+ * ledger listener against the honest log names the changed record. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -144,6 +145,19 @@ static void forge_case(tamper_kind kind, const char *reason, bool at_forged)
     snprintf(n.err, sizeof(n.err), "%s/serve.err", fdir);
     n.env[0] = env[0];
     tn_start(&n);
+    /* tally diff against the node's ledger listener: the log it serves is the forged one, and
+     * it parts from the honest one exactly at the changed record */
+    {
+        char url[64], want_diff[96];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)n.port[TN_LEDGER]);
+        assert_int_equal(tu_run(out, sizeof(out), "%s diff %s %s", bin(), url, fdir), 0);
+        assert_non_null(strstr(out, "identical"));
+        assert_int_equal(tu_run(out, sizeof(out), "%s diff %s %s", bin(), logdir, url), 1);
+        snprintf(want_diff, sizeof(want_diff), "diverged at seq %" PRIu64 " ", f.seq);
+        if (strstr(out, want_diff) == NULL) {
+            fail_msg("wanted \"%s\" in:\n%s", want_diff, out);
+        }
+    }
     rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
     assert_int_equal(rc, 1);
     snprintf(want, sizeof(want), "FAIL %s at seq %" PRIu64 ":", reason, seq);

@@ -432,9 +432,14 @@ static void test_diff_identical_prefix(void **state)
     json_decref(j);
     assert_int_equal(tu_run(out, sizeof(out), "%s diff %s %s", bin, base, prefix), 0);
     assert_non_null(strstr(out, "prefix: B ("));
-    assert_int_equal(tu_run(out, sizeof(out), "%s diff %s http://127.0.0.1:8080 2>&1", bin, base),
-                     2);
-    assert_non_null(strstr(out, "not supported yet"));
+    /* a node's ledger listener that is not there, or a URL that names no listener: a clear
+     * error, no verdict */
+    int rc = tu_run(out, sizeof(out), "%s diff %s http://127.0.0.1:1 2>&1", bin, base);
+    assert_true(rc != 0 && rc != 1);
+    assert_non_null(strstr(out, "http://127.0.0.1:1/v1/info"));
+    rc = tu_run(out, sizeof(out), "%s diff http://127.0.0.1:1/log %s 2>&1", bin, base);
+    assert_true(rc != 0 && rc != 1);
+    assert_non_null(strstr(out, "is not http://host:port of a ledger listener"));
     assert_int_equal(tu_run(out, sizeof(out), "%s diff %s 2>&1", bin, base), 2);
 }
 

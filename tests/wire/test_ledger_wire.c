@@ -49,6 +49,37 @@ static void tile_paths(void **state)
     assert_int_equal(wire_tile_format(&t, buf, 5, &n), TALLY_ELIMIT);
 }
 
+/* Entry and body bundles: exactly `width` length-prefixed entries and nothing after them. */
+static void bundles(void **state)
+{
+    static const uint8_t two[] = {0, 3, 'a', 'b', 'c', 0, 0};
+    static const uint8_t *const bad[] = {
+        (const uint8_t *)"\x00",             /* half a length */
+        (const uint8_t *)"\x00\x05ab",       /* an entry cut short */
+        (const uint8_t *)"\x00\x01a\x00",    /* a second entry cut inside its length */
+        (const uint8_t *)"\x00\x01a\x00\x00z", /* bytes after the last entry */
+    };
+    static const size_t bad_n[] = {1, 4, 4, 6};
+    tally_bytes e[256];
+    (void)state;
+
+    assert_int_equal(wire_bundle_decode(two, sizeof(two), 2, e), TALLY_OK);
+    assert_int_equal(e[0].n, 3);
+    assert_memory_equal(e[0].p, "abc", 3);
+    assert_int_equal(e[1].n, 0); /* a body not served */
+    assert_null(e[1].p);
+    /* one entry fewer or more than the width */
+    assert_int_equal(wire_bundle_decode(two, sizeof(two), 1, e), TALLY_EFORMAT);
+    assert_int_equal(wire_bundle_decode(two, sizeof(two), 3, e), TALLY_EFORMAT);
+    assert_int_equal(wire_bundle_decode(two, sizeof(two), 0, e), TALLY_EINVAL);
+    assert_int_equal(wire_bundle_decode(two, sizeof(two), 257, e), TALLY_EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        unsigned w = i < 2 ? 1u : 2u;
+        assert_int_equal(wire_bundle_decode(bad[i], bad_n[i], w, e), TALLY_EFORMAT);
+        assert_int_equal(e[0].n, 0);
+    }
+}
+
 static void make_sth(schema_sth *s, uint64_t size)
 {
     memset(s, 0, sizeof(*s));
@@ -307,7 +338,7 @@ static void records_decode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tile_paths), cmocka_unit_test(delta_codec), cmocka_unit_test(login),
+        cmocka_unit_test(tile_paths), cmocka_unit_test(bundles), cmocka_unit_test(delta_codec), cmocka_unit_test(login),
         cmocka_unit_test(auth_bodies), cmocka_unit_test(queries),
         cmocka_unit_test(attest_request), cmocka_unit_test(records_decode),
     };
