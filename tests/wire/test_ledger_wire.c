@@ -53,12 +53,11 @@ static void tile_paths(void **state)
 static void bundles(void **state)
 {
     static const uint8_t two[] = {0, 3, 'a', 'b', 'c', 0, 0};
-    static const uint8_t *const bad[] = {
-        (const uint8_t *)"\x00",             /* half a length */
-        (const uint8_t *)"\x00\x05ab",       /* an entry cut short */
-        (const uint8_t *)"\x00\x01a\x00",    /* a second entry cut inside its length */
-        (const uint8_t *)"\x00\x01a\x00\x00z", /* bytes after the last entry */
-    };
+    static const uint8_t bad0[] = {0};                    /* half a length */
+    static const uint8_t bad1[] = {0, 5, 'a', 'b'};       /* an entry cut short */
+    static const uint8_t bad2[] = {0, 1, 'a', 0};         /* a second entry cut in its length */
+    static const uint8_t bad3[] = {0, 1, 'a', 0, 0, 'z'}; /* bytes after the last entry */
+    static const uint8_t *const bad[] = {bad0, bad1, bad2, bad3};
     static const size_t bad_n[] = {1, 4, 4, 6};
     tally_bytes e[256];
     (void)state;
