@@ -18,7 +18,10 @@
 
 #define FLUSH_AT 2048 /* records per append, cut only between cycle blocks */
 
-static const char *const names[] = {"forged-derived", "changed-input", "rule-violation"};
+static const char *const names[TAMPER_KINDS] = {
+    "body",           "header",        "dropped",        "inserted",
+    "reordered",      "forged-derived", "changed-input", "rule-violation",
+    "split-view",     "rewind",        "withheld",       "bad-checkpoint"};
 
 bool tamper_kind_parse(const char *name, tamper_kind *out)
 {
@@ -157,8 +160,9 @@ static bool change(tamper_kind k, const scored *sc, schema_body *b)
         }
         b->u.snapshot.ts_ms -= 1;
         return true;
+    default:
+        return false; /* not a kind tamper_forge plays */
     }
-    return false;
 }
 
 /* Copies src/checkpoints/<cycle>.zst files into dst/checkpoints. */
@@ -214,8 +218,8 @@ static tally_status copy_checkpoints(const char *src, const char *dst, uint64_t 
     return st;
 }
 
-tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
-                          tamper_forged *out, char *detail)
+static tally_status copy_log(const char *src, const char *dst, tamper_kind kind, bool forge,
+                             tamper_forged *out, char *detail)
 {
     char kpath[4200], sd[STORE_DETAIL_MAX] = "";
     uint8_t pk[32], *sk = sodium_malloc(64);
@@ -256,7 +260,7 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
         store_close(in);
         return say(detail, st, "%s", sd);
     }
-    st = kind == TAMPER_CHANGED_INPUT ? scan_scored(in, &sc) : TALLY_OK;
+    st = forge && kind == TAMPER_CHANGED_INPUT ? scan_scored(in, &sc) : TALLY_OK;
     if (st == TALLY_OK) {
         st = store_iter_open(in, 0, &it);
     }
@@ -276,7 +280,7 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
             }
         }
         prev_cycle = h.type == SCHEMA_SCORING_CYCLE;
-        if (!done && r.body.p != NULL && store_record_body(&r, &h, &b) == TALLY_OK) {
+        if (forge && !done && r.body.p != NULL && store_record_body(&r, &h, &b) == TALLY_OK) {
             if (change(kind, &sc, &b)) {
                 /* the node signs the lie: header, body hash and signature made anew */
                 st = ledger_batch_node(&batch, fl, &b, h.time_ms);
@@ -292,7 +296,7 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
     if (st == TALLY_ENOTFOUND) {
         st = TALLY_OK;
     }
-    if (st == TALLY_OK && !done) {
+    if (st == TALLY_OK && forge && !done) {
         st = say(detail, TALLY_ENOTFOUND, "the log in %s holds no record that %s changes", src,
                  tamper_kind_name(kind));
     }
@@ -312,4 +316,21 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
     store_close(fl);
     store_close(in);
     return st == TALLY_OK ? copy_checkpoints(src, dst, &out->checkpoints, detail) : st;
+}
+
+tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
+                          tamper_forged *out, char *detail)
+{
+    memset(out, 0, sizeof(*out));
+    if (kind != TAMPER_FORGED_DERIVED && kind != TAMPER_CHANGED_INPUT &&
+        kind != TAMPER_RULE_VIOLATION) {
+        return say(detail, TALLY_EINVAL, "%s is not played by a forged log",
+                   tamper_kind_name(kind));
+    }
+    return copy_log(src, dst, kind, true, out, detail);
+}
+
+tally_status tamper_copy(const char *src, const char *dst, tamper_forged *out, char *detail)
+{
+    return copy_log(src, dst, TAMPER_BODY, false, out, detail);
 }

@@ -1,7 +1,8 @@
-/* A rewriting HTTP proxy for tests: listens on 127.0.0.1 (ephemeral port), forwards each
- * request to one upstream with the blocking client, and lets a hook rewrite the answer's body
- * before it goes back (a misbehaving node between the auditor and the honest one). One
- * connection at a time, keep-alive; answers carry Content-Length, never a content encoding. */
+/* A rewriting HTTP proxy for tests (tamper/'s, tamper.h, with a hook of the test's own): listens
+ * on 127.0.0.1 (ephemeral port), forwards each request to one upstream with the blocking client,
+ * and lets the hook rewrite the answer's body before it goes back (a misbehaving node between the
+ * auditor and the honest one). One connection at a time, keep-alive; answers carry
+ * Content-Length, never a content encoding. */
 #ifndef TALLY_TESTS_PROXY_H
 #define TALLY_TESTS_PROXY_H
 
