@@ -85,6 +85,7 @@ TALLY_MUST_USE tally_status audit__state_save(audit *a);
 TALLY_MUST_USE tally_status audit__evidence(audit *a, json_t *ev);
 
 /* ---- conn.c: talking to the primary ---- */
+#define AUDIT_RATE_RETRIES 6 /* 429s waited out per request before it fails */
 /* One request to the primary; *out belongs to the caller. With bearer, the session token is
  * sent (logging in first when there is none or it was refused with token_invalid). TALLY_EIO
  * with what filled when the primary cannot be reached. */

@@ -4,7 +4,9 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auditor/audit_int.h"
 #include "wire/wire.h"
@@ -131,7 +133,7 @@ static tally_status do_req(audit *a, client_request *rq, bool bearer, client_res
     tally_status st;
 
     *out = NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0, limited = 0; attempt < 2; attempt++) {
         if (bearer && a->token[0] == '\0') {
             st = audit__login(a, what);
             if (st != TALLY_OK) {
@@ -154,6 +156,24 @@ static tally_status do_req(audit *a, client_request *rq, bool bearer, client_res
             client_response_free(*out);
             *out = NULL;
             a->token[0] = '\0'; /* the node restarted or evicted it: log in again */
+            continue;
+        }
+        if (client_response_status(*out) == 429 && limited < AUDIT_RATE_RETRIES) {
+            /* the node's rate limits (§7.1): wait as it asks, up to 10 s, then ask again; a
+             * catch-up is many requests, and a polite auditor is not a failed one */
+            const char *ra = NULL;
+            unsigned long wait_s = 1;
+            if (client_response_header(*out, "Retry-After", &ra) > 0 && ra != NULL) {
+                wait_s = strtoul(ra, NULL, 10);
+            }
+            wait_s = wait_s < 1 ? 1 : wait_s > 10 ? 10 : wait_s;
+            OPS_LOG(a->olog, OPS_WARN, "auditor", "rate_limited", OPS_FS("target", rq->target),
+                    OPS_FU("retry_after_s", wait_s));
+            client_response_free(*out);
+            *out = NULL;
+            struct timespec ts = {(time_t)wait_s, 0};
+            nanosleep(&ts, NULL);
+            limited++, attempt--;
             continue;
         }
         return TALLY_OK;

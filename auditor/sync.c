@@ -556,8 +556,15 @@ tally_status audit__reveals(audit *a, audit_round *r)
                                           ? &rec.entries[off].body
                                           : NULL;
             if (body == NULL) {
+                /* due by the log's own time, which the primary's clock is never behind (§2.3):
+                 * an honest node serves it, so not serving it is withholding (§13) */
                 r->bodies_withheld++;
-                continue;
+                st = diverge(a, r, AUDIT_R_OTHER, true, due[k],
+                             json_pack("{sI}", "withheld_seq", (json_int_t)due[k]),
+                             "record %" PRIu64 ": its body is due since its reveal and the "
+                             "primary does not serve it (withheld)",
+                             due[k]);
+                break;
             }
             st = store_body_put(a->log, body->p, body->n, due[k]);
             if (st == TALLY_EFORMAT) {

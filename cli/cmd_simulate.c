@@ -197,11 +197,13 @@ static const char demo_usage[] =
     "verdicts and the signed checkpoint; then it runs a node on loopback (DIR-node) with\n"
     "simulated miners over HTTP and three auditors (tally audit) that sync, replay, attest\n"
     "and cosign, and prints their verdicts, the cycle's finality and the cosigned checkpoint.\n\n"
-    "  --tamper KIND  instead: a misbehaving node serves DIR's log forged (one record\n"
-    "                 changed and re-signed with the node key) from DIR-tamper-KIND, and\n"
-    "                 an auditor per simulated validator must fail it at the seq a full\n"
-    "                 replay names; exit 0 when all of them do. KIND: forged-derived, changed-input,\n"
-    "                 rule-violation (DIR is simulated first if it holds no log).\n";
+    "  --tamper KIND  instead: a misbehaving node serves a copy of DIR's week from\n"
+    "                 DIR-tamper-KIND (DIR is simulated first if it holds no log), and an\n"
+    "                 auditor per simulated validator must detect it, with the right reason\n"
+    "                 and seq; exit 0 when all of them do. The node lies through a rewriting\n"
+    "                 proxy (body, header, dropped, inserted, reordered, withheld, rewind,\n"
+    "                 bad-checkpoint) or signs a forged log (forged-derived, changed-input,\n"
+    "                 rule-violation); split-view is played by the tests only.\n";
 
 /* The auditor's half of the demo: replay from genesis in both views, then the weights of the
  * last cycle. */
@@ -300,8 +302,8 @@ int cmd_demo(int argc, char **argv)
     if (tamper != NULL) {
         char probe[4200];
         tamper_kind k;
-        if (!tamper_kind_parse(tamper, &k)) {
-            return cli_demo_tamper(dir, tamper); /* names the kinds */
+        if (!tamper_kind_parse(tamper, &k) || k == TAMPER_SPLIT_VIEW) {
+            return cli_demo_tamper(dir, tamper); /* names the kinds, or why not this one */
         }
         snprintf(probe, sizeof(probe), "%s/data.mdb", dir);
         if (access(probe, F_OK) == 0) {

@@ -1,8 +1,10 @@
-/* `tally demo --tamper KIND`: the demo's simulated week, forged by a misbehaving node (tamper.h:
- * one record changed and re-signed with the node key), served on loopback by `tally serve` in
- * this process trusting its disk (TALLY_START_REPLAY=checkpoint), and an auditor for each of
- * the simulation's validators (bound with permits in its METAGRAPHs) that must each fail the
- * log at the seq where it stops following from its inputs. Exit 0 when every auditor detected it. */
+/* `tally demo --tamper KIND`: the demo's simulated week served on loopback by a misbehaving node,
+ * and an auditor for each of the simulation's validators (bound with permits in its METAGRAPHs)
+ * that must each detect it. The node is `tally serve` in this process, on a copy of the week in
+ * DIR-tamper-KIND (DIR itself is never changed), either forged (tamper_forge: one record changed
+ * and re-signed with the node key, served trusting its disk, TALLY_START_REPLAY=checkpoint) or
+ * honest behind tamper/'s rewriting proxy (the other kinds). Exit 0 when every auditor detected
+ * it with the right reason and, where the kind changes a record, at the right seq. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,20 +25,97 @@
 /* every validator of the simulation: the METAGRAPHs bind SIM_VALIDATORS with permits */
 #define TAMPER_AUDITORS SIM_VALIDATORS
 
-typedef struct runner {
+typedef struct demo_node {
+    ops_config *conf;
+    ops_clock *clock;
+    ops_log *log;
     net_node *node;
+    pthread_t th;
+    bool running;
     tally_status st;
-} runner;
+    int fd;
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    char vkey[512];
+} demo_node;
 
 static void *run_node(void *arg)
 {
-    runner *r = arg;
-    r->st = net_node_run(r->node, NULL, NULL);
+    demo_node *d = arg;
+    d->st = net_node_run(d->node, NULL, NULL);
     return NULL;
 }
 
+static int node_up(const char *fdir, demo_node *d)
+{
+    static const char *const overrides[] = {
+        "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
+        "TALLY_OPS_LISTEN=127.0.0.1:0", "TALLY_START_REPLAY=checkpoint",
+        /* every auditor talks from 127.0.0.1: one address, the whole validator set */
+        "TALLY_RATE_IP_PER_S=30000", "TALLY_RATE_IP_PER_MIN=65535",
+        "TALLY_RATE_GLOBAL_PER_S=30000", "TALLY_RATE_GLOBAL_PER_MIN=65535",
+        "TALLY_RATE_KEY_PER_S=30000", "TALLY_RATE_KEY_PER_MIN=65535",
+        "TALLY_SHUTDOWN_GRACE_S=4", NULL};
+    ops_config_src src = {.overrides = overrides, .default_file = "/nonexistent/tally.env"};
+    char logpath[4300], err[512] = "", ndetail[NET_DETAIL_MAX] = "";
+    store_log *sl;
+    uint8_t pk[32];
+    tally_status st;
+    int rc = cli_open("demo", fdir, true, &sl);
+
+    memset(d, 0, sizeof(*d));
+    d->fd = -1;
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    store_node_pubkey(sl, pk);
+    snprintf(d->origin, sizeof(d->origin), "%s", store_origin(sl));
+    store_close(sl);
+    if (store_vkey(d->origin, pk, d->vkey, sizeof(d->vkey)) != TALLY_OK) {
+        return cli_fail("demo", TALLY_EINVAL, "the log's origin %s", d->origin);
+    }
+    snprintf(logpath, sizeof(logpath), "%s/serve.log", fdir);
+    d->fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    st = ops_config_load(&src, &d->conf, err, sizeof(err));
+    if (st == TALLY_OK) {
+        st = ops_clock_new(OPS_CLOCK_REAL, 0, &d->clock);
+    }
+    if (st == TALLY_OK) {
+        ops_log_cfg lc = {.fd = d->fd >= 0 ? d->fd : 2, .level = OPS_INFO};
+        st = ops_log_new(&lc, &d->log);
+    }
+    if (st == TALLY_OK) {
+        net_node_cfg nc = {.dir = fdir, .conf = d->conf, .log = d->log, .clock = d->clock,
+                           .detail = ndetail};
+        st = net_node_open(&nc, &d->node);
+    }
+    if (st != TALLY_OK) {
+        return cli_fail("demo", st, "cannot start the node: %s", ndetail[0] ? ndetail : err);
+    }
+    if (pthread_create(&d->th, NULL, run_node, d) != 0) {
+        return cli_fail("demo", TALLY_ENOMEM, "cannot start the node's thread");
+    }
+    d->running = true;
+    return CLI_OK;
+}
+
+static void node_down(demo_node *d)
+{
+    if (d->running) {
+        net_node_stop(d->node);
+        pthread_join(d->th, NULL);
+    }
+    net_node_close(d->node);
+    ops_log_free(d->log);
+    ops_clock_free(d->clock);
+    ops_config_free(d->conf);
+    if (d->fd >= 0) {
+        close(d->fd);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
 /* The forged log verifies (every record, tile, head and actor signature), and what a full
- * replay of it names: the seq and the sentence every auditor must arrive at on its own. */
+ * replay of it names: the seq every auditor must arrive at on its own. */
 static int expected(const char *fdir, uint64_t *seq, char *what, size_t cap)
 {
     store_log *log;
@@ -72,17 +151,17 @@ static int expected(const char *fdir, uint64_t *seq, char *what, size_t cap)
     return CLI_OK;
 }
 
-/* Auditor k's key: the simulation's validator k (seed 1, 256 miners, as the demo simulates). */
-static int auditor_key(const char *adir, unsigned k)
+/* Auditor k's key in adir: the simulation's validator k (seed 1, 256 miners, as the demo). */
+static int auditor_key(const char *adir, unsigned k, char *path, size_t cap)
 {
-    char path[4400], detail[STORE_DETAIL_MAX] = "";
+    char detail[STORE_DETAIL_MAX] = "";
     uint8_t seed[32], pk[32];
     tally_status st;
 
     if (mkdir(adir, 0700) != 0 && errno != EEXIST) {
         return cli_fail("demo", TALLY_EIO, "cannot make %s", adir);
     }
-    snprintf(path, sizeof(path), "%s/auditor.key", adir);
+    snprintf(path, cap, "%s/auditor.key", adir);
     if (access(path, F_OK) == 0) {
         return CLI_OK;
     }
@@ -94,133 +173,78 @@ static int auditor_key(const char *adir, unsigned k)
     return st == TALLY_OK ? CLI_OK : cli_fail("demo", st, "auditor key %s: %s", path, detail);
 }
 
-static int audit_all(net_node *node, const char *fdir, uint64_t want_seq, unsigned *detected)
+/* One round of auditor k (data in fdir/<name>-k) against port; its verdicts printed. */
+static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
+                    bool bootstrap, bool quiet, audit_round *r)
 {
-    char url[64], vkey[512], logpath[4300];
-    uint8_t pk[32];
-    store_log *sl;
-    ops_clock *clock = NULL;
-    ops_log *log = NULL;
-    int fd, rc = cli_open("demo", fdir, true, &sl);
-    char origin[SCHEMA_ORIGIN_MAX + 1];
+    char dir[4300], key[4400], url[64], detail[AUDIT_WHAT_MAX] = "";
+    audit *a = NULL;
+    tally_status st;
+    int rc;
 
+    snprintf(dir, sizeof(dir), "%s/%s-%u", fdir, name, k);
+    rc = auditor_key(dir, k, key, sizeof(key));
     if (rc != CLI_OK) {
         return rc;
     }
-    store_node_pubkey(sl, pk);
-    snprintf(origin, sizeof(origin), "%s", store_origin(sl));
-    store_close(sl);
-    if (store_vkey(origin, pk, vkey, sizeof(vkey)) != TALLY_OK) {
-        return cli_fail("demo", TALLY_EINVAL, "the forged log's origin %s", origin);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
+    audit_cfg ac = {.dir = dir, .primary_url = url, .origin = d->origin, .primary_key = d->vkey,
+                    .key_file = key, .max_recompute_day = 1, .max_recompute_week = 3,
+                    .bootstrap_checkpoint = bootstrap, .log = d->log, .clock = d->clock,
+                    .detail = detail};
+    st = audit_open(&ac, &a);
+    if (st != TALLY_OK) {
+        return cli_fail("demo", st, "auditor %u: %s", k, detail);
     }
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", net_node_port(node, NET_LISTEN_LEDGER));
-    snprintf(logpath, sizeof(logpath), "%s/audit.log", fdir);
-    fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (ops_clock_new(OPS_CLOCK_REAL, 0, &clock) != TALLY_OK) {
-        rc = CLI_INTERNAL;
-        goto out;
+    st = audit_round_run(a, r);
+    audit_close(a);
+    if (st != TALLY_OK && !r->failed) {
+        rc = cli_fail("demo", st, "auditor %u: %s", k, r->what);
+        audit_round_release(r);
+        return rc;
     }
-    {
-        ops_log_cfg lc = {.fd = fd >= 0 ? fd : 2, .level = OPS_INFO};
-        if (ops_log_new(&lc, &log) != TALLY_OK) {
-            rc = CLI_INTERNAL;
-            goto out;
-        }
-    }
-    for (unsigned k = 0; k < TAMPER_AUDITORS && rc == CLI_OK; k++) {
-        char dir[4300], key[4400], detail[AUDIT_WHAT_MAX] = "";
-        audit *a = NULL;
-        audit_round r;
-        tally_status st;
-        snprintf(dir, sizeof(dir), "%s/auditor-%u", fdir, k);
-        snprintf(key, sizeof(key), "%s/auditor.key", dir);
-        rc = auditor_key(dir, k);
-        if (rc != CLI_OK) {
-            break;
-        }
-        audit_cfg ac = {.dir = dir, .primary_url = url, .origin = origin, .primary_key = vkey,
-                        .key_file = key, .max_recompute_day = 1, .max_recompute_week = 3,
-                        .log = log, .clock = clock, .detail = detail};
-        st = audit_open(&ac, &a);
-        if (st != TALLY_OK) {
-            rc = cli_fail("demo", st, "auditor %u: %s", k, detail);
-            break;
-        }
-        st = audit_round_run(a, &r);
-        if (st != TALLY_OK) {
-            rc = cli_fail("demo", st, "auditor %u: %s", k, r.what);
-        } else {
-            printf("   auditor %u: %" PRIu64 " records verified, %" PRIu64 " replayed; ", k,
-                   r.verified_size, r.records_replayed);
-            for (size_t i = 0; i < r.n_cycles; i++) {
-                printf("%scycle %" PRIu64 " %s", i ? ", " : "", r.cycles[i].cycle,
-                       audit_verdict_name(r.cycles[i].verdict));
-                if (r.cycles[i].verdict == AUDIT_FAIL) {
-                    printf(" (%s, seq %" PRIu64 ")%s", audit_reason_name(r.cycles[i].reason),
-                           r.cycles[i].divergent_seq, r.cycles[i].posted ? ", attested" : "");
+    if (!quiet) {
+        printf("   auditor %u: %" PRIu64 " records verified, %" PRIu64 " replayed", k,
+               r->verified_size, r->records_replayed);
+        for (size_t i = 0; i < r->n_cycles; i++) {
+            printf("%scycle %" PRIu64 " %s", i ? ", " : "; ", r->cycles[i].cycle,
+                   audit_verdict_name(r->cycles[i].verdict));
+            if (r->cycles[i].verdict == AUDIT_FAIL) {
+                printf(" (%s", audit_reason_name(r->cycles[i].reason));
+                if (r->cycles[i].has_divergent_seq) {
+                    printf(", seq %" PRIu64, r->cycles[i].divergent_seq);
                 }
-            }
-            printf("\n");
-            if (r.failed && r.has_seq) {
-                printf("   auditor %u: FAIL %s at seq %" PRIu64 ": %s\n", k,
-                       audit_reason_name(r.reason), r.seq, r.what);
-            }
-            if (r.failed && r.has_seq && r.seq == want_seq) {
-                (*detected)++;
+                printf(")%s", r->cycles[i].posted ? ", attested" : "");
             }
         }
-        audit_round_release(&r);
-        audit_close(a);
+        printf("\n");
+        if (r->failed) {
+            if (r->has_seq) {
+                printf("   auditor %u: FAIL %s at seq %" PRIu64 ": %s\n", k,
+                       audit_reason_name(r->reason), r->seq, r->what);
+            } else {
+                printf("   auditor %u: FAIL %s: %s\n", k, audit_reason_name(r->reason), r->what);
+            }
+        }
     }
-out:
-    ops_log_free(log);
-    ops_clock_free(clock);
-    if (fd >= 0) {
-        close(fd);
-    }
-    return rc;
+    return CLI_OK;
 }
 
-int cli_demo_tamper(const char *dir, const char *kind_name)
+static bool detects(const audit_round *r, audit_reason reason, bool want_seq, uint64_t seq)
 {
-    static const char *const overrides[] = {
-        "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
-        "TALLY_OPS_LISTEN=127.0.0.1:0", "TALLY_START_REPLAY=checkpoint",
-        "TALLY_RATE_IP_PER_S=2000", "TALLY_RATE_IP_PER_MIN=60000",
-        "TALLY_RATE_GLOBAL_PER_S=2000", "TALLY_RATE_GLOBAL_PER_MIN=60000",
-        "TALLY_SHUTDOWN_GRACE_S=4", NULL};
-    char fdir[4200], detail[TAMPER_DETAIL_MAX] = "", ndetail[NET_DETAIL_MAX] = "", err[512] = "";
-    char what[1024] = "", logpath[4300];
-    ops_config_src src = {.overrides = overrides, .default_file = "/nonexistent/tally.env"};
-    ops_config *conf = NULL;
-    ops_clock *clock = NULL;
-    ops_log *log = NULL;
-    net_node *node = NULL;
-    runner run = {0};
-    pthread_t th;
-    tamper_kind kind;
-    tamper_forged f;
-    uint64_t want = 0;
-    unsigned detected = 0;
-    int fd = -1, rc;
-    tally_status st;
+    return r->failed && r->reason == reason && (!want_seq || (r->has_seq && r->seq == seq));
+}
 
-    if (!tamper_kind_parse(kind_name, &kind)) {
-        return cli_usage_error("demo", "--tamper %s: the demo forges forged-derived, "
-                                       "changed-input or rule-violation (the proxy rows are "
-                                       "played by tests/auditor/test_tamper.c)",
-                               kind_name);
-    }
-    snprintf(fdir, sizeof(fdir), "%s-tamper-%s", dir, kind_name);
-    printf("== a misbehaving node: %s, forged into %s\n", kind_name, fdir);
-    if (access(fdir, F_OK) == 0) {
-        return cli_fail("demo", TALLY_ECONFLICT,
-                        "%s exists (a forged log of an earlier demo): remove it first", fdir);
-    }
-    if (mkdir(fdir, 0700) != 0) {
-        return cli_fail("demo", TALLY_EIO, "cannot make %s: %s", fdir, strerror(errno));
-    }
-    st = tamper_forge(dir, fdir, kind, &f, detail);
+/* The forged rows: the node signs the lie. */
+static int forged(const char *dir, const char *fdir, tamper_kind kind, unsigned *detected)
+{
+    char detail[TAMPER_DETAIL_MAX] = "", what[1024] = "";
+    tamper_forged f;
+    demo_node d;
+    uint64_t want = 0;
+    tally_status st = tamper_forge(dir, fdir, kind, &f, detail);
+    int rc;
+
     if (st != TALLY_OK) {
         return cli_fail("demo", st, "%s", detail);
     }
@@ -232,49 +256,182 @@ int cli_demo_tamper(const char *dir, const char *kind_name)
         return rc;
     }
     printf("   a full replay names seq %" PRIu64 ": %s\n", want, what);
-    snprintf(logpath, sizeof(logpath), "%s/serve.log", fdir);
-    fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    st = ops_config_load(&src, &conf, err, sizeof(err));
-    if (st == TALLY_OK) {
-        st = ops_clock_new(OPS_CLOCK_REAL, 0, &clock);
-    }
-    if (st == TALLY_OK) {
-        ops_log_cfg lc = {.fd = fd >= 0 ? fd : 2, .level = OPS_INFO};
-        st = ops_log_new(&lc, &log);
-    }
-    if (st == TALLY_OK) {
-        net_node_cfg nc = {.dir = fdir, .conf = conf, .log = log, .clock = clock,
-                           .detail = ndetail};
-        st = net_node_open(&nc, &node);
-    }
-    if (st != TALLY_OK) {
-        rc = cli_fail("demo", st, "cannot start the node: %s", ndetail[0] ? ndetail : err);
-        goto out;
-    }
-    printf("   tally serve (TALLY_START_REPLAY=checkpoint: it trusts its disk) on ledger "
-           "http://127.0.0.1:%u\n== %u auditors check it over HTTP\n",
-           net_node_port(node, NET_LISTEN_LEDGER), TAMPER_AUDITORS);
-    fflush(stdout);
-    run.node = node;
-    if (pthread_create(&th, NULL, run_node, &run) != 0) {
-        rc = cli_fail("demo", TALLY_ENOMEM, "cannot start the node's thread");
-        goto out;
-    }
-    rc = audit_all(node, fdir, want, &detected);
-    net_node_stop(node);
-    pthread_join(th, NULL);
+    rc = node_up(fdir, &d);
     if (rc == CLI_OK) {
-        printf("   %u of %u auditors detected it at seq %" PRIu64 "%s\n", detected,
-               TAMPER_AUDITORS, want, detected == TAMPER_AUDITORS ? "" : ": NOT DETECTED");
-        rc = detected == TAMPER_AUDITORS ? CLI_OK : CLI_CHECK_FAILED;
+        printf("   tally serve (TALLY_START_REPLAY=checkpoint: it trusts its disk) on ledger "
+               "http://127.0.0.1:%u\n== %u auditors check it over HTTP\n",
+               net_node_port(d.node, NET_LISTEN_LEDGER), TAMPER_AUDITORS);
+        fflush(stdout);
     }
-out:
-    net_node_close(node);
-    ops_log_free(log);
-    ops_clock_free(clock);
-    ops_config_free(conf);
-    if (fd >= 0) {
-        close(fd);
+    for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
+        audit_round r;
+        rc = round_of(&d, fdir, "auditor", k, net_node_port(d.node, NET_LISTEN_LEDGER), false,
+                      false, &r);
+        if (rc == CLI_OK) {
+            audit_reason reason = kind == TAMPER_RULE_VIOLATION ? AUDIT_R_INGEST_RULE
+                                                                : AUDIT_R_DERIVED_MISMATCH;
+            *detected += detects(&r, reason, true, want);
+            audit_round_release(&r);
+        }
+    }
+    node_down(&d);
+    return rc;
+}
+
+/* A checkpoint note from the node's ledger listener (malloc'd). */
+static char *get_note(uint16_t port, size_t *n_out)
+{
+    client_cfg cc = {.host = "127.0.0.1", .port = port};
+    client_conn *c = NULL;
+    client_response *r = NULL;
+    client_request rq = {.method = "GET", .target = "/log/checkpoint"};
+    char *out = NULL;
+
+    if (client_open(&cc, &c) == TALLY_OK && client_do(c, &rq, &r) == TALLY_OK &&
+        client_response_status(r) == 200) {
+        tally_bytes b = client_response_body(r);
+        out = malloc(b.n ? b.n : 1);
+        if (out != NULL) {
+            memcpy(out, b.p, b.n);
+            *n_out = b.n;
+        }
+    }
+    client_response_free(r);
+    client_close(c);
+    return out;
+}
+
+/* The proxy rows: an honest node, and what it serves rewritten on the way. */
+static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned *detected)
+{
+    char detail[TAMPER_DETAIL_MAX] = "";
+    tamper_forged f;
+    demo_node d;
+    char *old_note = NULL;
+    size_t old_n = 0;
+    uint16_t ledger;
+    tally_status st = tamper_copy(dir, fdir, &f, detail);
+    bool first_honest = kind == TAMPER_REWIND || kind == TAMPER_BAD_CHECKPOINT;
+    int rc;
+
+    if (st != TALLY_OK) {
+        return cli_fail("demo", st, "%s", detail);
+    }
+    rc = node_up(fdir, &d);
+    if (rc != CLI_OK) {
+        node_down(&d);
+        return rc;
+    }
+    ledger = net_node_port(d.node, NET_LISTEN_LEDGER);
+    printf("   an honest tally serve on a copy of the week (%" PRIu64 " records), ledger "
+           "http://127.0.0.1:%u, behind a proxy that %s\n",
+           f.records, ledger,
+           kind == TAMPER_BODY       ? "flips a bit of a non-public body in a delta"
+           : kind == TAMPER_HEADER   ? "moves a header's time by one ms in a delta"
+           : kind == TAMPER_DROPPED  ? "leaves a record out of a delta"
+           : kind == TAMPER_INSERTED ? "serves a record of a delta twice"
+           : kind == TAMPER_REORDERED ? "swaps two records of a delta"
+           : kind == TAMPER_WITHHELD ? "strips every embargoed body, due or not"
+           : kind == TAMPER_REWIND   ? "serves the checkpoint of before the auditors' first round"
+                                     : "flips a bit of the state blob a new auditor bootstraps from");
+    if (kind == TAMPER_REWIND) {
+        old_note = get_note(ledger, &old_n);
+        if (old_note == NULL) {
+            node_down(&d);
+            return cli_fail("demo", TALLY_EIO, "the node serves no checkpoint");
+        }
+    }
+    if (first_honest) {
+        printf("== %u auditors check the honest node first%s\n", TAMPER_AUDITORS,
+               kind == TAMPER_BAD_CHECKPOINT ? " (their attestations make its cycles final)" : "");
+        for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
+            audit_round r;
+            rc = round_of(&d, fdir, "auditor", k, ledger, false, false, &r);
+            if (rc == CLI_OK) {
+                if (r.failed) {
+                    rc = cli_fail("demo", TALLY_ECONFLICT, "the honest round failed");
+                }
+                audit_round_release(&r);
+            }
+        }
+    }
+    printf("== %u auditors%s check it through the proxy\n", TAMPER_AUDITORS,
+           kind == TAMPER_BAD_CHECKPOINT ? " (new ones, bootstrapping from the final checkpoint)"
+                                         : "");
+    fflush(stdout);
+    for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
+        /* one proxy each, so each auditor is served the lie */
+        tamper_proxy_cfg pc = {.upstream_port = ledger, .kind = kind,
+                               .from = kind <= TAMPER_REORDERED ? f.records / 2 : 0,
+                               .old_note = old_note, .old_n = old_n};
+        tamper_proxy *p = NULL;
+        audit_round r;
+        uint64_t seq = 0;
+        st = tamper_proxy_start(&pc, &p, detail);
+        if (st != TALLY_OK) {
+            rc = cli_fail("demo", st, "%s", detail);
+            break;
+        }
+        rc = round_of(&d, fdir, kind == TAMPER_BAD_CHECKPOINT ? "bootstrap" : "auditor", k,
+                      tamper_proxy_port(p), kind == TAMPER_BAD_CHECKPOINT, false, &r);
+        bool done = tamper_proxy_done(p, &seq);
+        tamper_proxy_stop(p);
+        if (rc != CLI_OK) {
+            break;
+        }
+        audit_reason want = kind == TAMPER_WITHHELD       ? AUDIT_R_OTHER
+                            : kind == TAMPER_REWIND        ? AUDIT_R_SPLIT_VIEW
+                            : kind == TAMPER_BAD_CHECKPOINT ? AUDIT_R_BAD_CHECKPOINT
+                                                           : AUDIT_R_SIGNATURE;
+        bool with_seq = kind <= TAMPER_REORDERED || kind == TAMPER_WITHHELD;
+        if (done) {
+            printf("   the proxy tampered%s", with_seq ? "" : "\n");
+            if (with_seq) {
+                printf(" at seq %" PRIu64 "\n", seq);
+            }
+        }
+        *detected += done && detects(&r, want, with_seq, seq);
+        audit_round_release(&r);
+    }
+    free(old_note);
+    node_down(&d);
+    return rc;
+}
+
+int cli_demo_tamper(const char *dir, const char *kind_name)
+{
+    char fdir[4200];
+    tamper_kind kind;
+    unsigned detected = 0;
+    int rc;
+
+    if (!tamper_kind_parse(kind_name, &kind)) {
+        return cli_usage_error("demo", "--tamper %s: KIND is one of body, header, dropped, "
+                                       "inserted, reordered, forged-derived, changed-input, "
+                                       "rule-violation, split-view, rewind, withheld, "
+                                       "bad-checkpoint",
+                               kind_name);
+    }
+    if (kind == TAMPER_SPLIT_VIEW) {
+        return cli_usage_error("demo", "--tamper split-view needs two nodes and two audit "
+                                       "daemons comparing views as peers: it is played by "
+                                       "tests/auditor/test_split_view.c, not by the demo yet");
+    }
+    snprintf(fdir, sizeof(fdir), "%s-tamper-%s", dir, kind_name);
+    printf("== a misbehaving node: %s, in %s\n", kind_name, fdir);
+    if (access(fdir, F_OK) == 0) {
+        return cli_fail("demo", TALLY_ECONFLICT,
+                        "%s exists (from an earlier demo): remove it first", fdir);
+    }
+    if (mkdir(fdir, 0700) != 0) {
+        return cli_fail("demo", TALLY_EIO, "cannot make %s: %s", fdir, strerror(errno));
+    }
+    rc = tamper_kind_is_proxy(kind) ? proxied(dir, fdir, kind, &detected)
+                                    : forged(dir, fdir, kind, &detected);
+    if (rc == CLI_OK) {
+        printf("   %u of %u auditors detected it%s\n", detected, TAMPER_AUDITORS,
+               detected == TAMPER_AUDITORS ? "" : ": NOT DETECTED");
+        rc = detected == TAMPER_AUDITORS ? CLI_OK : CLI_CHECK_FAILED;
     }
     return rc;
 }
