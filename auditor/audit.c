@@ -213,12 +213,13 @@ tally_status audit_round_run(audit *a, audit_round *r)
     memset(r, 0, sizeof(*r));
     t0 = t = audit__now();
     st = audit__checkpoint(a, &head, r);
-    if (st == TALLY_OK && !r->failed && !a->st.failed) {
-        st = audit__peers(a, r); /* the heads other auditors trust, against this replica */
-    }
     r->checkpoint_s = audit__now() - t;
     if (st == TALLY_OK && !r->failed && !a->st.failed) {
         st = audit__pull(a, &head, r); /* fills fetch_s, verify_s and replicate_s */
+    }
+    if (st == TALLY_OK && !r->failed && !a->st.failed) {
+        /* the heads other auditors trust, against this replica now that it holds the head */
+        st = audit__peers(a, r);
     }
     t = audit__now();
     if (st == TALLY_OK && !r->failed && !a->st.failed) {

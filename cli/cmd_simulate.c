@@ -202,8 +202,9 @@ static const char demo_usage[] =
     "                 auditor per simulated validator must detect it, with the right reason\n"
     "                 and seq; exit 0 when all of them do. The node lies through a rewriting\n"
     "                 proxy (body, header, dropped, inserted, reordered, withheld, rewind,\n"
-    "                 bad-checkpoint) or signs a forged log (forged-derived, changed-input,\n"
-    "                 rule-violation); split-view is played by the tests only.\n";
+    "                 bad-checkpoint), signs a forged log (forged-derived, changed-input,\n"
+    "                 rule-violation), or shows two auditors two views of one size\n"
+    "                 (split-view: they compare as peers).\n";
 
 /* The auditor's half of the demo: replay from genesis in both views, then the weights of the
  * last cycle. */
@@ -302,8 +303,8 @@ int cmd_demo(int argc, char **argv)
     if (tamper != NULL) {
         char probe[4200];
         tamper_kind k;
-        if (!tamper_kind_parse(tamper, &k) || k == TAMPER_SPLIT_VIEW) {
-            return cli_demo_tamper(dir, tamper); /* names the kinds, or why not this one */
+        if (!tamper_kind_parse(tamper, &k)) {
+            return cli_demo_tamper(dir, tamper); /* names the kinds */
         }
         snprintf(probe, sizeof(probe), "%s/data.mdb", dir);
         if (access(probe, F_OK) == 0) {

@@ -174,8 +174,9 @@ static int auditor_key(const char *adir, unsigned k, char *path, size_t cap)
 }
 
 /* One round of auditor k (data in fdir/<name>-k) against port; its verdicts printed. */
-static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
-                    bool bootstrap, bool quiet, audit_round *r)
+static int round_peers(demo_node *d, const char *fdir, const char *name, unsigned k,
+                       uint16_t port, bool bootstrap, const char *peers, audit_ops *ops,
+                       audit_round *r)
 {
     char dir[4300], key[4400], url[64], detail[AUDIT_WHAT_MAX] = "";
     audit *a = NULL;
@@ -190,20 +191,23 @@ static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
     audit_cfg ac = {.dir = dir, .primary_url = url, .origin = d->origin, .primary_key = d->vkey,
                     .key_file = key, .max_recompute_day = 1, .max_recompute_week = 3,
-                    .bootstrap_checkpoint = bootstrap, .log = d->log, .clock = d->clock,
-                    .detail = detail};
+                    .bootstrap_checkpoint = bootstrap, .peers = peers, .log = d->log,
+                    .clock = d->clock, .detail = detail};
     st = audit_open(&ac, &a);
     if (st != TALLY_OK) {
         return cli_fail("demo", st, "auditor %u: %s", k, detail);
     }
     st = audit_round_run(a, r);
+    if (ops != NULL) {
+        audit_ops_update(ops, a, r, st); /* what its ops listener serves its peers */
+    }
     audit_close(a);
     if (st != TALLY_OK && !r->failed) {
         rc = cli_fail("demo", st, "auditor %u: %s", k, r->what);
         audit_round_release(r);
         return rc;
     }
-    if (!quiet) {
+    {
         printf("   auditor %u: %" PRIu64 " records verified, %" PRIu64 " replayed", k,
                r->verified_size, r->records_replayed);
         for (size_t i = 0; i < r->n_cycles; i++) {
@@ -217,6 +221,10 @@ static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k
                 printf(")%s", r->cycles[i].posted ? ", attested" : "");
             }
         }
+        if (peers != NULL) {
+            printf("; peers: %" PRIu64 " agree, %" PRIu64 " ahead, %" PRIu64 " unreachable",
+                   r->peers_agree, r->peers_ahead, r->peers_unreachable);
+        }
         printf("\n");
         if (r->failed) {
             if (r->has_seq) {
@@ -228,6 +236,12 @@ static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k
         }
     }
     return CLI_OK;
+}
+
+static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
+                    bool bootstrap, audit_round *r)
+{
+    return round_peers(d, fdir, name, k, port, bootstrap, NULL, NULL, r);
 }
 
 static bool detects(const audit_round *r, audit_reason reason, bool want_seq, uint64_t seq)
@@ -266,7 +280,7 @@ static int forged(const char *dir, const char *fdir, tamper_kind kind, unsigned 
     for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
         audit_round r;
         rc = round_of(&d, fdir, "auditor", k, net_node_port(d.node, NET_LISTEN_LEDGER), false,
-                      false, &r);
+                      &r);
         if (rc == CLI_OK) {
             audit_reason reason = kind == TAMPER_RULE_VIOLATION ? AUDIT_R_INGEST_RULE
                                                                 : AUDIT_R_DERIVED_MISMATCH;
@@ -346,7 +360,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
                kind == TAMPER_BAD_CHECKPOINT ? " (their attestations make its cycles final)" : "");
         for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
             audit_round r;
-            rc = round_of(&d, fdir, "auditor", k, ledger, false, false, &r);
+            rc = round_of(&d, fdir, "auditor", k, ledger, false, &r);
             if (rc == CLI_OK) {
                 if (r.failed) {
                     rc = cli_fail("demo", TALLY_ECONFLICT, "the honest round failed");
@@ -373,7 +387,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
             break;
         }
         rc = round_of(&d, fdir, kind == TAMPER_BAD_CHECKPOINT ? "bootstrap" : "auditor", k,
-                      tamper_proxy_port(p), kind == TAMPER_BAD_CHECKPOINT, false, &r);
+                      tamper_proxy_port(p), kind == TAMPER_BAD_CHECKPOINT, &r);
         bool done = tamper_proxy_done(p, &seq);
         tamper_proxy_stop(p);
         if (rc != CLI_OK) {
@@ -398,6 +412,72 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
     return rc;
 }
 
+/* The split view: two nodes with one key, each serving one view (the week and one EVENT more,
+ * a different one each), auditor k auditing node k with the other auditor as its peer (its ops
+ * listener's /checkpoint). Both pass their view alone; the second round compares. */
+static int split(const char *dir, const char *fdir, unsigned *detected)
+{
+    char vdir[2][4300], detail[TAMPER_DETAIL_MAX] = "", peers[2][64];
+    demo_node d[2];
+    audit_ops *ops[2] = {NULL, NULL};
+    tamper_forged f[2];
+    int rc = CLI_OK;
+
+    memset(d, 0, sizeof(d));
+    d[0].fd = d[1].fd = -1;
+    for (unsigned v = 0; v < 2 && rc == CLI_OK; v++) {
+        tally_status st;
+        snprintf(vdir[v], sizeof(vdir[v]), "%s/view-%c", fdir, 'a' + v);
+        if (mkdir(vdir[v], 0700) != 0) {
+            rc = cli_fail("demo", TALLY_EIO, "cannot make %s", vdir[v]);
+            break;
+        }
+        st = tamper_fork(dir, vdir[v], v, &f[v], detail);
+        if (st != TALLY_OK) {
+            rc = cli_fail("demo", st, "%s", detail);
+            break;
+        }
+        rc = node_up(vdir[v], &d[v]);
+        if (rc == CLI_OK) {
+            printf("   view %c: %" PRIu64 " records (seq %" PRIu64 " an EVENT only it holds), "
+                   "tally serve on ledger http://127.0.0.1:%u\n",
+                   'A' + v, f[v].records, f[v].seq, net_node_port(d[v].node, NET_LISTEN_LEDGER));
+        }
+    }
+    for (unsigned v = 0; v < 2 && rc == CLI_OK; v++) {
+        audit_ops_cfg oc = {.host = "127.0.0.1", .port = 0, .origin = d[v].origin,
+                            .primary_url = "(demo)", .poll_s = 1, .log = d[v].log};
+        tally_status st = audit_ops_open(&oc, &ops[v]);
+        if (st != TALLY_OK) {
+            rc = cli_fail("demo", st, "cannot open auditor %u's ops listener", v);
+        }
+    }
+    for (unsigned v = 0; v < 2 && rc == CLI_OK; v++) {
+        snprintf(peers[v], sizeof(peers[v]), "http://127.0.0.1:%u",
+                 (unsigned)audit_ops_port(ops[1 - v]));
+    }
+    for (unsigned round = 0; round < 2 && rc == CLI_OK; round++) {
+        printf("== round %u: auditor k checks view k, the other auditor as its peer\n", round + 1);
+        fflush(stdout);
+        for (unsigned v = 0; v < 2 && rc == CLI_OK; v++) {
+            audit_round r;
+            rc = round_peers(&d[v], fdir, "auditor", v, net_node_port(d[v].node, NET_LISTEN_LEDGER),
+                             false, peers[v], ops[v], &r);
+            if (rc == CLI_OK) {
+                if (round == 1) {
+                    *detected += detects(&r, AUDIT_R_SPLIT_VIEW, false, 0);
+                }
+                audit_round_release(&r);
+            }
+        }
+    }
+    for (unsigned v = 0; v < 2; v++) {
+        audit_ops_close(ops[v]);
+        node_down(&d[v]);
+    }
+    return rc;
+}
+
 int cli_demo_tamper(const char *dir, const char *kind_name)
 {
     char fdir[4200];
@@ -412,11 +492,6 @@ int cli_demo_tamper(const char *dir, const char *kind_name)
                                        "bad-checkpoint",
                                kind_name);
     }
-    if (kind == TAMPER_SPLIT_VIEW) {
-        return cli_usage_error("demo", "--tamper split-view needs two nodes and two audit "
-                                       "daemons comparing views as peers: it is played by "
-                                       "tests/auditor/test_split_view.c, not by the demo yet");
-    }
     snprintf(fdir, sizeof(fdir), "%s-tamper-%s", dir, kind_name);
     printf("== a misbehaving node: %s, in %s\n", kind_name, fdir);
     if (access(fdir, F_OK) == 0) {
@@ -426,8 +501,9 @@ int cli_demo_tamper(const char *dir, const char *kind_name)
     if (mkdir(fdir, 0700) != 0) {
         return cli_fail("demo", TALLY_EIO, "cannot make %s: %s", fdir, strerror(errno));
     }
-    rc = tamper_kind_is_proxy(kind) ? proxied(dir, fdir, kind, &detected)
-                                    : forged(dir, fdir, kind, &detected);
+    rc = kind == TAMPER_SPLIT_VIEW ? split(dir, fdir, &detected)
+         : tamper_kind_is_proxy(kind) ? proxied(dir, fdir, kind, &detected)
+                                      : forged(dir, fdir, kind, &detected);
     if (rc == CLI_OK) {
         printf("   %u of %u auditors detected it%s\n", detected, TAMPER_AUDITORS,
                detected == TAMPER_AUDITORS ? "" : ": NOT DETECTED");

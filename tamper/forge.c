@@ -219,7 +219,7 @@ static tally_status copy_checkpoints(const char *src, const char *dst, uint64_t 
 }
 
 static tally_status copy_log(const char *src, const char *dst, tamper_kind kind, bool forge,
-                             tamper_forged *out, char *detail)
+                             int fork_variant, tamper_forged *out, char *detail)
 {
     char kpath[4200], sd[STORE_DETAIL_MAX] = "";
     uint8_t pk[32], *sk = sodium_malloc(64);
@@ -230,7 +230,7 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     ledger_batch batch = LEDGER_BATCH_INIT;
     bool done = false, prev_cycle = false;
     scored sc = {0};
-    uint64_t first;
+    uint64_t first, last_time = 0;
     tally_status st;
 
     memset(out, 0, sizeof(*out));
@@ -280,6 +280,7 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
             }
         }
         prev_cycle = h.type == SCHEMA_SCORING_CYCLE;
+        last_time = h.time_ms;
         if (forge && !done && r.body.p != NULL && store_record_body(&r, &h, &b) == TALLY_OK) {
             if (change(kind, &sc, &b)) {
                 /* the node signs the lie: header, body hash and signature made anew */
@@ -300,6 +301,21 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
         st = say(detail, TALLY_ENOTFOUND, "the log in %s holds no record that %s changes", src,
                  tamper_kind_name(kind));
     }
+    if (st == TALLY_OK && fork_variant >= 0) {
+        /* one view of a split: the same log and one EVENT more, its teams naming the view,
+         * signed by the node at the last record's time (both views replay cleanly) */
+        char home[32];
+        schema_body ev = {.type = SCHEMA_EVENT};
+        snprintf(home, sizeof(home), "View %c", 'A' + fork_variant);
+        ev.u.event = (schema_event){.event_id = 990000000 + (uint64_t)fork_variant,
+                                    .sport = {"soccer", 6}, .league = {"EPL", 3},
+                                    .home_team = {home, strlen(home)},
+                                    .away_team = {"Split", 5},
+                                    .start_ms = last_time + 86400000, .status = 1};
+        st = ledger_batch_node(&batch, fl, &ev, last_time);
+        out->seq = store_size(in);
+        out->type = SCHEMA_EVENT;
+    }
     if (st == TALLY_OK) {
         st = ledger_batch_flush(&batch, fl, &first);
         if (st != TALLY_OK) {
@@ -309,7 +325,7 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     ledger_batch_release(&batch);
     free(sc.market), free(sc.event), free(sc.events);
     out->records = store_size(fl);
-    if (st == TALLY_OK && out->records != store_size(in)) {
+    if (st == TALLY_OK && out->records != store_size(in) + (fork_variant >= 0 ? 1 : 0)) {
         st = say(detail, TALLY_ECORRUPT, "the forged log holds %" PRIu64 " records, the source %" PRIu64,
                  out->records, store_size(in));
     }
@@ -327,10 +343,20 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
         return say(detail, TALLY_EINVAL, "%s is not played by a forged log",
                    tamper_kind_name(kind));
     }
-    return copy_log(src, dst, kind, true, out, detail);
+    return copy_log(src, dst, kind, true, -1, out, detail);
 }
 
 tally_status tamper_copy(const char *src, const char *dst, tamper_forged *out, char *detail)
 {
-    return copy_log(src, dst, TAMPER_BODY, false, out, detail);
+    return copy_log(src, dst, TAMPER_BODY, false, -1, out, detail);
+}
+
+tally_status tamper_fork(const char *src, const char *dst, unsigned variant, tamper_forged *out,
+                         char *detail)
+{
+    memset(out, 0, sizeof(*out));
+    if (variant > 25) {
+        return say(detail, TALLY_EINVAL, "a split has views A to Z");
+    }
+    return copy_log(src, dst, TAMPER_SPLIT_VIEW, false, (int)variant, out, detail);
 }

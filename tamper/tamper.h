@@ -79,6 +79,13 @@ TALLY_MUST_USE tally_status tamper_forge(const char *src, const char *dst, tampe
 TALLY_MUST_USE tally_status tamper_copy(const char *src, const char *dst, tamper_forged *out,
                                         char *detail);
 
+/* One view of a split (TAMPER_SPLIT_VIEW): the same copy and one EVENT more, its home team
+ * "View <A + variant>", signed by the node at the last record's time (out->seq: that record).
+ * Two variants are two logs of the same size under one key, each replaying cleanly: what a node
+ * that shows two auditors two views holds. */
+TALLY_MUST_USE tally_status tamper_fork(const char *src, const char *dst, unsigned variant,
+                                        tamper_forged *out, char *detail);
+
 /* True for the kinds tamper_proxy plays. */
 bool tamper_kind_is_proxy(tamper_kind k);
 
