@@ -48,8 +48,8 @@ tally_status audit__peers_parse(audit *a, const char *list, char *detail)
 /* The peer's /checkpoint body (malloc'd, NUL-terminated), or NULL when it cannot be had. */
 static char *fetch(const client_url *u, size_t *n_out)
 {
-    client_cfg cc = {.host = u->host, .port = u->port, .connect_timeout_ms = 2000,
-                     .io_timeout_ms = 5000};
+    client_cfg cc = {
+        .host = u->host, .port = u->port, .connect_timeout_ms = 2000, .io_timeout_ms = 5000};
     client_conn *c = NULL;
     client_response *r = NULL;
     client_request rq = {.method = "GET", .target = "/checkpoint"};

@@ -5,8 +5,8 @@
  * tiles. Bodies come from body bundles (public records; the others are not served, as a
  * replica's withheld bodies are not held). */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +185,9 @@ tally_status audit_remote_open(const char *url, audit_remote **out, char *detail
     if (st == TALLY_OK) {
         tally_bytes b = client_response_body(r);
         if (store_note_verify((const char *)b.p, b.n, vkey, &rm->size, rm->root) != TALLY_OK) {
-            st = say(detail, TALLY_EAUTH,
-                     "%s: its checkpoint does not verify with the key its /v1/info names",
-                     rm->name);
+            st =
+                say(detail, TALLY_EAUTH,
+                    "%s: its checkpoint does not verify with the key its /v1/info names", rm->name);
         }
         client_response_free(r);
     }
@@ -223,8 +223,7 @@ static tally_status remote_tile(void *arg, uint64_t index, unsigned width, uint8
     return TALLY_OK;
 }
 
-static tally_status remote_records(void *arg, uint64_t from, ledger_diff_record_fn fn,
-                                   void *fn_arg)
+static tally_status remote_records(void *arg, uint64_t from, ledger_diff_record_fn fn, void *fn_arg)
 {
     audit_remote *rm = arg;
     bool stop = false;

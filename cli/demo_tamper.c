@@ -51,10 +51,9 @@ static int node_up(const char *fdir, demo_node *d)
         "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
         "TALLY_OPS_LISTEN=127.0.0.1:0", "TALLY_START_REPLAY=checkpoint",
         /* every auditor talks from 127.0.0.1: one address, the whole validator set */
-        "TALLY_RATE_IP_PER_S=30000", "TALLY_RATE_IP_PER_MIN=65535",
-        "TALLY_RATE_GLOBAL_PER_S=30000", "TALLY_RATE_GLOBAL_PER_MIN=65535",
-        "TALLY_RATE_KEY_PER_S=30000", "TALLY_RATE_KEY_PER_MIN=65535",
-        "TALLY_SHUTDOWN_GRACE_S=4", NULL};
+        "TALLY_RATE_IP_PER_S=30000", "TALLY_RATE_IP_PER_MIN=65535", "TALLY_RATE_GLOBAL_PER_S=30000",
+        "TALLY_RATE_GLOBAL_PER_MIN=65535", "TALLY_RATE_KEY_PER_S=30000",
+        "TALLY_RATE_KEY_PER_MIN=65535", "TALLY_SHUTDOWN_GRACE_S=4", NULL};
     ops_config_src src = {.overrides = overrides, .default_file = "/nonexistent/tally.env"};
     char logpath[4300], err[512] = "", ndetail[NET_DETAIL_MAX] = "";
     store_log *sl;
@@ -84,8 +83,8 @@ static int node_up(const char *fdir, demo_node *d)
         st = ops_log_new(&lc, &d->log);
     }
     if (st == TALLY_OK) {
-        net_node_cfg nc = {.dir = fdir, .conf = d->conf, .log = d->log, .clock = d->clock,
-                           .detail = ndetail};
+        net_node_cfg nc = {
+            .dir = fdir, .conf = d->conf, .log = d->log, .clock = d->clock, .detail = ndetail};
         st = net_node_open(&nc, &d->node);
     }
     if (st != TALLY_OK) {
@@ -174,9 +173,8 @@ static int auditor_key(const char *adir, unsigned k, char *path, size_t cap)
 }
 
 /* One round of auditor k (data in fdir/<name>-k) against port; its verdicts printed. */
-static int round_peers(demo_node *d, const char *fdir, const char *name, unsigned k,
-                       uint16_t port, bool bootstrap, const char *peers, audit_ops *ops,
-                       audit_round *r)
+static int round_peers(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
+                       bool bootstrap, const char *peers, audit_ops *ops, audit_round *r)
 {
     char dir[4300], key[4400], url[64], detail[AUDIT_WHAT_MAX] = "";
     audit *a = NULL;
@@ -189,10 +187,18 @@ static int round_peers(demo_node *d, const char *fdir, const char *name, unsigne
         return rc;
     }
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
-    audit_cfg ac = {.dir = dir, .primary_url = url, .origin = d->origin, .primary_key = d->vkey,
-                    .key_file = key, .max_recompute_day = 1, .max_recompute_week = 3,
-                    .bootstrap_checkpoint = bootstrap, .peers = peers, .log = d->log,
-                    .clock = d->clock, .detail = detail};
+    audit_cfg ac = {.dir = dir,
+                    .primary_url = url,
+                    .origin = d->origin,
+                    .primary_key = d->vkey,
+                    .key_file = key,
+                    .max_recompute_day = 1,
+                    .max_recompute_week = 3,
+                    .bootstrap_checkpoint = bootstrap,
+                    .peers = peers,
+                    .log = d->log,
+                    .clock = d->clock,
+                    .detail = detail};
     st = audit_open(&ac, &a);
     if (st != TALLY_OK) {
         return cli_fail("demo", st, "auditor %u: %s", k, detail);
@@ -279,11 +285,10 @@ static int forged(const char *dir, const char *fdir, tamper_kind kind, unsigned 
     }
     for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
         audit_round r;
-        rc = round_of(&d, fdir, "auditor", k, net_node_port(d.node, NET_LISTEN_LEDGER), false,
-                      &r);
+        rc = round_of(&d, fdir, "auditor", k, net_node_port(d.node, NET_LISTEN_LEDGER), false, &r);
         if (rc == CLI_OK) {
-            audit_reason reason = kind == TAMPER_RULE_VIOLATION ? AUDIT_R_INGEST_RULE
-                                                                : AUDIT_R_DERIVED_MISMATCH;
+            audit_reason reason =
+                kind == TAMPER_RULE_VIOLATION ? AUDIT_R_INGEST_RULE : AUDIT_R_DERIVED_MISMATCH;
             *detected += detects(&r, reason, true, want);
             audit_round_release(&r);
         }
@@ -340,14 +345,14 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
     printf("   an honest tally serve on a copy of the week (%" PRIu64 " records), ledger "
            "http://127.0.0.1:%u, behind a proxy that %s\n",
            f.records, ledger,
-           kind == TAMPER_BODY       ? "flips a bit of a non-public body in a delta"
-           : kind == TAMPER_HEADER   ? "moves a header's time by one ms in a delta"
-           : kind == TAMPER_DROPPED  ? "leaves a record out of a delta"
-           : kind == TAMPER_INSERTED ? "serves a record of a delta twice"
+           kind == TAMPER_BODY        ? "flips a bit of a non-public body in a delta"
+           : kind == TAMPER_HEADER    ? "moves a header's time by one ms in a delta"
+           : kind == TAMPER_DROPPED   ? "leaves a record out of a delta"
+           : kind == TAMPER_INSERTED  ? "serves a record of a delta twice"
            : kind == TAMPER_REORDERED ? "swaps two records of a delta"
-           : kind == TAMPER_WITHHELD ? "strips every embargoed body, due or not"
-           : kind == TAMPER_REWIND   ? "serves the checkpoint of before the auditors' first round"
-                                     : "flips a bit of the state blob a new auditor bootstraps from");
+           : kind == TAMPER_WITHHELD  ? "strips every embargoed body, due or not"
+           : kind == TAMPER_REWIND    ? "serves the checkpoint of before the auditors' first round"
+                                   : "flips a bit of the state blob a new auditor bootstraps from");
     if (kind == TAMPER_REWIND) {
         old_note = get_note(ledger, &old_n);
         if (old_note == NULL) {
@@ -375,9 +380,11 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
     fflush(stdout);
     for (unsigned k = 0; rc == CLI_OK && k < TAMPER_AUDITORS; k++) {
         /* one proxy each, so each auditor is served the lie */
-        tamper_proxy_cfg pc = {.upstream_port = ledger, .kind = kind,
+        tamper_proxy_cfg pc = {.upstream_port = ledger,
+                               .kind = kind,
                                .from = kind <= TAMPER_REORDERED ? f.records / 2 : 0,
-                               .old_note = old_note, .old_n = old_n};
+                               .old_note = old_note,
+                               .old_n = old_n};
         tamper_proxy *p = NULL;
         audit_round r;
         uint64_t seq = 0;
@@ -393,10 +400,10 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
         if (rc != CLI_OK) {
             break;
         }
-        audit_reason want = kind == TAMPER_WITHHELD       ? AUDIT_R_OTHER
-                            : kind == TAMPER_REWIND        ? AUDIT_R_SPLIT_VIEW
+        audit_reason want = kind == TAMPER_WITHHELD         ? AUDIT_R_OTHER
+                            : kind == TAMPER_REWIND         ? AUDIT_R_SPLIT_VIEW
                             : kind == TAMPER_BAD_CHECKPOINT ? AUDIT_R_BAD_CHECKPOINT
-                                                           : AUDIT_R_SIGNATURE;
+                                                            : AUDIT_R_SIGNATURE;
         bool with_seq = kind <= TAMPER_REORDERED || kind == TAMPER_WITHHELD;
         if (done) {
             printf("   the proxy tampered%s", with_seq ? "" : "\n");
@@ -445,8 +452,12 @@ static int split(const char *dir, const char *fdir, unsigned *detected)
         }
     }
     for (unsigned v = 0; v < 2 && rc == CLI_OK; v++) {
-        audit_ops_cfg oc = {.host = "127.0.0.1", .port = 0, .origin = d[v].origin,
-                            .primary_url = "(demo)", .poll_s = 1, .log = d[v].log};
+        audit_ops_cfg oc = {.host = "127.0.0.1",
+                            .port = 0,
+                            .origin = d[v].origin,
+                            .primary_url = "(demo)",
+                            .poll_s = 1,
+                            .log = d[v].log};
         tally_status st = audit_ops_open(&oc, &ops[v]);
         if (st != TALLY_OK) {
             rc = cli_fail("demo", st, "cannot open auditor %u's ops listener", v);
@@ -486,10 +497,11 @@ int cli_demo_tamper(const char *dir, const char *kind_name)
     int rc;
 
     if (!tamper_kind_parse(kind_name, &kind)) {
-        return cli_usage_error("demo", "--tamper %s: KIND is one of body, header, dropped, "
-                                       "inserted, reordered, forged-derived, changed-input, "
-                                       "rule-violation, split-view, rewind, withheld, "
-                                       "bad-checkpoint",
+        return cli_usage_error("demo",
+                               "--tamper %s: KIND is one of body, header, dropped, "
+                               "inserted, reordered, forged-derived, changed-input, "
+                               "rule-violation, split-view, rewind, withheld, "
+                               "bad-checkpoint",
                                kind_name);
     }
     snprintf(fdir, sizeof(fdir), "%s-tamper-%s", dir, kind_name);
@@ -501,7 +513,7 @@ int cli_demo_tamper(const char *dir, const char *kind_name)
     if (mkdir(fdir, 0700) != 0) {
         return cli_fail("demo", TALLY_EIO, "cannot make %s: %s", fdir, strerror(errno));
     }
-    rc = kind == TAMPER_SPLIT_VIEW ? split(dir, fdir, &detected)
+    rc = kind == TAMPER_SPLIT_VIEW    ? split(dir, fdir, &detected)
          : tamper_kind_is_proxy(kind) ? proxied(dir, fdir, kind, &detected)
                                       : forged(dir, fdir, kind, &detected);
     if (rc == CLI_OK) {

@@ -19,9 +19,8 @@
 #define FLUSH_AT 2048 /* records per append, cut only between cycle blocks */
 
 static const char *const names[TAMPER_KINDS] = {
-    "body",           "header",        "dropped",        "inserted",
-    "reordered",      "forged-derived", "changed-input", "rule-violation",
-    "split-view",     "rewind",        "withheld",       "bad-checkpoint"};
+    "body",          "header",         "dropped",    "inserted", "reordered", "forged-derived",
+    "changed-input", "rule-violation", "split-view", "rewind",   "withheld",  "bad-checkpoint"};
 
 bool tamper_kind_parse(const char *name, tamper_kind *out)
 {
@@ -251,8 +250,12 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     {
         /* the same origin and key: the forged log is the node's, as far as anyone can tell; its
          * record times are the original ones, so no bound against this machine's clock */
-        store_cfg fcfg = {.dir = dst, .create = true, .origin = store_origin(in), .key_seed = sk,
-                          .simulated_time = true, .detail = sd};
+        store_cfg fcfg = {.dir = dst,
+                          .create = true,
+                          .origin = store_origin(in),
+                          .key_seed = sk,
+                          .simulated_time = true,
+                          .detail = sd};
         st = store_open(&fcfg, &fl);
     }
     sodium_free(sk); /* libsodium's secret key starts with its seed */
@@ -308,10 +311,12 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
         schema_body ev = {.type = SCHEMA_EVENT};
         snprintf(home, sizeof(home), "View %c", 'A' + fork_variant);
         ev.u.event = (schema_event){.event_id = 990000000 + (uint64_t)fork_variant,
-                                    .sport = {"soccer", 6}, .league = {"EPL", 3},
+                                    .sport = {"soccer", 6},
+                                    .league = {"EPL", 3},
                                     .home_team = {home, strlen(home)},
                                     .away_team = {"Split", 5},
-                                    .start_ms = last_time + 86400000, .status = 1};
+                                    .start_ms = last_time + 86400000,
+                                    .status = 1};
         st = ledger_batch_node(&batch, fl, &ev, last_time);
         out->seq = store_size(in);
         out->type = SCHEMA_EVENT;
@@ -326,16 +331,17 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     free(sc.market), free(sc.event), free(sc.events);
     out->records = store_size(fl);
     if (st == TALLY_OK && out->records != store_size(in) + (fork_variant >= 0 ? 1 : 0)) {
-        st = say(detail, TALLY_ECORRUPT, "the forged log holds %" PRIu64 " records, the source %" PRIu64,
-                 out->records, store_size(in));
+        st = say(detail, TALLY_ECORRUPT,
+                 "the forged log holds %" PRIu64 " records, the source %" PRIu64, out->records,
+                 store_size(in));
     }
     store_close(fl);
     store_close(in);
     return st == TALLY_OK ? copy_checkpoints(src, dst, &out->checkpoints, detail) : st;
 }
 
-tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind,
-                          tamper_forged *out, char *detail)
+tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind, tamper_forged *out,
+                          char *detail)
 {
     memset(out, 0, sizeof(*out));
     if (kind != TAMPER_FORGED_DERIVED && kind != TAMPER_CHANGED_INPUT &&

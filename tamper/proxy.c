@@ -123,7 +123,8 @@ static bool read_request(int fd, char *head, size_t *head_n, uint8_t **body, siz
 static const char *header_of(const char *head, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
-    for (const char *l = strstr(head, "\r\n"); l != NULL && l[2] != '\r'; l = strstr(l + 2, "\r\n")) {
+    for (const char *l = strstr(head, "\r\n"); l != NULL && l[2] != '\r';
+         l = strstr(l + 2, "\r\n")) {
         if (strncasecmp(l + 2, name, nl) == 0 && l[2 + nl] == ':') {
             const char *v = l + 3 + nl, *e = strstr(v, "\r\n");
             while (*v == ' ') {
@@ -161,9 +162,9 @@ static void strip_records(tamper_proxy *p, const uint8_t *body, size_t n, uint8_
     schema_mpw_array(&w, r.n);
     for (size_t i = 0; i < r.n; i++) {
         schema_header h;
-        bool withhold = schema_header_decode(r.entries[i].header.p, r.entries[i].header.n, &h) ==
-                            TALLY_OK &&
-                        h.tier == SCHEMA_EMBARGOED;
+        bool withhold =
+            schema_header_decode(r.entries[i].header.p, r.entries[i].header.n, &h) == TALLY_OK &&
+            h.tier == SCHEMA_EMBARGOED;
         schema_mpw_array(&w, 2);
         schema_mpw_bin(&w, r.entries[i].header.p, r.entries[i].header.n);
         if (r.entries[i].has_body && !withhold) {
@@ -182,8 +183,8 @@ static void strip_records(tamper_proxy *p, const uint8_t *body, size_t n, uint8_
 }
 
 /* The built-in kinds' rewrite of one answer. */
-static void rewrite_kind(tamper_proxy *p, const char *target, unsigned status,
-                         const uint8_t *body, size_t n, uint8_t **out, size_t *out_n)
+static void rewrite_kind(tamper_proxy *p, const char *target, unsigned status, const uint8_t *body,
+                         size_t n, uint8_t **out, size_t *out_n)
 {
     wire_delta d;
     schema_sth sth;
@@ -202,8 +203,7 @@ static void rewrite_kind(tamper_proxy *p, const char *target, unsigned status,
         }
         return;
     }
-    if (p->kind == TAMPER_BAD_CHECKPOINT && strncmp(target, "/v1/checkpoints/", 16) == 0 &&
-        n > 0) {
+    if (p->kind == TAMPER_BAD_CHECKPOINT && strncmp(target, "/v1/checkpoints/", 16) == 0 && n > 0) {
         /* a state blob one byte off: the auditor's bootstrap must refuse it */
         *out = malloc(n);
         if (*out != NULL) {
@@ -218,7 +218,8 @@ static void rewrite_kind(tamper_proxy *p, const char *target, unsigned status,
         strip_records(p, body, n, out, out_n);
         return;
     }
-    if (strncmp(target, "/v1/deltas", 10) != 0 || wire_delta_decode(body, n, &d, &sth) != TALLY_OK) {
+    if (strncmp(target, "/v1/deltas", 10) != 0 ||
+        wire_delta_decode(body, n, &d, &sth) != TALLY_OK) {
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -314,9 +315,15 @@ static void serve_conn(tamper_proxy *p, int cfd, client_conn *up)
             hs[nh++] = (client_header){"Accept", accept};
         }
         const char *ct = header_of(head, "Content-Type", ctype, sizeof(ctype));
-        client_request rq = {.method = method, .target = target, .headers = hs, .n_headers = nh,
-                             .body = body, .body_n = bn, .content_type = ct,
-                             };
+        client_request rq = {
+            .method = method,
+            .target = target,
+            .headers = hs,
+            .n_headers = nh,
+            .body = body,
+            .body_n = bn,
+            .content_type = ct,
+        };
         client_response *resp = NULL;
         tally_status st = client_do(up, &rq, &resp);
         free(body);
@@ -337,11 +344,12 @@ static void serve_conn(tamper_proxy *p, int cfd, client_conn *up)
         client_response_header(resp, "Retry-After", &ra);
         client_response_header(resp, "WWW-Authenticate", &www);
         char line[1024];
-        int ln = snprintf(line, sizeof(line),
-                          "HTTP/1.1 %u X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s%s\r\n",
-                          status, rct ? rct : "application/octet-stream", nb ? nn : b.n,
-                          ra ? "Retry-After: " : "", ra ? ra : "", ra ? "\r\n" : "",
-                          www ? "WWW-Authenticate: " : "", www ? www : "", www ? "\r\n" : "");
+        int ln =
+            snprintf(line, sizeof(line),
+                     "HTTP/1.1 %u X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s%s\r\n",
+                     status, rct ? rct : "application/octet-stream", nb ? nn : b.n,
+                     ra ? "Retry-After: " : "", ra ? ra : "", ra ? "\r\n" : "",
+                     www ? "WWW-Authenticate: " : "", www ? www : "", www ? "\r\n" : "");
         bool ok = ln > 0 && (size_t)ln < sizeof(line) && write_all(cfd, line, (size_t)ln) &&
                   write_all(cfd, nb ? nb : b.p, nb ? nn : b.n);
         free(nb);
@@ -378,9 +386,9 @@ static void *run(void *arg)
 
 bool tamper_kind_is_proxy(tamper_kind k)
 {
-    return k == TAMPER_BODY || k == TAMPER_HEADER || k == TAMPER_DROPPED ||
-           k == TAMPER_INSERTED || k == TAMPER_REORDERED || k == TAMPER_WITHHELD ||
-           k == TAMPER_REWIND || k == TAMPER_BAD_CHECKPOINT;
+    return k == TAMPER_BODY || k == TAMPER_HEADER || k == TAMPER_DROPPED || k == TAMPER_INSERTED ||
+           k == TAMPER_REORDERED || k == TAMPER_WITHHELD || k == TAMPER_REWIND ||
+           k == TAMPER_BAD_CHECKPOINT;
 }
 
 tally_status tamper_proxy_start(const tamper_proxy_cfg *cfg, tamper_proxy **out, char *detail)

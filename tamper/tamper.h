@@ -56,9 +56,9 @@ typedef enum tamper_kind {
 #define TAMPER_DETAIL_MAX 512
 
 typedef struct tamper_forged {
-    uint64_t seq;      /* the changed record */
-    unsigned type;     /* its schema_type */
-    uint64_t records;  /* records in the forged log (as many as in the source) */
+    uint64_t seq;         /* the changed record */
+    unsigned type;        /* its schema_type */
+    uint64_t records;     /* records in the forged log (as many as in the source) */
     uint64_t checkpoints; /* checkpoint files copied */
 } tamper_forged;
 
@@ -95,12 +95,12 @@ bool tamper_kind_is_proxy(tamper_kind k);
 typedef void (*tamper_rewrite_fn)(void *arg, const char *target, unsigned status,
                                   const uint8_t *body, size_t n, uint8_t **out, size_t *out_n);
 typedef struct tamper_proxy_cfg {
-    uint16_t upstream_port;  /* the honest node's ledger listener on 127.0.0.1 */
-    tamper_kind kind;        /* a proxy kind, unless fn is given */
-    uint64_t from;           /* tamper with the first eligible record at or after this seq */
-    const char *old_note;    /* TAMPER_REWIND: the older checkpoint note to serve (copied) */
+    uint16_t upstream_port; /* the honest node's ledger listener on 127.0.0.1 */
+    tamper_kind kind;       /* a proxy kind, unless fn is given */
+    uint64_t from;          /* tamper with the first eligible record at or after this seq */
+    const char *old_note;   /* TAMPER_REWIND: the older checkpoint note to serve (copied) */
     size_t old_n;
-    tamper_rewrite_fn fn;    /* optional: a caller's rewrite instead of the kind's */
+    tamper_rewrite_fn fn; /* optional: a caller's rewrite instead of the kind's */
     void *arg;
 } tamper_proxy_cfg;
 typedef struct tamper_proxy tamper_proxy;

@@ -88,8 +88,10 @@ static void test_split_view(void **state)
     ta_node_vkey(&n1, vkey, sizeof(vkey));
 
     /* each alone: nothing wrong */
-    assert_int_equal(ta_audit_once(n1.port[TN_LEDGER], n1.origin, adir[0], vkey, out, sizeof(out)), 0);
-    assert_int_equal(ta_audit_once(n2.port[TN_LEDGER], n2.origin, adir[1], vkey, out, sizeof(out)), 0);
+    assert_int_equal(ta_audit_once(n1.port[TN_LEDGER], n1.origin, adir[0], vkey, out, sizeof(out)),
+                     0);
+    assert_int_equal(ta_audit_once(n2.port[TN_LEDGER], n2.origin, adir[1], vkey, out, sizeof(out)),
+                     0);
 
     /* A, with a peer that is not there (and B not yet started): still ok */
     ta_daemon_start(&a, n1.port[TN_LEDGER], n1.origin, adir[0], vkey, "http://127.0.0.1:9");
@@ -135,17 +137,18 @@ static void test_bad_peers(void **state)
     const char *d = tu_tmpdir("badpeers");
     (void)state;
 
-    int rc = tu_run(out, sizeof(out),
-                    "cd %s && TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:1 "
-                    "TALLY_AUDIT_ORIGIN=tally.local/1 TALLY_AUDIT_PRIMARY_KEY="
-                    "1111111111111111111111111111111111111111111111111111111111111111 "
-                    "TALLY_AUDIT_PEERS='http://127.0.0.1:1,ftp://x' %s keygen --out %s/k >/dev/null "
-                    "2>&1; TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:1 "
-                    "TALLY_AUDIT_ORIGIN=tally.local/1 TALLY_AUDIT_PRIMARY_KEY="
-                    "1111111111111111111111111111111111111111111111111111111111111111 "
-                    "TALLY_AUDIT_KEY_FILE=%s/k TALLY_AUDIT_PEERS='http://127.0.0.1:1,ftp://x' "
-                    "%s audit --dir %s/a --once 2>&1",
-                    d, getenv("TALLY_BIN"), d, d, getenv("TALLY_BIN"), d);
+    int rc =
+        tu_run(out, sizeof(out),
+               "cd %s && TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:1 "
+               "TALLY_AUDIT_ORIGIN=tally.local/1 TALLY_AUDIT_PRIMARY_KEY="
+               "1111111111111111111111111111111111111111111111111111111111111111 "
+               "TALLY_AUDIT_PEERS='http://127.0.0.1:1,ftp://x' %s keygen --out %s/k >/dev/null "
+               "2>&1; TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:1 "
+               "TALLY_AUDIT_ORIGIN=tally.local/1 TALLY_AUDIT_PRIMARY_KEY="
+               "1111111111111111111111111111111111111111111111111111111111111111 "
+               "TALLY_AUDIT_KEY_FILE=%s/k TALLY_AUDIT_PEERS='http://127.0.0.1:1,ftp://x' "
+               "%s audit --dir %s/a --once 2>&1",
+               d, getenv("TALLY_BIN"), d, d, getenv("TALLY_BIN"), d);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "TALLY_AUDIT_PEERS: ftp://x"));
     tu_rmdir(d);

@@ -1,6 +1,6 @@
 /* The tamper matrix, the rows a proxy can play: tamper/'s rewriting proxy between `tally audit`
- * and an honest `tally serve` changes what the auditor is served, and the auditor must fail loudly with
- * the right reason and the first divergent seq, attest the fail, and lose nothing it had
+ * and an honest `tally serve` changes what the auditor is served, and the auditor must fail loudly
+ * with the right reason and the first divergent seq, attest the fail, and lose nothing it had
  * verified:
  * - body: a non-public body in a delta is not the one its header commits to → signature_invalid;
  * - header: a header's time in a delta is changed (the actor's signature does not cover it, the
@@ -12,9 +12,9 @@
  * - rewind: an older checkpoint than the one the auditor trusts → split_view. */
 #include <inttypes.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +26,9 @@
 
 #include "schema/schema.h"
 #include "store/store.h"
+#include "tamper/tamper.h"
 #include "util/auditrun.h"
 #include "util/node.h"
-#include "tamper/tamper.h"
 #include "util/testutil.h"
 #include "wire/wire.h"
 
@@ -112,8 +112,11 @@ static void run_kind(tamper_kind kind, const char *reason)
         tn_resp_free(&r);
     }
     ta_cycle(&n, 2);
-    tamper_proxy_cfg pc = {.upstream_port = n.port[TN_LEDGER], .kind = kind, .from = before,
-                           .old_note = old_note, .old_n = old_n};
+    tamper_proxy_cfg pc = {.upstream_port = n.port[TN_LEDGER],
+                           .kind = kind,
+                           .from = before,
+                           .old_note = old_note,
+                           .old_n = old_n};
     tamper_proxy *p = NULL;
     uint64_t done_seq = 0;
     assert_int_equal(tamper_proxy_start(&pc, &p, NULL), TALLY_OK);
@@ -156,11 +159,11 @@ static void run_kind(tamper_kind kind, const char *reason)
     tn_free(&n);
 }
 
-#define TAMPER(fn, kind, reason)                                                                 \
-    static void fn(void **state)                                                                 \
-    {                                                                                            \
-        (void)state;                                                                             \
-        run_kind(kind, reason);                                                                  \
+#define TAMPER(fn, kind, reason)                                                                   \
+    static void fn(void **state)                                                                   \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run_kind(kind, reason);                                                                    \
     }
 TAMPER(tamper_body, TAMPER_BODY, "signature_invalid")
 TAMPER(tamper_header, TAMPER_HEADER, "signature_invalid")
@@ -173,8 +176,8 @@ TAMPER(tamper_rewind, TAMPER_REWIND, "split_view")
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tamper_body),     cmocka_unit_test(tamper_header),
-        cmocka_unit_test(tamper_dropped),  cmocka_unit_test(tamper_inserted),
+        cmocka_unit_test(tamper_body),      cmocka_unit_test(tamper_header),
+        cmocka_unit_test(tamper_dropped),   cmocka_unit_test(tamper_inserted),
         cmocka_unit_test(tamper_reordered), cmocka_unit_test(tamper_withheld),
         cmocka_unit_test(tamper_rewind),
     };

@@ -47,15 +47,13 @@ static void kind(const char *k)
 {
     char out[16384], before[4096], after[4096];
 
-    assert_int_equal(tu_run(before, sizeof(before), "%s --dir %s log --from 0 | sha256sum", bin,
-                            dir),
-                     0);
+    assert_int_equal(
+        tu_run(before, sizeof(before), "%s --dir %s log --from 0 | sha256sum", bin, dir), 0);
     int rc = tu_run(out, sizeof(out), "%s demo --dir %s --tamper %s 2>&1", bin, dir, k);
     if (rc != 0 || strstr(out, "2 of 2 auditors detected it") == NULL) {
         fail_msg("demo --tamper %s: exit %d\n%s", k, rc, out);
     }
-    assert_int_equal(tu_run(after, sizeof(after), "%s --dir %s log --from 0 | sha256sum", bin,
-                            dir),
+    assert_int_equal(tu_run(after, sizeof(after), "%s --dir %s log --from 0 | sha256sum", bin, dir),
                      0);
     assert_string_equal(before, after);
     /* the copy is kept for inspection and never overwritten */
@@ -66,8 +64,8 @@ static void kind(const char *k)
 
 static void test_proxy_kinds(void **state)
 {
-    static const char *const kinds[] = {"body",     "header",  "dropped",       "inserted",
-                                        "reordered", "withheld", "rewind", "bad-checkpoint"};
+    static const char *const kinds[] = {"body",      "header",   "dropped", "inserted",
+                                        "reordered", "withheld", "rewind",  "bad-checkpoint"};
     (void)state;
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         kind(kinds[i]);
@@ -86,8 +84,7 @@ static void test_bad_kinds(void **state)
 {
     char out[4096];
     (void)state;
-    assert_int_equal(tu_run(out, sizeof(out), "%s demo --dir %s --tamper bogus 2>&1", bin, dir),
-                     2);
+    assert_int_equal(tu_run(out, sizeof(out), "%s demo --dir %s --tamper bogus 2>&1", bin, dir), 2);
     assert_non_null(strstr(out, "KIND is one of body, header"));
 }
 
