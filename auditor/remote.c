@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auditor/audit.h"
+#include "auditor/audit_int.h"
 #include "client/client.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
@@ -26,21 +26,6 @@ struct audit_remote {
     uint8_t (*leaves)[32];
 };
 
-static tally_status say(char *detail, tally_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static tally_status say(char *detail, tally_status st, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (detail != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(detail, AUDIT_WHAT_MAX, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* GET target; the 200 answer's body in *r (the caller frees it), else a sentence. */
 static tally_status get(audit_remote *rm, const char *target, client_response **r, char *detail)
 {
@@ -48,13 +33,13 @@ static tally_status get(audit_remote *rm, const char *target, client_response **
     tally_status st = client_do(rm->c, &rq, r);
 
     if (st != TALLY_OK) {
-        return say(detail, st, "GET %s%s: %s", rm->name, target, client_error(rm->c));
+        return audit__say(detail, st, "GET %s%s: %s", rm->name, target, client_error(rm->c));
     }
     if (client_response_status(*r) != 200) {
         unsigned code = client_response_status(*r);
         client_response_free(*r);
         *r = NULL;
-        return say(detail, TALLY_EIO, "GET %s%s: HTTP %u", rm->name, target, code);
+        return audit__say(detail, TALLY_EIO, "GET %s%s: HTTP %u", rm->name, target, code);
     }
     return TALLY_OK;
 }
@@ -114,8 +99,8 @@ static tally_status fetch_tiles(audit_remote *rm, char *detail)
         tally_bytes b = client_response_body(r);
         if (b.n != (size_t)w * 32) {
             client_response_free(r);
-            return say(detail, TALLY_EFORMAT, "%s%s: %zu bytes, not %u hashes", rm->name, target,
-                       b.n, w);
+            return audit__say(detail, TALLY_EFORMAT, "%s%s: %zu bytes, not %u hashes", rm->name,
+                              target, b.n, w);
         }
         memcpy(rm->leaves[ix * 256], b.p, b.n);
         client_response_free(r);
@@ -125,10 +110,10 @@ static tally_status fetch_tiles(audit_remote *rm, char *detail)
     }
     mth((const uint8_t(*)[32])rm->leaves, rm->size, root);
     if (memcmp(root, rm->root, 32) != 0) {
-        return say(detail, TALLY_ECORRUPT,
-                   "%s: the hash tiles do not give the root its checkpoint of %" PRIu64
-                   " records signs",
-                   rm->name, rm->size);
+        return audit__say(detail, TALLY_ECORRUPT,
+                          "%s: the hash tiles do not give the root its checkpoint of %" PRIu64
+                          " records signs",
+                          rm->name, rm->size);
     }
     return TALLY_OK;
 }
@@ -143,7 +128,8 @@ tally_status audit_remote_open(const char *url, audit_remote **out, char *detail
 
     *out = NULL;
     if (client_url_parse(url, &u) != TALLY_OK || strcmp(u.target, "/") != 0) {
-        return say(detail, TALLY_EINVAL, "%s is not http://host:port of a ledger listener", url);
+        return audit__say(detail, TALLY_EINVAL, "%s is not http://host:port of a ledger listener",
+                          url);
     }
     rm = calloc(1, sizeof(*rm));
     if (rm == NULL) {
@@ -168,7 +154,8 @@ tally_status audit_remote_open(const char *url, audit_remote **out, char *detail
         const char *k = json_string_value(json_object_get(o, "node_key"));
         if (org == NULL || k == NULL || strlen(org) > SCHEMA_ORIGIN_MAX ||
             schema_unhex(k, strlen(k), rm->key, 32) != TALLY_OK) {
-            st = say(detail, TALLY_EFORMAT, "%s/v1/info names no origin and node key", rm->name);
+            st = audit__say(detail, TALLY_EFORMAT, "%s/v1/info names no origin and node key",
+                            rm->name);
         } else {
             snprintf(rm->origin, sizeof(rm->origin), "%s", org);
         }
@@ -177,7 +164,7 @@ tally_status audit_remote_open(const char *url, audit_remote **out, char *detail
         r = NULL;
     }
     if (st == TALLY_OK && store_vkey(rm->origin, rm->key, vkey, sizeof(vkey)) != TALLY_OK) {
-        st = say(detail, TALLY_EFORMAT, "%s: origin %s", rm->name, rm->origin);
+        st = audit__say(detail, TALLY_EFORMAT, "%s: origin %s", rm->name, rm->origin);
     }
     if (st == TALLY_OK) {
         st = get(rm, "/log/checkpoint", &r, detail);
@@ -185,9 +172,9 @@ tally_status audit_remote_open(const char *url, audit_remote **out, char *detail
     if (st == TALLY_OK) {
         tally_bytes b = client_response_body(r);
         if (store_note_verify((const char *)b.p, b.n, vkey, &rm->size, rm->root) != TALLY_OK) {
-            st =
-                say(detail, TALLY_EAUTH,
-                    "%s: its checkpoint does not verify with the key its /v1/info names", rm->name);
+            st = audit__say(detail, TALLY_EAUTH,
+                            "%s: its checkpoint does not verify with the key its /v1/info names",
+                            rm->name);
         }
         client_response_free(r);
     }
