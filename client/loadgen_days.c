@@ -19,8 +19,8 @@
 #define DAY_MS 86400000ull
 #define STEP_MS (DAY_MS / LOADGEN_DAY_STEPS)
 #define HOUR_MS 3600000ull
-#define FIRST_START_MS (1 * HOUR_MS)  /* a day's events start from 01:00 ... */
-#define START_SPAN_MS (20 * HOUR_MS)  /* ... to before 21:00, so all are settled by 23:00 */
+#define FIRST_START_MS (1 * HOUR_MS)   /* a day's events start from 01:00 ... */
+#define START_SPAN_MS (20 * HOUR_MS)   /* ... to before 21:00, so all are settled by 23:00 */
 #define OUTCOME_AFTER_MS (2 * HOUR_MS) /* the provider's result: two hours after the start */
 #define CLOSE_BOOKS 3u                 /* the books a close is said to rest on */
 #define FEED_MAX 2000u                 /* records per admin request, as in loadgen.c */
@@ -93,8 +93,7 @@ static tally_status last_cycle(days *d, uint64_t *cycle, uint64_t *age_s)
     tally_status st = admin(d, "GET", "/health", NULL, &status, &o);
 
     if (st == TALLY_OK && !json_is_integer(json_object_get(o, "last_cycle"))) {
-        st = lg__failf(d->err, d->cap, TALLY_EIO, "GET /health: no last_cycle (status %u)",
-                       status);
+        st = lg__failf(d->err, d->cap, TALLY_EIO, "GET /health: no last_cycle (status %u)", status);
     }
     if (st == TALLY_OK) {
         *cycle = (uint64_t)json_integer_value(json_object_get(o, "last_cycle"));
@@ -167,11 +166,11 @@ static void add_close(lg__sbuf *b, size_t *count, const sim_live_event *e, unsig
         if (2 * rem > pn || (2 * rem == pn && (q & 1))) {
             q++;
         }
-        cp[i] = (schema_cprice){.side = mk->sides[i], .prob_n = pn, .odds_n = q * 100000u,
-                                .books = CLOSE_BOOKS};
+        cp[i] = (schema_cprice){
+            .side = mk->sides[i], .prob_n = pn, .odds_n = q * 100000u, .books = CLOSE_BOOKS};
     }
-    body.u.snapshot = (schema_snapshot){.market_id = mk->market_id, .ts_ms = e->start_ms,
-                                        .probs = cp, .n_probs = mk->n_sides};
+    body.u.snapshot = (schema_snapshot){
+        .market_id = mk->market_id, .ts_ms = e->start_ms, .probs = cp, .n_probs = mk->n_sides};
     lg__sb_record(b, count, &body);
 }
 
@@ -293,9 +292,13 @@ static tally_status step(days *d)
 static void tell_day(days *d, unsigned day, uint64_t midnight, uint64_t cycle)
 {
     const lg__run *run = d->run;
-    loadgen_day info = {.day = day + 1, .days = run->days, .day_ms = midnight,
-                        .events = run->cfg->events, .closes = d->closes,
-                        .outcomes = d->outcomes, .cycle = cycle};
+    loadgen_day info = {.day = day + 1,
+                        .days = run->days,
+                        .day_ms = midnight,
+                        .events = run->cfg->events,
+                        .closes = d->closes,
+                        .outcomes = d->outcomes,
+                        .cycle = cycle};
 
     if (run->cfg->on_day == NULL) {
         return;
