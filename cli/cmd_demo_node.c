@@ -216,7 +216,7 @@ int cli_demo_node(const char *dir)
     }
     if (st == TALLY_OK) {
         loadgen_cfg lg = {.ingest_url = ingest, .ops_url = ops, .admin_token = token,
-                          .miners = 32, .days = DEMO_DAYS, .events = 12, .seed = 7, .batch = 4,
+                          .miners = 24, .days = DEMO_DAYS, .events = 8, .seed = 7, .batch = 4,
                           .concurrency = 4, .validators = (const uint8_t(*)[32])auditors,
                           .n_validators = DEMO_AUDITORS, .on_day = on_day};
         st = loadgen_run(&lg, rep, err, sizeof(err));
