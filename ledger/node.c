@@ -1,5 +1,6 @@
 /* The node side: each SCORING_CYCLE appended with its derived block and checkpoint, and the
  * engine caught up with an existing log. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +177,16 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
         /* passed (TALLY_EAGAIN), or below a commit that passed it while it was signed
          * (TALLY_EINVAL with no rule's code): signed again for a later time */
         bool passed = st == TALLY_EAGAIN || (st == TALLY_EINVAL && rej.code == 0);
-        if (!passed || t == last || attempt + 1 == LIVE_TIME_TRIES) {
+        if (!passed) {
+            break;
+        }
+        if (t == last || attempt + 1 == LIVE_TIME_TRIES) {
+            st = TALLY_EAGAIN;
+            rej.has_index = false;
+            snprintf(rej.what, sizeof(rej.what),
+                     t == last ? "the block would land after its UTC day (its last ms %" PRIu64 ")"
+                               : "commits kept passing the block's time (%" PRIu64 ")",
+                     t);
             break;
         }
         st = TALLY_OK;
