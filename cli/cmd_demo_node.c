@@ -1,19 +1,27 @@
 /* The demo's node on loopback: `tally init` of a fresh log beside the demo's, `tally serve` in
- * this process (ephemeral ports on 127.0.0.1, the node's JSON log in a file), the load
- * generator's miners submitting signed odds and outcomes through it with every receipt
- * checked, a drain, and an integrity scan of what the node wrote. */
+ * this process (ephemeral ports on 127.0.0.1, the node's JSON log in a file) on a manual clock,
+ * the load generator driving it through a simulated week (its feeders and miners over HTTP,
+ * every receipt checked, a scoring cycle each midnight), the auditors, a drain, an integrity
+ * scan of what the node wrote and the weight table of its last cycle. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "net/net.h"
 
 #define DEMO_AUDITORS 3u
+#define DEMO_DAYS 7u
+#define DEMO_DAY_MS 86400000ull
+/* The week starts on Monday 2027-01-04 00:00 UTC, so a fresh demo prints the same dates; on a
+ * node log from an earlier demo (or one whose GENESIS is later), at the midnight after its last
+ * record, since a log's times never go back. */
+#define DEMO_WEEK_START_MS 1799020800000ull
 
 typedef struct runner {
     net_node *node;
@@ -55,18 +63,85 @@ static int make_log(const char *ndir)
     return rc;
 }
 
+/* The node clock's start: the demo's Monday, or the midnight after the log's last record. */
+static int week_start(const char *ndir, uint64_t *out)
+{
+    store_log *log;
+    schema_sth sth;
+    int rc = cli_open("demo", ndir, true, &log);
+
+    *out = DEMO_WEEK_START_MS;
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    if (store_sth_latest(log, &sth) == TALLY_OK) {
+        uint64_t next = sth.time_ms - sth.time_ms % DEMO_DAY_MS + DEMO_DAY_MS;
+        *out = next > *out ? next : *out;
+    }
+    store_close(log);
+    return CLI_OK;
+}
+
+/* One line per simulated day, as its midnight's cycle lands. */
+static void on_day(void *arg, const loadgen_day *d)
+{
+    char date[16];
+    time_t t = (time_t)(d->day_ms / 1000u);
+    struct tm tm;
+    (void)arg;
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%a %Y-%m-%d", &tm);
+    printf("   day %u/%u, %s: %llu events, %llu CLOSEs, %llu provider OUTCOMEs; %llu requests and "
+           "%llu receipts verified so far; cycle %llu at midnight\n",
+           d->day, d->days, date, (unsigned long long)d->events, (unsigned long long)d->closes,
+           (unsigned long long)d->outcomes, (unsigned long long)d->requests,
+           (unsigned long long)d->receipts_verified, (unsigned long long)d->cycle);
+    fflush(stdout);
+}
+
+/* What the week left in the node's log: its cycles and their scores, then the weight table of
+ * the last cycle. */
+static int print_scores(const char *ndir)
+{
+    store_log *log;
+    store_stats stats;
+    int rc = cli_open("demo", ndir, true, &log);
+
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    if (store_stats_get(log, &stats) == TALLY_OK) {
+        printf("   the node's log holds %llu SCORING_CYCLEs with %llu SUBMISSION_SCOREs, %llu "
+               "MINER_SCOREs and %llu WEIGHTS\n",
+               (unsigned long long)stats.by_type[SCHEMA_SCORING_CYCLE],
+               (unsigned long long)stats.by_type[SCHEMA_SUBMISSION_SCORE],
+               (unsigned long long)stats.by_type[SCHEMA_MINER_SCORE],
+               (unsigned long long)stats.by_type[SCHEMA_WEIGHTS]);
+    }
+    store_close(log);
+    printf("== the weights of the node's last cycle\n");
+    fflush(stdout);
+    return cli_show_weights("demo", ndir, 0, 12);
+}
+
 int cli_demo_node(const char *dir)
 {
-    static const char *const overrides[] = {
+    char start_kv[64];
+    const char *overrides[] = {
         "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
         "TALLY_OPS_LISTEN=127.0.0.1:0",
-        /* one client address drives all the miners: its windows are the subnet's */
-        "TALLY_RATE_IP_PER_S=2000", "TALLY_RATE_IP_PER_MIN=60000",
-        "TALLY_RATE_GLOBAL_PER_S=2000", "TALLY_RATE_GLOBAL_PER_MIN=60000",
-        "TALLY_RATE_KEY_PER_S=100", "TALLY_RATE_KEY_PER_MIN=6000", "TALLY_SHUTDOWN_GRACE_S=4", NULL};
+        /* one client address drives all the miners: its windows are the subnet's; the manual
+           clock stands still within a step, so a step's requests share one second's window */
+        "TALLY_RATE_IP_PER_S=20000", "TALLY_RATE_IP_PER_MIN=65535",
+        "TALLY_RATE_GLOBAL_PER_S=20000", "TALLY_RATE_GLOBAL_PER_MIN=65535",
+        "TALLY_RATE_KEY_PER_S=1000", "TALLY_RATE_KEY_PER_MIN=6000", "TALLY_SHUTDOWN_GRACE_S=4",
+        /* the week on the controllable clock, one cycle a day (at each midnight) */
+        "TALLY_CLOCK=manual", start_kv, "TALLY_CYCLE_INTERVAL_S=86400", NULL};
     char ndir[4200], logpath[4300], token[80], detail[NET_DETAIL_MAX] = "", err[512] = "";
     char ingest[64], ops[64];
-    ops_config_src src = {.overrides = overrides, .default_file = "/nonexistent/tally.env"};
+    ops_config_src src = {.overrides = (const char *const *)overrides,
+                          .default_file = "/nonexistent/tally.env"};
     ops_config *conf = NULL;
     ops_clock *clock = NULL;
     ops_log *log = NULL;
@@ -75,11 +150,13 @@ int cli_demo_node(const char *dir)
     runner run = {0};
     pthread_t th;
     int fd = -1, rc = CLI_OK;
+    uint64_t start_ms = DEMO_WEEK_START_MS;
     tally_status st;
 
     snprintf(ndir, sizeof(ndir), "%s-node", dir);
-    printf("== a node on loopback: tally serve on a new log in %s, driven by tally loadgen\n",
-           ndir);
+    printf("== a node on loopback: tally serve on a new log in %s on a manual clock, driven "
+           "through a simulated week by tally loadgen --days %u\n",
+           ndir, DEMO_DAYS);
     fflush(stdout);
     if (rep == NULL) {
         return CLI_INTERNAL;
@@ -89,15 +166,20 @@ int cli_demo_node(const char *dir)
         return cli_fail("demo", TALLY_EIO, "cannot make %s", ndir);
     }
     rc = make_log(ndir);
+    if (rc == CLI_OK) {
+        rc = week_start(ndir, &start_ms);
+    }
     if (rc != CLI_OK) {
         free(rep);
         return rc;
     }
+    snprintf(start_kv, sizeof(start_kv), "TALLY_CLOCK_START_MS=%llu",
+             (unsigned long long)start_ms);
     snprintf(logpath, sizeof(logpath), "%s/serve.log", ndir);
     fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     st = ops_config_load(&src, &conf, err, sizeof(err));
     if (st == TALLY_OK) {
-        st = ops_clock_new(OPS_CLOCK_REAL, 0, &clock);
+        st = ops_clock_new(OPS_CLOCK_MANUAL, (int64_t)start_ms, &clock);
     }
     if (st == TALLY_OK) {
         ops_log_cfg lc = {.fd = fd >= 0 ? fd : 2, .level = OPS_INFO};
@@ -134,9 +216,9 @@ int cli_demo_node(const char *dir)
     }
     if (st == TALLY_OK) {
         loadgen_cfg lg = {.ingest_url = ingest, .ops_url = ops, .admin_token = token,
-                          .miners = 32, .seconds = 5, .seed = 7, .batch = 4, .concurrency = 4,
-                          .validators = (const uint8_t(*)[32])auditors,
-                          .n_validators = DEMO_AUDITORS};
+                          .miners = 24, .days = DEMO_DAYS, .events = 8, .seed = 7, .batch = 4,
+                          .concurrency = 4, .validators = (const uint8_t(*)[32])auditors,
+                          .n_validators = DEMO_AUDITORS, .on_day = on_day};
         st = loadgen_run(&lg, rep, err, sizeof(err));
     }
     if (st == TALLY_OK) {
@@ -180,6 +262,9 @@ out:
             }
             store_close(sl);
         }
+    }
+    if (rc == CLI_OK) {
+        rc = print_scores(ndir);
     }
     ops_log_free(log);
     ops_clock_free(clock);

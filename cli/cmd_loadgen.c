@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "client/client.h"
@@ -10,9 +12,10 @@
 static void help(void)
 {
     printf("usage: tally loadgen --ingest URL --ops URL [--admin-token-file F] [--miners N]\n"
-           "                     [--seconds S] [--seed X] [--rate R] [--batch B] [--markets M]\n"
-           "                     [--concurrency C] [--events E] [--node-key HEX] [--netuid N]\n"
-           "                     [--timeout-ms T] [--out FILE] [--receipts-out FILE] [--quiet]\n\n"
+           "                     [--seconds S | --days D] [--seed X] [--rate R] [--batch B]\n"
+           "                     [--markets M] [--concurrency C] [--events E] [--node-key HEX]\n"
+           "                     [--netuid N] [--timeout-ms T] [--out FILE]\n"
+           "                     [--receipts-out FILE] [--quiet]\n\n"
            "Feeds the node (admin API on the ops listener) a METAGRAPH binding N simulated\n"
            "miners (sharp, copying, noisy, late and garbage, from the simulator's models) and E\n"
            "events starting in the near future with their markets, then runs the miners for S\n"
@@ -22,18 +25,26 @@ static void help(void)
            "(the node's signature; each leaf rebuilt from the miner's own bodies). Exits 0 when\n"
            "every receipt verified, 1 when one did not, 2 on bad usage, 7/8/9 when the node\n"
            "refused the feed or could not be reached.\n\n"
+           "With --days D the node must run with TALLY_CLOCK=manual: the loader moves its\n"
+           "clock through D simulated UTC days in 2-hour steps (POST /admin/v1/clock). Each day\n"
+           "has a METAGRAPH and E events starting that day; at each step the CLOSEs of started\n"
+           "events and the provider's OUTCOMEs are fed and the miners send what they have at\n"
+           "that time; each midnight's scoring cycle is waited for. One progress line a day.\n"
+           "The node's rate windows stand still with its clock: raise its TALLY_RATE_*.\n\n"
            "  --ingest URL          the ingest listener, http://host:port\n"
            "  --ops URL             the ops listener (health, admin)\n"
            "  --admin-token-file F  the admin token (default $TALLY_ADMIN_TOKEN_FILE)\n"
            "  --miners N            miners (default 8, at most 4000)\n"
            "  --seconds S           length of the load (default 10)\n"
+           "  --days D              simulated days on the node's manual clock (1..60)\n"
            "  --seed X              the simulator's seed: keys, kinds, prices (default 1)\n"
            "  --rate R              requests per second in total (default 0: unlimited)\n"
            "  --batch B             events per odds request (default 4; B x M at most 200)\n"
            "  --markets M           markets per event: 1 moneyline, 2 and spread, 3 and total\n"
            "                        (default 3)\n"
            "  --concurrency C       miner threads (default 4, at most 256 and N)\n"
-           "  --events E            events fed (default: enough for the rate, at most 10000)\n"
+           "  --events E            events fed (default: enough for the rate, at most 10000);\n"
+           "                        with --days, events a day (default 12)\n"
            "  --node-key HEX        the node key (default: from GET / on the ingest listener)\n"
            "  --netuid N            the METAGRAPH's netuid (default: the origin's last number)\n"
            "  --timeout-ms T        each wait for the node before a retry (default 10000)\n"
@@ -84,6 +95,8 @@ static int parse_opt(int c, const char *arg, opts *o)
         return set_u("--miners", arg, 4000, &o->cfg.miners);
     case 's':
         return set_u("--seconds", arg, 86400, &o->cfg.seconds);
+    case 'D':
+        return set_u("--days", arg, LOADGEN_DAYS_MAX, &o->cfg.days);
     case 'r':
         return set_u("--rate", arg, 1000000, &o->cfg.rate);
     case 'b':
@@ -125,6 +138,7 @@ static int parse(int argc, char **argv, opts *o)
                                        {"admin-token-file", required_argument, NULL, 't'},
                                        {"miners", required_argument, NULL, 'n'},
                                        {"seconds", required_argument, NULL, 's'},
+                                       {"days", required_argument, NULL, 'D'},
                                        {"seed", required_argument, NULL, 'S'},
                                        {"rate", required_argument, NULL, 'r'},
                                        {"batch", required_argument, NULL, 'b'},
@@ -192,6 +206,50 @@ static void on_receipt(void *arg, uint64_t seq, uint64_t time_ms, const uint8_t 
     fprintf(arg, "%llu %s\n", (unsigned long long)seq, hex);
 }
 
+/* A days run's line per day on stderr; off a terminal at most one a second, and the last. */
+typedef struct day_progress {
+    bool tty;
+    uint64_t last_ns;
+} day_progress;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void day_line(FILE *f, const loadgen_day *d)
+{
+    char date[16];
+    time_t t = (time_t)(d->day_ms / 1000u);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+    fprintf(f,
+            "day %u/%u (%s): %llu events, %llu closes, %llu outcomes fed; %llu requests, "
+            "%llu items accepted, %llu receipts verified, %llu failed so far; cycle %llu landed "
+            "at midnight\n",
+            d->day, d->days, date, (unsigned long long)d->events, (unsigned long long)d->closes,
+            (unsigned long long)d->outcomes, (unsigned long long)d->requests,
+            (unsigned long long)d->items_accepted, (unsigned long long)d->receipts_verified,
+            (unsigned long long)d->receipts_failed, (unsigned long long)d->cycle);
+}
+
+static void on_day(void *arg, const loadgen_day *d)
+{
+    day_progress *p = arg;
+    uint64_t now = mono_ns();
+
+    if (!p->tty && d->day < d->days && now - p->last_ns < 1000000000ull) {
+        return;
+    }
+    p->last_ns = now;
+    fprintf(stderr, "loadgen: ");
+    day_line(stderr, d);
+}
+
 static void print_tally(const char *label, const loadgen_tally *t)
 {
     printf("  %-18s", label);
@@ -199,6 +257,22 @@ static void print_tally(const char *label, const loadgen_tally *t)
         printf(" %s=%llu", t->c[i].name, (unsigned long long)t->c[i].n);
     }
     printf("%s\n", t->n ? "" : " -");
+}
+
+static void print_days(const loadgen_report *r)
+{
+    char from[24], to[24];
+    time_t a = (time_t)(r->clock_start_ms / 1000u), b = (time_t)(r->clock_end_ms / 1000u);
+    struct tm tm;
+
+    gmtime_r(&a, &tm);
+    strftime(from, sizeof(from), "%Y-%m-%d %H:%M", &tm);
+    gmtime_r(&b, &tm);
+    strftime(to, sizeof(to), "%Y-%m-%d %H:%M", &tm);
+    printf("  node clock         %s to %s UTC (manual), %llu CLOSEs and %llu provider OUTCOMEs "
+           "fed, cycles %llu..%llu landed at the midnights\n",
+           from, to, (unsigned long long)r->closes, (unsigned long long)r->provider_outcomes,
+           (unsigned long long)r->first_cycle, (unsigned long long)r->last_cycle);
 }
 
 void cli_loadgen_summary(const loadgen_report *r)
@@ -209,8 +283,15 @@ void cli_loadgen_summary(const loadgen_report *r)
     for (unsigned k = 0; k < LOADGEN_KINDS; k++) {
         printf("%s%s %llu", k ? ", " : "", kinds[k], (unsigned long long)r->kinds[k]);
     }
-    printf("), %u threads, %u events (%u starting now), METAGRAPH block %llu\n", r->threads,
-           r->events, r->events_starting, (unsigned long long)r->metagraph_block);
+    if (r->days > 0) {
+        printf("), %u threads, %u events over %u days, METAGRAPH blocks from %llu\n",
+               r->threads, r->events, r->days, (unsigned long long)r->metagraph_block);
+        print_days(r);
+    } else {
+        printf("), %u threads, %u events (%u starting now), METAGRAPH block %llu\n",
+               r->threads, r->events, r->events_starting,
+               (unsigned long long)r->metagraph_block);
+    }
     printf("  requests           %llu in %.2f s (odds %llu, outcomes %llu, garbage %llu of "
            "which refused %llu), retries %llu, unanswered %llu, duplicates %llu\n",
            (unsigned long long)r->requests, r->elapsed_s, (unsigned long long)r->odds_requests,
@@ -256,6 +337,7 @@ int cmd_loadgen(int argc, char **argv)
     char token[256], err[512];
     loadgen_report *r = calloc(1, sizeof(*r));
     FILE *rf = NULL;
+    day_progress prog = {.tty = isatty(STDERR_FILENO) == 1};
     tally_status st;
     int rc = r ? parse(argc, argv, &o) : CLI_INTERNAL;
 
@@ -269,6 +351,8 @@ int cmd_loadgen(int argc, char **argv)
         o.cfg.admin_token = token;
         o.cfg.on_receipt = rf ? on_receipt : NULL;
         o.cfg.on_receipt_arg = rf;
+        o.cfg.on_day = on_day;
+        o.cfg.on_day_arg = &prog;
         st = loadgen_run(&o.cfg, r, err, sizeof(err));
         rc = st == TALLY_OK ? CLI_OK : cli_fail("loadgen", st, "%s", err);
     }

@@ -105,25 +105,47 @@ void client_response_free(client_response *r); /* NULL is a no-op */
 #define LOADGEN_EVENTS_MAX 10000u /* events fed (four records each, in feeds of 500) */
 #define LOADGEN_CODES_MAX 64u     /* distinct names per tally below; more are counted as "other" */
 #define LOADGEN_KINDS 5u          /* sharp, copying, noisy, garbage, late (sim_kind order) */
+#define LOADGEN_DAYS_MAX 60u      /* simulated days of a --days run */
+#define LOADGEN_DAY_STEPS 12u     /* clock steps of a simulated day (2 h each) */
+#define LOADGEN_CYCLE_WAIT_S 300u /* real seconds a days run waits for a midnight's cycle */
 
 /* Called once per entry of each receipt that verified, one call at a time (under the run's lock),
  * from the miner threads. */
 typedef void (*loadgen_receipt_fn)(void *arg, uint64_t seq, uint64_t time_ms,
                                    const uint8_t leaf_hash[32]);
 
+/* The end of one simulated day of a days run (cfg.days > 0): told once per day, from the
+ * calling thread, after the midnight's cycle landed. */
+typedef struct loadgen_day {
+    unsigned day, days;     /* 1..days */
+    uint64_t day_ms;        /* the day's UTC midnight on the node's clock */
+    uint64_t events;        /* fed for the day */
+    uint64_t closes, outcomes; /* CLOSEs and provider OUTCOMEs fed for the day */
+    uint64_t requests, items_accepted, receipts_verified, receipts_failed; /* run so far */
+    uint64_t cycle;         /* the cycle that scored the day (at the next midnight) */
+} loadgen_day;
+typedef void (*loadgen_day_fn)(void *arg, const loadgen_day *day);
+
 typedef struct loadgen_cfg {
     const char *ingest_url;  /* "http://host:port" of the ingest listener */
     const char *ops_url;     /* of the ops listener: GET /health, POST /admin/v1/records */
     const char *admin_token; /* the ops listener's bearer token */
     unsigned miners;         /* 1..LOADGEN_MINERS_MAX; 0 picks 8 */
-    unsigned seconds;        /* length of the load phase, 1..86400; 0 picks 10 */
+    unsigned seconds;        /* length of the load phase, 1..86400; 0 picks 10 (timed runs) */
+    unsigned days;           /* 0: a timed run of `seconds` on the real clock; 1..
+                                LOADGEN_DAYS_MAX: that many simulated UTC days on the node's
+                                manual clock (TALLY_CLOCK=manual), which the run moves through
+                                POST /admin/v1/clock, with each day's events, closes, provider
+                                outcomes and the midnight's scoring cycle (docs/loadgen.md) */
     uint64_t seed;           /* the generator's seed: miner keys, kinds, prices */
     unsigned rate;           /* requests per second over all threads; 0: as fast as they go */
     unsigned batch;          /* events per odds request, 1..LOADGEN_BATCH_MAX; 0 picks 4; batch ×
                                 markets ≤ 200 (a request's markets, §10) */
     unsigned markets;        /* markets per event: 1 moneyline, 2 + spread, 3 + total; 0 picks 3 */
     unsigned concurrency;    /* miner threads, 1..LOADGEN_THREADS_MAX; 0 picks 4; at most miners */
-    unsigned events;         /* events fed, 1..LOADGEN_EVENTS_MAX; 0 picks from the load */
+    unsigned events;         /* events fed, 1..LOADGEN_EVENTS_MAX; 0 picks from the load; in a
+                                days run, events per day (0 picks 12; days × events at most
+                                LOADGEN_EVENTS_MAX) */
     bool has_node_key;       /* node_key given; else read from GET / on the ingest listener */
     uint8_t node_key[32];
     bool has_netuid;         /* netuid given; else the origin's trailing "/<n>", else 1 */
@@ -135,6 +157,8 @@ typedef struct loadgen_cfg {
        the METAGRAPH, each under the hotkey SHA-256("tally-loadgen-validator" || key) */
     const uint8_t (*validators)[32];
     size_t n_validators; /* ≤ 16 */
+    loadgen_day_fn on_day; /* days runs: NULL, or told at the end of each day */
+    void *on_day_arg;
 } loadgen_cfg;
 
 typedef struct loadgen_count {
@@ -164,14 +188,23 @@ typedef struct loadgen_report {
     double requests_per_s, items_per_s;      /* answered requests and accepted items */
     double lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_max_ms; /* per request answered with a
                                                               receipt, first attempt to answer */
+    /* days runs only (days = 0 otherwise) */
+    unsigned days;
+    uint64_t clock_start_ms, clock_end_ms; /* the node's clock: the first day's midnight, the
+                                              last day's end */
+    uint64_t closes, provider_outcomes;    /* CLOSEs and OUTCOMEs (source provider) fed */
+    uint64_t cycles, first_cycle, last_cycle; /* cycles landed at the midnights crossed */
 } loadgen_report;
 
-/* Runs the load: reads the node's index and health, feeds, loads for cfg->seconds, and fills
- * *out (failures during the load are counted there, not returned). Returns TALLY_EINVAL for a
- * configuration out of range or a bad URL, TALLY_EIO when the node cannot be reached or its
- * index gives no node key (with no cfg->node_key), TALLY_EAUTH or TALLY_ECONFLICT when a feed is
- * refused (a bad token; records the rules refuse), TALLY_ENOMEM; then err (when cap > 0) holds
- * one sentence and *out is zeroed. Blocks until the load ends; starts and joins its threads. */
+/* Runs the load: reads the node's index and health, feeds, loads for cfg->seconds (or drives
+ * cfg->days simulated days), and fills *out (failures during the load are counted there, not
+ * returned). Returns TALLY_EINVAL for a configuration out of range or a bad URL, or for a days
+ * run against a node whose clock is not manual or does not move as asked; TALLY_EIO when the
+ * node cannot be reached, its index gives no node key (with no cfg->node_key), or (days runs) a
+ * midnight's cycle does not land within LOADGEN_CYCLE_WAIT_S; TALLY_EAUTH or TALLY_ECONFLICT
+ * when a feed is refused (a bad token; records the rules refuse); TALLY_ENOMEM. Then err (when
+ * cap > 0) holds one sentence and *out is zeroed. Blocks until the load ends; starts and joins
+ * its threads. */
 TALLY_MUST_USE tally_status loadgen_run(const loadgen_cfg *cfg, loadgen_report *out, char *err,
                                         size_t err_cap);
 /* The report as one JSON object (docs/loadgen.md), NUL-terminated; *out is malloc'd and the

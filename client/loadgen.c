@@ -18,9 +18,7 @@
  * records is one commit, far slower than one miner's request. */
 #define SETUP_TIMEOUT_MS 60000u
 
-static tally_status failf(char *err, size_t cap, tally_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static tally_status failf(char *err, size_t cap, tally_status st, const char *fmt, ...)
+tally_status lg__failf(char *err, size_t cap, tally_status st, const char *fmt, ...)
 {
     va_list ap;
     if (cap > 0) {
@@ -33,9 +31,7 @@ static tally_status failf(char *err, size_t cap, tally_status st, const char *fm
 
 /* ---- talking to the node before the load ---- */
 
-/* One request on a fresh connection to u; on TALLY_OK *status_out and *json_out (the parsed
- * body, possibly NULL; the caller's). */
-static tally_status call(const client_url *u, unsigned timeout_ms, const char *method,
+tally_status lg__call(const client_url *u, unsigned timeout_ms, const char *method,
                          const char *target, const char *token, const char *body,
                          unsigned *status_out, json_t **json_out, char *err, size_t cap)
 {
@@ -60,7 +56,7 @@ static tally_status call(const client_url *u, unsigned timeout_ms, const char *m
     if (st == TALLY_OK) {
         st = client_do(c, &rq, &r);
         if (st != TALLY_OK) {
-            st = failf(err, cap, TALLY_EIO, "%s %s: %s", method, target, client_error(c));
+            st = lg__failf(err, cap, TALLY_EIO, "%s %s: %s", method, target, client_error(c));
         }
     }
     if (st == TALLY_OK) {
@@ -73,7 +69,7 @@ static tally_status call(const client_url *u, unsigned timeout_ms, const char *m
     return st;
 }
 
-static unsigned setup_timeout(const lg__run *run)
+unsigned lg__setup_timeout(const lg__run *run)
 {
     return run->io_timeout_ms > SETUP_TIMEOUT_MS ? run->io_timeout_ms : SETUP_TIMEOUT_MS;
 }
@@ -85,7 +81,7 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     json_t *o;
     const char *origin, *key;
     tally_status st =
-        call(&run->ingest, setup_timeout(run), "GET", "/", NULL, NULL, &status, &o, err, cap);
+        lg__call(&run->ingest, lg__setup_timeout(run), "GET", "/", NULL, NULL, &status, &o, err, cap);
 
     if (st != TALLY_OK) {
         return st;
@@ -94,7 +90,7 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     key = json_string_value(json_object_get(o, "node_key"));
     if (status != 200 || origin == NULL || strlen(origin) > SCHEMA_ORIGIN_MAX) {
         json_decref(o);
-        return failf(err, cap, TALLY_EIO, "GET / on the ingest listener: no index (status %u)",
+        return lg__failf(err, cap, TALLY_EIO, "GET / on the ingest listener: no index (status %u)",
                      status);
     }
     snprintf(run->origin, sizeof(run->origin), "%s", origin);
@@ -103,7 +99,7 @@ static tally_status read_index(lg__run *run, char *err, size_t cap)
     } else if (key == NULL || strlen(key) != 64 ||
                schema_unhex(key, 64, run->node_pk, 32) != TALLY_OK) {
         json_decref(o);
-        return failf(err, cap, TALLY_EIO,
+        return lg__failf(err, cap, TALLY_EIO,
                      "the node's index names no node key: give it (tally key --dir)");
     }
     json_decref(o);
@@ -133,13 +129,7 @@ static uint64_t netuid_of(const loadgen_cfg *cfg, const char *origin)
 
 /* ---- the feed ---- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s)
+static void sb_add(lg__sbuf *b, const char *s)
 {
     size_t k = strlen(s);
     if (b->oom) {
@@ -161,10 +151,25 @@ static void sb_add(sbuf *b, const char *s)
     b->n += k;
 }
 
-static void sb_record(sbuf *b, size_t *count, const schema_body *body)
+void lg__sb_record(lg__sbuf *b, size_t *count, const schema_body *body)
 {
     char *text = NULL;
-    if (schema_body_to_json(body, &text) != TALLY_OK) {
+    json_t *o = NULL;
+
+    /* a feeder never sends a salt (the node draws it), not even a null one */
+    if (schema_body_to_json(body, &text) != TALLY_OK ||
+        (o = json_loads(text, 0, NULL)) == NULL) {
+        free(text);
+        b->oom = true;
+        return;
+    }
+    if (json_object_get(o, "salt") != NULL) {
+        json_object_del(o, "salt");
+        free(text);
+        text = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(o);
+    if (text == NULL) {
         b->oom = true;
         return;
     }
@@ -177,7 +182,7 @@ static void sb_record(sbuf *b, size_t *count, const schema_body *body)
     (*count)++;
 }
 
-static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char *err, size_t cap)
+tally_status lg__post_feed(lg__run *run, const client_url *ops, lg__sbuf *b, char *err, size_t cap)
 {
     unsigned status;
     json_t *o = NULL;
@@ -185,13 +190,13 @@ static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char
 
     sb_add(b, "]}");
     if (b->oom) {
-        return failf(err, cap, TALLY_ENOMEM, "out of memory building the feed");
+        return lg__failf(err, cap, TALLY_ENOMEM, "out of memory building the feed");
     }
-    st = call(ops, setup_timeout(run), "POST", "/admin/v1/records", run->cfg->admin_token, b->p,
+    st = lg__call(ops, lg__setup_timeout(run), "POST", "/admin/v1/records", run->cfg->admin_token, b->p,
               &status, &o, err, cap);
     if (st == TALLY_OK && status != 200) {
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        st = failf(err, cap,
+        st = lg__failf(err, cap,
                    status == 401 || status == 403                    ? TALLY_EAUTH
                    : status == 409 || status == 422 || status == 400 ? TALLY_ECONFLICT
                                                                      : TALLY_EIO,
@@ -204,7 +209,7 @@ static tally_status post_feed(lg__run *run, const client_url *ops, sbuf *b, char
 }
 
 /* The METAGRAPH binding every miner's key, in parts of 256 neurons, at block. */
-static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t *count)
+tally_status lg__add_metagraph(lg__run *run, uint64_t block, lg__sbuf *b, size_t *count)
 {
     unsigned total = run->n_miners + (unsigned)run->cfg->n_validators;
     unsigned parts = (total + NEURONS_PER_PART - 1) / NEURONS_PER_PART;
@@ -241,7 +246,7 @@ static tally_status add_metagraph(lg__run *run, uint64_t block, sbuf *b, size_t 
         schema_body body = {.type = SCHEMA_METAGRAPH};
         body.u.metagraph =
             (schema_metagraph){netuid_of(run->cfg, run->origin), block, p, parts, nn + lo, n};
-        sb_record(b, count, &body);
+        lg__sb_record(b, count, &body);
     }
     free(nn);
     return b->oom ? TALLY_ENOMEM : TALLY_OK;
@@ -254,7 +259,7 @@ static tally_status feed(lg__run *run, const client_url *ops, uint64_t block, ch
 {
     uint64_t t = lg__real_ms(), base = t * 100, span = (uint64_t)run->cfg->seconds * 2000u / 3u;
     size_t n_later = run->n_events - run->n_soon, count = 0;
-    sbuf b = {0};
+    lg__sbuf b = {0};
     tally_status st;
 
     for (size_t k = 0; k < run->n_events; k++) {
@@ -263,18 +268,18 @@ static tally_status feed(lg__run *run, const client_url *ops, uint64_t block, ch
                              : t + LATER_START_MS + LATER_SPAN_MS * (k - run->n_soon) / n_later;
         st = sim_live_event_make(run->gen, base + k + 1, start, &run->events[k]);
         if (st != TALLY_OK) {
-            return failf(err, cap, st, "event %zu cannot be made", k);
+            return lg__failf(err, cap, st, "event %zu cannot be made", k);
         }
         run->events[k].n_markets = run->cfg->markets;
     }
-    st = add_metagraph(run, block, &b, &count);
+    st = lg__add_metagraph(run, block, &b, &count);
     for (size_t k = 0; st == TALLY_OK && k < run->n_events; k++) {
-        sb_record(&b, &count, &run->events[k].event);
+        lg__sb_record(&b, &count, &run->events[k].event);
         for (unsigned m = 0; m < run->events[k].n_markets; m++) {
-            sb_record(&b, &count, &run->events[k].market[m]);
+            lg__sb_record(&b, &count, &run->events[k].market[m]);
         }
         if (count + 4 > FEED_RECORDS_MAX || k + 1 == run->n_events) {
-            st = post_feed(run, ops, &b, err, cap);
+            st = lg__post_feed(run, ops, &b, err, cap);
             count = 0;
         }
     }
@@ -298,10 +303,18 @@ static tally_status check_cfg(const loadgen_cfg *in, loadgen_cfg *c, char *err, 
         c->markets > 3 || c->batch * c->markets > 200 ||
         c->concurrency > LOADGEN_THREADS_MAX || c->events > LOADGEN_EVENTS_MAX ||
         c->n_validators > 16 || (c->n_validators > 0 && c->validators == NULL) ||
-        c->ingest_url == NULL || c->ops_url == NULL || c->admin_token == NULL) {
-        return failf(err, cap, TALLY_EINVAL, "a setting is out of range");
+        c->ingest_url == NULL || c->ops_url == NULL || c->admin_token == NULL ||
+        c->days > LOADGEN_DAYS_MAX) {
+        return lg__failf(err, cap, TALLY_EINVAL, "a setting is out of range");
     }
-    if (c->events == 0) {
+    if (c->days > 0) {
+        /* events per day; every day's events are kept for the whole run */
+        c->events = c->events ? c->events : 12;
+        if ((uint64_t)c->events * c->days > LOADGEN_EVENTS_MAX) {
+            return lg__failf(err, cap, TALLY_EINVAL, "days x events is above %u",
+                             LOADGEN_EVENTS_MAX);
+        }
+    } else if (c->events == 0) {
         /* enough events that every miner finds unpriced ones in each one-minute bucket */
         uint64_t per_s = c->rate ? c->rate : 400; /* about what one node takes on loopback */
         uint64_t secs = c->seconds < 60 ? c->seconds : 60;
@@ -331,7 +344,7 @@ static double pct(const double *v, size_t n, unsigned q)
     return n == 0 ? 0 : v[k ? k - 1 : 0];
 }
 
-static tally_status merge(lg__run *run, lg__worker *w, double elapsed, loadgen_report *out)
+tally_status lg__merge(lg__run *run, lg__worker *w, double elapsed, loadgen_report *out)
 {
     size_t n_lat = 0, k = 0;
     double *lat;
@@ -383,7 +396,7 @@ static tally_status load(lg__run *run, loadgen_report *out, char *err, size_t ca
     if (w == NULL || tid == NULL) {
         free(w);
         free(tid);
-        return failf(err, cap, TALLY_ENOMEM, "out of memory");
+        return lg__failf(err, cap, TALLY_ENOMEM, "out of memory");
     }
     t0 = lg__mono_ns();
     run->deadline_ns = t0 + (uint64_t)run->cfg->seconds * 1000000000ull;
@@ -391,7 +404,7 @@ static tally_status load(lg__run *run, loadgen_report *out, char *err, size_t ca
     for (unsigned t = 0; t < run->threads; t++) {
         w[t] = (lg__worker){.run = run, .id = t, .rng = run->cfg->seed * 1000003u + t};
         if (pthread_create(&tid[t], NULL, lg__worker_main, &w[t]) != 0) {
-            st = failf(err, cap, TALLY_ENOMEM, "cannot start thread %u", t);
+            st = lg__failf(err, cap, TALLY_ENOMEM, "cannot start thread %u", t);
             break;
         }
         started++;
@@ -400,7 +413,7 @@ static tally_status load(lg__run *run, loadgen_report *out, char *err, size_t ca
         pthread_join(tid[t], NULL);
     }
     if (st == TALLY_OK) {
-        st = merge(run, w, (double)(lg__mono_ns() - t0) / 1e9, out);
+        st = lg__merge(run, w, (double)(lg__mono_ns() - t0) / 1e9, out);
     }
     for (unsigned t = 0; t < run->threads; t++) {
         free(w[t].st.lat);
@@ -423,23 +436,25 @@ static tally_status setup(lg__run *run, const loadgen_cfg *c, client_url *ops, c
     run->n_miners = c->miners, run->io_timeout_ms = c->io_timeout_ms;
     if (client_url_parse(c->ingest_url, &run->ingest) != TALLY_OK ||
         client_url_parse(c->ops_url, ops) != TALLY_OK) {
-        return failf(err, cap, TALLY_EINVAL, "a URL is not http://host[:port]");
+        return lg__failf(err, cap, TALLY_EINVAL, "a URL is not http://host[:port]");
     }
     st = sim_gen_new(&sc, &run->gen);
     if (st != TALLY_OK) {
-        return failf(err, cap, st, "the generator cannot start");
+        return lg__failf(err, cap, st, "the generator cannot start");
     }
     run->ms = calloc(c->miners, sizeof(*run->ms));
-    run->n_events = c->events;
+    run->days = c->days;
+    run->n_events = c->days > 0 ? (size_t)c->events * c->days : c->events;
     run->n_soon = c->events / 8 ? c->events / 8 : 1;
-    run->events = calloc(c->events, sizeof(*run->events));
+    run->n_live = c->days > 0 ? 0 : run->n_events; /* a days run feeds its events day by day */
+    run->events = calloc(run->n_events, sizeof(*run->events));
     if (run->ms == NULL || run->events == NULL) {
-        return failf(err, cap, TALLY_ENOMEM, "out of memory");
+        return lg__failf(err, cap, TALLY_ENOMEM, "out of memory");
     }
     for (unsigned i = 0; i < c->miners; i++) {
         st = sim_gen_miner(run->gen, i, &run->ms[i].m);
         if (st != TALLY_OK) {
-            return failf(err, cap, st, "miner %u", i);
+            return lg__failf(err, cap, st, "miner %u", i);
         }
         /* each miner starts its pass at its own place, so they spread over the events */
         run->ms[i].cursor = (size_t)((uint64_t)i * c->events / c->miners);
@@ -469,21 +484,32 @@ tally_status loadgen_run(const loadgen_cfg *cfg, loadgen_report *out, char *err,
     st = setup(&run, &c, &ops, err, err_cap);
     /* the next METAGRAPH block is above the one in effect */
     if (st == TALLY_OK) {
-        st = call(&ops, setup_timeout(&run), "GET", "/health", NULL, NULL, &status, &health, err,
-                  err_cap);
+        st = lg__call(&ops, lg__setup_timeout(&run), "GET", "/health", NULL, NULL, &status,
+                      &health, err, err_cap);
     }
     if (st == TALLY_OK) {
         out->metagraph_block =
             (uint64_t)json_integer_value(json_object_get(health, "metagraph_block")) + 1;
-        st = feed(&run, &ops, out->metagraph_block, err, err_cap);
-    }
-    if (st == TALLY_OK) {
-        st = load(&run, out, err, err_cap);
+        if (c.days > 0) {
+            const char *clock = json_string_value(json_object_get(health, "clock"));
+            st = clock != NULL && strcmp(clock, "manual") == 0
+                     ? lg__days(&run, &ops, out->metagraph_block, out, err, err_cap)
+                     : lg__failf(err, err_cap, TALLY_EINVAL,
+                                 "--days drives the node's clock: start the node with "
+                                 "TALLY_CLOCK=manual (its /health says clock \"%s\")",
+                                 clock ? clock : "?");
+        } else {
+            st = feed(&run, &ops, out->metagraph_block, err, err_cap);
+            if (st == TALLY_OK) {
+                st = load(&run, out, err, err_cap);
+            }
+        }
     }
     if (st == TALLY_OK) {
         snprintf(out->origin, sizeof(out->origin), "%s", run.origin);
         out->miners = run.n_miners, out->threads = run.threads;
-        out->events = (unsigned)run.n_events, out->events_starting = (unsigned)run.n_soon;
+        out->events = (unsigned)run.n_events;
+        out->events_starting = c.days > 0 ? (unsigned)run.n_events : (unsigned)run.n_soon;
         for (unsigned i = 0; i < run.n_miners; i++) {
             out->kinds[run.ms[i].m.kind]++;
         }
@@ -541,6 +567,16 @@ tally_status loadgen_report_json(const loadgen_report *r, char **out)
         r->lat_p90_ms, "p99", r->lat_p99_ms, "max", r->lat_max_ms);
     if (o == NULL) {
         return TALLY_ENOMEM;
+    }
+    if (r->days > 0) {
+        json_object_set_new(
+            o, "days",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "days", (json_int_t)r->days,
+                      "clock_start_ms", (json_int_t)r->clock_start_ms, "clock_end_ms",
+                      (json_int_t)r->clock_end_ms, "closes", (json_int_t)r->closes,
+                      "provider_outcomes", (json_int_t)r->provider_outcomes, "cycles",
+                      (json_int_t)r->cycles, "first_cycle", (json_int_t)r->first_cycle,
+                      "last_cycle", (json_int_t)r->last_cycle));
     }
     *out = json_dumps(o, JSON_COMPACT);
     json_decref(o);

@@ -1,10 +1,14 @@
 /* The node side: each SCORING_CYCLE appended with its derived block and checkpoint, and the
  * engine caught up with an existing log. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ledger/ledger_int.h"
+
+#define LIVE_AHEAD_MS 1000u /* a live block's time past the latest commit's */
+#define LIVE_TIME_TRIES 8u  /* signings of a live block for a later time before giving up */
 
 /* Adds a node record of body b at time t to the batch; the leaf hash of its header goes to
  * leaf_out when not NULL. */
@@ -24,35 +28,39 @@ static tally_status add_node(ledger_batch *batch, store_log *log, const schema_b
     return st;
 }
 
-/* The cycle's records, signed, in batch (times t), and its block: folds the records [next, to)
- * into e, computes SCORING_CYCLE `cycle` covering [0, to), with rules (standing at to) attached
- * for the checkpoint. */
-static tally_status build_block(store_log *log, engine *e, const engine_rules *rules,
-                                uint64_t to, uint64_t cycle, uint64_t epoch, uint64_t t,
-                                uint64_t as_of, ledger_batch *batch, engine_block *blk)
+/* The block of SCORING_CYCLE `cycle` covering [0, to): folds the records [next, to) into e and
+ * computes the derived bodies, with rules (standing at to) attached for the checkpoint. *sc is
+ * filled with the cycle's body (its covers_to is the engine's next seq). */
+static tally_status compute_block(store_log *log, engine *e, const engine_rules *rules,
+                                  uint64_t to, uint64_t cycle, uint64_t epoch, uint64_t as_of,
+                                  schema_scoring_cycle *sc, engine_block *blk)
 {
-    schema_body cb = {.type = SCHEMA_SCORING_CYCLE};
-    schema_header ch = {.type = SCHEMA_SCORING_CYCLE, .time_ms = t};
-    uint8_t (*leaf)[32] = NULL;
-    uint64_t seq;
+    schema_header ch = {.type = SCHEMA_SCORING_CYCLE};
     tally_status st = ledger__fold_range(log, NULL, e, to);
 
     memset(blk, 0, sizeof(*blk));
     if (st != TALLY_OK) {
         return st;
     }
-    seq = engine_next_seq(e);
-    cb.u.scoring_cycle = (schema_scoring_cycle){
-        .cycle = cycle, .epoch = epoch, .as_of_ms = as_of, .covers_to = seq,
+    *sc = (schema_scoring_cycle){
+        .cycle = cycle, .epoch = epoch, .as_of_ms = as_of, .covers_to = engine_next_seq(e),
         .code_version = {SCHEMA_CODE_VERSION, strlen(SCHEMA_CODE_VERSION)}};
     engine_attach_rules(e, rules);
-    st = engine_cycle(e, seq, &ch, &cb.u.scoring_cycle, blk);
+    st = engine_cycle(e, sc->covers_to, &ch, sc, blk);
     engine_attach_rules(e, NULL);
-    if (st != TALLY_OK) {
-        return st;
-    }
-    leaf = calloc(blk->n_miners + 1, sizeof(*leaf));
-    st = leaf ? add_node(batch, log, &cb, t, NULL) : TALLY_ENOMEM;
+    return st;
+}
+
+/* The block's records signed at time t into batch. The WEIGHTS' inputs_hash is over the leaf
+ * hashes of the MINER_SCORE records, whose headers carry t: the records must be stored at
+ * exactly t for it to hold (a time the writer gives them would change their leaves). */
+static tally_status block_batch(ledger_batch *batch, store_log *log,
+                                const schema_scoring_cycle *sc, engine_block *blk, uint64_t t)
+{
+    schema_body cb = {.type = SCHEMA_SCORING_CYCLE, .u.scoring_cycle = *sc};
+    uint8_t (*leaf)[32] = calloc(blk->n_miners + 1, sizeof(*leaf));
+    tally_status st = leaf ? add_node(batch, log, &cb, t, NULL) : TALLY_ENOMEM;
+
     for (size_t i = 0; st == TALLY_OK && i < blk->n; i++) {
         bool miner = i >= blk->n_scores && i < blk->n_scores + blk->n_miners;
         if (blk->bodies[i].type == SCHEMA_WEIGHTS) {
@@ -62,6 +70,17 @@ static tally_status build_block(store_log *log, engine *e, const engine_rules *r
     }
     free(leaf);
     return st;
+}
+
+/* The cycle's records, signed, in batch (times t), and its block (compute_block). */
+static tally_status build_block(store_log *log, engine *e, const engine_rules *rules,
+                                uint64_t to, uint64_t cycle, uint64_t epoch, uint64_t t,
+                                uint64_t as_of, ledger_batch *batch, engine_block *blk)
+{
+    schema_scoring_cycle sc;
+    tally_status st = compute_block(log, e, rules, to, cycle, epoch, as_of, &sc, blk);
+
+    return st == TALLY_OK ? block_batch(batch, log, &sc, blk, t) : st;
 }
 
 static void fill_info(ledger_cycle_info *info, uint64_t first, const engine_block *blk,
@@ -117,7 +136,7 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
 {
     engine_block blk;
     ledger_batch batch = LEDGER_BATCH_INIT;
-    store_rejection rej;
+    store_rejection rej = {0};
     uint64_t first, cycle, epoch, as_of = SCHEMA_AS_OF(now_ms);
     tally_status st;
 
@@ -131,23 +150,52 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     }
     engine_rules_cycles(rules, &cycle, &epoch);
     cycle++;
-    /* records time 0: the writer gives them its clock when it stores them, after whatever was
-     * ingested meanwhile (these are inputs of the next cycle) */
-    st = build_block(log, *e, rules, covers_to, cycle, epoch, 0, as_of, &batch, &blk);
+    schema_scoring_cycle sc;
+    st = compute_block(log, *e, rules, covers_to, cycle, epoch, as_of, &sc, &blk);
     if (st == TALLY_OK) {
         st = store_checkpoint_put(log, cycle, blk.state, blk.state_len);
     }
-    if (st == TALLY_OK) {
-        /* judged by the writer's rules where it lands, and never on the next UTC day, whose
-         * as_of it would not have */
-        st = store_append_judged(log, batch.in, batch.n, as_of + SCHEMA_DAY_MS - 1, NULL, &first,
-                                 &rej);
-        if (st == TALLY_EINVAL && rej.has_index) {
-            snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s", rej.index,
-                     engine_rule_name((engine_rule)rej.code));
-        } else if (st != TALLY_OK) {
-            snprintf(info->what, sizeof(info->what), "%s", rej.what);
+    /* The block lands after whatever was ingested meanwhile (these are inputs of the next
+     * cycle), at one time t it is signed for, a little ahead of the latest commit so that a
+     * commit racing it rarely passes it; with not_after = t the writer stores it at exactly t
+     * or refuses it, and then it is signed again for a later time. Never on the
+     * next UTC day, whose as_of it would not have. */
+    for (unsigned attempt = 0; st == TALLY_OK; attempt++) {
+        uint64_t last = as_of + SCHEMA_DAY_MS - 1, t = now_ms;
+        schema_sth sth;
+        if (store_sth_latest(log, &sth) == TALLY_OK && sth.time_ms > t) {
+            t = sth.time_ms;
         }
+        t = t + LIVE_AHEAD_MS < last ? t + LIVE_AHEAD_MS : last;
+        ledger_batch_release(&batch);
+        batch = (ledger_batch)LEDGER_BATCH_INIT;
+        rej = (store_rejection){0};
+        st = block_batch(&batch, log, &sc, &blk, t);
+        if (st == TALLY_OK) {
+            st = store_append_judged(log, batch.in, batch.n, t, NULL, &first, &rej);
+        }
+        /* passed (TALLY_EAGAIN), or below a commit that passed it while it was signed
+         * (TALLY_EINVAL with no rule's code): signed again for a later time */
+        bool passed = st == TALLY_EAGAIN || (st == TALLY_EINVAL && rej.code == 0);
+        if (!passed) {
+            break;
+        }
+        if (t == last || attempt + 1 == LIVE_TIME_TRIES) {
+            st = TALLY_EAGAIN;
+            rej.has_index = false;
+            snprintf(rej.what, sizeof(rej.what),
+                     t == last ? "the block would land after its UTC day (its last ms %" PRIu64 ")"
+                               : "commits kept passing the block's time (%" PRIu64 ")",
+                     t);
+            break;
+        }
+        st = TALLY_OK;
+    }
+    if (st == TALLY_EINVAL && rej.has_index) {
+        snprintf(info->what, sizeof(info->what), "cycle record %zu breaks rule %s", rej.index,
+                 engine_rule_name((engine_rule)rej.code));
+    } else if (st != TALLY_OK) {
+        snprintf(info->what, sizeof(info->what), "%s", rej.what);
     }
     if (st == TALLY_OK) {
         fill_info(info, first, &blk, covers_to);
