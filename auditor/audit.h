@@ -56,6 +56,7 @@ typedef struct audit_cfg {
     uint64_t max_recompute_day, max_recompute_week; /* §6.7 recompute policy */
     bool bootstrap_checkpoint; /* start a new replica from a final checkpoint (§6.5) */
     bool no_post;             /* check and record verdicts but post nothing (dry run) */
+    unsigned verify_threads;  /* threads verifying a delta's signatures; 0: online cores */
     ops_log *log;             /* JSON lines (component "auditor"); borrowed */
     ops_clock *clock;         /* for nonces and cosignature times; borrowed */
     char *detail;             /* optional, AUDIT_WHAT_MAX bytes: why audit_open failed */

@@ -22,6 +22,7 @@
 #include "ledger/ledger.h"
 #include "schema/schema.h"
 #include "store/store.h"
+#include "wire/wire.h"
 
 #define AUDIT__NOTE_MAX 4096u
 
@@ -93,6 +94,13 @@ TALLY_MUST_USE tally_status audit__checkpoint(audit *a, audit__head *head, audit
 TALLY_MUST_USE tally_status audit__pull(audit *a, const audit__head *head, audit_round *r);
 /* Fetches the bodies due by the replica's latest time that it does not hold. */
 TALLY_MUST_USE tally_status audit__reveals(audit *a, audit_round *r);
+
+/* ---- sigs.c: the actor signatures of a delta, on cfg.verify_threads threads ---- */
+/* *first_bad_out is the smallest index of d's entries whose header does not decode or whose
+ * actor signature does not verify under a's origin, d->n when none: what checking them in order
+ * would find first. TALLY_OK, or TALLY_ENOMEM (then *first_bad_out is 0). */
+TALLY_MUST_USE tally_status audit__sigs_first_bad(const audit *a, const wire_delta *d,
+                                                  size_t *first_bad_out);
 
 /* ---- check.c: replay, verdicts, the recompute policy ---- */
 TALLY_MUST_USE tally_status audit__check(audit *a, const audit__head *head, audit_round *r);

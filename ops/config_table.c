@@ -154,6 +154,8 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                "Where a new auditor starts: replay from GENESIS or a checkpoint."},
     [OPS_K_AUDIT_OPS_LISTEN] = {"TALLY_AUDIT_OPS_LISTEN", K(OPS_KIND_LISTEN), "127.0.0.1:8291",
                                 false, A, 0, "The auditor's ops listener (health, metrics)."},
+    [OPS_K_AUDIT_VERIFY_THREADS] = {"TALLY_AUDIT_VERIFY_THREADS", U(0, 64), "0", false, A, 0,
+                                    "Threads verifying a delta's signatures (0: online cores)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

@@ -108,6 +108,7 @@ typedef enum ops_key {
     OPS_K_AUDIT_BOOTSTRAP,
     /* not in §9.4's table */
     OPS_K_AUDIT_OPS_LISTEN,
+    OPS_K_AUDIT_VERIFY_THREADS,
     OPS_K_CONFIG,
     OPS_K_CLOCK,
     OPS_K_CLOCK_START_MS,
