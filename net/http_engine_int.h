@@ -56,6 +56,7 @@ struct net_req {
     size_t n_fields;
     bool http10, keep_alive, expect_continue, zstd_in, accept_zstd;
     bool frame_zstd; /* the body given to the reply is a zstd frame already (sent as is) */
+    bool no_compress; /* the body given to the reply is sent as is, never compressed */
     size_t content_length, body_limit;
     uint8_t *body; /* malloc'd, decoded */
     size_t body_n;

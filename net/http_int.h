@@ -183,6 +183,17 @@ void net_req_reply(net_req *req, unsigned status, const char *content_type, cons
                    size_t n);
 /* True when the request's Accept-Encoding accepts zstd. */
 bool net_req_accepts_zstd(const net_req *req);
+/* body as one zstd frame at level, malloc'd (*out_n its length), exactly as a response body
+ * is compressed; NULL (and *out_n 0) when that would not make it smaller or on failure. */
+uint8_t *net__http_compress(const void *body, size_t n, int level, size_t *out_n);
+/* The zstd level a compressed response to req is made at (the server's zstd_level). */
+int net_req_zstd_level(const net_req *req);
+/* A body encoded ahead (the tile cache), sent as is: when zstd, one zstd frame with
+ * Content-Encoding: zstd (the caller checked net_req_accepts_zstd()); otherwise the identity
+ * body, never compressed here. The headers are those net_req_reply would send for the same
+ * encoding. */
+void net_req_reply_encoded(net_req *req, unsigned status, const char *content_type,
+                           const void *body, size_t n, bool zstd);
 /* A body that is one zstd frame already (a stored checkpoint), sent as is with
  * Content-Encoding: zstd; the caller checked net_req_accepts_zstd(). */
 void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,

@@ -434,7 +434,7 @@ static const char *reason(unsigned status)
 
 /* Compresses body into a malloc'd buffer; NULL when it would not help or on failure (then the
  * identity body is sent, which every client accepts). */
-static uint8_t *compress_body(const void *body, size_t n, int level, size_t *out_n)
+uint8_t *net__http_compress(const void *body, size_t n, int level, size_t *out_n)
 {
     size_t cap = ZSTD_compressBound(n), r;
     uint8_t *z = malloc(cap);
@@ -492,8 +492,9 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
 
     bool framed = req->frame_zstd && !no_body;
 
-    if (!framed && req->accept_zstd && n >= NET_HTTP_COMPRESS_MIN && !no_body) {
-        z = compress_body(body, n, req->zstd_level, &zn);
+    if (!framed && !req->no_compress && req->accept_zstd && n >= NET_HTTP_COMPRESS_MIN &&
+        !no_body) {
+        z = net__http_compress(body, n, req->zstd_level, &zn);
         if (z != NULL) {
             body = z, n = zn;
         }
@@ -597,6 +598,19 @@ void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content
 {
     req->frame_zstd = true;
     net__req_finish(req, status, content_type, frame, n);
+}
+
+int net_req_zstd_level(const net_req *req)
+{
+    return req->zstd_level;
+}
+
+void net_req_reply_encoded(net_req *req, unsigned status, const char *content_type,
+                           const void *body, size_t n, bool zstd)
+{
+    req->frame_zstd = zstd;
+    req->no_compress = !zstd;
+    net__req_finish(req, status, content_type, body, n);
 }
 
 void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text)

@@ -128,6 +128,8 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                 "Seconds in-flight requests get after SIGTERM."},
     [OPS_K_ZSTD_LEVEL] = {"TALLY_ZSTD_LEVEL", U(1, 19), "3", true, N, 0,
                           "zstd level of compressed responses."},
+    [OPS_K_TILE_CACHE_MB] = {"TALLY_TILE_CACHE_MB", U(0, 65536), "64", false, N, 0,
+                             "MiB of full tiles and bundles kept as served (0: none)."},
     [OPS_K_LOG_LEVEL] = {"TALLY_LOG_LEVEL", E(level_choices), "info", true, NA, 0,
                          "Lowest level logged."},
     [OPS_K_LOG_ACCESS] = {"TALLY_LOG_ACCESS", K(OPS_KIND_BOOL), "1", true, NA, 0,
