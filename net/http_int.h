@@ -194,6 +194,16 @@ int net_req_zstd_level(const net_req *req);
  * encoding. */
 void net_req_reply_encoded(net_req *req, unsigned status, const char *content_type,
                            const void *body, size_t n, bool zstd);
+/* Called once when a borrowed body is no longer read (its signature is libevent's
+ * evbuffer_ref_cleanup_cb, so the output buffer calls it directly). */
+typedef void (*net_req_body_done_fn)(const void *body, size_t n, void *arg);
+/* net_req_reply_encoded with a borrowed body, written to the socket without a copy: body must
+ * stay valid and unchanged until done(body, n, arg) is called, exactly once, on a loop thread
+ * (after the body was written, or when the request or its connection is dropped; also when the
+ * response could not be built and a 500 went instead). */
+void net_req_reply_encoded_ref(net_req *req, unsigned status, const char *content_type,
+                               const void *body, size_t n, bool zstd, net_req_body_done_fn done,
+                               void *arg);
 /* A body that is one zstd frame already (a stored checkpoint), sent as is with
  * Content-Encoding: zstd; the caller checked net_req_accepts_zstd(). */
 void net_req_reply_zstd_frame(net_req *req, unsigned status, const char *content_type,

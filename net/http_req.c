@@ -55,6 +55,9 @@ void net__req_free(net_req *req)
     if (req->out != (uint8_t *)fallback_500) {
         free(req->out);
     }
+    if (req->body_done != NULL) {
+        req->body_done(req->body_ref, req->body_ref_n, req->body_done_arg);
+    }
     free(req);
 }
 
@@ -504,7 +507,8 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
         free(z);
         return false;
     }
-    w.cap = room + (head || no_body ? 0 : n);
+    bool by_ref = req->body_done != NULL && z == NULL;
+    w.cap = room + (head || no_body || by_ref ? 0 : n);
     w.p = malloc(w.cap);
     w.n = 0;
     if (w.p == NULL) {
@@ -533,8 +537,12 @@ static bool build(net_req *req, unsigned status, const char *content_type, const
     }
     wb_str(&w, "\r\n");
     if (!head && !no_body && n > 0) {
-        memcpy(w.p + w.n, body, n);
-        w.n += n;
+        if (by_ref) {
+            req->body_ref_send = true; /* conn_send adds it after the head */
+        } else {
+            memcpy(w.p + w.n, body, n);
+            w.n += n;
+        }
     }
     free(z);
     req->out = w.p;
@@ -611,6 +619,15 @@ void net_req_reply_encoded(net_req *req, unsigned status, const char *content_ty
     req->frame_zstd = zstd;
     req->no_compress = !zstd;
     net__req_finish(req, status, content_type, body, n);
+}
+
+void net_req_reply_encoded_ref(net_req *req, unsigned status, const char *content_type,
+                               const void *body, size_t n, bool zstd, net_req_body_done_fn done,
+                               void *arg)
+{
+    req->body_ref = body, req->body_ref_n = n;
+    req->body_done = done, req->body_done_arg = arg;
+    net_req_reply_encoded(req, status, content_type, body, n, zstd);
 }
 
 void net_req_reply_json_str(net_req *req, unsigned status, const char *json_text)

@@ -253,7 +253,8 @@ static tally_status build_tile(net_node *n, const wire_tile *t, uint64_t size, u
 }
 
 /* Sends a cached body as net_req_reply would: the zstd frame when the client accepts zstd and
- * the body is long enough to be compressed, made once per entry and kept beside it. */
+ * the body is long enough to be compressed, made once per entry and kept beside it. The reply
+ * borrows the bytes and gives e's reference back (net__tent_done) once they are written. */
 static void reply_cached(net_node *n, net_req *req, net__tent *e)
 {
     size_t len, zn;
@@ -261,7 +262,7 @@ static void reply_cached(net_node *n, net_req *req, net__tent *e)
     int level = net_req_zstd_level(req);
 
     if (!net_req_accepts_zstd(req) || len < NET_HTTP_COMPRESS_MIN) {
-        net_req_reply_encoded(req, 200, OCTETS, body, len, false);
+        net_req_reply_encoded_ref(req, 200, OCTETS, body, len, false, net__tent_done, e);
         return;
     }
     if (!net__tent_zstd(n->tiles, e, level, &z, &zn)) {
@@ -269,11 +270,12 @@ static void reply_cached(net_node *n, net_req *req, net__tent *e)
         net__tent_set_zstd(n->tiles, e, level, made, zn);
         if (!net__tent_zstd(n->tiles, e, level, &z, &zn)) {
             net_req_reply(req, 200, OCTETS, body, len); /* kept at another level: compress here */
+            net__tcache_release(n->tiles, e);
             return;
         }
     }
-    net_req_reply_encoded(req, 200, OCTETS, z != NULL ? z : body, z != NULL ? zn : len,
-                          z != NULL);
+    net_req_reply_encoded_ref(req, 200, OCTETS, z != NULL ? z : body, z != NULL ? zn : len,
+                              z != NULL, net__tent_done, e);
 }
 
 /* GET /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>], /log/bodies/<N>[.p/<W>]. A full
@@ -319,8 +321,7 @@ void net__h_tile(net_node *n, net_req *req, net__ctx *ctx)
     net__rate_headers(req, ctx);
     net__header(req, "Cache-Control", IMMUTABLE);
     if (e != NULL) {
-        reply_cached(n, req, e);
-        net__tcache_release(n->tiles, e);
+        reply_cached(n, req, e); /* takes e's reference */
         return;
     }
     net_req_reply(req, 200, OCTETS, out, len);

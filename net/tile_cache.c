@@ -7,6 +7,7 @@
 #include "net/tile_cache_int.h"
 
 struct net__tent {
+    net__tcache *cache;     /* for net__tent_done */
     net__tent *hnext;       /* bucket chain */
     net__tent *prev, *next; /* LRU list, most recent first */
     uint64_t index;
@@ -179,6 +180,7 @@ net__tent *net__tcache_put(net__tcache *c, unsigned kind, unsigned level, uint64
         free(bytes);
         return NULL;
     }
+    e->cache = c;
     e->kind = kind, e->level = level, e->index = index;
     e->id = bytes, e->id_n = n;
     e->refs = 1;
@@ -252,6 +254,14 @@ void net__tcache_release(net__tcache *c, net__tent *e)
     if (gone) {
         ent_free(e);
     }
+}
+
+void net__tent_done(const void *body, size_t n, void *arg)
+{
+    net__tent *e = arg;
+
+    (void)body, (void)n;
+    net__tcache_release(e->cache, e);
 }
 
 void net__tcache_stats_get(net__tcache *c, net__tcache_stats *out)

@@ -59,6 +59,9 @@ bool net__tent_zstd(net__tcache *c, const net__tent *e, int level, const uint8_t
  * or one at another level, is freed. */
 void net__tent_set_zstd(net__tcache *c, net__tent *e, int level, uint8_t *z, size_t zn);
 void net__tcache_release(net__tcache *c, net__tent *e); /* NULL is a no-op */
+/* net__tcache_release(its cache, arg) in the shape of net_req_body_done_fn, so a reply can
+ * borrow an entry's body (or zstd variant) and give the reference back once it is written. */
+void net__tent_done(const void *body, size_t n, void *arg);
 
 void net__tcache_stats_get(net__tcache *c, net__tcache_stats *out); /* zeros when off */
 
