@@ -177,7 +177,8 @@ int cmd_audit(int argc, char **argv)
                         .max_recompute_week = ops_config_u64(conf, OPS_K_AUDIT_MAX_RECOMPUTE_WEEK),
                         .bootstrap_checkpoint = ops_config_u64(conf, OPS_K_AUDIT_BOOTSTRAP) == 1,
                         .no_post = no_post,
-                        .verify_threads = (unsigned)ops_config_u64(conf, OPS_K_AUDIT_VERIFY_THREADS),
+                        .verify_threads =
+                            (unsigned)ops_config_u64(conf, OPS_K_AUDIT_VERIFY_THREADS),
                         .log = log,
                         .clock = clock,
                         .detail = detail};

@@ -238,7 +238,8 @@ static tally_status build_tile(net_node *n, const wire_tile *t, uint64_t size, u
     *out = NULL, *n_out = 0;
     if (t->kind == WIRE_TILE_HASH) {
         uint8_t *buf = malloc(256 * 32);
-        st = buf == NULL ? TALLY_ENOMEM : store_tile_read(n->store, t->level, t->index, t->width, buf);
+        st = buf == NULL ? TALLY_ENOMEM
+                         : store_tile_read(n->store, t->level, t->index, t->width, buf);
         if (st != TALLY_OK) {
             free(buf);
             return st;

@@ -12,8 +12,8 @@ struct net__tent {
     net__tent *prev, *next; /* LRU list, most recent first */
     uint64_t index;
     unsigned kind, level;
-    unsigned refs;  /* requests reading it */
-    bool linked;    /* in the table and the list; an evicted entry waits for refs to reach 0 */
+    unsigned refs; /* requests reading it */
+    bool linked;   /* in the table and the list; an evicted entry waits for refs to reach 0 */
     uint8_t *id, *z;
     size_t id_n, z_n;
     int z_level;
@@ -271,8 +271,12 @@ void net__tcache_stats_get(net__tcache *c, net__tcache_stats *out)
         return;
     }
     pthread_mutex_lock(&c->mu);
-    *out = (net__tcache_stats){.hits = c->hits, .misses = c->misses, .inserts = c->inserts,
-                               .evictions = c->evictions, .entries = c->entries,
-                               .bytes = c->bytes, .cap = c->cap};
+    *out = (net__tcache_stats){.hits = c->hits,
+                               .misses = c->misses,
+                               .inserts = c->inserts,
+                               .evictions = c->evictions,
+                               .entries = c->entries,
+                               .bytes = c->bytes,
+                               .cap = c->cap};
     pthread_mutex_unlock(&c->mu);
 }

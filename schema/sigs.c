@@ -62,8 +62,9 @@ unsigned schema_verify_threads_default(void)
 {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
 
-    return c < 1 ? 1u : c > (long)SCHEMA_VERIFY_THREADS_MAX ? SCHEMA_VERIFY_THREADS_MAX
-                                                             : (unsigned)c;
+    return c < 1                                 ? 1u
+           : c > (long)SCHEMA_VERIFY_THREADS_MAX ? SCHEMA_VERIFY_THREADS_MAX
+                                                 : (unsigned)c;
 }
 
 tally_status schema_record_verify_batch(const tally_bytes *headers, size_t n, tally_str origin,

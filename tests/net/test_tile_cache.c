@@ -100,11 +100,10 @@ static void test_cache_bound_and_eviction(void **state)
 
 /* ---- over HTTP ---- */
 
-static const char *const env[] = {"TALLY_SHUTDOWN_GRACE_S=1",
-                                  "TALLY_RATE_IP_PER_S=30000",
-                                  "TALLY_RATE_IP_PER_MIN=65535",
-                                  "TALLY_RATE_GLOBAL_PER_S=30000",
-                                  "TALLY_RATE_GLOBAL_PER_MIN=65535", NULL};
+static const char *const env[] = {
+    "TALLY_SHUTDOWN_GRACE_S=1",        "TALLY_RATE_IP_PER_S=30000",
+    "TALLY_RATE_IP_PER_MIN=65535",     "TALLY_RATE_GLOBAL_PER_S=30000",
+    "TALLY_RATE_GLOBAL_PER_MIN=65535", NULL};
 
 typedef struct got {
     uint8_t *p;
@@ -126,9 +125,8 @@ static got fetch(tn_node *n, const char *path, bool zstd)
     assert_true(fd >= 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    int k = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n", path,
-                     zstd ? "Accept-Encoding: zstd\r\n" : "");
+    int k = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n",
+                     path, zstd ? "Accept-Encoding: zstd\r\n" : "");
     assert_int_equal(write(fd, req, (size_t)k), k);
     for (;;) {
         ssize_t r = read(fd, buf + len, cap - len);
