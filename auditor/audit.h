@@ -65,6 +65,7 @@ typedef struct audit_cfg {
     const char *peers;        /* other auditors' ops listeners, comma-separated http://host:port
                                  (TALLY_AUDIT_PEERS): their trusted heads are compared with this
                                  replica each round (split views); NULL or "": none */
+    unsigned verify_threads;  /* threads verifying a delta's signatures; 0: online cores */
     ops_log *log;             /* JSON lines (component "auditor"); borrowed */
     ops_clock *clock;         /* for nonces and cosignature times; borrowed */
     char *detail;             /* optional, AUDIT_WHAT_MAX bytes: why audit_open failed */

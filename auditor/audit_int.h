@@ -23,6 +23,7 @@
 #include "ledger/ledger.h"
 #include "schema/schema.h"
 #include "store/store.h"
+#include "wire/wire.h"
 
 #define AUDIT__NOTE_MAX 4096u
 
@@ -123,6 +124,13 @@ TALLY_MUST_USE tally_status audit__reveals(audit *a, audit_round *r);
  * listing the log contradicts; TALLY_EIO for an unreachable node or a malformed answer
  * (nothing written). */
 TALLY_MUST_USE tally_status audit__bootstrap(audit *a, audit_round *r);
+
+/* ---- sigs.c: the actor signatures of a delta, on cfg.verify_threads threads ---- */
+/* *first_bad_out is the smallest index of d's entries whose header does not decode or whose
+ * actor signature does not verify under a's origin, d->n when none: what checking them in order
+ * would find first. TALLY_OK, or TALLY_ENOMEM (then *first_bad_out is 0). */
+TALLY_MUST_USE tally_status audit__sigs_first_bad(const audit *a, const wire_delta *d,
+                                                  size_t *first_bad_out);
 
 /* ---- check.c: replay, verdicts, the recompute policy ---- */
 TALLY_MUST_USE tally_status audit__check(audit *a, const audit__head *head, audit_round *r);

@@ -319,7 +319,8 @@ static tally_status first_served_fork(audit *a, uint64_t base, const pending *p,
  * round (r->failed) and adds nothing. */
 static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audit_round *r)
 {
-    tally_str origin = {a->origin, strlen(a->origin)};
+    size_t first_bad;
+    tally_status st;
 
     if (p->n + d->n > p->cap) {
         size_t cap = (p->n + d->n) * 2;
@@ -328,6 +329,11 @@ static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audi
             return TALLY_ENOMEM;
         }
         p->in = in, p->cap = cap;
+    }
+    /* every signature at once, on several threads; record i's is bad iff i == first_bad */
+    st = audit__sigs_first_bad(a, d, &first_bad);
+    if (st != TALLY_OK) {
+        return st;
     }
     for (size_t i = 0; i < d->n; i++) {
         uint64_t seq = d->from + i;
@@ -342,7 +348,7 @@ static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audi
             return diverge(a, r, AUDIT_R_OTHER, true, seq, NULL,
                            "record %" PRIu64 ": its header is not canonical", seq);
         }
-        if (schema_record_verify(&in->header, origin) != TALLY_OK) {
+        if (i == first_bad) {
             char hex[2 * SCHEMA_HEADER_MAX + 1];
             schema_hex(d->entries[i].header.p, d->entries[i].header.n, hex);
             return diverge(a, r, AUDIT_R_SIGNATURE, true, seq, json_pack("{ss}", "header", hex),

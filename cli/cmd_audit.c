@@ -228,6 +228,8 @@ int cmd_audit(int argc, char **argv)
                         .bootstrap_checkpoint = ops_config_u64(conf, OPS_K_AUDIT_BOOTSTRAP) == 1,
                         .no_post = no_post,
                         .peers = ops_config_str(conf, OPS_K_AUDIT_PEERS),
+                        .verify_threads =
+                            (unsigned)ops_config_u64(conf, OPS_K_AUDIT_VERIFY_THREADS),
                         .log = log,
                         .clock = clock,
                         .detail = detail};

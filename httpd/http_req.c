@@ -55,6 +55,9 @@ void httpd__req_free(httpd_req *req)
     if (req->out != (uint8_t *)fallback_500) {
         free(req->out);
     }
+    if (req->body_done != NULL) {
+        req->body_done(req->body_ref, req->body_ref_n, req->body_done_arg);
+    }
     free(req);
 }
 
@@ -434,7 +437,7 @@ static const char *reason(unsigned status)
 
 /* Compresses body into a malloc'd buffer; NULL when it would not help or on failure (then the
  * identity body is sent, which every client accepts). */
-static uint8_t *compress_body(const void *body, size_t n, int level, size_t *out_n)
+uint8_t *httpd_compress(const void *body, size_t n, int level, size_t *out_n)
 {
     size_t cap = ZSTD_compressBound(n), r;
     uint8_t *z = malloc(cap);
@@ -492,8 +495,9 @@ static bool build(httpd_req *req, unsigned status, const char *content_type, con
 
     bool framed = req->frame_zstd && !no_body;
 
-    if (!framed && req->accept_zstd && n >= HTTPD_COMPRESS_MIN && !no_body) {
-        z = compress_body(body, n, req->zstd_level, &zn);
+    if (!framed && !req->no_compress && req->accept_zstd && n >= HTTPD_COMPRESS_MIN &&
+        !no_body) {
+        z = httpd_compress(body, n, req->zstd_level, &zn);
         if (z != NULL) {
             body = z, n = zn;
         }
@@ -503,7 +507,8 @@ static bool build(httpd_req *req, unsigned status, const char *content_type, con
         free(z);
         return false;
     }
-    w.cap = room + (head || no_body ? 0 : n);
+    bool by_ref = req->body_done != NULL && z == NULL;
+    w.cap = room + (head || no_body || by_ref ? 0 : n);
     w.p = malloc(w.cap);
     w.n = 0;
     if (w.p == NULL) {
@@ -532,8 +537,12 @@ static bool build(httpd_req *req, unsigned status, const char *content_type, con
     }
     wb_str(&w, "\r\n");
     if (!head && !no_body && n > 0) {
-        memcpy(w.p + w.n, body, n);
-        w.n += n;
+        if (by_ref) {
+            req->body_ref_send = true; /* conn_send adds it after the head */
+        } else {
+            memcpy(w.p + w.n, body, n);
+            w.n += n;
+        }
     }
     free(z);
     req->out = w.p;
@@ -597,6 +606,28 @@ void httpd_req_reply_zstd_frame(httpd_req *req, unsigned status, const char *con
 {
     req->frame_zstd = true;
     httpd__req_finish(req, status, content_type, frame, n);
+}
+
+int httpd_req_zstd_level(const httpd_req *req)
+{
+    return req->zstd_level;
+}
+
+void httpd_req_reply_encoded(httpd_req *req, unsigned status, const char *content_type,
+                           const void *body, size_t n, bool zstd)
+{
+    req->frame_zstd = zstd;
+    req->no_compress = !zstd;
+    httpd__req_finish(req, status, content_type, body, n);
+}
+
+void httpd_req_reply_encoded_ref(httpd_req *req, unsigned status, const char *content_type,
+                               const void *body, size_t n, bool zstd, httpd_req_body_done_fn done,
+                               void *arg)
+{
+    req->body_ref = body, req->body_ref_n = n;
+    req->body_done = done, req->body_done_arg = arg;
+    httpd_req_reply_encoded(req, status, content_type, body, n, zstd);
 }
 
 void httpd_req_reply_json_str(httpd_req *req, unsigned status, const char *json_text)

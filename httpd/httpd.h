@@ -186,6 +186,27 @@ void httpd_req_reply(httpd_req *req, unsigned status, const char *content_type, 
                      size_t n);
 /* True when the request's Accept-Encoding accepts zstd. */
 bool httpd_req_accepts_zstd(const httpd_req *req);
+/* body as one zstd frame at level, malloc'd (*out_n its length), exactly as a response body
+ * is compressed; NULL (and *out_n 0) when that would not make it smaller or on failure. */
+uint8_t *httpd_compress(const void *body, size_t n, int level, size_t *out_n);
+/* The zstd level a compressed response to req is made at (the server's zstd_level). */
+int httpd_req_zstd_level(const httpd_req *req);
+/* A body encoded ahead (the tile cache), sent as is: when zstd, one zstd frame with
+ * Content-Encoding: zstd (the caller checked httpd_req_accepts_zstd()); otherwise the identity
+ * body, never compressed here. The headers are those httpd_req_reply would send for the same
+ * encoding. */
+void httpd_req_reply_encoded(httpd_req *req, unsigned status, const char *content_type,
+                           const void *body, size_t n, bool zstd);
+/* Called once when a borrowed body is no longer read (its signature is libevent's
+ * evbuffer_ref_cleanup_cb, so the output buffer calls it directly). */
+typedef void (*httpd_req_body_done_fn)(const void *body, size_t n, void *arg);
+/* httpd_req_reply_encoded with a borrowed body, written to the socket without a copy: body must
+ * stay valid and unchanged until done(body, n, arg) is called, exactly once, on a loop thread
+ * (after the body was written, or when the request or its connection is dropped; also when the
+ * response could not be built and a 500 went instead). */
+void httpd_req_reply_encoded_ref(httpd_req *req, unsigned status, const char *content_type,
+                               const void *body, size_t n, bool zstd, httpd_req_body_done_fn done,
+                               void *arg);
 /* A body that is one zstd frame already (a stored checkpoint), sent as is with
  * Content-Encoding: zstd; the caller checked httpd_req_accepts_zstd(). */
 void httpd_req_reply_zstd_frame(httpd_req *req, unsigned status, const char *content_type,

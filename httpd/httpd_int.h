@@ -56,6 +56,7 @@ struct httpd_req {
     size_t n_fields;
     bool http10, keep_alive, expect_continue, zstd_in, accept_zstd;
     bool frame_zstd; /* the body given to the reply is a zstd frame already (sent as is) */
+    bool no_compress; /* the body given to the reply is sent as is, never compressed */
     size_t content_length, body_limit;
     uint8_t *body; /* malloc'd, decoded */
     size_t body_n;
@@ -71,8 +72,15 @@ struct httpd_req {
     bool in_handler, deferred, replied;
     unsigned status;
     http_out_header *out_headers;
-    uint8_t *out; /* the complete response bytes (head and body), malloc'd */
+    uint8_t *out; /* the response bytes (head and body, or only the head with body_ref), malloc'd */
     size_t out_n;
+    /* a body borrowed by httpd_req_reply_encoded_ref, sent after out without a copy; body_done
+       is called once, by the output evbuffer when written, or by httpd__req_free */
+    const void *body_ref;
+    size_t body_ref_n;
+    bool body_ref_send; /* build() left the body out of out: conn_send adds it */
+    httpd_req_body_done_fn body_done;
+    void *body_done_arg;
     void *data;        /* the handler's (httpd_req_set_data) */
     uint64_t start_ns; /* monotonic, when the request's first line was read */
 };

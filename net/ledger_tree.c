@@ -229,43 +229,102 @@ static tally_status bundle(net_node *n, bool bodies, uint64_t first, unsigned w,
     return TALLY_OK;
 }
 
-/* GET /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>], /log/bodies/<N>[.p/<W>]. */
+/* The tile or bundle t at tree size `size`, built from the store: malloc'd into *out. */
+static tally_status build_tile(net_node *n, const wire_tile *t, uint64_t size, uint8_t **out,
+                               size_t *n_out)
+{
+    tally_status st;
+
+    *out = NULL, *n_out = 0;
+    if (t->kind == WIRE_TILE_HASH) {
+        uint8_t *buf = malloc(256 * 32);
+        st = buf == NULL ? TALLY_ENOMEM
+                         : store_tile_read(n->store, t->level, t->index, t->width, buf);
+        if (st != TALLY_OK) {
+            free(buf);
+            return st;
+        }
+        *out = buf, *n_out = (size_t)t->width * 32;
+        return TALLY_OK;
+    }
+    if (t->index * 256 + t->width > size) {
+        return TALLY_ENOTFOUND; /* beyond the tree, or wider than the bundle is yet */
+    }
+    return bundle(n, t->kind == WIRE_TILE_BODIES, t->index * 256, t->width, out, n_out);
+}
+
+/* Sends a cached body as httpd_req_reply would: the zstd frame when the client accepts zstd and
+ * the body is long enough to be compressed, made once per entry and kept beside it. The reply
+ * borrows the bytes and gives e's reference back (net__tent_done) once they are written. */
+static void reply_cached(net_node *n, httpd_req *req, net__tent *e)
+{
+    size_t len, zn;
+    const uint8_t *body = net__tent_body(e, &len), *z;
+    int level = httpd_req_zstd_level(req);
+
+    if (!httpd_req_accepts_zstd(req) || len < HTTPD_COMPRESS_MIN) {
+        httpd_req_reply_encoded_ref(req, 200, OCTETS, body, len, false, net__tent_done, e);
+        return;
+    }
+    if (!net__tent_zstd(n->tiles, e, level, &z, &zn)) {
+        uint8_t *made = httpd_compress(body, len, level, &zn);
+        net__tent_set_zstd(n->tiles, e, level, made, zn);
+        if (!net__tent_zstd(n->tiles, e, level, &z, &zn)) {
+            httpd_req_reply(req, 200, OCTETS, body, len); /* kept at another level: compress here */
+            net__tcache_release(n->tiles, e);
+            return;
+        }
+    }
+    httpd_req_reply_encoded_ref(req, 200, OCTETS, z != NULL ? z : body, z != NULL ? zn : len,
+                              z != NULL, net__tent_done, e);
+}
+
+/* GET /log/tile/<L>/<N>[.p/<W>], /log/tile/entries/<N>[.p/<W>], /log/bodies/<N>[.p/<W>]. A full
+ * tile or bundle never changes once the tree holds it, so it is served from n->tiles after its
+ * first request; partial ones grow with the log and are built every time. */
 void net__h_tile(net_node *n, httpd_req *req, net__ctx *ctx)
 {
     const char *path = httpd_req_path(req) + strlen("/log/");
     wire_tile t;
-    uint64_t size = store_size(n->store);
+    net__tent *e = NULL;
     uint8_t *out = NULL;
     size_t len = 0;
-    tally_status st;
+    tally_status st = TALLY_OK;
 
     if (wire_tile_parse(path, strlen(path), &t) != TALLY_OK) {
         net__fail(n, req, ctx, WIRE_BAD_REQUEST, "malformed tile path (c2sp.org/tlog-tiles)",
                   NULL);
         return;
     }
-    if (t.kind == WIRE_TILE_HASH) {
-        out = malloc(256 * 32);
-        st = out == NULL ? TALLY_ENOMEM
-                         : store_tile_read(n->store, t.level, t.index, t.width, out);
-        len = (size_t)t.width * 32;
-    } else if (t.index * 256 + t.width > size) {
-        st = TALLY_ENOTFOUND; /* beyond the tree, or wider than the bundle is yet */
-    } else {
-        st = bundle(n, t.kind == WIRE_TILE_BODIES, t.index * 256, t.width, &out, &len);
+    bool full = t.width == 256;
+    unsigned level = t.kind == WIRE_TILE_HASH ? t.level : 0;
+    if (full) {
+        e = net__tcache_get(n->tiles, (unsigned)t.kind, level, t.index);
+    }
+    if (e == NULL) {
+        st = build_tile(n, &t, store_size(n->store), &out, &len);
+        if (st == TALLY_OK && full && n->tiles != NULL) {
+            e = net__tcache_put(n->tiles, (unsigned)t.kind, level, t.index, out, len);
+            out = NULL; /* the cache owns it now, or freed it */
+            if (e == NULL) { /* out of memory, or over the cap */
+                st = build_tile(n, &t, store_size(n->store), &out, &len);
+            }
+        }
     }
     if (st == TALLY_ENOTFOUND || st == TALLY_EINVAL) {
-        free(out);
         net__fail(n, req, ctx, WIRE_NOT_FOUND, "no such tile at this tree size", NULL);
         return;
     }
     if (st != TALLY_OK) {
-        free(out);
         net__fail(n, req, ctx, WIRE_INTERNAL_ERROR, "cannot read the tile", NULL);
         return;
     }
     net__rate_headers(req, ctx);
     net__header(req, "Cache-Control", IMMUTABLE);
+    if (e != NULL) {
+        reply_cached(n, req, e); /* takes e's reference */
+        return;
+    }
     httpd_req_reply(req, 200, OCTETS, out, len);
     free(out);
 }

@@ -530,6 +530,9 @@ tally_status net_node_open(const net_node_cfg *cfg, net_node **out)
         st = net__auth_new(&n->auth);
     }
     if (st == TALLY_OK) {
+        st = net__tcache_new((size_t)ops_config_u64(n->conf, OPS_K_TILE_CACHE_MB) << 20, &n->tiles);
+    }
+    if (st == TALLY_OK) {
         st = open_http(n, cfg->detail);
     }
     if (st != TALLY_OK) {
@@ -692,6 +695,7 @@ void net_node_close(net_node *n)
     net_abuse_free(n->abuse);
     net_rnonce_free(n->rnonce);
     net__auth_free(n->auth);
+    net__tcache_free(n->tiles); /* after httpd_close: no request holds an entry */
     ledger_finality_free(n->fin);
     if (n->fin_init) {
         pthread_mutex_destroy(&n->fin_mu);

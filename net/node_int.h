@@ -38,6 +38,7 @@
 #include "net/abuse_int.h"
 #include "net/net.h"
 #include "net/rnonce_int.h"
+#include "net/tile_cache_int.h"
 #include "wire/wire.h"
 
 typedef enum net__auth {
@@ -143,6 +144,7 @@ struct net_node {
     struct net__auth_state *auth;   /* challenges and tokens, memory only */
     pthread_mutex_t fin_mu;         /* guards fin */
     ledger_finality_state *fin;     /* cycles, attestations and finality, folded on demand */
+    net__tcache *tiles;             /* full tiles and bundles as served; NULL when off */
     bool fin_init;
 };
 

@@ -132,6 +132,8 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                 "Seconds in-flight requests get after SIGTERM."},
     [OPS_K_ZSTD_LEVEL] = {"TALLY_ZSTD_LEVEL", U(1, 19), "3", true, N, 0,
                           "zstd level of compressed responses."},
+    [OPS_K_TILE_CACHE_MB] = {"TALLY_TILE_CACHE_MB", U(0, 65536), "64", false, N, 0,
+                             "MiB of full tiles and bundles kept as served (0: none)."},
     [OPS_K_LOG_LEVEL] = {"TALLY_LOG_LEVEL", E(level_choices), "info", true, NA, 0,
                          "Lowest level logged."},
     [OPS_K_LOG_ACCESS] = {"TALLY_LOG_ACCESS", K(OPS_KIND_BOOL), "1", true, NA, 0,
@@ -163,6 +165,8 @@ static const ops_keydef defs[OPS_K_COUNT] = {
     [OPS_K_AUDIT_PEERS] = {"TALLY_AUDIT_PEERS", K(OPS_KIND_STRING), "", false, A, 0,
                            "Other auditors' ops listeners, comma-separated http://host:port: "
                            "their trusted heads are compared with this replica (split views)."},
+    [OPS_K_AUDIT_VERIFY_THREADS] = {"TALLY_AUDIT_VERIFY_THREADS", U(0, 64), "0", false, A, 0,
+                                    "Threads verifying a delta's signatures (0: online cores)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

@@ -96,6 +96,7 @@ typedef enum ops_key {
     OPS_K_START_REPLAY,
     OPS_K_SHUTDOWN_GRACE_S,
     OPS_K_ZSTD_LEVEL,
+    OPS_K_TILE_CACHE_MB,
     OPS_K_LOG_LEVEL,
     OPS_K_LOG_ACCESS,
     OPS_K_AUDIT_PRIMARY_URL,
@@ -110,6 +111,7 @@ typedef enum ops_key {
     /* not in §9.4's table */
     OPS_K_AUDIT_OPS_LISTEN,
     OPS_K_AUDIT_PEERS,
+    OPS_K_AUDIT_VERIFY_THREADS,
     OPS_K_CONFIG,
     OPS_K_CLOCK,
     OPS_K_CLOCK_START_MS,

@@ -464,6 +464,23 @@ TALLY_MUST_USE tally_status schema_record_sign(schema_header *h, tally_str origi
 /* TALLY_OK if actor_sig verifies (libsodium strict), else TALLY_EAUTH. */
 TALLY_MUST_USE tally_status schema_record_verify(const schema_header *h, tally_str origin);
 
+#define SCHEMA_VERIFY_THREADS_MAX 64u
+/* schema_record_verify_batch over n encoded headers (views; each is decoded, then its actor
+ * signature checked against origin) on up to `threads` threads: 0 picks
+ * schema_verify_threads_default(), 1 uses the calling thread only, more than
+ * SCHEMA_VERIFY_THREADS_MAX or than there is work for is lowered. *first_bad_out is the smallest
+ * index whose header does not decode or whose signature does not verify, n when all verify:
+ * the same answer as checking them one by one in order, whatever the threads and their timing
+ * (indices above it may or may not have been checked). Blocks until done; threads are started
+ * and joined inside the call, and one that cannot be started only means fewer. Bad signatures
+ * are a result: returns TALLY_OK, or TALLY_EINVAL (headers NULL with n > 0; *first_bad_out 0).
+ * The headers must not change during the call; any thread may call it. */
+TALLY_MUST_USE tally_status schema_record_verify_batch(const tally_bytes *headers, size_t n,
+                                                       tally_str origin, unsigned threads,
+                                                       size_t *first_bad_out);
+/* The online cores (sysconf), 1..SCHEMA_VERIFY_THREADS_MAX. */
+unsigned schema_verify_threads_default(void);
+
 /* Checks that body bytes belong to the header: SHA-256 matches body_hash, the body decodes
  * canonically for the header's type, and tier, event_id and rows agree with it. Returns
  * TALLY_EFORMAT on any mismatch; on TALLY_OK and out != NULL, *out holds the decoded body. */
