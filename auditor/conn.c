@@ -33,10 +33,39 @@ static const char *error_code(const client_response *r, char *buf, size_t cap)
     return buf;
 }
 
-static tally_status send_req(audit *a, const client_request *rq, client_response **out,
-                             char *what)
+unsigned audit__rate_wait_s(const client_response *r)
+{
+    const char *ra = NULL;
+    unsigned long s = 1;
+
+    if (client_response_status(r) != 429) {
+        return 0;
+    }
+    if (client_response_header(r, "Retry-After", &ra) > 0 && ra != NULL) {
+        s = strtoul(ra, NULL, 10);
+    }
+    return s < 1 ? 1u : s > 10 ? 10u : (unsigned)s;
+}
+
+static tally_status send_req(audit *a, const client_request *rq, client_response **out, char *what)
 {
     tally_status st = client_do(a->conn, rq, out);
+
+    /* the node's rate limits (§7.1): wait as it asks, up to 10 s, then ask again; a catch-up
+     * is many requests, and a polite auditor is not a failed one */
+    for (int limited = 0; st == TALLY_OK && limited < AUDIT_RATE_RETRIES; limited++) {
+        unsigned wait_s = audit__rate_wait_s(*out);
+        if (wait_s == 0) {
+            break;
+        }
+        OPS_LOG(a->olog, OPS_WARN, "auditor", "rate_limited", OPS_FS("target", rq->target),
+                OPS_FU("retry_after_s", wait_s));
+        client_response_free(*out);
+        *out = NULL;
+        struct timespec ts = {(time_t)wait_s, 0};
+        nanosleep(&ts, NULL);
+        st = client_do(a->conn, rq, out);
+    }
 
     if (st != TALLY_OK) {
         return audit__say(what, TALLY_EIO, "%s %s: %s (%s)", rq->method, rq->target,
@@ -46,8 +75,7 @@ static tally_status send_req(audit *a, const client_request *rq, client_response
 }
 
 /* POST a JSON object to target; the response's JSON object (new reference) on 200. */
-static tally_status post_json(audit *a, const char *target, json_t *body, json_t **out,
-                              char *what)
+static tally_status post_json(audit *a, const char *target, json_t *body, json_t **out, char *what)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     client_request rq = {.method = "POST", .target = target, .content_type = "application/json"};
@@ -133,7 +161,7 @@ static tally_status do_req(audit *a, client_request *rq, bool bearer, client_res
     tally_status st;
 
     *out = NULL;
-    for (int attempt = 0, limited = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 2; attempt++) {
         if (bearer && a->token[0] == '\0') {
             st = audit__login(a, what);
             if (st != TALLY_OK) {
@@ -158,24 +186,6 @@ static tally_status do_req(audit *a, client_request *rq, bool bearer, client_res
             a->token[0] = '\0'; /* the node restarted or evicted it: log in again */
             continue;
         }
-        if (client_response_status(*out) == 429 && limited < AUDIT_RATE_RETRIES) {
-            /* the node's rate limits (§7.1): wait as it asks, up to 10 s, then ask again; a
-             * catch-up is many requests, and a polite auditor is not a failed one */
-            const char *ra = NULL;
-            unsigned long wait_s = 1;
-            if (client_response_header(*out, "Retry-After", &ra) > 0 && ra != NULL) {
-                wait_s = strtoul(ra, NULL, 10);
-            }
-            wait_s = wait_s < 1 ? 1 : wait_s > 10 ? 10 : wait_s;
-            OPS_LOG(a->olog, OPS_WARN, "auditor", "rate_limited", OPS_FS("target", rq->target),
-                    OPS_FU("retry_after_s", wait_s));
-            client_response_free(*out);
-            *out = NULL;
-            struct timespec ts = {(time_t)wait_s, 0};
-            nanosleep(&ts, NULL);
-            limited++, attempt--;
-            continue;
-        }
         return TALLY_OK;
     }
     return TALLY_OK;
@@ -185,8 +195,8 @@ tally_status audit__get(audit *a, const char *target, bool bearer, bool msgpack,
                         client_response **out, char *what)
 {
     client_header h = {"Accept", msgpack ? "application/msgpack" : "application/json"};
-    client_request rq = {.method = "GET", .target = target, .headers = &h, .n_headers = 1,
-                         .accept_zstd = true};
+    client_request rq = {
+        .method = "GET", .target = target, .headers = &h, .n_headers = 1, .accept_zstd = true};
 
     return do_req(a, &rq, bearer, out, what);
 }
@@ -195,8 +205,13 @@ tally_status audit__post(audit *a, const char *target, const char *ctype, const 
                          size_t n, client_response **out, char *what)
 {
     client_header h = {"Accept", "application/json"};
-    client_request rq = {.method = "POST", .target = target, .headers = &h, .n_headers = 1,
-                         .body = body, .body_n = n, .content_type = ctype};
+    client_request rq = {.method = "POST",
+                         .target = target,
+                         .headers = &h,
+                         .n_headers = 1,
+                         .body = body,
+                         .body_n = n,
+                         .content_type = ctype};
 
     return do_req(a, &rq, true, out, what);
 }

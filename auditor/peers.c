@@ -111,6 +111,12 @@ tally_status audit__peers(audit *a, audit_round *r)
             json_t *ev = json_pack("{ss ss# ss sI}", "peer", a->peer_urls[i], "peer_note", note,
                                    (int)(n < 3000 ? n : 3000), "trusted_note", a->st.trusted_note,
                                    "size", (json_int_t)size);
+            if (ev == NULL) {
+                /* a note JSON cannot hold (cut inside a character, not UTF-8): the two roots
+                 * say the same thing */
+                ev = json_pack("{ss ss ss sI}", "peer", a->peer_urls[i], "peer_root", hex_theirs,
+                               "root", hex_mine, "size", (json_int_t)size);
+            }
             st = audit__split_view(a, r, ev,
                                    "split view: the auditor at %s holds a head of %" PRIu64
                                    " records signed by the node with root %.16s…, this "

@@ -7,9 +7,11 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auditor/audit_int.h"
 #include "client/client.h"
@@ -31,6 +33,19 @@ static tally_status get(audit_remote *rm, const char *target, client_response **
 {
     client_request rq = {.method = "GET", .target = target, .accept_zstd = true};
     tally_status st = client_do(rm->c, &rq, r);
+
+    /* a whole log is many requests: the node's rate limits are waited out as the auditor does */
+    for (int limited = 0; st == TALLY_OK && limited < AUDIT_RATE_RETRIES; limited++) {
+        unsigned wait_s = audit__rate_wait_s(*r);
+        if (wait_s == 0) {
+            break;
+        }
+        client_response_free(*r);
+        *r = NULL;
+        struct timespec ts = {(time_t)wait_s, 0};
+        nanosleep(&ts, NULL);
+        st = client_do(rm->c, &rq, r);
+    }
 
     if (st != TALLY_OK) {
         return audit__say(detail, st, "GET %s%s: %s", rm->name, target, client_error(rm->c));
@@ -80,9 +95,13 @@ static tally_status fetch_tiles(audit_remote *rm, char *detail)
 {
     uint8_t root[32];
 
-    rm->leaves = malloc((rm->size ? rm->size : 1) * 32);
-    if (rm->leaves == NULL) {
-        return TALLY_ENOMEM;
+    size_t cap = 0;
+
+    /* the size is the node's word until its tiles give the root: the leaves grow as tiles
+     * arrive, never allocated from the claim */
+    if (rm->size > SIZE_MAX / 32 - 256) {
+        return audit__say(detail, TALLY_ELIMIT, "%s: a checkpoint of %" PRIu64 " records", rm->name,
+                          rm->size);
     }
     for (uint64_t ix = 0; ix * 256 < rm->size; ix++) {
         uint64_t left = rm->size - ix * 256;
@@ -101,6 +120,18 @@ static tally_status fetch_tiles(audit_remote *rm, char *detail)
             client_response_free(r);
             return audit__say(detail, TALLY_EFORMAT, "%s%s: %zu bytes, not %u hashes", rm->name,
                               target, b.n, w);
+        }
+        if (ix * 256 + w > cap) {
+            size_t nc = cap ? 2 * cap : 4096;
+            while (nc < ix * 256 + w) {
+                nc *= 2;
+            }
+            uint8_t(*g)[32] = realloc(rm->leaves, nc * 32);
+            if (g == NULL) {
+                client_response_free(r);
+                return TALLY_ENOMEM;
+            }
+            rm->leaves = g, cap = nc;
         }
         memcpy(rm->leaves[ix * 256], b.p, b.n);
         client_response_free(r);

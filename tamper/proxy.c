@@ -57,7 +57,7 @@ static bool write_all(int fd, const void *p, size_t n)
 /* One request head (< HEAD_MAX) and its Content-Length body; false at EOF, on error or when
  * idle (*carry 0: the caller checks for stop). */
 static bool read_request(int fd, char *head, size_t *head_n, uint8_t **body, size_t *body_n,
-                         size_t *carry, char *buf)
+                         size_t *carry, char *buf, atomic_bool *stop)
 {
     size_t have = *carry, cl = 0, extra, got, used;
     char *end = NULL;
@@ -77,6 +77,9 @@ static bool read_request(int fd, char *head, size_t *head_n, uint8_t **body, siz
             if (have == 0) {
                 *carry = 0;
                 return false;
+            }
+            if (atomic_load(stop)) {
+                return false; /* a client stalled inside a request head */
             }
             continue;
         }
@@ -105,6 +108,15 @@ static bool read_request(int fd, char *head, size_t *head_n, uint8_t **body, siz
     got = extra < cl ? extra : cl;
     memcpy(*body, buf + *head_n, got);
     while (got < cl) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 200) <= 0) {
+            if (atomic_load(stop)) {
+                free(*body);
+                *body = NULL;
+                return false; /* a client stalled inside a request body */
+            }
+            continue;
+        }
         ssize_t r = read(fd, *body + got, cl - got);
         if (r <= 0) {
             free(*body);
@@ -225,14 +237,16 @@ static void rewrite_kind(tamper_proxy *p, const char *target, unsigned status, c
     pthread_mutex_lock(&p->mu);
     done = p->done;
     pthread_mutex_unlock(&p->mu);
-    for (size_t i = 0; i < d.n && !done; i++) {
+    /* withheld strips every embargoed body of every delta; the other kinds change one record */
+    for (size_t i = 0; i < d.n && (!done || p->kind == TAMPER_WITHHELD); i++) {
         uint64_t seq = d.from + i;
         schema_header h;
         if (seq < p->from ||
             schema_header_decode(d.entries[i].header.p, d.entries[i].header.n, &h) != TALLY_OK) {
             continue;
         }
-        if (p->kind == TAMPER_BODY && d.entries[i].has_body && h.tier != SCHEMA_PUBLIC) {
+        if (p->kind == TAMPER_BODY && d.entries[i].has_body && d.entries[i].body.n > 0 &&
+            h.tier != SCHEMA_PUBLIC) {
             bcopy = malloc(d.entries[i].body.n);
             if (bcopy == NULL) {
                 break;
@@ -289,7 +303,7 @@ static void serve_conn(tamper_proxy *p, int cfd, client_conn *up)
     while (!atomic_load(&p->stop)) {
         size_t hn, bn;
         uint8_t *body;
-        if (!read_request(cfd, head, &hn, &body, &bn, &carry, p->buf)) {
+        if (!read_request(cfd, head, &hn, &body, &bn, &carry, p->buf, &p->stop)) {
             if (carry == 0 && !atomic_load(&p->stop)) {
                 /* idle or closed: a closed peer reads 0 in poll's wake */
                 struct pollfd pf = {cfd, POLLIN, 0};

@@ -1,18 +1,18 @@
 /* Helpers of the auditor tests (tests/util/auditrun.h). */
 #include "util/auditrun.h"
 
-#include <inttypes.h>
-#include <time.h>
-#include <sys/wait.h>
-#include <sys/prctl.h>
-#include <signal.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,7 +31,7 @@ static const char *bin(void)
 /* A METAGRAPH binding miner m (no permit) and the auditor key (permit, 200,000 alpha), an event
  * starting at start_ms with its market. */
 void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t block,
-                 uint64_t event, uint64_t start_ms)
+             uint64_t event, uint64_t start_ms)
 {
     ta_feed_auditors(n, m, (const uint8_t(*)[32])auditor, 1, block, event, start_ms);
 }
@@ -64,20 +64,18 @@ void ta_feed_auditors(tn_node *n, const tn_miner *m, const uint8_t (*auditors)[3
                                         "hotkey", ss58, "stake_rao", "200000000000000",
                                         "validator_permit", 1, "active", 1, "tally_key", hex));
     }
-    json_array_append_new(recs, json_pack("{s:s, s:{s:i, s:I, s:i, s:i, s:o}}", "type",
-                                          "METAGRAPH", "body", "netuid", 1, "block",
-                                          (json_int_t)block, "part", 0, "parts", 1, "neurons",
-                                          neurons));
+    json_array_append_new(recs, json_pack("{s:s, s:{s:i, s:I, s:i, s:i, s:o}}", "type", "METAGRAPH",
+                                          "body", "netuid", 1, "block", (json_int_t)block, "part",
+                                          0, "parts", 1, "neurons", neurons));
+    json_array_append_new(recs, json_pack("{s:s, s:{s:I, s:s, s:s, s:s, s:s, s:n, s:I, s:s, s:n}}",
+                                          "type", "EVENT", "body", "event_id", (json_int_t)event,
+                                          "sport", "soccer", "league", "EPL", "home_team", "Tigers",
+                                          "away_team", "Rovers", "venue", "start_ms",
+                                          (json_int_t)start_ms, "status", "scheduled", "ext_id"));
     json_array_append_new(
-        recs, json_pack("{s:s, s:{s:I, s:s, s:s, s:s, s:s, s:n, s:I, s:s, s:n}}", "type", "EVENT",
-                        "body", "event_id", (json_int_t)event, "sport", "soccer", "league", "EPL",
-                        "home_team", "Tigers", "away_team", "Rovers", "venue", "start_ms",
-                        (json_int_t)start_ms, "status", "scheduled", "ext_id"));
-    json_array_append_new(recs, json_pack("{s:s, s:{s:I, s:I, s:s, s:n, s:[s,s]}}", "type",
-                                          "MARKET", "body", "market_id",
-                                          (json_int_t)(1000 * event + 1), "event_id",
-                                          (json_int_t)event, "kind", "moneyline", "line_n",
-                                          "sides", "home", "away"));
+        recs, json_pack("{s:s, s:{s:I, s:I, s:s, s:n, s:[s,s]}}", "type", "MARKET", "body",
+                        "market_id", (json_int_t)(1000 * event + 1), "event_id", (json_int_t)event,
+                        "kind", "moneyline", "line_n", "sides", "home", "away"));
     json_t *all = json_pack("{s:o}", "records", recs);
     text = json_dumps(all, JSON_COMPACT);
     json_decref(all);
@@ -99,7 +97,8 @@ void ta_cycle(tn_node *n, uint64_t want)
     tn_resp_free(&r);
     for (int i = 0; i < 300; i++) {
         tn_http(n, TN_OPS, "GET", "/health", NULL, 0, NULL, 0, NULL, &r);
-        bool done = r.json && (uint64_t)json_integer_value(json_object_get(r.json, "last_cycle")) >= want;
+        bool done =
+            r.json && (uint64_t)json_integer_value(json_object_get(r.json, "last_cycle")) >= want;
         tn_resp_free(&r);
         if (done) {
             return;
@@ -109,14 +108,14 @@ void ta_cycle(tn_node *n, uint64_t want)
     fail_msg("cycle %" PRIu64 " never landed", want);
 }
 
-int ta_audit_once(uint16_t port, const char *origin, const char *adir, const char *vkey,
-                  char *out, size_t cap)
+int ta_audit_once(uint16_t port, const char *origin, const char *adir, const char *vkey, char *out,
+                  size_t cap)
 {
     int rc = tu_run(out, cap,
-                  "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                  "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --once "
-                  "2>%s/audit.err",
-                  port, origin, vkey, bin(), adir, adir);
+                    "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
+                    "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --once "
+                    "2>%s/audit.err",
+                    port, origin, vkey, bin(), adir, adir);
     print_message("tally audit --once: exit %d\n%s", rc, out);
     return rc;
 }
@@ -164,7 +163,6 @@ static void nap_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
-
 
 /* Starts `tally audit --dir adir` (the daemon) with a round every second and the ops listener
  * on an ephemeral port, and reads the port from its first line of output (30 s at most). */
@@ -233,6 +231,9 @@ int ta_daemon_stop(ta_daemon *d, int sig)
 {
     int st = 0;
 
+    if (d->pid <= 0) {
+        return -1; /* not running: never kill(-1) or the process group */
+    }
     client_close(d->conn);
     d->conn = NULL;
     kill(d->pid, sig);
