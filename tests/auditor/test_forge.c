@@ -28,6 +28,7 @@
 #include "tamper/tamper.h"
 #include "util/auditrun.h"
 #include "util/node.h"
+#include "util/proxy.h"
 #include "util/testutil.h"
 
 static const char *tmp;
@@ -192,6 +193,70 @@ static void test_rule_violation(void **state)
     forge_case(TAMPER_RULE_VIOLATION, "ingest_rule_violation", true);
 }
 
+/* tally diff URL against a node that lies about its tiles or its key: an error naming what does
+ * not verify, never a verdict. */
+typedef enum { H_TILE, H_KEY } hostile;
+
+static void hostile_rewrite(void *arg, const char *target, unsigned status, const uint8_t *body,
+                            size_t n, uint8_t **out, size_t *out_n)
+{
+    hostile h = *(const hostile *)arg;
+
+    if (status != 200 || n == 0) {
+        return;
+    }
+    if ((h == H_TILE && strcmp(target, "/log/tile/0/000") == 0) ||
+        (h == H_KEY && strcmp(target, "/v1/info") == 0)) {
+        *out = malloc(n);
+        memcpy(*out, body, n);
+        if (h == H_TILE) {
+            (*out)[n / 2] ^= 1; /* one leaf hash off */
+        } else {
+            char *k = strstr((char *)*out, "\"node_key\":\"");
+            assert_non_null(k);
+            k[12] = k[12] == '0' ? '1' : '0'; /* another key than the node's */
+        }
+        *out_n = n;
+    }
+}
+
+static void test_diff_hostile(void **state)
+{
+    char cdir[400], out[8192], url[64], detail[TAMPER_DETAIL_MAX] = "";
+    static const char *env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
+    tamper_forged f;
+    tn_node n = {0};
+    (void)state;
+
+    snprintf(cdir, sizeof(cdir), "%s/copy", tmp);
+    assert_int_equal(mkdir(cdir, 0700), 0);
+    if (tamper_copy(logdir, cdir, &f, detail) != TALLY_OK) {
+        fail_msg("copy: %s", detail);
+    }
+    n.tmp = tmp;
+    snprintf(n.origin, sizeof(n.origin), "%s", origin);
+    snprintf(n.dir, sizeof(n.dir), "%s", cdir);
+    snprintf(n.out, sizeof(n.out), "%s/serve.out", cdir);
+    snprintf(n.err, sizeof(n.err), "%s/serve.err", cdir);
+    n.env[0] = env[0];
+    tn_start(&n);
+    for (int k = 0; k < 2; k++) {
+        hostile h = k == 0 ? H_TILE : H_KEY;
+        tp_proxy *p = tp_start(n.port[TN_LEDGER], hostile_rewrite, &h);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)tp_port(p));
+        int rc = tu_run(out, sizeof(out), "%s diff %s %s 2>&1", bin(), url, logdir);
+        tp_stop(p);
+        assert_true(rc != 0 && rc != 1);
+        assert_non_null(strstr(out, h == H_TILE ? "the hash tiles do not give the root"
+                                                : "does not verify with the key its /v1/info"));
+    }
+    /* and through no proxy, the same node is the honest log */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)n.port[TN_LEDGER]);
+    assert_int_equal(tu_run(out, sizeof(out), "%s diff %s %s", bin(), url, logdir), 0);
+    assert_non_null(strstr(out, "identical"));
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) {
@@ -201,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_forged_derived),
         cmocka_unit_test(test_changed_input),
         cmocka_unit_test(test_rule_violation),
+        cmocka_unit_test(test_diff_hostile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
