@@ -18,13 +18,14 @@
  * inputs can tell. Kinds:
  * - TAMPER_FORGED_DERIVED: the first MINER_SCORE's skill is one unit higher (a derived record
  *   that does not follow from the inputs);
- * - TAMPER_CHANGED_INPUT: the first provider OUTCOME (source 1) with a result reports the other
- *   side as the winner, its scores swapped (an input changed after the cycles that scored it);
+ * - TAMPER_CHANGED_INPUT: the first provider OUTCOME (source 1, not void) of an event whose rows
+ *   some SUBMISSION_SCORE scored with an outcome reports the other side as the winner, its
+ *   scores swapped (an input changed after the cycles that scored it);
  * - TAMPER_RULE_VIOLATION: the first CLOSE's close_ms is one ms early (a record the acceptance
  *   rules refuse: close_ms must be the event's start).
  * The cycles' checkpoint files are copied unchanged: a `tally serve` started on the forged log
- * with TALLY_START_REPLAY=checkpoint, from a cycle after the forged record, serves it without
- * noticing, as a node that trusted its own disk would.
+ * with TALLY_START_REPLAY=checkpoint (from its last cycle's checkpoint, nothing before it judged
+ * again) serves it without noticing, as a node that trusted its own disk would.
  *
  * Library code: never prints, never exits. */
 #ifndef TALLY_TAMPER_H
