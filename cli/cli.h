@@ -3,6 +3,7 @@
 #ifndef TALLY_CLI_CLI_H
 #define TALLY_CLI_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +121,28 @@ struct net_node;
 int cli_demo_auditor_key(const char *ndir, unsigned k, uint8_t pk[32]);
 int cli_demo_auditors(struct net_node *node, const char *ndir, const char *token,
                       unsigned n_auditors);
+/* The demos' node (demo_serve.c): `tally serve` in this process on the log in dir, with the
+ * configuration overrides (NULL-terminated KEY=VALUE), on a manual clock starting at start_ms
+ * or the real one, its JSON log in dir/serve.log, run on a thread. cli_demo_serve_stop drains
+ * and joins it (st: how net_node_run ended); cli_demo_serve_down stops and frees everything.
+ * Exit codes. */
+typedef struct cli_demo_node_run {
+    struct ops_config *conf;
+    struct ops_clock *clock;
+    struct ops_log *log;
+    struct net_node *node;
+    pthread_t th;
+    bool running;
+    tally_status st;
+    int fd;
+    char origin[SCHEMA_ORIGIN_MAX + 1];
+    char vkey[512];      /* the node's verifier key string */
+    char logpath[4300];
+} cli_demo_node_run;
+int cli_demo_serve_up(const char *dir, const char *const *overrides, bool manual_clock,
+                      uint64_t start_ms, cli_demo_node_run *d);
+void cli_demo_serve_stop(cli_demo_node_run *d);
+void cli_demo_serve_down(cli_demo_node_run *d);
 /* `tally demo --tamper KIND` (demo_tamper.c): DIR's log forged, served, and failed by three
  * auditors; CLI_OK when every one of them named the seq a full replay names. */
 int cli_demo_tamper(const char *dir, const char *kind);

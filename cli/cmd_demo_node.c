@@ -4,7 +4,6 @@
  * every receipt checked, a scoring cycle each midnight), the auditors, a drain, an integrity
  * scan of what the node wrote and the weight table of its last cycle. */
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +21,6 @@
  * node log from an earlier demo (or one whose GENESIS is later), at the midnight after its last
  * record, since a log's times never go back. */
 #define DEMO_WEEK_START_MS 1799020800000ull
-
-typedef struct runner {
-    net_node *node;
-    tally_status st;
-} runner;
-
-static void *run_node(void *arg)
-{
-    runner *r = arg;
-    r->st = net_node_run(r->node, NULL, NULL);
-    return NULL;
-}
 
 static int make_log(const char *ndir)
 {
@@ -133,23 +120,17 @@ int cli_demo_node(const char *dir)
         "TALLY_OPS_LISTEN=127.0.0.1:0",
         /* one client address drives all the miners: its windows are the subnet's; the manual
            clock stands still within a step, so a step's requests share one second's window */
-        "TALLY_RATE_IP_PER_S=20000", "TALLY_RATE_IP_PER_MIN=65535",
-        "TALLY_RATE_GLOBAL_PER_S=20000", "TALLY_RATE_GLOBAL_PER_MIN=65535",
-        "TALLY_RATE_KEY_PER_S=1000", "TALLY_RATE_KEY_PER_MIN=6000", "TALLY_SHUTDOWN_GRACE_S=4",
+        "TALLY_RATE_IP_PER_S=20000", "TALLY_RATE_IP_PER_MIN=65535", "TALLY_RATE_GLOBAL_PER_S=20000",
+        "TALLY_RATE_GLOBAL_PER_MIN=65535", "TALLY_RATE_KEY_PER_S=1000",
+        "TALLY_RATE_KEY_PER_MIN=6000", "TALLY_SHUTDOWN_GRACE_S=4",
         /* the week on the controllable clock, one cycle a day (at each midnight) */
         "TALLY_CLOCK=manual", start_kv, "TALLY_CYCLE_INTERVAL_S=86400", NULL};
-    char ndir[4200], logpath[4300], token[80], detail[NET_DETAIL_MAX] = "", err[512] = "";
+    char ndir[4200], token[80], detail[NET_DETAIL_MAX] = "", err[512] = "";
     char ingest[64], ops[64];
-    ops_config_src src = {.overrides = (const char *const *)overrides,
-                          .default_file = "/nonexistent/tally.env"};
-    ops_config *conf = NULL;
-    ops_clock *clock = NULL;
-    ops_log *log = NULL;
+    cli_demo_node_run run = {.fd = -1};
     net_node *node = NULL;
     loadgen_report *rep = calloc(1, sizeof(*rep));
-    runner run = {0};
-    pthread_t th;
-    int fd = -1, rc = CLI_OK;
+    int rc = CLI_OK;
     uint64_t start_ms = DEMO_WEEK_START_MS;
     tally_status st;
 
@@ -173,37 +154,17 @@ int cli_demo_node(const char *dir)
         free(rep);
         return rc;
     }
-    snprintf(start_kv, sizeof(start_kv), "TALLY_CLOCK_START_MS=%llu",
-             (unsigned long long)start_ms);
-    snprintf(logpath, sizeof(logpath), "%s/serve.log", ndir);
-    fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    st = ops_config_load(&src, &conf, err, sizeof(err));
-    if (st == TALLY_OK) {
-        st = ops_clock_new(OPS_CLOCK_MANUAL, (int64_t)start_ms, &clock);
-    }
-    if (st == TALLY_OK) {
-        ops_log_cfg lc = {.fd = fd >= 0 ? fd : 2, .level = OPS_INFO};
-        st = ops_log_new(&lc, &log);
-    }
-    if (st == TALLY_OK) {
-        net_node_cfg nc = {.dir = ndir, .conf = conf, .log = log, .clock = clock,
-                           .detail = detail};
-        st = net_node_open(&nc, &node);
-    }
-    if (st != TALLY_OK) {
-        rc = cli_fail("demo", st, "cannot start the node: %s", detail[0] ? detail : err);
+    snprintf(start_kv, sizeof(start_kv), "TALLY_CLOCK_START_MS=%llu", (unsigned long long)start_ms);
+    rc = cli_demo_serve_up(ndir, (const char *const *)overrides, true, start_ms, &run);
+    if (rc != CLI_OK) {
         goto out;
     }
+    node = run.node;
     snprintf(ingest, sizeof(ingest), "http://127.0.0.1:%u", net_node_port(node, NET_LISTEN_INGEST));
     snprintf(ops, sizeof(ops), "http://127.0.0.1:%u", net_node_port(node, NET_LISTEN_OPS));
-    printf("   listening: ingest %s, ledger http://127.0.0.1:%u, ops %s; log lines in %s\n",
-           ingest, net_node_port(node, NET_LISTEN_LEDGER), ops, logpath);
+    printf("   listening: ingest %s, ledger http://127.0.0.1:%u, ops %s; log lines in %s\n", ingest,
+           net_node_port(node, NET_LISTEN_LEDGER), ops, run.logpath);
     fflush(stdout);
-    run.node = node;
-    if (pthread_create(&th, NULL, run_node, &run) != 0) {
-        rc = cli_fail("demo", TALLY_ENOMEM, "cannot start the node's thread");
-        goto out;
-    }
     char tpath[4300];
     snprintf(tpath, sizeof(tpath), "%s/%s", ndir, NET_ADMIN_TOKEN_FILE);
     st = net_admin_token(tpath, false, token, detail);
@@ -215,18 +176,25 @@ int cli_demo_node(const char *dir)
         }
     }
     if (st == TALLY_OK) {
-        loadgen_cfg lg = {.ingest_url = ingest, .ops_url = ops, .admin_token = token,
-                          .miners = 24, .days = DEMO_DAYS, .events = 8, .seed = 7, .batch = 4,
-                          .concurrency = 4, .validators = (const uint8_t(*)[32])auditors,
-                          .n_validators = DEMO_AUDITORS, .on_day = on_day};
+        loadgen_cfg lg = {.ingest_url = ingest,
+                          .ops_url = ops,
+                          .admin_token = token,
+                          .miners = 24,
+                          .days = DEMO_DAYS,
+                          .events = 8,
+                          .seed = 7,
+                          .batch = 4,
+                          .concurrency = 4,
+                          .validators = (const uint8_t(*)[32])auditors,
+                          .n_validators = DEMO_AUDITORS,
+                          .on_day = on_day};
         st = loadgen_run(&lg, rep, err, sizeof(err));
     }
     if (st == TALLY_OK) {
         cli_loadgen_summary(rep);
         rc = cli_demo_auditors(node, ndir, token, DEMO_AUDITORS);
     }
-    net_node_stop(node);
-    pthread_join(th, NULL);
+    cli_demo_serve_stop(&run);
     if (st != TALLY_OK) {
         rc = cli_fail("demo", st, "the load generator stopped: %s", err[0] ? err : detail);
         goto out;
@@ -246,7 +214,7 @@ int cli_demo_node(const char *dir)
     }
     printf("   ok: every receipt verified; the node drained and stopped (exit 0 as a service)\n");
 out:
-    net_node_close(node);
+    cli_demo_serve_down(&run);
     if (rc == CLI_OK) {
         store_log *sl;
         store_verify_report vr;
@@ -265,12 +233,6 @@ out:
     }
     if (rc == CLI_OK) {
         rc = print_scores(ndir);
-    }
-    ops_log_free(log);
-    ops_clock_free(clock);
-    ops_config_free(conf);
-    if (fd >= 0) {
-        close(fd);
     }
     free(rep);
     return rc;

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,92 +24,18 @@
 /* every validator of the simulation: the METAGRAPHs bind SIM_VALIDATORS with permits */
 #define TAMPER_AUDITORS SIM_VALIDATORS
 
-typedef struct demo_node {
-    ops_config *conf;
-    ops_clock *clock;
-    ops_log *log;
-    net_node *node;
-    pthread_t th;
-    bool running;
-    tally_status st;
-    int fd;
-    char origin[SCHEMA_ORIGIN_MAX + 1];
-    char vkey[512];
-} demo_node;
+/* every auditor talks from 127.0.0.1: one address, the whole validator set */
+static const char *const overrides[] = {
+    "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
+    "TALLY_OPS_LISTEN=127.0.0.1:0",    "TALLY_START_REPLAY=checkpoint",
+    "TALLY_RATE_IP_PER_S=30000",       "TALLY_RATE_IP_PER_MIN=65535",
+    "TALLY_RATE_GLOBAL_PER_S=30000",   "TALLY_RATE_GLOBAL_PER_MIN=65535",
+    "TALLY_RATE_KEY_PER_S=30000",      "TALLY_RATE_KEY_PER_MIN=65535",
+    "TALLY_SHUTDOWN_GRACE_S=4",        NULL};
 
-static void *run_node(void *arg)
+static int node_up(const char *fdir, cli_demo_node_run *d)
 {
-    demo_node *d = arg;
-    d->st = net_node_run(d->node, NULL, NULL);
-    return NULL;
-}
-
-static int node_up(const char *fdir, demo_node *d)
-{
-    static const char *const overrides[] = {
-        "TALLY_INGEST_LISTEN=127.0.0.1:0", "TALLY_LEDGER_LISTEN=127.0.0.1:0",
-        "TALLY_OPS_LISTEN=127.0.0.1:0", "TALLY_START_REPLAY=checkpoint",
-        /* every auditor talks from 127.0.0.1: one address, the whole validator set */
-        "TALLY_RATE_IP_PER_S=30000", "TALLY_RATE_IP_PER_MIN=65535", "TALLY_RATE_GLOBAL_PER_S=30000",
-        "TALLY_RATE_GLOBAL_PER_MIN=65535", "TALLY_RATE_KEY_PER_S=30000",
-        "TALLY_RATE_KEY_PER_MIN=65535", "TALLY_SHUTDOWN_GRACE_S=4", NULL};
-    ops_config_src src = {.overrides = overrides, .default_file = "/nonexistent/tally.env"};
-    char logpath[4300], err[512] = "", ndetail[NET_DETAIL_MAX] = "";
-    store_log *sl;
-    uint8_t pk[32];
-    tally_status st;
-    int rc = cli_open("demo", fdir, true, &sl);
-
-    memset(d, 0, sizeof(*d));
-    d->fd = -1;
-    if (rc != CLI_OK) {
-        return rc;
-    }
-    store_node_pubkey(sl, pk);
-    snprintf(d->origin, sizeof(d->origin), "%s", store_origin(sl));
-    store_close(sl);
-    if (store_vkey(d->origin, pk, d->vkey, sizeof(d->vkey)) != TALLY_OK) {
-        return cli_fail("demo", TALLY_EINVAL, "the log's origin %s", d->origin);
-    }
-    snprintf(logpath, sizeof(logpath), "%s/serve.log", fdir);
-    d->fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    st = ops_config_load(&src, &d->conf, err, sizeof(err));
-    if (st == TALLY_OK) {
-        st = ops_clock_new(OPS_CLOCK_REAL, 0, &d->clock);
-    }
-    if (st == TALLY_OK) {
-        ops_log_cfg lc = {.fd = d->fd >= 0 ? d->fd : 2, .level = OPS_INFO};
-        st = ops_log_new(&lc, &d->log);
-    }
-    if (st == TALLY_OK) {
-        net_node_cfg nc = {
-            .dir = fdir, .conf = d->conf, .log = d->log, .clock = d->clock, .detail = ndetail};
-        st = net_node_open(&nc, &d->node);
-    }
-    if (st != TALLY_OK) {
-        return cli_fail("demo", st, "cannot start the node: %s", ndetail[0] ? ndetail : err);
-    }
-    if (pthread_create(&d->th, NULL, run_node, d) != 0) {
-        return cli_fail("demo", TALLY_ENOMEM, "cannot start the node's thread");
-    }
-    d->running = true;
-    return CLI_OK;
-}
-
-static void node_down(demo_node *d)
-{
-    if (d->running) {
-        net_node_stop(d->node);
-        pthread_join(d->th, NULL);
-    }
-    net_node_close(d->node);
-    ops_log_free(d->log);
-    ops_clock_free(d->clock);
-    ops_config_free(d->conf);
-    if (d->fd >= 0) {
-        close(d->fd);
-    }
-    memset(d, 0, sizeof(*d));
+    return cli_demo_serve_up(fdir, overrides, false, 0, d);
 }
 
 /* The forged log verifies (every record, tile, head and actor signature), and what a full
@@ -173,8 +98,9 @@ static int auditor_key(const char *adir, unsigned k, char *path, size_t cap)
 }
 
 /* One round of auditor k (data in fdir/<name>-k) against port; its verdicts printed. */
-static int round_peers(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
-                       bool bootstrap, const char *peers, audit_ops *ops, audit_round *r)
+static int round_peers(cli_demo_node_run *d, const char *fdir, const char *name, unsigned k,
+                       uint16_t port, bool bootstrap, const char *peers, audit_ops *ops,
+                       audit_round *r)
 {
     char dir[4300], key[4400], url[64], detail[AUDIT_WHAT_MAX] = "";
     audit *a = NULL;
@@ -244,8 +170,8 @@ static int round_peers(demo_node *d, const char *fdir, const char *name, unsigne
     return CLI_OK;
 }
 
-static int round_of(demo_node *d, const char *fdir, const char *name, unsigned k, uint16_t port,
-                    bool bootstrap, audit_round *r)
+static int round_of(cli_demo_node_run *d, const char *fdir, const char *name, unsigned k,
+                    uint16_t port, bool bootstrap, audit_round *r)
 {
     return round_peers(d, fdir, name, k, port, bootstrap, NULL, NULL, r);
 }
@@ -260,7 +186,7 @@ static int forged(const char *dir, const char *fdir, tamper_kind kind, unsigned 
 {
     char detail[TAMPER_DETAIL_MAX] = "", what[1024] = "";
     tamper_forged f;
-    demo_node d;
+    cli_demo_node_run d;
     uint64_t want = 0;
     tally_status st = tamper_forge(dir, fdir, kind, &f, detail);
     int rc;
@@ -293,7 +219,7 @@ static int forged(const char *dir, const char *fdir, tamper_kind kind, unsigned 
             audit_round_release(&r);
         }
     }
-    node_down(&d);
+    cli_demo_serve_down(&d);
     return rc;
 }
 
@@ -325,7 +251,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
 {
     char detail[TAMPER_DETAIL_MAX] = "";
     tamper_forged f;
-    demo_node d;
+    cli_demo_node_run d;
     char *old_note = NULL;
     size_t old_n = 0;
     uint16_t ledger;
@@ -338,7 +264,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
     }
     rc = node_up(fdir, &d);
     if (rc != CLI_OK) {
-        node_down(&d);
+        cli_demo_serve_down(&d);
         return rc;
     }
     ledger = net_node_port(d.node, NET_LISTEN_LEDGER);
@@ -356,7 +282,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
     if (kind == TAMPER_REWIND) {
         old_note = get_note(ledger, &old_n);
         if (old_note == NULL) {
-            node_down(&d);
+            cli_demo_serve_down(&d);
             return cli_fail("demo", TALLY_EIO, "the node serves no checkpoint");
         }
     }
@@ -415,7 +341,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
         audit_round_release(&r);
     }
     free(old_note);
-    node_down(&d);
+    cli_demo_serve_down(&d);
     return rc;
 }
 
@@ -425,7 +351,7 @@ static int proxied(const char *dir, const char *fdir, tamper_kind kind, unsigned
 static int split(const char *dir, const char *fdir, unsigned *detected)
 {
     char vdir[2][4300], detail[TAMPER_DETAIL_MAX] = "", peers[2][64];
-    demo_node d[2];
+    cli_demo_node_run d[2];
     audit_ops *ops[2] = {NULL, NULL};
     tamper_forged f[2];
     int rc = CLI_OK;
@@ -484,7 +410,7 @@ static int split(const char *dir, const char *fdir, unsigned *detected)
     }
     for (unsigned v = 0; v < 2; v++) {
         audit_ops_close(ops[v]);
-        node_down(&d[v]);
+        cli_demo_serve_down(&d[v]);
     }
     return rc;
 }
