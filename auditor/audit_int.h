@@ -87,8 +87,10 @@ TALLY_MUST_USE tally_status audit__evidence(audit *a, json_t *ev);
 
 /* ---- conn.c: talking to the primary ---- */
 #define AUDIT_RATE_RETRIES 6 /* 429s waited out per request before it fails */
-/* The seconds to wait before asking again after r (Retry-After, 1..10), 0 when r is not 429. */
-unsigned audit__rate_wait_s(const client_response *r);
+/* client_do, with a 429 waited out as the node asks (Retry-After, 1..10 s) and asked again,
+ * up to AUDIT_RATE_RETRIES times, each wait logged to log (may be NULL). */
+TALLY_MUST_USE tally_status audit__client_do(client_conn *c, const client_request *rq,
+                                             client_response **out, ops_log *log);
 /* One request to the primary; *out belongs to the caller. With bearer, the session token is
  * sent (logging in first when there is none or it was refused with token_invalid). TALLY_EIO
  * with what filled when the primary cannot be reached. */

@@ -33,39 +33,38 @@ static const char *error_code(const client_response *r, char *buf, size_t cap)
     return buf;
 }
 
-unsigned audit__rate_wait_s(const client_response *r)
+tally_status audit__client_do(client_conn *c, const client_request *rq, client_response **out,
+                              ops_log *log)
 {
-    const char *ra = NULL;
-    unsigned long s = 1;
+    tally_status st = client_do(c, rq, out);
 
-    if (client_response_status(r) != 429) {
-        return 0;
-    }
-    if (client_response_header(r, "Retry-After", &ra) > 0 && ra != NULL) {
-        s = strtoul(ra, NULL, 10);
-    }
-    return s < 1 ? 1u : s > 10 ? 10u : (unsigned)s;
-}
-
-static tally_status send_req(audit *a, const client_request *rq, client_response **out, char *what)
-{
-    tally_status st = client_do(a->conn, rq, out);
-
-    /* the node's rate limits (§7.1): wait as it asks, up to 10 s, then ask again; a catch-up
-     * is many requests, and a polite auditor is not a failed one */
-    for (int limited = 0; st == TALLY_OK && limited < AUDIT_RATE_RETRIES; limited++) {
-        unsigned wait_s = audit__rate_wait_s(*out);
-        if (wait_s == 0) {
-            break;
+    /* the node's rate limits (§7.1): wait as it asks (Retry-After, 1..10 s), then ask again; a
+     * catch-up is many requests, and a polite auditor is not a failed one */
+    for (int limited = 0;
+         st == TALLY_OK && limited < AUDIT_RATE_RETRIES && client_response_status(*out) == 429;
+         limited++) {
+        const char *ra = NULL;
+        unsigned long wait_s = 1;
+        if (client_response_header(*out, "Retry-After", &ra) > 0 && ra != NULL) {
+            wait_s = strtoul(ra, NULL, 10);
         }
-        OPS_LOG(a->olog, OPS_WARN, "auditor", "rate_limited", OPS_FS("target", rq->target),
-                OPS_FU("retry_after_s", wait_s));
+        wait_s = wait_s < 1 ? 1 : wait_s > 10 ? 10 : wait_s;
+        if (log != NULL) {
+            OPS_LOG(log, OPS_WARN, "auditor", "rate_limited", OPS_FS("target", rq->target),
+                    OPS_FU("retry_after_s", wait_s));
+        }
         client_response_free(*out);
         *out = NULL;
         struct timespec ts = {(time_t)wait_s, 0};
         nanosleep(&ts, NULL);
-        st = client_do(a->conn, rq, out);
+        st = client_do(c, rq, out);
     }
+    return st;
+}
+
+static tally_status send_req(audit *a, const client_request *rq, client_response **out, char *what)
+{
+    tally_status st = audit__client_do(a->conn, rq, out, a->olog);
 
     if (st != TALLY_OK) {
         return audit__say(what, TALLY_EIO, "%s %s: %s (%s)", rq->method, rq->target,

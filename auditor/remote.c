@@ -32,20 +32,8 @@ struct audit_remote {
 static tally_status get(audit_remote *rm, const char *target, client_response **r, char *detail)
 {
     client_request rq = {.method = "GET", .target = target, .accept_zstd = true};
-    tally_status st = client_do(rm->c, &rq, r);
-
-    /* a whole log is many requests: the node's rate limits are waited out as the auditor does */
-    for (int limited = 0; st == TALLY_OK && limited < AUDIT_RATE_RETRIES; limited++) {
-        unsigned wait_s = audit__rate_wait_s(*r);
-        if (wait_s == 0) {
-            break;
-        }
-        client_response_free(*r);
-        *r = NULL;
-        struct timespec ts = {(time_t)wait_s, 0};
-        nanosleep(&ts, NULL);
-        st = client_do(rm->c, &rq, r);
-    }
+    /* a whole log is many requests: the node's rate limits are waited out */
+    tally_status st = audit__client_do(rm->c, &rq, r, NULL);
 
     if (st != TALLY_OK) {
         return audit__say(detail, st, "GET %s%s: %s", rm->name, target, client_error(rm->c));
