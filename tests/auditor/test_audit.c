@@ -202,10 +202,7 @@ static void honest_then_fork(void **state)
     rc = tu_run(cmd_out, sizeof(cmd_out), "%s --dir %s/replica verify", bin(), adir);
     assert_int_equal(rc, 0);
     /* and the fail is sticky */
-    rc = tu_run(cmd_out, sizeof(cmd_out),
-                "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --status",
-                fork.port[TN_LEDGER], fork.origin, vkey, bin(), adir);
+    rc = ta_audit_status(fork.port[TN_LEDGER], fork.origin, adir, vkey, cmd_out, sizeof(cmd_out));
     assert_int_equal(rc, 1);
     assert_non_null(strstr(cmd_out, "FAIL split_view"));
     assert_int_equal(tn_stop(&fork, SIGTERM), 0);

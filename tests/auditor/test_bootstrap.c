@@ -69,10 +69,7 @@ static int audit_once(fixture *f, int i, uint16_t port, bool bootstrap, char *ou
 
 static int audit_status(fixture *f, int i, char *out, size_t cap)
 {
-    return tu_run(out, cap,
-                  "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                  "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --status",
-                  f->n.port[TN_LEDGER], f->n.origin, f->vkey, bin(), f->dir[i]);
+    return ta_audit_status(f->n.port[TN_LEDGER], f->n.origin, f->dir[i], f->vkey, out, cap);
 }
 
 /* The last line of out. */

@@ -87,6 +87,22 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A `tally serve` started on the log in dir (not made by tally init), from its checkpoint:
+ * the misbehaving node trusting its disk, or the honest copy behind a lying proxy. */
+static void serve(tn_node *n, const char *dir)
+{
+    static const char *const env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
+
+    memset(n, 0, sizeof(*n));
+    n->tmp = tmp;
+    snprintf(n->origin, sizeof(n->origin), "%s", origin);
+    snprintf(n->dir, sizeof(n->dir), "%s", dir);
+    snprintf(n->out, sizeof(n->out), "%s/serve.out", dir);
+    snprintf(n->err, sizeof(n->err), "%s/serve.err", dir);
+    n->env[0] = env[0];
+    tn_start(n);
+}
+
 /* `tally replay` of dir: the seq of its first mismatch. */
 static uint64_t replay_seq(const char *dir)
 {
@@ -103,7 +119,6 @@ static uint64_t replay_seq(const char *dir)
 static void forge_case(tamper_kind kind, const char *reason, bool at_forged)
 {
     char fdir[400], adir[400], out[8192], want[128], detail[TAMPER_DETAIL_MAX] = "";
-    static const char *env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
     tamper_forged f;
     tn_node n = {0};
     uint64_t seq, last = 0, verdict = 0;
@@ -139,13 +154,7 @@ static void forge_case(tamper_kind kind, const char *reason, bool at_forged)
     assert_non_null(strstr(out, "do not replay"));
 
     /* the misbehaving node: the same code, started from its checkpoint, trusting its disk */
-    n.tmp = tmp;
-    snprintf(n.origin, sizeof(n.origin), "%s", origin);
-    snprintf(n.dir, sizeof(n.dir), "%s", fdir);
-    snprintf(n.out, sizeof(n.out), "%s/serve.out", fdir);
-    snprintf(n.err, sizeof(n.err), "%s/serve.err", fdir);
-    n.env[0] = env[0];
-    tn_start(&n);
+    serve(&n, fdir);
     /* tally diff against the node's ledger listener: the log it serves is the forged one, and
      * it parts from the honest one exactly at the changed record */
     {
@@ -223,7 +232,6 @@ static void hostile_rewrite(void *arg, const char *target, unsigned status, cons
 static void test_diff_hostile(void **state)
 {
     char cdir[400], out[8192], url[64], detail[TAMPER_DETAIL_MAX] = "";
-    static const char *env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
     tamper_forged f;
     tn_node n = {0};
     (void)state;
@@ -233,13 +241,7 @@ static void test_diff_hostile(void **state)
     if (tamper_copy(logdir, cdir, &f, detail) != TALLY_OK) {
         fail_msg("copy: %s", detail);
     }
-    n.tmp = tmp;
-    snprintf(n.origin, sizeof(n.origin), "%s", origin);
-    snprintf(n.dir, sizeof(n.dir), "%s", cdir);
-    snprintf(n.out, sizeof(n.out), "%s/serve.out", cdir);
-    snprintf(n.err, sizeof(n.err), "%s/serve.err", cdir);
-    n.env[0] = env[0];
-    tn_start(&n);
+    serve(&n, cdir);
     for (int k = 0; k < 2; k++) {
         hostile h = k == 0 ? H_TILE : H_KEY;
         tp_proxy *p = tp_start(n.port[TN_LEDGER], hostile_rewrite, &h);

@@ -115,13 +115,8 @@ static void test_split_view(void **state)
     assert_int_equal(ta_daemon_stop(&b, SIGTERM), 0);
 
     /* the verdict and the evidence stay: --status names it, with both heads kept */
-    assert_int_equal(tu_run(out, sizeof(out),
-                            "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                            "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s "
-                            "--status",
-                            (unsigned)n1.port[TN_LEDGER], n1.origin, vkey, getenv("TALLY_BIN"),
-                            adir[0]),
-                     1);
+    assert_int_equal(
+        ta_audit_status(n1.port[TN_LEDGER], n1.origin, adir[0], vkey, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "FAIL split_view"));
     assert_non_null(strstr(out, "split view: the auditor at http://127.0.0.1:"));
     tn_stop(&n1, SIGTERM);

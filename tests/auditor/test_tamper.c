@@ -142,10 +142,7 @@ static void run_kind(tamper_kind kind, const char *reason)
     } else {
         /* a rewound head admits no attestation the node's rules take (its cycles lie beyond
          * it): the fail and both heads are kept, and the auditor stays failed */
-        rc = tu_run(cmd, sizeof(cmd),
-                    "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
-                    "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --status",
-                    n.port[TN_LEDGER], n.origin, vkey, getenv("TALLY_BIN"), adir);
+        rc = ta_audit_status(n.port[TN_LEDGER], n.origin, adir, vkey, cmd, sizeof(cmd));
         assert_int_equal(rc, 1);
         assert_non_null(strstr(cmd, "FAIL split_view"));
         assert_non_null(strstr(cmd, "evidence kept: 1"));

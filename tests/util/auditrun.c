@@ -120,6 +120,15 @@ int ta_audit_once(uint16_t port, const char *origin, const char *adir, const cha
     return rc;
 }
 
+int ta_audit_status(uint16_t port, const char *origin, const char *adir, const char *vkey,
+                    char *out, size_t cap)
+{
+    return tu_run(out, cap,
+                  "TALLY_CONFIG=/dev/null TALLY_AUDIT_PRIMARY_URL=http://127.0.0.1:%u "
+                  "TALLY_AUDIT_ORIGIN=%s TALLY_AUDIT_PRIMARY_KEY='%s' %s audit --dir %s --status",
+                  port, origin, vkey, bin(), adir);
+}
+
 void ta_node_vkey(const tn_node *n, char *out, size_t cap)
 {
     char buf[4096];

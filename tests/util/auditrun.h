@@ -23,6 +23,10 @@ void ta_cycle(tn_node *n, uint64_t want);
 /* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
 int ta_audit_once(uint16_t port, const char *origin, const char *adir, const char *vkey,
                   char *out, size_t cap);
+/* `tally audit --dir adir --status` (for the primary at 127.0.0.1:port); its stdout in out; its
+ * exit code. */
+int ta_audit_status(uint16_t port, const char *origin, const char *adir, const char *vkey,
+                    char *out, size_t cap);
 /* The node's verifier key string (`tally key`). */
 void ta_node_vkey(const tn_node *n, char *out, size_t cap);
 /* The ATTESTATION records in the node's log, and the last one's cycle and verdict. */
