@@ -66,6 +66,9 @@ typedef struct audit_cfg {
                                  (TALLY_AUDIT_PEERS): their trusted heads are compared with this
                                  replica each round (split views); NULL or "": none */
     unsigned verify_threads;  /* threads verifying a delta's signatures; 0: online cores */
+    bool all_signatures;      /* also verify derived records' actor signatures, which the
+                                 replay recomputes anyway (TALLY_AUDIT_SIGNATURES=all;
+                                 docs/decisions.md 66) */
     ops_log *log;             /* JSON lines (component "auditor"); borrowed */
     ops_clock *clock;         /* for nonces and cosignature times; borrowed */
     char *detail;             /* optional, AUDIT_WHAT_MAX bytes: why audit_open failed */

@@ -132,7 +132,7 @@ TALLY_MUST_USE tally_status audit__bootstrap(audit *a, audit_round *r);
 /* ---- sigs.c: the actor signatures of a delta, on cfg.verify_threads threads ---- */
 /* *first_bad_out is the smallest index of d's entries whose header does not decode or whose
  * actor signature does not verify under a's origin, d->n when none: what checking them in order
- * would find first. TALLY_OK, or TALLY_ENOMEM (then *first_bad_out is 0). */
+ * would find first. Derived records' signatures are checked only with cfg.all_signatures. TALLY_OK, or TALLY_ENOMEM (then *first_bad_out is 0). */
 TALLY_MUST_USE tally_status audit__sigs_first_bad(const audit *a, const wire_delta *d,
                                                   size_t *first_bad_out);
 

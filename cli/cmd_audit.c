@@ -37,7 +37,9 @@ static void help(void)
            "                           (127.0.0.1:8291)\n"
            "  TALLY_AUDIT_PEERS        other auditors' ops listeners (http://host:port,...):\n"
            "                           a head they trust that this replica's tree contradicts\n"
-           "                           is a split view\n\n"
+           "                           is a split view\n"
+           "  TALLY_AUDIT_SIGNATURES   input (every input record's actor signature), or all\n"
+           "                           (derived records' too, which the replay recomputes)\n\n"
            "  --dir DIR     the auditor's data directory (else $TALLY_AUDIT_DATA_DIR)\n"
            "  --config FILE a KEY=value file (the EnvironmentFile of tally-audit.service)\n"
            "  --once        one round, then exit: 0 when every cycle checked passed, 1 when a\n"
@@ -230,6 +232,7 @@ int cmd_audit(int argc, char **argv)
                         .peers = ops_config_str(conf, OPS_K_AUDIT_PEERS),
                         .verify_threads =
                             (unsigned)ops_config_u64(conf, OPS_K_AUDIT_VERIFY_THREADS),
+                        .all_signatures = ops_config_u64(conf, OPS_K_AUDIT_SIGNATURES) == 1,
                         .log = log,
                         .clock = clock,
                         .detail = detail};

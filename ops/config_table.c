@@ -25,6 +25,7 @@
 static const char *const level_choices[] = {"debug", "info", "warn", "error", NULL};
 static const char *const bootstrap_choices[] = {"genesis", "checkpoint", NULL};
 static const char *const clock_choices[] = {"system", "manual", NULL};
+static const char *const signature_choices[] = {"input", "all", NULL};
 static const char *const start_choices[] = {"full", "checkpoint", NULL};
 
 /* In enum ops_key order; a test checks that the names match the ids. */
@@ -167,6 +168,10 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                            "their trusted heads are compared with this replica (split views)."},
     [OPS_K_AUDIT_VERIFY_THREADS] = {"TALLY_AUDIT_VERIFY_THREADS", U(0, 64), "0", false, A, 0,
                                     "Threads verifying a delta's signatures (0: online cores)."},
+    [OPS_K_AUDIT_SIGNATURES] = {"TALLY_AUDIT_SIGNATURES", E(signature_choices), "input", false, A,
+                                0,
+                                "Actor signatures verified: every input record's, or all (also "
+                                "derived records', which the replay recomputes anyway)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

@@ -595,3 +595,8 @@ bool schema_type_miner(unsigned type)
 {
     return type == SCHEMA_ODDS_SUBMISSION || type == SCHEMA_OUTCOME;
 }
+
+bool schema_type_derived(unsigned type)
+{
+    return type >= SCHEMA_SUBMISSION_SCORE && type <= SCHEMA_STATE_HASH;
+}

@@ -376,6 +376,10 @@ unsigned schema_type_from_name(const char *name);
 bool schema_type_known(unsigned type);
 /* True for types a miner authors (ODDS_SUBMISSION; OUTCOME with source 2). */
 bool schema_type_miner(unsigned type);
+/* True for the derived types a cycle computes (SUBMISSION_SCORE, MINER_SCORE, WEIGHTS,
+ * STATE_HASH). Replay and the auditor recompute them and compare their bytes, so their actor
+ * signature proves nothing a node-signed head over them does not (docs/decisions.md 66). */
+bool schema_type_derived(unsigned type);
 /* The names of the elements of a fixed-length array field of a body type (MINER_SCORE acc,
  * stats, norms, dims), in element order: the members of that field's JSON object. NULL, with
  * *n_out 0, for any other field. The names are static. */

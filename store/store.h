@@ -64,8 +64,9 @@ typedef struct store_cfg {
     const char *key_file;     /* a writer's node key elsewhere than DIR/node.key (TALLY_KEY_FILE,
                                  e.g. /etc/tally/node.key); NULL: DIR/node.key */
     size_t commit_max;        /* records per write transaction; 0 picks STORE_COMMIT_MAX */
-    bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks only: the
-                                 ingest path verifies before appending) */
+    bool trust_signatures;    /* skip actor_sig checks in store_append (benchmarks, and the
+                                 tamper module's misbehaving node: the ingest path verifies
+                                 before appending) */
     const store_admission *admission; /* NULL: no judging; must outlive the handle */
     uint64_t max_skew_ms;     /* how far a record time may lie ahead of the node clock; 0 picks
                                  STORE_SKEW_DEFAULT_MS */

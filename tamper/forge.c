@@ -218,7 +218,8 @@ static tally_status copy_checkpoints(const char *src, const char *dst, uint64_t 
 }
 
 static tally_status copy_log(const char *src, const char *dst, tamper_kind kind, bool forge,
-                             int fork_variant, tamper_forged *out, char *detail)
+                             int fork_variant, unsigned bad_sig_type, tamper_forged *out,
+                             char *detail)
 {
     char kpath[4200], sd[STORE_DETAIL_MAX] = "";
     uint8_t pk[32], *sk = sodium_malloc(64);
@@ -255,6 +256,7 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
                           .origin = store_origin(in),
                           .key_seed = sk,
                           .simulated_time = true,
+                          .trust_signatures = bad_sig_type != 0,
                           .detail = sd};
         st = store_open(&fcfg, &fl);
     }
@@ -284,6 +286,12 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
         }
         prev_cycle = h.type == SCHEMA_SCORING_CYCLE;
         last_time = h.time_ms;
+        if (bad_sig_type != 0 && !done && h.type == bad_sig_type) {
+            /* everything as it was but one bit of the actor signature: the tree and every head
+             * are made over the changed header, so they verify */
+            h.actor_sig[0] ^= 1;
+            done = true, out->seq = r.seq, out->type = (unsigned)h.type;
+        }
         if (forge && !done && r.body.p != NULL && store_record_body(&r, &h, &b) == TALLY_OK) {
             if (change(kind, &sc, &b)) {
                 /* the node signs the lie: header, body hash and signature made anew */
@@ -300,7 +308,7 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     if (st == TALLY_ENOTFOUND) {
         st = TALLY_OK;
     }
-    if (st == TALLY_OK && forge && !done) {
+    if (st == TALLY_OK && (forge || bad_sig_type != 0) && !done) {
         st = say(detail, TALLY_ENOTFOUND, "the log in %s holds no record that %s changes", src,
                  tamper_kind_name(kind));
     }
@@ -349,12 +357,12 @@ tally_status tamper_forge(const char *src, const char *dst, tamper_kind kind, ta
         return say(detail, TALLY_EINVAL, "%s is not played by a forged log",
                    tamper_kind_name(kind));
     }
-    return copy_log(src, dst, kind, true, -1, out, detail);
+    return copy_log(src, dst, kind, true, -1, 0, out, detail);
 }
 
 tally_status tamper_copy(const char *src, const char *dst, tamper_forged *out, char *detail)
 {
-    return copy_log(src, dst, TAMPER_BODY, false, -1, out, detail);
+    return copy_log(src, dst, TAMPER_BODY, false, -1, 0, out, detail);
 }
 
 tally_status tamper_fork(const char *src, const char *dst, unsigned variant, tamper_forged *out,
@@ -364,5 +372,16 @@ tally_status tamper_fork(const char *src, const char *dst, unsigned variant, tam
     if (variant > 25) {
         return say(detail, TALLY_EINVAL, "a split has views A to Z");
     }
-    return copy_log(src, dst, TAMPER_SPLIT_VIEW, false, (int)variant, out, detail);
+    return copy_log(src, dst, TAMPER_SPLIT_VIEW, false, (int)variant, 0, out, detail);
+}
+
+tally_status tamper_forge_signature(const char *src, const char *dst, unsigned type,
+                                    tamper_forged *out, char *detail)
+{
+    memset(out, 0, sizeof(*out));
+    if (!schema_type_known(type) || type == SCHEMA_GENESIS) {
+        return say(detail, TALLY_EINVAL, "type %u is not a record type whose signature can go bad",
+                   type);
+    }
+    return copy_log(src, dst, TAMPER_BODY, false, -1, type, out, detail);
 }

@@ -87,6 +87,15 @@ TALLY_MUST_USE tally_status tamper_copy(const char *src, const char *dst, tamper
 TALLY_MUST_USE tally_status tamper_fork(const char *src, const char *dst, unsigned variant,
                                         tamper_forged *out, char *detail);
 
+/* Not a row of the matrix: the same copy with one bit of the actor signature of the first
+ * record of `type` flipped, and the tree and every head made over the changed header, so
+ * everything but that one signature verifies (a node that signs a head over a record whose
+ * signature is bad). TALLY_EINVAL for GENESIS or an unknown type, TALLY_ENOTFOUND when src
+ * holds no record of it. For the tests of which signatures an auditor checks (decision 66). */
+TALLY_MUST_USE tally_status tamper_forge_signature(const char *src, const char *dst,
+                                                   unsigned type, tamper_forged *out,
+                                                   char *detail);
+
 /* True for the kinds tamper_proxy plays. */
 bool tamper_kind_is_proxy(tamper_kind k);
 

@@ -9,7 +9,12 @@
  *   that scored it;
  * - rule-violation: a CLOSE one ms early → ingest_rule_violation at the CLOSE.
  * The honest node's own start-up replay refuses each forged log, and `tally diff` of the node's
- * ledger listener against the honest log names the changed record. */
+ * ledger listener against the honest log names the changed record.
+ *
+ * Which actor signatures the auditor verifies (decision 66), on logs whose tree and heads are
+ * made over one record with a bad signature: an ODDS_SUBMISSION's is signature_invalid at that
+ * seq; a SUBMISSION_SCORE's is not checked by default (the replay recomputes the record) and is
+ * signature_invalid with TALLY_AUDIT_SIGNATURES=all. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -202,6 +207,64 @@ static void test_rule_violation(void **state)
     forge_case(TAMPER_RULE_VIOLATION, "ingest_rule_violation", true);
 }
 
+/* An auditor against a node serving a log with one bad actor signature of `type`: its exit
+ * status, with TALLY_AUDIT_SIGNATURES=all when all; *seq_out the bad record. */
+static int bad_signature_audit(unsigned type, bool all, uint64_t *seq_out, char *out, size_t cap)
+{
+    char fdir[400], adir[400], detail[TAMPER_DETAIL_MAX] = "";
+    tamper_forged f;
+    tn_node n = {0};
+    int rc;
+
+    snprintf(fdir, sizeof(fdir), "%s/badsig-%u-%d", tmp, type, (int)all);
+    snprintf(adir, sizeof(adir), "%s/auditor-badsig-%u-%d", tmp, type, (int)all);
+    assert_int_equal(mkdir(fdir, 0700), 0);
+    assert_int_equal(mkdir(adir, 0700), 0);
+    assert_int_equal(tu_run(out, cap, "cp -p %s/auditor.key %s/", tmp, adir), 0);
+    if (tamper_forge_signature(logdir, fdir, type, &f, detail) != TALLY_OK) {
+        fail_msg("forge: %s", detail);
+    }
+    assert_int_equal(f.type, type);
+    /* the heads verify; the one signature does not */
+    assert_int_equal(tu_run(out, cap, "%s verify --dir %s", bin(), fdir), 0);
+    assert_int_not_equal(tu_run(out, cap, "%s verify --dir %s --signatures", bin(), fdir), 0);
+    serve(&n, fdir);
+    if (all) {
+        setenv("TALLY_AUDIT_SIGNATURES", "all", 1);
+    }
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, cap);
+    unsetenv("TALLY_AUDIT_SIGNATURES");
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    *seq_out = f.seq;
+    return rc;
+}
+
+static void expect_bad_signature(const char *out, uint64_t seq)
+{
+    char want[96];
+    snprintf(want, sizeof(want), "FAIL signature_invalid at seq %" PRIu64 ":", seq);
+    if (strstr(out, want) == NULL) {
+        fail_msg("wanted \"%s\" in:\n%s", want, out);
+    }
+}
+
+static void test_bad_signature(void **state)
+{
+    char out[8192];
+    uint64_t seq;
+    (void)state;
+
+    /* an input record: always verified */
+    assert_int_equal(bad_signature_audit(SCHEMA_ODDS_SUBMISSION, false, &seq, out, sizeof(out)),
+                     1);
+    expect_bad_signature(out, seq);
+    /* a derived record: recomputed and compared instead, unless all are asked for */
+    assert_int_equal(bad_signature_audit(SCHEMA_SUBMISSION_SCORE, false, &seq, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "cycles checked"));
+    assert_int_equal(bad_signature_audit(SCHEMA_SUBMISSION_SCORE, true, &seq, out, sizeof(out)), 1);
+    expect_bad_signature(out, seq);
+}
+
 /* tally diff URL against a node that lies about its tiles or its key: an error naming what does
  * not verify, never a verdict. */
 typedef enum { H_TILE, H_KEY } hostile;
@@ -269,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_changed_input),
         cmocka_unit_test(test_rule_violation),
         cmocka_unit_test(test_diff_hostile),
+        cmocka_unit_test(test_bad_signature),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
