@@ -181,20 +181,21 @@ void audit_round_release(audit_round *r)
 }
 
 /* The cosigner name needs the auditor's hotkey, bound to its key in the replica's METAGRAPH. */
-static void learn_name(audit *a)
+static void learn_name(audit *a, const engine_rules *rules)
 {
-    engine_rules *rules;
+    engine_rules *own = NULL;
     engine_binding b;
     char ss58[49];
 
-    if (a->cosigner_name[0] != '\0' || ledger_rules_open_gated(a->log, &rules) != TALLY_OK) {
+    if (a->cosigner_name[0] != '\0' ||
+        (rules == NULL && ledger_rules_open_gated(a->log, &own) != TALLY_OK)) {
         return;
     }
-    if (engine_rules_binding(rules, a->pk, &b)) {
+    if (engine_rules_binding(rules != NULL ? rules : own, a->pk, &b)) {
         schema_ss58_encode(b.hotkey, ss58);
         snprintf(a->cosigner_name, sizeof(a->cosigner_name), "%s.audit.%s", ss58, a->origin);
     }
-    engine_rules_free(rules);
+    engine_rules_free(own);
 }
 
 double audit__now(void)
@@ -207,6 +208,7 @@ double audit__now(void)
 tally_status audit_round_run(audit *a, audit_round *r)
 {
     audit__head head;
+    engine_rules *rules = NULL;
     double t0, t;
     tally_status st;
 
@@ -223,7 +225,9 @@ tally_status audit_round_run(audit *a, audit_round *r)
     }
     t = audit__now();
     if (st == TALLY_OK && !r->failed && !a->st.failed) {
-        st = audit__reveals(a, r);
+        /* the gated rules at the replica's end, folded once for the reveals and the name */
+        st = ledger_rules_open_gated(a->log, &rules);
+        st = st == TALLY_OK ? audit__reveals(a, rules, r) : st;
     }
     r->reveals_s = audit__now() - t;
     r->verified_size = store_size(a->log);
@@ -245,13 +249,14 @@ tally_status audit_round_run(audit *a, audit_round *r)
          * now, once it is verified consistent with the one trusted (§6.6a) */
         audit__head now;
         uint64_t seen = r->primary_size;
-        learn_name(a);
+        learn_name(a, rules);
         st = r->n_cycles > 0 ? audit__checkpoint(a, &now, r) : TALLY_OK;
         r->primary_size = seen; /* the round reports the head it checked */
         if (st == TALLY_OK && !r->failed) {
             st = audit__cosign(a, r->n_cycles > 0 ? &now : &head, r);
         }
     }
+    engine_rules_free(rules);
     t = audit__now();
     r->post_s = t - t0 - r->checkpoint_s - r->fetch_s - r->verify_s - r->replicate_s -
                 r->reveals_s - r->check_s;
@@ -263,8 +268,7 @@ tally_status audit_round_run(audit *a, audit_round *r)
             OPS_FS("reason", r->failed ? audit_reason_name(r->reason) : "none"),
             OPS_FS("status", tally_status_str(st)), OPS_FU("ms", r->seconds * 1e3),
             OPS_FU("checkpoint_ms", r->checkpoint_s * 1e3), OPS_FU("fetch_ms", r->fetch_s * 1e3),
-            OPS_FU("verify_ms", r->verify_s * 1e3),
-            OPS_FU("replicate_ms", r->replicate_s * 1e3),
+            OPS_FU("verify_ms", r->verify_s * 1e3), OPS_FU("replicate_ms", r->replicate_s * 1e3),
             OPS_FU("reveals_ms", r->reveals_s * 1e3), OPS_FU("check_ms", r->check_s * 1e3),
             OPS_FU("post_ms", r->post_s * 1e3));
     return st;
@@ -301,7 +305,7 @@ tally_status audit_checkpoint_note(audit *a, char *buf, size_t cap, size_t *n_ou
     if (a->st.trusted_note[0] == '\0') {
         return TALLY_ENOTFOUND;
     }
-    learn_name(a);
+    learn_name(a, NULL);
     if (a->cosigner_name[0] == '\0') {
         return TALLY_ENOTFOUND;
     }

@@ -66,6 +66,7 @@ typedef struct audit_cfg {
                                  (TALLY_AUDIT_PEERS): their trusted heads are compared with this
                                  replica each round (split views); NULL or "": none */
     unsigned verify_threads;  /* threads verifying a delta's signatures; 0: online cores */
+    uint64_t delta_records;   /* records asked for per delta; 0: WIRE_DELTA_RECORDS_MAX */
     bool all_signatures;      /* also verify derived records' actor signatures, which the
                                  replay recomputes anyway (TALLY_AUDIT_SIGNATURES=all;
                                  docs/decisions.md 66) */

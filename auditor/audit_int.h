@@ -116,8 +116,10 @@ TALLY_MUST_USE tally_status audit__checkpoint(audit *a, audit__head *head, audit
 /* Pulls the records [replica size, head->size) into the replica; a delta that does not verify
  * sets r->failed (nothing of it stored). */
 TALLY_MUST_USE tally_status audit__pull(audit *a, const audit__head *head, audit_round *r);
-/* Fetches the bodies due by the replica's latest time that it does not hold. */
-TALLY_MUST_USE tally_status audit__reveals(audit *a, audit_round *r);
+/* Fetches the bodies due by the replica's latest time that it does not hold; rules: the gated
+ * rules at the replica's end (ledger_rules_open_gated). */
+TALLY_MUST_USE tally_status audit__reveals(audit *a, const engine_rules *rules,
+                                           audit_round *r);
 
 /* ---- boot.c: bootstrap from a final checkpoint (§6.5) ---- */
 /* Picks the latest final, undisputed cycle (the node's /v1/finality, checked in the replica's

@@ -4,6 +4,7 @@
  * header; then the bodies revealed since the last round. Nothing is stored that did not verify,
  * and what was verified before is never touched. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,8 @@ static bool proof_from_json(const json_t *arr, uint8_t (*path)[32], size_t *n_ou
     if (!json_is_array(arr) || json_array_size(arr) > STORE_PROOF_MAX) {
         return false;
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         const char *h = json_string_value(v);
         if (h == NULL || schema_unhex(h, strlen(h), path[i], 32) != TALLY_OK) {
             return false;
@@ -173,8 +175,8 @@ tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r)
         return st;
     }
     st = store_note_verify((const char *)b.p, b.n, a->node_vkey, &size, head->root);
-    if (st == TALLY_OK &&
-        !node_note((const char *)b.p, b.n, a->origin, head->note, sizeof(head->note), &head->note_n)) {
+    if (st == TALLY_OK && !node_note((const char *)b.p, b.n, a->origin, head->note,
+                                     sizeof(head->note), &head->note_n)) {
         st = TALLY_EFORMAT;
     }
     if (st != TALLY_OK) {
@@ -230,8 +232,9 @@ tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r)
                                                   head->root, (const uint8_t(*)[32])path, np);
         }
         if (!consistent) {
-            st = first_fork(a, a->st.trusted_size < store_size(a->log) ? a->st.trusted_size
-                                                                       : store_size(a->log),
+            st = first_fork(a,
+                            a->st.trusted_size < store_size(a->log) ? a->st.trusted_size
+                                                                    : store_size(a->log),
                             &fork, r->what);
             if (st != TALLY_OK) {
                 return st;
@@ -317,11 +320,9 @@ static tally_status first_served_fork(audit *a, uint64_t base, const pending *p,
 
 /* Checks one delta's entries from seq `from` on and adds them to p. A failing entry fails the
  * round (r->failed) and adds nothing. */
-static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audit_round *r)
+static tally_status take_entries(audit *a, const wire_delta *d, size_t first_bad, pending *p,
+                                 audit_round *r)
 {
-    size_t first_bad;
-    tally_status st;
-
     if (p->n + d->n > p->cap) {
         size_t cap = (p->n + d->n) * 2;
         store_input *in = realloc(p->in, cap * sizeof(*in));
@@ -330,11 +331,7 @@ static tally_status take_entries(audit *a, const wire_delta *d, pending *p, audi
         }
         p->in = in, p->cap = cap;
     }
-    /* every signature at once, on several threads; record i's is bad iff i == first_bad */
-    st = audit__sigs_first_bad(a, d, &first_bad);
-    if (st != TALLY_OK) {
-        return st;
-    }
+    /* record i's signature is bad iff i == first_bad (audit__sigs_first_bad) */
     for (size_t i = 0; i < d->n; i++) {
         uint64_t seq = d->from + i;
         store_input *in = &p->in[p->n + i];
@@ -394,133 +391,237 @@ static tally_status sth_of(audit *a, uint64_t size, schema_sth *out, char *what)
         return st;
     }
     b = client_response_body(resp);
-    st = client_response_status(resp) == 404 ? TALLY_ENOTFOUND
+    st = client_response_status(resp) == 404   ? TALLY_ENOTFOUND
          : client_response_status(resp) != 200 ? TALLY_EIO
-                                                : schema_sth_decode(b.p, b.n, out);
+                                               : schema_sth_decode(b.p, b.n, out);
     client_response_free(resp);
-    if (st == TALLY_OK && (out->tree_size != size ||
-                           store_sth_verify(out, a->origin, a->node_pk) != TALLY_OK)) {
+    if (st == TALLY_OK &&
+        (out->tree_size != size || store_sth_verify(out, a->origin, a->node_pk) != TALLY_OK)) {
         st = TALLY_EAUTH;
     }
     return st;
 }
 
-tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
-{
-    pending p = {0};
-    uint64_t base = store_size(a->log), at = base;
-    tally_status st = TALLY_OK;
+/* One delta as the primary served it: the response (kept, since the entries point into its
+ * body) and its decoded form, its range checked. Its head is checked when it is walked. */
+typedef struct served {
+    client_response *resp;
+    wire_delta d;
+    schema_sth sth;
+    bool has;
+} served;
 
-    while (st == TALLY_OK && !r->failed && at < head->size) {
-        char target[128];
-        client_response *resp = NULL;
-        wire_delta d;
-        schema_sth sth_size, sth_to;
-        bool have_sth;
-        double t;
-        snprintf(target, sizeof(target),
-                 "/v1/deltas?from=%" PRIu64 "&to=%" PRIu64 "&size=%" PRIu64, at, head->size,
-                 head->size);
-        t = audit__now();
-        st = audit__get(a, target, true, true, &resp, r->what);
-        if (st != TALLY_OK) {
-            break;
-        }
-        if (client_response_status(resp) != 200) {
-            st = audit__say(r->what, TALLY_EIO, "GET %s: HTTP %u", target,
-                            client_response_status(resp));
-            client_response_free(resp);
-            break;
-        }
-        {
-            tally_bytes b = client_response_body(resp);
-            st = wire_delta_decode(b.p, b.n, &d, &sth_size);
-        }
-        r->fetch_s += audit__now() - t;
-        if (st != TALLY_OK || d.from != at || d.to <= at || d.to > head->size ||
-            d.size != head->size || d.n != d.to - d.from) {
-            if (st == TALLY_OK) {
-                wire_delta_release(&d);
-            }
-            client_response_free(resp);
-            st = audit__say(r->what, TALLY_EIO,
-                            "the primary's delta from %" PRIu64 " is malformed or out of range",
-                            at);
-            break;
-        }
-        /* the delta's head is the checkpoint's */
-        if (sth_size.tree_size != head->size || memcmp(sth_size.root, head->root, 32) != 0 ||
-            store_sth_verify(&sth_size, a->origin, a->node_pk) != TALLY_OK) {
-            wire_delta_release(&d);
-            client_response_free(resp);
-            st = diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
-                         "the delta's signed head is not the checkpoint's of %" PRIu64 " records",
-                         head->size);
-            break;
-        }
-        if (p.n_resp == p.cap_resp) {
-            size_t cap = p.cap_resp ? 2 * p.cap_resp : 8;
-            client_response **nr = realloc(p.resp, cap * sizeof(*nr));
-            if (nr == NULL) {
-                wire_delta_release(&d);
-                client_response_free(resp);
-                st = TALLY_ENOMEM;
-                break;
-            }
-            p.resp = nr, p.cap_resp = cap;
-        }
-        p.resp[p.n_resp++] = resp;
-        t = audit__now();
-        st = take_entries(a, &d, &p, r);
-        r->verify_s += audit__now() - t;
-        if (st != TALLY_OK || r->failed) {
-            wire_delta_release(&d);
-            break;
-        }
-        /* the records are stored under a signed head of exactly their size: the checkpoint's,
-         * or the primary's stored head at the delta's end, proven consistent with it */
-        have_sth = d.to == head->size;
-        if (have_sth) {
-            sth_to = sth_size;
-        } else {
-            st = sth_of(a, d.to, &sth_to, r->what);
-            have_sth = st == TALLY_OK;
-            if (have_sth && !store_verify_consistency(d.to, head->size, sth_to.root, head->root,
-                                                      (const uint8_t(*)[32])d.proof, d.n_proof)) {
-                have_sth = false;
-                st = diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
-                             "the primary's head of %" PRIu64
-                             " records is not consistent with its checkpoint",
-                             d.to);
-            } else if (st == TALLY_ENOTFOUND || st == TALLY_EAUTH) {
-                st = TALLY_OK; /* no usable head there: keep the records for the next one */
-            }
-        }
-        at = d.to;
-        wire_delta_release(&d);
-        if (st == TALLY_OK && have_sth && !r->failed) {
-            store_rejection rej = {0};
-            t = audit__now();
-            st = store_replicate(a->log, p.in, p.n, &sth_to, &rej);
-            r->replicate_s += audit__now() - t;
-            if (st == TALLY_ECONFLICT) {
-                /* the headers do not hash to the root the node signed: name the first one
-                 * that differs from the primary's public tiles */
-                uint64_t fork;
-                st = first_served_fork(a, base, &p, &fork, r->what);
-                if (st == TALLY_OK) {
-                    st = diverge(a, r, AUDIT_R_SIGNATURE, fork != UINT64_MAX, fork, NULL,
-                                 "the records served from %" PRIu64
-                                 " do not hash to the signed head of %" PRIu64 " records: %s",
-                                 base, sth_to.tree_size, rej.what);
-                }
-            } else if (st == TALLY_OK) {
-                r->pulled += p.n;
-                base = at;
-            }
-            pending_release(&p);
+static void served_release(served *s)
+{
+    if (s->has) {
+        wire_delta_release(&s->d);
+    }
+    client_response_free(s->resp);
+    memset(s, 0, sizeof(*s));
+}
+
+/* GET the delta from `at` to the checkpoint's size. An error here is not a verdict. */
+static tally_status fetch_delta(audit *a, const audit__head *head, uint64_t at, served *s,
+                                audit_round *r)
+{
+    char target[128];
+    uint64_t max = a->cfg.delta_records != 0 ? a->cfg.delta_records : WIRE_DELTA_RECORDS_MAX;
+    uint64_t to = head->size - at > max ? at + max : head->size;
+    double t = audit__now();
+    tally_status st;
+
+    memset(s, 0, sizeof(*s));
+    snprintf(target, sizeof(target), "/v1/deltas?from=%" PRIu64 "&to=%" PRIu64 "&size=%" PRIu64, at,
+             to, head->size);
+    st = audit__get(a, target, true, true, &s->resp, r->what);
+    if (st == TALLY_OK && client_response_status(s->resp) != 200) {
+        st = audit__say(r->what, TALLY_EIO, "GET %s: HTTP %u", target,
+                        client_response_status(s->resp));
+    }
+    if (st == TALLY_OK) {
+        tally_bytes b = client_response_body(s->resp);
+        st = wire_delta_decode(b.p, b.n, &s->d, &s->sth);
+        s->has = st == TALLY_OK;
+        if (st != TALLY_OK || s->d.from != at || s->d.to <= at || s->d.to > head->size ||
+            s->d.size != head->size || s->d.n != s->d.to - s->d.from) {
+            st =
+                audit__say(r->what, TALLY_EIO,
+                           "the primary's delta from %" PRIu64 " is malformed or out of range", at);
         }
     }
+    if (st != TALLY_OK) {
+        served_release(s);
+    }
+    r->fetch_s += audit__now() - t;
+    return st;
+}
+
+/* A delta's actor signatures, verified on other threads while this one stores and fetches. */
+typedef struct sigjob {
+    const audit *a;
+    const wire_delta *d;
+    size_t first_bad;
+    tally_status st;
+    pthread_t tid;
+    bool threaded;
+} sigjob;
+
+static void *sigjob_main(void *arg)
+{
+    sigjob *j = arg;
+    j->st = audit__sigs_first_bad(j->a, j->d, &j->first_bad);
+    return NULL;
+}
+
+static void sigjob_start(sigjob *j)
+{
+    /* audit__sigs_first_bad reads only the origin and the settings, which no round changes */
+    j->threaded = pthread_create(&j->tid, NULL, sigjob_main, j) == 0;
+    if (!j->threaded) {
+        sigjob_main(j); /* no thread to be had: the same answer, only later */
+    }
+}
+
+static tally_status sigjob_wait(sigjob *j)
+{
+    if (j->threaded) {
+        pthread_join(j->tid, NULL);
+        j->threaded = false;
+    }
+    return j->st;
+}
+
+/* Stores p (the records from *base on) under sth, a signed head of exactly their size; *base
+ * moves past them. Headers that do not hash to that head name the first record rewritten. */
+static tally_status replicate(audit *a, pending *p, const schema_sth *sth, uint64_t *base,
+                              audit_round *r)
+{
+    store_rejection rej = {0};
+    double t = audit__now();
+    tally_status st = store_replicate(a->log, p->in, p->n, sth, &rej);
+
+    r->replicate_s += audit__now() - t;
+    if (st == TALLY_ECONFLICT) {
+        uint64_t fork;
+        st = first_served_fork(a, *base, p, &fork, r->what);
+        if (st == TALLY_OK) {
+            st = diverge(a, r, AUDIT_R_SIGNATURE, fork != UINT64_MAX, fork, NULL,
+                         "the records served from %" PRIu64
+                         " do not hash to the signed head of %" PRIu64 " records: %s",
+                         *base, sth->tree_size, rej.what);
+        }
+    } else if (st == TALLY_OK) {
+        r->pulled += p->n;
+        *base += p->n;
+    }
+    pending_release(p);
+    return st;
+}
+
+/* Walks a served delta whose signatures were verified (first_bad): its head must be the
+ * checkpoint's; its entries join p. When a signed head of exactly the records walked exists
+ * (the checkpoint's, or the primary's stored head at the delta's end, proven consistent with
+ * it), p moves to *ready with that head, to be stored. */
+static tally_status walk(audit *a, const audit__head *head, served *s, size_t first_bad, pending *p,
+                         pending *ready, schema_sth *ready_sth, audit_round *r)
+{
+    const wire_delta *d = &s->d;
+    schema_sth sth_to;
+    bool have_sth;
+    tally_status st;
+
+    if (s->sth.tree_size != head->size || memcmp(s->sth.root, head->root, 32) != 0 ||
+        store_sth_verify(&s->sth, a->origin, a->node_pk) != TALLY_OK) {
+        return diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
+                       "the delta's signed head is not the checkpoint's of %" PRIu64 " records",
+                       head->size);
+    }
+    if (p->n_resp == p->cap_resp) {
+        size_t cap = p->cap_resp ? 2 * p->cap_resp : 8;
+        client_response **nr = realloc(p->resp, cap * sizeof(*nr));
+        if (nr == NULL) {
+            return TALLY_ENOMEM;
+        }
+        p->resp = nr, p->cap_resp = cap;
+    }
+    p->resp[p->n_resp++] = s->resp; /* p's entries point into it from now on */
+    s->resp = NULL;
+    st = take_entries(a, d, first_bad, p, r);
+    if (st != TALLY_OK || r->failed) {
+        return st;
+    }
+    have_sth = d->to == head->size;
+    if (have_sth) {
+        sth_to = s->sth;
+    } else {
+        st = sth_of(a, d->to, &sth_to, r->what);
+        have_sth = st == TALLY_OK;
+        if (have_sth && !store_verify_consistency(d->to, head->size, sth_to.root, head->root,
+                                                  (const uint8_t(*)[32])d->proof, d->n_proof)) {
+            return diverge(a, r, AUDIT_R_SPLIT_VIEW, false, 0, NULL,
+                           "the primary's head of %" PRIu64
+                           " records is not consistent with its checkpoint",
+                           d->to);
+        }
+        if (st == TALLY_ENOTFOUND || st == TALLY_EAUTH) {
+            st = TALLY_OK; /* no usable head there: keep the records for the next one */
+        }
+    }
+    if (st == TALLY_OK && have_sth) {
+        *ready = *p, *ready_sth = sth_to;
+        memset(p, 0, sizeof(*p));
+    }
+    return st;
+}
+
+/* A pipeline of three stages on the deltas, one apart: while delta k's signatures are verified
+ * on other threads, this thread stores delta k-1's records and fetches delta k+1; then it walks
+ * delta k in order. Each delta is judged as if alone (its first failure, in record order, is
+ * the one reported), and records are stored in order, each batch only once walked. */
+tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
+{
+    pending p = {0}, ready = {0};
+    schema_sth ready_sth;
+    served cur = {0}, next = {0};
+    uint64_t base = store_size(a->log);
+    tally_status st = TALLY_OK;
+
+    if (base < head->size) {
+        st = fetch_delta(a, head, base, &cur, r);
+    }
+    while (st == TALLY_OK && !r->failed && cur.has) {
+        sigjob j = {.a = a, .d = &cur.d};
+        tally_status fst = TALLY_OK, sst;
+        double t;
+        sigjob_start(&j);
+        if (ready.n > 0) {
+            st = replicate(a, &ready, &ready_sth, &base, r);
+        }
+        if (st == TALLY_OK && !r->failed && cur.d.to < head->size) {
+            fst = fetch_delta(a, head, cur.d.to, &next, r); /* its error counts after cur */
+        }
+        t = audit__now();
+        sst = sigjob_wait(&j);
+        if (st == TALLY_OK && !r->failed) {
+            st =
+                sst != TALLY_OK ? sst : walk(a, head, &cur, j.first_bad, &p, &ready, &ready_sth, r);
+        }
+        r->verify_s += audit__now() - t;
+        if (st == TALLY_OK && !r->failed && fst != TALLY_OK) {
+            st = fst;
+        }
+        served_release(&cur);
+        cur = next;
+        memset(&next, 0, sizeof(next));
+    }
+    served_release(&cur);
+    served_release(&next);
+    if (!r->failed && ready.n > 0) {
+        /* walked and under a signed head: kept even when fetching the delta after them failed */
+        tally_status rst = replicate(a, &ready, &ready_sth, &base, r);
+        st = st == TALLY_OK ? rst : st;
+    }
+    pending_release(&ready);
     pending_release(&p);
     r->verified_size = store_size(a->log);
     return st;
@@ -528,11 +629,11 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
 
 /* ---- bodies revealed since ---- */
 
-tally_status audit__reveals(audit *a, audit_round *r)
+tally_status audit__reveals(audit *a, const engine_rules *rules, audit_round *r)
 {
     uint64_t *due = NULL;
     size_t n = 0;
-    tally_status st = ledger_reveals_due(a->log, &due, &n);
+    tally_status st = ledger_reveals_due(a->log, rules, &due, &n);
 
     for (size_t i = 0; st == TALLY_OK && i < n;) {
         /* one request per run of seqs within 1,024 of each other */
@@ -558,9 +659,8 @@ tally_status audit__reveals(audit *a, audit_round *r)
         }
         for (size_t k = i; st == TALLY_OK && k <= j; k++) {
             uint64_t off = due[k] - rec.from;
-            const tally_bytes *body = off < rec.n && rec.entries[off].has_body
-                                          ? &rec.entries[off].body
-                                          : NULL;
+            const tally_bytes *body =
+                off < rec.n && rec.entries[off].has_body ? &rec.entries[off].body : NULL;
             if (body == NULL) {
                 /* due by the log's own time, which the primary's clock is never behind (§2.3):
                  * an honest node serves it, so not serving it is withholding (§13) */

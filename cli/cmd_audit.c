@@ -233,6 +233,7 @@ int cmd_audit(int argc, char **argv)
                         .verify_threads =
                             (unsigned)ops_config_u64(conf, OPS_K_AUDIT_VERIFY_THREADS),
                         .all_signatures = ops_config_u64(conf, OPS_K_AUDIT_SIGNATURES) == 1,
+                        .delta_records = ops_config_u64(conf, OPS_K_AUDIT_DELTA_RECORDS),
                         .log = log,
                         .clock = clock,
                         .detail = detail};

@@ -186,8 +186,10 @@ TALLY_MUST_USE tally_status ledger_replay(store_log *log, const ledger_replay_cf
 TALLY_MUST_USE tally_status ledger_rules_open_gated(store_log *log, engine_rules **out);
 /* The embargoed records whose reveal is due by the log's latest time and whose body the log does
  * not hold (an auditor fetches them), ascending, in a malloc'd array the caller frees (NULL when
- * *n_out is 0). */
-TALLY_MUST_USE tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_out);
+ * *n_out is 0). rules: ledger_rules_open_gated's state at the log's end, if the caller holds it
+ * (saves folding the log again), else NULL. */
+TALLY_MUST_USE tally_status ledger_reveals_due(store_log *log, const engine_rules *rules,
+                                             uint64_t **seqs_out, size_t *n_out);
 /* ---- forensics: one past cycle rebuilt, and where two logs part (ledger/forensics.c,
  * ledger/diff.c) ---- */
 typedef struct ledger_reconstruct_cfg {

@@ -45,13 +45,15 @@ tally_status ledger_rules_open_gated(store_log *log, engine_rules **out)
     return ledger__rules_open_with(log, true, out);
 }
 
-tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_out)
+tally_status ledger_reveals_due(store_log *log, const engine_rules *rules, uint64_t **seqs_out,
+                                size_t *n_out)
 {
-    engine_rules *r;
+    engine_rules *own = NULL;
     uint64_t *due = NULL;
     size_t n = 0, kept = 0;
     store_iter *it = NULL;
-    tally_status st = ledger_rules_open_gated(log, &r);
+    tally_status st = rules != NULL ? TALLY_OK : ledger_rules_open_gated(log, &own);
+    const engine_rules *r = rules != NULL ? rules : own;
 
     *seqs_out = NULL, *n_out = 0;
     if (st != TALLY_OK) {
@@ -59,7 +61,7 @@ tally_status ledger_reveals_due(store_log *log, uint64_t **seqs_out, size_t *n_o
     }
     /* due by the log's latest time: the node's clock is never below it (§2.3) */
     st = engine_rules_due(r, engine_rules_last_time(r), &due, &n);
-    engine_rules_free(r);
+    engine_rules_free(own);
     /* keep those whose body the log does not hold */
     for (size_t i = 0; st == TALLY_OK && i < n; i++) {
         store_record rec;

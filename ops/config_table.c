@@ -172,6 +172,9 @@ static const ops_keydef defs[OPS_K_COUNT] = {
                                 0,
                                 "Actor signatures verified: every input record's, or all (also "
                                 "derived records', which the replay recomputes anyway)."},
+    [OPS_K_AUDIT_DELTA_RECORDS] = {"TALLY_AUDIT_DELTA_RECORDS", U(1, 65536), "65536", false, A, 0,
+                                   "Records asked for per delta (fewer: less memory per request; "
+                                   "the node sends at most 65536 and 32 MiB)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

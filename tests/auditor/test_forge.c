@@ -211,13 +211,15 @@ static void test_rule_violation(void **state)
  * status, with TALLY_AUDIT_SIGNATURES=all when all; *seq_out the bad record. */
 static int bad_signature_audit(unsigned type, bool all, uint64_t *seq_out, char *out, size_t cap)
 {
+    static int runs;
     char fdir[400], adir[400], detail[TAMPER_DETAIL_MAX] = "";
     tamper_forged f;
     tn_node n = {0};
     int rc;
 
-    snprintf(fdir, sizeof(fdir), "%s/badsig-%u-%d", tmp, type, (int)all);
-    snprintf(adir, sizeof(adir), "%s/auditor-badsig-%u-%d", tmp, type, (int)all);
+    runs++;
+    snprintf(fdir, sizeof(fdir), "%s/badsig-%d", tmp, runs);
+    snprintf(adir, sizeof(adir), "%s/auditor-badsig-%d", tmp, runs);
     assert_int_equal(mkdir(fdir, 0700), 0);
     assert_int_equal(mkdir(adir, 0700), 0);
     assert_int_equal(tu_run(out, cap, "cp -p %s/auditor.key %s/", tmp, adir), 0);
@@ -263,6 +265,55 @@ static void test_bad_signature(void **state)
     assert_non_null(strstr(out, "cycles checked"));
     assert_int_equal(bad_signature_audit(SCHEMA_SUBMISSION_SCORE, true, &seq, out, sizeof(out)), 1);
     expect_bad_signature(out, seq);
+    /* in a later delta of the pipeline: the same seq */
+    setenv("TALLY_AUDIT_DELTA_RECORDS", "50", 1);
+    assert_int_equal(bad_signature_audit(SCHEMA_ODDS_SUBMISSION, false, &seq, out, sizeof(out)),
+                     1);
+    unsetenv("TALLY_AUDIT_DELTA_RECORDS");
+    assert_true(seq > 100);
+    expect_bad_signature(out, seq);
+}
+
+/* An honest node audited in deltas of 50 records (the pipeline with every stage busy) and in one
+ * delta: the same verdicts, the same weights file, and replicas that verify. */
+static void test_small_deltas(void **state)
+{
+    char cdir[400], a1[400], a2[400], out[8192], out2[8192], detail[TAMPER_DETAIL_MAX] = "";
+    tamper_forged f;
+    tn_node n = {0};
+    (void)state;
+
+    snprintf(cdir, sizeof(cdir), "%s/copy-small", tmp);
+    snprintf(a1, sizeof(a1), "%s/auditor-one", tmp);
+    snprintf(a2, sizeof(a2), "%s/auditor-small", tmp);
+    assert_int_equal(mkdir(cdir, 0700), 0);
+    assert_int_equal(mkdir(a1, 0700), 0);
+    assert_int_equal(mkdir(a2, 0700), 0);
+    assert_int_equal(tu_run(out, sizeof(out), "cp -p %s/auditor.key %s/ && cp -p %s/auditor.key %s/",
+                            tmp, a1, tmp, a2),
+                     0);
+    if (tamper_copy(logdir, cdir, &f, detail) != TALLY_OK) {
+        fail_msg("copy: %s", detail);
+    }
+    serve(&n, cdir);
+    assert_int_equal(ta_audit_once(n.port[TN_LEDGER], n.origin, a1, vkey, out, sizeof(out)), 0);
+    setenv("TALLY_AUDIT_DELTA_RECORDS", "50", 1);
+    assert_int_equal(ta_audit_once(n.port[TN_LEDGER], n.origin, a2, vkey, out2, sizeof(out2)), 0);
+    unsetenv("TALLY_AUDIT_DELTA_RECORDS");
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    /* the same cycles checked, from a replica of every record */
+    assert_non_null(strstr(out2, "cycles checked"));
+    assert_string_equal(strstr(out, "cycles checked") - 2, strstr(out2, "cycles checked") - 2);
+    /* the weights file differs only in the tree size: the first auditor's attestations came
+     * between the two audits */
+    assert_int_equal(tu_run(out, sizeof(out),
+                            "sed 's/\"tree_size\": *[0-9]*//' %s/weights.json >%s/w1 && "
+                            "sed 's/\"tree_size\": *[0-9]*//' %s/weights.json >%s/w2 && "
+                            "cmp %s/w1 %s/w2 && ! cmp -s %s/weights.json %s/weights.json",
+                            a1, tmp, a2, tmp, tmp, tmp, a1, a2),
+                     0);
+    assert_int_equal(tu_run(out, sizeof(out), "%s --dir %s/replica verify", bin(), a2), 0);
+    assert_int_equal(tu_run(out, sizeof(out), "%s --dir %s/replica replay --view gated", bin(), a2), 0);
 }
 
 /* tally diff URL against a node that lies about its tiles or its key: an error naming what does
@@ -333,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_rule_violation),
         cmocka_unit_test(test_diff_hostile),
         cmocka_unit_test(test_bad_signature),
+        cmocka_unit_test(test_small_deltas),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -170,13 +170,29 @@ TAMPER(tamper_reordered, TAMPER_REORDERED, "signature_invalid")
 TAMPER(tamper_withheld, TAMPER_WITHHELD, "other")
 TAMPER(tamper_rewind, TAMPER_REWIND, "split_view")
 
+/* The same rows with deltas of 7 records, so the lie lands in a later delta of the auditor's
+ * pipeline (signatures of one delta verified while the one before is stored and the next
+ * fetched): the verdict and the seq are the same. */
+#define TAMPER_SMALL(fn, kind, reason)                                                             \
+    static void fn(void **state)                                                                   \
+    {                                                                                              \
+        (void)state;                                                                               \
+        setenv("TALLY_AUDIT_DELTA_RECORDS", "7", 1);                                               \
+        run_kind(kind, reason);                                                                    \
+        unsetenv("TALLY_AUDIT_DELTA_RECORDS");                                                     \
+    }
+TAMPER_SMALL(tamper_header_small, TAMPER_HEADER, "signature_invalid")
+TAMPER_SMALL(tamper_body_small, TAMPER_BODY, "signature_invalid")
+TAMPER_SMALL(tamper_dropped_small, TAMPER_DROPPED, "signature_invalid")
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tamper_body),      cmocka_unit_test(tamper_header),
         cmocka_unit_test(tamper_dropped),   cmocka_unit_test(tamper_inserted),
         cmocka_unit_test(tamper_reordered), cmocka_unit_test(tamper_withheld),
-        cmocka_unit_test(tamper_rewind),
+        cmocka_unit_test(tamper_rewind),    cmocka_unit_test(tamper_header_small),
+        cmocka_unit_test(tamper_body_small), cmocka_unit_test(tamper_dropped_small),
     };
     if (sodium_init() < 0) {
         return 1;
