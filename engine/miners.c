@@ -268,16 +268,9 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
         }
     }
     for (size_t k = 0; k < e->n_subs; k++) {
-        eng_sub *s = &e->subs[k];
+        const eng_sub *s = &e->subs[k];
+        const eng_row *rows;
         mscr *m = &ms[s->hk];
-        /* the rows are one allocation per submission: ask for those of a later one now, as the
-         * pass is bound by waiting for them */
-        if (k + 16 < e->n_subs && e->subs[k + 16].rows != NULL) {
-            const eng_sub *a = &e->subs[k + 16];
-            for (uint32_t j = 0; j < a->n_prices && j < 8; j += 2) {
-                __builtin_prefetch(&a->rows[j]);
-            }
-        }
         bool in_wr = s->t_sub >= y->wr_lo && s->t_sub < y->as_of;
         int64_t w = in_wr ? decay(e, y->as_of - s->t_sub) : 0;
         if (in_wr) {
@@ -288,6 +281,7 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
         if (!s->revealed) {
             continue;
         }
+        rows = eng__rows(e, s);
         if (in_wr) {
             struct orig_cand *g = eng__grow(m->cand, &m->cap_cand, m->n_cand + 1, sizeof(*g));
             struct orig_row *o = eng__grow(m->orows, &m->cap_orows, m->n_orows + s->n_prices + 1,
@@ -300,12 +294,11 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
             g[m->n_cand++] = (struct orig_cand){s->ev, (uint32_t)m->n_orows, s->n_prices, s->t_sub,
                                                 s->seq};
             for (size_t j = 0; j < s->n_prices; j++) {
-                o[m->n_orows++] = (struct orig_row){s->rows[j].market, s->rows[j].side_idx,
-                                                    s->rows[j].p};
+                o[m->n_orows++] = (struct orig_row){rows[j].market, rows[j].side_idx, rows[j].p};
             }
         }
         for (size_t j = 0; j < s->n_prices; j++) {
-            const eng_row *r = &s->rows[j];
+            const eng_row *r = &rows[j];
             if (in_wr && r->has_close) {
                 m->ws[A_CLE] += mul_w(w, r->cle), m->wt[A_CLE] += w;
                 m->ws[A_MES] += mul_w(w, r->mes), m->wt[A_MES] += w;
@@ -317,7 +310,11 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
                 m->ws[A_FQ] += mul_w(w, FX_ONE - 2 * r->brier), m->wt[A_FQ] += w;
             }
             if (r->has_out && r->settled >= y->wc_lo && r->settled < y->as_of) {
-                int64_t bin = (int64_t)(((fx_wide)r->p * nb) / FX_ONE);
+                /* p·nb fits 64 bits for any real probability: keep the 128-bit division
+                 * (a library call) for the rest */
+                int64_t bin = r->p >= 0 && r->p < ((int64_t)1 << 57)
+                                  ? r->p * nb / FX_ONE
+                                  : (int64_t)(((fx_wide)r->p * nb) / FX_ONE);
                 bin = bin < nb - 1 ? bin : nb - 1;
                 m->cal_cnt[bin]++, m->cal_hit[bin] += r->hit, m->cal_psum[bin] += (uint64_t)r->p;
                 m->cal_k++, m->cal_s += r->p, m->cal_s2 += (fx_wide)r->p * r->p;
