@@ -66,13 +66,13 @@ static tally_status reveal_and_prune(engine *e, int64_t as_of)
         /* rows of a past registration are gone for good (scoring §2); so are rows that no
          * window can reach any more */
         if (hk->uid == ENG_NONE || s->t_sub < hk->reg_start || s->t_sub < horizon) {
-            free(s->rows);
+            eng__rows_drop(e, s);
             continue;
         }
         if (!s->revealed && reveal_at(e, s) <= e->last_time) {
             /* a body withheld until its reveal (protocol §2.3) is taken now */
             tally_status st =
-                s->rows == NULL ? eng__take_body(e, s, e->fetch, e->fetch_arg) : TALLY_OK;
+                !s->has_body ? eng__take_body(e, s, e->fetch, e->fetch_arg) : TALLY_OK;
             if (st != TALLY_OK) {
                 for (size_t j = i; j < e->n_subs; j++) {
                     e->subs[k++] = e->subs[j];
@@ -85,6 +85,9 @@ static tally_status reveal_and_prune(engine *e, int64_t as_of)
         e->subs[k++] = *s;
     }
     e->n_subs = k;
+    if (eng__rows_compact(e) != TALLY_OK) {
+        return TALLY_ENOMEM;
+    }
     for (size_t i = 0; i < e->n_markets; i++) {
         eng_market *m = &e->markets[i];
         size_t j = 0;
@@ -185,7 +188,8 @@ static uint64_t out_key(const eng_event *ev)
 static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, size_t hi)
 {
     const engine_params *p = &e->params;
-    eng_market *m = &e->markets[s->rows[lo].market];
+    eng_row *rows = eng__rows(e, s);
+    eng_market *m = &e->markets[rows[lo].market];
     const eng_event *ev = &e->events[m->ev];
     uint64_t rho = market_result(e, m);
     uint64_t minutes = ev->start_ms > s->t_sub ? (uint64_t)((ev->start_ms - s->t_sub) / ENG_MIN_MS) : 0;
@@ -202,8 +206,8 @@ static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, 
             }
             x[n] = -1;
             for (size_t j = lo; j < hi; j++) {
-                if (s->rows[j].side_idx == i) {
-                    x[n] = s->rows[j].p;
+                if (rows[j].side_idx == i) {
+                    x[n] = rows[j].p;
                 }
             }
             pi[n] = m->pi[i];
@@ -215,7 +219,7 @@ static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, 
         }
     }
     for (size_t j = lo; j < hi; j++) {
-        eng_row *w = &s->rows[j];
+        eng_row *w = &rows[j];
         schema_close_metrics cm = {0};
         int64_t tf = 0;
         w->has_close = m->has_close && (m->close_mask & (1u << w->side_idx));
@@ -257,13 +261,14 @@ static tally_status score_group(engine *e, eng_cycle *y, eng_sub *s, size_t lo, 
 /* Calls fn on each group of a submission's rows (rows of one market are adjacent). */
 static tally_status each_group(engine *e, eng_cycle *y, eng_sub *s, bool only_changed, bool force)
 {
+    const eng_row *rows = eng__rows(e, s);
     size_t lo = 0;
 
     while (lo < s->n_prices) {
         size_t hi = lo + 1;
-        const eng_market *m = &e->markets[s->rows[lo].market];
+        const eng_market *m = &e->markets[rows[lo].market];
         const eng_event *ev = &e->events[m->ev];
-        while (hi < s->n_prices && s->rows[hi].market == s->rows[lo].market) {
+        while (hi < s->n_prices && rows[hi].market == rows[lo].market) {
             hi++;
         }
         /* a row's scores change only with its market's close, its event (start, status,

@@ -95,9 +95,10 @@ typedef struct eng_sub {
     uint32_t ev, hk, n_rows; /* n_rows: the header's `rows` */
     uint32_t n_prices;       /* rows parsed from the body (= n_rows in an accepted log) */
     bool revealed, scored; /* scored: a cycle has scored its rows since it was revealed */
+    bool has_body; /* false while the body is withheld (folded from the header alone, protocol
+                      §2.3) until its reveal */
     uint8_t salt[16];
-    eng_row *rows; /* the prices, from the body; NULL while the body is withheld (folded from
-                      the header alone, protocol §2.3) until its reveal */
+    size_t row0; /* its prices: e->rows[row0, row0 + n_prices), when has_body */
 } eng_sub;
 
 struct engine {
@@ -129,6 +130,16 @@ struct engine {
     eng_map market_ix;
     eng_sub *subs;
     size_t n_subs, cap_subs;
+    /* The rows of every submission with a body, in one array so that the per-cycle pass over
+     * them reads memory in sequence instead of following one pointer per submission. Rows are
+     * appended as bodies are taken, so they are in the order of subs except for bodies taken
+     * late (at their reveal) and the holes pruned ones leave; eng__rows_compact restores the
+     * order when those add up to enough to slow the pass. Nothing but speed depends on it. */
+    eng_row *rows;
+    size_t n_rows_used, cap_rows;
+    size_t rows_dead;       /* rows in holes */
+    size_t rows_misplaced;  /* rows appended after those of a later submission */
+    uint64_t rows_last_seq; /* the latest submission whose rows were appended */
 
     int64_t *decay_cache; /* w by age / gcd grid; 0 = not computed yet (w > 0 always) */
     size_t n_decay;
@@ -145,9 +156,19 @@ uint32_t eng__map_get(const eng_map *m, uint64_t key);
 void eng__map_free(eng_map *m);
 uint32_t eng__hotkey_intern(engine *e, const uint8_t hotkey[32]);
 uint64_t eng__hk_prefix(const uint8_t hotkey[32]); /* the key of hk_ix */
-/* Parses the prices of an ODDS_SUBMISSION body into s->rows (markets unknown to the fold are
- * skipped). */
+/* Parses the prices of an ODDS_SUBMISSION body into rows appended to e->rows (markets unknown to
+ * the fold are skipped); s must be in e->subs. */
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o);
+/* The rows of s (valid until rows are next added or compacted). */
+static inline eng_row *eng__rows(const engine *e, const eng_sub *s)
+{
+    return e->rows + s->row0;
+}
+/* Marks the rows of s as a hole (s is about to be pruned, or its rows replaced). */
+void eng__rows_drop(engine *e, eng_sub *s);
+/* Puts the rows back in the order of e->subs with no holes, when holes and misplaced rows are
+ * more than an eighth of them. TALLY_ENOMEM leaves them as they were. */
+tally_status eng__rows_compact(engine *e);
 /* Makes the latest assembled METAGRAPH effective (hotkeys, uids, actor bindings). */
 tally_status eng__metagraph_commit(engine *e, int64_t t);
 /* The prices of submission s from its body, read through fetch (cycle.c): at its reveal, or

@@ -115,9 +115,6 @@ void engine_free(engine *e)
     for (size_t i = 0; i < e->n_markets; i++) {
         free(e->markets[i].snaps);
     }
-    for (size_t i = 0; i < e->n_subs; i++) {
-        free(e->subs[i].rows);
-    }
     for (size_t i = 0; i < e->n_events; i++) {
         free(e->events[i].hist);
     }
@@ -128,6 +125,7 @@ void engine_free(engine *e)
     free(e->events);
     free(e->markets);
     free(e->subs);
+    free(e->rows);
     free(e->decay_cache);
     free(e->tf_cache);
     eng__map_free(&e->event_ix);
@@ -415,16 +413,17 @@ static void apply_outcome(engine *e, uint64_t seq, const schema_header *h, const
 
 tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o)
 {
-    size_t n = 0;
+    size_t n = 0, at = e->n_rows_used;
     eng_row *rows;
 
     for (size_t k = 0; k < o->n_markets; k++) {
         n += o->markets[k].n_prices;
     }
-    rows = calloc(n ? n : 1, sizeof(*rows));
+    rows = eng__grow(e->rows, &e->cap_rows, at + n + 1, sizeof(*rows));
     if (rows == NULL) {
         return TALLY_ENOMEM;
     }
+    e->rows = rows;
     n = 0;
     for (size_t k = 0; k < o->n_markets; k++) {
         const schema_entry *en = &o->markets[k];
@@ -434,15 +433,72 @@ tally_status eng__sub_rows(engine *e, eng_sub *s, const schema_odds *o)
             if (si < 0 || en->prices[j].odds_n == 0) {
                 continue; /* K18: a side the market does not have is never scored */
             }
-            rows[n++] = (eng_row){.market = mi, .side_idx = (uint8_t)si,
-                                  .odds_n = en->prices[j].odds_n,
-                                  .p = engine_implied(en->prices[j].odds_n)};
+            rows[at + n++] = (eng_row){.market = mi,
+                                       .side_idx = (uint8_t)si,
+                                       .odds_n = en->prices[j].odds_n,
+                                       .p = engine_implied(en->prices[j].odds_n)};
         }
     }
     memcpy(s->salt, o->salt, 16);
-    free(s->rows);
-    s->rows = rows;
-    s->n_prices = (uint32_t)n;
+    eng__rows_drop(e, s);
+    /* appended rows keep the arena in seq order only after those of every earlier submission */
+    if (e->n_rows_used > 0 && s->seq <= e->rows_last_seq) {
+        e->rows_misplaced += n;
+    }
+    e->rows_last_seq = s->seq > e->rows_last_seq ? s->seq : e->rows_last_seq;
+    e->n_rows_used = at + n;
+    s->row0 = at, s->n_prices = (uint32_t)n, s->has_body = true;
+    return TALLY_OK;
+}
+
+void eng__rows_drop(engine *e, eng_sub *s)
+{
+    if (s->has_body) {
+        e->rows_dead += s->n_prices;
+        s->has_body = false, s->n_prices = 0;
+    }
+}
+
+tally_status eng__rows_compact(engine *e)
+{
+    size_t at = 0;
+
+    if ((e->rows_dead + e->rows_misplaced) * 8 <= e->n_rows_used) {
+        return TALLY_OK; /* a few jumps in the pass cost less than moving every row */
+    }
+    if (e->rows_misplaced > 0) {
+        /* a body taken late sits after later submissions' rows: copy all into seq order */
+        eng_row *fresh = malloc((e->n_rows_used - e->rows_dead + 1) * sizeof(*fresh));
+        if (fresh == NULL) {
+            return TALLY_ENOMEM;
+        }
+        for (size_t i = 0; i < e->n_subs; i++) {
+            eng_sub *s = &e->subs[i];
+            if (s->has_body) {
+                memcpy(&fresh[at], &e->rows[s->row0], s->n_prices * sizeof(*fresh));
+                s->row0 = at, at += s->n_prices;
+            }
+        }
+        free(e->rows);
+        e->rows = fresh, e->cap_rows = e->n_rows_used - e->rows_dead + 1;
+    } else {
+        /* in order: each submission's rows move down over the holes before them */
+        for (size_t i = 0; i < e->n_subs; i++) {
+            eng_sub *s = &e->subs[i];
+            if (s->has_body) {
+                memmove(&e->rows[at], &e->rows[s->row0], s->n_prices * sizeof(*e->rows));
+                s->row0 = at, at += s->n_prices;
+            }
+        }
+    }
+    e->n_rows_used = at, e->rows_dead = 0, e->rows_misplaced = 0;
+    e->rows_last_seq = 0;
+    for (size_t i = e->n_subs; i-- > 0;) {
+        if (e->subs[i].has_body) {
+            e->rows_last_seq = e->subs[i].seq;
+            break;
+        }
+    }
     return TALLY_OK;
 }
 

@@ -294,11 +294,61 @@ fx_uwide fx_sqrt_ratio(fx_uwide num, fx_uwide den)
     return s;
 }
 
+/* ⌊√n⌋ in 64 bits (Newton from above, as isqrt_u). */
+static uint64_t isqrt64(uint64_t n)
+{
+    uint64_t x, y;
+
+    if (n < 2) {
+        return n;
+    }
+    x = (uint64_t)1 << ((bitlen64(n) + 1) / 2); /* at least √n */
+    for (;;) {
+        y = (x + n / x) / 2;
+        if (y >= x) {
+            return x;
+        }
+        x = y;
+    }
+}
+
+static unsigned bitlen128(fx_uwide x)
+{
+    return (uint64_t)(x >> 64) != 0 ? 64 + bitlen64((uint64_t)(x >> 64)) : bitlen64((uint64_t)x);
+}
+
+static u256 shr256(u256 x, unsigned k)
+{
+    if (k == 0) {
+        return x;
+    }
+    if (k < 128) {
+        return (u256){x.hi >> k, (x.lo >> k) | (x.hi << (128 - k))};
+    }
+    return (u256){0, k < 256 ? x.hi >> (k - 128) : 0};
+}
+
+/* A guess of ⌊√(q/p)⌋ within a unit or two, for p ≥ 1: both shifted right until p fits 64 bits,
+ * which changes the quotient by a relative 2^-63 at most. Only a starting point: the caller
+ * corrects it with exact comparisons. */
+static uint64_t corr_guess(u256 p, u256 q)
+{
+    unsigned bl = p.hi != 0 ? 128 + bitlen128(p.hi) : bitlen128(p.lo);
+    u256 ps = shr256(p, bl > 64 ? bl - 64 : 0), qs = shr256(q, bl > 64 ? bl - 64 : 0);
+    fx_uwide r;
+
+    if (qs.hi != 0 || ps.lo == 0) {
+        return (uint64_t)FX_ONE; /* q/p beyond 2^64: the search starts from the top */
+    }
+    r = qs.lo / ps.lo;
+    return r >= (fx_uwide)FX_ONE * FX_ONE ? (uint64_t)FX_ONE : isqrt64((uint64_t)r);
+}
+
 int64_t fx_abs_corr(fx_wide sxy, fx_wide sxx, fx_wide syy)
 {
     fx_uwide a = (fx_uwide)(sxy < 0 ? -sxy : sxy);
     u256 p, q;
-    uint64_t lo = 0, hi = (uint64_t)FX_ONE;
+    uint64_t s;
     int c;
 
     TALLY_ASSERT(sxx > 0 && syy > 0 && a < ((fx_uwide)1 << 94) &&
@@ -306,19 +356,20 @@ int64_t fx_abs_corr(fx_wide sxy, fx_wide sxx, fx_wide syy)
     /* ρ_nanos = sqrt(sxy² · 10^18 / (sxx · syy)); P = sxx·syy, Q = sxy²·10^18, both < 2^250 */
     p = mul128((fx_uwide)sxx, (fx_uwide)syy);
     q = mul256_64(mul128(a, a), (uint64_t)FX_ONE * (uint64_t)FX_ONE);
-    /* largest s ∈ [0, 10^9] with s²·P ≤ Q */
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (cmp256(mul256_64(p, mid * mid), q) <= 0) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
+    /* the largest s ∈ [0, 10^9] with s²·P ≤ Q: s²·P grows with s, so stepping from any start
+     * while the test says so ends on it; from the guess that is a step or two */
+    s = corr_guess(p, q);
+    s = s < (uint64_t)FX_ONE ? s : (uint64_t)FX_ONE;
+    while (s > 0 && cmp256(mul256_64(p, s * s), q) > 0) {
+        s--;
+    }
+    while (s < (uint64_t)FX_ONE && cmp256(mul256_64(p, (s + 1) * (s + 1)), q) <= 0) {
+        s++;
     }
     /* round up iff (2s+1)²·P < 4·Q */
-    c = cmp256(mul256_64(p, (2 * lo + 1) * (2 * lo + 1)), mul256_64(q, 4));
-    if (lo < (uint64_t)FX_ONE && (c < 0 || (c == 0 && (lo & 1) != 0))) {
-        lo++;
+    c = cmp256(mul256_64(p, (2 * s + 1) * (2 * s + 1)), mul256_64(q, 4));
+    if (s < (uint64_t)FX_ONE && (c < 0 || (c == 0 && (s & 1) != 0))) {
+        s++;
     }
-    return (int64_t)lo;
+    return (int64_t)s;
 }

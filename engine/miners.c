@@ -241,13 +241,94 @@ static inline int64_t mul_w(int64_t w, int64_t x)
     return x < 0 ? -(int64_t)q : (int64_t)q;
 }
 
+/* What the row pass reads of the cycle, in locals the compiler need not reload after each store
+ * to a miner's sums. */
+typedef struct cwin {
+    int64_t wc_lo, as_of, nb;
+} cwin;
+
+/* Σ round(w·x) over the rows of one submission in 128 bits: the slow path of sum_rows, taken
+ * only when a 64-bit sum overflows. */
+static void sum_rounded_wide(const eng_row *rows, uint32_t n, int64_t w, fx_wide ws[5])
+{
+    for (uint32_t j = 0; j < n; j++) {
+        const eng_row *r = &rows[j];
+        if (r->has_close) {
+            ws[A_CLE] += mul_w(w, r->cle), ws[A_MES] += mul_w(w, r->mes);
+        }
+        if (r->has_out) {
+            ws[A_PSS] += mul_w(w, r->pss_adj), ws[A_BRIER] += mul_w(w, r->brier);
+            ws[A_FQ] += mul_w(w, FX_ONE - 2 * r->brier);
+        }
+    }
+}
+
+/* Adds the rows of one submission to its miner's sums; w is its decay weight, 0 outside W_r.
+ * Only the rounded terms round(w·x) are summed row by row (the spec rounds each), in 64 bits
+ * with the overflow checked so the sums stay in registers; the exact sums (Σw over rows, Σw·cle,
+ * Σw·cle²) are w times the submission's own sums, the same integers added in another order. */
+static inline void sum_rows(mscr *m, const eng_row *rows, uint32_t n, int64_t w, const cwin *cw)
+{
+    int64_t ws[5] = {0}, c1 = 0, n_close = 0, n_out = 0;
+    fx_wide c2 = 0, cal_s = 0, cal_s2 = 0;
+    uint64_t cal_k = 0;
+    bool ovf = false;
+
+    for (uint32_t j = 0; j < n; j++) {
+        const eng_row *r = &rows[j];
+        if (w != 0 && r->has_close) {
+            ovf |= __builtin_add_overflow(ws[A_CLE], mul_w(w, r->cle), &ws[A_CLE]);
+            ovf |= __builtin_add_overflow(ws[A_MES], mul_w(w, r->mes), &ws[A_MES]);
+            ovf |= __builtin_add_overflow(c1, r->cle, &c1);
+            c2 += (fx_wide)r->cle * r->cle, n_close++;
+        }
+        if (w != 0 && r->has_out) {
+            ovf |= __builtin_add_overflow(ws[A_PSS], mul_w(w, r->pss_adj), &ws[A_PSS]);
+            ovf |= __builtin_add_overflow(ws[A_BRIER], mul_w(w, r->brier), &ws[A_BRIER]);
+            ovf |= __builtin_add_overflow(ws[A_FQ], mul_w(w, FX_ONE - 2 * r->brier), &ws[A_FQ]);
+            n_out++;
+        }
+        if (r->has_out && r->settled >= cw->wc_lo && r->settled < cw->as_of) {
+            /* p·nb fits 64 bits for any real probability: keep the 128-bit division (a library
+             * call) for the rest */
+            int64_t bin = r->p >= 0 && r->p < ((int64_t)1 << 57)
+                              ? r->p * cw->nb / FX_ONE
+                              : (int64_t)(((fx_wide)r->p * cw->nb) / FX_ONE);
+            bin = bin < cw->nb - 1 ? bin : cw->nb - 1;
+            m->cal_cnt[bin]++, m->cal_hit[bin] += r->hit, m->cal_psum[bin] += (uint64_t)r->p;
+            cal_k++, cal_s += r->p, cal_s2 += (fx_wide)r->p * r->p;
+        }
+    }
+    m->cal_k += cal_k, m->cal_s += cal_s, m->cal_s2 += cal_s2;
+    if (ovf) {
+        fx_wide wide[5] = {0}, s1 = 0;
+        sum_rounded_wide(rows, n, w, wide);
+        for (uint32_t j = 0; j < n; j++) {
+            s1 += rows[j].has_close ? rows[j].cle : 0;
+        }
+        for (int k = 0; k < 5; k++) {
+            m->ws[k] += wide[k];
+        }
+        m->s_wc += (fx_wide)w * s1;
+    } else {
+        for (int k = 0; k < 5; k++) {
+            m->ws[k] += ws[k];
+        }
+        m->s_wc += (fx_wide)w * c1;
+    }
+    m->wt[A_CLE] += (fx_wide)w * n_close, m->wt[A_MES] += (fx_wide)w * n_close;
+    m->wt[A_PSS] += (fx_wide)w * n_out, m->wt[A_BRIER] += (fx_wide)w * n_out;
+    m->wt[A_FQ] += (fx_wide)w * n_out;
+    m->s_wcc += (fx_wide)w * c2;
+}
+
 /* §5.3 sums, calibration bins and originality candidates of every hotkey, in one pass over the
  * submissions in seq order (exact integer sums: the order changes nothing, and memory is read
  * in sequence). ms is indexed by hotkey. */
 static tally_status sum_pass(eng_cycle *y, mscr *ms)
 {
     engine *e = y->e;
-    int64_t nb = e->params.num_bins;
+    const cwin cw = {y->wc_lo, y->as_of, e->params.num_bins};
 
     /* the originality candidates of each hotkey, counted first so each array is allocated once */
     for (size_t k = 0; k < e->n_subs; k++) {
@@ -268,16 +349,9 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
         }
     }
     for (size_t k = 0; k < e->n_subs; k++) {
-        eng_sub *s = &e->subs[k];
+        const eng_sub *s = &e->subs[k];
+        const eng_row *rows;
         mscr *m = &ms[s->hk];
-        /* the rows are one allocation per submission: ask for those of a later one now, as the
-         * pass is bound by waiting for them */
-        if (k + 16 < e->n_subs && e->subs[k + 16].rows != NULL) {
-            const eng_sub *a = &e->subs[k + 16];
-            for (uint32_t j = 0; j < a->n_prices && j < 8; j += 2) {
-                __builtin_prefetch(&a->rows[j]);
-            }
-        }
         bool in_wr = s->t_sub >= y->wr_lo && s->t_sub < y->as_of;
         int64_t w = in_wr ? decay(e, y->as_of - s->t_sub) : 0;
         if (in_wr) {
@@ -288,6 +362,7 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
         if (!s->revealed) {
             continue;
         }
+        rows = eng__rows(e, s);
         if (in_wr) {
             struct orig_cand *g = eng__grow(m->cand, &m->cap_cand, m->n_cand + 1, sizeof(*g));
             struct orig_row *o = eng__grow(m->orows, &m->cap_orows, m->n_orows + s->n_prices + 1,
@@ -300,29 +375,10 @@ static tally_status sum_pass(eng_cycle *y, mscr *ms)
             g[m->n_cand++] = (struct orig_cand){s->ev, (uint32_t)m->n_orows, s->n_prices, s->t_sub,
                                                 s->seq};
             for (size_t j = 0; j < s->n_prices; j++) {
-                o[m->n_orows++] = (struct orig_row){s->rows[j].market, s->rows[j].side_idx,
-                                                    s->rows[j].p};
+                o[m->n_orows++] = (struct orig_row){rows[j].market, rows[j].side_idx, rows[j].p};
             }
         }
-        for (size_t j = 0; j < s->n_prices; j++) {
-            const eng_row *r = &s->rows[j];
-            if (in_wr && r->has_close) {
-                m->ws[A_CLE] += mul_w(w, r->cle), m->wt[A_CLE] += w;
-                m->ws[A_MES] += mul_w(w, r->mes), m->wt[A_MES] += w;
-                m->s_wc += (fx_wide)w * r->cle, m->s_wcc += (fx_wide)w * r->cle * r->cle;
-            }
-            if (in_wr && r->has_out) {
-                m->ws[A_PSS] += mul_w(w, r->pss_adj), m->wt[A_PSS] += w;
-                m->ws[A_BRIER] += mul_w(w, r->brier), m->wt[A_BRIER] += w;
-                m->ws[A_FQ] += mul_w(w, FX_ONE - 2 * r->brier), m->wt[A_FQ] += w;
-            }
-            if (r->has_out && r->settled >= y->wc_lo && r->settled < y->as_of) {
-                int64_t bin = (int64_t)(((fx_wide)r->p * nb) / FX_ONE);
-                bin = bin < nb - 1 ? bin : nb - 1;
-                m->cal_cnt[bin]++, m->cal_hit[bin] += r->hit, m->cal_psum[bin] += (uint64_t)r->p;
-                m->cal_k++, m->cal_s += r->p, m->cal_s2 += (fx_wide)r->p * r->p;
-            }
-        }
+        sum_rows(m, rows, s->n_prices, in_wr ? w : 0, &cw);
     }
     return TALLY_OK;
 }
