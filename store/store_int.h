@@ -235,4 +235,23 @@ void store__pack_cache_release(store__pack_cache *c);
 TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],
                                             uint64_t time_ms, schema_sth *out);
 
+/* ---- split of env.c, writer.c: functions shared by the files they became ----
+ * (A separate block, kept apart from the declarations above for merging.) */
+
+/* Node key files and the writer lock (key.c), used by store_open and creation (env.c).
+ * store__dir_path writes DIR/name into out (TALLY_EINVAL when it does not fit);
+ * store__seed_is is true when the key file at path holds exactly this seed;
+ * store__key_write_new writes a creation's seed to DIR/node.key.new (0600, synced);
+ * store__key_settle links it to DIR/node.key once the log is committed; store__key_load loads
+ * a writer's node key into log->sk; store__lock_take takes DIR/writer.lock for the handle's
+ * life. Each refusal writes its sentence into dst. */
+TALLY_MUST_USE tally_status store__dir_path(const char *dir, const char *name, char *out,
+                                            size_t cap);
+bool store__seed_is(const char *path, const uint8_t want[32]);
+TALLY_MUST_USE tally_status store__key_write_new(const store_log *log, const uint8_t seed[32],
+                                                 char *dst);
+TALLY_MUST_USE tally_status store__key_settle(const store_log *log, char *dst);
+TALLY_MUST_USE tally_status store__key_load(store_log *log, char *dst);
+TALLY_MUST_USE tally_status store__lock_take(store_log *log, char *dst);
+
 #endif
