@@ -1,6 +1,7 @@
-/* The HTTP engine's own structures, shared by httpd/http.c (sockets, loops, lifecycle),
- * httpd/http_parse.c (request head, framing, zstd decoding) and httpd/http_req.c (request
- * accessors, arena, response bytes). Handlers never include this.
+/* The HTTP engine's own structures, shared by httpd/http.c (connections: accept to close),
+ * httpd/http_loop.c (listening sockets, loops, stop, open and close), httpd/http_parse.c
+ * (request head, framing, zstd decoding) and httpd/http_req.c (request accessors, arena,
+ * response bytes). Handlers never include this.
  *
  * | object      | owner                  | lives                                              |
  * |-------------|------------------------|----------------------------------------------------|
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <event2/util.h>
 #include <zstd.h>
 
 #include "httpd/httpd.h"
@@ -189,6 +191,17 @@ bool httpd__check_framing(http_conn *c);
 const char *httpd__decode_zstd(http_conn *c, unsigned *status_out);
 /* The engine's own rejection (http.c): a §8 body, then the connection closes. */
 void httpd__conn_fail(http_conn *c, unsigned status, const char *code, const char *message);
+
+/* Connections (http.c) and loops (http_loop.c). httpd__on_accept is the listeners' accept
+ * callback (arg: the lis_ctx); httpd__conn_close closes the socket now and frees the connection
+ * unless a deferred request still points at it; httpd__conn_send sends req->out on the loop
+ * thread; httpd__check_exit ends a stopping loop once it has no connections and no deferred
+ * requests. */
+void httpd__on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg);
+void httpd__conn_close(http_conn *c);
+void httpd__conn_send(http_conn *c, httpd_req *req);
+void httpd__check_exit(http_worker *w);
 
 /* Builds req->out from a status, type and body (compressing when allowed); on failure a static
  * 500 takes its place. Then hands the request back to its loop. httpd/http_req.c. */

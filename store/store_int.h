@@ -235,4 +235,70 @@ void store__pack_cache_release(store__pack_cache *c);
 TALLY_MUST_USE tally_status store__sth_sign(store_log *log, uint64_t size, const uint8_t root[32],
                                             uint64_t time_ms, schema_sth *out);
 
+/* ---- split of env.c, writer.c: functions shared by the files they became ----
+ * (A separate block, kept apart from the declarations above for merging.) */
+
+/* Node key files and the writer lock (key.c), used by store_open and creation (env.c).
+ * store__dir_path writes DIR/name into out (TALLY_EINVAL when it does not fit);
+ * store__seed_is is true when the key file at path holds exactly this seed;
+ * store__key_write_new writes a creation's seed to DIR/node.key.new (0600, synced);
+ * store__key_settle links it to DIR/node.key once the log is committed; store__key_load loads
+ * a writer's node key into log->sk; store__lock_take takes DIR/writer.lock for the handle's
+ * life. Each refusal writes its sentence into dst. */
+TALLY_MUST_USE tally_status store__dir_path(const char *dir, const char *name, char *out,
+                                            size_t cap);
+bool store__seed_is(const char *path, const uint8_t want[32]);
+TALLY_MUST_USE tally_status store__key_write_new(const store_log *log, const uint8_t seed[32],
+                                                 char *dst);
+TALLY_MUST_USE tally_status store__key_settle(const store_log *log, char *dst);
+TALLY_MUST_USE tally_status store__key_load(store_log *log, char *dst);
+TALLY_MUST_USE tally_status store__lock_take(store_log *log, char *dst);
+
+/* The writer (writer.c) and its group commit (batch.c). A queued request: the producer's
+ * records or side write, how the writer judges them, and where the outcome goes. */
+struct store__req {
+    const store_input *in;
+    size_t n;
+    uint64_t first;
+    tally_status st;
+    store_rejection *rej;     /* the producer's, or NULL */
+    store_item_result *items; /* per-item mode (store_append_items): one verdict per record */
+    const store_request *rq;  /* a signed request whose nonce the writer decides, or NULL */
+    store_req_result *res;    /* with rq */
+    /* a side-table write instead of records (n == 0); val NULL deletes */
+    bool side_op;
+    store_side side;
+    const uint8_t *skey, *sval;
+    size_t skn, svn;
+    /* asynchronous: heap-allocated, done() called on the writer thread, then freed there */
+    store_done_fn done;
+    void *done_arg;
+    uint64_t *first_out;
+    /* all or nothing, every record judged by the hook (a node block): refused as a whole if one
+       is refused, or if the first record's time would be above not_after (0: no bound); such a
+       request is committed in a transaction of its own */
+    bool judge_all;
+    uint64_t not_after;
+    /* a replica's records as its primary signed them, with the primary's head for the new size
+       (store_replicate): committed in a transaction of its own, n may be 0 */
+    const schema_sth *repl_sth;
+    /* a replica's late body for record bseq (store_body_put) */
+    bool body_op;
+    const uint8_t *bbody;
+    size_t bn;
+    uint64_t bseq;
+    bool done_flag;
+    pthread_cond_t cv; /* a waiting producer waits here: a commit wakes only its own producers */
+    store__req *next;
+};
+
+/* Fills the producer's rejection (if it asked for one) and returns st. */
+tally_status store__reject(store__req *r, size_t i, tally_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The wall clock in ms (the node clock when cfg.clock is not set, the writer's heartbeat). */
+uint64_t store__now_ms(void);
+/* Commits group (a list of requests taken off the queue) in one write transaction, or none of
+ * it; each request's st (and rejection) says what became of it. On the writer thread. */
+void store__commit_group(store_log *log, store__req *group);
+
 #endif
