@@ -9,7 +9,7 @@
  * | /health      | 200 ok/degraded, 503 failing (a fail verdict latched); docs/audit.md   |
  * | /metrics     | Prometheus text 0.0.4 of ops_metrics_audit_defs()                      |
  * | /checkpoint  | the trusted note with this auditor's cosignature; 503 not_ready before |
- * | other        | 404 unknown_route; a known path with another method: 405 (Allow: GET)  |
+ * | other        | 404 unknown_route; another method than GET, HEAD: 405 (Allow: GET, HEAD)|
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -231,12 +231,14 @@ static void handle(void *arg, httpd_req *req)
         httpd_req_error(req, 404, "unknown_route", "no such route", NULL);
         return;
     }
-    if (httpd_req_method(req) != HTTPD_METHOD_GET) {
-        if (httpd_req_header_add(req, "Allow", "GET") != TALLY_OK) {
+    /* HEAD as the node's routes take it: the GET answer's status and headers, no body */
+    if (httpd_req_method(req) != HTTPD_METHOD_GET && httpd_req_method(req) != HTTPD_METHOD_HEAD) {
+        if (httpd_req_header_add(req, "Allow", "GET, HEAD") != TALLY_OK) {
             httpd_req_error(req, 500, "internal_error", "out of memory", NULL);
             return;
         }
-        httpd_req_error(req, 405, "method_not_allowed", "this route answers GET only", NULL);
+        httpd_req_error(req, 405, "method_not_allowed", "this route answers GET and HEAD only",
+                        NULL);
         return;
     }
     switch (r) {

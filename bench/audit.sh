@@ -10,7 +10,8 @@
 #   bench/audit.sh [runs] [days]   (default 3 runs, 30 days of 256 miners at 24 markets a day;
 #                                   scratch in ./bench-data/audit, on disk)
 # AUDIT_SKIP_BUILD=1 skips the build; AUDIT_LOG=DIR uses an existing simulated log (256 miners,
-# seed 1; AUDIT_MINERS=N if not 256) instead of simulating one.
+# seed 1; AUDIT_MINERS=N if not 256) instead of simulating one; AUDIT_BIN=PATH runs another tally
+# binary (an older build, for a before/after in the same minutes).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -20,7 +21,7 @@ if [ "${AUDIT_SKIP_BUILD:-0}" != 1 ]; then
     cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DTALLY_BENCH=ON >/dev/null
     cmake --build build-bench -j"$(nproc)" --target tally >/dev/null
 fi
-bin=$(pwd)/build-bench/tally
+bin=${AUDIT_BIN:-$(pwd)/build-bench/tally}
 scratch=$(pwd)/bench-data/audit
 rm -rf "$scratch" && mkdir -p "$scratch"
 pid=""
