@@ -216,20 +216,15 @@ tally_status ledger_node_cycle_live(store_log *log, engine **e, engine_rules *ru
     return st;
 }
 
-/* The latest cycle whose checkpoint file holds the state its STATE_HASH record names (0: none):
- * one pass over the log for the STATE_HASH records, then the files from the newest down. */
-static tally_status latest_checkpoint(store_log *log, uint64_t *cycle_out, bool *newest,
-                                      uint8_t **blob_out, size_t *len_out)
+/* The STATE_HASH records among [lo, hi), in log order, appended to (*cyc, *hash). */
+static tally_status state_hashes_in(store_log *log, uint64_t lo, uint64_t hi, uint64_t **cyc,
+                                    uint8_t (**hash)[32], size_t *n, size_t *cap)
 {
-    uint64_t *cyc = NULL;
-    uint8_t (*hash)[32] = NULL;
-    size_t n = 0, cap = 0;
     store_iter *it;
     store_record r;
-    tally_status st = store_iter_open(log, 0, &it);
+    tally_status st = store_iter_open(log, lo, &it);
 
-    *cycle_out = 0, *newest = false, *blob_out = NULL, *len_out = 0;
-    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK) {
+    while (st == TALLY_OK && (st = store_iter_next(it, &r)) == TALLY_OK && r.seq < hi) {
         schema_header h;
         schema_body b;
         if (schema_header_decode(r.header.p, r.header.n, &h) != TALLY_OK) {
@@ -243,41 +238,66 @@ static tally_status latest_checkpoint(store_log *log, uint64_t *cycle_out, bool 
             st = TALLY_ECORRUPT;
             break;
         }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 64;
-            uint64_t *c2 = realloc(cyc, nc * sizeof(*c2));
-            uint8_t (*h2)[32] = c2 != NULL ? realloc(hash, nc * 32) : NULL;
+        if (*n == *cap) {
+            size_t nc = *cap ? 2 * *cap : 64;
+            uint64_t *c2 = realloc(*cyc, nc * sizeof(*c2));
+            uint8_t (*h2)[32] = c2 != NULL ? realloc(*hash, nc * 32) : NULL;
             if (c2 != NULL) {
-                cyc = c2;
+                *cyc = c2;
             }
             if (h2 == NULL) {
                 schema_body_release(&b);
                 st = TALLY_ENOMEM;
                 break;
             }
-            hash = h2, cap = nc;
+            *hash = h2, *cap = nc;
         }
-        cyc[n] = b.u.state_hash.cycle;
-        memcpy(hash[n++], b.u.state_hash.state_hash, 32);
+        (*cyc)[*n] = b.u.state_hash.cycle;
+        memcpy((*hash)[(*n)++], b.u.state_hash.state_hash, 32);
         schema_body_release(&b);
     }
     store_iter_close(it);
-    if (st == TALLY_ENOTFOUND) {
-        st = TALLY_OK;
-    }
-    for (size_t top = n; st == TALLY_OK && n > 0;) {
-        uint8_t *blob = NULL;
-        size_t len;
-        n--;
-        st = store_checkpoint_get(log, cyc[n], hash[n], &blob, &len);
-        if (st == TALLY_OK) {
-            *cycle_out = cyc[n], *newest = n + 1 == top, *blob_out = blob, *len_out = len;
-            break;
+    return st == TALLY_ENOTFOUND || (st == TALLY_OK && r.seq >= hi) ? TALLY_OK : st;
+}
+
+/* Records per step of the backward search: a day of a busy subnet holds one cycle's block. */
+#define CKPT_SCAN_STEP 65536u
+
+/* The latest cycle whose checkpoint file holds the state its STATE_HASH record names (0: none).
+ * The log is searched from its end back, a step at a time, so a fast restart reads about one
+ * day of records, not the whole log; within a step the files are tried from the newest down. */
+static tally_status latest_checkpoint(store_log *log, uint64_t *cycle_out, bool *newest,
+                                      uint8_t **blob_out, size_t *len_out)
+{
+    uint64_t *cyc = NULL, hi = store_size(log);
+    uint8_t (*hash)[32] = NULL;
+    size_t cap = 0;
+    bool any = false, found = false;
+    tally_status st = TALLY_OK;
+
+    *cycle_out = 0, *newest = false, *blob_out = NULL, *len_out = 0;
+    while (st == TALLY_OK && !found && hi > 0) {
+        uint64_t lo = hi > CKPT_SCAN_STEP ? hi - CKPT_SCAN_STEP : 0;
+        size_t n = 0;
+        st = state_hashes_in(log, lo, hi, &cyc, &hash, &n, &cap);
+        while (st == TALLY_OK && n > 0) {
+            uint8_t *blob = NULL;
+            size_t len;
+            n--;
+            st = store_checkpoint_get(log, cyc[n], hash[n], &blob, &len);
+            if (st == TALLY_OK) {
+                /* newest: the log's last STATE_HASH, the first one met from the end */
+                *cycle_out = cyc[n], *newest = !any, *blob_out = blob, *len_out = len;
+                found = true;
+                break;
+            }
+            free(blob);
+            any = true;
+            if (st == TALLY_ENOTFOUND || st == TALLY_ECORRUPT) {
+                st = TALLY_OK; /* no file, or not the state named: an older one may serve */
+            }
         }
-        free(blob);
-        if (st == TALLY_ENOTFOUND || st == TALLY_ECORRUPT) {
-            st = TALLY_OK; /* no file, or not the state named: an older one may serve */
-        }
+        hi = lo;
     }
     free(cyc);
     free(hash);

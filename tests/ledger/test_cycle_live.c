@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -103,6 +105,24 @@ static void live_cycles_replay(void **state)
     }
     /* the records the feeder appended while a cycle was computed are the next cycle's inputs */
     assert_true(lagging > 0);
+    /* the newest checkpoint file gone: the fast start finds the one before it (searching back
+     * from the log's end) and recomputes the last cycle */
+    {
+        char path[600];
+        engine *fast, *full;
+        uint64_t n, fc, resumed;
+        assert_int_equal(ledger_node_catch_up(log, true, &fast, &n, &resumed), TALLY_OK);
+        assert_int_equal(resumed, n);
+        engine_free(fast);
+        snprintf(path, sizeof(path), "%s/checkpoints/%" PRIu64 ".zst", cfg.dir, n);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(ledger_node_catch_up(log, true, &fast, &fc, &resumed), TALLY_OK);
+        assert_int_equal(resumed, n - 1);
+        assert_int_equal(ledger_node_catch_up(log, false, &full, &n, &resumed), TALLY_OK);
+        assert_int_equal(engine_next_seq(fast), engine_next_seq(full));
+        engine_free(fast);
+        engine_free(full);
+    }
     store_close(log);
     ledger_admission_release(&adm);
     engine_rules_free(rules);
