@@ -65,7 +65,88 @@ typedef struct rp {
     const engine_rules *gate; /* the gated view: rules (for reveal times), else NULL */
     ledger__fetcher ef;               /* the engine's source of bodies taken at their reveal */
     ledger__fetcher rf;               /* bodies judged by the rules at their reveal */
+    struct memo *memo;                /* bodies rf read this cycle, kept for the engine */
+    size_t n_memo, memo_at;
 } rp;
+
+/* The gated view reads each body due at a cycle's cut twice: for the rules (judge_reveals,
+ * through rf) and then for the engine (engine_cycle, through ef), in the same ascending order.
+ * The second read would go over the same records again (leaf hashes, packs, header decode,
+ * body hash, body decode) to return what the first one returned. So what judge_reveals read
+ * and checked is kept, up to MEMO_MAX records, and the engine's fetch takes it from here:
+ * the same header and the body decoded from the same bytes, checked once. ef's own rule for
+ * what the view may read at its cut is still applied to each (ledger__fetch's, below). */
+#define MEMO_MAX 4096u
+
+typedef struct memo {
+    uint64_t seq;
+    schema_header h;
+    schema_body b;
+} memo;
+
+static void memo_clear(rp *p)
+{
+    for (size_t i = 0; i < p->n_memo; i++) {
+        schema_body_release(&p->memo[i].b);
+    }
+    p->n_memo = p->memo_at = 0;
+}
+
+static void memo_free(rp *p)
+{
+    memo_clear(p);
+    free(p->memo);
+    p->memo = NULL;
+}
+
+/* Keeps (h, b) of record seq, taking b (zeroed here) when there is room; else leaves it. */
+static void memo_keep(rp *p, uint64_t seq, const schema_header *h, schema_body *b)
+{
+    if (p->n_memo >= MEMO_MAX) {
+        return;
+    }
+    if (p->memo == NULL && (p->memo = malloc(MEMO_MAX * sizeof(*p->memo))) == NULL) {
+        return; /* the engine then reads the body itself */
+    }
+    p->memo[p->n_memo] = (memo){.seq = seq, .h = *h, .b = *b};
+    p->n_memo++;
+    memset(b, 0, sizeof(*b));
+}
+
+/* The engine's fetch (an engine_fetch_fn over the rp): a body kept by judge_reveals when there
+ * is one for seq, else ledger__fetch through ef. */
+static tally_status engine_fetch(uint64_t seq, void *arg, schema_header *h, schema_body *b)
+{
+    rp *p = arg;
+    memo *m = NULL;
+
+    /* asked for in ascending seq, as they were kept: a cursor finds each */
+    while (p->memo_at < p->n_memo && p->memo[p->memo_at].seq < seq) {
+        p->memo_at++;
+    }
+    if (p->memo_at < p->n_memo && p->memo[p->memo_at].seq == seq &&
+        p->memo[p->memo_at].b.type != 0) {
+        m = &p->memo[p->memo_at];
+    }
+    if (m == NULL) {
+        return ledger__fetch(seq, &p->ef, h, b);
+    }
+    *h = m->h;
+    memset(b, 0, sizeof(*b));
+    /* ledger__fetch's rule for the gated view: no private body, an embargoed one only once its
+     * reveal is due by the cut (fetch.c) */
+    if (p->ef.gate != NULL) {
+        uint64_t at;
+        if (h->tier == SCHEMA_PRIVATE ||
+            (h->tier == SCHEMA_EMBARGOED &&
+             (engine_rules_reveal_at(p->ef.gate, seq, h, &at) != TALLY_OK || at > p->ef.cut))) {
+            return TALLY_ENOTFOUND;
+        }
+    }
+    *b = m->b; /* the engine releases it */
+    memset(&m->b, 0, sizeof(m->b));
+    return TALLY_OK;
+}
 
 static void mismatch(rp *p, ledger_divergence kind, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -111,6 +192,7 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
     size_t n;
     tally_status st = engine_rules_due(p->rules, cut, &due, &n);
 
+    memo_clear(p);
     for (size_t i = 0; st == TALLY_OK && i < n; i++) {
         schema_header h;
         schema_body b;
@@ -127,8 +209,11 @@ static tally_status judge_reveals(rp *p, uint64_t cut)
         }
         if (st == TALLY_OK) {
             st = engine_rules_reveal(p->rules, due[i], &b, &v);
-            schema_body_release(&b);
         }
+        if (st == TALLY_OK) {
+            memo_keep(p, due[i], &h, &b); /* for the engine's read of the same record */
+        }
+        schema_body_release(&b);
         if (st == TALLY_OK && v.rule != ENGINE_RULE_OK && p->res != NULL) {
             mismatch(p, LEDGER_DIV_RULE, due[i], "%s: rule %s (judged at its reveal): %s", tname(h.type),
                      engine_rule_name(v.rule), v.detail);
@@ -239,7 +324,7 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
             st = ledger__load_state(p->log, p->gate, cut, p->prev_state, p->prev_len, &e);
         }
         if (st == TALLY_OK) {
-            engine_set_fetch(e, ledger__fetch, &p->ef);
+            engine_set_fetch(e, engine_fetch, p);
         }
         if (st == TALLY_OK) {
             st = engine_cycle(e, p->prev_seq, &p->prev_h, &p->prev_c, &b);
@@ -248,7 +333,7 @@ static tally_status rewind_to(rp *p, uint64_t covers_to)
     } else {
         st = engine_new(&e);
         if (st == TALLY_OK) {
-            engine_set_fetch(e, ledger__fetch, &p->ef);
+            engine_set_fetch(e, engine_fetch, p);
         }
     }
     if (st == TALLY_OK) {
@@ -306,6 +391,7 @@ static tally_status on_cycle(rp *p, uint64_t seq, const schema_header *h, const 
     if (st == TALLY_OK) {
         st = engine_cycle(p->e, seq, h, c, &p->blk);
     }
+    memo_clear(p); /* what the engine did not take, it will not ask for again */
     engine_attach_rules(p->e, NULL);
     engine_rules_free(at);
     if (st != TALLY_OK) {
@@ -463,7 +549,7 @@ static tally_status start_from_checkpoint(rp *p, uint64_t cycle, uint64_t *from_
         st = ledger__load_state(p->log, p->gate, engine_rules_last_time(p->rules), state, n, &p->e);
     }
     if (st == TALLY_OK) {
-        engine_set_fetch(p->e, ledger__fetch, &p->ef);
+        engine_set_fetch(p->e, engine_fetch, p);
     }
     free(state);
     if (st == TALLY_OK) {
@@ -589,6 +675,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
             engine_rules_free(p.rules);
             store_iter_close(p.ef.it);
             store_iter_close(p.rf.it);
+            memo_free(&p);
             if (p.e != NULL) {
                 engine_set_fetch(p.e, NULL, NULL);
             }
@@ -602,7 +689,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
     } else {
         st = engine_new(&p.e);
         if (st == TALLY_OK) {
-            engine_set_fetch(p.e, ledger__fetch, &p.ef);
+            engine_set_fetch(p.e, engine_fetch, &p);
         }
     }
     if (st == TALLY_OK) {
@@ -726,6 +813,7 @@ tally_status ledger_replay(store_log *log, const ledger_replay_cfg *cfg, ledger_
     store_iter_close(it);
     store_iter_close(p.ef.it);
     store_iter_close(p.rf.it);
+    memo_free(&p);
     free(tile);
     engine_rules_free(p.rules);
     engine_block_release(&p.blk);

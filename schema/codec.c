@@ -9,17 +9,31 @@
 #define AT(base, off, T) ((T *)(void *)((uint8_t *)(base) + (off)))
 #define CAT(base, off, T) ((const T *)(const void *)((const uint8_t *)(base) + (off)))
 
-static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b);
+/* The decoding walk. With bad NULL it reads the shape only; with bad, each value read is also
+ * held to the rules schema__validate applies (the same functions, on the value just read, so a
+ * second walk over the struct is not needed), and *bad set when one breaks them. The walk
+ * carries on after a broken rule, so the shape status is the one the two walks give, and the
+ * caller turns *bad into TALLY_EFORMAT, the status schema__validate returns. */
+static tally_status dec_walk(schema__r *r, const schema__desc *d, void *base, schema_body *b,
+                             bool *bad);
+static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b,
+                              bool *bad);
+static tally_status dec_shape(schema__r *r, const schema__field *f, void *base, schema_body *b,
+                              bool *bad);
+static bool leaf_ok(const schema__field *f, const void *base);
+static int cmp_first(const schema__desc *sub, const void *a, const void *b);
 
-static tally_status dec_elem(schema__r *r, const schema__desc *sub, void *elem, schema_body *b)
+static tally_status dec_elem(schema__r *r, const schema__desc *sub, void *elem, schema_body *b,
+                             bool *bad)
 {
     if (sub->scalar) {
-        return dec_value(r, &sub->f[0], elem, b);
+        return dec_value(r, &sub->f[0], elem, b, bad);
     }
-    return schema__dec(r, sub, elem, b);
+    return dec_walk(r, sub, elem, b, bad);
 }
 
-static tally_status dec_array(schema__r *r, const schema__field *f, void *base, schema_body *b)
+static tally_status dec_array(schema__r *r, const schema__field *f, void *base, schema_body *b,
+                              bool *bad)
 {
     size_t n;
     uint8_t *items;
@@ -41,15 +55,34 @@ static tally_status dec_array(schema__r *r, const schema__field *f, void *base, 
         *AT(base, f->aux, size_t) = n;
     }
     for (size_t i = 0; i < n; i++) {
-        tally_status st = dec_elem(r, f->sub, items + i * f->sub->size, b);
+        uint8_t *e = items + i * f->sub->size;
+        tally_status st = dec_elem(r, f->sub, e, b, bad);
         if (st != TALLY_OK) {
             return st;
+        }
+        /* val_array's order rule, on the element just read and the one before */
+        if (bad != NULL && (f->flags & SF_ASC) && i > 0 &&
+            cmp_first(f->sub, e - f->sub->size, e) >= 0) {
+            *bad = true;
         }
     }
     return TALLY_OK;
 }
 
-static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b)
+/* Reads field f; with bad, holds a leaf value to its rule (val_value's) once it is read. */
+static tally_status dec_value(schema__r *r, const schema__field *f, void *base, schema_body *b,
+                              bool *bad)
+{
+    tally_status st = dec_shape(r, f, base, b, bad);
+
+    if (st == TALLY_OK && bad != NULL && !leaf_ok(f, base)) {
+        *bad = true;
+    }
+    return st;
+}
+
+static tally_status dec_shape(schema__r *r, const schema__field *f, void *base, schema_body *b,
+                              bool *bad)
 {
     const uint8_t *bp;
     const char *sp;
@@ -81,7 +114,7 @@ static tally_status dec_value(schema__r *r, const schema__field *f, void *base, 
         *AT(base, f->off, tally_str) = (tally_str){sp, n};
         return TALLY_OK;
     case SF_TUPLE:
-        return schema__dec(r, f->sub, AT(base, f->off, void), b);
+        return dec_walk(r, f->sub, AT(base, f->off, void), b, bad);
     case SF_PVALUE: {
         schema_pvalue *pv = AT(base, f->off, schema_pvalue);
         int k = schema__r_peek(r);
@@ -100,12 +133,13 @@ static tally_status dec_value(schema__r *r, const schema__field *f, void *base, 
     }
     case SF_ARRAY:
     case SF_FIXED:
-        return dec_array(r, f, base, b);
+        return dec_array(r, f, base, b, bad);
     }
     return TALLY_EFORMAT;
 }
 
-tally_status schema__dec(schema__r *r, const schema__desc *d, void *base, schema_body *b)
+static tally_status dec_walk(schema__r *r, const schema__desc *d, void *base, schema_body *b,
+                             bool *bad)
 {
     size_t n;
 
@@ -113,12 +147,30 @@ tally_status schema__dec(schema__r *r, const schema__desc *d, void *base, schema
         return TALLY_EFORMAT;
     }
     for (size_t i = 0; i < d->n; i++) {
-        tally_status st = dec_value(r, &d->f[i], base, b);
+        tally_status st = dec_value(r, &d->f[i], base, b, bad);
         if (st != TALLY_OK) {
             return st;
         }
     }
+    /* schema__validate runs d->check only on a struct whose fields all kept their rules; a
+     * check may rely on that */
+    if (bad != NULL && !*bad && d->check != NULL && d->check(base, NULL) != TALLY_OK) {
+        *bad = true;
+    }
     return TALLY_OK;
+}
+
+tally_status schema__dec(schema__r *r, const schema__desc *d, void *base, schema_body *b)
+{
+    return dec_walk(r, d, base, b, NULL);
+}
+
+tally_status schema__dec_valid(schema__r *r, const schema__desc *d, void *base, schema_body *b)
+{
+    bool bad = false;
+    tally_status st = dec_walk(r, d, base, b, &bad);
+
+    return st == TALLY_OK && bad ? TALLY_EFORMAT : st;
 }
 
 /* ---- field errors (failure path only) ---- */
@@ -263,6 +315,27 @@ static tally_status val_str(const schema__field *f, const tally_str *s, int cls,
     return TALLY_OK;
 }
 
+static bool uint_ok(const schema__field *f, uint64_t v)
+{
+    return v >= f->lo && v <= f->hi;
+}
+
+/* Whether a leaf value (present or not) keeps the rule val_value holds it to; tuples and arrays
+ * are left to the walks, which hold each of their values to its own rule. */
+static bool leaf_ok(const schema__field *f, const void *base)
+{
+    if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
+        return true;
+    }
+    if (f->kind == SF_UINT) {
+        return uint_ok(f, *CAT(base, f->off, uint64_t));
+    }
+    if (f->kind == SF_STR || f->kind == SF_PVALUE) {
+        return val_value(f, base, NULL) == TALLY_OK;
+    }
+    return true;
+}
+
 static tally_status val_value(const schema__field *f, const void *base, schema_field_error *err)
 {
     tally_status st;
@@ -273,7 +346,7 @@ static tally_status val_value(const schema__field *f, const void *base, schema_f
     switch (f->kind) {
     case SF_UINT: {
         uint64_t v = *CAT(base, f->off, uint64_t);
-        if (v >= f->lo && v <= f->hi) {
+        if (uint_ok(f, v)) {
             return TALLY_OK;
         }
         return schema__bad(err, SCHEMA_BAD_RANGE, f->name, "%llu is out of range %llu..%llu",
@@ -320,12 +393,23 @@ tally_status schema__validate(const schema__desc *d, const void *base, schema_fi
     return d->check ? d->check(base, err) : TALLY_OK;
 }
 
-/* ---- encoding (of validated structs) ---- */
+/* ---- encoding ---- */
 
-static void enc_value(schema__w *w, const schema__field *f, const void *base)
+/* The encoding walk. With bad NULL it writes a struct already validated; with bad, each value is
+ * first held to the rules schema__validate applies (the same functions), and the walk stops
+ * with *bad set at the first that breaks one, so one walk both validates and writes (what it
+ * wrote is then of no use). A value is checked before its bytes are read: a string or array
+ * whose pointer breaks the rules is never followed. */
+static void enc_walk(schema__w *w, const schema__desc *d, const void *base, bool *bad);
+
+static void enc_value(schema__w *w, const schema__field *f, const void *base, bool *bad)
 {
     if ((f->flags & SF_NULL) && !*CAT(base, f->aux, bool)) {
         schema__w_nil(w);
+        return;
+    }
+    if (bad != NULL && !leaf_ok(f, base)) {
+        *bad = true;
         return;
     }
     switch (f->kind) {
@@ -347,7 +431,7 @@ static void enc_value(schema__w *w, const schema__field *f, const void *base)
         return;
     }
     case SF_TUPLE:
-        schema__enc(w, f->sub, CAT(base, f->off, void));
+        enc_walk(w, f->sub, CAT(base, f->off, void), bad);
         return;
     case SF_PVALUE: {
         const schema_pvalue *pv = CAT(base, f->off, schema_pvalue);
@@ -365,13 +449,24 @@ static void enc_value(schema__w *w, const schema__field *f, const void *base)
         const uint8_t *items =
             f->kind == SF_FIXED ? CAT(base, f->off, uint8_t) : *CAT(base, f->off, uint8_t *);
         size_t n = f->kind == SF_FIXED ? f->lo : *CAT(base, f->aux, size_t);
+        /* val_array's count rule, before any item is read */
+        if (bad != NULL && f->kind == SF_ARRAY &&
+            (n < f->lo || n > f->hi || (n > 0 && items == NULL))) {
+            *bad = true;
+            return;
+        }
         schema__w_array(w, n);
         for (size_t i = 0; i < n; i++) {
             const uint8_t *e = items + i * f->sub->size;
             if (f->sub->scalar) {
-                enc_value(w, &f->sub->f[0], e);
+                enc_value(w, &f->sub->f[0], e, bad);
             } else {
-                schema__enc(w, f->sub, e);
+                enc_walk(w, f->sub, e, bad);
+            }
+            if (bad != NULL && (*bad || ((f->flags & SF_ASC) && i > 0 &&
+                                         cmp_first(f->sub, e - f->sub->size, e) >= 0))) {
+                *bad = true;
+                return;
             }
         }
         return;
@@ -379,12 +474,24 @@ static void enc_value(schema__w *w, const schema__field *f, const void *base)
     }
 }
 
-void schema__enc(schema__w *w, const schema__desc *d, const void *base)
+static void enc_walk(schema__w *w, const schema__desc *d, const void *base, bool *bad)
 {
     schema__w_array(w, d->n);
     for (size_t i = 0; i < d->n; i++) {
-        enc_value(w, &d->f[i], base);
+        enc_value(w, &d->f[i], base, bad);
+        if (bad != NULL && *bad) {
+            return;
+        }
     }
+    /* as in schema__validate: the check, on a struct whose fields all kept their rules */
+    if (bad != NULL && d->check != NULL && d->check(base, NULL) != TALLY_OK) {
+        *bad = true;
+    }
+}
+
+void schema__enc(schema__w *w, const schema__desc *d, const void *base)
+{
+    enc_walk(w, d, base, NULL);
 }
 
 /* ---- public body codec ---- */
@@ -421,14 +528,15 @@ tally_status schema__body_decode(unsigned type, const uint8_t *p, size_t n, bool
         src = copy;
     }
     r = (schema__r){src, n};
-    st = schema__dec(&r, d, &out->u, out);
+    /* without err, nothing needs the broken rule named: the one walk that also validates */
+    st = err == NULL ? schema__dec_valid(&r, d, &out->u, out) : schema__dec(&r, d, &out->u, out);
     if (st == TALLY_OK && r.left != 0) {
         st = TALLY_EFORMAT; /* bytes after the top-level value */
     }
     if (st == TALLY_EFORMAT) {
         schema__bad(err, SCHEMA_BAD_NONE, "", "the bytes are not a canonical %s body", d->name);
     }
-    if (st == TALLY_OK) {
+    if (st == TALLY_OK && err != NULL) {
         st = schema__validate(d, &out->u, err);
     }
     if (st != TALLY_OK) {
@@ -472,13 +580,19 @@ tally_status schema_body_encode(const schema_body *b, uint8_t *buf, size_t cap, 
     uint8_t tmp[SCHEMA_BODY_MAX + 1];
     schema__w w;
 
+    bool bad = false;
+
     *n_out = 0;
-    if (d == NULL || schema__validate(d, &b->u, NULL) != TALLY_OK) {
+    if (d == NULL) {
         return TALLY_EINVAL;
     }
-    /* Encode into scratch first so a too-small buffer receives nothing at all. */
+    /* Encode into scratch first so a too-small buffer receives nothing at all; the walk
+     * validates as it goes (the one walk instead of schema__validate and then another). */
     schema__w_init(&w, tmp, sizeof(tmp));
-    schema__enc(&w, d, &b->u);
+    enc_walk(&w, d, &b->u, &bad);
+    if (bad) {
+        return TALLY_EINVAL;
+    }
     if (w.overflow || w.len > SCHEMA_BODY_MAX || w.len > cap) {
         return TALLY_ELIMIT;
     }

@@ -97,12 +97,10 @@ tally_status schema_header_decode(const uint8_t *p, size_t n, schema_header *out
     if (n < SCHEMA_HEADER_MIN || n > SCHEMA_HEADER_MAX) {
         return TALLY_EFORMAT;
     }
-    st = schema__dec(&r, &schema__header_desc, out, &scratch);
+    /* the shape and the rules (schema__validate's) in one walk */
+    st = schema__dec_valid(&r, &schema__header_desc, out, &scratch);
     if (st == TALLY_OK && r.left != 0) {
         st = TALLY_EFORMAT;
-    }
-    if (st == TALLY_OK) {
-        st = schema__validate(&schema__header_desc, out, NULL);
     }
     TALLY_ASSERT(scratch.mem_ == NULL);
     if (st != TALLY_OK) {

@@ -56,6 +56,19 @@ static uint8_t *room(schema_mpw *w, size_t n)
     return q;
 }
 
+/* A one-byte form (fixint, fixarray, fixstr, nil, bool): a store when there is room, which is
+ * nearly always, instead of schema_mpw_raw's memcpy call. */
+static void put1(schema_mpw *w, uint8_t b)
+{
+    uint8_t *q = room(w, 1);
+
+    if (q != NULL) {
+        *q = b;
+    } else {
+        schema_mpw_raw(w, &b, 1);
+    }
+}
+
 static void put_be(schema_mpw *w, uint8_t tag, uint64_t v, int bytes)
 {
     uint8_t b[9], *q = room(w, 1 + (size_t)bytes);
@@ -73,12 +86,7 @@ static void put_be(schema_mpw *w, uint8_t tag, uint64_t v, int bytes)
 void schema_mpw_uint(schema_mpw *w, uint64_t v)
 {
     if (v < 128) {
-        uint8_t b = (uint8_t)v, *q = room(w, 1);
-        if (q != NULL) {
-            *q = b;
-        } else {
-            schema_mpw_raw(w, &b, 1);
-        }
+        put1(w, (uint8_t)v);
     } else if (v <= 0xff) {
         put_be(w, 0xcc, v, 1);
     } else if (v <= 0xffff) {
@@ -95,8 +103,7 @@ void schema_mpw_int(schema_mpw *w, int64_t v)
     if (v >= 0) {
         schema_mpw_uint(w, (uint64_t)v);
     } else if (v >= -32) {
-        uint8_t b = (uint8_t)(0xe0 | (v + 32));
-        schema_mpw_raw(w, &b, 1);
+        put1(w, (uint8_t)(0xe0 | (v + 32)));
     } else if (v >= INT8_MIN) {
         put_be(w, 0xd0, (uint64_t)v & 0xff, 1);
     } else if (v >= INT16_MIN) {
@@ -111,8 +118,7 @@ void schema_mpw_int(schema_mpw *w, int64_t v)
 void schema_mpw_array(schema_mpw *w, size_t n)
 {
     if (n < 16) {
-        uint8_t b = (uint8_t)(0x90 | n);
-        schema_mpw_raw(w, &b, 1);
+        put1(w, (uint8_t)(0x90 | n));
     } else if (n <= 0xffff) {
         put_be(w, 0xdc, n, 2);
     } else {
@@ -122,14 +128,12 @@ void schema_mpw_array(schema_mpw *w, size_t n)
 
 void schema_mpw_nil(schema_mpw *w)
 {
-    uint8_t b = 0xc0;
-    schema_mpw_raw(w, &b, 1);
+    put1(w, 0xc0);
 }
 
 void schema_mpw_bool(schema_mpw *w, bool v)
 {
-    uint8_t b = v ? 0xc3 : 0xc2;
-    schema_mpw_raw(w, &b, 1);
+    put1(w, v ? 0xc3 : 0xc2);
 }
 
 void schema_mpw_bin(schema_mpw *w, const uint8_t *p, size_t n)
@@ -147,8 +151,7 @@ void schema_mpw_bin(schema_mpw *w, const uint8_t *p, size_t n)
 void schema_mpw_str(schema_mpw *w, const char *s, size_t n)
 {
     if (n < 32) {
-        uint8_t b = (uint8_t)(0xa0 | n);
-        schema_mpw_raw(w, &b, 1);
+        put1(w, (uint8_t)(0xa0 | n));
     } else if (n <= 0xff) {
         put_be(w, 0xd9, n, 1);
     } else if (n <= 0xffff) {

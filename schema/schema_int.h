@@ -122,6 +122,11 @@ extern const schema__desc schema__header_desc;
  * from b's arena; strings point into the reader's bytes. */
 TALLY_MUST_USE tally_status schema__dec(schema__r *r, const schema__desc *d, void *base,
                                         schema_body *b);
+/* schema__dec and schema__validate (with err NULL) in one walk: each value is held to its rule
+ * as it is read. The status is the one the two calls give in turn: the shape's, else
+ * TALLY_EFORMAT for a broken rule. */
+TALLY_MUST_USE tally_status schema__dec_valid(schema__r *r, const schema__desc *d, void *base,
+                                              schema_body *b);
 void schema__enc(schema__w *w, const schema__desc *d, const void *base);
 /* Shape check of a caller-built struct (bounds, lengths, classes, order) and d->check.
  * TALLY_EFORMAT on failure, with *err (when not NULL) naming the field relative to base. */

@@ -68,6 +68,21 @@ __attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t st[8], cons
     _mm_storeu_si128((__m128i *)(void *)&st[4], s1);
 }
 
+/* The digest: each state word big-endian. One byte shuffle per half, instead of a byte loop the
+ * compiler assembled into 64-bit words, spilled, and reloaded as 128 bits (a load that cannot
+ * be forwarded from the two stores before it: a stall on every hash). */
+__attribute__((target("sha,sse4.1"))) static void digest_ni(uint8_t out[32], const uint32_t st[8])
+{
+    const __m128i bswap32 = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+
+    _mm_storeu_si128(
+        (__m128i *)(void *)out,
+        _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)&st[0]), bswap32));
+    _mm_storeu_si128(
+        (__m128i *)(void *)(out + 16),
+        _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)&st[4]), bswap32));
+}
+
 static bool have_sha_ni(void)
 {
     unsigned a, b, c, d;
@@ -75,8 +90,13 @@ static bool have_sha_ni(void)
            __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1); /* SHA and SSE4.1 */
 }
 
-/* SHA-256 of a ‖ b with the SHA extensions: whole blocks straight from the input, the tail and
- * padding through a small buffer. */
+/* A message up to this long is hashed from one padded copy, in one blocks_ni call: a leaf
+ * (0x00 ‖ a header of 141-158 bytes) otherwise takes three calls (the block that joins the
+ * two parts, the whole blocks of the header, the tail), each loading and storing the state. */
+#define SHORT_MAX (512u - 9u)
+
+/* SHA-256 of a ‖ b with the SHA extensions: a short message from one padded copy; a longer one
+ * with whole blocks straight from the input, the tail and padding through a small buffer. */
 static void sha256_ni(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     uint32_t st[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -86,6 +106,25 @@ static void sha256_ni(uint8_t out[32], const uint8_t *a, size_t an, const uint8_
     const uint8_t *parts[2] = {a, b};
     size_t lens[2] = {an, bn};
 
+    if (total <= SHORT_MAX) {
+        uint8_t msg[512];
+        uint64_t bits = (uint64_t)total * 8;
+        size_t padded = (total + 9 + 63) / 64 * 64;
+        if (an > 0) {
+            memcpy(msg, a, an); /* an empty part may come with a NULL pointer */
+        }
+        if (bn > 0) {
+            memcpy(msg + an, b, bn);
+        }
+        msg[total] = 0x80;
+        memset(msg + total + 1, 0, padded - total - 1 - 8);
+        for (size_t i = 0; i < 8; i++) {
+            msg[padded - 1 - i] = (uint8_t)(bits >> (8 * i));
+        }
+        blocks_ni(st, msg, padded / 64);
+        digest_ni(out, st);
+        return;
+    }
     for (int k = 0; k < 2; k++) {
         const uint8_t *p = parts[k];
         size_t n = lens[k];
@@ -120,12 +159,7 @@ static void sha256_ni(uint8_t out[32], const uint8_t *a, size_t an, const uint8_
         }
         blocks_ni(st, buf, padded / 64);
     }
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(st[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(st[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(st[i] >> 8);
-        out[4 * i + 3] = (uint8_t)st[i];
-    }
+    digest_ni(out, st);
 }
 #endif
 

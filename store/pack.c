@@ -183,7 +183,11 @@ static tally_status load_pack(MDB_txn *txn, MDB_dbi packs, store__pack_cache *c,
         }
         c->data = grown, c->cap = (size_t)want;
     }
-    got = ZSTD_decompress(c->data, c->cap, (const uint8_t *)v.mv_data + 1, v.mv_size - 1);
+    if (c->dctx == NULL && (c->dctx = ZSTD_createDCtx()) == NULL) {
+        return TALLY_ENOMEM;
+    }
+    got = ZSTD_decompressDCtx(c->dctx, c->data, c->cap, (const uint8_t *)v.mv_data + 1,
+                              v.mv_size - 1);
     if (ZSTD_isError(got) || got != want) {
         return TALLY_ECORRUPT;
     }
@@ -293,6 +297,7 @@ tally_status store__pack_put_body(store_log *log, MDB_txn *txn, uint64_t seq, co
 
 void store__pack_cache_release(store__pack_cache *c)
 {
+    ZSTD_freeDCtx(c->dctx);
     free(c->data);
     memset(c, 0, sizeof(*c));
 }

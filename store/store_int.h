@@ -102,6 +102,9 @@ typedef struct store__pack_cache {
     size_t cap;
     uint32_t off[512]; /* header then body of each record */
     uint16_t len[512];
+    /* made at the first load and kept for the next: ZSTD_decompress makes and frees a context
+     * (over 100 KiB) for every frame */
+    struct ZSTD_DCtx_s *dctx;
 } store__pack_cache;
 
 /* Nonces consumed by requests whose items were all refused: memory only (protocol §4), one

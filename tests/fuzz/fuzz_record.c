@@ -22,8 +22,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     type = types[data[0] % 18];
-    if (schema_body_decode(type, data + 1, size - 1, &b) != TALLY_OK) {
-        return 0; /* rejecting is fine; crashing is not */
+    /* without err the decoder validates in its one walk, with err in a second one (to name the
+     * field): both must give the same verdict */
+    {
+        schema_field_error err;
+        tally_status one = schema_body_decode(type, data + 1, size - 1, &b);
+        tally_status two = schema_body_decode_ex(type, data + 1, size - 1, &j, &err);
+        if (one != two) {
+            abort();
+        }
+        schema_body_release(&j);
+        if (one != TALLY_OK) {
+            return 0; /* rejecting is fine; crashing is not */
+        }
+    }
+    /* and the encoder that validates as it writes agrees with the validator */
+    if (schema_body_check(&b, NULL) != TALLY_OK) {
+        abort();
     }
     if (schema_body_encode(&b, again, sizeof(again), &n) != TALLY_OK || n != size - 1 ||
         memcmp(again, data + 1, n) != 0) {
