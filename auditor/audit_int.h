@@ -113,6 +113,12 @@ typedef struct audit__head {
 /* Fetches and verifies the checkpoint and its consistency with the trusted head; on a split
  * view or rewind records the evidence, sets r->failed and returns TALLY_OK. */
 TALLY_MUST_USE tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r);
+/* Asks the primary for the consistency proof from `from` to `to` (GET /v1/proof/consistency)
+ * and sets *ok when it proves that the tree with root_to extends the one with root_from.
+ * TALLY_EIO (with a sentence in what) when the primary serves none. */
+TALLY_MUST_USE tally_status audit__consistent(audit *a, uint64_t from, const uint8_t root_from[32],
+                                              uint64_t to, const uint8_t root_to[32], bool *ok,
+                                              char *what);
 /* Pulls the records [replica size, head->size) into the replica; a delta that does not verify
  * sets r->failed (nothing of it stored). */
 TALLY_MUST_USE tally_status audit__pull(audit *a, const audit__head *head, audit_round *r);

@@ -4,7 +4,9 @@
  * root than the replica's at that size, is the node showing two views: two heads of the same
  * size under one key, which no honest log can produce. Both notes are kept as evidence. A peer
  * that cannot be reached, or serves a note the node did not sign, proves nothing and is only
- * logged: a peer cannot frame the node without the node's own signature. */
+ * logged: a peer cannot frame the node without the node's own signature. A peer's head larger
+ * than this replica's trusted one must be proven to extend it by the node's consistency proof,
+ * as the node's own checkpoint must be; a proof that does not verify is a split view too. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -92,13 +94,40 @@ tally_status audit__peers(audit *a, audit_round *r)
             free(note);
             continue;
         }
-        /* a head beyond what this replica holds is compared once it has caught up */
-        if (size == 0 || size > a->st.trusted_size || size > store_size(a->log)) {
-            r->peers_ahead++;
+        if (size == 0) {
             free(note);
             continue;
         }
-        if (size == a->st.trusted_size) {
+        if (size > a->st.trusted_size || size > store_size(a->log)) {
+            /* a head beyond this replica's: the node must prove it extends the trusted head,
+             * as it must for its own checkpoint; one it cannot prove is a split view */
+            bool ok = false;
+            char what[AUDIT_WHAT_MAX];
+            if (size <= a->st.trusted_size ||
+                audit__consistent(a, a->st.trusted_size, a->st.trusted_root, size, root, &ok,
+                                  what) != TALLY_OK) {
+                r->peers_ahead++; /* no proof served: compared once this replica catches up */
+                free(note);
+                continue;
+            }
+            if (ok) {
+                r->peers_agree++;
+            } else {
+                schema_hex(root, 32, hex_theirs);
+                json_t *ev = json_pack("{ss ss# ss sI sI}", "peer", a->peer_urls[i], "peer_note",
+                                       note, (int)(n < 3000 ? n : 3000), "trusted_note",
+                                       a->st.trusted_note, "size", (json_int_t)size,
+                                       "trusted_size", (json_int_t)a->st.trusted_size);
+                st = audit__split_view(a, r, ev,
+                                       "split view: the auditor at %s holds a head of %" PRIu64
+                                       " records signed by the node with root %.16s…, which the "
+                                       "node's consistency proof does not show extending the "
+                                       "trusted head of %" PRIu64 " records",
+                                       a->peer_urls[i], size, hex_theirs, a->st.trusted_size);
+            }
+            free(note);
+            continue;
+        } else if (size == a->st.trusted_size) {
             memcpy(mine, a->st.trusted_root, 32);
         } else {
             st = store_root(a->log, size, mine);

@@ -156,6 +156,36 @@ static json_t *heads_evidence(const audit *a, const char *new_note)
     return json_pack("{ss ss}", "trusted_note", a->st.trusted_note, "new_note", new_note);
 }
 
+tally_status audit__consistent(audit *a, uint64_t from, const uint8_t root_from[32], uint64_t to,
+                               const uint8_t root_to[32], bool *ok, char *what)
+{
+    char target[96];
+    client_response *resp = NULL;
+    json_t *o;
+    uint8_t path[STORE_PROOF_MAX][32];
+    size_t np = 0;
+    tally_status st;
+
+    *ok = false;
+    snprintf(target, sizeof(target), "/v1/proof/consistency?from=%" PRIu64 "&to=%" PRIu64, from,
+             to);
+    st = audit__get(a, target, false, false, &resp, what);
+    if (st != TALLY_OK) {
+        return st;
+    }
+    o = client_response_status(resp) == 200 ? audit__json(resp) : NULL;
+    client_response_free(resp);
+    if (o == NULL || !proof_from_json(json_object_get(o, "path"), path, &np)) {
+        json_decref(o);
+        return audit__say(what, TALLY_EIO,
+                          "the primary serves no consistency proof from %" PRIu64 " to %" PRIu64,
+                          from, to);
+    }
+    json_decref(o);
+    *ok = store_verify_consistency(from, to, root_from, root_to, (const uint8_t(*)[32])path, np);
+    return TALLY_OK;
+}
+
 tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r)
 {
     client_response *resp = NULL;
@@ -208,28 +238,11 @@ tally_status audit__checkpoint(audit *a, audit__head *head, audit_round *r)
         if (size == a->st.trusted_size) {
             consistent = memcmp(head->root, a->st.trusted_root, 32) == 0;
         } else {
-            char target[96];
-            json_t *o;
-            uint8_t path[STORE_PROOF_MAX][32];
-            size_t np = 0;
-            snprintf(target, sizeof(target), "/v1/proof/consistency?from=%" PRIu64 "&to=%" PRIu64,
-                     a->st.trusted_size, size);
-            st = audit__get(a, target, false, false, &resp, r->what);
+            st = audit__consistent(a, a->st.trusted_size, a->st.trusted_root, size, head->root,
+                                   &consistent, r->what);
             if (st != TALLY_OK) {
                 return st;
             }
-            o = client_response_status(resp) == 200 ? audit__json(resp) : NULL;
-            client_response_free(resp);
-            if (o == NULL || !proof_from_json(json_object_get(o, "path"), path, &np)) {
-                json_decref(o);
-                return audit__say(r->what, TALLY_EIO,
-                                  "the primary serves no consistency proof from %" PRIu64
-                                  " to %" PRIu64,
-                                  a->st.trusted_size, size);
-            }
-            json_decref(o);
-            consistent = store_verify_consistency(a->st.trusted_size, size, a->st.trusted_root,
-                                                  head->root, (const uint8_t(*)[32])path, np);
         }
         if (!consistent) {
             st = first_fork(a,

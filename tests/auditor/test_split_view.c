@@ -5,7 +5,10 @@
  * as a peer (TALLY_AUDIT_PEERS: the other's ops listener, whose /checkpoint serves the head it
  * trusts), each finds a node-signed head of a size its replica holds with another root, fails
  * split_view, and keeps both heads as evidence; a peer that is down or serves a note the node did
- * not sign proves nothing. */
+ * not sign proves nothing. A peer whose head is larger than the auditor's is compared through the
+ * node's consistency proof from the auditor's head: a fresh auditor shown an older head of view A
+ * finds that B's head does not extend it (split_view), and one shown an older head of view B
+ * finds that it does (the peer agrees). */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +26,7 @@
 
 #include "client/client.h"
 #include "store/store.h"
+#include "tamper/tamper.h"
 #include "util/auditrun.h"
 #include "util/node.h"
 #include "util/testutil.h"
@@ -56,6 +60,46 @@ static json_t *wait_status(ta_daemon *d, const char *status)
     }
     fail_msg("the auditor's /health never said %s", status);
     return NULL;
+}
+
+/* An older head of the node's log than its latest (the stored head below its size), as a
+ * checkpoint note: what a node shows an auditor it keeps behind. */
+static char *older_note(const tn_node *n, size_t *n_out, uint64_t *size_out)
+{
+    store_cfg cfg = {.dir = n->dir, .read_only = true};
+    store_log *log;
+    schema_sth sth;
+    char *note = malloc(4096);
+
+    assert_non_null(note);
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    assert_int_equal(store_sth_floor(log, store_size(log) - 1, &sth), TALLY_OK);
+    assert_int_equal(store_note(&sth, note, 4096, n_out), TALLY_OK);
+    *size_out = sth.tree_size;
+    store_close(log);
+    return note;
+}
+
+/* `tally audit --once` of a fresh auditor (key of kfile) with `peer`, shown `note` as the
+ * node's checkpoint by a proxy in front of n: its exit status and output. */
+static int audit_behind(const tn_node *n, const char *vkey, const char *kdir, const char *adir,
+                        const char *note, size_t note_n, const char *peer, char *out, size_t cap)
+{
+    tamper_proxy_cfg pc = {.upstream_port = n->port[TN_LEDGER],
+                           .kind = TAMPER_REWIND,
+                           .old_note = note,
+                           .old_n = note_n};
+    tamper_proxy *p = NULL;
+    int rc;
+
+    assert_int_equal(mkdir(adir, 0700), 0);
+    assert_int_equal(tu_run(out, cap, "cp -p %s/auditor.key %s/", kdir, adir), 0);
+    assert_int_equal(tamper_proxy_start(&pc, &p, NULL), TALLY_OK);
+    setenv("TALLY_AUDIT_PEERS", peer, 1);
+    rc = ta_audit_once(tamper_proxy_port(p), n->origin, adir, vkey, out, cap);
+    unsetenv("TALLY_AUDIT_PEERS");
+    tamper_proxy_stop(p);
+    return rc;
 }
 
 static void test_split_view(void **state)
@@ -112,6 +156,30 @@ static void test_split_view(void **state)
     assert_string_equal(json_string_value(json_object_get(h, "reason")), "split_view");
     json_decref(h);
     assert_int_equal(ta_daemon_stop(&a, SIGTERM), 0);
+
+    /* B's head ahead of an auditor's: compared through the node's consistency proof */
+    {
+        char cdir[400], *note;
+        size_t note_n;
+        uint64_t size;
+        note = older_note(&n1, &note_n, &size);
+        assert_true(size < tn_size(&n2));
+        snprintf(cdir, sizeof(cdir), "%.200s/auditor-c", n1.tmp);
+        assert_int_equal(audit_behind(&n1, vkey, adir[0], cdir, note, note_n, peer, out,
+                                      sizeof(out)),
+                         1);
+        assert_non_null(strstr(out, "FAIL split_view"));
+        assert_non_null(strstr(out, "consistency proof does not show extending"));
+        free(note);
+        /* the same on B's own view: B's head extends the older one, the peer agrees */
+        note = older_note(&n2, &note_n, &size);
+        snprintf(cdir, sizeof(cdir), "%.200s/auditor-d", n1.tmp);
+        assert_int_equal(audit_behind(&n2, vkey, adir[1], cdir, note, note_n, peer, out,
+                                      sizeof(out)),
+                         0);
+        assert_non_null(strstr(out, "peers: 1 agree, 0 ahead"));
+        free(note);
+    }
     assert_int_equal(ta_daemon_stop(&b, SIGTERM), 0);
 
     /* the verdict and the evidence stay: --status names it, with both heads kept */
