@@ -632,7 +632,8 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
     if (!r->failed && ready.n > 0) {
         /* walked and under a signed head: kept even when fetching the delta after them failed */
         tally_status rst = replicate(a, &ready, &ready_sth, &base, r);
-        st = st == TALLY_OK ? rst : st;
+        /* a verdict found in them outranks the fetch error that ended the loop */
+        st = st == TALLY_OK || r->failed ? rst : st;
     }
     pending_release(&ready);
     pending_release(&p);

@@ -308,7 +308,10 @@ static tally_status copy_log(const char *src, const char *dst, tamper_kind kind,
     if (st == TALLY_ENOTFOUND) {
         st = TALLY_OK;
     }
-    if (st == TALLY_OK && (forge || bad_sig_type != 0) && !done) {
+    if (st == TALLY_OK && bad_sig_type != 0 && !done) {
+        st = say(detail, TALLY_ENOTFOUND, "the log in %s holds no %s record", src,
+                 schema_type_name(bad_sig_type));
+    } else if (st == TALLY_OK && forge && !done) {
         st = say(detail, TALLY_ENOTFOUND, "the log in %s holds no record that %s changes", src,
                  tamper_kind_name(kind));
     }

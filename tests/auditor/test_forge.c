@@ -265,6 +265,13 @@ static void test_bad_signature(void **state)
     assert_non_null(strstr(out, "cycles checked"));
     assert_int_equal(bad_signature_audit(SCHEMA_SUBMISSION_SCORE, true, &seq, out, sizeof(out)), 1);
     expect_bad_signature(out, seq);
+    /* an auditor that may bootstrap from a checkpoint checks every signature until it has
+     * checked a cycle: its replay may skip the cycle that recomputes the record */
+    setenv("TALLY_AUDIT_BOOTSTRAP", "checkpoint", 1);
+    assert_int_equal(bad_signature_audit(SCHEMA_SUBMISSION_SCORE, false, &seq, out, sizeof(out)),
+                     1);
+    unsetenv("TALLY_AUDIT_BOOTSTRAP");
+    expect_bad_signature(out, seq);
     /* in a later delta of the pipeline: the same seq */
     setenv("TALLY_AUDIT_DELTA_RECORDS", "50", 1);
     assert_int_equal(bad_signature_audit(SCHEMA_ODDS_SUBMISSION, false, &seq, out, sizeof(out)),
@@ -278,8 +285,7 @@ static void test_bad_signature(void **state)
  * delta: the same verdicts, the same weights file, and replicas that verify. */
 static void test_small_deltas(void **state)
 {
-    char cdir[400], a1[400], a2[400], out[8192], out2[8192], detail[TAMPER_DETAIL_MAX] = "";
-    tamper_forged f;
+    char cdir[400], a1[400], a2[400], out[8192], out2[8192];
     tn_node n = {0};
     (void)state;
 
@@ -292,9 +298,10 @@ static void test_small_deltas(void **state)
     assert_int_equal(tu_run(out, sizeof(out), "cp -p %s/auditor.key %s/ && cp -p %s/auditor.key %s/",
                             tmp, a1, tmp, a2),
                      0);
-    if (tamper_copy(logdir, cdir, &f, detail) != TALLY_OK) {
-        fail_msg("copy: %s", detail);
-    }
+    /* a file copy keeps the simulation's signed heads (every ~180 records), so the node cuts
+     * some of the 50-record deltas at a head and the auditor stores batches of several deltas
+     * while it verifies the next */
+    assert_int_equal(tu_run(out, sizeof(out), "cp -a %s/. %s/", logdir, cdir), 0);
     serve(&n, cdir);
     assert_int_equal(ta_audit_once(n.port[TN_LEDGER], n.origin, a1, vkey, out, sizeof(out)), 0);
     setenv("TALLY_AUDIT_DELTA_RECORDS", "50", 1);

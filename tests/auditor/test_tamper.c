@@ -32,7 +32,7 @@
 #include "util/testutil.h"
 #include "wire/wire.h"
 
-static void run_kind(tamper_kind kind, const char *reason)
+static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
 {
     tn_node n;
     tn_miner m;
@@ -114,7 +114,7 @@ static void run_kind(tamper_kind kind, const char *reason)
     ta_cycle(&n, 2);
     tamper_proxy_cfg pc = {.upstream_port = n.port[TN_LEDGER],
                            .kind = kind,
-                           .from = before,
+                           .from = before + skip,
                            .old_note = old_note,
                            .old_n = old_n};
     tamper_proxy *p = NULL;
@@ -156,6 +156,11 @@ static void run_kind(tamper_kind kind, const char *reason)
     tn_free(&n);
 }
 
+static void run_kind(tamper_kind kind, const char *reason)
+{
+    run_kind_at(kind, reason, 0);
+}
+
 #define TAMPER(fn, kind, reason)                                                                   \
     static void fn(void **state)                                                                   \
     {                                                                                              \
@@ -170,28 +175,30 @@ TAMPER(tamper_reordered, TAMPER_REORDERED, "signature_invalid")
 TAMPER(tamper_withheld, TAMPER_WITHHELD, "other")
 TAMPER(tamper_rewind, TAMPER_REWIND, "split_view")
 
-/* The same rows with deltas of 7 records, so the lie lands in a later delta of the auditor's
- * pipeline (signatures of one delta verified while the one before is stored and the next
- * fetched): the verdict and the seq are the same. */
-#define TAMPER_SMALL(fn, kind, reason)                                                             \
+/* The same rows with deltas of 2 records and the lie (but the body's) 4 records into the second
+ * round, so it lands in a later delta of the auditor's pipeline (signatures of one delta verified
+ * while the one before is stored and the next fetched), after deltas the node cut at its signed
+ * heads were stored: the verdict and the seq are still the first lie's. */
+#define TAMPER_SMALL(fn, kind, reason, skip)                                                       \
     static void fn(void **state)                                                                   \
     {                                                                                              \
         (void)state;                                                                               \
-        setenv("TALLY_AUDIT_DELTA_RECORDS", "7", 1);                                               \
-        run_kind(kind, reason);                                                                    \
+        setenv("TALLY_AUDIT_DELTA_RECORDS", "2", 1);                                               \
+        run_kind_at(kind, reason, skip);                                                           \
         unsetenv("TALLY_AUDIT_DELTA_RECORDS");                                                     \
     }
-TAMPER_SMALL(tamper_header_small, TAMPER_HEADER, "signature_invalid")
-TAMPER_SMALL(tamper_body_small, TAMPER_BODY, "signature_invalid")
-TAMPER_SMALL(tamper_dropped_small, TAMPER_DROPPED, "signature_invalid")
+TAMPER_SMALL(tamper_header_small, TAMPER_HEADER, "signature_invalid", 4)
+TAMPER_SMALL(tamper_body_small, TAMPER_BODY, "signature_invalid",
+             0) /* the round's one gated body */
+TAMPER_SMALL(tamper_dropped_small, TAMPER_DROPPED, "signature_invalid", 4)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tamper_body),      cmocka_unit_test(tamper_header),
-        cmocka_unit_test(tamper_dropped),   cmocka_unit_test(tamper_inserted),
-        cmocka_unit_test(tamper_reordered), cmocka_unit_test(tamper_withheld),
-        cmocka_unit_test(tamper_rewind),    cmocka_unit_test(tamper_header_small),
+        cmocka_unit_test(tamper_body),       cmocka_unit_test(tamper_header),
+        cmocka_unit_test(tamper_dropped),    cmocka_unit_test(tamper_inserted),
+        cmocka_unit_test(tamper_reordered),  cmocka_unit_test(tamper_withheld),
+        cmocka_unit_test(tamper_rewind),     cmocka_unit_test(tamper_header_small),
         cmocka_unit_test(tamper_body_small), cmocka_unit_test(tamper_dropped_small),
     };
     if (sodium_init() < 0) {
