@@ -422,6 +422,8 @@ typedef struct served {
     wire_delta d;
     schema_sth sth;
     bool has;
+    schema_sth head_sth;  /* the signed head of exactly d.to records, when head_st is TALLY_OK */
+    tally_status head_st; /* looking it up (look_head): TALLY_ENOTFOUND when the node has none */
 } served;
 
 static void served_release(served *s)
@@ -467,6 +469,20 @@ static tally_status fetch_delta(audit *a, const audit__head *head, uint64_t at, 
     }
     r->fetch_s += audit__now() - t;
     return st;
+}
+
+/* The signed head of exactly the records up to s's end: the checkpoint's, or the primary's
+ * stored one there (checked for consistency when s is walked). Looked up before the next delta
+ * is fetched, so a connection lost while fetching it does not cost this delta's records. */
+static void look_head(audit *a, const audit__head *head, served *s, audit_round *r)
+{
+    if (s->d.to == head->size) {
+        s->head_sth = s->sth, s->head_st = TALLY_OK;
+    } else {
+        double t = audit__now(); /* a request to the primary: counted as fetching */
+        s->head_st = sth_of(a, s->d.to, &s->head_sth, r->what);
+        r->fetch_s += audit__now() - t;
+    }
 }
 
 /* A delta's actor signatures, verified on other threads while this one stores and fetches. */
@@ -567,7 +583,7 @@ static tally_status walk(audit *a, const audit__head *head, served *s, size_t fi
     if (have_sth) {
         sth_to = s->sth;
     } else {
-        st = sth_of(a, d->to, &sth_to, r->what);
+        st = s->head_st, sth_to = s->head_sth;
         have_sth = st == TALLY_OK;
         if (have_sth && !store_verify_consistency(d->to, head->size, sth_to.root, head->root,
                                                   (const uint8_t(*)[32])d->proof, d->n_proof)) {
@@ -588,8 +604,8 @@ static tally_status walk(audit *a, const audit__head *head, served *s, size_t fi
 }
 
 /* A pipeline of three stages on the deltas, one apart: while delta k's signatures are verified
- * on other threads, this thread stores delta k-1's records and fetches delta k+1; then it walks
- * delta k in order. Each delta is judged as if alone (its first failure, in record order, is
+ * on other threads, this thread stores delta k-1's records, looks up the signed head at delta
+ * k's end and fetches delta k+1; then it walks delta k in order. Each delta is judged as if alone (its first failure, in record order, is
  * the one reported), and records are stored in order, each batch only once walked. */
 tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
 {
@@ -609,6 +625,9 @@ tally_status audit__pull(audit *a, const audit__head *head, audit_round *r)
         sigjob_start(&j);
         if (ready.n > 0) {
             st = replicate(a, &ready, &ready_sth, &base, r);
+        }
+        if (st == TALLY_OK && !r->failed) {
+            look_head(a, head, &cur, r);
         }
         if (st == TALLY_OK && !r->failed && cur.d.to < head->size) {
             fst = fetch_delta(a, head, cur.d.to, &next, r); /* its error counts after cur */
