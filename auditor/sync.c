@@ -504,7 +504,8 @@ static void *sigjob_main(void *arg)
 
 static void sigjob_start(sigjob *j)
 {
-    /* audit__sigs_first_bad reads only the origin and the settings, which no round changes */
+    /* audit__sigs_first_bad reads only the origin, the settings and the last checked cycle:
+     * no round changes the first two, and only the check after the pull changes the third */
     j->threaded = pthread_create(&j->tid, NULL, sigjob_main, j) == 0;
     if (!j->threaded) {
         sigjob_main(j); /* no thread to be had: the same answer, only later */
