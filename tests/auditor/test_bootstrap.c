@@ -87,27 +87,7 @@ static const char *last_line(char *out)
 static bool attestation_of(const tn_node *n, const uint8_t key[32], uint64_t cycle,
                            schema_attestation *out)
 {
-    store_cfg cfg = {.dir = n->dir, .read_only = true};
-    store_log *log;
-    store_iter *it;
-    store_record rec;
-    schema_header h;
-    schema_body b;
-    bool found = false;
-
-    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    assert_int_equal(store_iter_open(log, 0, &it), TALLY_OK);
-    while (store_iter_read(it, true, &rec, &h, &b) == TALLY_OK) {
-        if (h.type == SCHEMA_ATTESTATION && memcmp(h.actor, key, 32) == 0 &&
-            b.u.attestation.cycle == cycle) {
-            *out = b.u.attestation;
-            found = true;
-        }
-        schema_body_release(&b);
-    }
-    store_iter_close(it);
-    store_close(log);
-    return found;
+    return ta_attestations_find(n, key, cycle, out) > 0;
 }
 
 static size_t attestations_by(const tn_node *n, const uint8_t key[32])

@@ -141,8 +141,8 @@ void ta_node_vkey(const tn_node *n, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)strcspn(last, "\n"), last);
 }
 
-/* ATTESTATION records in the node's log (read-only open beside the running node). */
-size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict)
+size_t ta_attestations_find(const tn_node *n, const uint8_t *key, uint64_t cycle,
+                            schema_attestation *last)
 {
     store_cfg cfg = {.dir = n->dir, .read_only = true};
     store_log *log;
@@ -155,15 +155,28 @@ size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict
     assert_int_equal(store_open(&cfg, &log), TALLY_OK);
     assert_int_equal(store_iter_open(log, 0, &it), TALLY_OK);
     while (store_iter_read(it, true, &rec, &h, &b) == TALLY_OK) {
-        if (h.type == SCHEMA_ATTESTATION) {
+        if (h.type == SCHEMA_ATTESTATION && (key == NULL || memcmp(h.actor, key, 32) == 0) &&
+            (cycle == 0 || b.u.attestation.cycle == cycle)) {
             count++;
-            *last_cycle = b.u.attestation.cycle;
-            *verdict = b.u.attestation.verdict;
+            if (last != NULL) {
+                *last = b.u.attestation;
+            }
         }
         schema_body_release(&b);
     }
     store_iter_close(it);
     store_close(log);
+    return count;
+}
+
+size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict)
+{
+    schema_attestation at;
+    size_t count = ta_attestations_find(n, NULL, 0, &at);
+
+    if (count > 0) {
+        *last_cycle = at.cycle, *verdict = at.verdict;
+    }
     return count;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "schema/schema.h"
 #include "util/node.h"
 
 /* A METAGRAPH (block) binding miner m (no permit) as uid 0 and the auditor key as uid 1
@@ -29,6 +30,10 @@ int ta_audit_status(uint16_t port, const char *origin, const char *adir, const c
                     char *out, size_t cap);
 /* The node's verifier key string (`tally key`). */
 void ta_node_vkey(const tn_node *n, char *out, size_t cap);
+/* The ATTESTATION records in the node's log by key (NULL: anyone's) for cycle (0: any), read
+ * beside the running node; the last of them in *last when last is not NULL and there is one. */
+size_t ta_attestations_find(const tn_node *n, const uint8_t *key, uint64_t cycle,
+                            schema_attestation *last);
 /* The ATTESTATION records in the node's log, and the last one's cycle and verdict. */
 size_t ta_attestations(const tn_node *n, uint64_t *last_cycle, uint64_t *verdict);
 
