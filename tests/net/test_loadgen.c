@@ -23,23 +23,6 @@
 
 #define GRACE_S 4u
 
-static void node_env(tn_node *n, const char *extra)
-{
-    size_t k = 0;
-    for (; tlg_node_env[k] != NULL; k++) {
-        n->env[k] = tlg_node_env[k];
-    }
-    n->env[k++] = extra;
-    n->env[k] = NULL;
-}
-
-static json_int_t get_int(json_t *o, const char *obj, const char *key)
-{
-    json_t *v = json_object_get(json_object_get(o, obj), key);
-    assert_true(json_is_integer(v));
-    return json_integer_value(v);
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
@@ -55,22 +38,23 @@ static void loadgen_drives_node(void **state)
     (void)state;
 
     tn_init(&n, "loadgen");
-    node_env(&n, NULL);
+    tlg_node_env_set(&n, NULL, NULL);
     tn_start(&n);
     /* seed 3: its six miners include every kind but copying (the report counts them) */
     tlg_start(&n, &l, "run", 6, 3, 3, "--concurrency 3 --batch 4");
     assert_int_equal(tlg_wait(&l, 60), 0);
     sum = tlg_summary(&l);
     assert_non_null(sum);
-    assert_true(get_int(sum, "items", "accepted") > 0);
-    assert_true(get_int(sum, "receipts", "received") > 0);
-    assert_int_equal(get_int(sum, "receipts", "verified"), get_int(sum, "receipts", "received"));
-    assert_int_equal(get_int(sum, "receipts", "failed"), 0);
+    assert_true(tlg_get_int(sum, "items", "accepted") > 0);
+    assert_true(tlg_get_int(sum, "receipts", "received") > 0);
+    assert_int_equal(tlg_get_int(sum, "receipts", "verified"),
+                     tlg_get_int(sum, "receipts", "received"));
+    assert_int_equal(tlg_get_int(sum, "receipts", "failed"), 0);
     /* the garbage miners' refusals are answered as refusals */
-    assert_int_equal(get_int(sum, "requests", "garbage"),
-                     get_int(sum, "requests", "garbage_refused"));
+    assert_int_equal(tlg_get_int(sum, "requests", "garbage"),
+                     tlg_get_int(sum, "requests", "garbage_refused"));
     checked = tlg_check_receipts(n.dir, l.receipts);
-    assert_int_equal(checked, (uint64_t)get_int(sum, "receipts", "entries"));
+    assert_int_equal(checked, (uint64_t)tlg_get_int(sum, "receipts", "entries"));
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
     assert_int_equal(tlg_verify(n.dir), 0);
     assert_int_equal(tlg_check_receipts(n.dir, l.receipts), checked);
@@ -90,7 +74,7 @@ static void sigterm_during_load(void **state)
     (void)state;
 
     tn_init(&n, "loadgen_term");
-    node_env(&n, "TALLY_SHUTDOWN_GRACE_S=4");
+    tlg_node_env_set(&n, "TALLY_SHUTDOWN_GRACE_S=4", NULL);
     tn_start(&n);
     size0 = tn_size(&n);
     tlg_start(&n, &l, "term", 8, 4, 5, "--concurrency 4 --events 300");
@@ -130,7 +114,7 @@ static void stall_and_retry(void **state)
     (void)state;
 
     tn_init(&n, "loadgen_stall");
-    node_env(&n, NULL);
+    tlg_node_env_set(&n, NULL, NULL);
     tn_start(&n);
     size0 = tn_size(&n);
     tlg_start(&n, &l, "stall", 6, 4, 7, "--concurrency 3 --events 200 --rate 40 --timeout-ms 300");
@@ -142,15 +126,16 @@ static void stall_and_retry(void **state)
     assert_int_equal(tlg_wait(&l, 60), 0);
     sum = tlg_summary(&l);
     assert_non_null(sum);
-    assert_int_equal(get_int(sum, "receipts", "failed"), 0);
-    assert_int_equal(get_int(sum, "receipts", "verified"), get_int(sum, "receipts", "received"));
+    assert_int_equal(tlg_get_int(sum, "receipts", "failed"), 0);
+    assert_int_equal(tlg_get_int(sum, "receipts", "verified"),
+                     tlg_get_int(sum, "receipts", "received"));
     print_message("stall: %lld retries, %lld duplicates, %lld receipts\n",
-                  (long long)get_int(sum, "requests", "retries"),
-                  (long long)get_int(sum, "requests", "duplicates"),
-                  (long long)get_int(sum, "receipts", "verified"));
+                  (long long)tlg_get_int(sum, "requests", "retries"),
+                  (long long)tlg_get_int(sum, "requests", "duplicates"),
+                  (long long)tlg_get_int(sum, "receipts", "verified"));
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
     assert_int_equal(tlg_check_receipts(n.dir, l.receipts),
-                     (uint64_t)get_int(sum, "receipts", "entries"));
+                     (uint64_t)tlg_get_int(sum, "receipts", "entries"));
     assert_int_equal(tlg_verify(n.dir), 0);
     json_decref(sum);
     tn_free(&n);

@@ -24,24 +24,6 @@
 #define START_MS 1799020800000ull /* Monday 2027-01-04 00:00 UTC */
 #define DAY_MS 86400000ull
 
-static void node_env(tn_node *n, const char *a, const char *b)
-{
-    size_t k = 0;
-    for (; tlg_node_env[k] != NULL; k++) {
-        n->env[k] = tlg_node_env[k];
-    }
-    n->env[k++] = a;
-    n->env[k++] = b;
-    n->env[k] = NULL;
-}
-
-static json_int_t get_int(json_t *o, const char *obj, const char *key)
-{
-    json_t *v = json_object_get(json_object_get(o, obj), key);
-    assert_true(json_is_integer(v));
-    return json_integer_value(v);
-}
-
 /* Per cycle of the log: its as_of and how many MINER_SCOREs and WEIGHTS its block holds. */
 typedef struct cyc {
     uint64_t as_of, miners, weights;
@@ -92,7 +74,7 @@ static void two_days(void **state)
 
     snprintf(start, sizeof(start), "TALLY_CLOCK_START_MS=%llu", START_MS);
     tn_init(&n, "loadgen_days");
-    node_env(&n, "TALLY_CLOCK=manual", start);
+    tlg_node_env_set(&n, "TALLY_CLOCK=manual", start);
     tn_start(&n);
     tlg_start(&n, &l, "days", 8, 1, 3, "--days 2 --events 8 --concurrency 2");
     if (tlg_wait(&l, 300) != 0) {
@@ -111,14 +93,15 @@ static void two_days(void **state)
     /* every market of the 16 events closed, every event settled by the provider */
     assert_int_equal(json_integer_value(json_object_get(days, "closes")), 16 * 3);
     assert_int_equal(json_integer_value(json_object_get(days, "provider_outcomes")), 16);
-    assert_true(get_int(sum, "items", "accepted") > 0);
-    assert_true(get_int(sum, "receipts", "received") > 0);
-    assert_int_equal(get_int(sum, "receipts", "verified"), get_int(sum, "receipts", "received"));
-    assert_int_equal(get_int(sum, "receipts", "failed"), 0);
-    assert_int_equal(get_int(sum, "requests", "garbage"),
-                     get_int(sum, "requests", "garbage_refused"));
+    assert_true(tlg_get_int(sum, "items", "accepted") > 0);
+    assert_true(tlg_get_int(sum, "receipts", "received") > 0);
+    assert_int_equal(tlg_get_int(sum, "receipts", "verified"),
+                     tlg_get_int(sum, "receipts", "received"));
+    assert_int_equal(tlg_get_int(sum, "receipts", "failed"), 0);
+    assert_int_equal(tlg_get_int(sum, "requests", "garbage"),
+                     tlg_get_int(sum, "requests", "garbage_refused"));
     assert_int_equal(tlg_check_receipts(n.dir, l.receipts),
-                     (uint64_t)get_int(sum, "receipts", "entries"));
+                     (uint64_t)tlg_get_int(sum, "receipts", "entries"));
     /* one progress line a day */
     tu_run(out, sizeof(out), "grep -c '^loadgen: day ' %s", l.log);
     assert_int_equal(atoi(out), 2);
@@ -160,7 +143,7 @@ static void system_clock_refused(void **state)
     (void)state;
 
     tn_init(&n, "loadgen_days_sys");
-    node_env(&n, NULL, NULL);
+    tlg_node_env_set(&n, NULL, NULL);
     tn_start(&n);
     size0 = tn_size(&n);
     tlg_start(&n, &l, "sys", 4, 1, 1, "--days 1");

@@ -50,9 +50,7 @@ static void kill9_under_load(void **state)
     assert_non_null(l);
     srand(seed);
     tn_init(&n, "serve_crash");
-    for (size_t k = 0; tlg_node_env[k] != NULL; k++) {
-        n.env[k] = tlg_node_env[k];
-    }
+    tlg_node_env_set(&n, NULL, NULL);
     for (unsigned i = 0; i < nr; i++) {
         char tag[32];
         unsigned delay = 50u + (unsigned)rand() % 351u;

@@ -185,3 +185,23 @@ int tlg_verify(const char *dir)
     char out[8192];
     return tu_run(out, sizeof(out), "%s verify --dir %s", bin(), dir);
 }
+
+void tlg_node_env_set(tn_node *n, const char *a, const char *b)
+{
+    size_t k = 0;
+    for (; tlg_node_env[k] != NULL; k++) {
+        n->env[k] = tlg_node_env[k];
+    }
+    n->env[k] = a;
+    k += a != NULL;
+    n->env[k] = b;
+    k += b != NULL;
+    n->env[k] = NULL;
+}
+
+json_int_t tlg_get_int(json_t *o, const char *obj, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(o, obj), key);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}

@@ -35,5 +35,9 @@ uint64_t tlg_check_receipts(const char *dir, const char *receipts_path);
 int tlg_verify(const char *dir);
 /* Environment for a node under load: rate limits far above what the loader sends. */
 extern const char *const tlg_node_env[];
+/* Sets n's environment to tlg_node_env and then a and b (KEY=VALUE; either may be NULL). */
+void tlg_node_env_set(tn_node *n, const char *a, const char *b);
+/* The integer o[obj][key] of a loadgen summary; fails the test when it is not one. */
+json_int_t tlg_get_int(json_t *o, const char *obj, const char *key);
 
 #endif
