@@ -75,6 +75,7 @@ typedef struct eng_market {
     int64_t pi[3], omega[3];
     eng_snap *snaps;
     size_t n_snaps, cap_snaps;
+    uint64_t snap_ver; /* snapshots appended so far (memory only: a key of the originality memo) */
 } eng_market;
 
 /* A price. The metrics are those of the last cycle that scored the row (memory only: recomputed
@@ -100,6 +101,33 @@ typedef struct eng_sub {
     uint8_t salt[16];
     size_t row0; /* its prices: e->rows[row0, row0 + n_prices), when has_body */
 } eng_sub;
+
+/* One miner's originality over one event (§5.7: the sums of SOS and LEAD over the event's series
+ * and their counts), kept from cycle to cycle in memory only (nothing of it is in the state). A
+ * cycle reuses it when the group's candidates are the same submissions (so the same prices at
+ * the same times) and every market they price has the same snapshots, all inside the rolling
+ * window then and now (so the same truth series); the parameters are those of its cycle (a
+ * CONFIG_SET clears every memo). Otherwise the group is computed again. Groups larger than the
+ * inline arrays are always computed. */
+#define ENG_OMEMO_SEQS 8
+#define ENG_OMEMO_MKTS 6
+typedef struct eng_omemo {
+    uint32_t ev, n_seq, n_mk;
+    bool seen; /* met by the current cycle (the others are dropped at its end) */
+    uint64_t seq[ENG_OMEMO_SEQS];
+    struct {
+        uint32_t market;
+        size_t n_snaps;
+        uint64_t ver;
+    } mk[ENG_OMEMO_MKTS];
+    fx_wide sos_sum, lead_sum;
+    uint64_t n_sos, n_lead;
+} eng_omemo;
+
+typedef struct eng_omemo_set { /* one hotkey's memos, sorted by event */
+    eng_omemo *v;
+    size_t n, cap;
+} eng_omemo_set;
 
 struct engine {
     schema_paramset pset;  /* every ledger parameter in effect (GENESIS, then CONFIG_SETs) */
@@ -146,6 +174,8 @@ struct engine {
     int64_t decay_step, decay_half_life;
     int64_t *tf_cache; /* f(t) + 1 by minutes up to tw_max; 0 = not computed */
     int64_t tf_min, tf_max, tf_floor;
+    eng_omemo_set *omemo; /* by hotkey (n_omemo of them; later hotkeys have none yet) */
+    size_t n_omemo;
     const engine_rules *rules; /* written into the next checkpoint (engine_attach_rules) */
     engine_fetch_fn fetch; /* bodies withheld at fold time, asked for at their reveal */
     void *fetch_arg;
@@ -224,5 +254,7 @@ typedef struct eng_cycle {
 schema_body *eng__push_body(eng_cycle *y, unsigned type);
 /* MINER_SCOREs and WEIGHTS of the cycle into its block (miners.c). */
 tally_status eng__miners(eng_cycle *y, engine_block *blk);
+/* Forgets every originality memo (miners.c): on a change of parameters, and when freeing. */
+void eng__omemo_clear(engine *e);
 
 #endif

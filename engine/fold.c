@@ -128,6 +128,8 @@ void engine_free(engine *e)
     free(e->rows);
     free(e->decay_cache);
     free(e->tf_cache);
+    eng__omemo_clear(e);
+    free(e->omemo);
     eng__map_free(&e->event_ix);
     eng__map_free(&e->hk_ix);
     eng__map_free(&e->market_ix);
@@ -390,6 +392,7 @@ static tally_status apply_snapshot(engine *e, uint64_t seq, unsigned type, const
     }
     m->snaps = g;
     g[m->n_snaps++] = sn;
+    m->snap_ver++;
     return TALLY_OK;
 }
 
@@ -568,6 +571,7 @@ tally_status engine_apply(engine *e, uint64_t seq, const schema_header *h, const
     case SCHEMA_CONFIG_SET:
         apply_params(e, b->u.config_set.params, b->u.config_set.n_params);
         e->params_dirty = true;
+        eng__omemo_clear(e);
         break;
     case SCHEMA_CHAIN_PARAMS:
         e->max_weight_limit = b->u.chain_params.max_weight_limit;

@@ -51,19 +51,28 @@ typedef struct mrow { /* a revealed row in W_r, for the originality series */
     int64_t p;
 } mrow;
 
+typedef struct calbin { /* one calibration bin (§5.5): pairs, hits, Σp */
+    uint64_t cnt, hit, psum;
+} calbin;
+
+/* A miner's cycle. What the row pass updates for each submission comes first, in a few cache
+ * lines, and the calibration bins live in one table of the cycle (num_bins each), so that the
+ * pass, which visits the miners in submission order, touches little memory per visit. */
 typedef struct mscr {
-    uint32_t hk;
-    uint64_t uid, n_rows;
+    uint64_t n_rows;
     fx_wide n_eff;
-    fx_wide s_wc, s_wcc; /* Σ w·cle and Σ w·cle², exact, for es_std */
     fx_wide ws[5], wt[5];
-    /* calibration pairs as bins (§5.5) and sums (§5.6): counts, hits, Σp; k, Σp, Σp² */
-    uint64_t cal_cnt[64], cal_hit[64], cal_psum[64], cal_k;
+    fx_wide s_wc, s_wcc; /* Σ w·cle and Σ w·cle², exact, for es_std */
+    /* calibration pairs as bins (§5.5) and sums (§5.6): k, Σp, Σp² */
+    uint64_t cal_k;
     fx_wide cal_s, cal_s2;
+    calbin *bins;
     struct orig_cand *cand; /* revealed submissions in W_r, for originality */
     size_t n_cand, cap_cand;
     struct orig_row *orows; /* their prices, copied while hot in the sequential pass */
     size_t n_orows, cap_orows;
+    uint32_t hk;
+    uint64_t uid;
     schema_miner_score out;
 } mscr;
 
@@ -90,6 +99,7 @@ typedef struct scratch {
     uint32_t *head; /* by event: 1 + the miner's first candidate on it, 0 for none (n_events) */
     uint32_t *next; /* by candidate: 1 + the next candidate on its event, 0 for none */
     size_t cap_next;
+    uint8_t *mk_in; /* by market: 0 not checked yet, 1 every snapshot in W_r, 2 not */
 } scratch;
 
 /* The series rows of one event in by_series order: an insertion sort for the usual few rows, the
@@ -146,14 +156,95 @@ typedef struct orig_row {
     int64_t p;
 } orig_row;
 
+/* Whether every snapshot of market i lies in W_r of this cycle (checked once per cycle). */
+static bool market_in_window(eng_cycle *y, scratch *sc, uint32_t i)
+{
+    if (sc->mk_in[i] == 0) {
+        const eng_market *m = &y->e->markets[i];
+        sc->mk_in[i] = 1;
+        for (size_t k = 0; k < m->n_snaps; k++) {
+            if (m->snaps[k].ts < y->wr_lo || m->snaps[k].ts >= y->as_of) {
+                sc->mk_in[i] = 2;
+                break;
+            }
+        }
+    }
+    return sc->mk_in[i] == 1;
+}
+
+/* The memo of event ev among the first n (sorted) of a hotkey's, or NULL. */
+static eng_omemo *omemo_find(eng_omemo_set *set, size_t n, uint32_t ev)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (set->v[mid].ev < ev) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < n && set->v[lo].ev == ev ? &set->v[lo] : NULL;
+}
+
+/* Whether a memo still gives the group of these candidate seqs its sums (eng_omemo). */
+static bool omemo_holds(eng_cycle *y, scratch *sc, const eng_omemo *mo, const uint64_t *seq,
+                        size_t n_seq)
+{
+    if (mo->n_seq != n_seq || memcmp(mo->seq, seq, n_seq * sizeof(*seq)) != 0) {
+        return false;
+    }
+    for (uint32_t k = 0; k < mo->n_mk; k++) {
+        const eng_market *m = &y->e->markets[mo->mk[k].market];
+        if (m->snap_ver != mo->mk[k].ver || m->n_snaps != mo->mk[k].n_snaps ||
+            !market_in_window(y, sc, mo->mk[k].market)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int by_ev(const void *a, const void *b)
+{
+    const eng_omemo *x = a, *y = b;
+    return x->ev < y->ev ? -1 : x->ev > y->ev;
+}
+
+/* A hotkey's memo set, made on first use; NULL when out of memory (then nothing is memoised:
+ * the memo only saves time). */
+static eng_omemo_set *omemo_set(engine *e, uint32_t hk)
+{
+    if (hk >= e->n_omemo) {
+        size_t n = e->n_hks > hk ? e->n_hks : (size_t)hk + 1;
+        eng_omemo_set *g = realloc(e->omemo, n * sizeof(*g));
+        if (g == NULL) {
+            return NULL;
+        }
+        memset(g + e->n_omemo, 0, (n - e->n_omemo) * sizeof(*g));
+        e->omemo = g, e->n_omemo = n;
+    }
+    return &e->omemo[hk];
+}
+
+void eng__omemo_clear(engine *e)
+{
+    for (size_t i = 0; i < e->n_omemo; i++) {
+        free(e->omemo[i].v);
+        e->omemo[i] = (eng_omemo_set){0};
+    }
+}
+
 /* SOS and LEAD (§5.7) over the miner's candidate submissions. A (market, side) series needs two
- * buckets, so two submissions on the event: only events the miner priced twice are examined. */
+ * buckets, so two submissions on the event: only events the miner priced twice are examined.
+ * Each event's group is summed on its own (the sums are exact, so grouping changes nothing) and
+ * memoised for the next cycle (eng_omemo). */
 static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
 {
     engine *e = y->e;
     fx_wide sos_sum = 0, lead_sum = 0;
     uint64_t n_sos = 0, n_lead = 0;
-    size_t g = 0;
+    eng_omemo_set *set = omemo_set(e, ms->hk);
+    size_t n_sorted = set ? set->n : 0, g = 0;
 
     /* the candidates of each event, chained in their order; events in the order of their first
      * candidate (the sums below are exact, so the order of the events changes nothing) */
@@ -166,11 +257,28 @@ static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
         sc->head[ms->cand[k].ev] = (uint32_t)k + 1;
     }
     for (; g < ms->n_cand; g++) {
-        uint32_t ev = ms->cand[g].ev, first = sc->head[ev];
-        size_t i = 0;
+        uint32_t ev = ms->cand[g].ev, first = sc->head[ev], mks[ENG_OMEMO_MKTS];
+        uint64_t seq[ENG_OMEMO_SEQS], gn_sos = 0, gn_lead = 0;
+        fx_wide g_sos = 0, g_lead = 0;
+        size_t i = 0, n_seq = 0, n_mk = 0;
+        bool keep = set != NULL;
+        eng_omemo *mo;
         sc->head[ev] = 0; /* taken: the group is examined once, and the table is clear after */
         if (first == 0 || sc->next[first - 1] == 0) {
             continue; /* a later candidate of a group already examined, or a single one */
+        }
+        for (uint32_t k = first; k != 0; k = sc->next[k - 1], n_seq++) {
+            if (n_seq < ENG_OMEMO_SEQS) {
+                seq[n_seq] = ms->cand[k - 1].seq;
+            }
+        }
+        keep = keep && n_seq <= ENG_OMEMO_SEQS;
+        mo = keep ? omemo_find(set, n_sorted, ev) : NULL;
+        if (mo != NULL && omemo_holds(y, sc, mo, seq, n_seq)) {
+            mo->seen = true;
+            sos_sum += mo->sos_sum, n_sos += mo->n_sos;
+            lead_sum += mo->lead_sum, n_lead += mo->n_lead;
+            continue;
         }
         sc->n_series = 0;
         for (uint32_t k = first; k != 0; k = sc->next[k - 1]) {
@@ -191,12 +299,19 @@ static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
             size_t j = i, nm = 0;
             const truth_series *t;
             engine_pair pr;
-            while (j < sc->n_series && sc->series[j].market == sc->series[i].market &&
+            uint32_t mk = sc->series[i].market;
+            while (j < sc->n_series && sc->series[j].market == mk &&
                    sc->series[j].side_idx == sc->series[i].side_idx) {
                 j++;
             }
+            if (n_mk == 0 || mks[n_mk - 1] != mk) { /* sorted by market: each market once */
+                keep = keep && n_mk < ENG_OMEMO_MKTS && market_in_window(y, sc, mk);
+                if (keep) {
+                    mks[n_mk++] = mk;
+                }
+            }
             sc->mp = eng__grow(sc->mp, &sc->cap_mp, j - i + 1, sizeof(engine_point));
-            t = truth_of(y, sc->series[i].market, sc->series[i].side_idx);
+            t = truth_of(y, mk, sc->series[i].side_idx);
             if (sc->mp == NULL || t == NULL) {
                 return TALLY_ENOMEM;
             }
@@ -206,12 +321,52 @@ static tally_status originality(eng_cycle *y, scratch *sc, mscr *ms)
             nm = eng__bucketise(&e->params, sc->mp, nm);
             eng__series_bucketed(&e->params, t->pts, t->n, sc->mp, nm, &pr);
             if (pr.has_sos) {
-                sos_sum += pr.sos, n_sos++;
+                g_sos += pr.sos, gn_sos++;
             }
             if (pr.has_lead) {
-                lead_sum += pr.lead, n_lead++;
+                g_lead += pr.lead, gn_lead++;
             }
             i = j;
+        }
+        sos_sum += g_sos, n_sos += gn_sos, lead_sum += g_lead, n_lead += gn_lead;
+        if (keep && mo == NULL) {
+            eng_omemo *v = eng__grow(set->v, &set->cap, set->n + 1, sizeof(*v));
+            if (v != NULL) {
+                set->v = v, mo = &v[set->n++];
+            }
+        }
+        if (keep && mo != NULL) {
+            mo->ev = ev, mo->n_seq = (uint32_t)n_seq, mo->n_mk = (uint32_t)n_mk, mo->seen = true;
+            memcpy(mo->seq, seq, n_seq * sizeof(*seq));
+            for (size_t k = 0; k < n_mk; k++) {
+                const eng_market *m = &e->markets[mks[k]];
+                mo->mk[k].market = mks[k], mo->mk[k].n_snaps = m->n_snaps;
+                mo->mk[k].ver = m->snap_ver;
+            }
+            mo->sos_sum = g_sos, mo->n_sos = gn_sos, mo->lead_sum = g_lead, mo->n_lead = gn_lead;
+        }
+    }
+    if (set != NULL) { /* keep the memos this cycle met, sorted by event for the next */
+        size_t k = 0, n_old = 0;
+        for (size_t j = 0; j < set->n; j++) {
+            if (set->v[j].seen) {
+                n_old += j < n_sorted;
+                if (k != j) {
+                    set->v[k] = set->v[j];
+                }
+                set->v[k++].seen = false;
+            }
+        }
+        set->n = k;
+        /* the few new ones (after the n_old kept, still sorted) go to their places */
+        for (size_t j = n_old; j < set->n; j++) {
+            eng_omemo x = set->v[j];
+            size_t at = j;
+            while (at > 0 && by_ev(&set->v[at - 1], &x) > 0) {
+                at--;
+            }
+            memmove(&set->v[at + 1], &set->v[at], (j - at) * sizeof(x));
+            set->v[at] = x;
         }
     }
     ms->out.stats[S_SOS] = (schema_opt_n){n_sos > 0, n_sos ? fx_div(sos_sum, (fx_wide)n_sos) : 0};
@@ -295,7 +450,7 @@ static inline void sum_rows(mscr *m, const eng_row *rows, uint32_t n, int64_t w,
                               ? r->p * cw->nb / FX_ONE
                               : (int64_t)(((fx_wide)r->p * cw->nb) / FX_ONE);
             bin = bin < cw->nb - 1 ? bin : cw->nb - 1;
-            m->cal_cnt[bin]++, m->cal_hit[bin] += r->hit, m->cal_psum[bin] += (uint64_t)r->p;
+            m->bins[bin].cnt++, m->bins[bin].hit += r->hit, m->bins[bin].psum += (uint64_t)r->p;
             cal_k++, cal_s += r->p, cal_s2 += (fx_wide)r->p * r->p;
         }
     }
@@ -391,6 +546,7 @@ static void miner_stats(eng_cycle *y, mscr *m)
     int64_t es_mean = mean_or(m->ws[A_CLE], m->wt[A_CLE], 0), a, b, es_std = 0;
     /* Σ w·(cle − es_mean)² at scale 10^27, exactly: Σw·c² − 2·m·Σw·c + m²·Σw */
     fx_wide var = m->s_wcc - 2 * (fx_wide)es_mean * m->s_wc + (fx_wide)es_mean * es_mean * m->wt[A_CLE];
+    uint64_t cnt[64], hit[64], psum[64]; /* num_bins ≤ 64 (schema/params.c) */
 
     if (m->wt[A_CLE] > 0) {
         es_std = (int64_t)fx_sqrt_ratio((fx_uwide)var, (fx_uwide)m->wt[A_CLE]);
@@ -406,8 +562,11 @@ static void miner_stats(eng_cycle *y, mscr *m)
     o->stats[S_BRIER_MEAN] =
         (schema_opt_n){true, mean_or(m->ws[A_BRIER], m->wt[A_BRIER], FX_ONE / 2)};
     o->stats[S_FQ_RAW] = (schema_opt_n){true, FX_ONE - 2 * o->stats[S_BRIER_MEAN].v};
-    o->stats[S_CAL] = (schema_opt_n){true, eng__calibration_bins(p, m->cal_cnt, m->cal_hit,
-                                                                 m->cal_psum, m->cal_k, &a, &b)};
+    for (int64_t i = 0; i < p->num_bins; i++) {
+        cnt[i] = m->bins[i].cnt, hit[i] = m->bins[i].hit, psum[i] = m->bins[i].psum;
+    }
+    o->stats[S_CAL] =
+        (schema_opt_n){true, eng__calibration_bins(p, cnt, hit, psum, m->cal_k, &a, &b)};
     o->stats[S_SHARP] = (schema_opt_n){true, eng__sharpness_sums(p, m->cal_k, m->cal_s,
                                                                  m->cal_s2)};
 }
@@ -562,9 +721,19 @@ tally_status eng__miners(eng_cycle *y, engine_block *blk)
 {
     engine *e = y->e;
     size_t n_ms = 0;
+    size_t nb = (size_t)e->params.num_bins;
     mscr *by_hk = calloc(e->n_hks + 1, sizeof(*by_hk)), *ms = NULL;
-    scratch sc = {.head = calloc(e->n_events + 1, sizeof(uint32_t))};
-    tally_status st = by_hk && sc.head ? sum_pass(y, by_hk) : TALLY_ENOMEM;
+    calbin *bins = calloc((e->n_hks + 1) * nb, sizeof(*bins));
+    scratch sc = {.head = calloc(e->n_events + 1, sizeof(uint32_t)),
+                  .mk_in = calloc(e->n_markets + 1, 1)};
+    tally_status st = TALLY_ENOMEM;
+
+    if (by_hk != NULL && bins != NULL && sc.head != NULL && sc.mk_in != NULL) {
+        for (size_t i = 0; i < e->n_hks; i++) {
+            by_hk[i].bins = bins + i * nb;
+        }
+        st = sum_pass(y, by_hk);
+    }
 
     if (st == TALLY_OK) {
         ms = calloc(e->n_uids ? e->n_uids : 1, sizeof(*ms));
@@ -619,9 +788,11 @@ tally_status eng__miners(eng_cycle *y, engine_block *blk)
     }
     free(by_hk);
     free(ms);
+    free(bins);
     free(sc.series);
     free(sc.mp);
     free(sc.head);
     free(sc.next);
+    free(sc.mk_in);
     return st;
 }
