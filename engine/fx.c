@@ -78,10 +78,20 @@ int64_t fx_round_to(int64_t x, int64_t q)
     return fx_div(x, q) * q;
 }
 
-/* Q62 value to nanos, half to even. */
+/* Q62 value to nanos, half to even: v·10^9 / 2^(62 + extra_shift), the integer fx_div gives,
+ * with shifts for the power-of-two divisor instead of a 128-bit division (>> of a negative
+ * value is the arithmetic shift, floor, in gcc and clang). */
 static int64_t q_to_nanos(fx_wide v, unsigned extra_shift)
 {
-    return fx_div(v * FX_ONE, (fx_wide)1 << (Q + extra_shift));
+    unsigned k = Q + extra_shift;
+    fx_wide x = v * FX_ONE, q = x >> k, half = (fx_wide)1 << (k - 1);
+    fx_wide r = (fx_wide)((fx_uwide)x & (((fx_uwide)1 << k) - 1)); /* x − q·2^k, in [0, 2^k) */
+
+    if (r > half || (r == half && (q & 1) != 0)) {
+        q += 1;
+    }
+    TALLY_ASSERT(q >= INT64_MIN && q <= INT64_MAX);
+    return (int64_t)q;
 }
 
 static unsigned bitlen64(uint64_t x)
@@ -93,11 +103,13 @@ static unsigned bitlen64(uint64_t x)
  * so s² ≤ 0.0295 and 14 terms reach below 2^-64. */
 static fx_wide ln_reduced(fx_wide m)
 {
-    fx_wide s = ((m - ONE_Q) * ONE_Q) / (m + ONE_Q);
-    fx_wide s2 = (s * s) / ONE_Q, term = s, sum = s;
+    fx_wide s = ((m - ONE_Q) * ONE_Q) / (m + ONE_Q), sum = s;
+    /* |s| < 2^60 and s² < 2^57 in Q62: every term fits 64 bits, so the products are one
+     * multiply and the divisions by k the hardware's (the same truncated quotients) */
+    int64_t s2 = (int64_t)((s * s) / ONE_Q), term = (int64_t)s;
 
     for (int k = 3; k < 64; k += 2) {
-        term = (term * s2) / ONE_Q;
+        term = (int64_t)(((fx_wide)term * s2) / ONE_Q);
         if (term == 0) {
             break;
         }
@@ -114,10 +126,12 @@ static fx_wide ln_q(uint64_t num, uint64_t den)
 
     /* m = num / (den · 2^e) ∈ [1/2, 2) scaled by 2^62; both branches stay below 2^127 */
     for (;;) {
-        if (e >= 0) {
-            m = ((fx_uwide)num << Q) / ((fx_uwide)den << e);
-        } else {
+        if (e <= Q) {
+            /* for 0 ≤ e ≤ 62 too the 64-bit divisor: num·2^62 / (den·2^e) = num·2^(62−e) / den
+             * exactly, and the division routine does that in one instruction */
             m = ((fx_uwide)num << (Q - e)) / den;
+        } else {
+            m = ((fx_uwide)num << Q) / ((fx_uwide)den << e);
         }
         if (m < (fx_uwide)ONE_Q) {
             e--;
@@ -145,10 +159,13 @@ int64_t fx_ln_ratio(uint64_t num, uint64_t den)
 /* e^(−r) in Q62 for r ∈ [0, ln 2] in Q62: alternating Taylor series, 22 terms < 2^-70. */
 static fx_wide exp_neg_reduced(fx_wide r)
 {
-    fx_wide term = ONE_Q, sum = ONE_Q;
+    /* 0 ≤ term ≤ 2^62 and r < 2^62: 64-bit operands, one multiply, hardware division by i */
+    int64_t term = (int64_t)ONE_Q, r64 = (int64_t)r;
+    fx_wide sum = ONE_Q;
 
+    TALLY_ASSERT(r >= 0 && r <= LN2_Q62);
     for (int i = 1; i < 40; i++) {
-        term = (term * r) / ONE_Q / i;
+        term = (int64_t)(((fx_wide)term * r64) / ONE_Q) / i;
         if (term == 0) {
             break;
         }
