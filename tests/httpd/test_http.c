@@ -1,5 +1,6 @@
-/* net/'s HTTP engine in-process on 127.0.0.1, driven by client/ and by raw sockets for input no
- * well-behaved client sends. Every wait is bounded by a socket timeout or a bounded poll loop. */
+/* httpd/, the one HTTP engine of the node and the auditor, in-process on 127.0.0.1, driven by
+ * client/ and by raw sockets for input no well-behaved client sends. Every wait is bounded by a
+ * socket timeout or a bounded poll loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
