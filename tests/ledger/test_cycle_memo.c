@@ -2,9 +2,9 @@
  * engine/engine_int.h) and reuses it while its inputs stand. That must change no result: over a
  * simulated log folded into one engine, every cycle's block (scores, weights, state) is compared
  * byte for byte with the block of a fresh engine loaded from that cycle's own checkpoint, which
- * has no memo. Between cycles the stream gets records that must invalidate memos: copies of a
- * day's snapshots with other prices, at old times inside the window (the truth series of groups
- * already memoised change), and a CONFIG_SET of an originality parameter. */
+ * has no memo. Between cycles the stream gets records that must invalidate memos: copies of the
+ * snapshots folded before the third cycle, with other prices, at old times inside the window (the
+ * truth series of groups already memoised change), and a CONFIG_SET of an originality parameter. */
 /* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -150,8 +150,8 @@ static void test_memo_changes_no_block(void **state)
             engine *fresh;
             c.covers_to = f.n; /* this fold's numbering: derived records are not in it */
             /* before the fifth cycle (the fourth is the first whose events have all their
-             * snapshots before its as_of, so the first to keep memos), the copies of snapshots
-             * the first two took */
+             * snapshots before its as_of, so the first to keep memos), the copies of the
+             * snapshots folded before the third */
             if (cycles == 4) {
                 for (size_t i = 0; i < n_snaps; i++, injected_snaps++) {
                     inject(e, &f, &snaps[i], h.time_ms);
