@@ -173,10 +173,16 @@ tally_status audit__weights(audit *a, audit_round *r)
     size_t n;
     tally_status st;
 
-    if (a->st.last_pass_cycle == 0 || a->st.last_pass_cycle == r->weights_cycle) {
+    /* the last passing cycle; with the operator's override, the latest cycle up to it that
+     * matched (every cycle checked and not failed did: a fail is sticky), paused or not */
+    uint64_t cycle = a->st.last_pass_cycle;
+    uint64_t accepted = a->cfg.accept_paused < a->st.last_checked_cycle ? a->cfg.accept_paused
+                                                                        : a->st.last_checked_cycle;
+    cycle = accepted > cycle ? accepted : cycle;
+    if (cycle == 0 || cycle == r->weights_cycle) {
         return TALLY_OK;
     }
-    st = weights_of(a, a->st.last_pass_cycle, &b, &seq);
+    st = weights_of(a, cycle, &b, &seq);
     if (st == TALLY_ENOTFOUND) {
         return TALLY_OK; /* the cycle weighs nobody: the last file stands */
     }
@@ -210,7 +216,7 @@ tally_status audit__weights(audit *a, audit_round *r)
     free(text);
     if (st == TALLY_OK) {
         r->weights_written = true;
-        r->weights_cycle = a->st.last_pass_cycle;
+        r->weights_cycle = cycle;
     }
     return st;
 }

@@ -58,6 +58,10 @@ typedef struct audit_cfg {
                                  64 hex public key */
     const char *key_file;     /* the auditor's own Ed25519 seed (tally keygen), mode 0600 */
     uint64_t max_recompute_day, max_recompute_week; /* §6.7 recompute policy */
+    uint64_t accept_paused;    /* the operator's override of that policy (0: none): cycles up
+                                  to this one are not paused, and weights.json may hold the
+                                  latest cycle up to it that matched, paused or not
+                                  (TALLY_AUDIT_ACCEPT_PAUSED; docs/audit.md) */
     bool bootstrap_checkpoint; /* a new auditor (no cycle checked yet) skips the replay up to
                                   the latest final, undisputed cycle and resumes from its
                                   checkpoint (§6.5; docs/audit.md "Bootstrap") */

@@ -161,7 +161,8 @@ static void on_cycle(void *arg, const ledger_cycle_checked *c)
     } else {
         schema_sha256_2(v.weights_hash, NULL, 0, NULL, 0);
     }
-    if (paused(k->a, k->s, c->time_ms)) {
+    /* cycles up to accept_paused: the operator has reviewed their RECOMPUTE records */
+    if (c->cycle > k->a->cfg.accept_paused && paused(k->a, k->s, c->time_ms)) {
         v.verdict = AUDIT_PAUSED, v.reason = AUDIT_R_RECOMPUTE_RATE;
     }
     k->st = push(k->r, &v);

@@ -41,12 +41,15 @@ static void help(void)
            "  TALLY_AUDIT_SIGNATURES   input (every input record's actor signature), or all\n"
            "                           (derived records' too, which the replay recomputes)\n"
            "  TALLY_AUDIT_VERIFY_THREADS  threads verifying signatures (0: every core)\n"
-           "  TALLY_AUDIT_DELTA_RECORDS   records asked for per delta (65536)\n\n"
+           "  TALLY_AUDIT_DELTA_RECORDS   records asked for per delta (65536)\n"
+           "  TALLY_AUDIT_ACCEPT_PAUSED   the operator's override of the recompute policy: cycles\n"
+           "                           up to this one are not paused, and weights.json may\n"
+           "                           take a paused one up to it (0: none)\n\n"
            "  --dir DIR     the auditor's data directory (else $TALLY_AUDIT_DATA_DIR)\n"
            "  --config FILE a KEY=value file (the EnvironmentFile of tally-audit.service)\n"
            "  --once        one round, then exit: 0 when every cycle checked passed, 1 when a\n"
            "                fail was attested (the last line names the reason and the seq),\n"
-           "                2 when paused by the recompute policy, else the usual error codes\n"
+           "                11 when paused by the recompute policy, else the usual error codes\n"
            "  --no-post     check and decide, but post no attestation or cosignature\n"
            "  --status      print the persisted state and exit (0, or 1 when failed)\n");
 }
@@ -111,10 +114,12 @@ static void print_round(const audit_round *r)
     } else if (r->resumed_from) {
         printf(" (resumed from cycle %" PRIu64 ")", r->resumed_from);
     }
-    printf(", %" PRIu64 " cycles checked, bodies revealed %" PRIu64 ", withheld %" PRIu64
-           "%s%s",
+    printf(", %" PRIu64 " cycles checked, bodies revealed %" PRIu64 ", withheld %" PRIu64 "%s",
            r->cycles_checked, r->bodies_fetched, r->bodies_withheld,
-           r->cosigned ? ", cosigned" : "", r->weights_written ? ", weights written" : "");
+           r->cosigned ? ", cosigned" : "");
+    if (r->weights_written) {
+        printf(", weights of cycle %" PRIu64 " written", r->weights_cycle);
+    }
     if (r->peers_agree + r->peers_ahead + r->peers_unreachable > 0) {
         printf(", peers: %" PRIu64 " agree, %" PRIu64 " ahead, %" PRIu64 " unreachable",
                r->peers_agree, r->peers_ahead, r->peers_unreachable);
@@ -229,6 +234,7 @@ int cmd_audit(int argc, char **argv)
                         .key_file = keypath,
                         .max_recompute_day = ops_config_u64(conf, OPS_K_AUDIT_MAX_RECOMPUTE_DAY),
                         .max_recompute_week = ops_config_u64(conf, OPS_K_AUDIT_MAX_RECOMPUTE_WEEK),
+                        .accept_paused = ops_config_u64(conf, OPS_K_AUDIT_ACCEPT_PAUSED),
                         .bootstrap_checkpoint = ops_config_u64(conf, OPS_K_AUDIT_BOOTSTRAP) == 1,
                         .no_post = no_post,
                         .peers = ops_config_str(conf, OPS_K_AUDIT_PEERS),

@@ -175,6 +175,10 @@ static const ops_keydef defs[OPS_K_COUNT] = {
     [OPS_K_AUDIT_DELTA_RECORDS] = {"TALLY_AUDIT_DELTA_RECORDS", U(1, 65536), "65536", false, A, 0,
                                    "Records asked for per delta (fewer: less memory per request; "
                                    "the node sends at most 65536 and 32 MiB)."},
+    [OPS_K_AUDIT_ACCEPT_PAUSED] = {"TALLY_AUDIT_ACCEPT_PAUSED", U(0, 4294967295u), "0", false, A, 0,
+                                   "The operator's override of the recompute policy: cycles up to "
+                                   "this one are not paused, and a paused one's weights may be "
+                                   "exported (0: none)."},
     [OPS_K_CONFIG] = {"TALLY_CONFIG", K(OPS_KIND_PATH), OPS_CONFIG_DEFAULT_FILE, false, NA, 0,
                       "Config file (also --config); only the default may be absent."},
     [OPS_K_CLOCK] = {"TALLY_CLOCK", E(clock_choices), "system", false, NA, 0,

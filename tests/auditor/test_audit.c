@@ -2,7 +2,8 @@
  * are attested in the node's log and not attested twice; the replica is a tally log that
  * `tally verify` accepts; a node that shows another history under the same key and origin (a
  * fork of the head the auditor trusts) is a split view, failed and attested, with nothing the
- * auditor had verified lost. */
+ * auditor had verified lost; the recompute policy pauses a cycle (exit 11, attested paused,
+ * no weights exported) until the operator's override (TALLY_AUDIT_ACCEPT_PAUSED) releases it. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,8 +15,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sodium.h>
 
+#include "auditor/audit.h"
 #include "schema/schema.h"
 #include "store/store.h"
 #include "util/auditrun.h"
@@ -210,10 +213,125 @@ static void honest_then_fork(void **state)
     tn_free(&n);
 }
 
+/* The cycle of adir/weights.json; 0 when there is none. */
+static uint64_t weights_cycle(const char *adir)
+{
+    char path[700];
+    json_t *o;
+    uint64_t cycle;
+
+    snprintf(path, sizeof(path), "%s/weights.json", adir);
+    o = json_load_file(path, 0, NULL);
+    if (o == NULL) {
+        return 0;
+    }
+    cycle = (uint64_t)json_integer_value(json_object_get(o, "cycle"));
+    json_decref(o);
+    return cycle;
+}
+
+/* The auditor's attestation of cycle: its verdict and reason. */
+static void expect_attested(const tn_node *n, const uint8_t apk[32], uint64_t cycle,
+                            audit_verdict verdict, audit_reason reason)
+{
+    schema_attestation at;
+
+    assert_int_equal(ta_attestations_find(n, apk, cycle, &at), 1);
+    assert_int_equal(at.verdict, verdict);
+    assert_int_equal(at.reason, reason);
+    assert_false(at.has_divergent_seq);
+}
+
+/* The recompute policy (§6.7 item 5): two RECOMPUTEs in 24 h pause the next cycle (exit 11,
+ * attested paused, weights.json left at the last pass); TALLY_AUDIT_ACCEPT_PAUSED, the
+ * operator's override, releases a paused cycle's weights and lets cycles up to it pass. */
+static void paused_then_accepted(void **state)
+{
+    tn_node n;
+    tn_miner m;
+    char adir[600], kpath[700], vkey[512], out[8192], cmd_out[4096];
+    uint8_t apk[32], seed[32];
+    int rc;
+
+    (void)state;
+    tn_init(&n, "audit_paused");
+    tn_start(&n);
+    snprintf(adir, sizeof(adir), "%s/auditor", n.tmp);
+    assert_int_equal(tu_run(cmd_out, sizeof(cmd_out), "mkdir -p %s", adir), 0);
+    snprintf(kpath, sizeof(kpath), "%s/auditor.key", adir);
+    memset(seed, 0x44, sizeof(seed));
+    assert_int_equal(store_key_create(kpath, seed, apk, NULL), TALLY_OK);
+    tn_miner_init(&m, 8);
+    ta_feed(&n, &m, apk, 100, 11, tn_now() + 3600000);
+    ta_chain_owner(&n, &m);
+    ta_node_vkey(&n, vkey, sizeof(vkey));
+    ta_cycle(&n, 1);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    if (rc != 0) {
+        fail_msg("audit exit %d:\n%s", rc, out);
+    }
+    assert_non_null(strstr(out, "cycle 1: pass"));
+    assert_int_equal(weights_cycle(adir), 1);
+
+    /* two RECOMPUTEs within 24 h: more than TALLY_AUDIT_MAX_RECOMPUTE_DAY (1) */
+    for (int i = 0; i < 2; i++) {
+        tn_resp r;
+        tn_admin(&n, "POST", "/admin/v1/recompute",
+                 "{\"reason\": \"scoring_bug\", \"detail\": \"a fix\", \"affected_events\": [], "
+                 "\"severity\": \"bugfix\"}",
+                 &r);
+        if (r.status != 200) {
+            fail_msg("RECOMPUTE: %u %s", r.status, r.body ? r.body : "");
+        }
+        tn_resp_free(&r);
+    }
+    ta_cycle(&n, 2);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 11);
+    assert_non_null(strstr(out, "cycle 2: paused (recompute_rate)"));
+    assert_non_null(strstr(out, "paused by the recompute policy"));
+    expect_attested(&n, apk, 2, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
+    assert_int_equal(weights_cycle(adir), 1);
+
+    /* the operator accepts up to cycle 2: its weights are exported; cycle 3, beyond the
+     * override and still within the 24 h, is paused */
+    setenv("TALLY_AUDIT_ACCEPT_PAUSED", "2", 1);
+    ta_cycle(&n, 3);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 11);
+    assert_non_null(strstr(out, "cycle 3: paused (recompute_rate)"));
+    assert_non_null(strstr(out, "weights of cycle 2 written"));
+    assert_int_equal(weights_cycle(adir), 2);
+    expect_attested(&n, apk, 2, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
+
+    /* accepted up to cycle 4: the new cycle 4 passes, and its weights are exported */
+    setenv("TALLY_AUDIT_ACCEPT_PAUSED", "4", 1);
+    ta_cycle(&n, 4);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    unsetenv("TALLY_AUDIT_ACCEPT_PAUSED");
+    if (rc != 0) {
+        fail_msg("audit exit %d:\n%s", rc, out);
+    }
+    assert_non_null(strstr(out, "cycle 4: pass"));
+    assert_null(strstr(out, "cycle 3:"));
+    expect_attested(&n, apk, 3, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
+    expect_attested(&n, apk, 4, AUDIT_PASS, AUDIT_R_NONE);
+    assert_int_equal(weights_cycle(adir), 4);
+
+    /* without the override again, the next cycle is paused and the file stays at 4 */
+    ta_cycle(&n, 5);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 11);
+    assert_int_equal(weights_cycle(adir), 4);
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    tn_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(honest_then_fork),
+        cmocka_unit_test(paused_then_accepted),
     };
     if (sodium_init() < 0) {
         return 1;

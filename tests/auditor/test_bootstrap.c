@@ -133,31 +133,6 @@ static void odds(fixture *f, uint64_t event)
     f->m.nonce++;
 }
 
-/* CHAIN_PARAMS naming the miner's hotkey the subnet owner: every cycle burns to it, so every
- * cycle has a WEIGHTS record (and the auditors a weights.json) without settled events. */
-static void chain_owner(fixture *f)
-{
-    uint8_t acct[32];
-    char ss58[49], rec[768];
-    tn_resp r;
-
-    for (int b = 0; b < 32; b++) {
-        acct[b] = (uint8_t)(f->m.pk[b] ^ 0x55);
-    }
-    schema_ss58_encode(acct, ss58);
-    snprintf(
-        rec, sizeof(rec),
-        "{\"records\": [{\"type\": \"CHAIN_PARAMS\", \"body\": {\"netuid\": 1, \"block\": 100, "
-        "\"tempo\": 360, \"max_weight_limit\": 65535, \"min_allowed_weights\": 1, "
-        "\"max_allowed_uids\": 256, \"owner_hotkey\": \"%s\"}}]}",
-        ss58);
-    tn_admin(&f->n, "POST", "/admin/v1/records", rec, &r);
-    if (r.status != 200) {
-        fail_msg("CHAIN_PARAMS: %u %s", r.status, r.body ? r.body : "");
-    }
-    tn_resp_free(&r);
-}
-
 static void expect_pass(fixture *f, int i, bool bootstrap, char *out, size_t cap)
 {
     int rc = audit_once(f, i, f->n.port[TN_LEDGER], bootstrap, out, cap);
@@ -200,7 +175,7 @@ static int setup(void **state)
     }
     tn_miner_init(&f->m, 7);
     ta_feed_auditors(&f->n, &f->m, (const uint8_t(*)[32])f->pk, N_AUD, 100, 11, t0 + 3600000);
-    chain_owner(f);
+    ta_chain_owner(&f->n, &f->m);
     odds(f, 11);
     ta_cycle(&f->n, 1);
     ta_node_vkey(&f->n, f->vkey, sizeof(f->vkey));

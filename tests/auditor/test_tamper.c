@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "auditor/audit.h"
 #include "schema/schema.h"
 #include "store/store.h"
 #include "tamper/tamper.h"
@@ -31,6 +32,21 @@
 #include "util/node.h"
 #include "util/testutil.h"
 #include "wire/wire.h"
+
+/* The number of records in the auditor's replica. */
+static uint64_t replica_size(const char *adir)
+{
+    char rdir[700];
+    store_cfg cfg = {.dir = rdir, .read_only = true};
+    store_log *log;
+    uint64_t size;
+
+    snprintf(rdir, sizeof(rdir), "%s/replica", adir);
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    size = store_size(log);
+    store_close(log);
+    return size;
+}
 
 static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
 {
@@ -88,6 +104,8 @@ static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
         fail_msg("honest round: exit %d\n%s", rc, out);
     }
     before = tn_size(&n);
+    uint64_t verified = replica_size(adir);
+    assert_true(verified > 0);
 
     /* more records, among them a CLOSE (gated) of an event that started an hour ago, then
      * the proxy rewrites the first new one it can */
@@ -136,9 +154,15 @@ static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
         }
     }
     if (kind != TAMPER_REWIND) {
-        /* attested, on a cycle the node holds */
+        /* attested, on a cycle the node holds, with the reason and the seq named */
+        schema_attestation at;
         assert_true(ta_attestations(&n, &last, &verdict) >= 2);
         assert_int_equal(verdict, 2);
+        assert_int_equal(ta_attestations_find(&n, apk, last, &at), 1);
+        assert_int_equal(at.verdict, AUDIT_FAIL);
+        assert_string_equal(audit_reason_name((audit_reason)at.reason), reason);
+        assert_true(at.has_divergent_seq);
+        assert_int_equal(at.divergent_seq, want_seq);
     } else {
         /* a rewound head admits no attestation the node's rules take (its cycles lie beyond
          * it): the fail and both heads are kept, and the auditor stays failed */
@@ -148,6 +172,7 @@ static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
         assert_non_null(strstr(cmd, "evidence kept: 1"));
     }
     /* nothing verified is lost: the replica still holds the honest round and verifies */
+    assert_true(replica_size(adir) >= verified);
     rc = tu_run(cmd, sizeof(cmd), "%s --dir %s/replica verify 2>&1", getenv("TALLY_BIN"), adir);
     if (rc != 0) {
         fail_msg("replica verify: exit %d\n%s", rc, cmd);

@@ -108,6 +108,29 @@ void ta_cycle(tn_node *n, uint64_t want)
     fail_msg("cycle %" PRIu64 " never landed", want);
 }
 
+void ta_chain_owner(tn_node *n, const tn_miner *m)
+{
+    uint8_t acct[32];
+    char ss58[49], rec[768];
+    tn_resp r;
+
+    for (int b = 0; b < 32; b++) {
+        acct[b] = (uint8_t)(m->pk[b] ^ 0x55);
+    }
+    schema_ss58_encode(acct, ss58);
+    snprintf(
+        rec, sizeof(rec),
+        "{\"records\": [{\"type\": \"CHAIN_PARAMS\", \"body\": {\"netuid\": 1, \"block\": 100, "
+        "\"tempo\": 360, \"max_weight_limit\": 65535, \"min_allowed_weights\": 1, "
+        "\"max_allowed_uids\": 256, \"owner_hotkey\": \"%s\"}}]}",
+        ss58);
+    tn_admin(n, "POST", "/admin/v1/records", rec, &r);
+    if (r.status != 200) {
+        fail_msg("CHAIN_PARAMS: %u %s", r.status, r.body ? r.body : "");
+    }
+    tn_resp_free(&r);
+}
+
 int ta_audit_once(uint16_t port, const char *origin, const char *adir, const char *vkey, char *out,
                   size_t cap)
 {

@@ -19,6 +19,9 @@ void ta_feed(tn_node *n, const tn_miner *m, const uint8_t auditor[32], uint64_t 
 /* ta_feed with n_auditors auditor keys bound as uids 1.. (each as ta_feed binds its one). */
 void ta_feed_auditors(tn_node *n, const tn_miner *m, const uint8_t (*auditors)[32],
                       size_t n_auditors, uint64_t block, uint64_t event, uint64_t start_ms);
+/* CHAIN_PARAMS (block 100) naming miner m's hotkey the subnet owner: every cycle burns to it,
+ * so every cycle has a WEIGHTS record (and an auditor a weights.json) without settled events. */
+void ta_chain_owner(tn_node *n, const tn_miner *m);
 /* Asks the node for a cycle and waits until cycle `want` is in the log. */
 void ta_cycle(tn_node *n, uint64_t want);
 /* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
