@@ -25,11 +25,12 @@ static char out[1 << 20];
 static void test_help_everywhere(void **state)
 {
     /* every command of cli/main.c */
-    const char *cmds[] = {"init",      "simulate", "append",  "log",      "show",     "checkpoint",
-                          "key",       "keygen",   "serve",   "audit",    "sign",     "submit",
-                          "feed",      "config",   "recompute", "cycle",  "reveal",   "ban",
-                          "cooldown",  "loadgen",  "proof",   "tiles",    "verify",   "stats",
-                          "replay",    "reconstruct", "diff", "weights",  "explain",  "demo"};
+    const char *cmds[] = {"init",        "simulate", "append",  "log",      "show",
+                          "checkpoint",  "key",      "keygen",  "serve",    "audit",
+                          "sign",        "submit",   "feed",    "config",   "recompute",
+                          "cycle",       "reveal",   "ban",     "cooldown", "loadgen",
+                          "proof",       "tiles",    "verify",  "stats",    "replay",
+                          "reconstruct", "diff",     "weights", "explain",  "demo"};
     (void)state;
     assert_int_equal(run(out, sizeof(out), "%s --help", bin), 0);
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
