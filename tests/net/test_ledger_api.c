@@ -247,6 +247,19 @@ static void heads(void **state)
     assert_int_equal(schema_sth_decode((const uint8_t *)r.body, r.n, &s), TALLY_OK);
     assert_int_equal(s.tree_size, (uint64_t)size);
     tn_resp_free(&r);
+    /* the checkpoint note: its size line, type and caching (§6.2), with the rate headers */
+    lg_get(&F.n, "/log/checkpoint", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/plain; charset=utf-8");
+    assert_string_equal(r.cache, "public, max-age=2");
+    assert_true(r.rl_remaining[0] >= '0' && r.rl_remaining[0] <= '9');
+    {
+        char want[80];
+        snprintf(want, sizeof(want), "%s\n%lld\n", F.n.origin, (long long)size);
+        assert_true(r.n > strlen(want));
+        assert_memory_equal(r.body, want, strlen(want));
+    }
+    tn_resp_free(&r);
     lg_get(&F.n, "/v1/info", NULL, NULL, &r);
     cs_expect(&r, 200, NULL);
     static const char *const fields[] = {"origin",  "node_key", "verifier_key",

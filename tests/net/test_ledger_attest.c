@@ -1,9 +1,10 @@
 /* Protocol §6.6 against a real `tally serve`: attestations appended through the writer and
  * listed, §12 case 42 (an unknown cycle, a second attestation by the same hotkey), tree sizes
  * not above the cycle's STATE_HASH, finality turning final at finality.k passes and disputed by
- * an eligible fail; and a token (and a login signature) of one node used at another node with
- * another origin: 0 accepted. */
+ * an eligible fail; witnesses' cosignatures (§6.6a) kept, shown and refused; and a token (and a
+ * login signature) of one node used at another node with another origin: 0 accepted. */
 #include "net/ledger.h"
+#include "store/store.h"
 
 static const char *const env[] = {"TALLY_SHUTDOWN_GRACE_S=1", "TALLY_RATE_KEY_PER_S=1000",
                                   "TALLY_RATE_KEY_PER_MIN=60000", "TALLY_RATE_IP_PER_S=1000",
@@ -197,6 +198,135 @@ static void attestations_and_finality(void **state)
     tn_free(&n);
 }
 
+/* POSTs a cosignature line under token. */
+static void cosign(tn_node *n, const char *token, const char *line, size_t ln, tn_resp *out)
+{
+    char auth[80];
+    client_header hd[1] = {{"Authorization", auth}};
+
+    snprintf(auth, sizeof(auth), "Bearer %s", token);
+    tn_http(n, TN_LEDGER, "POST", "/v1/cosignatures", hd, 1, line, ln, "text/plain; charset=utf-8",
+            out);
+}
+
+/* m's cosignature line (cosignature/v1, under <hotkey SS58>.audit.<origin>) of the node's latest
+ * checkpoint; that checkpoint's size in *size. */
+static size_t cosig_line(tn_node *n, const tn_miner *m, char *line, size_t cap, uint64_t *size)
+{
+    uint8_t acct[32];
+    char ss58[49], name[300];
+    store_note_parts parts;
+    size_t ln;
+    tn_resp r;
+
+    for (int b = 0; b < 32; b++) {
+        acct[b] = (uint8_t)(m->pk[b] ^ 0x55);
+    }
+    schema_ss58_encode(acct, ss58);
+    snprintf(name, sizeof(name), "%s.audit.%s", ss58, n->origin);
+    lg_get(n, "/log/checkpoint", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(store_note_split(r.body, r.n, &parts), TALLY_OK);
+    *size = strtoull(parts.text.p + strlen(n->origin) + 1, NULL, 10);
+    assert_int_equal(
+        store_cosig_sign(parts.text.p, parts.text.n, name, m->sk, 1800000000u, line, cap, &ln),
+        TALLY_OK);
+    tn_resp_free(&r);
+    return ln;
+}
+
+/* §6.6a: an eligible auditor's cosignature is kept and shown on /log/checkpoint for its size
+ * only, and listed by size; a malformed line, one that is not this auditor's, one by a key
+ * without permit, or by a key deregistered since its login: refused, nothing stored. */
+static void cosignatures(void **state)
+{
+    tn_node n;
+    tn_miner a, b, e;
+    char ta[65], tb[65], line[512], other[512], q[64];
+    uint64_t size, osize;
+    size_t ln, on;
+    tn_resp r;
+    (void)state;
+
+    tn_init(&n, "ledger_cosig");
+    cs_start(&n, env);
+    tn_miner_init(&a, 51), tn_miner_init(&b, 52), tn_miner_init(&e, 53);
+    lg_neuron v[3] = {{&a, true, "200000000000000"},
+                      {&b, true, "200000000000000"},
+                      {&e, false, "200000000000000"}};
+    lg_metagraph(&n, 100, v, 3);
+    lg_login(&n, &a, ta), lg_login(&n, &b, tb);
+    ln = cosig_line(&n, &a, line, sizeof(line), &size);
+
+    /* refused: not one line; a's line under b's token (not b's name and key); a line of b's
+     * name signed over other text */
+    cosign(&n, ta, line, ln - 1, &r);
+    cs_expect(&r, 400, "malformed_body");
+    tn_resp_free(&r);
+    cosign(&n, tb, line, ln, &r);
+    cs_expect(&r, 422, "cosignature_invalid");
+    tn_resp_free(&r);
+    on = cosig_line(&n, &b, other, sizeof(other), &osize);
+    other[on - 3] = other[on - 3] == 'A' ? 'B' : 'A'; /* a signature byte changed */
+    cosign(&n, tb, other, on, &r);
+    cs_expect(&r, 422, "cosignature_invalid");
+    tn_resp_free(&r);
+    snprintf(q, sizeof(q), "/v1/cosignatures?size=%llu", (unsigned long long)size);
+    lg_get(&n, q, NULL, NULL, &r);
+    cs_expect(&r, 200, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "cosignatures")), 0);
+    tn_resp_free(&r);
+
+    /* a's line: kept, on the checkpoint of that size after the node's line, and listed */
+    cosign(&n, ta, line, ln, &r);
+    cs_expect(&r, 200, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "tree_size")), (json_int_t)size);
+    tn_resp_free(&r);
+    lg_get(&n, "/log/checkpoint", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(r.n > ln && memcmp(r.body + r.n - ln, line, ln) == 0);
+    tn_resp_free(&r);
+    lg_get(&n, q, NULL, NULL, &r);
+    cs_expect(&r, 200, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "cosignatures")), 1);
+    tn_resp_free(&r);
+    lg_get(&n, "/v1/cosignatures", NULL, NULL, &r);
+    cs_expect(&r, 400, "bad_request");
+    tn_resp_free(&r);
+
+    /* the log moves on: the line is no longer on the checkpoint, and still listed by size */
+    lg_metagraph(&n, 101, v, 2);
+    lg_get(&n, "/log/checkpoint", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(memmem(r.body, r.n, line, ln));
+    tn_resp_free(&r);
+    lg_get(&n, q, NULL, NULL, &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "cosignatures")), 1);
+    tn_resp_free(&r);
+
+    /* b deregistered (METAGRAPH of a alone) after its login: its next cosignature refused */
+    lg_metagraph(&n, 102, v, 1);
+    on = cosig_line(&n, &b, other, sizeof(other), &osize);
+    cosign(&n, tb, other, on, &r);
+    cs_expect(&r, 403, "not_eligible");
+    tn_resp_free(&r);
+    /* e, without permit, cannot log in to post one */
+    {
+        char ch[65];
+        if (lg_challenge(&n, &e, ch, NULL) == 200) {
+            lg_token_req(&n, &e, ch, NULL, &r);
+            cs_expect(&r, 403, "not_eligible");
+            tn_resp_free(&r);
+        }
+    }
+    snprintf(q, sizeof(q), "/v1/cosignatures?size=%llu", (unsigned long long)osize);
+    lg_get(&n, q, NULL, NULL, &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "cosignatures")), 0);
+    tn_resp_free(&r);
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    tn_free(&n);
+}
+
 /* A login at one node means nothing at another (origin tally.local/2). */
 static void other_node(void **state)
 {
@@ -234,6 +364,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attestations_and_finality),
+        cmocka_unit_test(cosignatures),
         cmocka_unit_test(other_node),
     };
     if (sodium_init() < 0) {
