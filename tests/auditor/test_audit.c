@@ -3,7 +3,8 @@
  * `tally verify` accepts; a node that shows another history under the same key and origin (a
  * fork of the head the auditor trusts) is a split view, failed and attested, with nothing the
  * auditor had verified lost; the recompute policy pauses a cycle (exit 11, attested paused,
- * no weights exported) until the operator's override (TALLY_AUDIT_ACCEPT_PAUSED) releases it. */
+ * no weights exported) until the operator's override (TALLY_AUDIT_ACCEPT_PAUSED) releases it;
+ * an auditor pinned to another key or origin fails the primary at its first checkpoint. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -327,11 +328,74 @@ static void paused_then_accepted(void **state)
     tn_free(&n);
 }
 
+/* An auditor pinned to another key, or to another origin with the node's key, fails the primary
+ * at its first checkpoint (signature_invalid, exit 1): nothing verified, nothing attested. */
+static void wrong_pins(void **state)
+{
+    tn_node n;
+    tn_miner m;
+    char adir[600], kpath[700], vkey[512], out[8192], cmd_out[4096];
+    uint8_t apk[32], seed[32], other[32];
+    uint64_t last = 0, verdict = 0;
+    int rc;
+
+    (void)state;
+    tn_init(&n, "audit_pins");
+    tn_start(&n);
+    snprintf(adir, sizeof(adir), "%s/auditor", n.tmp);
+    assert_int_equal(tu_run(cmd_out, sizeof(cmd_out), "mkdir -p %s", adir), 0);
+    snprintf(kpath, sizeof(kpath), "%s/auditor.key", adir);
+    memset(seed, 0x45, sizeof(seed));
+    assert_int_equal(store_key_create(kpath, seed, apk, NULL), TALLY_OK);
+    tn_miner_init(&m, 6);
+    ta_feed(&n, &m, apk, 100, 11, tn_now() + 3600000);
+    ta_cycle(&n, 1);
+
+    /* another key under the node's origin */
+    memset(other, 0x17, sizeof(other));
+    assert_int_equal(store_vkey(n.origin, other, vkey, sizeof(vkey)), TALLY_OK);
+    rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "FAIL signature_invalid: the primary's checkpoint does not verify "
+                                "with the pinned key"));
+    assert_non_null(strstr(out, "verified 0 (+0)"));
+    assert_int_equal(ta_attestations(&n, &last, &verdict), 0);
+
+    /* the node's key under another origin, in a fresh directory */
+    snprintf(adir, sizeof(adir), "%s/auditor2", n.tmp);
+    assert_int_equal(tu_run(cmd_out, sizeof(cmd_out), "mkdir -p %s", adir), 0);
+    snprintf(kpath, sizeof(kpath), "%s/auditor.key", adir);
+    assert_int_equal(store_key_create(kpath, seed, apk, NULL), TALLY_OK);
+    {
+        char nvkey[512];
+        uint8_t npk[32];
+        ta_node_vkey(&n, nvkey, sizeof(nvkey));
+        char *b64 = strrchr(nvkey, '+');
+        uint8_t raw[33];
+        size_t rl;
+        assert_non_null(b64);
+        assert_int_equal(sodium_base642bin(raw, sizeof(raw), b64 + 1, strlen(b64 + 1), NULL, &rl,
+                                           NULL, sodium_base64_VARIANT_ORIGINAL),
+                         0);
+        assert_int_equal(rl, 33);
+        memcpy(npk, raw + 1, 32);
+        assert_int_equal(store_vkey("elsewhere.example/1", npk, vkey, sizeof(vkey)), TALLY_OK);
+    }
+    rc = ta_audit_once(n.port[TN_LEDGER], "elsewhere.example/1", adir, vkey, out, sizeof(out));
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "FAIL signature_invalid: the primary's checkpoint"));
+    assert_non_null(strstr(out, "verified 0 (+0)"));
+    assert_int_equal(ta_attestations(&n, &last, &verdict), 0);
+    assert_int_equal(tn_stop(&n, SIGTERM), 0);
+    tn_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(honest_then_fork),
         cmocka_unit_test(paused_then_accepted),
+        cmocka_unit_test(wrong_pins),
     };
     if (sodium_init() < 0) {
         return 1;
