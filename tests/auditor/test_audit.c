@@ -214,12 +214,21 @@ static void honest_then_fork(void **state)
     tn_free(&n);
 }
 
-/* The cycle of adir/weights.json; 0 when there is none. */
-static uint64_t weights_cycle(const char *adir)
+/* The cycle of adir/weights.json (0 when there is none), after checking the file against the
+ * node's WEIGHTS record of that cycle: its seq, uids, weights and weights_hash (the record's
+ * body_hash), and the origin. */
+static uint64_t weights_cycle(const tn_node *n, const char *adir)
 {
-    char path[700];
+    char path[700], hex[65];
+    store_cfg cfg = {.dir = n->dir, .read_only = true};
+    store_log *log;
+    store_iter *it;
+    store_record rec;
+    schema_header h;
+    schema_body b;
     json_t *o;
     uint64_t cycle;
+    bool found = false;
 
     snprintf(path, sizeof(path), "%s/weights.json", adir);
     o = json_load_file(path, 0, NULL);
@@ -227,7 +236,31 @@ static uint64_t weights_cycle(const char *adir)
         return 0;
     }
     cycle = (uint64_t)json_integer_value(json_object_get(o, "cycle"));
+    assert_string_equal(json_string_value(json_object_get(o, "origin")), n->origin);
+    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
+    assert_int_equal(store_iter_open(log, 0, &it), TALLY_OK);
+    while (!found && store_iter_read(it, true, &rec, &h, &b) == TALLY_OK) {
+        if (h.type == SCHEMA_WEIGHTS && b.u.weights.cycle == cycle) {
+            json_t *uids = json_object_get(o, "uids"), *ws = json_object_get(o, "weights");
+            found = true;
+            assert_int_equal(json_integer_value(json_object_get(o, "seq")), (json_int_t)rec.seq);
+            schema_hex(h.body_hash, 32, hex);
+            assert_string_equal(json_string_value(json_object_get(o, "weights_hash")), hex);
+            assert_int_equal(json_array_size(uids), b.u.weights.n_uids);
+            assert_int_equal(json_array_size(ws), b.u.weights.n_weights);
+            for (size_t i = 0; i < b.u.weights.n_uids; i++) {
+                assert_int_equal(json_integer_value(json_array_get(uids, i)),
+                                 (json_int_t)b.u.weights.uids[i]);
+                assert_int_equal(json_integer_value(json_array_get(ws, i)),
+                                 (json_int_t)b.u.weights.weights[i]);
+            }
+        }
+        schema_body_release(&b);
+    }
+    store_iter_close(it);
+    store_close(log);
     json_decref(o);
+    assert_true(found);
     return cycle;
 }
 
@@ -272,7 +305,7 @@ static void paused_then_accepted(void **state)
         fail_msg("audit exit %d:\n%s", rc, out);
     }
     assert_non_null(strstr(out, "cycle 1: pass"));
-    assert_int_equal(weights_cycle(adir), 1);
+    assert_int_equal(weights_cycle(&n, adir), 1);
 
     /* two RECOMPUTEs within 24 h: more than TALLY_AUDIT_MAX_RECOMPUTE_DAY (1) */
     for (int i = 0; i < 2; i++) {
@@ -292,7 +325,7 @@ static void paused_then_accepted(void **state)
     assert_non_null(strstr(out, "cycle 2: paused (recompute_rate)"));
     assert_non_null(strstr(out, "paused by the recompute policy"));
     expect_attested(&n, apk, 2, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
-    assert_int_equal(weights_cycle(adir), 1);
+    assert_int_equal(weights_cycle(&n, adir), 1);
 
     /* the operator accepts up to cycle 2: its weights are exported; cycle 3, beyond the
      * override and still within the 24 h, is paused */
@@ -302,7 +335,7 @@ static void paused_then_accepted(void **state)
     assert_int_equal(rc, 11);
     assert_non_null(strstr(out, "cycle 3: paused (recompute_rate)"));
     assert_non_null(strstr(out, "weights of cycle 2 written"));
-    assert_int_equal(weights_cycle(adir), 2);
+    assert_int_equal(weights_cycle(&n, adir), 2);
     expect_attested(&n, apk, 2, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
 
     /* accepted up to cycle 4: the new cycle 4 passes, and its weights are exported */
@@ -317,13 +350,13 @@ static void paused_then_accepted(void **state)
     assert_null(strstr(out, "cycle 3:"));
     expect_attested(&n, apk, 3, AUDIT_PAUSED, AUDIT_R_RECOMPUTE_RATE);
     expect_attested(&n, apk, 4, AUDIT_PASS, AUDIT_R_NONE);
-    assert_int_equal(weights_cycle(adir), 4);
+    assert_int_equal(weights_cycle(&n, adir), 4);
 
     /* without the override again, the next cycle is paused and the file stays at 4 */
     ta_cycle(&n, 5);
     rc = ta_audit_once(n.port[TN_LEDGER], n.origin, adir, vkey, out, sizeof(out));
     assert_int_equal(rc, 11);
-    assert_int_equal(weights_cycle(adir), 4);
+    assert_int_equal(weights_cycle(&n, adir), 4);
     assert_int_equal(tn_stop(&n, SIGTERM), 0);
     tn_free(&n);
 }
