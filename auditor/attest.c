@@ -176,8 +176,9 @@ tally_status audit__weights(audit *a, audit_round *r)
     /* the last passing cycle; with the operator's override, the latest cycle up to it that
      * matched (every cycle checked and not failed did: a fail is sticky), paused or not */
     uint64_t cycle = a->st.last_pass_cycle;
-    uint64_t accepted = a->cfg.accept_paused < a->st.last_checked_cycle ? a->cfg.accept_paused
-                                                                        : a->st.last_checked_cycle;
+    uint64_t accepted = a->cfg.accept_paused < a->st.last_attested_cycle
+                            ? a->cfg.accept_paused
+                            : a->st.last_attested_cycle;
     cycle = accepted > cycle ? accepted : cycle;
     if (cycle == 0 || cycle == r->weights_cycle) {
         return TALLY_OK;

@@ -136,6 +136,18 @@ static tally_status push(audit_round *r, const audit_cycle *c)
     return TALLY_OK;
 }
 
+/* The last cycle whose verdict is settled: attested, or taken on its finality by a bootstrap;
+ * never beyond the last one checked. The cycles after it are decided this round, so a cycle
+ * checked but not attested (the auditor stopped between saving its check and posting the
+ * verdict) is replayed and attested again rather than skipped. */
+static uint64_t settled_cycle(const audit *a)
+{
+    uint64_t s = a->st.last_attested_cycle > a->st.bootstrap_cycle ? a->st.last_attested_cycle
+                                                                   : a->st.bootstrap_cycle;
+
+    return s < a->st.last_checked_cycle ? s : a->st.last_checked_cycle;
+}
+
 static void on_cycle(void *arg, const ledger_cycle_checked *c)
 {
     collect *k = arg;
@@ -143,7 +155,7 @@ static void on_cycle(void *arg, const ledger_cycle_checked *c)
                      .verdict = AUDIT_PASS};
 
     k->r->cycles_checked++;
-    if (k->st != TALLY_OK || c->cycle <= k->a->st.last_checked_cycle) {
+    if (k->st != TALLY_OK || c->cycle <= settled_cycle(k->a)) {
         return;
     }
     /* the recomputed state, kept beside the replica: the next round resumes from it */
@@ -227,11 +239,12 @@ tally_status audit__check(audit *a, const audit__head *head, audit_round *r)
     }
     if (st == TALLY_OK && !a->st.failed) {
         /* signatures and authorship were checked as the records arrived (sync.c). The replay
-         * resumes from the state of the last cycle checked (recomputed here, and vouched for
-         * by its STATE_HASH); a divergence found that way, or a resume that cannot be made, is
-         * replayed again from GENESIS before anything is concluded from it */
+         * resumes from the state of the last cycle settled (recomputed here when it was
+         * checked, and vouched for by its STATE_HASH); a divergence found that way, or a
+         * resume that cannot be made, is replayed again from GENESIS before anything is
+         * concluded from it */
         last_passed = a->st.last_checked_cycle;
-        cfg.from_cycle = a->st.last_checked_cycle;
+        cfg.from_cycle = settled_cycle(a);
         st = cfg.from_cycle ? ledger_replay(a->log, &cfg, &res) : TALLY_ENOTFOUND;
         if (st == TALLY_OK && k.st == TALLY_OK && !res.mismatch) {
             r->resumed_from = cfg.from_cycle;

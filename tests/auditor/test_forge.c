@@ -92,22 +92,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A `tally serve` started on the log in dir (not made by tally init), from its checkpoint:
- * the misbehaving node trusting its disk, or the honest copy behind a lying proxy. */
-static void serve(tn_node *n, const char *dir)
-{
-    static const char *const env[2] = {"TALLY_START_REPLAY=checkpoint", NULL};
-
-    memset(n, 0, sizeof(*n));
-    n->tmp = tmp;
-    snprintf(n->origin, sizeof(n->origin), "%s", origin);
-    snprintf(n->dir, sizeof(n->dir), "%s", dir);
-    snprintf(n->out, sizeof(n->out), "%s/serve.out", dir);
-    snprintf(n->err, sizeof(n->err), "%s/serve.err", dir);
-    n->env[0] = env[0];
-    tn_start(n);
-}
-
 /* `tally replay` of dir: the seq of its first mismatch. */
 static uint64_t replay_seq(const char *dir)
 {
@@ -159,7 +143,7 @@ static void forge_case(tamper_kind kind, const char *reason, bool at_forged)
     assert_non_null(strstr(out, "do not replay"));
 
     /* the misbehaving node: the same code, started from its checkpoint, trusting its disk */
-    serve(&n, fdir);
+    ta_serve_log(&n, tmp, origin, fdir, NULL);
     /* tally diff against the node's ledger listener: the log it serves is the forged one, and
      * it parts from the honest one exactly at the changed record */
     {
@@ -230,7 +214,7 @@ static int bad_signature_audit(unsigned type, bool all, uint64_t *seq_out, char 
     /* the heads verify; the one signature does not */
     assert_int_equal(tu_run(out, cap, "%s verify --dir %s", bin(), fdir), 0);
     assert_int_not_equal(tu_run(out, cap, "%s verify --dir %s --signatures", bin(), fdir), 0);
-    serve(&n, fdir);
+    ta_serve_log(&n, tmp, origin, fdir, NULL);
     if (all) {
         setenv("TALLY_AUDIT_SIGNATURES", "all", 1);
     }
@@ -302,7 +286,7 @@ static void test_small_deltas(void **state)
      * some of the 50-record deltas at a head and the auditor stores batches of several deltas
      * while it verifies the next */
     assert_int_equal(tu_run(out, sizeof(out), "cp -a %s/. %s/", logdir, cdir), 0);
-    serve(&n, cdir);
+    ta_serve_log(&n, tmp, origin, cdir, NULL);
     assert_int_equal(ta_audit_once(n.port[TN_LEDGER], n.origin, a1, vkey, out, sizeof(out)), 0);
     setenv("TALLY_AUDIT_DELTA_RECORDS", "50", 1);
     assert_int_equal(ta_audit_once(n.port[TN_LEDGER], n.origin, a2, vkey, out2, sizeof(out2)), 0);
@@ -362,7 +346,7 @@ static void test_diff_hostile(void **state)
     if (tamper_copy(logdir, cdir, &f, detail) != TALLY_OK) {
         fail_msg("copy: %s", detail);
     }
-    serve(&n, cdir);
+    ta_serve_log(&n, tmp, origin, cdir, NULL);
     for (int k = 0; k < 2; k++) {
         hostile h = k == 0 ? H_TILE : H_KEY;
         tp_proxy *p = tp_start(n.port[TN_LEDGER], hostile_rewrite, &h);

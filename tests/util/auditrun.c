@@ -108,6 +108,25 @@ void ta_cycle(tn_node *n, uint64_t want)
     fail_msg("cycle %" PRIu64 " never landed", want);
 }
 
+void ta_serve_log(tn_node *n, const char *tmp, const char *origin, const char *dir,
+                  const char *const *env)
+{
+    size_t k = 0;
+
+    memset(n, 0, sizeof(*n));
+    n->tmp = tmp;
+    snprintf(n->origin, sizeof(n->origin), "%s", origin);
+    snprintf(n->dir, sizeof(n->dir), "%s", dir);
+    snprintf(n->out, sizeof(n->out), "%s/serve.out", dir);
+    snprintf(n->err, sizeof(n->err), "%s/serve.err", dir);
+    n->env[k++] = "TALLY_START_REPLAY=checkpoint";
+    for (; env != NULL && *env != NULL && k < 15; env++) {
+        n->env[k++] = *env;
+    }
+    n->env[k] = NULL;
+    tn_start(n);
+}
+
 void ta_chain_owner(tn_node *n, const tn_miner *m)
 {
     uint8_t acct[32];

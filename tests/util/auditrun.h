@@ -22,6 +22,11 @@ void ta_feed_auditors(tn_node *n, const tn_miner *m, const uint8_t (*auditors)[3
 /* CHAIN_PARAMS (block 100) naming miner m's hotkey the subnet owner: every cycle burns to it,
  * so every cycle has a WEIGHTS record (and an auditor a weights.json) without settled events. */
 void ta_chain_owner(tn_node *n, const tn_miner *m);
+/* A `tally serve` started on the log in dir (not made by tally init: `tally simulate`, or a
+ * forged copy) from its checkpoint, with its scratch files under tmp and the settings of env
+ * (NULL-terminated, at most 14; NULL: none). */
+void ta_serve_log(tn_node *n, const char *tmp, const char *origin, const char *dir,
+                  const char *const *env);
 /* Asks the node for a cycle and waits until cycle `want` is in the log. */
 void ta_cycle(tn_node *n, uint64_t want);
 /* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
