@@ -74,6 +74,7 @@ static void killed_auditor(void **state)
     uint8_t node_pk[32];
     uint64_t prev = 0, cycles = 0, sizes[KILLS];
     unsigned mid = 0;
+    long window = 40; /* ms: a kill comes 2 ms to 2 + window ms after the daemon listens */
     uint32_t rng = 12345;
     int rc;
     (void)state;
@@ -115,16 +116,22 @@ static void killed_auditor(void **state)
         ta_serve_log(&n, tmp, origin, logdir, env);
     }
     setenv("TALLY_AUDIT_DELTA_RECORDS", "4", 1);
+    uint64_t synced = tn_size(&n); /* the log the first rounds sync */
     for (int k = 0; k < KILLS; k++) {
         ta_daemon d;
         uint64_t now;
         ta_daemon_start(&d, n.port[TN_LEDGER], origin, adir, vkey, NULL);
         rng = rng * 1103515245u + 12345u;
-        sleep_ms(2 + (long)((rng >> 8) % 40));
+        sleep_ms(2 + (long)((rng >> 8) % window));
         assert_int_equal(ta_daemon_stop(&d, SIGKILL), 128 + SIGKILL);
         now = replica_size(adir);
         print_message("kill %d: replica %" PRIu64 " records\n", k + 1, now);
         assert_true(now >= prev);
+        /* the kill points follow the build's speed (sanitizers, a busy machine): a kill that
+         * found no new record widens the window of the next one */
+        if (now == prev && now < synced && window < 4000) {
+            window *= 2;
+        }
         prev = now;
         sizes[k] = now;
     }
@@ -132,7 +139,7 @@ static void killed_auditor(void **state)
     /* some kills landed in the middle of the sync (the rest in the replay, the posts, or
      * between rounds) */
     for (int k = 0; k < KILLS; k++) {
-        mid += sizes[k] > 0 && sizes[k] < tn_size(&n);
+        mid += sizes[k] > 0 && sizes[k] < synced;
     }
     print_message("%u of %d kills in the middle of the sync\n", mid, KILLS);
     assert_true(mid >= 1);
