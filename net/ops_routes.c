@@ -317,8 +317,8 @@ void net__h_checkpoint(net_node *n, httpd_req *req, net__ctx *ctx)
     if (ctx->route->listeners == (1u << NET_LISTEN_LEDGER)) {
         len += net__cosig_lines(n, sth.tree_size, note + len, sizeof(note) - 1 - len);
     }
-    /* §6.2: cacheable for 2 s (a head lasts at least a commit window); rate-limited as every
-     * ledger route, so with the §7.1 headers */
+    /* §6.2: public, cacheable for 2 s (a reader may see a head up to 2 s old, which the next
+     * one extends); rate-limited as every ledger route, so with the §7.1 headers */
     net__rate_headers(req, ctx);
     net__header(req, "Cache-Control", "public, max-age=2");
     httpd_req_reply(req, 200, "text/plain; charset=utf-8", note, len);
