@@ -38,28 +38,6 @@ static const char *bin(void)
     return b;
 }
 
-/* The replica's size; 0 when it does not exist yet. */
-static uint64_t replica_size(const char *adir)
-{
-    char rdir[700];
-    store_cfg cfg = {.dir = rdir, .read_only = true};
-    store_log *log;
-    uint64_t size;
-
-    snprintf(rdir, sizeof(rdir), "%s/replica", adir);
-    if (access(rdir, F_OK) != 0) {
-        return 0;
-    }
-    tally_status st = store_open(&cfg, &log);
-    if (st == TALLY_ENOTFOUND) {
-        return 0; /* killed before the replica's first record */
-    }
-    assert_int_equal(st, TALLY_OK);
-    size = store_size(log);
-    store_close(log);
-    return size;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -124,7 +102,7 @@ static void killed_auditor(void **state)
         rng = rng * 1103515245u + 12345u;
         sleep_ms(2 + (long)((rng >> 8) % window));
         assert_int_equal(ta_daemon_stop(&d, SIGKILL), 128 + SIGKILL);
-        now = replica_size(adir);
+        now = ta_replica_size(adir);
         print_message("kill %d: replica %" PRIu64 " records\n", k + 1, now);
         assert_true(now >= prev);
         /* the kill points follow the build's speed (sanitizers, a busy machine): a kill that

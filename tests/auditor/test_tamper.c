@@ -33,21 +33,6 @@
 #include "util/testutil.h"
 #include "wire/wire.h"
 
-/* The number of records in the auditor's replica. */
-static uint64_t replica_size(const char *adir)
-{
-    char rdir[700];
-    store_cfg cfg = {.dir = rdir, .read_only = true};
-    store_log *log;
-    uint64_t size;
-
-    snprintf(rdir, sizeof(rdir), "%s/replica", adir);
-    assert_int_equal(store_open(&cfg, &log), TALLY_OK);
-    size = store_size(log);
-    store_close(log);
-    return size;
-}
-
 static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
 {
     tn_node n;
@@ -104,7 +89,7 @@ static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
         fail_msg("honest round: exit %d\n%s", rc, out);
     }
     before = tn_size(&n);
-    uint64_t verified = replica_size(adir);
+    uint64_t verified = ta_replica_size(adir);
     assert_true(verified > 0);
 
     /* more records, among them a CLOSE (gated) of an event that started an hour ago, then
@@ -172,7 +157,7 @@ static void run_kind_at(tamper_kind kind, const char *reason, uint64_t skip)
         assert_non_null(strstr(cmd, "evidence kept: 1"));
     }
     /* nothing verified is lost: the replica still holds the honest round and verifies */
-    assert_true(replica_size(adir) >= verified);
+    assert_true(ta_replica_size(adir) >= verified);
     rc = tu_run(cmd, sizeof(cmd), "%s --dir %s/replica verify 2>&1", getenv("TALLY_BIN"), adir);
     if (rc != 0) {
         fail_msg("replica verify: exit %d\n%s", rc, cmd);

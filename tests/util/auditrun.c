@@ -108,6 +108,28 @@ void ta_cycle(tn_node *n, uint64_t want)
     fail_msg("cycle %" PRIu64 " never landed", want);
 }
 
+/* The replica's size; 0 when it does not exist yet. */
+uint64_t ta_replica_size(const char *adir)
+{
+    char rdir[700];
+    store_cfg cfg = {.dir = rdir, .read_only = true};
+    store_log *log;
+    uint64_t size;
+
+    snprintf(rdir, sizeof(rdir), "%s/replica", adir);
+    if (access(rdir, F_OK) != 0) {
+        return 0;
+    }
+    tally_status st = store_open(&cfg, &log);
+    if (st == TALLY_ENOTFOUND) {
+        return 0; /* killed before the replica's first record */
+    }
+    assert_int_equal(st, TALLY_OK);
+    size = store_size(log);
+    store_close(log);
+    return size;
+}
+
 void ta_serve_log(tn_node *n, const char *tmp, const char *origin, const char *dir,
                   const char *const *env)
 {

@@ -27,6 +27,8 @@ void ta_chain_owner(tn_node *n, const tn_miner *m);
  * (NULL-terminated, at most 14; NULL: none). */
 void ta_serve_log(tn_node *n, const char *tmp, const char *origin, const char *dir,
                   const char *const *env);
+/* The number of records in adir/replica; 0 when there is no replica yet. */
+uint64_t ta_replica_size(const char *adir);
 /* Asks the node for a cycle and waits until cycle `want` is in the log. */
 void ta_cycle(tn_node *n, uint64_t want);
 /* `tally audit --dir adir --once` against 127.0.0.1:port; its stdout in out; its exit code. */
